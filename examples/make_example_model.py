@@ -214,14 +214,16 @@ def export_onnx(model, sample_inputs, path, opset=17):
             do_constant_folding=True, export_params=True)
 
 
-def to_external_data(path, data_name):
-    """Rewrite `path` so that its initializers live in `data_name` beside it."""
+def to_external_data(path, data_name="model.onnx.data", dst=None):
+    """Save the model at `path` to `dst` (default: `path` itself) with its
+    initializers of 1 KB or more in the file `data_name` beside `dst`."""
     import onnx
+    dst = dst or path
     model = onnx.load(path)
-    data_path = os.path.join(os.path.dirname(path), data_name)
+    data_path = os.path.join(os.path.dirname(os.path.abspath(dst)), data_name)
     if os.path.exists(data_path):
         os.remove(data_path)         # onnx appends to an existing data file
-    onnx.save_model(model, path, save_as_external_data=True,
+    onnx.save_model(model, dst, save_as_external_data=True,
                     all_tensors_to_one_file=True, location=data_name,
                     size_threshold=1024)
 
