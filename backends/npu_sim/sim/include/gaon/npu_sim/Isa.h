@@ -1,0 +1,203 @@
+//===- Isa.h - Command stream of the simulated NPU --------------*- C++ -*-===//
+//
+// A stream holds one program per core. Each instruction names the unit of
+// its core that executes it (a DMA engine, the tensor unit or the vector
+// unit); every unit runs its own instructions in order, and units meet only
+// through semaphores (within and across cores) and barriers (across cores).
+// Addresses and strides are in bytes.
+//
+//===----------------------------------------------------------------------===//
+#ifndef GAON_NPU_SIM_ISA_H
+#define GAON_NPU_SIM_ISA_H
+
+#include "gaon/npu_sim/DType.h"
+
+#include <cstdint>
+#include <string>
+#include <variant>
+#include <vector>
+
+namespace gaon::npu_sim {
+
+struct ChipDesc;
+
+enum class UnitKind : uint8_t { Dma = 0, Tensor = 1, Vector = 2 };
+
+struct UnitRef {
+  UnitKind kind = UnitKind::Dma;
+  uint8_t index = 0; ///< DMA engine number; 0 for the tensor and vector units.
+
+  static UnitRef dma(uint8_t engine) { return {UnitKind::Dma, engine}; }
+  static UnitRef tensor() { return {UnitKind::Tensor, 0}; }
+  static UnitRef vector() { return {UnitKind::Vector, 0}; }
+  bool operator==(const UnitRef &other) const {
+    return kind == other.kind && index == other.index;
+  }
+};
+/// "dma0", "tensor", "vector".
+std::string unitName(UnitRef unit);
+
+enum class MemSpace : uint8_t { Dram = 0, Scratchpad = 1, Shared = 2 };
+
+struct MemRef {
+  MemSpace space = MemSpace::Dram;
+  uint16_t core = 0; ///< Owner of a scratchpad; ignored for DRAM and shared SRAM.
+  uint64_t addr = 0;
+
+  static MemRef dram(uint64_t addr) { return {MemSpace::Dram, 0, addr}; }
+  static MemRef spm(uint16_t core, uint64_t addr) { return {MemSpace::Scratchpad, core, addr}; }
+  static MemRef shared(uint64_t addr) { return {MemSpace::Shared, 0, addr}; }
+  bool operator==(const MemRef &o) const {
+    return space == o.space && core == o.core && addr == o.addr;
+  }
+};
+
+/// Strided copy of planes x rows x rowBytes. Either side may be DRAM, any
+/// core's scratchpad (another core's goes over the network) or shared SRAM.
+struct DmaCmd {
+  MemRef src, dst;
+  uint32_t rowBytes = 0;
+  uint32_t rows = 1;
+  uint32_t planes = 1;
+  uint64_t srcRowStride = 0, dstRowStride = 0;
+  uint64_t srcPlaneStride = 0, dstPlaneStride = 0;
+  bool operator==(const DmaCmd &o) const;
+};
+
+/// C[m,n] (+)= A[m,k] * B[k,n] (B given as [n,k] when transposeB) on the
+/// executing core's scratchpad. Products accumulate in fp32 (int32 for int8)
+/// and are rounded once when stored as outType.
+struct MatmulCmd {
+  uint32_t m = 0, n = 0, k = 0;
+  DType inType = DType::BF16;
+  DType outType = DType::F32;
+  bool accumulate = false; ///< Add to the C already in the scratchpad.
+  bool transposeB = false;
+  uint64_t a = 0, b = 0, c = 0;
+  uint32_t lda = 0, ldb = 0, ldc = 0; ///< Row strides in bytes.
+  bool operator==(const MatmulCmd &o) const;
+};
+
+enum class VecOp : uint8_t {
+  // Binary: dst = a op b.
+  Add, Sub, Mul, Div, Max, Min,
+  // Unary: dst = f(a).
+  Cast, Exp, Log, Sqrt, Rsqrt, Recip, Erf, Tanh, Sigmoid, Relu, Neg, Abs,
+  Scale, ///< dst = a * alpha + beta
+  // Row reductions: dst[r] = reduce(a[r, :]), dst is a column (rows x 1).
+  ReduceSum, ReduceMax,
+};
+constexpr int kNumVecOps = static_cast<int>(VecOp::ReduceMax) + 1;
+const char *vecOpName(VecOp op);
+bool isBinaryVecOp(VecOp op);
+bool isReductionVecOp(VecOp op);
+
+/// How operand b of a binary op covers the rows x cols of a.
+enum class Broadcast : uint8_t {
+  None,   ///< b is rows x cols
+  Row,    ///< b is 1 x cols, repeated for every row (bias, gamma)
+  Col,    ///< b is rows x 1, repeated along each row (softmax max/sum)
+  Scalar, ///< b is 1 x 1
+};
+const char *broadcastName(Broadcast bcast);
+
+struct VecOperand {
+  uint64_t addr = 0;
+  uint32_t stride = 0; ///< Row stride in bytes.
+  DType type = DType::F32;
+  bool operator==(const VecOperand &o) const {
+    return addr == o.addr && stride == o.stride && type == o.type;
+  }
+};
+
+/// Vector-unit op over a rows x cols tile of the executing core's scratchpad.
+struct VectorCmd {
+  VecOp op = VecOp::Add;
+  uint32_t rows = 0, cols = 0;
+  VecOperand dst, a, b;
+  Broadcast bcast = Broadcast::None;
+  float alpha = 1.0f, beta = 0.0f;
+  bool operator==(const VectorCmd &o) const;
+};
+
+/// Adds `count` to semaphore `sem` of `core` (a remote core's semaphore is
+/// reached over the network). Runs once every earlier instruction of its unit
+/// has completed, so it publishes their results.
+struct SignalCmd {
+  uint16_t core = 0;
+  uint16_t sem = 0;
+  uint32_t count = 1;
+  bool operator==(const SignalCmd &o) const {
+    return core == o.core && sem == o.sem && count == o.count;
+  }
+};
+
+/// Blocks the unit until semaphore `sem` of its core holds `count`, then
+/// takes `count` from it.
+struct WaitCmd {
+  uint16_t sem = 0;
+  uint32_t count = 1;
+  bool operator==(const WaitCmd &o) const { return sem == o.sem && count == o.count; }
+};
+
+/// Blocks the unit until `participants` cores (0: all) reach barrier `id`.
+struct BarrierCmd {
+  uint16_t id = 0;
+  uint16_t participants = 0;
+  bool operator==(const BarrierCmd &o) const {
+    return id == o.id && participants == o.participants;
+  }
+};
+
+using Command = std::variant<DmaCmd, MatmulCmd, VectorCmd, SignalCmd, WaitCmd, BarrierCmd>;
+
+struct Instr {
+  UnitRef unit;
+  Command cmd;
+  bool operator==(const Instr &o) const { return unit == o.unit && cmd == o.cmd; }
+};
+
+struct Stream {
+  std::vector<std::vector<Instr>> cores; ///< Program of core i at index i.
+  bool operator==(const Stream &o) const { return cores == o.cores; }
+  size_t instructionCount() const;
+};
+
+/// Appends the instructions of one core; the helpers fill packed strides
+/// when a stride is left 0.
+class CoreBuilder {
+public:
+  CoreBuilder(Stream &stream, uint16_t core);
+
+  uint16_t core() const { return coreId; }
+  MemRef spm(uint64_t addr) const { return MemRef::spm(coreId, addr); }
+
+  /// Copies rows x rowBytes; strides of 0 mean packed rows.
+  CoreBuilder &dma(uint8_t engine, MemRef dst, MemRef src, uint32_t rowBytes,
+                   uint32_t rows = 1, uint64_t dstRowStride = 0, uint64_t srcRowStride = 0);
+  CoreBuilder &dma(uint8_t engine, const DmaCmd &cmd);
+  CoreBuilder &matmul(const MatmulCmd &cmd);
+  CoreBuilder &vector(const VectorCmd &cmd);
+  /// Unary or reduction op; a stride of 0 means packed rows.
+  CoreBuilder &unary(VecOp op, uint32_t rows, uint32_t cols, VecOperand dst, VecOperand a,
+                     float alpha = 1.0f, float beta = 0.0f);
+  CoreBuilder &binary(VecOp op, uint32_t rows, uint32_t cols, VecOperand dst, VecOperand a,
+                      VecOperand b, Broadcast bcast = Broadcast::None);
+  CoreBuilder &signal(UnitRef on, uint16_t sem, uint32_t count = 1, int targetCore = -1);
+  CoreBuilder &wait(UnitRef on, uint16_t sem, uint32_t count = 1);
+  CoreBuilder &barrier(UnitRef on, uint16_t id, uint16_t participants = 0);
+
+private:
+  std::vector<Instr> &program();
+  Stream &stream;
+  uint16_t coreId;
+};
+
+/// Checks a stream against a chip: units, addresses, extents, semaphores,
+/// dtypes, supported vector ops. Throws SimError naming the core, the
+/// instruction index and the problem.
+void validateStream(const Stream &stream, const ChipDesc &chip);
+
+} // namespace gaon::npu_sim
+
+#endif // GAON_NPU_SIM_ISA_H
