@@ -1,0 +1,46 @@
+//===- OnnxImporter.h - ONNX protobuf to gaon.graph -------------*- C++ -*-===//
+//
+// Imports an ONNX model into a `func.func @main` of gaon.graph ops with
+// static shapes. Dynamic dimensions are fixed by ImportOptions::inputShapes;
+// every value computable at compile time (a TorchScript export's shape
+// arithmetic) is folded into a constant while importing.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GAON_COMPILER_ONNX_ONNXIMPORTER_H
+#define GAON_COMPILER_ONNX_ONNXIMPORTER_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/StringMap.h"
+
+#include <string>
+#include <vector>
+
+namespace gaon::onnx {
+
+struct ImportOptions {
+  /// Shapes for graph inputs (`--input-shape name=2x16`); required for inputs
+  /// with dynamic dimensions, checked against static ones.
+  llvm::StringMap<llvm::SmallVector<int64_t>> inputShapes;
+  /// Name of the function holding the graph.
+  std::string functionName = "main";
+};
+
+/// Parses `text` of the form `name=2x16` (several separated by `,` or given
+/// one per call) into `options`. Returns an error message or "".
+std::string parseInputShape(llvm::StringRef text, ImportOptions &options);
+
+/// Imports the model at `path`. Errors are emitted as diagnostics on
+/// `context` (unsupported ops, malformed files, shape mismatches) and yield a
+/// null module.
+mlir::OwningOpRef<mlir::ModuleOp> importOnnxModel(mlir::MLIRContext &context,
+                                                  llvm::StringRef path,
+                                                  const ImportOptions &options);
+
+/// The ONNX op types the importer converts (domain "" / "ai.onnx").
+std::vector<std::string> getSupportedOpTypes();
+
+} // namespace gaon::onnx
+
+#endif // GAON_COMPILER_ONNX_ONNXIMPORTER_H

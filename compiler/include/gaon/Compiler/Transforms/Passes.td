@@ -1,0 +1,61 @@
+//===- Passes.td - Target-independent gaon.graph passes ----*- tablegen -*-===//
+
+#ifndef GAON_COMPILER_TRANSFORMS_PASSES_TD
+#define GAON_COMPILER_TRANSFORMS_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def FuseGelu : Pass<"gaon-fuse-gelu", "mlir::func::FuncOp"> {
+  let summary = "Fuses the erf and tanh GELU expansions into gaon_graph.gelu";
+  let description = [{
+    Exporters expand GELU into elementwise arithmetic. This pass recognizes
+    the exact form `0.5 * x * (1 + erf(x / sqrt(2)))` (BERT) and the tanh
+    form `0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * x^3)))` (GPT-2),
+    whatever the association of the products.
+
+    Before:
+      %d = gaon_graph.div %x, %sqrt2
+      %e = gaon_graph.erf %d
+      %a = gaon_graph.add %e, %one
+      %m = gaon_graph.mul %x, %a
+      %r = gaon_graph.mul %m, %half
+    After:
+      %r = gaon_graph.gelu %x
+  }];
+  let dependentDialects = ["gaon::graph::GraphDialect"];
+}
+
+def FuseSilu : Pass<"gaon-fuse-silu", "mlir::func::FuncOp"> {
+  let summary = "Fuses x * sigmoid(x) into gaon_graph.silu";
+  let description = [{
+    Before:
+      %s = gaon_graph.sigmoid %x
+      %r = gaon_graph.mul %x, %s
+    After:
+      %r = gaon_graph.silu %x
+  }];
+  let dependentDialects = ["gaon::graph::GraphDialect"];
+}
+
+def FuseRmsNorm : Pass<"gaon-fuse-rms-norm", "mlir::func::FuncOp"> {
+  let summary = "Fuses x * rsqrt(mean(x^2) + eps) * w into gaon_graph.rms_norm";
+  let description = [{
+    Recognizes LLaMA-style RMS normalization over the last dimension, with
+    the reciprocal square root written as rsqrt, reciprocal(sqrt) or
+    1 / sqrt, and an optional scale.
+
+    Before:
+      %p = gaon_graph.pow %x, %two
+      %m = gaon_graph.reduce_mean %p {axes = array<i64: 2>}
+      %a = gaon_graph.add %m, %eps
+      %s = gaon_graph.sqrt %a
+      %r = gaon_graph.reciprocal %s
+      %n = gaon_graph.mul %x, %r
+      %y = gaon_graph.mul %w, %n
+    After:
+      %y = gaon_graph.rms_norm %x, %w {axis = 2, epsilon = ...}
+  }];
+  let dependentDialects = ["gaon::graph::GraphDialect"];
+}
+
+#endif // GAON_COMPILER_TRANSFORMS_PASSES_TD

@@ -1,0 +1,206 @@
+//===- TensorProtoReader.cpp - onnx.TensorProto to constants --------------===//
+
+#include "TensorProtoReader.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
+
+#include <cstring>
+
+using namespace mlir;
+
+namespace gaon::onnx {
+
+Type getElementType(MLIRContext *context, int dataType) {
+  Builder b(context);
+  switch (dataType) {
+  case ::onnx::TensorProto::FLOAT: return b.getF32Type();
+  case ::onnx::TensorProto::UINT8: return IntegerType::get(context, 8, IntegerType::Unsigned);
+  case ::onnx::TensorProto::INT8: return b.getI8Type();
+  case ::onnx::TensorProto::UINT16: return IntegerType::get(context, 16, IntegerType::Unsigned);
+  case ::onnx::TensorProto::INT16: return b.getI16Type();
+  case ::onnx::TensorProto::INT32: return b.getI32Type();
+  case ::onnx::TensorProto::INT64: return b.getI64Type();
+  case ::onnx::TensorProto::BOOL: return b.getI1Type();
+  case ::onnx::TensorProto::FLOAT16: return b.getF16Type();
+  case ::onnx::TensorProto::DOUBLE: return b.getF64Type();
+  case ::onnx::TensorProto::UINT32: return IntegerType::get(context, 32, IntegerType::Unsigned);
+  case ::onnx::TensorProto::UINT64: return IntegerType::get(context, 64, IntegerType::Unsigned);
+  case ::onnx::TensorProto::BFLOAT16: return b.getBF16Type();
+  default: return nullptr;
+  }
+}
+
+std::string getDataTypeName(int dataType) {
+  if (::onnx::TensorProto::DataType_IsValid(dataType))
+    return ::onnx::TensorProto::DataType_Name(
+        ::onnx::TensorProto::DataType(dataType));
+  return "unknown data type " + std::to_string(dataType);
+}
+
+int getOnnxDataType(Type type) {
+  for (int dt = 1; dt <= 16; ++dt)
+    if (Type t = getElementType(type.getContext(), dt); t && t == type)
+      return dt;
+  return 0;
+}
+
+namespace {
+
+/// Copies typed repeated fields into element storage.
+template <typename Field>
+bool copyRepeated(const Field &field, graph::ConstantTensor &tensor,
+                  bool asBits) {
+  if (field.size() != tensor.getNumElements())
+    return false;
+  for (int64_t i = 0; i < tensor.getNumElements(); ++i) {
+    if (asBits) { // fp16/bf16 stored as their bit patterns in int32_data
+      uint64_t bits = uint64_t(field.Get(i));
+      std::memcpy(&tensor.bytes()[i * tensor.getElementBytes()], &bits,
+                  tensor.getElementBytes());
+    } else if (tensor.isFloat()) {
+      tensor.setDouble(i, double(field.Get(i)));
+    } else {
+      tensor.setInt(i, int64_t(field.Get(i)));
+    }
+  }
+  return true;
+}
+
+bool readExternal(const ::onnx::TensorProto &proto, StringRef modelDir,
+                  graph::ConstantTensor &tensor, std::string &error) {
+  std::string location;
+  int64_t offset = 0, length = -1;
+  for (const auto &entry : proto.external_data()) {
+    const std::string &key = entry.key();
+    if (key == "location")
+      location = entry.value();
+    else if (key == "offset" || key == "length") {
+      char *end = nullptr;
+      long long v = std::strtoll(entry.value().c_str(), &end, 10);
+      if (!end || *end || v < 0) {
+        error = "external data " + key + " '" + entry.value() +
+                "' is not a non-negative integer";
+        return false;
+      }
+      (key == "offset" ? offset : length) = v;
+    }
+  }
+  if (location.empty()) {
+    error = "external data has no location";
+    return false;
+  }
+  // Data must stay next to the model, as ONNX requires.
+  if (llvm::sys::path::is_absolute(location) ||
+      StringRef(location).contains("..")) {
+    error = "external data location '" + location +
+            "' must be a relative path inside the model's directory";
+    return false;
+  }
+  SmallString<256> path(modelDir);
+  llvm::sys::path::append(path, location);
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer) {
+    error = "cannot read external data file '" + std::string(path) +
+            "': " + buffer.getError().message();
+    return false;
+  }
+  int64_t expected = int64_t(tensor.bytes().size());
+  int64_t fileSize = int64_t((*buffer)->getBufferSize());
+  if (length >= 0 && length != expected) {
+    error = "external data length " + std::to_string(length) +
+            " does not match the tensor's " + std::to_string(expected) +
+            " bytes";
+    return false;
+  }
+  if (offset > fileSize || fileSize - offset < expected) {
+    error = "external data file '" + std::string(path) + "' is too short (" +
+            std::to_string(fileSize) + " bytes; need " +
+            std::to_string(expected) + " at offset " + std::to_string(offset) +
+            ")";
+    return false;
+  }
+  std::memcpy(tensor.bytes().data(), (*buffer)->getBufferStart() + offset,
+              expected);
+  return true;
+}
+
+} // namespace
+
+std::optional<graph::ConstantTensor>
+readTensorProto(MLIRContext *context, const ::onnx::TensorProto &proto,
+                StringRef modelDir, std::string &error) {
+  Type element = getElementType(context, proto.data_type());
+  if (!element) {
+    error = "tensor '" + proto.name() + "' has unsupported data type " +
+            getDataTypeName(proto.data_type());
+    return std::nullopt;
+  }
+  SmallVector<int64_t> shape;
+  int64_t count = 1;
+  for (int64_t dim : proto.dims()) {
+    if (dim < 0 || (dim > 0 && count > (int64_t(1) << 40) / dim)) {
+      error = "tensor '" + proto.name() + "' has an invalid dimension " +
+              std::to_string(dim);
+      return std::nullopt;
+    }
+    shape.push_back(dim);
+    count *= dim;
+  }
+  graph::ConstantTensor tensor(RankedTensorType::get(shape, element));
+  int64_t bytes = int64_t(tensor.bytes().size());
+  bool ok = true;
+  if (proto.data_location() == ::onnx::TensorProto::EXTERNAL) {
+    ok = readExternal(proto, modelDir, tensor, error);
+    if (!ok)
+      error = "tensor '" + proto.name() + "': " + error;
+    return ok ? std::optional(std::move(tensor)) : std::nullopt;
+  }
+  if (proto.has_raw_data()) {
+    const std::string &raw = proto.raw_data();
+    if (element.isInteger(1)) { // bools are one byte each in raw_data
+      ok = int64_t(raw.size()) == count;
+      if (ok)
+        for (int64_t i = 0; i < count; ++i)
+          tensor.setInt(i, raw[i] != 0);
+    } else {
+      ok = int64_t(raw.size()) == bytes;
+      if (ok)
+        std::memcpy(tensor.bytes().data(), raw.data(), bytes);
+    }
+  } else if (count == 0) {
+    ok = true;
+  } else {
+    bool halfBits = element.isF16() || element.isBF16();
+    switch (proto.data_type()) {
+    case ::onnx::TensorProto::FLOAT:
+      ok = copyRepeated(proto.float_data(), tensor, false);
+      break;
+    case ::onnx::TensorProto::DOUBLE:
+      ok = copyRepeated(proto.double_data(), tensor, false);
+      break;
+    case ::onnx::TensorProto::INT64:
+      ok = copyRepeated(proto.int64_data(), tensor, false);
+      break;
+    case ::onnx::TensorProto::UINT32:
+    case ::onnx::TensorProto::UINT64:
+      ok = copyRepeated(proto.uint64_data(), tensor, false);
+      break;
+    default:
+      ok = copyRepeated(proto.int32_data(), tensor, halfBits);
+      break;
+    }
+  }
+  if (!ok) {
+    error = "tensor '" + proto.name() + "' holds the wrong amount of data for "
+            "its shape";
+    return std::nullopt;
+  }
+  return tensor;
+}
+
+} // namespace gaon::onnx

@@ -1,0 +1,108 @@
+//===- ConstantOps.cpp - ONNX Constant, ConstantOfShape, Range ------------===//
+
+#include "../NodeContext.h"
+#include "../TensorProtoReader.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace gaon::graph;
+
+namespace gaon::onnx {
+namespace {
+
+/// A constant from a list of numbers with element type `element`.
+template <typename Range>
+Value listConstant(NodeContext &ctx, Type element, const Range &values,
+                   bool scalar) {
+  SmallVector<int64_t> shape;
+  if (!scalar)
+    shape.push_back(values.size());
+  ConstantTensor tensor(RankedTensorType::get(shape, element));
+  int64_t i = 0;
+  for (auto v : values)
+    tensor.setDouble(i++, double(v));
+  return ctx.constant(tensor);
+}
+
+LogicalResult convertConstant(NodeContext &ctx) {
+  auto &b = ctx.getBuilder();
+  if (const auto *a = ctx.attr("value")) {
+    std::string error;
+    // Tensor attributes cannot reference external files of their own.
+    auto tensor = readTensorProto(ctx.getContext(), a->t(), ".", error);
+    if (!tensor)
+      return ctx.fail("Constant value: " + error);
+    ctx.setOutput(0, ctx.constant(*tensor));
+  } else if (const auto *a = ctx.attr("value_float")) {
+    ctx.setOutput(0, ctx.splat(b.getF32Type(), {}, a->f()));
+  } else if (const auto *a = ctx.attr("value_floats")) {
+    ctx.setOutput(0, listConstant(ctx, b.getF32Type(), a->floats(), false));
+  } else if (const auto *a = ctx.attr("value_int")) {
+    ctx.setOutput(0, listConstant(ctx, b.getI64Type(),
+                                  std::vector<int64_t>{a->i()}, true));
+  } else if (const auto *a = ctx.attr("value_ints")) {
+    ctx.setOutput(0, listConstant(ctx, b.getI64Type(), a->ints(), false));
+  } else {
+    return ctx.fail("Constant without a supported value attribute (sparse "
+                    "and string constants are not supported)");
+  }
+  return success();
+}
+
+LogicalResult convertConstantOfShape(NodeContext &ctx) {
+  auto shape = ctx.constantInts(0, "the shape");
+  if (failed(shape))
+    return failure();
+  if (llvm::any_of(*shape, [](int64_t d) { return d < 0; }))
+    return ctx.fail("ConstantOfShape has a negative dimension");
+  Type element = ctx.getBuilder().getF32Type();
+  double value = 0;
+  if (const auto *a = ctx.attr("value")) {
+    std::string error;
+    auto tensor = readTensorProto(ctx.getContext(), a->t(), ".", error);
+    if (!tensor || tensor->getNumElements() != 1)
+      return ctx.fail("ConstantOfShape value must be a one-element tensor");
+    element = tensor->getType().getElementType();
+    value = tensor->getDouble(0);
+  }
+  ctx.setOutput(0, ctx.splat(element, *shape, value));
+  return success();
+}
+
+LogicalResult convertRange(NodeContext &ctx) {
+  auto start = ctx.constantInput(0), limit = ctx.constantInput(1),
+       delta = ctx.constantInput(2);
+  if (!start || !limit || !delta)
+    return ctx.fail("Range bounds must be compile-time constants");
+  if (start->getNumElements() != 1 || limit->getNumElements() != 1 ||
+      delta->getNumElements() != 1)
+    return ctx.fail("Range bounds must be scalars");
+  double s = start->getDouble(0), l = limit->getDouble(0),
+         d = delta->getDouble(0);
+  if (d == 0)
+    return ctx.fail("Range delta is zero");
+  double steps = std::ceil((l - s) / d);
+  if (!(steps <= double(int64_t(1) << 31)))
+    return ctx.fail("Range has too many elements");
+  int64_t count = std::max<int64_t>(0, int64_t(steps));
+  ConstantTensor result(RankedTensorType::get({count}, start->getType().getElementType()));
+  for (int64_t i = 0; i < count; ++i) {
+    if (result.isFloat())
+      result.setDouble(i, s + double(i) * d);
+    else
+      result.setInt(i, start->getInt(0) + i * delta->getInt(0));
+  }
+  ctx.setOutput(0, ctx.constant(result));
+  return success();
+}
+
+} // namespace
+
+void registerConstantOps(ConverterRegistry &r) {
+  r["Constant"] = convertConstant;
+  r["ConstantOfShape"] = convertConstantOfShape;
+  r["Range"] = convertRange;
+}
+
+} // namespace gaon::onnx

@@ -1,0 +1,263 @@
+//===- ElementwiseOps.cpp - ONNX elementwise ops to gaon.graph ------------===//
+
+#include "../NodeContext.h"
+#include "../TensorProtoReader.h"
+
+#include <limits>
+
+using namespace mlir;
+using namespace gaon::graph;
+
+namespace gaon::onnx {
+namespace {
+
+template <typename OpTy>
+LogicalResult convertBinary(NodeContext &ctx, bool isComparison) {
+  if (!ctx.hasInput(0) || !ctx.hasInput(1))
+    return ctx.fail("expects two inputs");
+  auto result = ctx.binary<OpTy>(ctx.input(0), ctx.input(1), isComparison);
+  if (failed(result))
+    return failure();
+  ctx.setOutput(0, *result);
+  return success();
+}
+
+/// Max, Min, Sum, Mean take one or more inputs.
+template <typename OpTy>
+LogicalResult convertVariadic(NodeContext &ctx, bool mean = false) {
+  if (!ctx.hasInput(0))
+    return ctx.fail("expects at least one input");
+  Value acc = ctx.input(0);
+  for (int i = 1; i < ctx.numInputs(); ++i) {
+    auto next = ctx.binary<OpTy>(acc, ctx.input(i));
+    if (failed(next))
+      return failure();
+    acc = *next;
+  }
+  if (mean && ctx.numInputs() > 1) {
+    auto type = tensorType(acc);
+    auto count = ctx.splat(type.getElementType(), {}, ctx.numInputs());
+    auto divided = ctx.binary<DivOp>(acc, count);
+    if (failed(divided))
+      return failure();
+    acc = *divided;
+  }
+  ctx.setOutput(0, acc);
+  return success();
+}
+
+template <typename OpTy>
+LogicalResult convertUnary(NodeContext &ctx) {
+  if (!ctx.hasInput(0))
+    return ctx.fail("expects one input");
+  ctx.setOutput(0, ctx.create<OpTy>(ctx.inputType(0), ctx.input(0)));
+  return success();
+}
+
+LogicalResult requireFloat(NodeContext &ctx) {
+  if (!isa<FloatType>(ctx.inputType(0).getElementType()))
+    return ctx.fail("expects a floating-point input");
+  return success();
+}
+
+LogicalResult convertPow(NodeContext &ctx) {
+  // ONNX allows an exponent of another type; compute in the base's type.
+  Value exponent = ctx.cast(ctx.input(1), ctx.inputType(0).getElementType());
+  auto result = ctx.binary<PowOp>(ctx.input(0), exponent);
+  if (failed(result))
+    return failure();
+  ctx.setOutput(0, *result);
+  return success();
+}
+
+LogicalResult convertMod(NodeContext &ctx) {
+  bool isFloat = isa<FloatType>(ctx.inputType(0).getElementType());
+  if (isFloat != (ctx.attrInt("fmod", 0) == 1))
+    return ctx.fail(isFloat ? "floating-point Mod requires fmod=1"
+                            : "integer Mod with fmod=1 is not supported");
+  return convertBinary<ModOp>(ctx, false);
+}
+
+LogicalResult convertCast(NodeContext &ctx) {
+  int to = ctx.attrInt("to", 0);
+  Type element = getElementType(ctx.getContext(), to);
+  if (!element)
+    return ctx.fail("cannot cast to " + getDataTypeName(to));
+  ctx.setOutput(0, ctx.cast(ctx.input(0), element));
+  return success();
+}
+
+LogicalResult convertCastLike(NodeContext &ctx) {
+  ctx.setOutput(0, ctx.cast(ctx.input(0), ctx.inputType(1).getElementType()));
+  return success();
+}
+
+LogicalResult convertWhere(NodeContext &ctx) {
+  auto cond = ctx.inputType(0), lhs = ctx.inputType(1), rhs = ctx.inputType(2);
+  if (!cond.getElementType().isInteger(1))
+    return ctx.fail("condition must be a bool tensor");
+  auto shape = broadcastShapes(lhs.getShape(), rhs.getShape());
+  if (succeeded(shape))
+    shape = broadcastShapes(cond.getShape(), *shape);
+  if (failed(shape) || lhs.getElementType() != rhs.getElementType())
+    return ctx.fail("inputs do not broadcast or differ in element type");
+  ctx.setOutput(0, ctx.create<SelectOp>(RankedTensorType::get(*shape, lhs.getElementType()),
+                       ctx.input(0), ctx.input(1), ctx.input(2)));
+  return success();
+}
+
+LogicalResult convertClip(NodeContext &ctx) {
+  double lo = -std::numeric_limits<double>::infinity();
+  double hi = std::numeric_limits<double>::infinity();
+  if (ctx.getOpset() < 11) {
+    lo = ctx.attrFloat("min", -std::numeric_limits<float>::infinity());
+    hi = ctx.attrFloat("max", std::numeric_limits<float>::infinity());
+  } else {
+    for (int i : {1, 2}) {
+      if (!ctx.hasInput(i))
+        continue;
+      auto bound = ctx.constantInput(i);
+      if (!bound || bound->getNumElements() != 1)
+        return ctx.fail("Clip bounds must be constant scalars");
+      (i == 1 ? lo : hi) = bound->getDouble(0);
+    }
+  }
+  ctx.setOutput(0, ctx.create<ClampOp>(ctx.inputType(0), ctx.input(0),
+                                       ctx.getBuilder().getF64FloatAttr(lo),
+                                       ctx.getBuilder().getF64FloatAttr(hi)));
+  return success();
+}
+
+/// alpha * x + beta, in x's element type.
+FailureOr<Value> affine(NodeContext &ctx, Value x, double alpha, double beta) {
+  Type element = tensorType(x).getElementType();
+  auto scaled = ctx.binary<MulOp>(x, ctx.splat(element, {}, alpha));
+  if (failed(scaled))
+    return failure();
+  return ctx.binary<AddOp>(*scaled, ctx.splat(element, {}, beta));
+}
+
+LogicalResult convertHardSigmoid(NodeContext &ctx, double alpha, double beta,
+                                 bool timesInput) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  auto linear = affine(ctx, ctx.input(0), alpha, beta);
+  if (failed(linear))
+    return failure();
+  Value clamped = ctx.create<ClampOp>(ctx.inputType(0), *linear,
+                                      ctx.getBuilder().getF64FloatAttr(0.0),
+                                      ctx.getBuilder().getF64FloatAttr(1.0));
+  if (timesInput) {
+    auto product = ctx.binary<MulOp>(ctx.input(0), clamped);
+    if (failed(product))
+      return failure();
+    clamped = *product;
+  }
+  ctx.setOutput(0, clamped);
+  return success();
+}
+
+LogicalResult convertLeakyRelu(NodeContext &ctx) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  Value x = ctx.input(0);
+  Type element = ctx.inputType(0).getElementType();
+  auto negative = ctx.binary<LessOp>(x, ctx.splat(element, {}, 0.0), true);
+  auto scaled = ctx.binary<MulOp>(x, ctx.splat(element, {}, ctx.attrFloat("alpha", 0.01f)));
+  if (failed(negative) || failed(scaled))
+    return failure();
+  ctx.setOutput(0, ctx.create<SelectOp>(ctx.inputType(0), *negative, *scaled, x));
+  return success();
+}
+
+LogicalResult convertSoftplus(NodeContext &ctx) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  auto type = ctx.inputType(0);
+  Value e = ctx.create<ExpOp>(type, ctx.input(0));
+  auto plusOne = ctx.binary<AddOp>(e, ctx.splat(type.getElementType(), {}, 1.0));
+  if (failed(plusOne))
+    return failure();
+  ctx.setOutput(0, ctx.create<LogOp>(type, *plusOne));
+  return success();
+}
+
+LogicalResult convertGelu(NodeContext &ctx) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  std::string approximate = ctx.attrString("approximate", "none");
+  if (approximate != "none" && approximate != "tanh")
+    return ctx.fail("unknown approximate='" + approximate + "'");
+  ctx.setOutput(0, ctx.create<GeluOp>(ctx.inputType(0), ctx.input(0),
+                                      approximate == "tanh"));
+  return success();
+}
+
+LogicalResult convertIdentity(NodeContext &ctx) {
+  ctx.setOutput(0, ctx.input(0));
+  return success();
+}
+
+} // namespace
+
+void registerElementwiseOps(ConverterRegistry &r) {
+  r["Add"] = [](NodeContext &c) { return convertBinary<AddOp>(c, false); };
+  r["Sub"] = [](NodeContext &c) { return convertBinary<SubOp>(c, false); };
+  r["Mul"] = [](NodeContext &c) { return convertBinary<MulOp>(c, false); };
+  r["Div"] = [](NodeContext &c) { return convertBinary<DivOp>(c, false); };
+  r["Pow"] = convertPow;
+  r["Mod"] = convertMod;
+  r["And"] = [](NodeContext &c) { return convertBinary<AndOp>(c, false); };
+  r["Or"] = [](NodeContext &c) { return convertBinary<OrOp>(c, false); };
+  r["Xor"] = [](NodeContext &c) { return convertBinary<XorOp>(c, false); };
+  r["Equal"] = [](NodeContext &c) { return convertBinary<EqualOp>(c, true); };
+  r["Less"] = [](NodeContext &c) { return convertBinary<LessOp>(c, true); };
+  r["LessOrEqual"] = [](NodeContext &c) {
+    return convertBinary<LessEqualOp>(c, true);
+  };
+  r["Greater"] = [](NodeContext &c) {
+    return convertBinary<GreaterOp>(c, true);
+  };
+  r["GreaterOrEqual"] = [](NodeContext &c) {
+    return convertBinary<GreaterEqualOp>(c, true);
+  };
+  r["Max"] = [](NodeContext &c) { return convertVariadic<MaxOp>(c); };
+  r["Min"] = [](NodeContext &c) { return convertVariadic<MinOp>(c); };
+  r["Sum"] = [](NodeContext &c) { return convertVariadic<AddOp>(c); };
+  r["Mean"] = [](NodeContext &c) { return convertVariadic<AddOp>(c, true); };
+
+  r["Neg"] = convertUnary<NegOp>;
+  r["Abs"] = convertUnary<AbsOp>;
+  r["Exp"] = convertUnary<ExpOp>;
+  r["Log"] = convertUnary<LogOp>;
+  r["Sqrt"] = convertUnary<SqrtOp>;
+  r["Reciprocal"] = convertUnary<ReciprocalOp>;
+  r["Tanh"] = convertUnary<TanhOp>;
+  r["Erf"] = convertUnary<ErfOp>;
+  r["Sigmoid"] = convertUnary<SigmoidOp>;
+  r["Relu"] = convertUnary<ReluOp>;
+  r["Sin"] = convertUnary<SinOp>;
+  r["Cos"] = convertUnary<CosOp>;
+  r["Floor"] = convertUnary<FloorOp>;
+  r["Ceil"] = convertUnary<CeilOp>;
+  r["Round"] = convertUnary<RoundOp>;
+  r["Sign"] = convertUnary<SignOp>;
+  r["Not"] = convertUnary<NotOp>;
+  r["Gelu"] = convertGelu;
+  r["LeakyRelu"] = convertLeakyRelu;
+  r["Softplus"] = convertSoftplus;
+  r["HardSigmoid"] = [](NodeContext &c) {
+    return convertHardSigmoid(c, c.attrFloat("alpha", 0.2f),
+                              c.attrFloat("beta", 0.5f), false);
+  };
+  r["HardSwish"] = [](NodeContext &c) {
+    return convertHardSigmoid(c, 1.0 / 6.0, 0.5, true);
+  };
+  r["Clip"] = convertClip;
+  r["Where"] = convertWhere;
+  r["Cast"] = convertCast;
+  r["CastLike"] = convertCastLike;
+  r["Identity"] = convertIdentity;
+}
+
+} // namespace gaon::onnx

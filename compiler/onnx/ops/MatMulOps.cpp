@@ -1,0 +1,281 @@
+//===- MatMulOps.cpp - ONNX MatMul, Gemm, Conv, Einsum to gaon.graph ------===//
+
+#include "../NodeContext.h"
+
+#include "llvm/ADT/STLExtras.h"
+
+using namespace mlir;
+using namespace gaon::graph;
+
+namespace gaon::onnx {
+namespace {
+
+/// NumPy matmul: rank-1 operands gain and then lose a unit dimension.
+FailureOr<Value> buildMatMul(NodeContext &ctx, Value lhs, Value rhs) {
+  auto lhsType = tensorType(lhs), rhsType = tensorType(rhs);
+  if (lhsType.getRank() == 0 || rhsType.getRank() == 0)
+    return ctx.fail("MatMul operands must have rank >= 1");
+  bool lhsVector = lhsType.getRank() == 1, rhsVector = rhsType.getRank() == 1;
+  if (lhsVector)
+    lhs = ctx.reshape(lhs, {1, lhsType.getDimSize(0)});
+  if (rhsVector)
+    rhs = ctx.reshape(rhs, {rhsType.getDimSize(0), 1});
+  lhsType = tensorType(lhs);
+  rhsType = tensorType(rhs);
+  int64_t k = lhsType.getShape().back();
+  if (k != rhsType.getDimSize(rhsType.getRank() - 2))
+    return ctx.fail("MatMul contraction sizes differ (" + Twine(k) + " vs " +
+                    Twine(rhsType.getDimSize(rhsType.getRank() - 2)) + ")");
+  if (lhsType.getElementType() != rhsType.getElementType())
+    return ctx.fail("MatMul operand element types differ");
+  auto batch = broadcastShapes(lhsType.getShape().drop_back(2),
+                               rhsType.getShape().drop_back(2));
+  if (failed(batch))
+    return ctx.fail("MatMul batch dimensions do not broadcast");
+  SmallVector<int64_t> shape(*batch);
+  shape.push_back(lhsType.getDimSize(lhsType.getRank() - 2));
+  shape.push_back(rhsType.getShape().back());
+  Value result = ctx.create<MatMulOp>(RankedTensorType::get(shape, lhsType.getElementType()), lhs, rhs);
+  if (lhsVector || rhsVector) {
+    SmallVector<int64_t> squeezed(*batch);
+    if (!lhsVector)
+      squeezed.push_back(shape[shape.size() - 2]);
+    if (!rhsVector)
+      squeezed.push_back(shape.back());
+    result = ctx.reshape(result, squeezed);
+  }
+  return result;
+}
+
+LogicalResult convertMatMul(NodeContext &ctx) {
+  auto result = buildMatMul(ctx, ctx.input(0), ctx.input(1));
+  if (failed(result))
+    return failure();
+  ctx.setOutput(0, *result);
+  return success();
+}
+
+LogicalResult convertGemm(NodeContext &ctx) {
+  Value a = ctx.input(0), b = ctx.input(1);
+  if (ctx.inputType(0).getRank() != 2 || ctx.inputType(1).getRank() != 2)
+    return ctx.fail("Gemm operands must be matrices");
+  if (ctx.attrInt("transA", 0))
+    a = ctx.transpose(a, {1, 0});
+  if (ctx.attrInt("transB", 0))
+    b = ctx.transpose(b, {1, 0});
+  auto product = buildMatMul(ctx, a, b);
+  if (failed(product))
+    return failure();
+  Value y = *product;
+  Type element = tensorType(y).getElementType();
+  double alpha = ctx.attrFloat("alpha", 1.0f), beta = ctx.attrFloat("beta", 1.0f);
+  if (alpha != 1.0) {
+    auto scaled = ctx.binary<MulOp>(y, ctx.splat(element, {}, alpha));
+    if (failed(scaled))
+      return failure();
+    y = *scaled;
+  }
+  if (ctx.hasInput(2) && beta != 0.0) {
+    Value c = ctx.input(2);
+    if (beta != 1.0) {
+      auto scaled = ctx.binary<MulOp>(c, ctx.splat(element, {}, beta));
+      if (failed(scaled))
+        return failure();
+      c = *scaled;
+    }
+    auto sum = ctx.binary<AddOp>(y, c);
+    if (failed(sum) || tensorType(*sum).getShape() != tensorType(y).getShape())
+      return ctx.fail("Gemm bias C does not broadcast to the product");
+    y = *sum;
+  }
+  ctx.setOutput(0, y);
+  return success();
+}
+
+LogicalResult convertConv(NodeContext &ctx) {
+  auto input = ctx.inputType(0), weight = ctx.inputType(1);
+  int64_t spatial = input.getRank() - 2;
+  if (spatial < 1 || weight.getRank() != input.getRank())
+    return ctx.fail("Conv expects input and weight of equal rank >= 3");
+  auto kernel = ctx.attrInts("kernel_shape")
+                    .value_or(SmallVector<int64_t>(
+                        weight.getShape().drop_front(2)));
+  auto strides = ctx.attrInts("strides").value_or(SmallVector<int64_t>(spatial, 1));
+  auto dilations =
+      ctx.attrInts("dilations").value_or(SmallVector<int64_t>(spatial, 1));
+  auto pads = ctx.attrInts("pads").value_or(SmallVector<int64_t>(2 * spatial, 0));
+  if (int64_t(strides.size()) != spatial || int64_t(dilations.size()) != spatial ||
+      int64_t(pads.size()) != 2 * spatial || int64_t(kernel.size()) != spatial)
+    return ctx.fail("Conv attributes do not match the spatial rank");
+  std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
+  if (autoPad == "VALID") {
+    pads.assign(2 * spatial, 0);
+  } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    for (int64_t i = 0; i < spatial; ++i) {
+      int64_t in = input.getDimSize(2 + i);
+      int64_t out = (in + strides[i] - 1) / strides[i];
+      int64_t window = dilations[i] * (kernel[i] - 1) + 1;
+      int64_t total = std::max<int64_t>(0, (out - 1) * strides[i] + window - in);
+      int64_t small = total / 2, large = total - small;
+      pads[i] = autoPad == "SAME_UPPER" ? small : large;
+      pads[i + spatial] = autoPad == "SAME_UPPER" ? large : small;
+    }
+  } else if (autoPad != "NOTSET") {
+    return ctx.fail("unknown auto_pad '" + autoPad + "'");
+  }
+  int64_t groups = ctx.attrInt("group", 1);
+  if (groups < 1 || input.getDimSize(1) != weight.getDimSize(1) * groups)
+    return ctx.fail("Conv channels (" + Twine(input.getDimSize(1)) +
+                    ") do not match weight channels x groups");
+  SmallVector<int64_t> shape = {input.getDimSize(0), weight.getDimSize(0)};
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t padded = input.getDimSize(2 + i) + pads[i] + pads[i + spatial];
+    int64_t window = dilations[i] * (kernel[i] - 1) + 1;
+    if (strides[i] < 1 || padded < window)
+      return ctx.fail("Conv window does not fit the padded input");
+    shape.push_back((padded - window) / strides[i] + 1);
+  }
+  Builder &b = ctx.getBuilder();
+  ctx.setOutput(0, ctx.create<ConvOp>(RankedTensorType::get(shape, input.getElementType()),
+                       ctx.input(0), ctx.input(1),
+                       ctx.hasInput(2) ? ctx.input(2) : Value(),
+                       b.getDenseI64ArrayAttr(strides),
+                       b.getDenseI64ArrayAttr(pads),
+                       b.getDenseI64ArrayAttr(dilations),
+                       b.getI64IntegerAttr(groups)));
+  return success();
+}
+
+//===----------------------------------------------------------------------===//
+// Einsum: lowered to transposes, reshapes, reductions and one batched matmul.
+//===----------------------------------------------------------------------===//
+
+struct Term {
+  std::string letters;
+  Value value;
+};
+
+/// Sums out the letters of `term` that `keep` does not contain.
+FailureOr<Term> sumOut(NodeContext &ctx, Term term, StringRef keep) {
+  SmallVector<int64_t> axes;
+  std::string kept;
+  for (auto [i, c] : llvm::enumerate(term.letters)) {
+    if (keep.contains(c))
+      kept += c;
+    else
+      axes.push_back(i);
+  }
+  if (axes.empty())
+    return term;
+  auto type = tensorType(term.value);
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (!llvm::is_contained(axes, i))
+      shape.push_back(type.getDimSize(i));
+  Value reduced = ctx.create<ReduceSumOp>(RankedTensorType::get(shape, type.getElementType()), term.value,
+      ctx.getBuilder().getDenseI64ArrayAttr(axes),
+      ctx.getBuilder().getBoolAttr(false));
+  return Term{kept, reduced};
+}
+
+/// Transposes `term` so its letters follow `order`.
+Value permute(NodeContext &ctx, const Term &term, StringRef order) {
+  SmallVector<int64_t> perm;
+  for (char c : order)
+    perm.push_back(term.letters.find(c));
+  return ctx.transpose(term.value, perm);
+}
+
+LogicalResult convertEinsum(NodeContext &ctx) {
+  std::string equation = ctx.attrString("equation");
+  equation.erase(llvm::remove_if(equation, ::isspace), equation.end());
+  if (StringRef(equation).contains("..."))
+    return ctx.fail("Einsum with ellipsis ('...') is not supported");
+  auto [lhs, output] = StringRef(equation).split("->");
+  SmallVector<StringRef> operands;
+  lhs.split(operands, ',');
+  if (int(operands.size()) != ctx.numInputs() || operands.size() > 2)
+    return ctx.fail("Einsum supports one or two operands matching the "
+                    "equation '" + equation + "'");
+  std::string out = output.str();
+  if (!StringRef(equation).contains("->")) { // implicit: letters seen once
+    std::string all = lhs.str();
+    for (char c = 'A'; c <= 'z'; ++c)
+      if (llvm::count(all, c) == 1)
+        out += c;
+  }
+  llvm::StringMap<int64_t> sizes;
+  SmallVector<Term> terms;
+  for (auto [i, letters] : llvm::enumerate(operands)) {
+    auto type = ctx.inputType(i);
+    if (int64_t(letters.size()) != type.getRank())
+      return ctx.fail("Einsum term '" + letters + "' does not match rank " +
+                      Twine(type.getRank()));
+    for (auto [d, c] : llvm::enumerate(letters)) {
+      if (llvm::count(letters, c) > 1)
+        return ctx.fail("Einsum diagonals (repeated index in one term) are "
+                        "not supported");
+      auto [it, inserted] = sizes.try_emplace(StringRef(&c, 1), type.getDimSize(d));
+      if (!inserted && it->second != type.getDimSize(d))
+        return ctx.fail("Einsum index '" + StringRef(&c, 1) +
+                        "' has inconsistent sizes");
+    }
+    terms.push_back({letters.str(), ctx.input(i)});
+  }
+  auto size = [&](char c) { return sizes.lookup(StringRef(&c, 1)); };
+  if (terms.size() == 1) {
+    auto reduced = sumOut(ctx, terms[0], out);
+    if (failed(reduced))
+      return failure();
+    ctx.setOutput(0, permute(ctx, *reduced, out));
+    return success();
+  }
+  Term a = terms[0], b = terms[1];
+  // Letters in one operand only and absent from the output are summed first.
+  auto keepA = sumOut(ctx, a, out + b.letters);
+  auto keepB = sumOut(ctx, b, out + a.letters);
+  if (failed(keepA) || failed(keepB))
+    return failure();
+  a = *keepA;
+  b = *keepB;
+  std::string batch, contract, aFree, bFree;
+  for (char c : a.letters) {
+    bool inB = StringRef(b.letters).contains(c);
+    bool inOut = StringRef(out).contains(c);
+    (inB ? (inOut ? batch : contract) : aFree) += c;
+  }
+  for (char c : b.letters)
+    if (!StringRef(a.letters).contains(c))
+      bFree += c;
+  auto product = [&](StringRef letters) {
+    int64_t p = 1;
+    for (char c : letters)
+      p *= size(c);
+    return p;
+  };
+  Value lhsValue = ctx.reshape(permute(ctx, a, batch + aFree + contract),
+                               {product(batch), product(aFree), product(contract)});
+  Value rhsValue = ctx.reshape(permute(ctx, b, batch + contract + bFree),
+                               {product(batch), product(contract), product(bFree)});
+  auto matmul = buildMatMul(ctx, lhsValue, rhsValue);
+  if (failed(matmul))
+    return failure();
+  std::string resultLetters = batch + aFree + bFree;
+  SmallVector<int64_t> shape;
+  for (char c : resultLetters)
+    shape.push_back(size(c));
+  Term result{resultLetters, ctx.reshape(*matmul, shape)};
+  ctx.setOutput(0, permute(ctx, result, out));
+  return success();
+}
+
+} // namespace
+
+void registerMatMulOps(ConverterRegistry &r) {
+  r["MatMul"] = convertMatMul;
+  r["Gemm"] = convertGemm;
+  r["Conv"] = convertConv;
+  r["Einsum"] = convertEinsum;
+}
+
+} // namespace gaon::onnx

@@ -1,0 +1,204 @@
+//===- ReductionOps.cpp - ONNX reductions and normalizations --------------===//
+
+#include "../NodeContext.h"
+
+#include "llvm/ADT/STLExtras.h"
+
+using namespace mlir;
+using namespace gaon::graph;
+
+namespace gaon::onnx {
+namespace {
+
+/// Reads a reduction's axes: an attribute before `axesInputOpset`, the
+/// second input from then on. Empty means all axes unless noop is set.
+FailureOr<std::optional<SmallVector<int64_t>>>
+reductionAxes(NodeContext &ctx, int64_t axesInputOpset) {
+  int64_t rank = ctx.inputType(0).getRank();
+  SmallVector<int64_t> axes;
+  if (ctx.getOpset() < axesInputOpset) {
+    axes = ctx.attrInts("axes").value_or(SmallVector<int64_t>{});
+  } else if (ctx.hasInput(1)) {
+    auto values = ctx.constantInts(1, "axes");
+    if (failed(values))
+      return failure();
+    axes = *values;
+  }
+  if (axes.empty()) {
+    if (ctx.attrInt("noop_with_empty_axes", 0))
+      return std::optional<SmallVector<int64_t>>();
+    axes = llvm::to_vector(llvm::seq<int64_t>(0, rank));
+  }
+  for (int64_t &axis : axes) {
+    auto normalized = ctx.normalizeAxis(axis, rank);
+    if (failed(normalized))
+      return failure();
+    axis = *normalized;
+  }
+  llvm::sort(axes);
+  axes.erase(std::unique(axes.begin(), axes.end()), axes.end());
+  return std::optional(axes);
+}
+
+template <typename OpTy>
+Value buildReduce(NodeContext &ctx, Value input, ArrayRef<int64_t> axes,
+                  bool keepDims) {
+  auto type = tensorType(input);
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < type.getRank(); ++i) {
+    if (!llvm::is_contained(axes, i))
+      shape.push_back(type.getDimSize(i));
+    else if (keepDims)
+      shape.push_back(1);
+  }
+  return ctx.create<OpTy>(RankedTensorType::get(shape, type.getElementType()),
+                          input, ctx.getBuilder().getDenseI64ArrayAttr(axes),
+                          ctx.getBuilder().getBoolAttr(keepDims));
+}
+
+enum class Prologue { None, Square };
+enum class Epilogue { None, Sqrt };
+
+template <typename OpTy>
+LogicalResult convertReduce(NodeContext &ctx, int64_t axesInputOpset,
+                            Prologue prologue = Prologue::None,
+                            Epilogue epilogue = Epilogue::None) {
+  auto axes = reductionAxes(ctx, axesInputOpset);
+  if (failed(axes))
+    return failure();
+  Value input = ctx.input(0);
+  if (prologue == Prologue::Square) {
+    auto squared = ctx.binary<MulOp>(input, input);
+    if (failed(squared))
+      return failure();
+    input = *squared;
+  }
+  if (!axes->has_value()) { // noop_with_empty_axes
+    ctx.setOutput(0, input);
+    return success();
+  }
+  Value result = buildReduce<OpTy>(ctx, input, **axes,
+                                   ctx.attrInt("keepdims", 1) != 0);
+  if (epilogue == Epilogue::Sqrt)
+    result = ctx.create<SqrtOp>(tensorType(result), result);
+  ctx.setOutput(0, result);
+  return success();
+}
+
+LogicalResult convertArgMax(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  auto axis = ctx.normalizeAxis(ctx.attrInt("axis", 0), type.getRank());
+  if (failed(axis))
+    return failure();
+  if (ctx.attrInt("select_last_index", 0))
+    return ctx.fail("ArgMax with select_last_index=1 is not supported");
+  bool keepDims = ctx.attrInt("keepdims", 1) != 0;
+  SmallVector<int64_t> shape;
+  for (int64_t i = 0; i < type.getRank(); ++i)
+    if (i != *axis)
+      shape.push_back(type.getDimSize(i));
+    else if (keepDims)
+      shape.push_back(1);
+  auto &b = ctx.getBuilder();
+  ctx.setOutput(0, ctx.create<ArgMaxOp>(RankedTensorType::get(shape, b.getI64Type()),
+                       ctx.input(0), b.getI64IntegerAttr(*axis),
+                       b.getBoolAttr(keepDims)));
+  return success();
+}
+
+/// Softmax and LogSoftmax. Before opset 13 they normalize over the flattened
+/// dimensions from `axis` on (default 1); from 13 over one axis (default -1).
+LogicalResult convertSoftmax(NodeContext &ctx, bool log) {
+  auto type = ctx.inputType(0);
+  if (!isa<FloatType>(type.getElementType()))
+    return ctx.fail("expects a floating-point input");
+  int64_t rank = type.getRank();
+  bool legacy = ctx.getOpset() < 13;
+  auto axis = ctx.normalizeAxis(ctx.attrInt("axis", legacy ? 1 : -1), rank);
+  if (failed(axis))
+    return failure();
+  auto &b = ctx.getBuilder();
+  Value input = ctx.input(0);
+  int64_t softmaxAxis = *axis;
+  if (legacy && *axis != rank - 1) {
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < rank; ++i)
+      (i < *axis ? outer : inner) *= type.getDimSize(i);
+    input = ctx.reshape(input, {outer, inner});
+    softmaxAxis = 1;
+  }
+  Value result = ctx.create<SoftmaxOp>(tensorType(input), input,
+                                       b.getI64IntegerAttr(softmaxAxis),
+                                       b.getBoolAttr(log));
+  ctx.setOutput(0, ctx.reshape(result, type.getShape()));
+  return success();
+}
+
+LogicalResult convertLayerNorm(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  auto axis = ctx.normalizeAxis(ctx.attrInt("axis", -1), type.getRank());
+  if (failed(axis))
+    return failure();
+  for (int i = 1; i < 3; ++i)
+    if (ctx.hasOutput(i))
+      return ctx.fail("LayerNormalization's Mean/InvStdDev outputs are not "
+                      "supported");
+  if (ctx.inputType(1).getElementType() != type.getElementType())
+    return ctx.fail("scale and input element types differ");
+  auto &b = ctx.getBuilder();
+  ctx.setOutput(0, ctx.create<LayerNormOp>(type, ctx.input(0), ctx.input(1),
+                       ctx.hasInput(2) ? ctx.input(2) : Value(),
+                       b.getI64IntegerAttr(*axis),
+                       b.getF64FloatAttr(ctx.attrFloat("epsilon", 1e-5f))));
+  return success();
+}
+
+LogicalResult convertCumSum(NodeContext &ctx) {
+  auto axisValue = ctx.constantInts(1, "axis");
+  if (failed(axisValue))
+    return failure();
+  if (axisValue->size() != 1)
+    return ctx.fail("CumSum axis must be a scalar");
+  auto type = ctx.inputType(0);
+  auto axis = ctx.normalizeAxis((*axisValue)[0], type.getRank());
+  if (failed(axis))
+    return failure();
+  auto &b = ctx.getBuilder();
+  ctx.setOutput(0, ctx.create<CumSumOp>(type, ctx.input(0), b.getI64IntegerAttr(*axis),
+                       b.getBoolAttr(ctx.attrInt("exclusive", 0)),
+                       b.getBoolAttr(ctx.attrInt("reverse", 0))));
+  return success();
+}
+
+} // namespace
+
+void registerReductionOps(ConverterRegistry &r) {
+  r["ReduceSum"] = [](NodeContext &c) {
+    return convertReduce<ReduceSumOp>(c, 13);
+  };
+  r["ReduceMean"] = [](NodeContext &c) {
+    return convertReduce<ReduceMeanOp>(c, 18);
+  };
+  r["ReduceMax"] = [](NodeContext &c) {
+    return convertReduce<ReduceMaxOp>(c, 18);
+  };
+  r["ReduceMin"] = [](NodeContext &c) {
+    return convertReduce<ReduceMinOp>(c, 18);
+  };
+  r["ReduceProd"] = [](NodeContext &c) {
+    return convertReduce<ReduceProdOp>(c, 18);
+  };
+  r["ReduceSumSquare"] = [](NodeContext &c) {
+    return convertReduce<ReduceSumOp>(c, 18, Prologue::Square);
+  };
+  r["ReduceL2"] = [](NodeContext &c) {
+    return convertReduce<ReduceSumOp>(c, 18, Prologue::Square, Epilogue::Sqrt);
+  };
+  r["ArgMax"] = convertArgMax;
+  r["Softmax"] = [](NodeContext &c) { return convertSoftmax(c, false); };
+  r["LogSoftmax"] = [](NodeContext &c) { return convertSoftmax(c, true); };
+  r["LayerNormalization"] = convertLayerNorm;
+  r["CumSum"] = convertCumSum;
+}
+
+} // namespace gaon::onnx

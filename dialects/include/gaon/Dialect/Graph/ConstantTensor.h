@@ -1,0 +1,79 @@
+//===- ConstantTensor.h - Host copies of constant tensors -------*- C++ -*-===//
+//
+// Folders and the ONNX importer evaluate ops on constant operands (shape
+// arithmetic, weight transposes). ConstantTensor gives them one host copy of
+// an ElementsAttr, dense or dense_resource, with typed element access.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GAON_DIALECT_GRAPH_CONSTANTTENSOR_H
+#define GAON_DIALECT_GRAPH_CONSTANTTENSOR_H
+
+#include "mlir/IR/BuiltinAttributeInterfaces.h"
+#include "mlir/IR/BuiltinTypes.h"
+
+#include <optional>
+#include <vector>
+
+namespace gaon::graph {
+
+/// Folding stops above this many elements for arithmetic (data movement of
+/// weights folds up to kMaxFoldDataElements).
+constexpr int64_t kMaxFoldArithElements = int64_t(1) << 20;
+constexpr int64_t kMaxFoldDataElements = int64_t(1) << 26;
+
+/// Constants up to this many elements print inline as `dense<...>`; larger
+/// ones are stored as `dense_resource` blobs.
+constexpr int64_t kMaxInlineElements = 64;
+
+class ConstantTensor {
+public:
+  /// Zero-filled tensor of `type`.
+  explicit ConstantTensor(mlir::RankedTensorType type);
+
+  /// Copies an ElementsAttr (dense or dense_resource); nullopt for other
+  /// attributes or element types without a fixed bit width.
+  static std::optional<ConstantTensor> fromAttr(mlir::Attribute attr);
+
+  /// Wraps raw element bytes (i1 as one byte per element).
+  static std::optional<ConstantTensor> fromBytes(mlir::RankedTensorType type,
+                                                 llvm::ArrayRef<char> bytes);
+
+  /// Builds an attribute: inline `dense` when small, else `dense_resource`
+  /// named after `blobName`.
+  mlir::ElementsAttr toAttr(llvm::StringRef blobName = "folded") const;
+
+  mlir::RankedTensorType getType() const { return type; }
+  llvm::ArrayRef<int64_t> getShape() const { return type.getShape(); }
+  int64_t getNumElements() const { return numElements; }
+  /// Bytes per element in `bytes()` (1 for i1).
+  int64_t getElementBytes() const { return elementBytes; }
+  bool isFloat() const;
+  bool isUnsigned() const;
+  llvm::ArrayRef<char> bytes() const { return data; }
+  llvm::MutableArrayRef<char> bytes() { return data; }
+
+  double getDouble(int64_t index) const;
+  int64_t getInt(int64_t index) const;
+  /// Stores with the element type's rounding (round-to-nearest-even for
+  /// floats, truncation toward zero for float->int).
+  void setDouble(int64_t index, double value);
+  void setInt(int64_t index, int64_t value);
+
+  /// All elements as int64 (for shape operands).
+  llvm::SmallVector<int64_t> getInts() const;
+
+private:
+  ConstantTensor() = default;
+  mlir::RankedTensorType type;
+  int64_t numElements = 0;
+  int64_t elementBytes = 0;
+  std::vector<char> data;
+};
+
+/// Row-major strides of `shape` in elements.
+llvm::SmallVector<int64_t> computeStrides(llvm::ArrayRef<int64_t> shape);
+
+} // namespace gaon::graph
+
+#endif // GAON_DIALECT_GRAPH_CONSTANTTENSOR_H

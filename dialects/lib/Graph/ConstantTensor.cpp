@@ -1,0 +1,194 @@
+//===- ConstantTensor.cpp - Host copies of constant tensors ---------------===//
+
+#include "gaon/Dialect/Graph/ConstantTensor.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/ADT/APFloat.h"
+
+#include <cstring>
+
+using namespace mlir;
+
+namespace gaon::graph {
+
+static int64_t storageBytes(Type elementType) {
+  if (elementType.isInteger(1))
+    return 1;
+  if (!elementType.isIntOrFloat())
+    return 0;
+  return (elementType.getIntOrFloatBitWidth() + 7) / 8;
+}
+
+SmallVector<int64_t> computeStrides(ArrayRef<int64_t> shape) {
+  SmallVector<int64_t> strides(shape.size(), 1);
+  for (int64_t i = int64_t(shape.size()) - 2; i >= 0; --i)
+    strides[i] = strides[i + 1] * shape[i + 1];
+  return strides;
+}
+
+ConstantTensor::ConstantTensor(RankedTensorType type)
+    : type(type), numElements(type.getNumElements()),
+      elementBytes(storageBytes(type.getElementType())),
+      data(size_t(numElements * elementBytes), 0) {}
+
+std::optional<ConstantTensor>
+ConstantTensor::fromBytes(RankedTensorType type, ArrayRef<char> bytes) {
+  if (!type.hasStaticShape() || storageBytes(type.getElementType()) == 0)
+    return std::nullopt;
+  ConstantTensor result(type);
+  if (int64_t(bytes.size()) != result.numElements * result.elementBytes)
+    return std::nullopt;
+  std::memcpy(result.data.data(), bytes.data(), bytes.size());
+  return result;
+}
+
+std::optional<ConstantTensor> ConstantTensor::fromAttr(Attribute attr) {
+  auto elements = dyn_cast_or_null<ElementsAttr>(attr);
+  if (!elements)
+    return std::nullopt;
+  auto type = dyn_cast<RankedTensorType>(elements.getShapedType());
+  if (!type || !type.hasStaticShape() ||
+      storageBytes(type.getElementType()) == 0)
+    return std::nullopt;
+  ConstantTensor result(type);
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
+    if (type.getElementType().isInteger(1)) {
+      int64_t i = 0;
+      for (bool value : dense.getValues<bool>())
+        result.data[i++] = value ? 1 : 0;
+      return result;
+    }
+    ArrayRef<char> raw = dense.getRawData();
+    if (dense.isSplat()) {
+      for (int64_t i = 0; i < result.numElements; ++i)
+        std::memcpy(&result.data[i * result.elementBytes], raw.data(),
+                    result.elementBytes);
+      return result;
+    }
+    if (int64_t(raw.size()) != int64_t(result.data.size()))
+      return std::nullopt;
+    std::memcpy(result.data.data(), raw.data(), raw.size());
+    return result;
+  }
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (!blob || type.getElementType().isInteger(1))
+      return std::nullopt;
+    ArrayRef<char> raw = blob->getData();
+    if (int64_t(raw.size()) != int64_t(result.data.size()))
+      return std::nullopt;
+    std::memcpy(result.data.data(), raw.data(), raw.size());
+    return result;
+  }
+  return std::nullopt;
+}
+
+ElementsAttr ConstantTensor::toAttr(StringRef blobName) const {
+  Type elementType = type.getElementType();
+  if (elementType.isInteger(1)) {
+    SmallVector<bool> values(numElements);
+    for (int64_t i = 0; i < numElements; ++i)
+      values[i] = data[i] != 0;
+    return DenseElementsAttr::get(type, values);
+  }
+  if (numElements <= kMaxInlineElements)
+    return DenseElementsAttr::getFromRawBuffer(type, data);
+  size_t align = std::max<size_t>(elementBytes, 8);
+  return DenseResourceElementsAttr::get(
+      type, blobName,
+      HeapAsmResourceBlob::allocateAndCopyWithAlign(data, align));
+}
+
+bool ConstantTensor::isFloat() const {
+  return isa<FloatType>(type.getElementType());
+}
+
+bool ConstantTensor::isUnsigned() const {
+  return type.getElementType().isUnsignedInteger();
+}
+
+static uint64_t loadBits(const char *ptr, int64_t bytes) {
+  uint64_t bits = 0;
+  std::memcpy(&bits, ptr, bytes); // little-endian host
+  return bits;
+}
+
+double ConstantTensor::getDouble(int64_t index) const {
+  const char *ptr = &data[index * elementBytes];
+  if (auto floatType = dyn_cast<FloatType>(type.getElementType())) {
+    if (floatType.isF32()) {
+      float value;
+      std::memcpy(&value, ptr, 4);
+      return value;
+    }
+    if (floatType.isF64()) {
+      double value;
+      std::memcpy(&value, ptr, 8);
+      return value;
+    }
+    unsigned width = floatType.getWidth();
+    llvm::APFloat value(floatType.getFloatSemantics(),
+                        llvm::APInt(width, loadBits(ptr, elementBytes)));
+    return value.convertToDouble();
+  }
+  if (isUnsigned())
+    return double(uint64_t(getInt(index)));
+  return double(getInt(index));
+}
+
+int64_t ConstantTensor::getInt(int64_t index) const {
+  if (isFloat())
+    return int64_t(getDouble(index));
+  const char *ptr = &data[index * elementBytes];
+  uint64_t bits = loadBits(ptr, elementBytes);
+  unsigned width = type.getElementType().getIntOrFloatBitWidth();
+  if (width == 1)
+    return bits != 0;
+  if (width < 64 && !isUnsigned() && (bits >> (width - 1)) & 1)
+    bits |= ~uint64_t(0) << width; // sign-extend
+  return int64_t(bits);
+}
+
+void ConstantTensor::setDouble(int64_t index, double value) {
+  char *ptr = &data[index * elementBytes];
+  auto floatType = dyn_cast<FloatType>(type.getElementType());
+  if (!floatType)
+    return setInt(index, int64_t(value));
+  if (floatType.isF32()) {
+    float narrowed = float(value);
+    std::memcpy(ptr, &narrowed, 4);
+    return;
+  }
+  if (floatType.isF64()) {
+    std::memcpy(ptr, &value, 8);
+    return;
+  }
+  llvm::APFloat converted(value);
+  bool losesInfo = false;
+  converted.convert(floatType.getFloatSemantics(),
+                    llvm::APFloat::rmNearestTiesToEven, &losesInfo);
+  uint64_t bits = converted.bitcastToAPInt().getZExtValue();
+  std::memcpy(ptr, &bits, elementBytes);
+}
+
+void ConstantTensor::setInt(int64_t index, int64_t value) {
+  if (isFloat())
+    return setDouble(index, double(value));
+  char *ptr = &data[index * elementBytes];
+  if (type.getElementType().isInteger(1)) {
+    *ptr = value != 0;
+    return;
+  }
+  std::memcpy(ptr, &value, elementBytes); // truncating two's complement
+}
+
+SmallVector<int64_t> ConstantTensor::getInts() const {
+  SmallVector<int64_t> values(numElements);
+  for (int64_t i = 0; i < numElements; ++i)
+    values[i] = getInt(i);
+  return values;
+}
+
+} // namespace gaon::graph

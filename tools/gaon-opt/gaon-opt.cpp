@@ -1,0 +1,20 @@
+//===- gaon-opt.cpp - mlir-opt with Gaon's dialects and passes ------------===//
+
+#include "gaon/Compiler/Transforms/Passes.h"
+#include "gaon/Dialect/Graph/GraphDialect.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/Tools/mlir-opt/MlirOptMain.h"
+#include "mlir/Transforms/Passes.h"
+
+int main(int argc, char **argv) {
+  mlir::DialectRegistry registry;
+  registry.insert<gaon::graph::GraphDialect, mlir::func::FuncDialect>();
+  mlir::registerCanonicalizerPass();
+  mlir::registerCSEPass();
+  mlir::registerSymbolDCEPass();
+  gaon::registerTransformsPassesAndPipelines();
+  return mlir::asMainReturnCode(
+      mlir::MlirOptMain(argc, argv, "Gaon optimizer driver\n", registry));
+}
