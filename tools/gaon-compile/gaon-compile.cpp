@@ -50,6 +50,9 @@ cl::list<std::string> inputShapes(
     cl::desc("Fix an input's shape, e.g. input_ids=2x16 (repeatable, or "
              "comma-separated)"),
     cl::value_desc("name=DxD..."), cl::cat(category));
+cl::opt<std::string> funcName("func-name",
+                             cl::desc("Name of the generated function"),
+                             cl::init("main"), cl::cat(category));
 cl::opt<bool> keepWeights(
     "keep-weights",
     cl::desc("Print weight blobs in full (default: elide blobs over 64 bytes "
@@ -69,6 +72,7 @@ int main(int argc, char **argv) {
   cl::ParseCommandLineOptions(argc, argv, "Gaon compiler\n");
 
   gaon::onnx::ImportOptions options;
+  options.functionName = funcName;
   for (const std::string &shape : inputShapes)
     if (std::string error = gaon::onnx::parseInputShape(shape, options);
         !error.empty())

@@ -1,0 +1,30 @@
+# -*- Python -*-
+# lit configuration for Gaon's FileCheck tests.
+
+import os
+
+import lit.formats
+from lit.llvm import llvm_config
+
+config.name = "Gaon"
+config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
+# .mlir: dialect and pass tests; .onnxtxt: importer tests whose ONNX models
+# are written in ONNX's text syntax; .test: tool tests on real models.
+config.suffixes = [".mlir", ".onnxtxt", ".test"]
+config.excludes = ["lib", "unittests", "CMakeLists.txt", "lit.cfg.py",
+                   "lit.site.cfg.py.in"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.gaon_obj_root, "test")
+
+llvm_config.use_default_substitutions()
+llvm_config.with_environment("PATH", config.llvm_tools_dir, append_path=True)
+llvm_config.with_environment("PATH", config.gaon_tools_dir, append_path=True)
+
+config.substitutions.append(("%python", config.python_executable))
+config.substitutions.append(
+    ("%onnx-cases", config.python_executable + " " +
+     os.path.join(config.test_source_root, "lib", "onnx_cases.py")))
+config.substitutions.append(("%shared_models", config.shared_models_dir))
+
+if os.path.isdir(config.shared_models_dir):
+    config.available_features.add("shared-models")
