@@ -20,8 +20,14 @@ Value listConstant(NodeContext &ctx, Type element, const Range &values,
     shape.push_back(values.size());
   ConstantTensor tensor(RankedTensorType::get(shape, element));
   int64_t i = 0;
-  for (auto v : values)
-    tensor.setDouble(i++, double(v));
+  for (auto v : values) {
+    // Integers go through setInt: int64 values above 2^53 (INT64_MAX as a
+    // Slice end) do not survive a round trip through double.
+    if (tensor.isFloat())
+      tensor.setDouble(i++, double(v));
+    else
+      tensor.setInt(i++, int64_t(v));
+  }
   return ctx.constant(tensor);
 }
 
