@@ -106,7 +106,7 @@ TEST(ChipDesc, FieldErrors) {
             "tiny.json: energy.static_watts (50.000000");
   EXPECT_EQ(errorAfter([](nlohmann::json &c) {
               c["cores"]["vector_unit"]["op_cycles"]["cosine"] = 3;
-            }).substr(0, 60),
+            }).substr(0, 61),
             "tiny.json: cores.vector_unit.op_cycles.cosine is not a costed");
   EXPECT_EQ(errorAfter([](nlohmann::json &c) { c["cores"]["dma"]["bytes_per_cycle"] = -1; }),
             "tiny.json: cores.dma.bytes_per_cycle must be a positive number, got -1");

@@ -347,8 +347,9 @@ Stream decodeBinary(const uint8_t *data, size_t size) {
     // Each instruction takes at least its header: reject counts the bytes
     // cannot hold before allocating for them.
     if (count > r.remaining() / kInstrHeaderBytes)
-      r.corrupt("core " + std::to_string(core) + " claims " + std::to_string(count) +
-                " instructions but only " + std::to_string(r.remaining()) + " bytes remain");
+      r.corrupt("truncated or corrupt: core " + std::to_string(core) + " claims " +
+                std::to_string(count) + " instructions but only " +
+                std::to_string(r.remaining()) + " bytes remain");
     stream.cores[core].reserve(count);
     for (uint32_t i = 0; i < count; ++i) {
       r.context = "core " + std::to_string(core) + " instruction " + std::to_string(i);

@@ -301,10 +301,9 @@ void Engine::step(int32_t unitId, double now) {
   while (unit.pc < unit.queue.size()) {
     const Instr &instr = *unit.queue[unit.pc];
     const Command &cmd = instr.cmd;
-    bool isSync = std::holds_alternative<SignalCmd>(cmd) || std::holds_alternative<WaitCmd>(cmd) ||
-                  std::holds_alternative<BarrierCmd>(cmd);
-    if (isSync && now < unit.doneAt) {
-      push(unit.doneAt, unitId); // fence: earlier work must complete first
+    // A barrier arrival stands for everything its unit issued before it.
+    if (std::holds_alternative<BarrierCmd>(cmd) && now < unit.doneAt) {
+      push(unit.doneAt, unitId);
       return;
     }
     if (auto *wait = std::get_if<WaitCmd>(&cmd)) {
@@ -314,16 +313,22 @@ void Engine::step(int32_t unitId, double now) {
         return; // woken by the next signal of this semaphore
       }
       sem.value -= wait->count;
-      unit.freeAt = unit.doneAt = now;
+      unit.freeAt = now;
     } else if (auto *signal = std::get_if<SignalCmd>(&cmd)) {
+      // The signal fires once the unit's earlier work has completed, like a
+      // semaphore update chained to the last descriptor; the unit itself
+      // goes on issuing (a DMA engine keeps streaming).
       Delivery delivery{signal->core, signal->sem, signal->count};
-      if (signal->core == unit.core) {
+      double at = std::max(now, unit.doneAt);
+      if (signal->core != unit.core)
+        at += chip.network.latencyCycles;
+      if (at <= now) {
         deliver(delivery, now);
       } else {
         deliveries.push_back(delivery);
-        push(now + chip.network.latencyCycles, -1, static_cast<uint32_t>(deliveries.size() - 1));
+        push(at, -1, static_cast<uint32_t>(deliveries.size() - 1));
       }
-      unit.freeAt = unit.doneAt = now;
+      unit.freeAt = now;
     } else if (auto *barrier = std::get_if<BarrierCmd>(&cmd)) {
       if (barriers.size() <= barrier->id)
         barriers.resize(barrier->id + 1u);
