@@ -40,7 +40,7 @@ template <typename T> std::vector<T> vec(const flatbuffers::Vector<T> *value) {
                : std::vector<T>();
 }
 
-Status checkHeader(const uint8_t *data, uint64_t size,
+Status checkHeader(const uint8_t *data, uint64_t size, bool verifyChecksum,
                    artifact::FileHeader *out) {
   if (size < artifact::kVersionOffset + 4)
     return corrupt("file is " + std::to_string(size) +
@@ -83,13 +83,17 @@ Status checkHeader(const uint8_t *data, uint64_t size,
                    std::to_string(kWeightsSectionAlignment) + "-byte aligned");
   if (header.weightsOffset + header.weightsSize != size)
     return corrupt("unexpected bytes after the weights section");
+  // Alignment padding is covered by no checksum: it must be zero.
+  for (uint64_t at = metadataEnd; at < header.weightsOffset; ++at)
+    if (data[at] != 0)
+      return corrupt("non-zero padding before the weights section");
   uint8_t zeroed[artifact::kHeaderSize];
   std::memcpy(zeroed, data, artifact::kHeaderSize);
   std::memset(zeroed + artifact::kMetadataChecksumOffset, 0, 8);
   uint64_t sum = artifact::checksum64(zeroed, artifact::kHeaderSize);
   sum = artifact::checksum64(data + header.metadataOffset, header.metadataSize,
                              sum);
-  if (sum != header.metadataChecksum)
+  if (verifyChecksum && sum != header.metadataChecksum)
     return corrupt("metadata checksum mismatch");
   *out = header;
   return Status::ok();
@@ -176,7 +180,8 @@ Status finishArtifact(const uint8_t *data, uint64_t size,
                       const ArtifactReadOptions &options, ModelDesc *model,
                       const uint8_t **weights, uint64_t *weightsSize) {
   artifact::FileHeader header;
-  GAON_RETURN_IF_ERROR(checkHeader(data, size, &header));
+  GAON_RETURN_IF_ERROR(
+      checkHeader(data, size, options.verifyMetadataChecksum, &header));
   GAON_ASSIGN_OR_RETURN(*model,
                         decodeModel(data + header.metadataOffset,
                                     header.metadataSize, header.weightsSize));
@@ -196,9 +201,18 @@ Result<std::shared_ptr<const Artifact>>
 ArtifactReader::readBytes(std::vector<uint8_t> bytes,
                           const ArtifactReadOptions &options) {
   std::shared_ptr<Artifact> artifact(new Artifact);
-  artifact->ownedBytes_ = std::move(bytes);
-  const uint8_t *data = artifact->ownedBytes_.data();
-  uint64_t size = artifact->ownedBytes_.size();
+  uint64_t size = bytes.size();
+  // Copy to a page-aligned address so that weights are as aligned as they
+  // are in a mapped file.
+  artifact->ownedBytes_.resize(size + kWeightsSectionAlignment);
+  uint8_t *base = artifact->ownedBytes_.data();
+  uint8_t *data =
+      base + (kWeightsSectionAlignment -
+              reinterpret_cast<uintptr_t>(base) % kWeightsSectionAlignment) %
+                 kWeightsSectionAlignment;
+  if (size)
+    std::memcpy(data, bytes.data(), size);
+  bytes = {};
   GAON_RETURN_IF_ERROR(finishArtifact(data, size, options, &artifact->model_,
                                       &artifact->weights_,
                                       &artifact->weightsSize_));

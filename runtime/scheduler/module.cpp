@@ -48,6 +48,12 @@ Status Module::prepare(const ModuleOptions &options) {
                                                  "' has no program for "
                                                  "target '" +
                                                  target + "'");
+  if (DriverRegistry::driverNameForTarget(program_->target) !=
+      device_->driverName())
+    return errorStatus(StatusCode::FailedPrecondition,
+                       "the program for target '" + program_->target +
+                           "' cannot run on a '" + device_->driverName() +
+                           "' device");
   for (const TensorDesc &tensor : model.tensors)
     if (!props.supports(tensor.dtype))
       return errorStatus(

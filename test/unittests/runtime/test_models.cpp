@@ -58,15 +58,17 @@ ArtifactWriter makeDiamond(const DiamondOptions &options) {
   // 0: sum = x + w
   writer.addDispatch(p, {Add, {{x, R}, {w, R}, {sum, W}}, {}, {}, -1});
   // 1: scaled = sum * scale (branch A, with optional sleep first)
-  writer.addDispatch(p, {Scale, {{sum, R}, {scaled, W}}, deps({0}),
-                         paramOf(options.scale), -1});
+  writer.addDispatch(
+      p,
+      {Scale, {{sum, R}, {scaled, W}}, deps({0}), paramOf(options.scale), -1});
   // 2: sleep on branch B, then 3: negated = -sum
-  writer.addDispatch(p, {Sleep, {}, deps({0}), paramOf(options.sleepMicros), -1});
-  writer.addDispatch(p, {Scale, {{sum, R}, {negated, W}}, deps({0, 2}),
-                         paramOf(-1.0f), -1});
+  writer.addDispatch(p,
+                     {Sleep, {}, deps({0}), paramOf(options.sleepMicros), -1});
+  writer.addDispatch(
+      p, {Scale, {{sum, R}, {negated, W}}, deps({0, 2}), paramOf(-1.0f), -1});
   // 4: y = scaled + negated; 5: z = copy(scaled)
-  writer.addDispatch(p, {Add, {{scaled, R}, {negated, R}, {y, W}}, deps({1, 3}),
-                         {}, -1});
+  writer.addDispatch(
+      p, {Add, {{scaled, R}, {negated, R}, {y, W}}, deps({1, 3}), {}, -1});
   writer.addDispatch(p, {Copy, {{scaled, R}, {z, W}}, deps({1}), {}, -1});
   Status planned = writer.planMemory(p);
   (void)planned;
@@ -95,8 +97,7 @@ ArtifactWriter makeWide(uint32_t branches, uint32_t depth, uint64_t seed,
   std::mt19937_64 random(seed);
   uint32_t x = writer.addInput("x", DType::F32, {n});
   uint32_t out = writer.addOutput("out", DType::F32, {n});
-  uint32_t p =
-      writer.addProgram("host-ref", "host-ref", {}, kEntries);
+  uint32_t p = writer.addProgram("host-ref", "host-ref", {}, kEntries);
   auto R = Access::Read;
   auto W = Access::Write;
   std::vector<uint32_t> tails;
@@ -129,14 +130,20 @@ ArtifactWriter makeWide(uint32_t branches, uint32_t depth, uint64_t seed,
                         ? out
                         : writer.addIntermediate("acc" + std::to_string(b),
                                                  DType::F32, {n});
-    last = writer.addDispatch(
-        p, {Add, {{accumulator, R}, {tails[b], R}, {next, W}},
-            {static_cast<uint32_t>(last), tailDispatch[b]}, {}, -1});
+    last =
+        writer.addDispatch(p, {Add,
+                               {{accumulator, R}, {tails[b], R}, {next, W}},
+                               {static_cast<uint32_t>(last), tailDispatch[b]},
+                               {},
+                               -1});
     accumulator = next;
   }
   if (branches == 1)
-    writer.addDispatch(p, {Copy, {{accumulator, R}, {out, W}},
-                           {static_cast<uint32_t>(last)}, {}, -1});
+    writer.addDispatch(p, {Copy,
+                           {{accumulator, R}, {out, W}},
+                           {static_cast<uint32_t>(last)},
+                           {},
+                           -1});
   Status planned = writer.planMemory(p);
   (void)planned;
   return writer;

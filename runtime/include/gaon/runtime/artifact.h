@@ -147,8 +147,9 @@ public:
   const ModelDesc &model() const { return model_; }
   ModelDesc &mutableModel() { return model_; }
 
-  // The complete file image.
-  Result<std::vector<uint8_t>> serialize() const;
+  // The complete file image. `validate` = false skips validateModel; only
+  // tests use it, to produce artifacts a reader must reject.
+  Result<std::vector<uint8_t>> serialize(bool validate = true) const;
   // Writes to `path`.tmp.<pid> and renames it over `path`, so a failure
   // never leaves a half-written file where an artifact was.
   Status writeFile(const std::string &path) const;
@@ -195,6 +196,9 @@ struct ArtifactReadOptions {
   // Hashing the weights reads every page of a mapped file; big models can
   // skip it (the metadata checksum is always checked).
   bool verifyWeightsChecksum = true;
+  // Off only in tests that flip bytes to reach the structural checks
+  // behind the checksum.
+  bool verifyMetadataChecksum = true;
 };
 
 class ArtifactReader {
