@@ -28,3 +28,6 @@ config.substitutions.append(("%shared_models", config.shared_models_dir))
 
 if os.path.isdir(config.shared_models_dir):
     config.available_features.add("shared-models")
+
+if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
+    config.available_features.add("onnx-testdata")

@@ -48,6 +48,14 @@ std::string parseInputShape(StringRef text, ImportOptions &options) {
   return "";
 }
 
+std::string parseBoundInput(StringRef text, ImportOptions &options) {
+  auto [name, file] = text.split('=');
+  if (name.trim().empty() || file.trim().empty())
+    return ("--bind-input expects name=file.pb, got '" + text + "'").str();
+  options.boundInputs[name.trim()] = file.trim().str();
+  return "";
+}
+
 namespace {
 
 std::string shapeString(ArrayRef<int64_t> shape) {
@@ -78,6 +86,7 @@ private:
   FailureOr<RankedTensorType> inputType(const ::onnx::ValueInfoProto &info,
                                         SmallVector<std::string> &dimNames);
   LogicalResult importInitializers();
+  LogicalResult importBoundInputs();
   LogicalResult importNode(const ::onnx::NodeProto &node, int index);
 
   MLIRContext &context;
@@ -112,9 +121,6 @@ LogicalResult GraphImporter::loadModel() {
   for (const auto &import : model.opset_import())
     if (import.domain().empty() || import.domain() == "ai.onnx")
       opset = import.version();
-  if (opset <= 0)
-    return error("ONNX model '" + path +
-                 "' does not import the default operator set (opset_import)");
   if (opset > kNewestKnownOpset)
     mlir::emitWarning(FileLineColLoc::get(&context, path, 0, 0))
         << "model uses opset " << opset << "; converting with the semantics "
@@ -127,11 +133,14 @@ GraphImporter::inputType(const ::onnx::ValueInfoProto &info,
                          SmallVector<std::string> &dimNames) {
   const std::string &name = info.name();
   if (!info.type().has_tensor_type())
-    return error("graph input '" + name + "' is not a tensor");
+    return error("unsupported input type: graph input '" + name +
+                 "' is not a tensor (sequences, maps and optionals are not "
+                 "supported)");
   const auto &tensor = info.type().tensor_type();
   Type element = getElementType(&context, tensor.elem_type());
   if (!element)
-    return error("graph input '" + name + "' has unsupported element type " +
+    return error("unsupported input type: graph input '" + name +
+                 "' has element type " +
                  getDataTypeName(tensor.elem_type()));
   SmallVector<int64_t> modelShape;
   bool dynamic = false;
@@ -181,6 +190,39 @@ LogicalResult GraphImporter::importInitializers() {
   return success();
 }
 
+LogicalResult GraphImporter::importBoundInputs() {
+  for (const auto &entry : options.boundInputs) {
+    StringRef name = entry.getKey();
+    const ::onnx::ValueInfoProto *info = nullptr;
+    for (const auto &input : model.graph().input())
+      if (input.name() == name)
+        info = &input;
+    if (!info)
+      return error("--bind-input names '" + name +
+                   "', which is not an input of the model");
+    auto buffer = llvm::MemoryBuffer::getFile(entry.getValue());
+    ::onnx::TensorProto proto;
+    if (!buffer || !proto.ParseFromArray((*buffer)->getBufferStart(),
+                                         int((*buffer)->getBufferSize())))
+      return error("--bind-input " + name + ": cannot read '" +
+                   entry.getValue() + "' as a serialized TensorProto");
+    std::string message;
+    auto tensor = readTensorProto(&context, proto, modelDir, message);
+    if (!tensor)
+      return error("--bind-input " + name + ": " + message);
+    Type declared =
+        getElementType(&context, info->type().tensor_type().elem_type());
+    if (declared && declared != tensor->getType().getElementType())
+      return error("--bind-input " + name + ": the file holds " +
+                   getDataTypeName(proto.data_type()) +
+                   " but the input is declared " +
+                   getDataTypeName(info->type().tensor_type().elem_type()));
+    values[name] = graph::ConstantOp::create(
+        builder, NameLoc::get(builder.getStringAttr(name)), tensor->toAttr());
+  }
+  return success();
+}
+
 LogicalResult GraphImporter::importNode(const ::onnx::NodeProto &node,
                                         int index) {
   std::string name = node.name().empty()
@@ -196,6 +238,10 @@ LogicalResult GraphImporter::importNode(const ::onnx::NodeProto &node,
     return nodeError("unsupported ONNX op '" + node.domain() + "." +
                      node.op_type() + "' at node '" + name +
                      "': only the default domain is supported");
+  if (opset <= 0)
+    return nodeError("node '" + name + "' (" + node.op_type() +
+                     ") uses the default ONNX domain, which the model does not "
+                     "import (opset_import)");
   const ConverterRegistry &registry = getConverterRegistry();
   auto converter = registry.find(node.op_type());
   if (converter == registry.end())
@@ -226,6 +272,10 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   llvm::StringSet<> initializerNames;
   for (const auto &init : graph.initializer())
     initializerNames.insert(init.name());
+  // Inputs bound to constants are not function arguments.
+  llvm::StringSet<> boundNames;
+  for (const auto &entry : options.boundInputs)
+    boundNames.insert(entry.getKey());
   for (const auto &entry : options.inputShapes) {
     bool found = llvm::any_of(graph.input(), [&](const auto &info) {
       return info.name() == entry.getKey() &&
@@ -246,7 +296,7 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   SmallVector<const ::onnx::ValueInfoProto *> args;
   SmallVector<SmallVector<std::string>> argDimNames;
   for (const auto &info : graph.input()) {
-    if (initializerNames.count(info.name()))
+    if (initializerNames.count(info.name()) || boundNames.count(info.name()))
       continue; // IR < 4 lists initializers as inputs too
     SmallVector<std::string> dimNames;
     auto type = inputType(info, dimNames);
@@ -273,7 +323,7 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
     }
   }
 
-  if (failed(importInitializers()))
+  if (failed(importInitializers()) || failed(importBoundInputs()))
     return nullptr;
   for (auto [index, node] : llvm::enumerate(graph.node()))
     if (failed(importNode(node, index)))

@@ -50,6 +50,11 @@ cl::list<std::string> inputShapes(
     cl::desc("Fix an input's shape, e.g. input_ids=2x16 (repeatable, or "
              "comma-separated)"),
     cl::value_desc("name=DxD..."), cl::cat(category));
+cl::list<std::string> boundInputs(
+    "bind-input",
+    cl::desc("Replace an input by the constant in a TensorProto file, for "
+             "inputs that carry shapes or axes (repeatable)"),
+    cl::value_desc("name=file.pb"), cl::cat(category));
 cl::opt<std::string> funcName("func-name",
                              cl::desc("Name of the generated function"),
                              cl::init("main"), cl::cat(category));
@@ -75,6 +80,11 @@ int main(int argc, char **argv) {
   options.functionName = funcName;
   for (const std::string &shape : inputShapes)
     if (std::string error = gaon::onnx::parseInputShape(shape, options);
+        !error.empty())
+      return fail(error);
+
+  for (const std::string &binding : boundInputs)
+    if (std::string error = gaon::onnx::parseBoundInput(binding, options);
         !error.empty())
       return fail(error);
 

@@ -3,6 +3,7 @@
 #include "../NodeContext.h"
 #include "../TensorProtoReader.h"
 
+#include <cmath>
 #include <limits>
 
 using namespace mlir;
@@ -82,7 +83,7 @@ LogicalResult convertCast(NodeContext &ctx) {
   int to = ctx.attrInt("to", 0);
   Type element = getElementType(ctx.getContext(), to);
   if (!element)
-    return ctx.fail("cannot cast to " + getDataTypeName(to));
+    return ctx.fail("casting to " + getDataTypeName(to) + " is not supported");
   ctx.setOutput(0, ctx.cast(ctx.input(0), element));
   return success();
 }
@@ -112,19 +113,28 @@ LogicalResult convertClip(NodeContext &ctx) {
   if (ctx.getOpset() < 11) {
     lo = ctx.attrFloat("min", -std::numeric_limits<float>::infinity());
     hi = ctx.attrFloat("max", std::numeric_limits<float>::infinity());
-  } else {
-    for (int i : {1, 2}) {
-      if (!ctx.hasInput(i))
-        continue;
-      auto bound = ctx.constantInput(i);
-      if (!bound || bound->getNumElements() != 1)
-        return ctx.fail("Clip bounds must be constant scalars");
-      (i == 1 ? lo : hi) = bound->getDouble(0);
-    }
   }
-  ctx.setOutput(0, ctx.create<ClampOp>(ctx.inputType(0), ctx.input(0),
-                                       ctx.getBuilder().getF64FloatAttr(lo),
-                                       ctx.getBuilder().getF64FloatAttr(hi)));
+  Value result = ctx.input(0);
+  for (int i : {1, 2}) {
+    if (ctx.getOpset() < 11 || !ctx.hasInput(i))
+      continue;
+    auto bound = ctx.constantInput(i);
+    if (bound && bound->getNumElements() == 1) {
+      (i == 1 ? lo : hi) = bound->getDouble(0);
+      continue;
+    }
+    // Bounds computed at run time: max(x, lo) and min(x, hi).
+    auto clipped = i == 1 ? ctx.binary<MaxOp>(result, ctx.input(i))
+                          : ctx.binary<MinOp>(result, ctx.input(i));
+    if (failed(clipped) || tensorType(*clipped) != ctx.inputType(0))
+      return ctx.fail("Clip bounds must be scalars of the input's type");
+    result = *clipped;
+  }
+  if (!std::isinf(lo) || !std::isinf(hi))
+    result = ctx.create<ClampOp>(ctx.inputType(0), result,
+                                 ctx.getBuilder().getF64FloatAttr(lo),
+                                 ctx.getBuilder().getF64FloatAttr(hi));
+  ctx.setOutput(0, result);
   return success();
 }
 

@@ -139,10 +139,28 @@ LogicalResult convertLayerNorm(NodeContext &ctx) {
   auto axis = ctx.normalizeAxis(ctx.attrInt("axis", -1), type.getRank());
   if (failed(axis))
     return failure();
-  for (int i = 1; i < 3; ++i)
-    if (ctx.hasOutput(i))
-      return ctx.fail("LayerNormalization's Mean/InvStdDev outputs are not "
-                      "supported");
+  if (ctx.hasOutput(1) || ctx.hasOutput(2)) {
+    // Training-mode outputs: the mean and 1/sqrt(var + eps) over the
+    // normalized dimensions, kept as size-1 dimensions.
+    SmallVector<int64_t> axes =
+        llvm::to_vector(llvm::seq<int64_t>(*axis, type.getRank()));
+    Value x = ctx.input(0);
+    Value mean = buildReduce<ReduceMeanOp>(ctx, x, axes, true);
+    auto centered = ctx.binary<SubOp>(x, mean);
+    if (failed(centered))
+      return failure();
+    auto squared = ctx.binary<MulOp>(*centered, *centered);
+    if (failed(squared))
+      return failure();
+    Value variance = buildReduce<ReduceMeanOp>(ctx, *squared, axes, true);
+    auto shifted = ctx.binary<AddOp>(
+        variance, ctx.splat(type.getElementType(), {},
+                            ctx.attrFloat("epsilon", 1e-5f)));
+    if (failed(shifted))
+      return failure();
+    ctx.setOutput(1, mean);
+    ctx.setOutput(2, ctx.create<RsqrtOp>(tensorType(*shifted), *shifted));
+  }
   if (ctx.inputType(1).getElementType() != type.getElementType())
     return ctx.fail("scale and input element types differ");
   auto &b = ctx.getBuilder();

@@ -23,6 +23,10 @@ struct ImportOptions {
   /// Shapes for graph inputs (`--input-shape name=2x16`); required for inputs
   /// with dynamic dimensions, checked against static ones.
   llvm::StringMap<llvm::SmallVector<int64_t>> inputShapes;
+  /// Graph inputs replaced by constants read from serialized TensorProto
+  /// files (`--bind-input name=file.pb`): for inputs that carry shapes,
+  /// axes or bounds, whose values the compiler must know.
+  llvm::StringMap<std::string> boundInputs;
   /// Name of the function holding the graph.
   std::string functionName = "main";
 };
@@ -30,6 +34,9 @@ struct ImportOptions {
 /// Parses `text` of the form `name=2x16` (several separated by `,` or given
 /// one per call) into `options`. Returns an error message or "".
 std::string parseInputShape(llvm::StringRef text, ImportOptions &options);
+
+/// Parses `name=file.pb` into `options.boundInputs`. Returns an error or "".
+std::string parseBoundInput(llvm::StringRef text, ImportOptions &options);
 
 /// Imports the model at `path`. Errors are emitted as diagnostics on
 /// `context` (unsupported ops, malformed files, shape mismatches) and yield a
