@@ -589,11 +589,12 @@ OpFoldResult TriluOp::fold(FoldAdaptor adaptor) {
   if (!input)
     return {};
   ArrayRef<int64_t> shape = input->getShape();
-  int64_t rank = shape.size();
+  // getK() is the attribute's uint64_t view: compare as signed.
+  int64_t rank = shape.size(), k = int64_t(getK());
   ConstantTensor result(getType());
   forEachIndex(shape, [&](int64_t linear, ArrayRef<int64_t> idx) {
     int64_t row = idx[rank - 2], col = idx[rank - 1];
-    bool keep = getUpper() ? col - row >= getK() : col - row <= getK();
+    bool keep = getUpper() ? col - row >= k : col - row <= k;
     if (keep)
       copyElement(*input, linear, result, linear);
   });
