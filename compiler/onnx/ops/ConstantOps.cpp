@@ -62,17 +62,22 @@ LogicalResult convertConstantOfShape(NodeContext &ctx) {
     return failure();
   if (llvm::any_of(*shape, [](int64_t d) { return d < 0; }))
     return ctx.fail("ConstantOfShape has a negative dimension");
-  Type element = ctx.getBuilder().getF32Type();
-  double value = 0;
   if (const auto *a = ctx.attr("value")) {
     std::string error;
     auto tensor = readTensorProto(ctx.getContext(), a->t(), ".", error);
     if (!tensor || tensor->getNumElements() != 1)
       return ctx.fail("ConstantOfShape value must be a one-element tensor");
-    element = tensor->getType().getElementType();
-    value = tensor->getDouble(0);
+    // Splat the element itself: a round trip through double would change
+    // int64 values above 2^53.
+    auto one = cast<DenseElementsAttr>(tensor->toAttr());
+    auto type = RankedTensorType::get(*shape, one.getElementType());
+    ctx.setOutput(0, ConstantOp::create(
+                         ctx.getBuilder(), ctx.getLoc(),
+                         DenseElementsAttr::get(
+                             type, *one.getValues<Attribute>().begin())));
+    return success();
   }
-  ctx.setOutput(0, ctx.splat(element, *shape, value));
+  ctx.setOutput(0, ctx.splat(ctx.getBuilder().getF32Type(), *shape, 0.0));
   return success();
 }
 
