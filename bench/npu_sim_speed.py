@@ -4,10 +4,10 @@
 Builds bench/npu_sim_speed (standalone CMake project, or reuses a binary
 given with --binary), runs it, prints a table and writes JSON.
 
-Peer figure: ONNXim, a cycle-level multi-core NPU simulator, reports about
-40,000 simulated cycles per second (Ham et al., "ONNXim: A Fast, Cycle-level
-Multi-core NPU Simulator", IEEE CAL 2024 / arXiv:2406.08051); it is quoted
-here, not measured on this machine.
+Peer figure: ONNXim (Ham et al., "ONNXim: A Fast, Cycle-level Multi-core NPU
+Simulator", 2024), a cycle-level multi-core NPU simulator, at about 40,000
+simulated cycles per second, the figure quoted in the project's design notes;
+it is a published/observed figure, not measured on this machine.
 """
 import argparse
 import json

@@ -31,7 +31,8 @@ struct Case {
 };
 
 double seconds(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
 }
 
 std::string escape(const std::string &text) {
@@ -80,7 +81,8 @@ int main(int argc, char **argv) {
       {"BERT-base seq128 x12 layers", "atom",
        [](const ChipDesc &chip) { return makeBertStream(chip, BertSpec{}); }},
       {"BERT-base seq128 x12 layers (functional)", "rngd",
-       [](const ChipDesc &chip) { return makeBertStream(chip, BertSpec{}); }, true},
+       [](const ChipDesc &chip) { return makeBertStream(chip, BertSpec{}); },
+       true},
   };
 
   std::printf("{\n  \"cases\": [\n");
@@ -104,17 +106,20 @@ int main(int argc, char **argv) {
     uint64_t macs = 0;
     for (uint64_t m : report.macs)
       macs += m;
-    std::printf("    {\"name\": \"%s\", \"chip\": \"%s\", \"mode\": \"%s\", "
-                "\"instructions\": %zu, \"simulated_cycles\": %.0f, "
-                "\"simulated_seconds\": %.6e, \"wall_seconds\": %.6f, "
-                "\"stream_build_seconds\": %.6f, \"cycles_per_second\": %.6e, "
-                "\"instructions_per_second\": %.6e, \"macs\": %llu, "
-                "\"mac_utilization\": %.4f, \"energy_joules\": %.6e, \"average_watts\": %.3f}%s\n",
-                escape(c.name).c_str(), c.chip.c_str(), c.functional ? "functional" : "timing",
-                stream.instructionCount(), report.cycles, report.seconds, best, buildSeconds,
-                report.cycles / best, stream.instructionCount() / best,
-                static_cast<unsigned long long>(macs), report.macUtilization,
-                report.energy.totalJ, report.averageWatts, i + 1 < cases.size() ? "," : "");
+    std::printf(
+        "    {\"name\": \"%s\", \"chip\": \"%s\", \"mode\": \"%s\", "
+        "\"instructions\": %zu, \"simulated_cycles\": %.0f, "
+        "\"simulated_seconds\": %.6e, \"wall_seconds\": %.6f, "
+        "\"stream_build_seconds\": %.6f, \"cycles_per_second\": %.6e, "
+        "\"instructions_per_second\": %.6e, \"macs\": %llu, "
+        "\"mac_utilization\": %.4f, \"energy_joules\": %.6e, "
+        "\"average_watts\": %.3f}%s\n",
+        escape(c.name).c_str(), c.chip.c_str(),
+        c.functional ? "functional" : "timing", stream.instructionCount(),
+        report.cycles, report.seconds, best, buildSeconds, report.cycles / best,
+        stream.instructionCount() / best, static_cast<unsigned long long>(macs),
+        report.macUtilization, report.energy.totalJ, report.averageWatts,
+        i + 1 < cases.size() ? "," : "");
     std::fflush(stdout);
   }
   std::printf("  ]\n}\n");

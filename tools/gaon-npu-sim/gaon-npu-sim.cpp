@@ -19,10 +19,12 @@ using namespace gaon::npu_sim;
 namespace {
 
 const char *const kUsage =
-    "usage: gaon-npu-sim STREAM [--chip NAME|PATH] [--timing-only] [--trace OUT.json]\n"
+    "usage: gaon-npu-sim STREAM [--chip NAME|PATH] [--timing-only] [--trace "
+    "OUT.json]\n"
     "                    [--json REPORT.json] [--convert OUT.bin|OUT.txt]\n"
     "       gaon-npu-sim --validate-chip PATH.json\n"
-    "STREAM is a text (.txt) or binary (GNPU) command stream. --chip takes a preset\n"
+    "STREAM is a text (.txt) or binary (GNPU) command stream. --chip takes a "
+    "preset\n"
     "(rngd, atom, tiny; default rngd) or a chip description file.\n";
 
 void writeFile(const std::string &path, const std::string &text) {
@@ -35,7 +37,8 @@ void writeFile(const std::string &path, const std::string &text) {
 } // namespace
 
 int main(int argc, char **argv) {
-  std::string streamPath, chipName, tracePath, jsonPath, convertPath, validatePath;
+  std::string streamPath, chipName, tracePath, jsonPath, convertPath,
+      validatePath;
   RunOptions options;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -74,11 +77,12 @@ int main(int argc, char **argv) {
   try {
     if (!validatePath.empty()) {
       ChipDesc chip = loadChip(validatePath);
-      std::cout << validatePath << ": valid chip '" << chip.name << "' (" << chip.cores
-                << " cores @ " << chip.clockGhz << " GHz, "
-                << chip.peakMacsPerCycle(DType::BF16) * chip.cores * 2 * chip.clockGhz / 1000
-                << " bf16 TFLOPS, " << chip.dram.bandwidthGBps << " GB/s " << chip.dram.kind
-                << ")\n";
+      std::cout << validatePath << ": valid chip '" << chip.name << "' ("
+                << chip.cores << " cores @ " << chip.clockGhz << " GHz, "
+                << chip.peakMacsPerCycle(DType::BF16) * chip.cores * 2 *
+                       chip.clockGhz / 1000
+                << " bf16 TFLOPS, " << chip.dram.bandwidthGBps << " GB/s "
+                << chip.dram.kind << ")\n";
       return 0;
     }
     if (streamPath.empty()) {

@@ -1,4 +1,5 @@
-//===- CodecTest.cpp - Binary and text stream forms ------------------------===//
+//===- CodecTest.cpp - Binary and text stream forms
+//------------------------===//
 
 #include "gaon/npu_sim/Codec.h"
 #include "gaon/npu_sim/Workloads.h"
@@ -27,14 +28,18 @@ Stream sampleStream() {
   c0.dma(0, MemRef::spm(1, 0x100), c0.spm(0), 128);
   c0.dma(0, MemRef::shared(0x80), c0.spm(0), 32, 2);
   MatmulCmd mm;
-  mm.m = 16, mm.n = 8, mm.k = 32, mm.inType = DType::I8, mm.outType = DType::I32;
-  mm.accumulate = true, mm.transposeB = true, mm.a = 0x10, mm.b = 0x400, mm.c = 0x800;
+  mm.m = 16, mm.n = 8, mm.k = 32, mm.inType = DType::I8,
+  mm.outType = DType::I32;
+  mm.accumulate = true, mm.transposeB = true, mm.a = 0x10, mm.b = 0x400,
+  mm.c = 0x800;
   mm.lda = 32, mm.ldb = 32, mm.ldc = 32;
   c0.matmul(mm);
-  c0.unary(VecOp::Scale, 4, 8, {0x100, 0, DType::F32}, {0x200, 0, DType::BF16}, 0.125f, -3.5f);
+  c0.unary(VecOp::Scale, 4, 8, {0x100, 0, DType::F32}, {0x200, 0, DType::BF16},
+           0.125f, -3.5f);
   c0.binary(VecOp::Sub, 4, 8, {0x100, 0, DType::F32}, {0x200, 0, DType::F32},
             {0x300, 0, DType::F32}, Broadcast::Col);
-  c0.unary(VecOp::ReduceMax, 4, 8, {0x100, 0, DType::F16}, {0x200, 0, DType::F32});
+  c0.unary(VecOp::ReduceMax, 4, 8, {0x100, 0, DType::F16},
+           {0x200, 0, DType::F32});
   c0.signal(UnitRef::vector(), 3, 2, 1);
   c0.wait(UnitRef::tensor(), 5, 1);
   c0.barrier(UnitRef::dma(0), 7, 2);
@@ -108,7 +113,8 @@ TEST(Codec, EveryTruncationIsAnError) {
   }
   std::vector<uint8_t> cut(bytes.begin(), bytes.begin() + 40);
   resign(cut); // a truncation with a valid checksum still fails on lengths
-  EXPECT_NE(decodeError(cut).find("truncated"), std::string::npos) << decodeError(cut);
+  EXPECT_NE(decodeError(cut).find("truncated"), std::string::npos)
+      << decodeError(cut);
 }
 
 TEST(Codec, EveryByteFlipIsAnError) {
@@ -127,7 +133,8 @@ TEST(Codec, ForgedChecksumStillChecksFields) {
   std::vector<uint8_t> badOpcode = bytes;
   badOpcode[firstInstr] = 99;
   resign(badOpcode);
-  EXPECT_NE(decodeError(badOpcode).find("opcode 99 is not 1-6"), std::string::npos);
+  EXPECT_NE(decodeError(badOpcode).find("opcode 99 is not 1-6"),
+            std::string::npos);
   std::vector<uint8_t> badLength = bytes;
   badLength[firstInstr + 3] = 7;
   resign(badLength);
@@ -135,39 +142,48 @@ TEST(Codec, ForgedChecksumStillChecksFields) {
   std::vector<uint8_t> hugeCount = bytes;
   hugeCount[12] = hugeCount[13] = hugeCount[14] = hugeCount[15] = 0xFF;
   resign(hugeCount);
-  EXPECT_NE(decodeError(hugeCount).find("claims 4294967295 instructions"), std::string::npos);
+  EXPECT_NE(decodeError(hugeCount).find("claims 4294967295 instructions"),
+            std::string::npos);
   std::vector<uint8_t> badVersion = bytes;
   badVersion[4] = 9;
   resign(badVersion);
-  EXPECT_NE(decodeError(badVersion).find("version 9 is not supported"), std::string::npos);
+  EXPECT_NE(decodeError(badVersion).find("version 9 is not supported"),
+            std::string::npos);
   std::vector<uint8_t> badMagic = bytes;
   badMagic[0] = 'X';
   EXPECT_NE(decodeError(badMagic).find("bad magic"), std::string::npos);
   std::vector<uint8_t> flipped = bytes;
   flipped[30] ^= 1;
-  EXPECT_NE(decodeError(flipped).find("checksum"), std::string::npos) << decodeError(flipped);
+  EXPECT_NE(decodeError(flipped).find("checksum"), std::string::npos)
+      << decodeError(flipped);
 }
 
 TEST(Codec, TextErrorsNameLine) {
-  EXPECT_EQ(parseError("dma0: wait sem=1"), "s.txt:1: instruction before any 'core N' line");
-  EXPECT_EQ(parseError("core 0\n  tensor: wait sem=1 cnt=2"), "s.txt:2: unknown field 'cnt'");
+  EXPECT_EQ(parseError("dma0: wait sem=1"),
+            "s.txt:1: instruction before any 'core N' line");
+  EXPECT_EQ(parseError("core 0\n  tensor: wait sem=1 cnt=2"),
+            "s.txt:2: unknown field 'cnt'");
   EXPECT_EQ(parseError("core 0\n\n  gpu: wait sem=1"),
             "s.txt:3: unknown unit 'gpu' (dma<N>, tensor, vector)");
   EXPECT_EQ(parseError("core 0\n  vector: frobnicate rows=1"),
             "s.txt:2: unknown instruction 'frobnicate'");
-  EXPECT_EQ(parseError("core 0\n  tensor: matmul m=4 n=4"), "s.txt:2: missing field 'k'");
-  EXPECT_EQ(parseError("core 0\n  vector: add rows=1 cols=1 dst=0:4:fp32 a=0:4:fp32"),
-            "s.txt:2: add needs operand b");
+  EXPECT_EQ(parseError("core 0\n  tensor: matmul m=4 n=4"),
+            "s.txt:2: missing field 'k'");
+  EXPECT_EQ(
+      parseError("core 0\n  vector: add rows=1 cols=1 dst=0:4:fp32 a=0:4:fp32"),
+      "s.txt:2: add needs operand b");
   EXPECT_EQ(parseError("core 0\n  dma0: dma dst=spm:0 src=flash:0 row_bytes=4"),
             "s.txt:2: src=flash:0: unknown memory space 'flash'");
   EXPECT_EQ(parseError("core 0\n  dma0: wait sem=-1"),
             "s.txt:2: sem=-1 is not a non-negative integer");
-  EXPECT_EQ(parseError("core 0\n  dma0: wait sem=70000"), "s.txt:2: sem=70000 exceeds 65535");
+  EXPECT_EQ(parseError("core 0\n  dma0: wait sem=70000"),
+            "s.txt:2: sem=70000 exceeds 65535");
 }
 
 TEST(Codec, TextAcceptsCommentsAndOwnCoreScratchpad) {
-  Stream stream = parseText("# hello\ncore 1 # second core\n"
-                            "  dma0: dma dst=spm:0x10 src=dram:16 row_bytes=8 # copy\n");
+  Stream stream =
+      parseText("# hello\ncore 1 # second core\n"
+                "  dma0: dma dst=spm:0x10 src=dram:16 row_bytes=8 # copy\n");
   ASSERT_EQ(stream.cores.size(), 2u);
   const auto &dma = std::get<DmaCmd>(stream.cores[1][0].cmd);
   EXPECT_EQ(dma.dst, MemRef::spm(1, 0x10));

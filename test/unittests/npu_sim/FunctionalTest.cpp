@@ -12,7 +12,8 @@ using namespace gaon::npu_sim;
 
 namespace {
 
-std::vector<float> randomValues(size_t count, unsigned seed, float scale = 1.0f) {
+std::vector<float> randomValues(size_t count, unsigned seed,
+                                float scale = 1.0f) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> dist(-scale, scale);
   std::vector<float> values(count);
@@ -27,31 +28,35 @@ std::vector<float> rounded(DType type, const std::vector<float> &values) {
   return decodeValues(type, bytes.data(), values.size());
 }
 
-std::vector<float> readSpm(Simulator &sim, uint64_t addr, DType type, size_t count) {
+std::vector<float> readSpm(Simulator &sim, uint64_t addr, DType type,
+                           size_t count) {
   std::vector<uint8_t> bytes(count * dtypeBytes(type));
   sim.readScratchpad(0, addr, bytes.data(), bytes.size());
   return decodeValues(type, bytes.data(), count);
 }
 
-void writeSpm(Simulator &sim, uint64_t addr, DType type, const std::vector<float> &values) {
+void writeSpm(Simulator &sim, uint64_t addr, DType type,
+              const std::vector<float> &values) {
   std::vector<uint8_t> bytes = encodeValues(type, values);
   sim.writeScratchpad(0, addr, bytes.data(), bytes.size());
 }
 
 // C = A * B (+ C) in double, B optionally given transposed.
-std::vector<double> referenceMatmul(const std::vector<float> &a, const std::vector<float> &b,
-                                    uint32_t m, uint32_t n, uint32_t k, bool transB) {
+std::vector<double> referenceMatmul(const std::vector<float> &a,
+                                    const std::vector<float> &b, uint32_t m,
+                                    uint32_t n, uint32_t k, bool transB) {
   std::vector<double> c(size_t(m) * n, 0.0);
   for (uint32_t i = 0; i < m; ++i)
     for (uint32_t j = 0; j < n; ++j)
       for (uint32_t kk = 0; kk < k; ++kk)
-        c[i * n + j] += double(a[i * k + kk]) * (transB ? b[j * k + kk] : b[kk * n + j]);
+        c[i * n + j] +=
+            double(a[i * k + kk]) * (transB ? b[j * k + kk] : b[kk * n + j]);
   return c;
 }
 
-Report runMatmul(Simulator &sim, DType in, DType out, uint32_t m, uint32_t n, uint32_t k,
-                 bool transB, bool accumulate, const std::vector<float> &a,
-                 const std::vector<float> &b) {
+Report runMatmul(Simulator &sim, DType in, DType out, uint32_t m, uint32_t n,
+                 uint32_t k, bool transB, bool accumulate,
+                 const std::vector<float> &a, const std::vector<float> &b) {
   writeSpm(sim, 0x0, in, a);
   writeSpm(sim, 0x10000, in, b);
   MatmulCmd mm;
@@ -68,13 +73,15 @@ Report runMatmul(Simulator &sim, DType in, DType out, uint32_t m, uint32_t n, ui
 } // namespace
 
 TEST(Conversions, RoundToNearestEven) {
-  EXPECT_EQ(floatToBf16(1.0f + std::ldexp(1.0f, -8)), floatToBf16(1.0f)); // tie -> even
+  EXPECT_EQ(floatToBf16(1.0f + std::ldexp(1.0f, -8)),
+            floatToBf16(1.0f)); // tie -> even
   EXPECT_EQ(bf16ToFloat(floatToBf16(1.0f + 3 * std::ldexp(1.0f, -8))),
             1.0f + std::ldexp(1.0f, -6)); // tie -> even (up)
   EXPECT_EQ(f16ToFloat(floatToF16(1.0f + std::ldexp(1.0f, -11))), 1.0f);
   EXPECT_EQ(f16ToFloat(floatToF16(65504.0f)), 65504.0f);
   EXPECT_TRUE(std::isinf(f16ToFloat(floatToF16(65520.0f))));
-  EXPECT_EQ(f16ToFloat(floatToF16(std::ldexp(1.0f, -24))), std::ldexp(1.0f, -24)); // subnormal
+  EXPECT_EQ(f16ToFloat(floatToF16(std::ldexp(1.0f, -24))),
+            std::ldexp(1.0f, -24));                   // subnormal
   EXPECT_EQ(fp8ToFloat(floatToFp8(1000.0f)), 448.0f); // E4M3 saturates
   EXPECT_EQ(fp8ToFloat(floatToFp8(0.3f)), 0.3125f);
   for (int bits = 0; bits < 0x7f; ++bits) // every finite fp8 round-trips
@@ -105,7 +112,8 @@ TEST(Functional, MatmulBf16WithinRounding) {
   runMatmul(sim, DType::BF16, DType::BF16, m, n, k, false, false, a, b);
   auto c = readSpm(sim, 0x20000, DType::BF16, m * n);
   auto ref = referenceMatmul(a, b, m, n, k, false);
-  for (size_t i = 0; i < c.size(); ++i) // one bf16 rounding: half an ulp (2^-8 relative)
+  for (size_t i = 0; i < c.size();
+       ++i) // one bf16 rounding: half an ulp (2^-8 relative)
     EXPECT_NEAR(c[i], ref[i], std::ldexp(std::fabs(ref[i]), -8) + 1e-6) << i;
 }
 
@@ -146,7 +154,8 @@ TEST(Functional, SoftmaxFromVectorOps) {
   writeSpm(sim, 0x0, DType::F32, x);
   Stream stream;
   CoreBuilder b(stream, 0);
-  VecOperand s{0x0, 0, DType::F32}, col{0x4000, 4, DType::F32}, out{0x8000, 0, DType::BF16};
+  VecOperand s{0x0, 0, DType::F32}, col{0x4000, 4, DType::F32},
+      out{0x8000, 0, DType::BF16};
   b.unary(VecOp::ReduceMax, rows, cols, col, s);
   b.binary(VecOp::Sub, rows, cols, s, s, col, Broadcast::Col);
   b.unary(VecOp::Exp, rows, cols, s, s);
@@ -180,11 +189,12 @@ TEST(Functional, ElementwiseBroadcastsAndUnaryOps) {
   Stream stream;
   CoreBuilder b(stream, 0);
   VecOperand A{0x0, 0, DType::F32};
-  b.binary(VecOp::Add, rows, cols, {0x10000, 0, DType::F32}, A, {0x1000, 0, DType::F32},
-           Broadcast::Row);
-  b.binary(VecOp::Max, rows, cols, {0x11000, 0, DType::F32}, A, {0x2000, 0, DType::F32});
-  b.binary(VecOp::Div, rows, cols, {0x12000, 0, DType::F32}, A, {0x3000, 0, DType::F32},
-           Broadcast::Scalar);
+  b.binary(VecOp::Add, rows, cols, {0x10000, 0, DType::F32}, A,
+           {0x1000, 0, DType::F32}, Broadcast::Row);
+  b.binary(VecOp::Max, rows, cols, {0x11000, 0, DType::F32}, A,
+           {0x2000, 0, DType::F32});
+  b.binary(VecOp::Div, rows, cols, {0x12000, 0, DType::F32}, A,
+           {0x3000, 0, DType::F32}, Broadcast::Scalar);
   b.unary(VecOp::Erf, rows, cols, {0x13000, 0, DType::F32}, A);
   b.unary(VecOp::Tanh, rows, cols, {0x14000, 0, DType::F32}, A);
   b.unary(VecOp::Scale, rows, cols, {0x15000, 0, DType::F32}, A, 3.0f, 1.0f);
@@ -218,7 +228,8 @@ TEST(Functional, TiledGemmStreamMatchesReference) {
   auto a = rounded(DType::BF16, randomValues(spec.m * spec.k, 12)),
        b = rounded(DType::BF16, randomValues(spec.k * spec.n, 13));
   Simulator sim(chip);
-  auto aBytes = encodeValues(DType::BF16, a), bBytes = encodeValues(DType::BF16, b);
+  auto aBytes = encodeValues(DType::BF16, a),
+       bBytes = encodeValues(DType::BF16, b);
   sim.writeDram(spec.aAddr, aBytes.data(), aBytes.size());
   sim.writeDram(spec.bAddr, bBytes.data(), bBytes.size());
   sim.run(makeGemmStream(chip, spec));

@@ -17,7 +17,8 @@ RunOptions timingOnly() {
   return options;
 }
 
-MatmulCmd bigTile(uint32_t m, uint32_t n, uint32_t k, DType type = DType::BF16) {
+MatmulCmd bigTile(uint32_t m, uint32_t n, uint32_t k,
+                  DType type = DType::BF16) {
   MatmulCmd mm;
   mm.m = m, mm.n = n, mm.k = k, mm.inType = type;
   mm.outType = type == DType::I8 ? DType::I32 : DType::F32;
@@ -28,12 +29,15 @@ MatmulCmd bigTile(uint32_t m, uint32_t n, uint32_t k, DType type = DType::BF16) 
 }
 
 // The lower bound no run may beat: peak compute or DRAM bandwidth.
-double rooflineCycles(const ChipDesc &chip, const Report &report, uint32_t coresUsed) {
+double rooflineCycles(const ChipDesc &chip, const Report &report,
+                      uint32_t coresUsed) {
   double compute = 0;
   for (int i = 0; i < kNumDTypes; ++i)
     if (report.macs[i])
-      compute += report.macs[i] / (chip.peakMacsPerCycle(static_cast<DType>(i)) * coresUsed);
-  double dram = (report.dramReadBytes + report.dramWriteBytes) / chip.dramBytesPerCycle();
+      compute += report.macs[i] /
+                 (chip.peakMacsPerCycle(static_cast<DType>(i)) * coresUsed);
+  double dram =
+      (report.dramReadBytes + report.dramWriteBytes) / chip.dramBytesPerCycle();
   return std::max(compute, dram);
 }
 
@@ -44,10 +48,12 @@ TEST(Timing, DmaBoundCopyIsBytesOverBandwidthPlusLatency) {
     ChipDesc chip = loadChip(name);
     uint64_t bytes = std::min<uint64_t>(chip.scratchpad.bytes / 2, 8 << 20);
     Stream stream;
-    CoreBuilder(stream, 0).dma(0, MemRef::spm(0, 0), MemRef::dram(0), uint32_t(bytes));
+    CoreBuilder(stream, 0).dma(0, MemRef::spm(0, 0), MemRef::dram(0),
+                               uint32_t(bytes));
     Report report = Simulator(chip).run(stream, timingOnly());
-    double rate = std::min({chip.dma.bytesPerCycle, chip.scratchpad.bytesPerCycle,
-                            chip.dramBytesPerCycle()});
+    double rate =
+        std::min({chip.dma.bytesPerCycle, chip.scratchpad.bytesPerCycle,
+                  chip.dramBytesPerCycle()});
     double expected = bytes / rate + chip.dramLatencyCycles();
     EXPECT_NEAR(report.cycles, expected, 0.05 * expected) << name;
     EXPECT_EQ(report.dramReadBytes, bytes);
@@ -55,11 +61,13 @@ TEST(Timing, DmaBoundCopyIsBytesOverBandwidthPlusLatency) {
 }
 
 TEST(Timing, StridedCopyFeelsChannelInterleaving) {
-  ChipDesc chip = loadChip("tiny"); // 4 channels, 256-byte interleave, 12 B/cycle each
+  ChipDesc chip =
+      loadChip("tiny"); // 4 channels, 256-byte interleave, 12 B/cycle each
   auto run = [&](uint64_t pitch) {
     Stream stream;
     // 64 rows of 128 bytes out of a matrix with the given row pitch.
-    CoreBuilder(stream, 0).dma(0, MemRef::spm(0, 0), MemRef::dram(0), 128, 64, 0, pitch);
+    CoreBuilder(stream, 0).dma(0, MemRef::spm(0, 0), MemRef::dram(0), 128, 64,
+                               0, pitch);
     return Simulator(chip).run(stream, timingOnly());
   };
   double channelRate = chip.dramBytesPerCycle() / chip.dram.channels;
@@ -115,8 +123,8 @@ TEST(Timing, Int8RunsTwiceAsFastAsBf16AndFp32Emulated) {
 
 // Loads `steps` tiles on dma0 and multiplies each on the tensor unit, with
 // two buffers so that load i+1 overlaps multiply i.
-Stream doubleBuffered(const ChipDesc &chip, int steps, uint32_t loadBytes, bool withDma,
-                      bool withCompute) {
+Stream doubleBuffered(const ChipDesc &chip, int steps, uint32_t loadBytes,
+                      bool withDma, bool withCompute) {
   Stream stream;
   CoreBuilder b(stream, 0);
   for (int i = 0; i < steps; ++i) {
@@ -124,7 +132,8 @@ Stream doubleBuffered(const ChipDesc &chip, int steps, uint32_t loadBytes, bool 
     if (withDma) {
       if (i >= 2 && withCompute)
         b.wait(UnitRef::dma(0), 2 + slot);
-      b.dma(0, b.spm(slot * loadBytes), MemRef::dram(uint64_t(i) * loadBytes), loadBytes);
+      b.dma(0, b.spm(slot * loadBytes), MemRef::dram(uint64_t(i) * loadBytes),
+            loadBytes);
       b.signal(UnitRef::dma(0), slot);
     }
     if (withCompute) {
@@ -145,32 +154,40 @@ TEST(Timing, DoubleBufferingOverlapsDmaAndCompute) {
   const int steps = 32;
   // Pick the load size so that one load takes about as long as one multiply.
   double computeOnly =
-      Simulator(chip).run(doubleBuffered(chip, steps, 8192, false, true), timingOnly()).cycles;
-  uint32_t loadBytes = uint32_t(computeOnly / steps * chip.dma.bytesPerCycle) / 64 * 64;
+      Simulator(chip)
+          .run(doubleBuffered(chip, steps, 8192, false, true), timingOnly())
+          .cycles;
+  uint32_t loadBytes =
+      uint32_t(computeOnly / steps * chip.dma.bytesPerCycle) / 64 * 64;
   double dmaOnly = Simulator(chip)
-                       .run(doubleBuffered(chip, steps, loadBytes, true, false), timingOnly())
+                       .run(doubleBuffered(chip, steps, loadBytes, true, false),
+                            timingOnly())
                        .cycles;
-  double both = Simulator(chip)
-                    .run(doubleBuffered(chip, steps, loadBytes, true, true), timingOnly())
-                    .cycles;
+  double both =
+      Simulator(chip)
+          .run(doubleBuffered(chip, steps, loadBytes, true, true), timingOnly())
+          .cycles;
   double bound = std::max(computeOnly, dmaOnly);
   EXPECT_GE(both, bound);
-  EXPECT_LE(both, bound * 1.10) << "compute " << computeOnly << " dma " << dmaOnly;
+  EXPECT_LE(both, bound * 1.10)
+      << "compute " << computeOnly << " dma " << dmaOnly;
   EXPECT_LT(both, 0.65 * (computeOnly + dmaOnly));
 }
 
 TEST(Timing, CoresSharingDramSlowDownAsBandwidthDictates) {
   for (const char *name : {"tiny", "rngd"}) {
     ChipDesc chip = loadChip(name);
-    const uint32_t bytes =
-        uint32_t(std::min<uint64_t>(1 << 20, chip.scratchpad.bytes / chip.dma.engines));
+    const uint32_t bytes = uint32_t(
+        std::min<uint64_t>(1 << 20, chip.scratchpad.bytes / chip.dma.engines));
     auto run = [&](uint16_t cores) {
       Stream stream;
       for (uint16_t core = 0; core < cores; ++core) {
         CoreBuilder b(stream, core);
         for (uint8_t engine = 0; engine < chip.dma.engines; ++engine)
           b.dma(engine, b.spm(engine * uint64_t(bytes)),
-                MemRef::dram((uint64_t(core) * chip.dma.engines + engine) * bytes), bytes);
+                MemRef::dram((uint64_t(core) * chip.dma.engines + engine) *
+                             bytes),
+                bytes);
       }
       return Simulator(chip).run(stream, timingOnly()).cycles;
     };
@@ -179,7 +196,8 @@ TEST(Timing, CoresSharingDramSlowDownAsBandwidthDictates) {
       double rate = std::min(demand, chip.dramBytesPerCycle());
       double expected = double(cores) * chip.dma.engines * bytes / rate +
                         chip.dramLatencyCycles() + chip.dma.setupCycles;
-      EXPECT_NEAR(run(cores), expected, 0.05 * expected) << name << " cores " << cores;
+      EXPECT_NEAR(run(cores), expected, 0.05 * expected)
+          << name << " cores " << cores;
     }
   }
 }
@@ -214,9 +232,11 @@ TEST(Timing, SemaphoresAcrossCoresAndBarriers) {
   }
   Report report = sim.run(stream, timingOnly());
   // exp waits for the matmul to complete and the signal to cross the network.
-  double expCycles = 16 * 16 / chip.vector.lanes * chip.vector.opCycles.at("exp") +
-                     chip.vector.pipelineLatencyCycles;
-  EXPECT_DOUBLE_EQ(report.cycles, onlyMatmul.cycles + chip.network.latencyCycles + expCycles);
+  double expCycles =
+      16 * 16 / chip.vector.lanes * chip.vector.opCycles.at("exp") +
+      chip.vector.pipelineLatencyCycles;
+  EXPECT_DOUBLE_EQ(report.cycles,
+                   onlyMatmul.cycles + chip.network.latencyCycles + expCycles);
 }
 
 TEST(Timing, DeadlockIsReported) {
@@ -232,11 +252,14 @@ TEST(Timing, DeadlockIsReported) {
   } catch (const SimError &error) {
     std::string message = error.what();
     EXPECT_NE(message.find("deadlock"), std::string::npos);
-    EXPECT_NE(message.find("core 0 tensor blocked at its 0th instruction (wait sem 4 needs 1, "
-                           "has 0)"),
-              std::string::npos)
+    EXPECT_NE(
+        message.find(
+            "core 0 tensor blocked at its 0th instruction (wait sem 4 needs 1, "
+            "has 0)"),
+        std::string::npos)
         << message;
-    EXPECT_NE(message.find("wait sem 5 needs 2, has 1"), std::string::npos) << message;
+    EXPECT_NE(message.find("wait sem 5 needs 2, has 1"), std::string::npos)
+        << message;
   }
 }
 
@@ -251,36 +274,41 @@ TEST(Timing, InvalidStreamsAreRejectedBeforeRunning) {
     return std::string();
   };
   Stream outOfRange;
-  CoreBuilder(outOfRange, 0).dma(0, MemRef::spm(0, chip.scratchpad.bytes - 8), MemRef::dram(0), 16);
-  EXPECT_EQ(errorOf(outOfRange),
-            "core 0 instr 0 (dma0): dma destination [0xffff8, 0x100008) exceeds the scratchpad "
-            "size 0x100000 (1048576 bytes)");
+  CoreBuilder(outOfRange, 0)
+      .dma(0, MemRef::spm(0, chip.scratchpad.bytes - 8), MemRef::dram(0), 16);
+  EXPECT_EQ(errorOf(outOfRange), "core 0 instr 0 (dma0): dma destination "
+                                 "[0xffff8, 0x100008) exceeds the scratchpad "
+                                 "size 0x100000 (1048576 bytes)");
   Stream noEngine;
   CoreBuilder(noEngine, 0).dma(5, MemRef::spm(0, 0), MemRef::dram(0), 16);
-  EXPECT_EQ(errorOf(noEngine),
-            "core 0 instr 0: unit dma5 does not exist (chip tiny has 2 DMA engines per core)");
+  EXPECT_EQ(errorOf(noEngine), "core 0 instr 0: unit dma5 does not exist (chip "
+                               "tiny has 2 DMA engines per core)");
   Stream badTypes;
   MatmulCmd mm = bigTile(4, 4, 4, DType::I8);
   mm.outType = DType::BF16;
   CoreBuilder(badTypes, 0).matmul(mm);
-  EXPECT_NE(errorOf(badTypes).find("matmul cannot produce bf16 from int8"), std::string::npos);
+  EXPECT_NE(errorOf(badTypes).find("matmul cannot produce bf16 from int8"),
+            std::string::npos);
   Stream tooManyCores;
   CoreBuilder(tooManyCores, 2).wait(UnitRef::tensor(), 0);
-  EXPECT_EQ(errorOf(tooManyCores), "stream has programs for 3 cores but chip tiny has 2");
+  EXPECT_EQ(errorOf(tooManyCores),
+            "stream has programs for 3 cores but chip tiny has 2");
 }
 
 TEST(Timing, UnsupportedVectorOpIsRejected) {
   ChipDesc chip = loadChip("tiny");
   chip.vector.opCycles.erase("erf");
   Stream stream;
-  CoreBuilder(stream, 0).unary(VecOp::Erf, 1, 16, {0, 0, DType::F32}, {0, 0, DType::F32});
+  CoreBuilder(stream, 0).unary(VecOp::Erf, 1, 16, {0, 0, DType::F32},
+                               {0, 0, DType::F32});
   try {
     Simulator(chip).run(stream);
     FAIL();
   } catch (const SimError &error) {
-    EXPECT_EQ(std::string(error.what()),
-              "core 0 instr 0 (vector): the vector unit of chip tiny has no erf "
-              "(cores.vector_unit.op_cycles)");
+    EXPECT_EQ(
+        std::string(error.what()),
+        "core 0 instr 0 (vector): the vector unit of chip tiny has no erf "
+        "(cores.vector_unit.op_cycles)");
   }
 }
 
@@ -292,9 +320,11 @@ TEST(Timing, NoRunBeatsTheRoofline) {
         GemmSpec spec;
         spec.m = spec.n = spec.k = size;
         spec.cores = cores;
-        Report report = Simulator(chip).run(makeGemmStream(chip, spec), timingOnly());
+        Report report =
+            Simulator(chip).run(makeGemmStream(chip, spec), timingOnly());
         double bound = rooflineCycles(chip, report, cores);
-        EXPECT_GE(report.cycles, bound) << name << " " << size << " cores " << cores;
+        EXPECT_GE(report.cycles, bound)
+            << name << " " << size << " cores " << cores;
         EXPECT_LE(report.macUtilization, 1.0);
         for (const UnitReport &unit : report.units)
           EXPECT_LE(unit.utilization, 1.0 + 1e-9);
@@ -326,17 +356,19 @@ TEST(Energy, MatchesHandCount) {
   // Scratchpad: DMA writes 32 KiB; matmul reads A (one column fold: n=32 is
   // two folds of 16) twice and B once, writes C; exp reads and writes C.
   double colFolds = 2;
-  double spmBytes = bytes + colFolds * 64 * 128 * 2 + 128 * 32 * 2 + 64 * 32 * 4 +
-                    2 * 64 * 32 * 4;
-  EXPECT_EQ(report.scratchpadReadBytes + report.scratchpadWriteBytes, uint64_t(spmBytes));
+  double spmBytes = bytes + colFolds * 64 * 128 * 2 + 128 * 32 * 2 +
+                    64 * 32 * 4 + 2 * 64 * 32 * 4;
+  EXPECT_EQ(report.scratchpadReadBytes + report.scratchpadWriteBytes,
+            uint64_t(spmBytes));
   EXPECT_DOUBLE_EQ(report.energy.scratchpadJ, spmBytes * 1.0 * pj);
   // exp costs 4 cycles per lane group: 4 element-ops per element.
   EXPECT_DOUBLE_EQ(report.energy.vectorJ, 64 * 32 * 4 * 0.5 * pj);
   EXPECT_DOUBLE_EQ(report.energy.staticJ, 0.5 * report.seconds);
   EXPECT_DOUBLE_EQ(report.seconds, report.cycles * 1e-9);
   EXPECT_NEAR(report.energy.totalJ,
-              report.energy.macJ + report.energy.dramJ + report.energy.scratchpadJ +
-                  report.energy.vectorJ + report.energy.staticJ,
+              report.energy.macJ + report.energy.dramJ +
+                  report.energy.scratchpadJ + report.energy.vectorJ +
+                  report.energy.staticJ,
               1e-18);
   EXPECT_NEAR(report.averageWatts, report.energy.totalJ / report.seconds, 1e-9);
   EXPECT_TRUE(report.warnings.empty());

@@ -1,7 +1,7 @@
 //===- WorkloadsTest.cpp - Synthesized GEMM and BERT streams --------------===//
 
-#include "gaon/npu_sim/Simulator.h"
 #include "gaon/npu_sim/Workloads.h"
+#include "gaon/npu_sim/Simulator.h"
 
 #include <gtest/gtest.h>
 
@@ -28,9 +28,11 @@ TEST(Workloads, GemmScalesAcrossCores) {
   ChipDesc chip = loadChip("rngd");
   GemmSpec spec;
   spec.m = spec.n = spec.k = 4096;
-  double one = Simulator(chip).run(makeGemmStream(chip, spec), timingOnly()).cycles;
+  double one =
+      Simulator(chip).run(makeGemmStream(chip, spec), timingOnly()).cycles;
   spec.cores = 8;
-  double eight = Simulator(chip).run(makeGemmStream(chip, spec), timingOnly()).cycles;
+  double eight =
+      Simulator(chip).run(makeGemmStream(chip, spec), timingOnly()).cycles;
   EXPECT_GT(one / eight, 6.0);
   EXPECT_LE(one / eight, 8.0 + 1e-9);
 }
@@ -55,7 +57,8 @@ TEST(Workloads, BertBaseRunsAndIsCredible) {
 TEST(Workloads, SmallBertIsFunctionallyRunnable) {
   ChipDesc chip = loadChip("tiny");
   BertSpec spec;
-  spec.layers = 1, spec.seq = 16, spec.hidden = 64, spec.heads = 2, spec.ffn = 128;
+  spec.layers = 1, spec.seq = 16, spec.hidden = 64, spec.heads = 2,
+  spec.ffn = 128;
   Simulator sim(chip);
   Report report = sim.run(makeBertStream(chip, spec));
   EXPECT_GT(report.cycles, 0);

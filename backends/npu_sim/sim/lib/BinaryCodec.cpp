@@ -11,7 +11,14 @@ namespace gaon::npu_sim {
 
 namespace {
 
-enum class Opcode : uint8_t { Dma = 1, Matmul = 2, Vector = 3, Signal = 4, Wait = 5, Barrier = 6 };
+enum class Opcode : uint8_t {
+  Dma = 1,
+  Matmul = 2,
+  Vector = 3,
+  Signal = 4,
+  Wait = 5,
+  Barrier = 6
+};
 
 // Payload sizes of version 1; a mismatch means corruption or another version.
 constexpr uint16_t kMemRefBytes = 1 + 2 + 8;
@@ -79,8 +86,9 @@ public:
   void need(size_t count) {
     if (size - pos < count) {
       std::ostringstream message;
-      message << "stream truncated: needs " << count << " bytes at offset " << pos
-              << " while reading " << context << ", but only " << size - pos << " remain";
+      message << "stream truncated: needs " << count << " bytes at offset "
+              << pos << " while reading " << context << ", but only "
+              << size - pos << " remain";
       throw SimError(message.str());
     }
   }
@@ -98,8 +106,8 @@ public:
     return v;
   }
   [[noreturn]] void corrupt(const std::string &what) const {
-    throw SimError("corrupt stream at offset " + std::to_string(pos) + " (" + context +
-                   "): " + what);
+    throw SimError("corrupt stream at offset " + std::to_string(pos) + " (" +
+                   context + "): " + what);
   }
   DType dtype() {
     uint8_t v = u8();
@@ -168,7 +176,8 @@ void encodeInstr(Writer &w, const Instr &instr) {
     w.u32(mm->k);
     w.u8(static_cast<uint8_t>(mm->inType));
     w.u8(static_cast<uint8_t>(mm->outType));
-    w.u8(static_cast<uint8_t>((mm->accumulate ? 1 : 0) | (mm->transposeB ? 2 : 0)));
+    w.u8(static_cast<uint8_t>((mm->accumulate ? 1 : 0) |
+                              (mm->transposeB ? 2 : 0)));
     w.u64(mm->a);
     w.u64(mm->b);
     w.u64(mm->c);
@@ -211,13 +220,15 @@ Instr decodeInstr(Reader &r) {
   instr.unit.kind = static_cast<UnitKind>(kind);
   instr.unit.index = r.u8();
   uint16_t payload = r.u16();
-  static const uint16_t expected[] = {0,         kDmaBytes,  kMatmulBytes, kVectorBytes,
-                                      kSignalBytes, kWaitBytes, kBarrierBytes};
+  static const uint16_t expected[] = {
+      0,          kDmaBytes,    kMatmulBytes, kVectorBytes, kSignalBytes,
+      kWaitBytes, kBarrierBytes};
   if (opcode == 0 || opcode > static_cast<uint8_t>(Opcode::Barrier))
     r.corrupt("opcode " + std::to_string(opcode) + " is not 1-6");
   if (payload != expected[opcode])
-    r.corrupt("payload of opcode " + std::to_string(opcode) + " is " + std::to_string(payload) +
-              " bytes, version 1 has " + std::to_string(expected[opcode]));
+    r.corrupt("payload of opcode " + std::to_string(opcode) + " is " +
+              std::to_string(payload) + " bytes, version 1 has " +
+              std::to_string(expected[opcode]));
   r.need(payload);
   switch (static_cast<Opcode>(opcode)) {
   case Opcode::Dma: {
@@ -347,12 +358,13 @@ Stream decodeBinary(const uint8_t *data, size_t size) {
     // Each instruction takes at least its header: reject counts the bytes
     // cannot hold before allocating for them.
     if (count > r.remaining() / kInstrHeaderBytes)
-      r.corrupt("truncated or corrupt: core " + std::to_string(core) + " claims " +
-                std::to_string(count) + " instructions but only " +
+      r.corrupt("truncated or corrupt: core " + std::to_string(core) +
+                " claims " + std::to_string(count) + " instructions but only " +
                 std::to_string(r.remaining()) + " bytes remain");
     stream.cores[core].reserve(count);
     for (uint32_t i = 0; i < count; ++i) {
-      r.context = "core " + std::to_string(core) + " instruction " + std::to_string(i);
+      r.context =
+          "core " + std::to_string(core) + " instruction " + std::to_string(i);
       stream.cores[core].push_back(decodeInstr(r));
     }
   }
@@ -363,7 +375,8 @@ Stream decodeBinary(const uint8_t *data, size_t size) {
   for (int i = 0; i < 4; ++i)
     stored |= static_cast<uint32_t>(data[size - 4 + i]) << (8 * i);
   if (stored != crc32(data, size - 4))
-    throw SimError("corrupt stream: checksum mismatch (the file was modified or damaged)");
+    throw SimError(
+        "corrupt stream: checksum mismatch (the file was modified or damaged)");
   return stream;
 }
 

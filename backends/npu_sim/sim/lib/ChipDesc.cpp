@@ -19,8 +19,8 @@ using Json = nlohmann::json;
 // Ops whose per-group cost the chip file gives; the simple ones (add, max,
 // copy, ...) cost one cycle per lane-wide group and need no entry.
 const std::set<std::string> &costedVectorOps() {
-  static const std::set<std::string> ops = {"exp",  "log", "sqrt", "rsqrt", "recip",
-                                            "div",  "erf", "tanh", "sigmoid"};
+  static const std::set<std::string> ops = {
+      "exp", "log", "sqrt", "rsqrt", "recip", "div", "erf", "tanh", "sigmoid"};
   return ops;
 }
 
@@ -43,9 +43,11 @@ public:
 
   [[noreturn]] void fail(const std::string &key, const std::string &what,
                          const Json &got) const {
-    throw SimError(source + ": " + fieldPath(key) + " " + what + ", got " + describe(got));
+    throw SimError(source + ": " + fieldPath(key) + " " + what + ", got " +
+                   describe(got));
   }
-  [[noreturn]] void invalid(const std::string &key, const std::string &what) const {
+  [[noreturn]] void invalid(const std::string &key,
+                            const std::string &what) const {
     throw SimError(source + ": " + fieldPath(key) + " " + what);
   }
   [[noreturn]] void missing(const std::string &key) const {
@@ -62,10 +64,12 @@ public:
 
   uint64_t integer(const std::string &key, uint64_t min, uint64_t max) {
     const Json &value = get(key);
-    bool ok = value.is_number_integer() || (value.is_number_float() &&
-                                            std::floor(value.get<double>()) == value.get<double>());
+    bool ok = value.is_number_integer() ||
+              (value.is_number_float() &&
+               std::floor(value.get<double>()) == value.get<double>());
     double asDouble = ok ? value.get<double>() : 0;
-    if (!ok || asDouble < static_cast<double>(min) || asDouble > static_cast<double>(max)) {
+    if (!ok || asDouble < static_cast<double>(min) ||
+        asDouble > static_cast<double>(max)) {
       std::string range = min == 1 && max >= (1ull << 62)
                               ? "a positive integer"
                               : "an integer in [" + std::to_string(min) + ", " +
@@ -74,11 +78,13 @@ public:
     }
     return static_cast<uint64_t>(asDouble);
   }
-  uint64_t integerOr(const std::string &key, uint64_t min, uint64_t max, uint64_t fallback) {
+  uint64_t integerOr(const std::string &key, uint64_t min, uint64_t max,
+                     uint64_t fallback) {
     return has(key) ? integer(key, min, max) : fallback;
   }
 
-  double number(const std::string &key, double min, double max, bool minExclusive) {
+  double number(const std::string &key, double min, double max,
+                bool minExclusive) {
     const Json &value = get(key);
     double asDouble = value.is_number() ? value.get<double>() : NAN;
     bool ok = value.is_number() && std::isfinite(asDouble) && asDouble <= max &&
@@ -127,15 +133,18 @@ public:
   }
 
   /// Reads {dtype: number} into a per-dtype array.
-  std::array<double, kNumDTypes> perDType(const std::string &key, bool positiveOnly) {
+  std::array<double, kNumDTypes> perDType(const std::string &key,
+                                          bool positiveOnly) {
     FieldReader table = child(key);
     std::array<double, kNumDTypes> result{};
     for (auto &item : table.object.items()) {
       auto type = parseDType(item.key());
       if (!type)
-        table.invalid(item.key(), "is not a dtype (fp32, bf16, fp16, fp8, int8, int32)");
-      result[static_cast<int>(*type)] =
-          positiveOnly ? table.positive(item.key()) : table.nonNegative(item.key());
+        table.invalid(item.key(),
+                      "is not a dtype (fp32, bf16, fp16, fp8, int8, int32)");
+      result[static_cast<int>(*type)] = positiveOnly
+                                            ? table.positive(item.key())
+                                            : table.nonNegative(item.key());
     }
     return result;
   }
@@ -171,15 +180,18 @@ TensorUnitDesc readTensorUnit(FieldReader reader) {
   else if (dataflow == "output_stationary")
     tensor.dataflow = Dataflow::OutputStationary;
   else
-    reader.fail("dataflow", "must be \"weight_stationary\" or \"output_stationary\"",
+    reader.fail("dataflow",
+                "must be \"weight_stationary\" or \"output_stationary\"",
                 Json(dataflow));
   tensor.macsPerCycle = reader.perDType("macs_per_cycle", true);
   if (tensor.macsPerCycle[static_cast<int>(DType::BF16)] == 0 &&
       tensor.macsPerCycle[static_cast<int>(DType::F16)] == 0)
-    reader.invalid("macs_per_cycle",
-                   "must give bf16 or fp16 (the rate fp32 emulation derives from)");
+    reader.invalid(
+        "macs_per_cycle",
+        "must give bf16 or fp16 (the rate fp32 emulation derives from)");
   if (reader.has("fp32_emulation_slowdown"))
-    tensor.fp32EmulationSlowdown = reader.number("fp32_emulation_slowdown", 1, 1024, false);
+    tensor.fp32EmulationSlowdown =
+        reader.number("fp32_emulation_slowdown", 1, 1024, false);
   tensor.weightDoubleBuffer = reader.boolean("weight_double_buffer", true);
   reader.finish();
   return tensor;
@@ -188,13 +200,15 @@ TensorUnitDesc readTensorUnit(FieldReader reader) {
 VectorUnitDesc readVectorUnit(FieldReader reader) {
   VectorUnitDesc vector;
   vector.lanes = static_cast<uint32_t>(reader.integer("lanes", 1, 1 << 20));
-  vector.pipelineLatencyCycles = reader.nonNegativeOr("pipeline_latency_cycles", 0);
+  vector.pipelineLatencyCycles =
+      reader.nonNegativeOr("pipeline_latency_cycles", 0);
   if (reader.has("op_cycles")) {
     FieldReader ops = reader.child("op_cycles");
     for (auto &item : ops.object.items()) {
       if (!costedVectorOps().count(item.key()))
-        ops.invalid(item.key(), "is not a costed vector op (exp, log, sqrt, rsqrt, recip, "
-                                "div, erf, tanh, sigmoid)");
+        ops.invalid(item.key(),
+                    "is not a costed vector op (exp, log, sqrt, rsqrt, recip, "
+                    "div, erf, tanh, sigmoid)");
       vector.opCycles[item.key()] = ops.positive(item.key(), 1e6);
     }
   }
@@ -204,12 +218,14 @@ VectorUnitDesc readVectorUnit(FieldReader reader) {
 
 void readCores(FieldReader reader, ChipDesc &chip) {
   chip.cores = static_cast<uint32_t>(reader.integer("count", 1, 1024));
-  chip.semaphoresPerCore = static_cast<uint32_t>(reader.integerOr("semaphores", 1, 65535, 32));
+  chip.semaphoresPerCore =
+      static_cast<uint32_t>(reader.integerOr("semaphores", 1, 65535, 32));
   chip.tensor = readTensorUnit(reader.child("tensor_unit"));
   chip.vector = readVectorUnit(reader.child("vector_unit"));
   FieldReader spm = reader.child("scratchpad");
   chip.scratchpad.bytes = spm.integer("bytes", 1, 1ull << 40);
-  chip.scratchpad.banks = static_cast<uint32_t>(spm.integerOr("banks", 1, 4096, 1));
+  chip.scratchpad.banks =
+      static_cast<uint32_t>(spm.integerOr("banks", 1, 4096, 1));
   chip.scratchpad.bytesPerCycle = spm.positive("bytes_per_cycle");
   spm.finish();
   FieldReader dma = reader.child("dma");
@@ -237,7 +253,8 @@ double ChipDesc::pjPerMac(DType type) const {
   if (pj > 0 || type != DType::F32)
     return pj;
   // Emulated fp32 runs several bf16 passes.
-  return energy.pjPerMac[static_cast<int>(DType::BF16)] * tensor.fp32EmulationSlowdown;
+  return energy.pjPerMac[static_cast<int>(DType::BF16)] *
+         tensor.fp32EmulationSlowdown;
 }
 
 ChipDesc parseChipJson(const std::string &text, const std::string &sourceName) {
@@ -275,17 +292,19 @@ ChipDesc parseChipJson(const std::string &text, const std::string &sourceName) {
   chip.dram.bytes = dram.integer("bytes", 1, 1ull << 48);
   chip.dram.bandwidthGBps = dram.positive("bandwidth_gbps");
   chip.dram.latencyNs = dram.nonNegative("latency_ns", 1e6);
-  chip.dram.interleaveBytes =
-      static_cast<uint32_t>(dram.integerOr("interleave_bytes", 32, 1 << 20, 256));
+  chip.dram.interleaveBytes = static_cast<uint32_t>(
+      dram.integerOr("interleave_bytes", 32, 1 << 20, 256));
   if (chip.dram.interleaveBytes & (chip.dram.interleaveBytes - 1))
-    dram.fail("interleave_bytes", "must be a power of two", Json(chip.dram.interleaveBytes));
+    dram.fail("interleave_bytes", "must be a power of two",
+              Json(chip.dram.interleaveBytes));
   dram.finish();
 
   FieldReader energy = reader.child("energy");
   chip.energy.pjPerMac = energy.perDType("pj_per_mac", false);
-  chip.energy.pjPerScratchpadByte = energy.nonNegative("pj_per_scratchpad_byte");
-  chip.energy.pjPerSharedByte =
-      energy.nonNegativeOr("pj_per_shared_byte", chip.energy.pjPerScratchpadByte);
+  chip.energy.pjPerScratchpadByte =
+      energy.nonNegative("pj_per_scratchpad_byte");
+  chip.energy.pjPerSharedByte = energy.nonNegativeOr(
+      "pj_per_shared_byte", chip.energy.pjPerScratchpadByte);
   chip.energy.pjPerDramBit = energy.nonNegative("pj_per_dram_bit");
   chip.energy.pjPerNetworkByte = energy.nonNegative("pj_per_network_byte");
   chip.energy.pjPerVectorOp = energy.nonNegativeOr("pj_per_vector_op", 0);
@@ -293,15 +312,17 @@ ChipDesc parseChipJson(const std::string &text, const std::string &sourceName) {
   for (int i = 0; i < kNumDTypes; ++i) {
     DType type = static_cast<DType>(i);
     if (chip.tensor.macsPerCycle[i] > 0 && chip.energy.pjPerMac[i] == 0)
-      throw SimError(sourceName + ": energy.pj_per_mac." + dtypeName(type) +
-                     " is required because cores.tensor_unit.macs_per_cycle gives " +
-                     dtypeName(type));
+      throw SimError(
+          sourceName + ": energy.pj_per_mac." + dtypeName(type) +
+          " is required because cores.tensor_unit.macs_per_cycle gives " +
+          dtypeName(type));
   }
   energy.finish();
   if (chip.energy.staticWatts > chip.tdpWatts)
     throw SimError(sourceName + ": energy.static_watts (" +
-                   std::to_string(chip.energy.staticWatts) + ") exceeds tdp_watts (" +
-                   std::to_string(chip.tdpWatts) + ")");
+                   std::to_string(chip.energy.staticWatts) +
+                   ") exceeds tdp_watts (" + std::to_string(chip.tdpWatts) +
+                   ")");
   reader.finish();
   return chip;
 }
@@ -322,8 +343,9 @@ std::vector<std::string> presetSearchDirs() {
 
 ChipDesc loadChip(const std::string &nameOrPath) {
   std::string name = nameOrPath.empty() ? "rngd" : nameOrPath;
-  bool looksLikePath = name.find('/') != std::string::npos ||
-                       (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0);
+  bool looksLikePath =
+      name.find('/') != std::string::npos ||
+      (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0);
   std::vector<std::string> candidates;
   if (looksLikePath) {
     candidates.push_back(name);

@@ -128,7 +128,7 @@ uint8_t floatToFp8(float value) {
     return sign | 0x7f;
   float magnitude = bitsFloat(absBits);
   if (magnitude >= 448.0f)
-    return sign | 0x7e; // saturate (E4M3 has no infinity)
+    return sign | 0x7e;      // saturate (E4M3 has no infinity)
   if (magnitude < 0.015625f) // below 2^-6: subnormal, unit 2^-9
     return sign | static_cast<uint8_t>(std::nearbyint(magnitude * 512.0f));
   uint32_t mantissa = absBits & 0x7fffffu;
@@ -150,7 +150,8 @@ float fp8ToFloat(uint8_t bits) {
     return std::numeric_limits<float>::quiet_NaN();
   if (exponent == 0)
     return sign * std::ldexp(static_cast<float>(mantissa), -9);
-  return sign * std::ldexp(1.0f + mantissa / 8.0f, static_cast<int>(exponent) - 7);
+  return sign *
+         std::ldexp(1.0f + mantissa / 8.0f, static_cast<int>(exponent) - 7);
 }
 
 float loadElement(DType type, const uint8_t *src) {
@@ -186,7 +187,8 @@ void storeElement(DType type, uint8_t *dst, float value) {
     return;
   case DType::BF16:
   case DType::F16: {
-    uint16_t bits = type == DType::BF16 ? floatToBf16(value) : floatToF16(value);
+    uint16_t bits =
+        type == DType::BF16 ? floatToBf16(value) : floatToF16(value);
     std::memcpy(dst, &bits, 2);
     return;
   }
@@ -204,7 +206,8 @@ void storeElement(DType type, uint8_t *dst, float value) {
   }
 }
 
-std::vector<uint8_t> encodeValues(DType type, const std::vector<float> &values) {
+std::vector<uint8_t> encodeValues(DType type,
+                                  const std::vector<float> &values) {
   unsigned size = dtypeBytes(type);
   std::vector<uint8_t> bytes(values.size() * size);
   for (size_t i = 0; i < values.size(); ++i)
@@ -212,7 +215,8 @@ std::vector<uint8_t> encodeValues(DType type, const std::vector<float> &values) 
   return bytes;
 }
 
-std::vector<float> decodeValues(DType type, const uint8_t *bytes, size_t count) {
+std::vector<float> decodeValues(DType type, const uint8_t *bytes,
+                                size_t count) {
   unsigned size = dtypeBytes(type);
   std::vector<float> values(count);
   for (size_t i = 0; i < count; ++i)

@@ -16,8 +16,9 @@ namespace gaon::npu_sim::detail {
 namespace {
 
 // Loads a strided rows x cols tile into a dense float buffer.
-void loadTile(const PagedMemory &memory, uint64_t addr, uint64_t stride, DType type,
-              uint32_t rows, uint32_t cols, std::vector<float> &out) {
+void loadTile(const PagedMemory &memory, uint64_t addr, uint64_t stride,
+              DType type, uint32_t rows, uint32_t cols,
+              std::vector<float> &out) {
   unsigned size = dtypeBytes(type);
   std::vector<uint8_t> raw(static_cast<size_t>(cols) * size);
   out.resize(static_cast<size_t>(rows) * cols);
@@ -29,8 +30,8 @@ void loadTile(const PagedMemory &memory, uint64_t addr, uint64_t stride, DType t
   }
 }
 
-void storeRow(PagedMemory &memory, uint64_t addr, DType type, const float *values,
-              uint32_t cols, std::vector<uint8_t> &raw) {
+void storeRow(PagedMemory &memory, uint64_t addr, DType type,
+              const float *values, uint32_t cols, std::vector<uint8_t> &raw) {
   unsigned size = dtypeBytes(type);
   raw.resize(static_cast<size_t>(cols) * size);
   for (uint32_t c = 0; c < cols; ++c)
@@ -38,8 +39,8 @@ void storeRow(PagedMemory &memory, uint64_t addr, DType type, const float *value
   memory.write(addr, raw.data(), raw.size());
 }
 
-void loadIntTile(const PagedMemory &memory, uint64_t addr, uint64_t stride, uint32_t rows,
-                 uint32_t cols, std::vector<int32_t> &out) {
+void loadIntTile(const PagedMemory &memory, uint64_t addr, uint64_t stride,
+                 uint32_t rows, uint32_t cols, std::vector<int32_t> &out) {
   std::vector<uint8_t> raw(cols);
   out.resize(static_cast<size_t>(rows) * cols);
   for (uint32_t r = 0; r < rows; ++r) {
@@ -58,7 +59,8 @@ void executeIntMatmul(PagedMemory &spm, const MatmulCmd &cmd) {
     b.resize(static_cast<size_t>(cmd.k) * cmd.n);
     for (uint32_t j = 0; j < cmd.n; ++j)
       for (uint32_t kk = 0; kk < cmd.k; ++kk)
-        b[static_cast<size_t>(kk) * cmd.n + j] = bt[static_cast<size_t>(j) * cmd.k + kk];
+        b[static_cast<size_t>(kk) * cmd.n + j] =
+            bt[static_cast<size_t>(j) * cmd.k + kk];
   } else {
     loadIntTile(spm, cmd.b, cmd.ldb, cmd.k, cmd.n, b);
   }
@@ -71,7 +73,8 @@ void executeIntMatmul(PagedMemory &spm, const MatmulCmd &cmd) {
     else
       std::fill(acc.begin(), acc.end(), 0u);
     for (uint32_t kk = 0; kk < cmd.k; ++kk) {
-      uint32_t av = static_cast<uint32_t>(a[static_cast<size_t>(i) * cmd.k + kk]);
+      uint32_t av =
+          static_cast<uint32_t>(a[static_cast<size_t>(i) * cmd.k + kk]);
       const int32_t *brow = b.data() + static_cast<size_t>(kk) * cmd.n;
       for (uint32_t j = 0; j < cmd.n; ++j)
         acc[j] += av * static_cast<uint32_t>(brow[j]);
@@ -140,10 +143,10 @@ void executeDma(ChipMemory &memory, const DmaCmd &cmd) {
   PagedMemory &dst = memory.at(cmd.dst);
   for (uint32_t p = 0; p < cmd.planes; ++p)
     for (uint32_t r = 0; r < cmd.rows; ++r) {
-      src.read(cmd.src.addr + p * cmd.srcPlaneStride + r * cmd.srcRowStride, row.data(),
-               row.size());
-      dst.write(cmd.dst.addr + p * cmd.dstPlaneStride + r * cmd.dstRowStride, row.data(),
-                row.size());
+      src.read(cmd.src.addr + p * cmd.srcPlaneStride + r * cmd.srcRowStride,
+               row.data(), row.size());
+      dst.write(cmd.dst.addr + p * cmd.dstPlaneStride + r * cmd.dstRowStride,
+                row.data(), row.size());
     }
 }
 
@@ -159,7 +162,8 @@ void executeMatmul(PagedMemory &spm, const MatmulCmd &cmd) {
     b.resize(static_cast<size_t>(cmd.k) * cmd.n);
     for (uint32_t j = 0; j < cmd.n; ++j)
       for (uint32_t kk = 0; kk < cmd.k; ++kk)
-        b[static_cast<size_t>(kk) * cmd.n + j] = bt[static_cast<size_t>(j) * cmd.k + kk];
+        b[static_cast<size_t>(kk) * cmd.n + j] =
+            bt[static_cast<size_t>(j) * cmd.k + kk];
   } else {
     loadTile(spm, cmd.b, cmd.ldb, cmd.inType, cmd.k, cmd.n, b);
   }
@@ -190,8 +194,8 @@ void executeVector(PagedMemory &spm, const VectorCmd &cmd) {
     loadTile(spm, cmd.b.addr, cmd.b.stride, cmd.b.type, 1,
              cmd.bcast == Broadcast::Row ? cmd.cols : 1, b);
   for (uint32_t r = 0; r < cmd.rows; ++r) {
-    loadTile(spm, cmd.a.addr + static_cast<uint64_t>(r) * cmd.a.stride, 0, cmd.a.type, 1,
-             cmd.cols, a);
+    loadTile(spm, cmd.a.addr + static_cast<uint64_t>(r) * cmd.a.stride, 0,
+             cmd.a.type, 1, cmd.cols, a);
     uint64_t dstAddr = cmd.dst.addr + static_cast<uint64_t>(r) * cmd.dst.stride;
     if (isReductionVecOp(cmd.op)) {
       float result = cmd.op == VecOp::ReduceSum ? 0.0f : -INFINITY;
@@ -202,10 +206,12 @@ void executeVector(PagedMemory &spm, const VectorCmd &cmd) {
     }
     if (binary) {
       if (cmd.bcast == Broadcast::None || cmd.bcast == Broadcast::Col)
-        loadTile(spm, cmd.b.addr + static_cast<uint64_t>(r) * cmd.b.stride, 0, cmd.b.type, 1,
-                 cmd.bcast == Broadcast::None ? cmd.cols : 1, b);
+        loadTile(spm, cmd.b.addr + static_cast<uint64_t>(r) * cmd.b.stride, 0,
+                 cmd.b.type, 1, cmd.bcast == Broadcast::None ? cmd.cols : 1, b);
       for (uint32_t c = 0; c < cmd.cols; ++c) {
-        float y = (cmd.bcast == Broadcast::None || cmd.bcast == Broadcast::Row) ? b[c] : b[0];
+        float y = (cmd.bcast == Broadcast::None || cmd.bcast == Broadcast::Row)
+                      ? b[c]
+                      : b[0];
         out[c] = applyBinary(cmd.op, a[c], y);
       }
     } else {

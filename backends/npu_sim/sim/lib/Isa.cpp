@@ -23,14 +23,16 @@ std::string unitName(UnitRef unit) {
 
 const char *vecOpName(VecOp op) {
   static const char *const names[kNumVecOps] = {
-      "add",  "sub",  "mul",   "div",   "max", "min",  "cast",    "exp",
-      "log",  "sqrt", "rsqrt", "recip", "erf", "tanh", "sigmoid", "relu",
-      "neg",  "abs",  "scale", "reduce_sum", "reduce_max"};
+      "add",     "sub",  "mul",  "div",   "max",   "min",        "cast",
+      "exp",     "log",  "sqrt", "rsqrt", "recip", "erf",        "tanh",
+      "sigmoid", "relu", "neg",  "abs",   "scale", "reduce_sum", "reduce_max"};
   return names[static_cast<int>(op)];
 }
 
 bool isBinaryVecOp(VecOp op) { return op <= VecOp::Min; }
-bool isReductionVecOp(VecOp op) { return op == VecOp::ReduceSum || op == VecOp::ReduceMax; }
+bool isReductionVecOp(VecOp op) {
+  return op == VecOp::ReduceSum || op == VecOp::ReduceMax;
+}
 
 const char *broadcastName(Broadcast bcast) {
   switch (bcast) {
@@ -47,22 +49,25 @@ const char *broadcastName(Broadcast bcast) {
 }
 
 bool DmaCmd::operator==(const DmaCmd &o) const {
-  return src == o.src && dst == o.dst && rowBytes == o.rowBytes && rows == o.rows &&
-         planes == o.planes && srcRowStride == o.srcRowStride &&
-         dstRowStride == o.dstRowStride && srcPlaneStride == o.srcPlaneStride &&
+  return src == o.src && dst == o.dst && rowBytes == o.rowBytes &&
+         rows == o.rows && planes == o.planes &&
+         srcRowStride == o.srcRowStride && dstRowStride == o.dstRowStride &&
+         srcPlaneStride == o.srcPlaneStride &&
          dstPlaneStride == o.dstPlaneStride;
 }
 
 bool MatmulCmd::operator==(const MatmulCmd &o) const {
-  return m == o.m && n == o.n && k == o.k && inType == o.inType && outType == o.outType &&
-         accumulate == o.accumulate && transposeB == o.transposeB && a == o.a && b == o.b &&
-         c == o.c && lda == o.lda && ldb == o.ldb && ldc == o.ldc;
+  return m == o.m && n == o.n && k == o.k && inType == o.inType &&
+         outType == o.outType && accumulate == o.accumulate &&
+         transposeB == o.transposeB && a == o.a && b == o.b && c == o.c &&
+         lda == o.lda && ldb == o.ldb && ldc == o.ldc;
 }
 
 bool VectorCmd::operator==(const VectorCmd &o) const {
   // Compare floats bitwise so that round-trip checks are exact.
-  return op == o.op && rows == o.rows && cols == o.cols && dst == o.dst && a == o.a &&
-         b == o.b && bcast == o.bcast && std::memcmp(&alpha, &o.alpha, 4) == 0 &&
+  return op == o.op && rows == o.rows && cols == o.cols && dst == o.dst &&
+         a == o.a && b == o.b && bcast == o.bcast &&
+         std::memcmp(&alpha, &o.alpha, 4) == 0 &&
          std::memcmp(&beta, &o.beta, 4) == 0;
 }
 
@@ -73,15 +78,17 @@ size_t Stream::instructionCount() const {
   return count;
 }
 
-CoreBuilder::CoreBuilder(Stream &stream, uint16_t core) : stream(stream), coreId(core) {
+CoreBuilder::CoreBuilder(Stream &stream, uint16_t core)
+    : stream(stream), coreId(core) {
   if (stream.cores.size() <= core)
     stream.cores.resize(core + 1u);
 }
 
 std::vector<Instr> &CoreBuilder::program() { return stream.cores[coreId]; }
 
-CoreBuilder &CoreBuilder::dma(uint8_t engine, MemRef dst, MemRef src, uint32_t rowBytes,
-                              uint32_t rows, uint64_t dstRowStride, uint64_t srcRowStride) {
+CoreBuilder &CoreBuilder::dma(uint8_t engine, MemRef dst, MemRef src,
+                              uint32_t rowBytes, uint32_t rows,
+                              uint64_t dstRowStride, uint64_t srcRowStride) {
   DmaCmd cmd;
   cmd.src = src;
   cmd.dst = dst;
@@ -113,8 +120,9 @@ static VecOperand packed(VecOperand operand, uint32_t cols) {
   return operand;
 }
 
-CoreBuilder &CoreBuilder::unary(VecOp op, uint32_t rows, uint32_t cols, VecOperand dst,
-                                VecOperand a, float alpha, float beta) {
+CoreBuilder &CoreBuilder::unary(VecOp op, uint32_t rows, uint32_t cols,
+                                VecOperand dst, VecOperand a, float alpha,
+                                float beta) {
   VectorCmd cmd;
   cmd.op = op;
   cmd.rows = rows;
@@ -126,8 +134,9 @@ CoreBuilder &CoreBuilder::unary(VecOp op, uint32_t rows, uint32_t cols, VecOpera
   return vector(cmd);
 }
 
-CoreBuilder &CoreBuilder::binary(VecOp op, uint32_t rows, uint32_t cols, VecOperand dst,
-                                 VecOperand a, VecOperand b, Broadcast bcast) {
+CoreBuilder &CoreBuilder::binary(VecOp op, uint32_t rows, uint32_t cols,
+                                 VecOperand dst, VecOperand a, VecOperand b,
+                                 Broadcast bcast) {
   VectorCmd cmd;
   cmd.op = op;
   cmd.rows = rows;
@@ -140,7 +149,8 @@ CoreBuilder &CoreBuilder::binary(VecOp op, uint32_t rows, uint32_t cols, VecOper
   return vector(cmd);
 }
 
-CoreBuilder &CoreBuilder::signal(UnitRef on, uint16_t sem, uint32_t count, int targetCore) {
+CoreBuilder &CoreBuilder::signal(UnitRef on, uint16_t sem, uint32_t count,
+                                 int targetCore) {
   SignalCmd cmd;
   cmd.core = targetCore < 0 ? coreId : static_cast<uint16_t>(targetCore);
   cmd.sem = sem;
@@ -154,7 +164,8 @@ CoreBuilder &CoreBuilder::wait(UnitRef on, uint16_t sem, uint32_t count) {
   return *this;
 }
 
-CoreBuilder &CoreBuilder::barrier(UnitRef on, uint16_t id, uint16_t participants) {
+CoreBuilder &CoreBuilder::barrier(UnitRef on, uint16_t id,
+                                  uint16_t participants) {
   program().push_back({on, BarrierCmd{id, participants}});
   return *this;
 }
@@ -173,11 +184,13 @@ public:
 
   void run(const Stream &stream) {
     if (stream.cores.size() > chip.cores)
-      throw SimError("stream has programs for " + std::to_string(stream.cores.size()) +
-                     " cores but chip " + chip.name + " has " + std::to_string(chip.cores));
+      throw SimError("stream has programs for " +
+                     std::to_string(stream.cores.size()) + " cores but chip " +
+                     chip.name + " has " + std::to_string(chip.cores));
     for (size_t core = 0; core < stream.cores.size(); ++core)
       for (size_t index = 0; index < stream.cores[core].size(); ++index) {
-        where = "core " + std::to_string(core) + " instr " + std::to_string(index);
+        where =
+            "core " + std::to_string(core) + " instr " + std::to_string(index);
         check(static_cast<uint16_t>(core), stream.cores[core][index]);
       }
   }
@@ -189,17 +202,18 @@ private:
 
   void checkUnit(UnitRef unit) {
     if (unit.kind == UnitKind::Dma && unit.index >= chip.dma.engines)
-      fail("unit dma" + std::to_string(unit.index) + " does not exist (chip " + chip.name +
-           " has " + std::to_string(chip.dma.engines) + " DMA engines per core)");
+      fail("unit dma" + std::to_string(unit.index) + " does not exist (chip " +
+           chip.name + " has " + std::to_string(chip.dma.engines) +
+           " DMA engines per core)");
     if (unit.kind != UnitKind::Dma && unit.index != 0)
-      fail("unit " + unitName(unit) + " has index " + std::to_string(unit.index) +
-           ", must be 0");
+      fail("unit " + unitName(unit) + " has index " +
+           std::to_string(unit.index) + ", must be 0");
     if (unit.kind > UnitKind::Vector)
       fail("unknown unit kind");
   }
 
-  void checkExtent(const char *what, MemSpace space, uint16_t core, uint64_t addr,
-                   Wide lastOffsetExclusive) {
+  void checkExtent(const char *what, MemSpace space, uint16_t core,
+                   uint64_t addr, Wide lastOffsetExclusive) {
     Wide end = static_cast<Wide>(addr) + lastOffsetExclusive;
     uint64_t size = 0;
     const char *spaceName = "DRAM";
@@ -209,14 +223,16 @@ private:
       break;
     case MemSpace::Scratchpad:
       if (core >= chip.cores)
-        fail(std::string(what) + " names the scratchpad of core " + std::to_string(core) +
-             " but the chip has " + std::to_string(chip.cores) + " cores");
+        fail(std::string(what) + " names the scratchpad of core " +
+             std::to_string(core) + " but the chip has " +
+             std::to_string(chip.cores) + " cores");
       size = chip.scratchpad.bytes;
       spaceName = "scratchpad";
       break;
     case MemSpace::Shared:
       if (chip.shared.bytes == 0)
-        fail(std::string(what) + " uses shared SRAM but chip " + chip.name + " has none");
+        fail(std::string(what) + " uses shared SRAM but chip " + chip.name +
+             " has none");
       size = chip.shared.bytes;
       spaceName = "shared SRAM";
       break;
@@ -226,9 +242,10 @@ private:
     if (end > size) {
       std::ostringstream message;
       message << what << " [0x" << std::hex << addr << ", 0x"
-              << static_cast<uint64_t>(end > ~0ull ? ~0ull : static_cast<uint64_t>(end))
-              << ") exceeds the " << spaceName << " size 0x" << size << std::dec << " ("
-              << size << " bytes)";
+              << static_cast<uint64_t>(end > ~0ull ? ~0ull
+                                                   : static_cast<uint64_t>(end))
+              << ") exceeds the " << spaceName << " size 0x" << size << std::dec
+              << " (" << size << " bytes)";
       fail(message.str());
     }
   }
@@ -250,34 +267,40 @@ private:
     if (cmd.m == 0 || cmd.n == 0 || cmd.k == 0)
       fail("matmul m, n and k must be positive");
     if (chip.peakMacsPerCycle(cmd.inType) <= 0)
-      fail(std::string("the tensor unit of chip ") + chip.name + " cannot multiply " +
-           dtypeName(cmd.inType));
+      fail(std::string("the tensor unit of chip ") + chip.name +
+           " cannot multiply " + dtypeName(cmd.inType));
     bool intIn = cmd.inType == DType::I8;
-    bool outOk = intIn ? cmd.outType == DType::I32
-                       : (cmd.outType == DType::F32 || cmd.outType == DType::BF16 ||
-                          cmd.outType == DType::F16);
+    bool outOk =
+        intIn ? cmd.outType == DType::I32
+              : (cmd.outType == DType::F32 || cmd.outType == DType::BF16 ||
+                 cmd.outType == DType::F16);
     if (!outOk || cmd.inType == DType::I32)
-      fail(std::string("matmul cannot produce ") + dtypeName(cmd.outType) + " from " +
-           dtypeName(cmd.inType) + " (int8 -> int32; fp32/bf16/fp16/fp8 -> fp32/bf16/fp16)");
+      fail(std::string("matmul cannot produce ") + dtypeName(cmd.outType) +
+           " from " + dtypeName(cmd.inType) +
+           " (int8 -> int32; fp32/bf16/fp16/fp8 -> fp32/bf16/fp16)");
     unsigned in = dtypeBytes(cmd.inType), out = dtypeBytes(cmd.outType);
     checkExtent("matmul operand a", MemSpace::Scratchpad, core, cmd.a,
-                static_cast<Wide>(cmd.m - 1) * cmd.lda + static_cast<Wide>(cmd.k) * in);
-    Wide bRows = cmd.transposeB ? cmd.n : cmd.k, bCols = cmd.transposeB ? cmd.k : cmd.n;
+                static_cast<Wide>(cmd.m - 1) * cmd.lda +
+                    static_cast<Wide>(cmd.k) * in);
+    Wide bRows = cmd.transposeB ? cmd.n : cmd.k,
+         bCols = cmd.transposeB ? cmd.k : cmd.n;
     checkExtent("matmul operand b", MemSpace::Scratchpad, core, cmd.b,
                 (bRows - 1) * cmd.ldb + bCols * in);
     checkExtent("matmul result c", MemSpace::Scratchpad, core, cmd.c,
-                static_cast<Wide>(cmd.m - 1) * cmd.ldc + static_cast<Wide>(cmd.n) * out);
+                static_cast<Wide>(cmd.m - 1) * cmd.ldc +
+                    static_cast<Wide>(cmd.n) * out);
   }
 
   void checkVector(uint16_t core, const VectorCmd &cmd) {
     if (static_cast<int>(cmd.op) >= kNumVecOps)
       fail("unknown vector op");
     if (cmd.rows == 0 || cmd.cols == 0)
-      fail(std::string("vector ") + vecOpName(cmd.op) + " rows and cols must be positive");
+      fail(std::string("vector ") + vecOpName(cmd.op) +
+           " rows and cols must be positive");
     std::string name = vecOpName(cmd.op);
-    bool costed = name == "exp" || name == "log" || name == "sqrt" || name == "rsqrt" ||
-                  name == "recip" || name == "div" || name == "erf" || name == "tanh" ||
-                  name == "sigmoid";
+    bool costed = name == "exp" || name == "log" || name == "sqrt" ||
+                  name == "rsqrt" || name == "recip" || name == "div" ||
+                  name == "erf" || name == "tanh" || name == "sigmoid";
     if (costed && !chip.vector.opCycles.count(name))
       fail("the vector unit of chip " + chip.name + " has no " + name +
            " (cores.vector_unit.op_cycles)");
@@ -293,8 +316,14 @@ private:
     if (isBinaryVecOp(cmd.op)) {
       if (static_cast<int>(cmd.bcast) > static_cast<int>(Broadcast::Scalar))
         fail("unknown broadcast");
-      uint32_t bRows = (cmd.bcast == Broadcast::None || cmd.bcast == Broadcast::Col) ? cmd.rows : 1;
-      uint32_t bCols = (cmd.bcast == Broadcast::None || cmd.bcast == Broadcast::Row) ? cmd.cols : 1;
+      uint32_t bRows =
+          (cmd.bcast == Broadcast::None || cmd.bcast == Broadcast::Col)
+              ? cmd.rows
+              : 1;
+      uint32_t bCols =
+          (cmd.bcast == Broadcast::None || cmd.bcast == Broadcast::Row)
+              ? cmd.cols
+              : 1;
       checkExtent("vector operand b", MemSpace::Scratchpad, core, cmd.b.addr,
                   extent(cmd.b, bRows, bCols));
     }

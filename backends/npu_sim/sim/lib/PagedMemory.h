@@ -25,7 +25,8 @@ public:
     auto *src = static_cast<const uint8_t *>(data);
     while (bytes > 0) {
       uint64_t offset = addr & (kPageSize - 1);
-      size_t chunk = static_cast<size_t>(std::min<uint64_t>(bytes, kPageSize - offset));
+      size_t chunk =
+          static_cast<size_t>(std::min<uint64_t>(bytes, kPageSize - offset));
       std::memcpy(page(addr >> kPageBits) + offset, src, chunk);
       addr += chunk;
       src += chunk;
@@ -37,7 +38,8 @@ public:
     auto *dst = static_cast<uint8_t *>(data);
     while (bytes > 0) {
       uint64_t offset = addr & (kPageSize - 1);
-      size_t chunk = static_cast<size_t>(std::min<uint64_t>(bytes, kPageSize - offset));
+      size_t chunk =
+          static_cast<size_t>(std::min<uint64_t>(bytes, kPageSize - offset));
       auto it = pages.find(addr >> kPageBits);
       if (it == pages.end())
         std::memset(dst, 0, chunk);

@@ -76,7 +76,8 @@ struct Cost {
 
 class Engine {
 public:
-  Engine(const ChipDesc &chip, detail::ChipMemory &memory, const RunOptions &options)
+  Engine(const ChipDesc &chip, detail::ChipMemory &memory,
+         const RunOptions &options)
       : chip(chip), memory(memory), options(options),
         channelFree(chip.dram.channels, 0.0), linkFree(chip.cores, 0.0),
         channelBytes(chip.dram.channels, 0.0) {
@@ -102,7 +103,8 @@ private:
   Cost costDma(const UnitState &unit, const DmaCmd &cmd, double start);
   Cost costMatmul(UnitState &unit, const MatmulCmd &cmd, double start);
   Cost costVector(const VectorCmd &cmd, double start);
-  double reserveDram(const MemRef &ref, const DmaCmd &cmd, bool isSource, double start);
+  double reserveDram(const MemRef &ref, const DmaCmd &cmd, bool isSource,
+                     double start);
   double reserveLink(uint16_t core, double bytes, double start);
   std::string describeDeadlock() const;
 
@@ -132,7 +134,8 @@ private:
 
 // Spreads a strided access over the interleaved DRAM channels and queues it
 // on each; returns when the last channel has streamed its share.
-double Engine::reserveDram(const MemRef &ref, const DmaCmd &cmd, bool isSource, double start) {
+double Engine::reserveDram(const MemRef &ref, const DmaCmd &cmd, bool isSource,
+                           double start) {
   uint64_t rowStride = isSource ? cmd.srcRowStride : cmd.dstRowStride;
   uint64_t planeStride = isSource ? cmd.srcPlaneStride : cmd.dstPlaneStride;
   uint32_t channels = chip.dram.channels;
@@ -149,7 +152,8 @@ double Engine::reserveDram(const MemRef &ref, const DmaCmd &cmd, bool isSource, 
         uint64_t end = addr + cmd.rowBytes;
         while (addr < end) {
           uint64_t chunkEnd = std::min(end, (addr / granule + 1) * granule);
-          channelBytes[(addr / granule) % channels] += static_cast<double>(chunkEnd - addr);
+          channelBytes[(addr / granule) % channels] +=
+              static_cast<double>(chunkEnd - addr);
           addr = chunkEnd;
         }
       }
@@ -174,8 +178,8 @@ double Engine::reserveLink(uint16_t core, double bytes, double start) {
 Cost Engine::costDma(const UnitState &unit, const DmaCmd &cmd, double start) {
   double bytes = static_cast<double>(cmd.rowBytes) * cmd.rows * cmd.planes;
   double rate = chip.dma.bytesPerCycle;
-  bool touchesSpm =
-      cmd.src.space == MemSpace::Scratchpad || cmd.dst.space == MemSpace::Scratchpad;
+  bool touchesSpm = cmd.src.space == MemSpace::Scratchpad ||
+                    cmd.dst.space == MemSpace::Scratchpad;
   if (touchesSpm)
     rate = std::min(rate, chip.scratchpad.bytesPerCycle);
   double begin = start + chip.dma.setupCycles;
@@ -187,7 +191,8 @@ Cost Engine::costDma(const UnitState &unit, const DmaCmd &cmd, double start) {
     case MemSpace::Dram:
       streamEnd = std::max(streamEnd, reserveDram(ref, cmd, isSource, begin));
       latency = std::max(latency, chip.dramLatencyCycles());
-      (isSource ? report.dramReadBytes : report.dramWriteBytes) += static_cast<uint64_t>(bytes);
+      (isSource ? report.dramReadBytes : report.dramWriteBytes) +=
+          static_cast<uint64_t>(bytes);
       break;
     case MemSpace::Scratchpad:
       (isSource ? report.scratchpadReadBytes : report.scratchpadWriteBytes) +=
@@ -206,9 +211,12 @@ Cost Engine::costDma(const UnitState &unit, const DmaCmd &cmd, double start) {
   countSide(cmd.dst, false);
 
   // Another core's scratchpad, and the shared SRAM, sit across the network.
-  bool remoteSrc = cmd.src.space == MemSpace::Scratchpad && cmd.src.core != unit.core;
-  bool remoteDst = cmd.dst.space == MemSpace::Scratchpad && cmd.dst.core != unit.core;
-  bool viaShared = cmd.src.space == MemSpace::Shared || cmd.dst.space == MemSpace::Shared;
+  bool remoteSrc =
+      cmd.src.space == MemSpace::Scratchpad && cmd.src.core != unit.core;
+  bool remoteDst =
+      cmd.dst.space == MemSpace::Scratchpad && cmd.dst.core != unit.core;
+  bool viaShared =
+      cmd.src.space == MemSpace::Shared || cmd.dst.space == MemSpace::Shared;
   if (remoteSrc || remoteDst || viaShared) {
     streamEnd = std::max(streamEnd, reserveLink(unit.core, bytes, begin));
     if (remoteSrc)
@@ -229,7 +237,8 @@ Cost Engine::costDma(const UnitState &unit, const DmaCmd &cmd, double start) {
 // but not the next issue, so back-to-back tiles keep the array busy.
 Cost Engine::costMatmul(UnitState &unit, const MatmulCmd &cmd, double start) {
   const TensorUnitDesc &tu = chip.tensor;
-  double factor = chip.peakMacsPerCycle(cmd.inType) / (double(tu.rows) * tu.cols);
+  double factor =
+      chip.peakMacsPerCycle(cmd.inType) / (double(tu.rows) * tu.cols);
   double pack = std::max(1.0, std::floor(factor));
   double passes = factor < 1.0 ? 1.0 / factor : 1.0;
   bool weightStationary = tu.dataflow == Dataflow::WeightStationary;
@@ -237,15 +246,17 @@ Cost Engine::costMatmul(UnitState &unit, const MatmulCmd &cmd, double start) {
   uint64_t stationaryRows = weightStationary ? cmd.k : cmd.m;
   uint64_t streamLength = weightStationary ? cmd.m : cmd.k;
   double rowsPerFold = weightStationary ? tu.rows * pack : tu.rows;
-  double streamCycles = weightStationary ? streamLength * passes
-                                         : std::ceil(streamLength / pack) * passes;
+  double streamCycles = weightStationary
+                            ? streamLength * passes
+                            : std::ceil(streamLength / pack) * passes;
   uint64_t fullFolds = static_cast<uint64_t>(stationaryRows / rowsPerFold);
   double lastRows = stationaryRows - fullFolds * rowsPerFold;
   double colFolds = std::ceil(double(cmd.n) / tu.cols);
 
   auto foldCost = [&](double rows) {
     double load = std::ceil(rows / (weightStationary ? pack : 1.0));
-    return tu.weightDoubleBuffer ? std::max(streamCycles, load) : load + streamCycles;
+    return tu.weightDoubleBuffer ? std::max(streamCycles, load)
+                                 : load + streamCycles;
   };
   double occupancy = colFolds * (fullFolds * foldCost(rowsPerFold) +
                                  (lastRows > 0 ? foldCost(lastRows) : 0.0));
@@ -274,21 +285,26 @@ double vectorOpCycles(const ChipDesc &chip, VecOp op) {
 }
 
 Cost Engine::costVector(const VectorCmd &cmd, double start) {
-  double groups = double(cmd.rows) * std::ceil(double(cmd.cols) / chip.vector.lanes);
+  double groups =
+      double(cmd.rows) * std::ceil(double(cmd.cols) / chip.vector.lanes);
   double perGroup = vectorOpCycles(chip, cmd.op);
   double occupancy = groups * perGroup;
   uint64_t elements = uint64_t(cmd.rows) * cmd.cols;
   report.vectorElements += static_cast<uint64_t>(elements * perGroup);
   report.scratchpadReadBytes += elements * dtypeBytes(cmd.a.type);
   if (isBinaryVecOp(cmd.op))
-    report.scratchpadReadBytes += elements * dtypeBytes(cmd.b.type); // upper bound
+    report.scratchpadReadBytes +=
+        elements * dtypeBytes(cmd.b.type); // upper bound
   report.scratchpadWriteBytes +=
-      (isReductionVecOp(cmd.op) ? cmd.rows : elements) * dtypeBytes(cmd.dst.type);
-  return {start + occupancy, start + occupancy + chip.vector.pipelineLatencyCycles};
+      (isReductionVecOp(cmd.op) ? cmd.rows : elements) *
+      dtypeBytes(cmd.dst.type);
+  return {start + occupancy,
+          start + occupancy + chip.vector.pipelineLatencyCycles};
 }
 
 void Engine::deliver(const Delivery &delivery, double now) {
-  Semaphore &sem = semaphores[delivery.core * chip.semaphoresPerCore + delivery.sem];
+  Semaphore &sem =
+      semaphores[delivery.core * chip.semaphoresPerCore + delivery.sem];
   sem.value += delivery.count;
   for (int32_t waiter : sem.waiters)
     push(now, waiter);
@@ -307,7 +323,8 @@ void Engine::step(int32_t unitId, double now) {
       return;
     }
     if (auto *wait = std::get_if<WaitCmd>(&cmd)) {
-      Semaphore &sem = semaphores[unit.core * chip.semaphoresPerCore + wait->sem];
+      Semaphore &sem =
+          semaphores[unit.core * chip.semaphoresPerCore + wait->sem];
       if (sem.value < wait->count) {
         sem.waiters.push_back(unitId);
         return; // woken by the next signal of this semaphore
@@ -333,7 +350,8 @@ void Engine::step(int32_t unitId, double now) {
       if (barriers.size() <= barrier->id)
         barriers.resize(barrier->id + 1u);
       BarrierState &state = barriers[barrier->id];
-      uint32_t needed = barrier->participants ? barrier->participants : streamCores;
+      uint32_t needed =
+          barrier->participants ? barrier->participants : streamCores;
       ++unit.pc;
       unit.freeAt = unit.doneAt = now;
       state.members.push_back(unitId);
@@ -368,7 +386,8 @@ void Engine::step(int32_t unitId, double now) {
       unit.doneAt = std::max(unit.doneAt, cost.complete);
       endTime = std::max(endTime, unit.doneAt);
       if (options.trace)
-        traceWriter.add(name, unit.core, unit.traceTid, now, cost.complete - now, instr);
+        traceWriter.add(name, unit.core, unit.traceTid, now,
+                        cost.complete - now, instr);
     }
     ++unit.issued;
     ++unit.pc;
@@ -388,15 +407,17 @@ std::string Engine::describeDeadlock() const {
   for (const UnitState &unit : units) {
     if (unit.pc >= unit.queue.size())
       continue;
-    message << " core " << unit.core << " " << unitName(unit.ref) << " blocked at its "
-            << unit.pc << "th instruction";
+    message << " core " << unit.core << " " << unitName(unit.ref)
+            << " blocked at its " << unit.pc << "th instruction";
     const Command &cmd = unit.queue[unit.pc]->cmd;
     if (auto *wait = std::get_if<WaitCmd>(&cmd)) {
-      const Semaphore &sem = semaphores[unit.core * chip.semaphoresPerCore + wait->sem];
-      message << " (wait sem " << wait->sem << " needs " << wait->count << ", has "
-              << sem.value << ")";
+      const Semaphore &sem =
+          semaphores[unit.core * chip.semaphoresPerCore + wait->sem];
+      message << " (wait sem " << wait->sem << " needs " << wait->count
+              << ", has " << sem.value << ")";
     } else if (std::holds_alternative<BarrierCmd>(cmd) ||
-               (unit.pc > 0 && std::holds_alternative<BarrierCmd>(unit.queue[unit.pc - 1]->cmd))) {
+               (unit.pc > 0 && std::holds_alternative<BarrierCmd>(
+                                   unit.queue[unit.pc - 1]->cmd))) {
       message << " (barrier)";
     }
     message << ";";
@@ -411,7 +432,8 @@ Report Engine::run(const Stream &stream) {
     for (int slot = 0; slot < unitsPerCore; ++slot) {
       UnitState &unit = units[core * unitsPerCore + slot];
       unit.core = core;
-      unit.ref = slot < int(chip.dma.engines) ? UnitRef::dma(static_cast<uint8_t>(slot))
+      unit.ref = slot < int(chip.dma.engines)
+                     ? UnitRef::dma(static_cast<uint8_t>(slot))
                  : slot == int(chip.dma.engines) ? UnitRef::tensor()
                                                  : UnitRef::vector();
       unit.traceTid = slot;
@@ -472,21 +494,26 @@ void addEnergy(const ChipDesc &chip, Report &report) {
   report.macUtilization =
       report.cycles > 0 ? peakWeighted / (report.cycles * chip.cores) : 0;
   energy.vectorJ = report.vectorElements * chip.energy.pjPerVectorOp * pj;
-  energy.scratchpadJ = double(report.scratchpadReadBytes + report.scratchpadWriteBytes) *
-                       chip.energy.pjPerScratchpadByte * pj;
-  energy.sharedJ = double(report.sharedBytes) * chip.energy.pjPerSharedByte * pj;
+  energy.scratchpadJ =
+      double(report.scratchpadReadBytes + report.scratchpadWriteBytes) *
+      chip.energy.pjPerScratchpadByte * pj;
+  energy.sharedJ =
+      double(report.sharedBytes) * chip.energy.pjPerSharedByte * pj;
   energy.dramJ = double(report.dramReadBytes + report.dramWriteBytes) * 8.0 *
                  chip.energy.pjPerDramBit * pj;
-  energy.networkJ = double(report.networkBytes) * chip.energy.pjPerNetworkByte * pj;
+  energy.networkJ =
+      double(report.networkBytes) * chip.energy.pjPerNetworkByte * pj;
   energy.staticJ = chip.energy.staticWatts * report.seconds;
-  energy.totalJ = energy.macJ + energy.vectorJ + energy.scratchpadJ + energy.sharedJ +
-                  energy.dramJ + energy.networkJ + energy.staticJ;
+  energy.totalJ = energy.macJ + energy.vectorJ + energy.scratchpadJ +
+                  energy.sharedJ + energy.dramJ + energy.networkJ +
+                  energy.staticJ;
   report.tdpWatts = chip.tdpWatts;
   report.averageWatts = report.seconds > 0 ? energy.totalJ / report.seconds : 0;
   if (report.averageWatts > chip.tdpWatts) {
     std::ostringstream warning;
-    warning << "average power " << report.averageWatts << " W exceeds the TDP of "
-            << chip.tdpWatts << " W: the energy table or the stream is not credible, or "
+    warning << "average power " << report.averageWatts
+            << " W exceeds the TDP of " << chip.tdpWatts
+            << " W: the energy table or the stream is not credible, or "
             << "the chip would throttle";
     report.warnings.push_back(warning.str());
   }
@@ -502,10 +529,12 @@ Simulator::Simulator(ChipDesc chip)
 
 Simulator::~Simulator() = default;
 
-static void checkRange(const char *what, uint64_t addr, size_t bytes, uint64_t size) {
+static void checkRange(const char *what, uint64_t addr, size_t bytes,
+                       uint64_t size) {
   if (addr > size || bytes > size - addr)
-    throw SimError(std::string(what) + " access [" + std::to_string(addr) + ", +" +
-                   std::to_string(bytes) + ") exceeds its size " + std::to_string(size));
+    throw SimError(std::string(what) + " access [" + std::to_string(addr) +
+                   ", +" + std::to_string(bytes) + ") exceeds its size " +
+                   std::to_string(size));
 }
 
 void Simulator::writeDram(uint64_t addr, const void *data, size_t bytes) {
@@ -516,15 +545,19 @@ void Simulator::readDram(uint64_t addr, void *data, size_t bytes) const {
   checkRange("DRAM", addr, bytes, chipDesc.dram.bytes);
   memories->dram.read(addr, data, bytes);
 }
-void Simulator::writeScratchpad(uint16_t core, uint64_t addr, const void *data, size_t bytes) {
+void Simulator::writeScratchpad(uint16_t core, uint64_t addr, const void *data,
+                                size_t bytes) {
   if (core >= chipDesc.cores)
-    throw SimError("scratchpad of core " + std::to_string(core) + " does not exist");
+    throw SimError("scratchpad of core " + std::to_string(core) +
+                   " does not exist");
   checkRange("scratchpad", addr, bytes, chipDesc.scratchpad.bytes);
   memories->scratchpads[core].write(addr, data, bytes);
 }
-void Simulator::readScratchpad(uint16_t core, uint64_t addr, void *data, size_t bytes) const {
+void Simulator::readScratchpad(uint16_t core, uint64_t addr, void *data,
+                               size_t bytes) const {
   if (core >= chipDesc.cores)
-    throw SimError("scratchpad of core " + std::to_string(core) + " does not exist");
+    throw SimError("scratchpad of core " + std::to_string(core) +
+                   " does not exist");
   checkRange("scratchpad", addr, bytes, chipDesc.scratchpad.bytes);
   memories->scratchpads[core].read(addr, data, bytes);
 }
@@ -543,8 +576,9 @@ Report Simulator::run(const Stream &stream, const RunOptions &options) {
   Engine engine(chipDesc, *memories, options);
   Report report = engine.run(stream);
   addEnergy(chipDesc, report);
-  report.wallSeconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - wallStart).count();
+  report.wallSeconds = std::chrono::duration<double>(
+                           std::chrono::steady_clock::now() - wallStart)
+                           .count();
   lastTrace = options.trace ? engine.trace() : std::string();
   return report;
 }

@@ -1,11 +1,10 @@
 //===- TextCodec.cpp - Readable form of a command stream ------------------===//
 //
 //   core 0
-//   dma0: dma dst=spm0:0x0 src=dram:0x1000 row_bytes=256 rows=64 src_row_stride=1024
-//   dma0: signal sem=0
-//   tensor: wait sem=0
-//   tensor: matmul m=64 n=64 k=64 in=bf16 out=fp32 a=0x0 lda=128 b=0x2000 ldb=128 ...
-//   vector: exp rows=64 cols=64 dst=0x8000:256:fp32 a=0x4000:256:fp32
+//   dma0: dma dst=spm0:0x0 src=dram:0x1000 row_bytes=256 rows=64
+//   src_row_stride=1024 dma0: signal sem=0 tensor: wait sem=0 tensor: matmul
+//   m=64 n=64 k=64 in=bf16 out=fp32 a=0x0 lda=128 b=0x2000 ldb=128 ... vector:
+//   exp rows=64 cols=64 dst=0x8000:256:fp32 a=0x4000:256:fp32
 //
 // Fields equal to their default are omitted when printing, so printing a
 // parsed stream reproduces it and parsing a printed stream gives it back.
@@ -27,7 +26,8 @@ namespace {
 
 std::string hex(uint64_t value) {
   char buffer[32];
-  std::snprintf(buffer, sizeof buffer, "0x%llx", static_cast<unsigned long long>(value));
+  std::snprintf(buffer, sizeof buffer, "0x%llx",
+                static_cast<unsigned long long>(value));
   return buffer;
 }
 
@@ -50,7 +50,8 @@ std::string memRefText(const MemRef &ref) {
 }
 
 std::string operandText(const VecOperand &op) {
-  return hex(op.addr) + ":" + std::to_string(op.stride) + ":" + dtypeName(op.type);
+  return hex(op.addr) + ":" + std::to_string(op.stride) + ":" +
+         dtypeName(op.type);
 }
 
 void printCommand(std::ostream &out, const Command &cmd) {
@@ -107,13 +108,15 @@ void printCommand(std::ostream &out, const Command &cmd) {
 
 class LineParser {
 public:
-  LineParser(const std::string &source, size_t line) : source(source), line(line) {}
+  LineParser(const std::string &source, size_t line)
+      : source(source), line(line) {}
 
   [[noreturn]] void fail(const std::string &what) const {
     throw SimError(source + ":" + std::to_string(line) + ": " + what);
   }
 
-  uint64_t number(const std::string &key, const std::string &text, uint64_t max) const {
+  uint64_t number(const std::string &key, const std::string &text,
+                  uint64_t max) const {
     if (text.empty() || text[0] == '-' || text[0] == '+')
       fail(key + "=" + text + " is not a non-negative integer");
     errno = 0;
@@ -137,14 +140,17 @@ public:
   DType dtype(const std::string &key, const std::string &text) const {
     auto type = parseDType(text);
     if (!type)
-      fail(key + "=" + text + " is not a dtype (fp32, bf16, fp16, fp8, int8, int32)");
+      fail(key + "=" + text +
+           " is not a dtype (fp32, bf16, fp16, fp8, int8, int32)");
     return *type;
   }
 
-  MemRef memRef(const std::string &key, const std::string &text, uint16_t core) const {
+  MemRef memRef(const std::string &key, const std::string &text,
+                uint16_t core) const {
     size_t colon = text.find(':');
     if (colon == std::string::npos)
-      fail(key + "=" + text + " must be dram:ADDR, spm[CORE]:ADDR or shared:ADDR");
+      fail(key + "=" + text +
+           " must be dram:ADDR, spm[CORE]:ADDR or shared:ADDR");
     std::string space = text.substr(0, colon);
     uint64_t addr = number(key, text.substr(colon + 1), ~0ull);
     if (space == "dram")
@@ -152,9 +158,10 @@ public:
     if (space == "shared")
       return MemRef::shared(addr);
     if (space.rfind("spm", 0) == 0) {
-      uint16_t owner = space.size() == 3
-                           ? core
-                           : static_cast<uint16_t>(number(key, space.substr(3), 65535));
+      uint16_t owner =
+          space.size() == 3
+              ? core
+              : static_cast<uint16_t>(number(key, space.substr(3), 65535));
       return MemRef::spm(owner, addr);
     }
     fail(key + "=" + text + ": unknown memory space '" + space + "'");
@@ -178,7 +185,8 @@ public:
     if (text == "vector")
       return UnitRef::vector();
     if (text.rfind("dma", 0) == 0 && text.size() > 3)
-      return UnitRef::dma(static_cast<uint8_t>(number("unit", text.substr(3), 255)));
+      return UnitRef::dma(
+          static_cast<uint8_t>(number("unit", text.substr(3), 255)));
     fail("unknown unit '" + text + "' (dma<N>, tensor, vector)");
   }
 
@@ -228,7 +236,8 @@ private:
 
 const uint64_t kU32 = 0xffffffffull, kU16 = 0xffffull;
 
-Command parseCommand(const std::string &op, Fields &f, const LineParser &p, uint16_t core) {
+Command parseCommand(const std::string &op, Fields &f, const LineParser &p,
+                     uint16_t core) {
   if (op == "dma") {
     DmaCmd dma;
     dma.dst = p.memRef("dst", f.take("dst"), core);
@@ -352,7 +361,8 @@ Stream parseText(const std::string &text, const std::string &sourceName) {
       if (!(words >> id))
         parser.fail("'core' needs a core number");
       core = static_cast<int>(parser.number("core", id, 65535));
-      if (static_cast<size_t>(core) < stream.cores.size() && !stream.cores[core].empty())
+      if (static_cast<size_t>(core) < stream.cores.size() &&
+          !stream.cores[core].empty())
         parser.fail("core " + id + " given twice");
       if (stream.cores.size() <= static_cast<size_t>(core))
         stream.cores.resize(core + 1);
@@ -364,7 +374,8 @@ Stream parseText(const std::string &text, const std::string &sourceName) {
     if (core < 0)
       parser.fail("instruction before any 'core N' line");
     if (first.back() != ':')
-      parser.fail("expected '<unit>:' (dma<N>, tensor, vector), got '" + first + "'");
+      parser.fail("expected '<unit>:' (dma<N>, tensor, vector), got '" + first +
+                  "'");
     first.pop_back();
     Instr instr;
     instr.unit = parser.unit(first);

@@ -15,8 +15,8 @@ namespace gaon::npu_sim::detail {
 /// Instruction pointers must stay valid until json() is called.
 class TraceWriter {
 public:
-  void add(const char *name, uint16_t core, int tid, double startCycles, double cycles,
-           const Instr &instr) {
+  void add(const char *name, uint16_t core, int tid, double startCycles,
+           double cycles, const Instr &instr) {
     events.push_back({name, core, tid, startCycles, cycles, &instr});
   }
   std::string json(const ChipDesc &chip) const;

@@ -25,10 +25,12 @@ enum : uint16_t {
   kChainBase = 18, // + from * units + to: program-order hand-offs
 };
 
-uint64_t alignUp(uint64_t value, uint64_t align) { return (value + align - 1) / align * align; }
+uint64_t alignUp(uint64_t value, uint64_t align) {
+  return (value + align - 1) / align * align;
+}
 
 uint32_t unitSlot(const ChipDesc &chip, UnitRef unit) {
-  return unit.kind == UnitKind::Dma ? unit.index
+  return unit.kind == UnitKind::Dma      ? unit.index
          : unit.kind == UnitKind::Tensor ? chip.dma.engines
                                          : chip.dma.engines + 1;
 }
@@ -43,17 +45,20 @@ UnitRef slotUnit(const ChipDesc &chip, uint32_t slot) {
 // pair at each hand-off (one counting semaphore per ordered unit pair).
 class Chain {
 public:
-  Chain(const ChipDesc &chip, CoreBuilder &builder) : chip(chip), builder(builder) {
+  Chain(const ChipDesc &chip, CoreBuilder &builder)
+      : chip(chip), builder(builder) {
     uint32_t units = chip.dma.engines + 2;
     if (kChainBase + units * units > chip.semaphoresPerCore)
-      throw SimError("synthesized streams need " + std::to_string(kChainBase + units * units) +
+      throw SimError("synthesized streams need " +
+                     std::to_string(kChainBase + units * units) +
                      " semaphores per core; chip " + chip.name + " has " +
                      std::to_string(chip.semaphoresPerCore));
   }
   CoreBuilder &on(UnitRef unit) {
     uint32_t slot = unitSlot(chip, unit);
     if (last >= 0 && static_cast<uint32_t>(last) != slot) {
-      uint16_t sem = static_cast<uint16_t>(kChainBase + last * (chip.dma.engines + 2) + slot);
+      uint16_t sem = static_cast<uint16_t>(
+          kChainBase + last * (chip.dma.engines + 2) + slot);
       builder.signal(slotUnit(chip, last), sem);
       builder.wait(unit, sem);
     }
@@ -81,7 +86,7 @@ void phaseBoundary(const ChipDesc &chip, CoreBuilder &builder) {
 }
 
 struct Epilogue {
-  uint64_t bias = 0;     // DRAM address of a [N] vector, 0: none
+  uint64_t bias = 0; // DRAM address of a [N] vector, 0: none
   bool gelu = false;
   uint64_t residual = 0; // DRAM address of an [M, N] matrix, 0: none
   uint64_t residualStride = 0;
@@ -113,7 +118,8 @@ struct GemmEmitter {
     uint64_t aSlot[2] = {take(aBytes), take(aBytes)};
     uint64_t bSlot[2] = {take(bBytes), take(bBytes)};
     uint64_t cSlot[2] = {take(cBytes), take(cBytes)};
-    uint64_t oSlot[2] = {0, 0}, biasSlot[2] = {0, 0}, resSlot[2] = {0, 0}, gTmp = 0;
+    uint64_t oSlot[2] = {0, 0}, biasSlot[2] = {0, 0}, resSlot[2] = {0, 0},
+             gTmp = 0;
     if (epilogue.any()) {
       oSlot[0] = take(uint64_t(tm) * tn * eo);
       oSlot[1] = take(uint64_t(tm) * tn * eo);
@@ -129,9 +135,10 @@ struct GemmEmitter {
         gTmp = take(cBytes);
     }
     if (offset > chip.scratchpad.bytes)
-      throw SimError("GEMM tiles " + std::to_string(tm) + "x" + std::to_string(tn) + "x" +
-                     std::to_string(tk) + " need " + std::to_string(offset) +
-                     " scratchpad bytes; chip " + chip.name + " has " +
+      throw SimError("GEMM tiles " + std::to_string(tm) + "x" +
+                     std::to_string(tn) + "x" + std::to_string(tk) + " need " +
+                     std::to_string(offset) + " scratchpad bytes; chip " +
+                     chip.name + " has " +
                      std::to_string(chip.scratchpad.bytes));
 
     UnitRef loader = UnitRef::dma(0);
@@ -147,10 +154,12 @@ struct GemmEmitter {
         if (reuse)
           b.wait(loader, kEpFree + cs);
         if (epilogue.bias)
-          b.dma(0, b.spm(biasSlot[cs]), MemRef::dram(epilogue.bias + uint64_t(n0) * e), cols * e);
+          b.dma(0, b.spm(biasSlot[cs]),
+                MemRef::dram(epilogue.bias + uint64_t(n0) * e), cols * e);
         if (epilogue.residual)
           b.dma(0, b.spm(resSlot[cs]),
-                MemRef::dram(epilogue.residual + m0 * epilogue.residualStride + uint64_t(n0) * e),
+                MemRef::dram(epilogue.residual + m0 * epilogue.residualStride +
+                             uint64_t(n0) * e),
                 cols * e, rows, uint64_t(tn) * e, epilogue.residualStride);
         b.signal(loader, kEpIn + cs);
       }
@@ -162,11 +171,13 @@ struct GemmEmitter {
         // A is reused across N tiles of a row block: skip reloading it.
         int64_t tag = int64_t(m0) * k + k0;
         if (aTag[s] != tag) {
-          b.dma(0, b.spm(aSlot[s]), MemRef::dram(aDram + m0 * lda + uint64_t(k0) * e),
-                depth * e, rows, uint64_t(tk) * e, lda);
+          b.dma(0, b.spm(aSlot[s]),
+                MemRef::dram(aDram + m0 * lda + uint64_t(k0) * e), depth * e,
+                rows, uint64_t(tk) * e, lda);
           aTag[s] = tag;
         }
-        b.dma(0, b.spm(bSlot[s]), MemRef::dram(bDram + k0 * ldb + uint64_t(n0) * e), cols * e,
+        b.dma(0, b.spm(bSlot[s]),
+              MemRef::dram(bDram + k0 * ldb + uint64_t(n0) * e), cols * e,
               depth, uint64_t(tn) * e, ldb);
         b.signal(loader, kFull + s);
 
@@ -201,7 +212,8 @@ struct GemmEmitter {
           b.wait(vec, kEpIn + cs);
         VecOperand c{cSlot[cs], tn * 4, DType::F32};
         if (epilogue.bias)
-          b.binary(VecOp::Add, rows, cols, c, c, {biasSlot[cs], tn * e, type}, Broadcast::Row);
+          b.binary(VecOp::Add, rows, cols, c, c, {biasSlot[cs], tn * e, type},
+                   Broadcast::Row);
         if (epilogue.gelu) {
           // gelu(x) = x * (0.5 + 0.5 * erf(x / sqrt(2)))
           VecOperand g{gTmp, tn * 4, DType::F32};
@@ -214,7 +226,8 @@ struct GemmEmitter {
           b.binary(VecOp::Add, rows, cols, c, c, {resSlot[cs], tn * e, type});
         if (reuse)
           b.wait(vec, kOFree + cs);
-        b.unary(VecOp::Cast, rows, cols, {oSlot[cs], tn * eo, epilogue.outType}, c);
+        b.unary(VecOp::Cast, rows, cols, {oSlot[cs], tn * eo, epilogue.outType},
+                c);
         b.signal(vec, kCFree + cs);
         if (epilogue.bias || epilogue.residual)
           b.signal(vec, kEpFree + cs);
@@ -227,15 +240,16 @@ struct GemmEmitter {
         b.wait(storer, kCDone + cs);
       }
       unsigned es = dtypeBytes(storeType);
-      b.dma(storer.index, MemRef::dram(cDram + m0 * ldc + uint64_t(n0) * es), b.spm(storeFrom),
-            cols * es, rows, ldc, storeStride);
+      b.dma(storer.index, MemRef::dram(cDram + m0 * ldc + uint64_t(n0) * es),
+            b.spm(storeFrom), cols * es, rows, ldc, storeStride);
       b.signal(storer, epilogue.any() ? kOFree + cs : kCFree + cs);
     }
     // Take the hand-backs nobody waited for, so that counts do not leak
     // into the next GEMM on this core.
     for (uint64_t st = step >= 2 ? step - 2 : 0; st < step; ++st)
       b.wait(loader, static_cast<uint16_t>(kEmpty + st % 2));
-    for (size_t t = tiles.size() >= 2 ? tiles.size() - 2 : 0; t < tiles.size(); ++t) {
+    for (size_t t = tiles.size() >= 2 ? tiles.size() - 2 : 0; t < tiles.size();
+         ++t) {
       uint16_t cs = static_cast<uint16_t>(t % 2);
       b.wait(UnitRef::tensor(), kCFree + cs);
       if (epilogue.any())
@@ -246,9 +260,9 @@ struct GemmEmitter {
   }
 };
 
-std::vector<std::pair<uint32_t, uint32_t>> tilesForCore(uint32_t m, uint32_t n, uint32_t tm,
-                                                        uint32_t tn, uint32_t core,
-                                                        uint32_t cores) {
+std::vector<std::pair<uint32_t, uint32_t>>
+tilesForCore(uint32_t m, uint32_t n, uint32_t tm, uint32_t tn, uint32_t core,
+             uint32_t cores) {
   std::vector<std::pair<uint32_t, uint32_t>> tiles;
   uint32_t index = 0;
   for (uint32_t m0 = 0; m0 < m; m0 += tm)
@@ -261,18 +275,22 @@ std::vector<std::pair<uint32_t, uint32_t>> tilesForCore(uint32_t m, uint32_t n, 
 } // namespace
 
 GemmSpec resolveGemmTiles(const ChipDesc &chip, GemmSpec spec) {
-  double pack = std::max(1.0, std::floor(chip.peakMacsPerCycle(spec.type) /
-                                         (double(chip.tensor.rows) * chip.tensor.cols)));
+  double pack =
+      std::max(1.0, std::floor(chip.peakMacsPerCycle(spec.type) /
+                               (double(chip.tensor.rows) * chip.tensor.cols)));
   unsigned e = dtypeBytes(spec.type);
   if (!spec.tileK)
-    spec.tileK = std::min<uint32_t>(spec.k, static_cast<uint32_t>(chip.tensor.rows * pack * 2));
+    spec.tileK = std::min<uint32_t>(
+        spec.k, static_cast<uint32_t>(chip.tensor.rows * pack * 2));
   if (!spec.tileN)
     spec.tileN = std::min<uint32_t>(spec.n, chip.tensor.cols * 4);
   if (!spec.tileM)
     spec.tileM = std::min<uint32_t>(spec.m, 512);
   auto bytes = [&] {
-    return 2 * (uint64_t(spec.tileM) * spec.tileK * e + uint64_t(spec.tileK) * spec.tileN * e +
-                uint64_t(spec.tileM) * spec.tileN * 4) + 6 * 64;
+    return 2 * (uint64_t(spec.tileM) * spec.tileK * e +
+                uint64_t(spec.tileK) * spec.tileN * e +
+                uint64_t(spec.tileM) * spec.tileN * 4) +
+           6 * 64;
   };
   while (bytes() > chip.scratchpad.bytes) {
     uint32_t *largest = &spec.tileM;
@@ -281,7 +299,8 @@ GemmSpec resolveGemmTiles(const ChipDesc &chip, GemmSpec spec) {
     if (spec.tileK > *largest)
       largest = &spec.tileK;
     if (*largest <= 1)
-      throw SimError("GEMM tiles cannot fit the scratchpad of chip " + chip.name);
+      throw SimError("GEMM tiles cannot fit the scratchpad of chip " +
+                     chip.name);
     *largest = (*largest + 1) / 2;
   }
   return spec;
@@ -294,21 +313,36 @@ Stream makeGemmStream(const ChipDesc &chip, const GemmSpec &input) {
     spec.bAddr = alignUp(uint64_t(spec.m) * spec.k * e, 4096);
     spec.cAddr = alignUp(spec.bAddr + uint64_t(spec.k) * spec.n * e, 4096);
   }
-  uint16_t cores = std::max<uint16_t>(1, std::min<uint16_t>(spec.cores, chip.cores));
+  uint16_t cores =
+      std::max<uint16_t>(1, std::min<uint16_t>(spec.cores, chip.cores));
   Stream stream;
   for (uint16_t core = 0; core < cores; ++core) {
     CoreBuilder builder(stream, core);
-    GemmEmitter emitter{chip,       builder,    spec.m,     spec.n,   spec.k,
-                        spec.tileM, spec.tileN, spec.tileK, spec.type, spec.aAddr,
-                        uint64_t(spec.k) * e,   spec.bAddr, uint64_t(spec.n) * e,
-                        spec.cAddr, uint64_t(spec.n) * 4, Epilogue{}};
-    emitter.emit(tilesForCore(spec.m, spec.n, spec.tileM, spec.tileN, core, cores));
+    GemmEmitter emitter{chip,
+                        builder,
+                        spec.m,
+                        spec.n,
+                        spec.k,
+                        spec.tileM,
+                        spec.tileN,
+                        spec.tileK,
+                        spec.type,
+                        spec.aAddr,
+                        uint64_t(spec.k) * e,
+                        spec.bAddr,
+                        uint64_t(spec.n) * e,
+                        spec.cAddr,
+                        uint64_t(spec.n) * 4,
+                        Epilogue{}};
+    emitter.emit(
+        tilesForCore(spec.m, spec.n, spec.tileM, spec.tileN, core, cores));
   }
   return stream;
 }
 
 Stream makeBertStream(const ChipDesc &chip, const BertSpec &spec) {
-  const uint32_t s = spec.seq, h = spec.hidden, f = spec.ffn, heads = spec.heads;
+  const uint32_t s = spec.seq, h = spec.hidden, f = spec.ffn,
+                 heads = spec.heads;
   const uint32_t dh = h / heads;
   const DType t = spec.type;
   const unsigned e = dtypeBytes(t);
@@ -331,28 +365,43 @@ Stream makeBertStream(const ChipDesc &chip, const BertSpec &spec) {
   };
   std::vector<LayerWeights> weights(spec.layers);
   for (LayerWeights &w : weights) {
-    w = {alloc(uint64_t(h) * 3 * h * e), alloc(3ull * h * e), alloc(uint64_t(h) * h * e),
-         alloc(uint64_t(h) * e), alloc(uint64_t(h) * e), alloc(uint64_t(h) * e),
-         alloc(uint64_t(h) * f * e), alloc(uint64_t(f) * e), alloc(uint64_t(f) * h * e),
-         alloc(uint64_t(h) * e), alloc(uint64_t(h) * e), alloc(uint64_t(h) * e)};
+    w = {alloc(uint64_t(h) * 3 * h * e), alloc(3ull * h * e),
+         alloc(uint64_t(h) * h * e),     alloc(uint64_t(h) * e),
+         alloc(uint64_t(h) * e),         alloc(uint64_t(h) * e),
+         alloc(uint64_t(h) * f * e),     alloc(uint64_t(f) * e),
+         alloc(uint64_t(f) * h * e),     alloc(uint64_t(h) * e),
+         alloc(uint64_t(h) * e),         alloc(uint64_t(h) * e)};
   }
   if (next > chip.dram.bytes)
-    throw SimError("BERT needs " + std::to_string(next) + " DRAM bytes; chip has " +
-                   std::to_string(chip.dram.bytes));
+    throw SimError("BERT needs " + std::to_string(next) +
+                   " DRAM bytes; chip has " + std::to_string(chip.dram.bytes));
 
   Stream stream;
   std::vector<CoreBuilder> builders;
   for (uint16_t core = 0; core < cores; ++core)
     builders.emplace_back(stream, core);
 
-  auto gemmPhase = [&](uint64_t a, uint32_t kDim, uint64_t w, uint32_t nDim, uint64_t out,
-                       Epilogue epilogue) {
+  auto gemmPhase = [&](uint64_t a, uint32_t kDim, uint64_t w, uint32_t nDim,
+                       uint64_t out, Epilogue epilogue) {
     uint32_t tn = std::min<uint32_t>(nDim, chip.tensor.cols);
     uint32_t tk = std::min<uint32_t>(kDim, 768);
     for (uint16_t core = 0; core < cores; ++core) {
-      GemmEmitter emitter{chip, builders[core], s, nDim, kDim, s, tn, tk, t, a,
-                          uint64_t(kDim) * e, w, uint64_t(nDim) * e, out,
-                          uint64_t(nDim) * e, epilogue};
+      GemmEmitter emitter{chip,
+                          builders[core],
+                          s,
+                          nDim,
+                          kDim,
+                          s,
+                          tn,
+                          tk,
+                          t,
+                          a,
+                          uint64_t(kDim) * e,
+                          w,
+                          uint64_t(nDim) * e,
+                          out,
+                          uint64_t(nDim) * e,
+                          epilogue};
       emitter.emit(tilesForCore(s, nDim, s, tn, core, cores));
       phaseBoundary(chip, builders[core]);
     }
@@ -373,36 +422,46 @@ Stream makeBertStream(const ChipDesc &chip, const BertSpec &spec) {
       VecOperand scores{sc, s * 4, DType::F32}, column{red, 4, DType::F32};
       for (uint32_t head = core; head < heads; head += cores) {
         uint64_t col = uint64_t(head) * dh * e, row = 3ull * h * e;
-        chain.on(UnitRef::dma(0)).dma(0, b.spm(q), MemRef::dram(qkv + col), dh * e, s, 0, row);
-        b.dma(0, b.spm(kk), MemRef::dram(qkv + uint64_t(h) * e + col), dh * e, s, 0, row);
-        b.dma(0, b.spm(v), MemRef::dram(qkv + 2ull * h * e + col), dh * e, s, 0, row);
+        chain.on(UnitRef::dma(0))
+            .dma(0, b.spm(q), MemRef::dram(qkv + col), dh * e, s, 0, row);
+        b.dma(0, b.spm(kk), MemRef::dram(qkv + uint64_t(h) * e + col), dh * e,
+              s, 0, row);
+        b.dma(0, b.spm(v), MemRef::dram(qkv + 2ull * h * e + col), dh * e, s, 0,
+              row);
         MatmulCmd qk;
         qk.m = s, qk.n = s, qk.k = dh, qk.inType = t, qk.outType = DType::F32;
-        qk.transposeB = true, qk.a = q, qk.lda = dh * e, qk.b = kk, qk.ldb = dh * e;
+        qk.transposeB = true, qk.a = q, qk.lda = dh * e, qk.b = kk,
+        qk.ldb = dh * e;
         qk.c = sc, qk.ldc = s * 4;
         chain.on(UnitRef::tensor()).matmul(qk);
-        chain.on(UnitRef::vector()).unary(VecOp::Scale, s, s, scores, scores, scale, 0.0f);
+        chain.on(UnitRef::vector())
+            .unary(VecOp::Scale, s, s, scores, scores, scale, 0.0f);
         b.unary(VecOp::ReduceMax, s, s, column, scores);
         b.binary(VecOp::Sub, s, s, scores, scores, column, Broadcast::Col);
         b.unary(VecOp::Exp, s, s, scores, scores);
         b.unary(VecOp::ReduceSum, s, s, column, scores);
         b.unary(VecOp::Recip, s, 1, column, column);
-        b.binary(VecOp::Mul, s, s, {p, s * e, t}, scores, column, Broadcast::Col);
+        b.binary(VecOp::Mul, s, s, {p, s * e, t}, scores, column,
+                 Broadcast::Col);
         MatmulCmd pv;
         pv.m = s, pv.n = dh, pv.k = s, pv.inType = t, pv.outType = DType::F32;
-        pv.a = p, pv.lda = s * e, pv.b = v, pv.ldb = dh * e, pv.c = o, pv.ldc = dh * 4;
+        pv.a = p, pv.lda = s * e, pv.b = v, pv.ldb = dh * e, pv.c = o,
+        pv.ldc = dh * 4;
         chain.on(UnitRef::tensor()).matmul(pv);
         chain.on(UnitRef::vector())
-            .unary(VecOp::Cast, s, dh, {ob, dh * e, t}, {o, dh * 4, DType::F32});
+            .unary(VecOp::Cast, s, dh, {ob, dh * e, t},
+                   {o, dh * 4, DType::F32});
         chain.on(UnitRef::dma(0))
-            .dma(0, MemRef::dram(att + col), b.spm(ob), dh * e, s, uint64_t(h) * e, 0);
+            .dma(0, MemRef::dram(att + col), b.spm(ob), dh * e, s,
+                 uint64_t(h) * e, 0);
       }
       chain.on(UnitRef::dma(0));
       phaseBoundary(chip, b);
     }
   };
 
-  auto layerNormPhase = [&](uint64_t in, uint64_t gamma, uint64_t beta, uint64_t out) {
+  auto layerNormPhase = [&](uint64_t in, uint64_t gamma, uint64_t beta,
+                            uint64_t out) {
     uint32_t rowsPerCore = (s + cores - 1) / cores;
     for (uint16_t core = 0; core < cores; ++core) {
       CoreBuilder &b = builders[core];
@@ -412,16 +471,20 @@ Stream makeBertStream(const ChipDesc &chip, const BertSpec &spec) {
         uint32_t rows = std::min(rowsPerCore, s - r0);
         uint64_t yb = 0, yf = alignUp(yb + uint64_t(rows) * h * e, 64);
         uint64_t sq = alignUp(yf + uint64_t(rows) * h * 4, 64);
-        uint64_t g = alignUp(sq + uint64_t(rows) * h * 4, 64), be = alignUp(g + h * e, 64);
-        uint64_t mean = alignUp(be + h * e, 64), var = alignUp(mean + rows * 4, 64);
+        uint64_t g = alignUp(sq + uint64_t(rows) * h * 4, 64),
+                 be = alignUp(g + h * e, 64);
+        uint64_t mean = alignUp(be + h * e, 64),
+                 var = alignUp(mean + rows * 4, 64);
         uint64_t ob = alignUp(var + rows * 4, 64);
         VecOperand yF{yf, h * 4, DType::F32}, sQ{sq, h * 4, DType::F32};
         VecOperand mu{mean, 4, DType::F32}, va{var, 4, DType::F32};
         chain.on(UnitRef::dma(0))
-            .dma(0, b.spm(yb), MemRef::dram(in + uint64_t(r0) * h * e), h * e, rows);
+            .dma(0, b.spm(yb), MemRef::dram(in + uint64_t(r0) * h * e), h * e,
+                 rows);
         b.dma(0, b.spm(g), MemRef::dram(gamma), h * e);
         b.dma(0, b.spm(be), MemRef::dram(beta), h * e);
-        chain.on(UnitRef::vector()).unary(VecOp::Cast, rows, h, yF, {yb, h * e, t});
+        chain.on(UnitRef::vector())
+            .unary(VecOp::Cast, rows, h, yF, {yb, h * e, t});
         b.unary(VecOp::ReduceSum, rows, h, mu, yF);
         b.unary(VecOp::Scale, rows, 1, mu, mu, 1.0f / h, 0.0f);
         b.binary(VecOp::Sub, rows, h, yF, yF, mu, Broadcast::Col);
@@ -431,9 +494,11 @@ Stream makeBertStream(const ChipDesc &chip, const BertSpec &spec) {
         b.unary(VecOp::Rsqrt, rows, 1, va, va);
         b.binary(VecOp::Mul, rows, h, yF, yF, va, Broadcast::Col);
         b.binary(VecOp::Mul, rows, h, yF, yF, {g, h * e, t}, Broadcast::Row);
-        b.binary(VecOp::Add, rows, h, {ob, h * e, t}, yF, {be, h * e, t}, Broadcast::Row);
+        b.binary(VecOp::Add, rows, h, {ob, h * e, t}, yF, {be, h * e, t},
+                 Broadcast::Row);
         chain.on(UnitRef::dma(0))
-            .dma(0, MemRef::dram(out + uint64_t(r0) * h * e), b.spm(ob), h * e, rows);
+            .dma(0, MemRef::dram(out + uint64_t(r0) * h * e), b.spm(ob), h * e,
+                 rows);
       }
       phaseBoundary(chip, b);
     }
@@ -443,10 +508,12 @@ Stream makeBertStream(const ChipDesc &chip, const BertSpec &spec) {
     Epilogue qkvEpi{w.bqkv, false, 0, 0, t};
     gemmPhase(x, h, w.wqkv, 3 * h, qkv, qkvEpi);
     attentionPhase();
-    gemmPhase(att, h, w.wo, h, y1, Epilogue{w.bo, false, x, uint64_t(h) * e, t});
+    gemmPhase(att, h, w.wo, h, y1,
+              Epilogue{w.bo, false, x, uint64_t(h) * e, t});
     layerNormPhase(y1, w.g1, w.be1, x1);
     gemmPhase(x1, h, w.w1, f, hid, Epilogue{w.b1, true, 0, 0, t});
-    gemmPhase(hid, f, w.w2, h, y2, Epilogue{w.b2, false, x1, uint64_t(h) * e, t});
+    gemmPhase(hid, f, w.w2, h, y2,
+              Epilogue{w.b2, false, x1, uint64_t(h) * e, t});
     layerNormPhase(y2, w.g2, w.be2, x);
   }
   return stream;

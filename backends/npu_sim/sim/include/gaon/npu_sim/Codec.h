@@ -30,7 +30,8 @@ Stream decodeBinary(const uint8_t *data, size_t size);
 
 std::string printText(const Stream &stream);
 /// `sourceName` prefixes error messages ("stream.txt:12: ...").
-Stream parseText(const std::string &text, const std::string &sourceName = "<text>");
+Stream parseText(const std::string &text,
+                 const std::string &sourceName = "<text>");
 /// One instruction in text form, without the unit prefix's core context.
 std::string printInstruction(const Instr &instr);
 

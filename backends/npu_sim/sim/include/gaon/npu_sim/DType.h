@@ -26,7 +26,14 @@ public:
   using std::runtime_error::runtime_error;
 };
 
-enum class DType : uint8_t { F32 = 0, BF16 = 1, F16 = 2, FP8 = 3, I8 = 4, I32 = 5 };
+enum class DType : uint8_t {
+  F32 = 0,
+  BF16 = 1,
+  F16 = 2,
+  FP8 = 3,
+  I8 = 4,
+  I32 = 5
+};
 constexpr int kNumDTypes = 6;
 
 /// Size of one element in bytes.

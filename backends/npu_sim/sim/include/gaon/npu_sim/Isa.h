@@ -41,11 +41,14 @@ enum class MemSpace : uint8_t { Dram = 0, Scratchpad = 1, Shared = 2 };
 
 struct MemRef {
   MemSpace space = MemSpace::Dram;
-  uint16_t core = 0; ///< Owner of a scratchpad; ignored for DRAM and shared SRAM.
+  uint16_t core =
+      0; ///< Owner of a scratchpad; ignored for DRAM and shared SRAM.
   uint64_t addr = 0;
 
   static MemRef dram(uint64_t addr) { return {MemSpace::Dram, 0, addr}; }
-  static MemRef spm(uint16_t core, uint64_t addr) { return {MemSpace::Scratchpad, core, addr}; }
+  static MemRef spm(uint16_t core, uint64_t addr) {
+    return {MemSpace::Scratchpad, core, addr};
+  }
   static MemRef shared(uint64_t addr) { return {MemSpace::Shared, 0, addr}; }
   bool operator==(const MemRef &o) const {
     return space == o.space && core == o.core && addr == o.addr;
@@ -80,12 +83,29 @@ struct MatmulCmd {
 
 enum class VecOp : uint8_t {
   // Binary: dst = a op b.
-  Add, Sub, Mul, Div, Max, Min,
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Max,
+  Min,
   // Unary: dst = f(a).
-  Cast, Exp, Log, Sqrt, Rsqrt, Recip, Erf, Tanh, Sigmoid, Relu, Neg, Abs,
+  Cast,
+  Exp,
+  Log,
+  Sqrt,
+  Rsqrt,
+  Recip,
+  Erf,
+  Tanh,
+  Sigmoid,
+  Relu,
+  Neg,
+  Abs,
   Scale, ///< dst = a * alpha + beta
   // Row reductions: dst[r] = reduce(a[r, :]), dst is a column (rows x 1).
-  ReduceSum, ReduceMax,
+  ReduceSum,
+  ReduceMax,
 };
 constexpr int kNumVecOps = static_cast<int>(VecOp::ReduceMax) + 1;
 const char *vecOpName(VecOp op);
@@ -137,7 +157,9 @@ struct SignalCmd {
 struct WaitCmd {
   uint16_t sem = 0;
   uint32_t count = 1;
-  bool operator==(const WaitCmd &o) const { return sem == o.sem && count == o.count; }
+  bool operator==(const WaitCmd &o) const {
+    return sem == o.sem && count == o.count;
+  }
 };
 
 /// Blocks the unit until `participants` cores (0: all) reach barrier `id`.
@@ -149,12 +171,15 @@ struct BarrierCmd {
   }
 };
 
-using Command = std::variant<DmaCmd, MatmulCmd, VectorCmd, SignalCmd, WaitCmd, BarrierCmd>;
+using Command =
+    std::variant<DmaCmd, MatmulCmd, VectorCmd, SignalCmd, WaitCmd, BarrierCmd>;
 
 struct Instr {
   UnitRef unit;
   Command cmd;
-  bool operator==(const Instr &o) const { return unit == o.unit && cmd == o.cmd; }
+  bool operator==(const Instr &o) const {
+    return unit == o.unit && cmd == o.cmd;
+  }
 };
 
 struct Stream {
@@ -174,16 +199,19 @@ public:
 
   /// Copies rows x rowBytes; strides of 0 mean packed rows.
   CoreBuilder &dma(uint8_t engine, MemRef dst, MemRef src, uint32_t rowBytes,
-                   uint32_t rows = 1, uint64_t dstRowStride = 0, uint64_t srcRowStride = 0);
+                   uint32_t rows = 1, uint64_t dstRowStride = 0,
+                   uint64_t srcRowStride = 0);
   CoreBuilder &dma(uint8_t engine, const DmaCmd &cmd);
   CoreBuilder &matmul(const MatmulCmd &cmd);
   CoreBuilder &vector(const VectorCmd &cmd);
   /// Unary or reduction op; a stride of 0 means packed rows.
-  CoreBuilder &unary(VecOp op, uint32_t rows, uint32_t cols, VecOperand dst, VecOperand a,
-                     float alpha = 1.0f, float beta = 0.0f);
-  CoreBuilder &binary(VecOp op, uint32_t rows, uint32_t cols, VecOperand dst, VecOperand a,
-                      VecOperand b, Broadcast bcast = Broadcast::None);
-  CoreBuilder &signal(UnitRef on, uint16_t sem, uint32_t count = 1, int targetCore = -1);
+  CoreBuilder &unary(VecOp op, uint32_t rows, uint32_t cols, VecOperand dst,
+                     VecOperand a, float alpha = 1.0f, float beta = 0.0f);
+  CoreBuilder &binary(VecOp op, uint32_t rows, uint32_t cols, VecOperand dst,
+                      VecOperand a, VecOperand b,
+                      Broadcast bcast = Broadcast::None);
+  CoreBuilder &signal(UnitRef on, uint16_t sem, uint32_t count = 1,
+                      int targetCore = -1);
   CoreBuilder &wait(UnitRef on, uint16_t sem, uint32_t count = 1);
   CoreBuilder &barrier(UnitRef on, uint16_t id, uint16_t participants = 0);
 

@@ -28,8 +28,9 @@
 namespace gaon::npu_sim {
 
 struct RunOptions {
-  bool functional = true; ///< false: timing only, no arithmetic or data movement.
-  bool trace = false;     ///< Record a timeline (Simulator::traceJson()).
+  bool functional =
+      true;           ///< false: timing only, no arithmetic or data movement.
+  bool trace = false; ///< Record a timeline (Simulator::traceJson()).
 };
 
 struct UnitReport {
@@ -41,7 +42,8 @@ struct UnitReport {
 };
 
 struct EnergyReport {
-  double macJ = 0, vectorJ = 0, scratchpadJ = 0, sharedJ = 0, dramJ = 0, networkJ = 0;
+  double macJ = 0, vectorJ = 0, scratchpadJ = 0, sharedJ = 0, dramJ = 0,
+         networkJ = 0;
   double staticJ = 0;
   double totalJ = 0;
 };
@@ -90,8 +92,10 @@ public:
 
   void writeDram(uint64_t addr, const void *data, size_t bytes);
   void readDram(uint64_t addr, void *data, size_t bytes) const;
-  void writeScratchpad(uint16_t core, uint64_t addr, const void *data, size_t bytes);
-  void readScratchpad(uint16_t core, uint64_t addr, void *data, size_t bytes) const;
+  void writeScratchpad(uint16_t core, uint64_t addr, const void *data,
+                       size_t bytes);
+  void readScratchpad(uint16_t core, uint64_t addr, void *data,
+                      size_t bytes) const;
   void writeShared(uint64_t addr, const void *data, size_t bytes);
   void readShared(uint64_t addr, void *data, size_t bytes) const;
 

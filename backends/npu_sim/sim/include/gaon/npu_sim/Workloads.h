@@ -22,7 +22,8 @@ struct GemmSpec {
   DType type = DType::BF16;
   uint16_t cores = 1;
   uint32_t tileM = 0, tileN = 0, tileK = 0;
-  uint64_t aAddr = 0, bAddr = 0, cAddr = 0; ///< 0,0,0: packed one after another.
+  uint64_t aAddr = 0, bAddr = 0,
+           cAddr = 0; ///< 0,0,0: packed one after another.
 };
 Stream makeGemmStream(const ChipDesc &chip, const GemmSpec &spec);
 /// The tile sizes makeGemmStream uses for `spec` (after defaulting).
