@@ -33,6 +33,13 @@ DriverRegistry &DriverRegistry::global() {
   return *registry;
 }
 
+DriverRegistry::DriverRegistry() {
+  hostApi_.abi_version = GAON_DRIVER_ABI_VERSION;
+  hostApi_.context = this;
+  hostApi_.register_driver = hostRegisterDriver;
+  hostApi_.set_error = gaon_set_error;
+}
+
 DriverRegistry::~DriverRegistry() {
   for (auto &entry : drivers_)
     if (entry.second->driver.vtable->destroy_driver)
@@ -84,13 +91,8 @@ Status DriverRegistry::loadLibrary(const std::string &path) {
                                                  "' does not export " +
                                                  GAON_DRIVER_REGISTER_SYMBOL);
   }
-  gaon_host_api_v1_t host = {};
-  host.abi_version = GAON_DRIVER_ABI_VERSION;
-  host.context = this;
-  host.register_driver = hostRegisterDriver;
-  host.set_error = gaon_set_error;
   gaon_set_error(GAON_OK, "");
-  gaon_status_code_t code = entry(&host);
+  gaon_status_code_t code = entry(&hostApi_);
   if (code != GAON_OK)
     return Status::fromDriver(code, "driver library '" + path +
                                         "' failed to register");

@@ -23,7 +23,7 @@ public:
   // registered on first use.
   static DriverRegistry &global();
 
-  DriverRegistry() = default;
+  DriverRegistry();
   ~DriverRegistry();
   DriverRegistry(const DriverRegistry &) = delete;
   DriverRegistry &operator=(const DriverRegistry &) = delete;
@@ -60,6 +60,9 @@ private:
   mutable std::mutex mutex_;
   std::map<std::string, std::unique_ptr<RegisteredDriver>> drivers_;
   std::vector<void *> libraries_; // never dlclose()d: vtables live there
+  // Handed to driver libraries, which may keep the pointer (to call
+  // set_error later): it lives as long as the registry.
+  gaon_host_api_v1_t hostApi_ = {};
 };
 
 // Registers the built-in drivers (host-ref) into `registry`.
