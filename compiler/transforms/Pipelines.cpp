@@ -16,6 +16,7 @@ void buildGraphOptimizationPipeline(OpPassManager &pm) {
   funcPm.addPass(createFuseGelu());
   funcPm.addPass(createFuseSilu());
   funcPm.addPass(createFuseRmsNorm());
+  funcPm.addPass(createFuseAttention());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

@@ -58,4 +58,26 @@ def FuseRmsNorm : Pass<"gaon-fuse-rms-norm", "mlir::func::FuncOp"> {
   let dependentDialects = ["gaon::graph::GraphDialect"];
 }
 
+def FuseAttention : Pass<"gaon-fuse-attention", "mlir::func::FuncOp"> {
+  let summary = "Fuses softmax(Q K^T * scale + mask) V into gaon_graph.attention";
+  let description = [{
+    Recognizes scaled dot-product attention as exporters emit it: the scale
+    as a multiplication or division of the scores by a constant, or split
+    between Q and K^T (torch.export's decomposition of SDPA), an optional
+    additive mask, and K^T given as a transpose. The fused op takes K as
+    [B, H, Sk, D]; the transpose that produced K^T composes with the new one.
+
+    Before:
+      %kt = gaon_graph.transpose %k {perm = array<i64: 0, 1, 3, 2>}
+      %s = gaon_graph.matmul %q, %kt
+      %c = gaon_graph.mul %s, %scale
+      %m = gaon_graph.add %c, %mask
+      %p = gaon_graph.softmax %m {axis = 3}
+      %o = gaon_graph.matmul %p, %v
+    After:
+      %o = gaon_graph.attention %q, %k, %v, %mask {scale = 0.25}
+  }];
+  let dependentDialects = ["gaon::graph::GraphDialect"];
+}
+
 #endif // GAON_COMPILER_TRANSFORMS_PASSES_TD
