@@ -152,11 +152,20 @@ GraphImporter::inputType(const ::onnx::ValueInfoProto &info,
   }
   auto given = options.inputShapes.find(name);
   if (given == options.inputShapes.end()) {
-    if (dynamic)
-      return error("graph input '" + name + "' has dynamic shape [" +
-                   shapeString(modelShape) +
-                   "]; fix it with --input-shape " + name + "=" +
-                   shapeString(modelShape));
+    if (dynamic) {
+      std::string names, example;
+      for (auto [i, dim] : llvm::enumerate(modelShape)) {
+        names += (i ? ", " : "") + (dimNames[i].empty()
+                                        ? (dim < 0 ? std::string("?")
+                                                   : std::to_string(dim))
+                                        : dimNames[i]);
+        example += (i ? "x" : "") + std::to_string(dim < 0 ? 1 : dim);
+      }
+      return error("graph input '" + name + "' has dynamic dimensions [" +
+                   names + "]; fix them with --input-shape " + name +
+                   "=DxD..., for example --input-shape " + name + "=" +
+                   example);
+    }
     return RankedTensorType::get(modelShape, element);
   }
   ArrayRef<int64_t> shape = given->second;
