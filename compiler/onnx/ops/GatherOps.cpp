@@ -54,6 +54,10 @@ LogicalResult convertGatherNd(NodeContext &ctx) {
   int64_t depth = indices.getShape().back();
   if (batchDims < 0 || batchDims + depth > data.getRank())
     return ctx.fail("GatherND index depth exceeds the data rank");
+  if (batchDims >= indices.getRank() ||
+      indices.getShape().take_front(batchDims) !=
+          data.getShape().take_front(batchDims))
+    return ctx.fail("GatherND batch dimensions of indices and data differ");
   SmallVector<int64_t> shape(indices.getShape().drop_back());
   llvm::append_range(shape, data.getShape().drop_front(batchDims + depth));
   ctx.setOutput(0, ctx.create<GatherNdOp>(RankedTensorType::get(shape, data.getElementType()),

@@ -127,6 +127,13 @@ LogicalResult convertConv(NodeContext &ctx) {
   if (groups < 1 || input.getDimSize(1) != weight.getDimSize(1) * groups)
     return ctx.fail("Conv channels (" + Twine(input.getDimSize(1)) +
                     ") do not match weight channels x groups");
+  if (weight.getDimSize(0) % groups != 0)
+    return ctx.fail("Conv output channels (" + Twine(weight.getDimSize(0)) +
+                    ") are not a multiple of the group count");
+  if (ctx.hasInput(2) &&
+      ctx.inputType(2).getShape() != ArrayRef<int64_t>{weight.getDimSize(0)})
+    return ctx.fail("Conv bias must have one value per output channel (" +
+                    Twine(weight.getDimSize(0)) + ")");
   SmallVector<int64_t> shape = {input.getDimSize(0), weight.getDimSize(0)};
   for (int64_t i = 0; i < spatial; ++i) {
     int64_t padded = input.getDimSize(2 + i) + pads[i] + pads[i + spatial];

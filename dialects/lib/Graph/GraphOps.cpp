@@ -152,6 +152,12 @@ LogicalResult ConvOp::verify() {
   if (groups < 1 || input.getDimSize(1) != weight.getDimSize(1) * groups ||
       weight.getDimSize(0) % groups != 0)
     return emitOpError("channel counts do not match the group count");
+  if (getBias() && getBias().getType().getShape() !=
+                       ArrayRef<int64_t>{weight.getDimSize(0)})
+    return emitOpError("bias shape ")
+           << shapeString(getBias().getType().getShape())
+           << " is not the output channel count [" << weight.getDimSize(0)
+           << "]";
   SmallVector<int64_t> expected = {input.getDimSize(0), weight.getDimSize(0)};
   for (int64_t i = 0; i < spatial; ++i) {
     int64_t padded =
@@ -373,6 +379,13 @@ LogicalResult GatherNdOp::verify() {
   if (batchDims < 0 || batchDims + depth > data.getRank())
     return emitOpError("index depth ") << depth << " with " << batchDims
                                        << " batch dims exceeds the data rank";
+  if (batchDims >= indices.getRank() ||
+      indices.getShape().take_front(batchDims) !=
+          data.getShape().take_front(batchDims))
+    return emitOpError("the first ")
+           << batchDims << " (batch) dimensions of indices "
+           << shapeString(indices.getShape()) << " and data "
+           << shapeString(data.getShape()) << " differ";
   SmallVector<int64_t> expected(indices.getShape().drop_back());
   llvm::append_range(expected, data.getShape().drop_front(batchDims + depth));
   return verifyResultShape(*this, expected);
