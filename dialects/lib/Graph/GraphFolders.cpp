@@ -563,7 +563,11 @@ OpFoldResult CumSumOp::fold(FoldAdaptor adaptor) {
   if (!input)
     return {};
   ArrayRef<int64_t> shape = input->getShape();
-  int64_t axis = getAxis(), n = shape[axis];
+  // cumsum has no verifier: an out-of-range axis must not be folded.
+  int64_t axis = getAxis();
+  if (axis < 0 || axis >= int64_t(shape.size()))
+    return {};
+  int64_t n = shape[axis];
   int64_t stride = computeStrides(shape)[axis];
   ConstantTensor result(getType());
   forEachIndex(shape, [&](int64_t linear, ArrayRef<int64_t> idx) {
