@@ -2,6 +2,8 @@
 
 #include "TensorProtoReader.h"
 
+#include "gaon/Compiler/Onnx/OnnxImporter.h"
+
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/FileSystem.h"
@@ -201,6 +203,25 @@ readTensorProto(MLIRContext *context, const ::onnx::TensorProto &proto,
     return std::nullopt;
   }
   return tensor;
+}
+
+std::optional<graph::ConstantTensor>
+readTensorFile(MLIRContext &context, StringRef path, std::string &error) {
+  auto buffer = llvm::MemoryBuffer::getFile(path, /*IsText=*/false,
+                                            /*RequiresNullTerminator=*/false);
+  if (!buffer) {
+    error = "cannot read '" + path.str() + "': " + buffer.getError().message();
+    return std::nullopt;
+  }
+  ::onnx::TensorProto proto;
+  if ((*buffer)->getBufferSize() > size_t(INT32_MAX) ||
+      !proto.ParseFromArray((*buffer)->getBufferStart(),
+                            int((*buffer)->getBufferSize()))) {
+    error = "'" + path.str() + "' is not a serialized onnx.TensorProto";
+    return std::nullopt;
+  }
+  return readTensorProto(&context, proto,
+                         llvm::sys::path::parent_path(path), error);
 }
 
 } // namespace gaon::onnx

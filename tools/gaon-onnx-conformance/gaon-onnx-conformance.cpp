@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "gaon/Compiler/Onnx/OnnxImporter.h"
+#include "gaon/Compiler/Reference/DataSetCheck.h"
 #include "gaon/Dialect/Graph/GraphDialect.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -20,13 +21,12 @@
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
 #include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
-
-#include <onnx/onnx_pb.h>
 
 #include <chrono>
 #include <csignal>
@@ -51,10 +51,17 @@ cl::opt<std::string> jsonPath("json", cl::desc("Write a JSON report"),
                               cl::value_desc("path"), cl::cat(category));
 cl::opt<bool> verbose("v", cl::desc("Print every test, not only failures"),
                       cl::cat(category));
+cl::opt<bool> runTests(
+    "run",
+    cl::desc("Also run every imported test's data sets on the reference "
+             "interpreter and compare the outputs (fp32: rel-L2 <= 1e-4)"),
+    cl::cat(category));
 cl::opt<unsigned> timeoutSeconds("timeout", cl::desc("Seconds per test"),
                                  cl::init(30), cl::cat(category));
 
-enum class Status { Imported, Unsupported, Failed };
+/// Imported tests are refined by --run into Passed, Wrong and RunFailed.
+enum class Status { Imported, Unsupported, Failed, Passed, Wrong, RunFailed };
+constexpr int kNumStatus = 6;
 
 struct Result {
   std::string name;
@@ -67,64 +74,52 @@ const char *statusName(Status status) {
   case Status::Imported: return "imported";
   case Status::Unsupported: return "unsupported";
   case Status::Failed: return "failed";
+  case Status::Passed: return "passed";
+  case Status::Wrong: return "wrong";
+  case Status::RunFailed: return "run-failed";
   }
   return "?";
 }
 
-/// Shapes of the test's first data set, keyed by graph input name. With
-/// `bindSmall`, integer and scalar inputs (shapes, axes, bounds) are bound to
-/// their data-set values, as a deployed model would have them constant.
-std::string collectInputShapes(StringRef dir, gaon::onnx::ImportOptions &opts,
-                               bool bindSmall) {
+/// Runs every data set of an imported test on the reference interpreter.
+Result runDataSets(StringRef name, StringRef dir) {
   SmallString<256> modelPath(dir);
   sys::path::append(modelPath, "model.onnx");
-  auto buffer = MemoryBuffer::getFile(modelPath);
-  if (!buffer)
-    return "cannot read model.onnx";
-  ::onnx::ModelProto model;
-  if (!model.ParseFromArray((*buffer)->getBufferStart(),
-                            int((*buffer)->getBufferSize())))
-    return "";
-  std::set<std::string> initializers;
-  for (const auto &init : model.graph().initializer())
-    initializers.insert(init.name());
-  int index = 0;
-  for (const auto &input : model.graph().input()) {
-    if (initializers.count(input.name()))
-      continue;
-    SmallString<256> dataPath(dir);
-    sys::path::append(dataPath, "test_data_set_0",
-                      "input_" + std::to_string(index++) + ".pb");
-    auto data = MemoryBuffer::getFile(dataPath);
-    if (!data)
-      continue;
-    ::onnx::TensorProto tensor;
-    if (!tensor.ParseFromArray((*data)->getBufferStart(),
-                               int((*data)->getBufferSize())))
-      continue;
-    SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
-    // Fully static inputs keep the model's shape.
-    const auto &dims = input.type().tensor_type().shape().dim();
-    bool isStatic = input.type().tensor_type().has_shape() &&
-                    llvm::all_of(dims, [](const auto &d) {
-                      return d.has_dim_value();
-                    });
-    bool isFloat = tensor.data_type() == ::onnx::TensorProto::FLOAT ||
-                   tensor.data_type() == ::onnx::TensorProto::DOUBLE ||
-                   tensor.data_type() == ::onnx::TensorProto::FLOAT16 ||
-                   tensor.data_type() == ::onnx::TensorProto::BFLOAT16;
-    if (bindSmall && (shape.empty() || (!isFloat && shape.size() == 1)))
-      opts.boundInputs[input.name()] = dataPath.str().str();
-    else if (!isStatic)
-      opts.inputShapes[input.name()] = shape;
+  std::error_code ec;
+  std::vector<std::string> dataSets;
+  for (sys::fs::directory_iterator it(dir, ec), end; it != end && !ec;
+       it.increment(ec))
+    if (sys::path::filename(it->path()).starts_with("test_data_set_"))
+      dataSets.push_back(it->path());
+  llvm::sort(dataSets);
+  for (const std::string &dataSet : dataSets) {
+    auto result = gaon::reference::checkDataSet(modelPath, dataSet, {});
+    std::string where = sys::path::filename(dataSet).str();
+    if (!result.failedStage.empty())
+      return {name.str(), Status::RunFailed,
+              where + ": " + result.failedStage + ": " + result.message};
+    for (const auto &output : result.outputs)
+      if (!output.pass)
+        return {name.str(), Status::Wrong,
+                formatv("{0}: output '{1}' rel-L2 {2:e2}, max-abs {3:e2}{4}",
+                        where, output.name, output.error.relativeL2,
+                        output.error.maxAbs,
+                        output.error.nonFiniteMismatch ? " (NaN/inf differ)"
+                        : !output.error.sameShape      ? " (shape differs)"
+                                                       : "")
+                    .str()};
   }
-  return "";
+  return {name.str(), Status::Passed, ""};
 }
 
 /// Runs in the child: imports one test and returns its classification.
 Result importOne(StringRef name, StringRef dir, bool bindSmall) {
   gaon::onnx::ImportOptions options;
-  if (std::string error = collectInputShapes(dir, options, bindSmall);
+  SmallString<256> modelPath(dir), dataSet(dir);
+  sys::path::append(modelPath, "model.onnx");
+  sys::path::append(dataSet, "test_data_set_0");
+  if (std::string error = gaon::onnx::specializeToDataSet(modelPath, dataSet,
+                                                          options, bindSmall);
       !error.empty())
     return {name.str(), Status::Failed, error};
   mlir::MLIRContext context;
@@ -135,8 +130,6 @@ Result importOne(StringRef name, StringRef dir, bool bindSmall) {
       firstError = d.str();
     return mlir::success();
   });
-  SmallString<256> modelPath(dir);
-  sys::path::append(modelPath, "model.onnx");
   auto module = gaon::onnx::importOnnxModel(context, modelPath, options);
   if (!module) {
     if (!bindSmall && StringRef(firstError).contains("compile-time constant"))
@@ -149,7 +142,9 @@ Result importOne(StringRef name, StringRef dir, bool bindSmall) {
   if (failed(mlir::verify(*module)))
     return {name.str(), Status::Failed,
             "imported IR does not verify: " + firstError};
-  return {name.str(), Status::Imported, ""};
+  if (!runTests)
+    return {name.str(), Status::Imported, ""};
+  return runDataSets(name, dir);
 }
 
 /// Forks, runs importOne in the child and reads its verdict from a pipe.
@@ -202,7 +197,7 @@ Result runIsolated(StringRef name, StringRef dir) {
             std::string("crashed: ") + strsignal(WTERMSIG(status))};
   auto [code, message] = StringRef(payload).split('\n');
   int value = 0;
-  if (code.getAsInteger(10, value) || value < 0 || value > 2)
+  if (code.getAsInteger(10, value) || value < 0 || value >= kNumStatus)
     return {name.str(), Status::Failed, "child reported nothing"};
   return {name.str(), Status(value), message.str()};
 }
@@ -249,7 +244,7 @@ int main(int argc, char **argv) {
 
   std::vector<Result> results;
   std::map<std::string, int> unsupportedCounts;
-  int counts[3] = {0, 0, 0};
+  int counts[kNumStatus] = {};
   for (const std::string &name : tests) {
     SmallString<256> dir(testRoot);
     sys::path::append(dir, name);
@@ -257,14 +252,20 @@ int main(int argc, char **argv) {
     counts[int(result.status)]++;
     if (result.status == Status::Unsupported)
       unsupportedCounts[unsupportedOp(result.message)]++;
-    if (verbose || result.status == Status::Failed)
+    if (verbose || result.status == Status::Failed ||
+        result.status == Status::Wrong || result.status == Status::RunFailed)
       outs() << statusName(result.status) << "  " << name
              << (result.message.empty() ? "" : ": " + result.message) << "\n";
     results.push_back(std::move(result));
   }
 
-  outs() << "\n" << tests.size() << " tests: " << counts[0] << " imported, "
+  int imported = counts[0] + counts[3] + counts[4] + counts[5];
+  outs() << "\n" << tests.size() << " tests: " << imported << " imported, "
          << counts[1] << " unsupported op, " << counts[2] << " failed\n";
+  if (runTests)
+    outs() << "reference run of the imported tests: " << counts[3]
+           << " passed, " << counts[4] << " wrong, " << counts[5]
+           << " could not run\n";
   if (!unsupportedCounts.empty()) {
     outs() << "unsupported op types (" << unsupportedCounts.size() << "):";
     for (auto &[op, count] : unsupportedCounts)
@@ -284,9 +285,12 @@ int main(int argc, char **argv) {
     json::Object report{
         {"test_root", testRoot},
         {"summary", json::Object{{"total", int64_t(tests.size())},
-                                 {"imported", counts[0]},
+                                 {"imported", imported},
                                  {"unsupported", counts[1]},
-                                 {"failed", counts[2]}}},
+                                 {"failed", counts[2]},
+                                 {"reference_passed", counts[3]},
+                                 {"reference_wrong", counts[4]},
+                                 {"reference_run_failed", counts[5]}}},
         {"unsupported_ops", std::move(unsupported)},
         {"tests", std::move(testArray)}};
     std::string tmp = jsonPath + ".tmp";

@@ -434,7 +434,14 @@ LogicalResult convertTrilu(NodeContext &ctx) {
 }
 
 LogicalResult convertDropout(NodeContext &ctx) {
-  // Inference: identity, and a mask that keeps everything.
+  // Inference: identity, and a mask that keeps everything. Training mode
+  // (random masks) must be off: absent, or a constant false.
+  if (ctx.hasInput(2)) {
+    auto training = ctx.constantInput(2);
+    if (!training || training->getNumElements() != 1 || training->getInt(0))
+      return ctx.fail("Dropout in training mode is not supported (only "
+                      "inference)");
+  }
   ctx.setOutput(0, ctx.input(0));
   if (ctx.hasOutput(1))
     ctx.setOutput(1, ctx.splat(ctx.getBuilder().getI1Type(),

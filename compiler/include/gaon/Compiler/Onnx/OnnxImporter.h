@@ -10,6 +10,8 @@
 #ifndef GAON_COMPILER_ONNX_ONNXIMPORTER_H
 #define GAON_COMPILER_ONNX_ONNXIMPORTER_H
 
+#include "gaon/Dialect/Graph/ConstantTensor.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
 #include "llvm/ADT/StringMap.h"
@@ -44,6 +46,24 @@ std::string parseBoundInput(llvm::StringRef text, ImportOptions &options);
 mlir::OwningOpRef<mlir::ModuleOp> importOnnxModel(mlir::MLIRContext &context,
                                                   llvm::StringRef path,
                                                   const ImportOptions &options);
+
+/// Reads a serialized onnx.TensorProto file (a backend test's input_K.pb or
+/// output_K.pb). On failure returns nullopt and sets `error`.
+std::optional<graph::ConstantTensor>
+readTensorFile(mlir::MLIRContext &context, llvm::StringRef path,
+               std::string &error);
+
+/// Fills `options` for running the model on the data set in `dataSetDir`
+/// (ONNX backend-test layout: input_K.pb for the K-th graph input that is
+/// not an initializer). Dynamic inputs get the data's shapes; with
+/// `bindSmall`, integer vectors and scalars (shapes, axes, bounds) are bound
+/// as constants, as a deployed model would have them. Returns an error or "".
+/// `inputNames`, when given, receives the names of those graph inputs in
+/// data-set order.
+std::string specializeToDataSet(llvm::StringRef modelPath,
+                                llvm::StringRef dataSetDir,
+                                ImportOptions &options, bool bindSmall,
+                                std::vector<std::string> *inputNames = nullptr);
 
 /// The ONNX op types the importer converts (domain "" / "ai.onnx").
 std::vector<std::string> getSupportedOpTypes();
