@@ -183,18 +183,21 @@ GraphImporter::inputType(const ::onnx::ValueInfoProto &info,
 }
 
 LogicalResult GraphImporter::importInitializers() {
-  for (const auto &initializer : model.graph().initializer()) {
-    std::string message;
-    auto tensor = readTensorProto(&context, initializer, modelDir, message);
-    if (!tensor)
-      return error("initializer: " + message);
-    std::string blobName = initializer.name();
+  auto &initializers = *model.mutable_graph()->mutable_initializer();
+  for (auto &initializer : initializers) {
+    std::string blobName = initializer.name(), message;
     for (char &c : blobName)
       if (!llvm::isAlnum(c) && c != '_' && c != '.')
         c = '_';
-    values[initializer.name()] = graph::ConstantOp::create(builder, 
-        NameLoc::get(builder.getStringAttr(initializer.name())),
-        tensor->toAttr(blobName));
+    ElementsAttr value = readTensorProtoAttr(&context, initializer, modelDir,
+                                             blobName, message);
+    if (!value)
+      return error("initializer: " + message);
+    values[initializer.name()] = graph::ConstantOp::create(
+        builder, NameLoc::get(builder.getStringAttr(initializer.name())),
+        value);
+    // The blob holds the data now; release the protobuf's copy.
+    std::string().swap(*initializer.mutable_raw_data());
   }
   return success();
 }

@@ -4,7 +4,10 @@
 
 #include "gaon/Compiler/Onnx/OnnxImporter.h"
 
+#include "mlir/IR/AsmState.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinAttributes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -73,7 +76,7 @@ bool copyRepeated(const Field &field, graph::ConstantTensor &tensor,
 }
 
 bool readExternal(const ::onnx::TensorProto &proto, StringRef modelDir,
-                  graph::ConstantTensor &tensor, std::string &error) {
+                  MutableArrayRef<char> dst, std::string &error) {
   std::string location;
   int64_t offset = 0, length = -1;
   for (const auto &entry : proto.external_data()) {
@@ -111,7 +114,7 @@ bool readExternal(const ::onnx::TensorProto &proto, StringRef modelDir,
             "': " + buffer.getError().message();
     return false;
   }
-  int64_t expected = int64_t(tensor.bytes().size());
+  int64_t expected = int64_t(dst.size());
   int64_t fileSize = int64_t((*buffer)->getBufferSize());
   if (length >= 0 && length != expected) {
     error = "external data length " + std::to_string(length) +
@@ -126,16 +129,14 @@ bool readExternal(const ::onnx::TensorProto &proto, StringRef modelDir,
             ")";
     return false;
   }
-  std::memcpy(tensor.bytes().data(), (*buffer)->getBufferStart() + offset,
-              expected);
+  std::memcpy(dst.data(), (*buffer)->getBufferStart() + offset, expected);
   return true;
 }
 
-} // namespace
-
-std::optional<graph::ConstantTensor>
-readTensorProto(MLIRContext *context, const ::onnx::TensorProto &proto,
-                StringRef modelDir, std::string &error) {
+/// The tensor type of `proto`, after checking its data type and dimensions.
+std::optional<RankedTensorType> protoType(MLIRContext *context,
+                                          const ::onnx::TensorProto &proto,
+                                          std::string &error) {
   Type element = getElementType(context, proto.data_type());
   if (!element) {
     error = "tensor '" + proto.name() + "' has unsupported data type " +
@@ -153,11 +154,24 @@ readTensorProto(MLIRContext *context, const ::onnx::TensorProto &proto,
     shape.push_back(dim);
     count *= dim;
   }
-  graph::ConstantTensor tensor(RankedTensorType::get(shape, element));
+  return RankedTensorType::get(shape, element);
+}
+
+} // namespace
+
+std::optional<graph::ConstantTensor>
+readTensorProto(MLIRContext *context, const ::onnx::TensorProto &proto,
+                StringRef modelDir, std::string &error) {
+  auto type = protoType(context, proto, error);
+  if (!type)
+    return std::nullopt;
+  Type element = type->getElementType();
+  int64_t count = type->getNumElements();
+  graph::ConstantTensor tensor(*type);
   int64_t bytes = int64_t(tensor.bytes().size());
   bool ok = true;
   if (proto.data_location() == ::onnx::TensorProto::EXTERNAL) {
-    ok = readExternal(proto, modelDir, tensor, error);
+    ok = readExternal(proto, modelDir, tensor.bytes(), error);
     if (!ok)
       error = "tensor '" + proto.name() + "': " + error;
     return ok ? std::optional(std::move(tensor)) : std::nullopt;
@@ -203,6 +217,41 @@ readTensorProto(MLIRContext *context, const ::onnx::TensorProto &proto,
     return std::nullopt;
   }
   return tensor;
+}
+
+ElementsAttr readTensorProtoAttr(MLIRContext *context,
+                                const ::onnx::TensorProto &proto,
+                                StringRef modelDir, StringRef blobName,
+                                std::string &error) {
+  auto type = protoType(context, proto, error);
+  if (!type)
+    return nullptr;
+  bool external = proto.data_location() == ::onnx::TensorProto::EXTERNAL;
+  int64_t elementBytes = (type->getElementTypeBitWidth() + 7) / 8;
+  int64_t bytes = type->getNumElements() * elementBytes;
+  // Large raw or external weights go straight into their blob: one copy.
+  if ((external || proto.has_raw_data()) &&
+      !type->getElementType().isInteger(1) &&
+      type->getNumElements() > graph::kMaxInlineElements) {
+    AsmResourceBlob blob = HeapAsmResourceBlob::allocate(
+        bytes, std::max<int64_t>(elementBytes, 8), /*dataIsMutable=*/true);
+    if (external) {
+      if (!readExternal(proto, modelDir, blob.getMutableData(), error)) {
+        error = "tensor '" + proto.name() + "': " + error;
+        return nullptr;
+      }
+    } else {
+      if (int64_t(proto.raw_data().size()) != bytes) {
+        error = "tensor '" + proto.name() +
+                "' holds the wrong amount of data for its shape";
+        return nullptr;
+      }
+      std::memcpy(blob.getMutableData().data(), proto.raw_data().data(), bytes);
+    }
+    return DenseResourceElementsAttr::get(*type, blobName, std::move(blob));
+  }
+  auto tensor = readTensorProto(context, proto, modelDir, error);
+  return tensor ? tensor->toAttr(blobName) : nullptr;
 }
 
 std::optional<graph::ConstantTensor>

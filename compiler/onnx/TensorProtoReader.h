@@ -26,6 +26,15 @@ std::optional<graph::ConstantTensor>
 readTensorProto(mlir::MLIRContext *context, const ::onnx::TensorProto &tensor,
                 llvm::StringRef modelDir, std::string &error);
 
+/// Like readTensorProto, straight to an attribute: large raw or external
+/// weights are copied once, into a dense_resource blob named `blobName`.
+/// Returns null and sets `error` on failure.
+mlir::ElementsAttr readTensorProtoAttr(mlir::MLIRContext *context,
+                                       const ::onnx::TensorProto &tensor,
+                                       llvm::StringRef modelDir,
+                                       llvm::StringRef blobName,
+                                       std::string &error);
+
 } // namespace gaon::onnx
 
 #endif // GAON_COMPILER_ONNX_TENSORPROTOREADER_H

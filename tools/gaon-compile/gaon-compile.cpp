@@ -130,8 +130,11 @@ int main(int argc, char **argv) {
   if (!output)
     return fail(errorMessage);
   mlir::OpPrintingFlags flags;
+  // Without the weights the module is printed in local scope, which leaves
+  // out the dialect_resources section (building its hex text for a large
+  // model would take most of the compile time).
   if (!keepWeights)
-    flags.elideLargeResourceString(64);
+    flags.useLocalScope();
   module->print(output->os(), flags);
   output->os() << "\n";
   output->keep();
