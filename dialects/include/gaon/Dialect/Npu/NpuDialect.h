@@ -1,0 +1,20 @@
+//===- NpuDialect.h - gaon.npu dialect --------------------------*- C++ -*-===//
+
+#ifndef GAON_DIALECT_NPU_NPUDIALECT_H
+#define GAON_DIALECT_NPU_NPUDIALECT_H
+
+#include "mlir/IR/Attributes.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/DialectImplementation.h"
+
+#include "gaon/Dialect/Npu/NpuDialect.h.inc"
+
+#define GET_ATTRDEF_CLASSES
+#include "gaon/Dialect/Npu/NpuAttrs.h.inc"
+
+namespace gaon::npu {
+/// Name of the module attribute holding the #gaon_npu.chip.
+inline constexpr llvm::StringLiteral kChipAttrName = "gaon_npu.chip";
+} // namespace gaon::npu
+
+#endif // GAON_DIALECT_NPU_NPUDIALECT_H

@@ -1,0 +1,56 @@
+//===- NpuDialect.td - gaon.npu dialect definition ---------*- tablegen -*-===//
+//
+// The gaon.npu dialect describes the simulated NPU's side of a program. Its
+// namespace is `gaon_npu`. The chip a module is compiled for is an attribute
+// on the module, so passes read the chip's sizes instead of constants.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GAON_DIALECT_NPU_NPUDIALECT_TD
+#define GAON_DIALECT_NPU_NPUDIALECT_TD
+
+include "mlir/IR/AttrTypeBase.td"
+include "mlir/IR/OpBase.td"
+
+def Npu_Dialect : Dialect {
+  let name = "gaon_npu";
+  let summary = "The simulated NPU: chip description and lowering state";
+  let cppNamespace = "::gaon::npu";
+  let useDefaultAttributePrinterParser = 1;
+}
+
+def Npu_ChipAttr : AttrDef<Npu_Dialect, "Chip"> {
+  let mnemonic = "chip";
+  let summary = "The NPU a module is compiled for";
+  let description = [{
+    Built from a chip description file (backends/npu_sim/presets/*.json or a
+    user's file). The sizes that lowering passes read are parameters; the
+    full description travels as `json` so that the artifact can embed the
+    exact chip it was compiled for.
+
+    ```mlir
+    #gaon_npu.chip<name = "rngd", cores = 8, tensor_rows = 128,
+                   tensor_cols = 128, scratchpad_bytes = 33554432,
+                   dram_bytes = 51539607552, clock_mhz = 1000, json = "...">
+    ```
+  }];
+  let parameters = (ins
+    StringRefParameter<"preset or file name">:$name,
+    "int64_t":$cores,
+    "int64_t":$tensor_rows,
+    "int64_t":$tensor_cols,
+    "int64_t":$scratchpad_bytes,
+    "int64_t":$dram_bytes,
+    "int64_t":$clock_mhz,
+    StringRefParameter<"the full chip description">:$json
+  );
+  let assemblyFormat = [{
+    `<` `name` `=` $name `,` `cores` `=` $cores `,`
+        `tensor_rows` `=` $tensor_rows `,` `tensor_cols` `=` $tensor_cols `,`
+        `scratchpad_bytes` `=` $scratchpad_bytes `,`
+        `dram_bytes` `=` $dram_bytes `,` `clock_mhz` `=` $clock_mhz `,`
+        `json` `=` $json `>`
+  }];
+}
+
+#endif // GAON_DIALECT_NPU_NPUDIALECT_TD
