@@ -101,7 +101,7 @@ TEST(ChipDesc, FieldErrors) {
             }),
             "tiny.json: cores.tensor_unit.macs_per_cycle.bf17 is not a dtype "
             "(fp32, bf16, "
-            "fp16, fp8, int8, int32)");
+            "fp16, fp8, int8, int32, int64, bool)");
   EXPECT_EQ(
       errorAfter([](nlohmann::json &c) {
         c["cores"]["tensor_unit"]["dataflow"] = "row_stationary";

@@ -138,12 +138,12 @@ TEST(Codec, ForgedChecksumStillChecksFields) {
   std::vector<uint8_t> badOpcode = bytes;
   badOpcode[firstInstr] = 99;
   resign(badOpcode);
-  EXPECT_NE(decodeError(badOpcode).find("opcode 99 is not 1-6"),
+  EXPECT_NE(decodeError(badOpcode).find("opcode 99 is not 1-7"),
             std::string::npos);
   std::vector<uint8_t> badLength = bytes;
   badLength[firstInstr + 3] = 7;
   resign(badLength);
-  EXPECT_NE(decodeError(badLength).find("version 1 has 66"), std::string::npos);
+  EXPECT_NE(decodeError(badLength).find("version 2 has 66"), std::string::npos);
   std::vector<uint8_t> hugeCount = bytes;
   hugeCount[12] = hugeCount[13] = hugeCount[14] = hugeCount[15] = 0xFF;
   resign(hugeCount);

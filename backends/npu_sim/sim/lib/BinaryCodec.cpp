@@ -17,15 +17,19 @@ enum class Opcode : uint8_t {
   Vector = 3,
   Signal = 4,
   Wait = 5,
-  Barrier = 6
+  Barrier = 6,
+  Gather = 7
 };
 
-// Payload sizes of version 1; a mismatch means corruption or another version.
+// Payload sizes of version 2; a mismatch means corruption or another version.
 constexpr uint16_t kMemRefBytes = 1 + 2 + 8;
 constexpr uint16_t kDmaBytes = 2 * kMemRefBytes + 3 * 4 + 4 * 8;
 constexpr uint16_t kMatmulBytes = 3 * 4 + 2 + 1 + 3 * 8 + 3 * 4;
 constexpr uint16_t kOperandBytes = 8 + 4 + 1;
-constexpr uint16_t kVectorBytes = 1 + 4 + 4 + 3 * kOperandBytes + 1 + 4 + 4;
+constexpr uint16_t kVectorBytes =
+    1 + 4 + 4 + 4 * kOperandBytes + 3 + 4 + 4; // op rows cols dst a b c bcasts
+constexpr uint16_t kGatherBytes =
+    kMemRefBytes + 4 + 8 + 4 + kMemRefBytes + 1 + 4 + kMemRefBytes + 8;
 constexpr uint16_t kSignalBytes = 2 + 2 + 4;
 constexpr uint16_t kWaitBytes = 2 + 4;
 constexpr uint16_t kBarrierBytes = 2 + 2;
@@ -126,6 +130,12 @@ public:
     ref.addr = u64();
     return ref;
   }
+  Broadcast broadcast() {
+    uint8_t bcast = u8();
+    if (bcast > static_cast<uint8_t>(Broadcast::Scalar))
+      corrupt("broadcast code " + std::to_string(bcast) + " is not 0-3");
+    return static_cast<Broadcast>(bcast);
+  }
   VecOperand operand() {
     VecOperand op;
     op.addr = u64();
@@ -192,9 +202,23 @@ void encodeInstr(Writer &w, const Instr &instr) {
     w.operand(vec->dst);
     w.operand(vec->a);
     w.operand(vec->b);
+    w.operand(vec->c);
     w.u8(static_cast<uint8_t>(vec->bcast));
+    w.u8(static_cast<uint8_t>(vec->bcastA));
+    w.u8(static_cast<uint8_t>(vec->bcastC));
     w.f32(vec->alpha);
     w.f32(vec->beta);
+  } else if (auto *gather = std::get_if<GatherCmd>(&instr.cmd)) {
+    header(Opcode::Gather, kGatherBytes);
+    w.memRef(gather->table);
+    w.u32(gather->rowBytes);
+    w.u64(gather->tableRowStride);
+    w.u32(gather->numRows);
+    w.memRef(gather->indices);
+    w.u8(static_cast<uint8_t>(gather->indexType));
+    w.u32(gather->count);
+    w.memRef(gather->dst);
+    w.u64(gather->dstRowStride);
   } else if (auto *signal = std::get_if<SignalCmd>(&instr.cmd)) {
     header(Opcode::Signal, kSignalBytes);
     w.u16(signal->core);
@@ -222,12 +246,13 @@ Instr decodeInstr(Reader &r) {
   uint16_t payload = r.u16();
   static const uint16_t expected[] = {
       0,          kDmaBytes,    kMatmulBytes, kVectorBytes, kSignalBytes,
-      kWaitBytes, kBarrierBytes};
-  if (opcode == 0 || opcode > static_cast<uint8_t>(Opcode::Barrier))
-    r.corrupt("opcode " + std::to_string(opcode) + " is not 1-6");
+      kWaitBytes, kBarrierBytes, kGatherBytes};
+  if (opcode == 0 || opcode > static_cast<uint8_t>(Opcode::Gather))
+    r.corrupt("opcode " + std::to_string(opcode) + " is not 1-7");
   if (payload != expected[opcode])
     r.corrupt("payload of opcode " + std::to_string(opcode) + " is " +
-              std::to_string(payload) + " bytes, version 1 has " +
+              std::to_string(payload) + " bytes, version " +
+              std::to_string(kStreamFormatVersion) + " has " +
               std::to_string(expected[opcode]));
   r.need(payload);
   switch (static_cast<Opcode>(opcode)) {
@@ -278,13 +303,27 @@ Instr decodeInstr(Reader &r) {
     vec.dst = r.operand();
     vec.a = r.operand();
     vec.b = r.operand();
-    uint8_t bcast = r.u8();
-    if (bcast > static_cast<uint8_t>(Broadcast::Scalar))
-      r.corrupt("broadcast code " + std::to_string(bcast) + " is not 0-3");
-    vec.bcast = static_cast<Broadcast>(bcast);
+    vec.c = r.operand();
+    vec.bcast = r.broadcast();
+    vec.bcastA = r.broadcast();
+    vec.bcastC = r.broadcast();
     vec.alpha = r.f32();
     vec.beta = r.f32();
     instr.cmd = vec;
+    break;
+  }
+  case Opcode::Gather: {
+    GatherCmd gather;
+    gather.table = r.memRef();
+    gather.rowBytes = r.u32();
+    gather.tableRowStride = r.u64();
+    gather.numRows = r.u32();
+    gather.indices = r.memRef();
+    gather.indexType = r.dtype();
+    gather.count = r.u32();
+    gather.dst = r.memRef();
+    gather.dstRowStride = r.u64();
+    instr.cmd = gather;
     break;
   }
   case Opcode::Signal: {
@@ -342,9 +381,15 @@ Stream decodeBinary(const uint8_t *data, size_t size) {
   r.u32();
   uint16_t version = r.u16();
   if (version != kStreamFormatVersion)
-    throw SimError("stream format version " + std::to_string(version) +
-                   " is not supported (this simulator reads version " +
-                   std::to_string(kStreamFormatVersion) + ")");
+    throw SimError(
+        "stream format version " + std::to_string(version) +
+        " is not supported (this simulator reads version " +
+        std::to_string(kStreamFormatVersion) +
+        (version < kStreamFormatVersion
+             ? "; version 1 streams predate gather, int64/bool and the "
+               "select/compare ops: re-encode them from the text form, "
+               "which is unchanged for version 1 instructions)"
+             : "; the stream is newer than this simulator)"));
   if (r.u16() != 0)
     r.corrupt("reserved header field is not 0");
   uint32_t cores = r.u32();

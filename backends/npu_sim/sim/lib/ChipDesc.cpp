@@ -20,7 +20,9 @@ using Json = nlohmann::json;
 // copy, ...) cost one cycle per lane-wide group and need no entry.
 const std::set<std::string> &costedVectorOps() {
   static const std::set<std::string> ops = {
-      "exp", "log", "sqrt", "rsqrt", "recip", "div", "erf", "tanh", "sigmoid"};
+      "exp", "log",  "sqrt", "rsqrt", "recip", "div",  "erf",
+      "tanh", "sigmoid", "sin", "cos", "pow", "mod", "fmod",
+      "silu", "gelu", "gelu_tanh"};
   return ops;
 }
 
@@ -140,8 +142,8 @@ public:
     for (auto &item : table.object.items()) {
       auto type = parseDType(item.key());
       if (!type)
-        table.invalid(item.key(),
-                      "is not a dtype (fp32, bf16, fp16, fp8, int8, int32)");
+        table.invalid(item.key(), std::string("is not a dtype (") +
+                                      dtypeNameList() + ")");
       result[static_cast<int>(*type)] = positiveOnly
                                             ? table.positive(item.key())
                                             : table.nonNegative(item.key());
@@ -208,7 +210,8 @@ VectorUnitDesc readVectorUnit(FieldReader reader) {
       if (!costedVectorOps().count(item.key()))
         ops.invalid(item.key(),
                     "is not a costed vector op (exp, log, sqrt, rsqrt, recip, "
-                    "div, erf, tanh, sigmoid)");
+                    "div, erf, tanh, sigmoid, sin, cos, pow, mod, fmod, silu, "
+                    "gelu, gelu_tanh)");
       vector.opCycles[item.key()] = ops.positive(item.key(), 1e6);
     }
   }
@@ -257,10 +260,12 @@ double ChipDesc::pjPerMac(DType type) const {
          tensor.fp32EmulationSlowdown;
 }
 
-ChipDesc parseChipJson(const std::string &text, const std::string &sourceName) {
+ChipDesc parseChipJson(std::string_view textView,
+                       std::string_view sourceView) {
+  std::string sourceName(sourceView);
   Json root;
   try {
-    root = Json::parse(text);
+    root = Json::parse(textView.begin(), textView.end());
   } catch (const Json::parse_error &error) {
     throw SimError(sourceName + ": not valid JSON: " + error.what());
   }
@@ -269,7 +274,7 @@ ChipDesc parseChipJson(const std::string &text, const std::string &sourceName) {
   chip.source = sourceName;
   chip.name = reader.string("name");
   if (reader.has("description"))
-    reader.string("description");
+    chip.description = reader.string("description");
   chip.clockGhz = reader.positive("clock_ghz", 10);
   chip.tdpWatts = reader.positive("tdp_watts", 100000);
   readCores(reader.child("cores"), chip);
@@ -325,6 +330,103 @@ ChipDesc parseChipJson(const std::string &text, const std::string &sourceName) {
                    ")");
   reader.finish();
   return chip;
+}
+
+bool ChipDesc::operator==(const ChipDesc &o) const {
+  return name == o.name && description == o.description &&
+         clockGhz == o.clockGhz && cores == o.cores &&
+         semaphoresPerCore == o.semaphoresPerCore &&
+         tensor.rows == o.tensor.rows && tensor.cols == o.tensor.cols &&
+         tensor.dataflow == o.tensor.dataflow &&
+         tensor.macsPerCycle == o.tensor.macsPerCycle &&
+         tensor.fp32EmulationSlowdown == o.tensor.fp32EmulationSlowdown &&
+         tensor.weightDoubleBuffer == o.tensor.weightDoubleBuffer &&
+         vector.lanes == o.vector.lanes &&
+         vector.pipelineLatencyCycles == o.vector.pipelineLatencyCycles &&
+         vector.opCycles == o.vector.opCycles &&
+         scratchpad.bytes == o.scratchpad.bytes &&
+         scratchpad.banks == o.scratchpad.banks &&
+         scratchpad.bytesPerCycle == o.scratchpad.bytesPerCycle &&
+         dma.engines == o.dma.engines &&
+         dma.bytesPerCycle == o.dma.bytesPerCycle &&
+         dma.setupCycles == o.dma.setupCycles &&
+         shared.bytes == o.shared.bytes &&
+         shared.bytesPerCycle == o.shared.bytesPerCycle &&
+         network.bytesPerCycle == o.network.bytesPerCycle &&
+         network.latencyCycles == o.network.latencyCycles &&
+         dram.kind == o.dram.kind && dram.channels == o.dram.channels &&
+         dram.bytes == o.dram.bytes && dram.bandwidthGBps == o.dram.bandwidthGBps &&
+         dram.latencyNs == o.dram.latencyNs &&
+         dram.interleaveBytes == o.dram.interleaveBytes &&
+         energy.pjPerMac == o.energy.pjPerMac &&
+         energy.pjPerScratchpadByte == o.energy.pjPerScratchpadByte &&
+         energy.pjPerSharedByte == o.energy.pjPerSharedByte &&
+         energy.pjPerDramBit == o.energy.pjPerDramBit &&
+         energy.pjPerNetworkByte == o.energy.pjPerNetworkByte &&
+         energy.pjPerVectorOp == o.energy.pjPerVectorOp &&
+         energy.staticWatts == o.energy.staticWatts && tdpWatts == o.tdpWatts;
+}
+
+std::string chipToJson(const ChipDesc &chip, int indent) {
+  auto perDType = [](const std::array<double, kNumDTypes> &values) {
+    Json table = Json::object();
+    for (int i = 0; i < kNumDTypes; ++i)
+      if (values[i] != 0)
+        table[dtypeName(static_cast<DType>(i))] = values[i];
+    return table;
+  };
+  Json root = Json::object();
+  root["name"] = chip.name;
+  if (!chip.description.empty())
+    root["description"] = chip.description;
+  root["clock_ghz"] = chip.clockGhz;
+  root["tdp_watts"] = chip.tdpWatts;
+  Json ops = Json::object();
+  for (const auto &[op, cycles] : chip.vector.opCycles)
+    ops[op] = cycles;
+  root["cores"] = {
+      {"count", chip.cores},
+      {"semaphores", chip.semaphoresPerCore},
+      {"tensor_unit",
+       {{"rows", chip.tensor.rows},
+        {"cols", chip.tensor.cols},
+        {"dataflow", chip.tensor.dataflow == Dataflow::WeightStationary
+                         ? "weight_stationary"
+                         : "output_stationary"},
+        {"macs_per_cycle", perDType(chip.tensor.macsPerCycle)},
+        {"fp32_emulation_slowdown", chip.tensor.fp32EmulationSlowdown},
+        {"weight_double_buffer", chip.tensor.weightDoubleBuffer}}},
+      {"vector_unit",
+       {{"lanes", chip.vector.lanes},
+        {"pipeline_latency_cycles", chip.vector.pipelineLatencyCycles},
+        {"op_cycles", ops}}},
+      {"scratchpad",
+       {{"bytes", chip.scratchpad.bytes},
+        {"banks", chip.scratchpad.banks},
+        {"bytes_per_cycle", chip.scratchpad.bytesPerCycle}}},
+      {"dma",
+       {{"engines", chip.dma.engines},
+        {"bytes_per_cycle", chip.dma.bytesPerCycle},
+        {"setup_cycles", chip.dma.setupCycles}}}};
+  if (chip.shared.bytes > 0)
+    root["shared_sram"] = {{"bytes", chip.shared.bytes},
+                           {"bytes_per_cycle", chip.shared.bytesPerCycle}};
+  root["network"] = {{"bytes_per_cycle", chip.network.bytesPerCycle},
+                     {"latency_cycles", chip.network.latencyCycles}};
+  root["dram"] = {{"kind", chip.dram.kind},
+                  {"channels", chip.dram.channels},
+                  {"bytes", chip.dram.bytes},
+                  {"bandwidth_gbps", chip.dram.bandwidthGBps},
+                  {"latency_ns", chip.dram.latencyNs},
+                  {"interleave_bytes", chip.dram.interleaveBytes}};
+  root["energy"] = {{"pj_per_mac", perDType(chip.energy.pjPerMac)},
+                    {"pj_per_scratchpad_byte", chip.energy.pjPerScratchpadByte},
+                    {"pj_per_shared_byte", chip.energy.pjPerSharedByte},
+                    {"pj_per_dram_bit", chip.energy.pjPerDramBit},
+                    {"pj_per_network_byte", chip.energy.pjPerNetworkByte},
+                    {"pj_per_vector_op", chip.energy.pjPerVectorOp},
+                    {"static_watts", chip.energy.staticWatts}};
+  return root.dump(indent);
 }
 
 std::vector<std::string> presetSearchDirs() {

@@ -26,14 +26,39 @@ template <typename Int> Int saturateRound(float value) {
   double rounded = std::nearbyint(static_cast<double>(value));
   if (rounded < std::numeric_limits<Int>::min())
     return std::numeric_limits<Int>::min();
-  if (rounded > std::numeric_limits<Int>::max())
+  if (rounded >= -2.0 * static_cast<double>(std::numeric_limits<Int>::min()))
     return std::numeric_limits<Int>::max();
   return static_cast<Int>(rounded);
+}
+// Truncates toward zero and saturates, as a float -> int cast unit does.
+template <typename Int> Int truncSaturate(double value) {
+  if (std::isnan(value))
+    return 0;
+  double truncated = std::trunc(value);
+  if (truncated <= static_cast<double>(std::numeric_limits<Int>::min()))
+    return std::numeric_limits<Int>::min();
+  // 2^63 is not representable in int64: compare against max + 1.
+  if (truncated >= -2.0 * static_cast<double>(std::numeric_limits<Int>::min()))
+    return std::numeric_limits<Int>::max();
+  return static_cast<Int>(truncated);
+}
+// double -> float rounding to odd (sticky bit in the last place).
+float roundToOddFloat(double value) {
+  float f = static_cast<float>(value);
+  if (!std::isfinite(value) || static_cast<double>(f) == value ||
+      !std::isfinite(f))
+    return f;
+  if (std::fabs(static_cast<double>(f)) > std::fabs(value))
+    f = std::nextafter(f, 0.0f); // truncate toward zero
+  uint32_t bits = floatBits(f);
+  return bitsFloat(bits | 1u);
 }
 } // namespace
 
 unsigned dtypeBytes(DType type) {
   switch (type) {
+  case DType::I64:
+    return 8;
   case DType::F32:
   case DType::I32:
     return 4;
@@ -42,6 +67,7 @@ unsigned dtypeBytes(DType type) {
     return 2;
   case DType::FP8:
   case DType::I8:
+  case DType::Bool:
     return 1;
   }
   return 1;
@@ -61,8 +87,16 @@ const char *dtypeName(DType type) {
     return "int8";
   case DType::I32:
     return "int32";
+  case DType::I64:
+    return "int64";
+  case DType::Bool:
+    return "bool";
   }
   return "?";
+}
+
+const char *dtypeNameList() {
+  return "fp32, bf16, fp16, fp8, int8, int32, int64, bool";
 }
 
 std::optional<DType> parseDType(std::string_view name) {
@@ -72,7 +106,10 @@ std::optional<DType> parseDType(std::string_view name) {
   return std::nullopt;
 }
 
-bool isFloatType(DType type) { return type != DType::I8 && type != DType::I32; }
+bool isFloatType(DType type) {
+  return type == DType::F32 || type == DType::BF16 || type == DType::F16 ||
+         type == DType::FP8;
+}
 
 uint16_t floatToBf16(float value) {
   uint32_t bits = floatBits(value);
@@ -176,6 +213,13 @@ float loadElement(DType type, const uint8_t *src) {
     std::memcpy(&value, src, 4);
     return static_cast<float>(value);
   }
+  case DType::I64: {
+    int64_t value;
+    std::memcpy(&value, src, 8);
+    return static_cast<float>(value);
+  }
+  case DType::Bool:
+    return *src != 0 ? 1.0f : 0.0f;
   }
   return 0.0f;
 }
@@ -203,6 +247,104 @@ void storeElement(DType type, uint8_t *dst, float value) {
     std::memcpy(dst, &stored, 4);
     return;
   }
+  case DType::I64: {
+    int64_t stored = saturateRound<int64_t>(value);
+    std::memcpy(dst, &stored, 8);
+    return;
+  }
+  case DType::Bool:
+    *dst = value != 0.0f ? 1 : 0;
+    return;
+  }
+}
+
+double loadElementF64(DType type, const uint8_t *src) {
+  switch (type) {
+  case DType::I8:
+  case DType::I32:
+  case DType::I64:
+  case DType::Bool:
+    return static_cast<double>(loadElementI64(type, src));
+  default:
+    return static_cast<double>(loadElement(type, src));
+  }
+}
+
+int64_t loadElementI64(DType type, const uint8_t *src) {
+  switch (type) {
+  case DType::I8:
+    return static_cast<int8_t>(*src);
+  case DType::I32: {
+    int32_t value;
+    std::memcpy(&value, src, 4);
+    return value;
+  }
+  case DType::I64: {
+    int64_t value;
+    std::memcpy(&value, src, 8);
+    return value;
+  }
+  case DType::Bool:
+    return *src != 0 ? 1 : 0;
+  default: {
+    double value = loadElementF64(type, src);
+    return truncSaturate<int64_t>(value);
+  }
+  }
+}
+
+void storeElementF64(DType type, uint8_t *dst, double value) {
+  switch (type) {
+  case DType::F32: {
+    float f = static_cast<float>(value);
+    std::memcpy(dst, &f, 4);
+    return;
+  }
+  case DType::BF16:
+  case DType::F16:
+  case DType::FP8:
+    // Round to odd into fp32 first: a second RNE rounding to a format with
+    // at least two fewer significand bits is then exact RNE of the double.
+    storeElement(type, dst, roundToOddFloat(value));
+    return;
+  case DType::I8:
+    *dst = static_cast<uint8_t>(truncSaturate<int8_t>(value));
+    return;
+  case DType::I32: {
+    int32_t stored = truncSaturate<int32_t>(value);
+    std::memcpy(dst, &stored, 4);
+    return;
+  }
+  case DType::I64: {
+    int64_t stored = truncSaturate<int64_t>(value);
+    std::memcpy(dst, &stored, 8);
+    return;
+  }
+  case DType::Bool:
+    *dst = value != 0.0 ? 1 : 0; // NaN != 0
+    return;
+  }
+}
+
+void storeElementI64(DType type, uint8_t *dst, int64_t value) {
+  switch (type) {
+  case DType::I8:
+    *dst = static_cast<uint8_t>(value);
+    return;
+  case DType::I32: {
+    uint32_t stored = static_cast<uint32_t>(value);
+    std::memcpy(dst, &stored, 4);
+    return;
+  }
+  case DType::I64:
+    std::memcpy(dst, &value, 8);
+    return;
+  case DType::Bool:
+    *dst = value != 0 ? 1 : 0;
+    return;
+  default:
+    storeElementF64(type, dst, static_cast<double>(value));
+    return;
   }
 }
 

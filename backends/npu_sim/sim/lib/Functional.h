@@ -31,6 +31,8 @@ struct ChipMemory {
 void executeDma(ChipMemory &memory, const DmaCmd &cmd);
 void executeMatmul(PagedMemory &scratchpad, const MatmulCmd &cmd);
 void executeVector(PagedMemory &scratchpad, const VectorCmd &cmd);
+/// Throws SimError (without the instruction's position) on a bad index.
+void executeGather(ChipMemory &memory, const GatherCmd &cmd);
 
 } // namespace gaon::npu_sim::detail
 

@@ -5,6 +5,7 @@
 #include "gaon/npu_sim/ChipDesc.h"
 
 #include <cstring>
+#include <initializer_list>
 #include <sstream>
 
 namespace gaon::npu_sim {
@@ -23,15 +24,57 @@ std::string unitName(UnitRef unit) {
 
 const char *vecOpName(VecOp op) {
   static const char *const names[kNumVecOps] = {
-      "add",     "sub",  "mul",  "div",   "max",   "min",        "cast",
-      "exp",     "log",  "sqrt", "rsqrt", "recip", "erf",        "tanh",
-      "sigmoid", "relu", "neg",  "abs",   "scale", "reduce_sum", "reduce_max"};
-  return names[static_cast<int>(op)];
+      "add",     "sub",        "mul",        "div",    "max",    "min",
+      "cast",    "exp",        "log",        "sqrt",   "rsqrt",  "recip",
+      "erf",     "tanh",       "sigmoid",    "relu",   "neg",    "abs",
+      "scale",   "reduce_sum", "reduce_max", "reduce_min",       "cmp_eq",
+      "cmp_ne",  "cmp_lt",     "cmp_le",     "cmp_gt", "cmp_ge", "select",
+      "and",     "or",         "xor",        "not",    "sin",    "cos",
+      "floor",   "ceil",       "round",      "pow",    "mod",    "fmod",
+      "silu",    "gelu",       "gelu_tanh"};
+  int index = static_cast<int>(op);
+  return index < kNumVecOps ? names[index] : "?";
 }
 
-bool isBinaryVecOp(VecOp op) { return op <= VecOp::Min; }
+int vecOpArity(VecOp op) {
+  switch (op) {
+  case VecOp::Add:
+  case VecOp::Sub:
+  case VecOp::Mul:
+  case VecOp::Div:
+  case VecOp::Max:
+  case VecOp::Min:
+  case VecOp::CmpEq:
+  case VecOp::CmpNe:
+  case VecOp::CmpLt:
+  case VecOp::CmpLe:
+  case VecOp::CmpGt:
+  case VecOp::CmpGe:
+  case VecOp::And:
+  case VecOp::Or:
+  case VecOp::Xor:
+  case VecOp::Pow:
+  case VecOp::Mod:
+  case VecOp::FMod:
+    return 2;
+  case VecOp::Select:
+    return 3;
+  default:
+    return 1;
+  }
+}
+
+bool isBinaryVecOp(VecOp op) { return vecOpArity(op) >= 2; }
 bool isReductionVecOp(VecOp op) {
-  return op == VecOp::ReduceSum || op == VecOp::ReduceMax;
+  return op == VecOp::ReduceSum || op == VecOp::ReduceMax ||
+         op == VecOp::ReduceMin;
+}
+bool isComparisonVecOp(VecOp op) {
+  return op >= VecOp::CmpEq && op <= VecOp::CmpGe;
+}
+bool isBitwiseVecOp(VecOp op) {
+  return op == VecOp::And || op == VecOp::Or || op == VecOp::Xor ||
+         op == VecOp::Not;
 }
 
 const char *broadcastName(Broadcast bcast) {
@@ -56,6 +99,13 @@ bool DmaCmd::operator==(const DmaCmd &o) const {
          dstPlaneStride == o.dstPlaneStride;
 }
 
+bool GatherCmd::operator==(const GatherCmd &o) const {
+  return table == o.table && rowBytes == o.rowBytes &&
+         tableRowStride == o.tableRowStride && numRows == o.numRows &&
+         indices == o.indices && indexType == o.indexType &&
+         count == o.count && dst == o.dst && dstRowStride == o.dstRowStride;
+}
+
 bool MatmulCmd::operator==(const MatmulCmd &o) const {
   return m == o.m && n == o.n && k == o.k && inType == o.inType &&
          outType == o.outType && accumulate == o.accumulate &&
@@ -66,7 +116,8 @@ bool MatmulCmd::operator==(const MatmulCmd &o) const {
 bool VectorCmd::operator==(const VectorCmd &o) const {
   // Compare floats bitwise so that round-trip checks are exact.
   return op == o.op && rows == o.rows && cols == o.cols && dst == o.dst &&
-         a == o.a && b == o.b && bcast == o.bcast &&
+         a == o.a && b == o.b && bcast == o.bcast && c == o.c &&
+         bcastA == o.bcastA && bcastC == o.bcastC &&
          std::memcmp(&alpha, &o.alpha, 4) == 0 &&
          std::memcmp(&beta, &o.beta, 4) == 0;
 }
@@ -100,6 +151,42 @@ CoreBuilder &CoreBuilder::dma(uint8_t engine, MemRef dst, MemRef src,
 }
 
 CoreBuilder &CoreBuilder::dma(uint8_t engine, const DmaCmd &cmd) {
+  program().push_back({UnitRef::dma(engine), cmd});
+  return *this;
+}
+
+CoreBuilder &CoreBuilder::broadcastDma(uint8_t engine, MemRef dst, MemRef src,
+                                       uint32_t rowBytes, uint32_t rows,
+                                       uint64_t dstRowStride) {
+  DmaCmd cmd;
+  cmd.src = src;
+  cmd.dst = dst;
+  cmd.rowBytes = rowBytes;
+  cmd.rows = rows;
+  cmd.srcRowStride = 0; // repeat the source row
+  cmd.dstRowStride = dstRowStride ? dstRowStride : rowBytes;
+  return dma(engine, cmd);
+}
+
+CoreBuilder &CoreBuilder::gather(uint8_t engine, MemRef dst, MemRef table,
+                                 uint32_t rowBytes, uint32_t numRows,
+                                 MemRef indices, DType indexType,
+                                 uint32_t count, uint64_t dstRowStride,
+                                 uint64_t tableRowStride) {
+  GatherCmd cmd;
+  cmd.table = table;
+  cmd.rowBytes = rowBytes;
+  cmd.tableRowStride = tableRowStride ? tableRowStride : rowBytes;
+  cmd.numRows = numRows;
+  cmd.indices = indices;
+  cmd.indexType = indexType;
+  cmd.count = count;
+  cmd.dst = dst;
+  cmd.dstRowStride = dstRowStride ? dstRowStride : rowBytes;
+  return gather(engine, cmd);
+}
+
+CoreBuilder &CoreBuilder::gather(uint8_t engine, const GatherCmd &cmd) {
   program().push_back({UnitRef::dma(engine), cmd});
   return *this;
 }
@@ -146,6 +233,28 @@ CoreBuilder &CoreBuilder::binary(VecOp op, uint32_t rows, uint32_t cols,
   bool bIsColumn = bcast == Broadcast::Col || bcast == Broadcast::Scalar;
   cmd.b = packed(b, bIsColumn ? 1 : cols);
   cmd.bcast = bcast;
+  return vector(cmd);
+}
+
+static bool isColumn(Broadcast bcast) {
+  return bcast == Broadcast::Col || bcast == Broadcast::Scalar;
+}
+
+CoreBuilder &CoreBuilder::select(uint32_t rows, uint32_t cols, VecOperand dst,
+                                 VecOperand c, VecOperand a, VecOperand b,
+                                 Broadcast bcastC, Broadcast bcastA,
+                                 Broadcast bcastB) {
+  VectorCmd cmd;
+  cmd.op = VecOp::Select;
+  cmd.rows = rows;
+  cmd.cols = cols;
+  cmd.dst = packed(dst, cols);
+  cmd.a = packed(a, isColumn(bcastA) ? 1 : cols);
+  cmd.b = packed(b, isColumn(bcastB) ? 1 : cols);
+  cmd.c = packed(c, isColumn(bcastC) ? 1 : cols);
+  cmd.bcastA = bcastA;
+  cmd.bcast = bcastB;
+  cmd.bcastC = bcastC;
   return vector(cmd);
 }
 
@@ -274,7 +383,10 @@ private:
         intIn ? cmd.outType == DType::I32
               : (cmd.outType == DType::F32 || cmd.outType == DType::BF16 ||
                  cmd.outType == DType::F16);
-    if (!outOk || cmd.inType == DType::I32)
+    bool inOk = cmd.inType == DType::F32 || cmd.inType == DType::BF16 ||
+                cmd.inType == DType::F16 || cmd.inType == DType::FP8 ||
+                cmd.inType == DType::I8;
+    if (!outOk || !inOk)
       fail(std::string("matmul cannot produce ") + dtypeName(cmd.outType) +
            " from " + dtypeName(cmd.inType) +
            " (int8 -> int32; fp32/bf16/fp16/fp8 -> fp32/bf16/fp16)");
@@ -294,39 +406,72 @@ private:
   void checkVector(uint16_t core, const VectorCmd &cmd) {
     if (static_cast<int>(cmd.op) >= kNumVecOps)
       fail("unknown vector op");
-    if (cmd.rows == 0 || cmd.cols == 0)
-      fail(std::string("vector ") + vecOpName(cmd.op) +
-           " rows and cols must be positive");
     std::string name = vecOpName(cmd.op);
-    bool costed = name == "exp" || name == "log" || name == "sqrt" ||
-                  name == "rsqrt" || name == "recip" || name == "div" ||
-                  name == "erf" || name == "tanh" || name == "sigmoid";
-    if (costed && !chip.vector.opCycles.count(name))
+    if (cmd.rows == 0 || cmd.cols == 0)
+      fail("vector " + name + " rows and cols must be positive");
+    if (vectorOpCycles(chip, cmd.op) < 0)
       fail("the vector unit of chip " + chip.name + " has no " + name +
            " (cores.vector_unit.op_cycles)");
+    for (const VecOperand *operand : {&cmd.dst, &cmd.a, &cmd.b, &cmd.c})
+      if (static_cast<int>(operand->type) >= kNumDTypes)
+        fail("vector " + name + " operand has an unknown dtype");
+    for (Broadcast bcast : {cmd.bcast, cmd.bcastA, cmd.bcastC})
+      if (static_cast<int>(bcast) > static_cast<int>(Broadcast::Scalar))
+        fail("unknown broadcast");
+    int arity = vecOpArity(cmd.op);
+    if (cmd.op != VecOp::Select &&
+        (cmd.bcastC != Broadcast::None || !(cmd.c == VecOperand{})))
+      fail("vector " + name + " has operand c or bcast_c (select only)");
+    if (isReductionVecOp(cmd.op) && cmd.bcastA != Broadcast::None)
+      fail("vector " + name + " cannot broadcast operand a (a reduction)");
+    if (isBitwiseVecOp(cmd.op)) {
+      if (isFloatType(cmd.a.type) || (arity >= 2 && isFloatType(cmd.b.type)))
+        fail("vector " + name + " needs integer or bool operands, got " +
+             dtypeName(cmd.a.type) +
+             (arity >= 2 ? std::string(", ") + dtypeName(cmd.b.type) : ""));
+    }
     auto extent = [](const VecOperand &operand, uint32_t rows, uint32_t cols) {
       return static_cast<Wide>(rows - 1) * operand.stride +
              static_cast<Wide>(cols) * dtypeBytes(operand.type);
     };
-    checkExtent("vector operand a", MemSpace::Scratchpad, core, cmd.a.addr,
-                extent(cmd.a, cmd.rows, cmd.cols));
+    auto checkInput = [&](const char *what, const VecOperand &operand,
+                          Broadcast bcast) {
+      uint32_t rows =
+          (bcast == Broadcast::None || bcast == Broadcast::Col) ? cmd.rows : 1;
+      uint32_t cols =
+          (bcast == Broadcast::None || bcast == Broadcast::Row) ? cmd.cols : 1;
+      checkExtent(what, MemSpace::Scratchpad, core, operand.addr,
+                  extent(operand, rows, cols));
+    };
+    checkInput("vector operand a", cmd.a, cmd.bcastA);
     uint32_t dstCols = isReductionVecOp(cmd.op) ? 1 : cmd.cols;
     checkExtent("vector destination", MemSpace::Scratchpad, core, cmd.dst.addr,
                 extent(cmd.dst, cmd.rows, dstCols));
-    if (isBinaryVecOp(cmd.op)) {
-      if (static_cast<int>(cmd.bcast) > static_cast<int>(Broadcast::Scalar))
-        fail("unknown broadcast");
-      uint32_t bRows =
-          (cmd.bcast == Broadcast::None || cmd.bcast == Broadcast::Col)
-              ? cmd.rows
-              : 1;
-      uint32_t bCols =
-          (cmd.bcast == Broadcast::None || cmd.bcast == Broadcast::Row)
-              ? cmd.cols
-              : 1;
-      checkExtent("vector operand b", MemSpace::Scratchpad, core, cmd.b.addr,
-                  extent(cmd.b, bRows, bCols));
-    }
+    if (arity >= 2)
+      checkInput("vector operand b", cmd.b, cmd.bcast);
+    if (arity >= 3)
+      checkInput("vector operand c", cmd.c, cmd.bcastC);
+  }
+
+  void checkGather(uint16_t core, const GatherCmd &cmd) {
+    if (cmd.rowBytes == 0 || cmd.numRows == 0 || cmd.count == 0)
+      fail("gather row_bytes, table_rows and count must be positive");
+    if (cmd.indexType != DType::I32 && cmd.indexType != DType::I64)
+      fail(std::string("gather index_type must be int32 or int64, got ") +
+           dtypeName(cmd.indexType));
+    if (cmd.indices.space != MemSpace::Scratchpad || cmd.indices.core != core)
+      fail("gather indices must be in the executing core's scratchpad (spm" +
+           std::to_string(core) + ")");
+    checkExtent("gather table", cmd.table.space, cmd.table.core,
+                cmd.table.addr,
+                static_cast<Wide>(cmd.numRows - 1) * cmd.tableRowStride +
+                    cmd.rowBytes);
+    checkExtent("gather indices", cmd.indices.space, cmd.indices.core,
+                cmd.indices.addr,
+                static_cast<Wide>(cmd.count) * dtypeBytes(cmd.indexType));
+    checkExtent("gather destination", cmd.dst.space, cmd.dst.core, cmd.dst.addr,
+                static_cast<Wide>(cmd.count - 1) * cmd.dstRowStride +
+                    cmd.rowBytes);
   }
 
   void checkSemaphore(uint16_t sem, uint32_t count) {
@@ -344,6 +489,10 @@ private:
       if (instr.unit.kind != UnitKind::Dma)
         fail("dma must run on a DMA engine");
       checkDma(*dma);
+    } else if (auto *gather = std::get_if<GatherCmd>(&instr.cmd)) {
+      if (instr.unit.kind != UnitKind::Dma)
+        fail("gather must run on a DMA engine");
+      checkGather(core, *gather);
     } else if (auto *mm = std::get_if<MatmulCmd>(&instr.cmd)) {
       if (instr.unit.kind != UnitKind::Tensor)
         fail("matmul must run on the tensor unit");
@@ -371,6 +520,63 @@ private:
 };
 
 } // namespace
+
+double vectorOpCycles(const ChipDesc &chip, VecOp op) {
+  const auto &table = chip.vector.opCycles;
+  auto listed = [&](const char *name) {
+    auto it = table.find(name);
+    return it == table.end() ? -1.0 : it->second;
+  };
+  // Derived cost: the sum of the components, unsupported if one is.
+  auto sum = [](std::initializer_list<double> parts) {
+    double total = 0;
+    for (double part : parts) {
+      if (part < 0)
+        return -1.0;
+      total += part;
+    }
+    return total;
+  };
+  switch (op) {
+  case VecOp::Exp:
+  case VecOp::Log:
+  case VecOp::Sqrt:
+  case VecOp::Rsqrt:
+  case VecOp::Recip:
+  case VecOp::Div:
+  case VecOp::Erf:
+  case VecOp::Tanh:
+  case VecOp::Sigmoid:
+  case VecOp::Sin:
+  case VecOp::Cos:
+    return listed(vecOpName(op));
+  case VecOp::Pow:
+  case VecOp::Mod:
+  case VecOp::FMod:
+  case VecOp::Silu:
+  case VecOp::Gelu:
+  case VecOp::GeluTanh: {
+    double own = listed(vecOpName(op));
+    if (own >= 0)
+      return own;
+    switch (op) {
+    case VecOp::Pow:
+      return sum({listed("exp"), listed("log"), 1});
+    case VecOp::Mod:
+    case VecOp::FMod:
+      return sum({listed("div"), 2});
+    case VecOp::Silu:
+      return sum({listed("sigmoid"), 1});
+    case VecOp::Gelu:
+      return sum({listed("erf"), 3});
+    default:
+      return sum({listed("tanh"), 4});
+    }
+  }
+  default:
+    return 1.0;
+  }
+}
 
 void validateStream(const Stream &stream, const ChipDesc &chip) {
   Validator(chip).run(stream);

@@ -101,12 +101,24 @@ private:
   void step(int32_t unitId, double now);
   void deliver(const Delivery &delivery, double now);
   Cost costDma(const UnitState &unit, const DmaCmd &cmd, double start);
+  Cost costTransfer(const UnitState &unit, const MemRef &src,
+                    const MemRef &dst, double bytes, const DmaCmd *pattern,
+                    double start);
+  Cost costGather(const UnitState &unit, const GatherCmd &cmd, double start);
   Cost costMatmul(UnitState &unit, const MatmulCmd &cmd, double start);
   Cost costVector(const VectorCmd &cmd, double start);
-  double reserveDram(const MemRef &ref, const DmaCmd &cmd, bool isSource,
-                     double start);
+  double reserveDram(const MemRef &ref, const DmaCmd *cmd, double bytes,
+                     bool isSource, double start);
   double reserveLink(uint16_t core, double bytes, double start);
   std::string describeDeadlock() const;
+  /// "core C instr I (unit)", as validateStream names instructions.
+  std::string where(const UnitState &unit, const Instr &instr) const {
+    const std::vector<Instr> &program = stream->cores[unit.core];
+    size_t index = static_cast<size_t>(&instr - program.data());
+    return "core " + std::to_string(unit.core) + " instr " +
+           std::to_string(index) + " (" + unitName(instr.unit) + ")";
+  }
+  const Stream *stream = nullptr;
 
   const ChipDesc &chip;
   detail::ChipMemory &memory;
@@ -133,19 +145,20 @@ private:
 };
 
 // Spreads a strided access over the interleaved DRAM channels and queues it
-// on each; returns when the last channel has streamed its share.
-double Engine::reserveDram(const MemRef &ref, const DmaCmd &cmd, bool isSource,
-                           double start) {
-  uint64_t rowStride = isSource ? cmd.srcRowStride : cmd.dstRowStride;
-  uint64_t planeStride = isSource ? cmd.srcPlaneStride : cmd.dstPlaneStride;
+// on each; returns when the last channel has streamed its share. Without a
+// pattern (a gather: data-dependent rows) the bytes spread evenly.
+double Engine::reserveDram(const MemRef &ref, const DmaCmd *pattern,
+                           double total, bool isSource, double start) {
   uint32_t channels = chip.dram.channels;
   uint64_t granule = chip.dram.interleaveBytes;
-  double total = static_cast<double>(cmd.rowBytes) * cmd.rows * cmd.planes;
   std::fill(channelBytes.begin(), channelBytes.end(), 0.0);
-  if (total >= 16.0 * channels * granule) {
+  if (!pattern || total >= 16.0 * channels * granule) {
     // Large transfers cover every channel almost evenly: skip the walk.
     std::fill(channelBytes.begin(), channelBytes.end(), total / channels);
   } else {
+    const DmaCmd &cmd = *pattern;
+    uint64_t rowStride = isSource ? cmd.srcRowStride : cmd.dstRowStride;
+    uint64_t planeStride = isSource ? cmd.srcPlaneStride : cmd.dstPlaneStride;
     for (uint32_t p = 0; p < cmd.planes; ++p)
       for (uint32_t r = 0; r < cmd.rows; ++r) {
         uint64_t addr = ref.addr + p * planeStride + r * rowStride;
@@ -177,9 +190,28 @@ double Engine::reserveLink(uint16_t core, double bytes, double start) {
 
 Cost Engine::costDma(const UnitState &unit, const DmaCmd &cmd, double start) {
   double bytes = static_cast<double>(cmd.rowBytes) * cmd.rows * cmd.planes;
+  return costTransfer(unit, cmd.src, cmd.dst, bytes, &cmd, start);
+}
+
+// A gather moves count rows like a DMA of count rows whose DRAM addresses
+// are data dependent; the engine also reads the indices from its scratchpad
+// (bounded by the same scratchpad port, before the rows stream).
+Cost Engine::costGather(const UnitState &unit, const GatherCmd &cmd,
+                        double start) {
+  double indexBytes = double(cmd.count) * dtypeBytes(cmd.indexType);
+  report.scratchpadReadBytes += static_cast<uint64_t>(indexBytes);
+  double indexCycles = indexBytes / chip.scratchpad.bytesPerCycle;
+  double bytes = double(cmd.rowBytes) * cmd.count;
+  return costTransfer(unit, cmd.table, cmd.dst, bytes, nullptr,
+                      start + indexCycles);
+}
+
+Cost Engine::costTransfer(const UnitState &unit, const MemRef &src,
+                          const MemRef &dst, double bytes,
+                          const DmaCmd *pattern, double start) {
   double rate = chip.dma.bytesPerCycle;
-  bool touchesSpm = cmd.src.space == MemSpace::Scratchpad ||
-                    cmd.dst.space == MemSpace::Scratchpad;
+  bool touchesSpm = src.space == MemSpace::Scratchpad ||
+                    dst.space == MemSpace::Scratchpad;
   if (touchesSpm)
     rate = std::min(rate, chip.scratchpad.bytesPerCycle);
   double begin = start + chip.dma.setupCycles;
@@ -189,7 +221,8 @@ Cost Engine::costDma(const UnitState &unit, const DmaCmd &cmd, double start) {
   auto countSide = [&](const MemRef &ref, bool isSource) {
     switch (ref.space) {
     case MemSpace::Dram:
-      streamEnd = std::max(streamEnd, reserveDram(ref, cmd, isSource, begin));
+      streamEnd = std::max(streamEnd,
+                           reserveDram(ref, pattern, bytes, isSource, begin));
       latency = std::max(latency, chip.dramLatencyCycles());
       (isSource ? report.dramReadBytes : report.dramWriteBytes) +=
           static_cast<uint64_t>(bytes);
@@ -207,22 +240,20 @@ Cost Engine::costDma(const UnitState &unit, const DmaCmd &cmd, double start) {
     }
     }
   };
-  countSide(cmd.src, true);
-  countSide(cmd.dst, false);
+  countSide(src, true);
+  countSide(dst, false);
 
   // Another core's scratchpad, and the shared SRAM, sit across the network.
-  bool remoteSrc =
-      cmd.src.space == MemSpace::Scratchpad && cmd.src.core != unit.core;
-  bool remoteDst =
-      cmd.dst.space == MemSpace::Scratchpad && cmd.dst.core != unit.core;
+  bool remoteSrc = src.space == MemSpace::Scratchpad && src.core != unit.core;
+  bool remoteDst = dst.space == MemSpace::Scratchpad && dst.core != unit.core;
   bool viaShared =
-      cmd.src.space == MemSpace::Shared || cmd.dst.space == MemSpace::Shared;
+      src.space == MemSpace::Shared || dst.space == MemSpace::Shared;
   if (remoteSrc || remoteDst || viaShared) {
     streamEnd = std::max(streamEnd, reserveLink(unit.core, bytes, begin));
     if (remoteSrc)
-      streamEnd = std::max(streamEnd, reserveLink(cmd.src.core, bytes, begin));
+      streamEnd = std::max(streamEnd, reserveLink(src.core, bytes, begin));
     if (remoteDst)
-      streamEnd = std::max(streamEnd, reserveLink(cmd.dst.core, bytes, begin));
+      streamEnd = std::max(streamEnd, reserveLink(dst.core, bytes, begin));
     latency += chip.network.latencyCycles;
     report.networkBytes += static_cast<uint64_t>(bytes);
   }
@@ -279,9 +310,11 @@ Cost Engine::costMatmul(UnitState &unit, const MatmulCmd &cmd, double start) {
   return {start + occupancy, start + occupancy + drain};
 }
 
-double vectorOpCycles(const ChipDesc &chip, VecOp op) {
-  auto it = chip.vector.opCycles.find(vecOpName(op));
-  return it == chip.vector.opCycles.end() ? 1.0 : it->second;
+// Elements an input operand covers (its broadcast shape).
+double operandElements(const VectorCmd &cmd, Broadcast bcast) {
+  double rows = (bcast == Broadcast::None || bcast == Broadcast::Col) ? cmd.rows : 1;
+  double cols = (bcast == Broadcast::None || bcast == Broadcast::Row) ? cmd.cols : 1;
+  return rows * cols;
 }
 
 Cost Engine::costVector(const VectorCmd &cmd, double start) {
@@ -291,13 +324,19 @@ Cost Engine::costVector(const VectorCmd &cmd, double start) {
   double occupancy = groups * perGroup;
   uint64_t elements = uint64_t(cmd.rows) * cmd.cols;
   report.vectorElements += static_cast<uint64_t>(elements * perGroup);
-  report.scratchpadReadBytes += elements * dtypeBytes(cmd.a.type);
-  if (isBinaryVecOp(cmd.op))
-    report.scratchpadReadBytes +=
-        elements * dtypeBytes(cmd.b.type); // upper bound
+  bool reduction = isReductionVecOp(cmd.op);
+  int arity = vecOpArity(cmd.op);
+  // Each input is read once over its broadcast shape.
+  double readBytes =
+      operandElements(cmd, reduction ? Broadcast::None : cmd.bcastA) *
+      dtypeBytes(cmd.a.type);
+  if (arity >= 2)
+    readBytes += operandElements(cmd, cmd.bcast) * dtypeBytes(cmd.b.type);
+  if (arity >= 3)
+    readBytes += operandElements(cmd, cmd.bcastC) * dtypeBytes(cmd.c.type);
+  report.scratchpadReadBytes += static_cast<uint64_t>(readBytes);
   report.scratchpadWriteBytes +=
-      (isReductionVecOp(cmd.op) ? cmd.rows : elements) *
-      dtypeBytes(cmd.dst.type);
+      (reduction ? cmd.rows : elements) * dtypeBytes(cmd.dst.type);
   return {start + occupancy,
           start + occupancy + chip.vector.pipelineLatencyCycles};
 }
@@ -370,6 +409,16 @@ void Engine::step(int32_t unitId, double now) {
         if (options.functional)
           detail::executeDma(memory, *dma);
         name = "dma";
+      } else if (auto *gather = std::get_if<GatherCmd>(&cmd)) {
+        cost = costGather(unit, *gather, now);
+        if (options.functional) {
+          try {
+            detail::executeGather(memory, *gather);
+          } catch (const SimError &error) {
+            throw SimError(where(unit, instr) + ": " + error.what());
+          }
+        }
+        name = "gather";
       } else if (auto *mm = std::get_if<MatmulCmd>(&cmd)) {
         cost = costMatmul(unit, *mm, now);
         if (options.functional)
@@ -426,6 +475,7 @@ std::string Engine::describeDeadlock() const {
 }
 
 Report Engine::run(const Stream &stream) {
+  this->stream = &stream;
   streamCores = static_cast<uint32_t>(stream.cores.size());
   units.resize(streamCores * unitsPerCore);
   for (uint16_t core = 0; core < streamCores; ++core) {

@@ -84,13 +84,31 @@ void printCommand(std::ostream &out, const Command &cmd) {
         << " dst=" << operandText(vec->dst) << " a=" << operandText(vec->a);
     if (isBinaryVecOp(vec->op) || !(vec->b == VecOperand{}))
       out << " b=" << operandText(vec->b);
+    if (vec->op == VecOp::Select || !(vec->c == VecOperand{}))
+      out << " c=" << operandText(vec->c);
     if (vec->bcast != Broadcast::None)
       out << " bcast=" << broadcastName(vec->bcast);
+    if (vec->bcastA != Broadcast::None)
+      out << " bcast_a=" << broadcastName(vec->bcastA);
+    if (vec->bcastC != Broadcast::None)
+      out << " bcast_c=" << broadcastName(vec->bcastC);
     VectorCmd defaults;
     if (std::memcmp(&vec->alpha, &defaults.alpha, 4) != 0)
       out << " alpha=" << floatText(vec->alpha);
     if (std::memcmp(&vec->beta, &defaults.beta, 4) != 0)
       out << " beta=" << floatText(vec->beta);
+  } else if (auto *gather = std::get_if<GatherCmd>(&cmd)) {
+    out << "gather dst=" << memRefText(gather->dst)
+        << " table=" << memRefText(gather->table)
+        << " indices=" << memRefText(gather->indices)
+        << " row_bytes=" << gather->rowBytes
+        << " table_rows=" << gather->numRows << " count=" << gather->count;
+    if (gather->indexType != DType::I32)
+      out << " index_type=" << dtypeName(gather->indexType);
+    if (gather->dstRowStride)
+      out << " dst_row_stride=" << gather->dstRowStride;
+    if (gather->tableRowStride)
+      out << " table_row_stride=" << gather->tableRowStride;
   } else if (auto *signal = std::get_if<SignalCmd>(&cmd)) {
     out << "signal sem=" << signal->sem << " core=" << signal->core;
     if (signal->count != 1)
@@ -140,8 +158,7 @@ public:
   DType dtype(const std::string &key, const std::string &text) const {
     auto type = parseDType(text);
     if (!type)
-      fail(key + "=" + text +
-           " is not a dtype (fp32, bf16, fp16, fp8, int8, int32)");
+      fail(key + "=" + text + " is not a dtype (" + dtypeNameList() + ")");
     return *type;
   }
 
@@ -268,6 +285,20 @@ Command parseCommand(const std::string &op, Fields &f, const LineParser &p,
     mm.transposeB = f.numberOr("transb", 1, 0) != 0;
     return mm;
   }
+  if (op == "gather") {
+    GatherCmd gather;
+    gather.dst = p.memRef("dst", f.take("dst"), core);
+    gather.table = p.memRef("table", f.take("table"), core);
+    gather.indices = p.memRef("indices", f.take("indices"), core);
+    gather.rowBytes = static_cast<uint32_t>(f.number("row_bytes", kU32));
+    gather.numRows = static_cast<uint32_t>(f.number("table_rows", kU32));
+    gather.count = static_cast<uint32_t>(f.number("count", kU32));
+    if (f.has("index_type"))
+      gather.indexType = p.dtype("index_type", f.take("index_type"));
+    gather.dstRowStride = f.numberOr("dst_row_stride", ~0ull, 0);
+    gather.tableRowStride = f.numberOr("table_row_stride", ~0ull, 0);
+    return gather;
+  }
   if (op == "signal") {
     SignalCmd signal;
     signal.sem = static_cast<uint16_t>(f.number("sem", kU16));
@@ -301,16 +332,25 @@ Command parseCommand(const std::string &op, Fields &f, const LineParser &p,
       vec.b = p.operand("b", f.take("b"));
     if (isBinaryVecOp(vec.op) && !hasB)
       p.fail(std::string(vecOpName(vec.op)) + " needs operand b");
-    if (f.has("bcast")) {
-      std::string bcast = f.take("bcast");
-      int found = -1;
+    bool hasC = f.has("c");
+    if (hasC)
+      vec.c = p.operand("c", f.take("c"));
+    if (vec.op == VecOp::Select && !hasC)
+      p.fail("select needs operand c (the condition)");
+    auto bcast = [&](const char *key) {
+      std::string text = f.take(key);
       for (int b = 0; b <= static_cast<int>(Broadcast::Scalar); ++b)
-        if (bcast == broadcastName(static_cast<Broadcast>(b)))
-          found = b;
-      if (found < 0)
-        p.fail("bcast=" + bcast + " is not none, row, col or scalar");
-      vec.bcast = static_cast<Broadcast>(found);
-    }
+        if (text == broadcastName(static_cast<Broadcast>(b)))
+          return static_cast<Broadcast>(b);
+      p.fail(std::string(key) + "=" + text +
+             " is not none, row, col or scalar");
+    };
+    if (f.has("bcast"))
+      vec.bcast = bcast("bcast");
+    if (f.has("bcast_a"))
+      vec.bcastA = bcast("bcast_a");
+    if (f.has("bcast_c"))
+      vec.bcastC = bcast("bcast_c");
     if (f.has("alpha"))
       vec.alpha = p.real("alpha", f.take("alpha"));
     if (f.has("beta"))

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace gaon::npu_sim {
@@ -84,7 +85,8 @@ struct EnergyDesc {
 
 struct ChipDesc {
   std::string name;
-  std::string source; ///< File it came from, for messages.
+  std::string description; ///< Free text ("" when the file has none).
+  std::string source; ///< File it came from, for messages (not serialized).
   double clockGhz = 1.0;
   uint32_t cores = 1;
   uint32_t semaphoresPerCore = 32;
@@ -105,10 +107,19 @@ struct ChipDesc {
   double peakMacsPerCycle(DType type) const;
   /// Energy of one MAC of `type`, falling back to the emulation cost for fp32.
   double pjPerMac(DType type) const;
+
+  /// Every field but `source` is equal.
+  bool operator==(const ChipDesc &o) const;
+  bool operator!=(const ChipDesc &o) const { return !(*this == o); }
 };
 
 /// Parses and validates a chip description. `sourceName` prefixes messages.
-ChipDesc parseChipJson(const std::string &text, const std::string &sourceName);
+ChipDesc parseChipJson(std::string_view text, std::string_view sourceName);
+/// Serializes a chip in the file format, every field explicit (defaults
+/// included), so parseChipJson(chipToJson(c), ...) == c exactly (doubles
+/// are written with round-trip precision). For embedding the chip a stream
+/// was compiled for in an artifact.
+std::string chipToJson(const ChipDesc &chip, int indent = 2);
 /// Loads a preset by name (rngd, atom, tiny) or a JSON file by path. An empty
 /// name means rngd. Presets are searched in $GAON_NPU_PRESETS, then in the
 /// directory compiled in at build time, then in the installed share dir.

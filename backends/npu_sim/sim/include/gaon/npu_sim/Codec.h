@@ -1,6 +1,7 @@
 //===- Codec.h - Binary and text forms of a command stream ------*- C++ -*-===//
 //
-// Binary form (version 1, little-endian):
+// Binary form (version 2, little-endian; version 1 streams are rejected
+// with a message saying so):
 //   "GNPU" | u16 version | u16 reserved (0) | u32 cores
 //   per core: u32 instruction count, then per instruction
 //     u8 opcode | u8 unit kind | u8 unit index | u16 payload bytes | payload
@@ -23,7 +24,7 @@
 
 namespace gaon::npu_sim {
 
-constexpr uint16_t kStreamFormatVersion = 1;
+constexpr uint16_t kStreamFormatVersion = 2;
 
 std::vector<uint8_t> encodeBinary(const Stream &stream);
 Stream decodeBinary(const uint8_t *data, size_t size);

@@ -32,15 +32,20 @@ enum class DType : uint8_t {
   F16 = 2,
   FP8 = 3,
   I8 = 4,
-  I32 = 5
+  I32 = 5,
+  I64 = 6,
+  Bool = 7 ///< One byte holding 0 or 1; loads treat any non-zero byte as 1.
 };
-constexpr int kNumDTypes = 6;
+constexpr int kNumDTypes = 8;
 
 /// Size of one element in bytes.
 unsigned dtypeBytes(DType type);
-/// Canonical name: fp32, bf16, fp16, fp8 (e4m3), int8, int32.
+/// Canonical name: fp32, bf16, fp16, fp8 (e4m3), int8, int32, int64, bool.
 const char *dtypeName(DType type);
+/// "fp32, bf16, fp16, fp8, int8, int32, int64, bool", for messages.
+const char *dtypeNameList();
 std::optional<DType> parseDType(std::string_view name);
+/// fp32, bf16, fp16, fp8. (int8, int32, int64 and bool are not.)
 bool isFloatType(DType type);
 
 uint16_t floatToBf16(float value);
@@ -55,6 +60,18 @@ float fp8ToFloat(uint8_t bits);
 float loadElement(DType type, const uint8_t *src);
 /// Stores one element with the chip's rounding (RNE; integers saturate).
 void storeElement(DType type, uint8_t *dst, float value);
+
+/// Exact loads for the vector unit: integers and bool widen to int64,
+/// everything widens exactly to double (int64 beyond 2^53 rounds).
+double loadElementF64(DType type, const uint8_t *src);
+int64_t loadElementI64(DType type, const uint8_t *src);
+/// Vector-unit stores. From double: float types round to nearest even
+/// (once, with no double rounding through fp32), integers truncate toward
+/// zero and saturate (NaN -> 0), bool is `value != 0` (NaN -> 1).
+void storeElementF64(DType type, uint8_t *dst, double value);
+/// From int64: float types round to nearest even, narrower integers wrap
+/// (two's complement, as C++ and numpy casts do), bool is `value != 0`.
+void storeElementI64(DType type, uint8_t *dst, int64_t value);
 
 /// Packs floats into the byte image of `type` (for loading DRAM).
 std::vector<uint8_t> encodeValues(DType type, const std::vector<float> &values);

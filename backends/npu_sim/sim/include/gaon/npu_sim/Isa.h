@@ -57,6 +57,13 @@ struct MemRef {
 
 /// Strided copy of planes x rows x rowBytes. Either side may be DRAM, any
 /// core's scratchpad (another core's goes over the network) or shared SRAM.
+///
+/// Strides are taken literally: a stride of 0 means "repeat", not "packed".
+/// A source row stride of 0 replicates one source row into every
+/// destination row (broadcast), a source plane stride of 0 replicates one
+/// source plane into every destination plane. (Only the CoreBuilder::dma
+/// convenience overload turns a 0 stride into the packed stride; use
+/// CoreBuilder::broadcastDma or a DmaCmd for replication.)
 struct DmaCmd {
   MemRef src, dst;
   uint32_t rowBytes = 0;
@@ -65,6 +72,28 @@ struct DmaCmd {
   uint64_t srcRowStride = 0, dstRowStride = 0;
   uint64_t srcPlaneStride = 0, dstPlaneStride = 0;
   bool operator==(const DmaCmd &o) const;
+};
+
+/// Indirect row gather on a DMA engine (embedding lookup):
+///   dst[i] = table[indices[i]] for i in [0, count), each row rowBytes long.
+/// An index is read as indexType (I32 or I64) from the executing core's
+/// scratchpad; a negative index counts from the end (ONNX Gather), so the
+/// valid range is [-numRows, numRows). An index outside it is a run-time
+/// SimError naming the instruction and the index; nothing outside the
+/// table is ever read. Timing is that of a `count`-row DMA of rowBytes rows
+/// whose DRAM addresses are data dependent (assumed spread evenly over the
+/// channels), plus reading the indices from the scratchpad.
+struct GatherCmd {
+  MemRef table;             ///< Row 0 of the table (DRAM, shared or scratchpad).
+  uint32_t rowBytes = 0;    ///< Bytes copied per row.
+  uint64_t tableRowStride = 0; ///< Bytes between table rows (literal).
+  uint32_t numRows = 0;     ///< Rows in the table: the bounds of an index.
+  MemRef indices;           ///< Scratchpad of the executing core.
+  DType indexType = DType::I32;
+  uint32_t count = 0;       ///< Rows to gather.
+  MemRef dst;               ///< Row i goes to dst + i * dstRowStride.
+  uint64_t dstRowStride = 0;
+  bool operator==(const GatherCmd &o) const;
 };
 
 /// C[m,n] (+)= A[m,k] * B[k,n] (B given as [n,k] when transposeB) on the
@@ -81,12 +110,22 @@ struct MatmulCmd {
   bool operator==(const MatmulCmd &o) const;
 };
 
+/// Vector-unit ops. Codes (the binary encoding) follow this order.
+///
+/// Operands may be fp32, bf16, fp16, fp8, int8, int32, int64 or bool. An op
+/// computes in int64 (wrapping) when every input it reads is an integer or
+/// bool type and the op is exact on integers (add sub mul div max min mod
+/// fmod neg abs relu cast floor ceil round comparisons select bitwise
+/// reductions); otherwise it computes in double. The result is stored in
+/// dst's type (see storeElementF64/storeElementI64): float types round to
+/// nearest even, float -> integer truncates toward zero and saturates,
+/// integer -> narrower integer wraps, anything -> bool is `!= 0`.
 enum class VecOp : uint8_t {
   // Binary: dst = a op b.
   Add,
   Sub,
   Mul,
-  Div,
+  Div, ///< Integer division truncates toward zero; x / 0 is 0 for integers.
   Max,
   Min,
   // Unary: dst = f(a).
@@ -102,22 +141,60 @@ enum class VecOp : uint8_t {
   Relu,
   Neg,
   Abs,
-  Scale, ///< dst = a * alpha + beta
+  Scale, ///< dst = a * alpha + beta (always computed in double)
   // Row reductions: dst[r] = reduce(a[r, :]), dst is a column (rows x 1).
   ReduceSum,
   ReduceMax,
+  // ---- Added in stream format version 2 ----
+  ReduceMin,
+  // Comparisons (binary): dst = (a cmp b) ? 1 : 0 in dst's type. NaN
+  // compares unequal/unordered as in IEEE (cmp_ne is true for NaN).
+  CmpEq,
+  CmpNe,
+  CmpLt,
+  CmpLe,
+  CmpGt,
+  CmpGe,
+  /// Ternary: dst = c != 0 ? a : b. a, b and c broadcast independently
+  /// (bcastA, bcast, bcastC).
+  Select,
+  // Bitwise on integer/bool operands only (a bool operand makes them
+  // logical). Not is logical for bool a, bitwise (~a) for integers.
+  And,
+  Or,
+  Xor,
+  Not,
+  // Unary float ops.
+  Sin,
+  Cos,
+  Floor,
+  Ceil,
+  Round, ///< Half to even (ONNX Round).
+  // Binary float ops.
+  Pow,  ///< a ** b (std::pow).
+  Mod,  ///< Floored: result has the sign of b (Python %, ONNX Mod fmod=0).
+  FMod, ///< Truncated: result has the sign of a (C fmod, ONNX Mod fmod=1).
+  // Fused activations (one op, cost of their components).
+  Silu,     ///< a * sigmoid(a)
+  Gelu,     ///< a * 0.5 * (1 + erf(a / sqrt 2))
+  GeluTanh, ///< a * 0.5 * (1 + tanh(sqrt(2/pi) * (a + 0.044715 a^3)))
 };
-constexpr int kNumVecOps = static_cast<int>(VecOp::ReduceMax) + 1;
+constexpr int kNumVecOps = static_cast<int>(VecOp::GeluTanh) + 1;
 const char *vecOpName(VecOp op);
-bool isBinaryVecOp(VecOp op);
+/// Number of input operands: 1 (a), 2 (a, b) or 3 (a, b, c for select).
+int vecOpArity(VecOp op);
+bool isBinaryVecOp(VecOp op); ///< Reads operand b (binary ops and select).
 bool isReductionVecOp(VecOp op);
+bool isComparisonVecOp(VecOp op);
+/// and/or/xor/not: integer and bool operands only.
+bool isBitwiseVecOp(VecOp op);
 
-/// How operand b of a binary op covers the rows x cols of a.
+/// How an input operand covers the rows x cols of the op.
 enum class Broadcast : uint8_t {
-  None,   ///< b is rows x cols
-  Row,    ///< b is 1 x cols, repeated for every row (bias, gamma)
-  Col,    ///< b is rows x 1, repeated along each row (softmax max/sum)
-  Scalar, ///< b is 1 x 1
+  None,   ///< the operand is rows x cols
+  Row,    ///< the operand is 1 x cols, repeated for every row (bias, gamma)
+  Col,    ///< the operand is rows x 1, repeated along each row (softmax)
+  Scalar, ///< the operand is 1 x 1
 };
 const char *broadcastName(Broadcast bcast);
 
@@ -135,8 +212,13 @@ struct VectorCmd {
   VecOp op = VecOp::Add;
   uint32_t rows = 0, cols = 0;
   VecOperand dst, a, b;
-  Broadcast bcast = Broadcast::None;
+  Broadcast bcast = Broadcast::None; ///< How b covers the tile.
   float alpha = 1.0f, beta = 0.0f;
+  /// Condition of Select (unused otherwise; must stay default).
+  VecOperand c;
+  /// How a covers the tile (not for reductions; a broadcast cast is an
+  /// "expand"). How c covers the tile (Select only).
+  Broadcast bcastA = Broadcast::None, bcastC = Broadcast::None;
   bool operator==(const VectorCmd &o) const;
 };
 
@@ -171,8 +253,8 @@ struct BarrierCmd {
   }
 };
 
-using Command =
-    std::variant<DmaCmd, MatmulCmd, VectorCmd, SignalCmd, WaitCmd, BarrierCmd>;
+using Command = std::variant<DmaCmd, MatmulCmd, VectorCmd, SignalCmd, WaitCmd,
+                             BarrierCmd, GatherCmd>;
 
 struct Instr {
   UnitRef unit;
@@ -202,6 +284,18 @@ public:
                    uint32_t rows = 1, uint64_t dstRowStride = 0,
                    uint64_t srcRowStride = 0);
   CoreBuilder &dma(uint8_t engine, const DmaCmd &cmd);
+  /// Copies one source row (rowBytes) into `rows` destination rows (source
+  /// row stride 0); a dstRowStride of 0 means packed.
+  CoreBuilder &broadcastDma(uint8_t engine, MemRef dst, MemRef src,
+                            uint32_t rowBytes, uint32_t rows,
+                            uint64_t dstRowStride = 0);
+  /// Gathers `count` rows of a table with numRows rows; strides of 0 mean
+  /// packed (rowBytes).
+  CoreBuilder &gather(uint8_t engine, MemRef dst, MemRef table,
+                      uint32_t rowBytes, uint32_t numRows, MemRef indices,
+                      DType indexType, uint32_t count,
+                      uint64_t dstRowStride = 0, uint64_t tableRowStride = 0);
+  CoreBuilder &gather(uint8_t engine, const GatherCmd &cmd);
   CoreBuilder &matmul(const MatmulCmd &cmd);
   CoreBuilder &vector(const VectorCmd &cmd);
   /// Unary or reduction op; a stride of 0 means packed rows.
@@ -210,6 +304,13 @@ public:
   CoreBuilder &binary(VecOp op, uint32_t rows, uint32_t cols, VecOperand dst,
                       VecOperand a, VecOperand b,
                       Broadcast bcast = Broadcast::None);
+  /// dst = c ? a : b with each operand broadcast as given; a stride of 0
+  /// means packed for the operand's shape.
+  CoreBuilder &select(uint32_t rows, uint32_t cols, VecOperand dst,
+                      VecOperand c, VecOperand a, VecOperand b,
+                      Broadcast bcastC = Broadcast::None,
+                      Broadcast bcastA = Broadcast::None,
+                      Broadcast bcastB = Broadcast::None);
   CoreBuilder &signal(UnitRef on, uint16_t sem, uint32_t count = 1,
                       int targetCore = -1);
   CoreBuilder &wait(UnitRef on, uint16_t sem, uint32_t count = 1);
@@ -220,6 +321,14 @@ private:
   Stream &stream;
   uint16_t coreId;
 };
+
+/// Cycles per lane-wide group of `op` on `chip`, or a negative value when
+/// the chip cannot run it. Simple ops cost 1; exp, log, sqrt, rsqrt, recip,
+/// div, erf, tanh, sigmoid, sin, cos come from the chip's op_cycles (absent:
+/// unsupported); fused/derived ops cost their components unless op_cycles
+/// lists them: pow = exp + log + 1, mod/fmod = div + 2, silu = sigmoid + 1,
+/// gelu = erf + 3, gelu_tanh = tanh + 4.
+double vectorOpCycles(const ChipDesc &chip, VecOp op);
 
 /// Checks a stream against a chip: units, addresses, extents, semaphores,
 /// dtypes, supported vector ops. Throws SimError naming the core, the
