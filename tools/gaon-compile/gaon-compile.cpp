@@ -1,12 +1,18 @@
 //===- gaon-compile.cpp - Compile ONNX models with Gaon -------------------===//
 //
 //   gaon-compile model.onnx --emit=graph [--input-shape name=2x16] [-o out]
+//   gaon-compile model.onnx --target=npu-sim[:preset] -o model.gaon
 //
 // Imports the model, specializes its shapes, folds and optimizes the
-// gaon.graph IR, and writes the requested form.
+// gaon.graph IR, and writes the requested form: IR, or for a target an
+// artifact that gaon-run executes.
 //
 //===----------------------------------------------------------------------===//
 
+#ifdef GAON_WITH_NPU_SIM
+#include "gaon/Backends/NpuSim/EmitArtifact.h"
+#include "gaon/Backends/NpuSim/Passes.h"
+#endif
 #include "gaon/Compiler/Onnx/OnnxImporter.h"
 #include "gaon/Compiler/Transforms/Passes.h"
 #include "gaon/Dialect/Graph/GraphDialect.h"
@@ -29,7 +35,7 @@ using namespace llvm;
 
 namespace {
 
-enum class EmitKind { Import, Graph };
+enum class EmitKind { Import, Graph, Npu, Artifact };
 
 cl::OptionCategory category("gaon-compile options");
 
@@ -43,8 +49,18 @@ cl::opt<EmitKind> emit(
     cl::values(clEnumValN(EmitKind::Import, "import",
                           "gaon.graph IR as imported (folded, not optimized)"),
                clEnumValN(EmitKind::Graph, "graph",
-                          "optimized gaon.graph IR")),
+                          "optimized gaon.graph IR (default without --target)"),
+               clEnumValN(EmitKind::Npu, "npu",
+                          "the IR lowered for npu-sim (chip, DRAM plan) and "
+                          "its command stream in text form"),
+               clEnumValN(EmitKind::Artifact, "artifact",
+                          "a .gaon artifact for gaon-run (default with "
+                          "--target)")),
     cl::cat(category));
+cl::opt<std::string> target(
+    "target",
+    cl::desc("Compile for a target: npu-sim[:rngd|atom|tiny|chip.json]"),
+    cl::value_desc("target"), cl::cat(category));
 cl::list<std::string> inputShapes(
     "input-shape",
     cl::desc("Fix an input's shape, e.g. input_ids=2x16 (repeatable, or "
@@ -118,12 +134,52 @@ int main(int argc, char **argv) {
   if (failed(mlir::verify(*module)))
     return fail("the imported IR does not verify (a bug in the importer)");
 
-  if (emit == EmitKind::Graph) {
+  // What to produce: IR unless a target is named.
+  bool emitGiven = emit.getNumOccurrences() > 0;
+  EmitKind kind = emitGiven ? emit.getValue()
+                  : target.empty() ? EmitKind::Graph
+                                   : EmitKind::Artifact;
+  StringRef targetName = StringRef(target).split(':').first;
+  StringRef chip = StringRef(target).split(':').second;
+  bool lowersForNpu = kind == EmitKind::Npu || kind == EmitKind::Artifact;
+  if (lowersForNpu && target.empty())
+    return fail("--emit=npu and --emit=artifact need --target "
+                "(available: npu-sim[:rngd|atom|tiny|chip.json])");
+  if (!target.empty() && targetName != "npu-sim")
+    return fail("unknown target '" + target +
+                "' (available: npu-sim[:rngd|atom|tiny|chip.json])");
+  if (kind == EmitKind::Artifact && outputPath == "-")
+    return fail("an artifact is binary: give the output file with -o");
+
+  if (kind != EmitKind::Import) {
     mlir::PassManager pm(&context);
     gaon::buildGraphOptimizationPipeline(pm);
+#ifdef GAON_WITH_NPU_SIM
+    if (lowersForNpu)
+      gaon::npu::buildNpuPipeline(pm, chip.empty() ? "rngd" : chip);
+#else
+    if (lowersForNpu)
+      return fail("this gaon-compile was built without the npu-sim backend");
+#endif
     if (failed(pm.run(*module)))
-      return fail("optimization failed");
+      return 1;
   }
+
+#ifdef GAON_WITH_NPU_SIM
+  std::string streamText;
+  if (lowersForNpu) {
+    gaon::npu::EmitOptions emitOptions;
+    emitOptions.target = chip.empty() ? "npu-sim:rngd" : target.getValue();
+    emitOptions.modelName = sys::path::stem(inputPath).str();
+    emitOptions.streamText = kind == EmitKind::Npu ? &streamText : nullptr;
+    std::string artifactPath =
+        kind == EmitKind::Artifact ? outputPath.getValue() : "";
+    if (failed(gaon::npu::emitNpuArtifact(*module, artifactPath, emitOptions)))
+      return 1;
+    if (kind == EmitKind::Artifact)
+      return 0;
+  }
+#endif
 
   std::string errorMessage;
   auto output = mlir::openOutputFile(outputPath, &errorMessage);
@@ -137,6 +193,11 @@ int main(int argc, char **argv) {
     flags.useLocalScope();
   module->print(output->os(), flags);
   output->os() << "\n";
+#ifdef GAON_WITH_NPU_SIM
+  if (kind == EmitKind::Npu)
+    output->os() << "// command stream (gaon-npu-sim text form):\n"
+                 << streamText;
+#endif
   output->keep();
   return 0;
 }

@@ -1,5 +1,8 @@
 //===- gaon-opt.cpp - mlir-opt with Gaon's dialects and passes ------------===//
 
+#ifdef GAON_WITH_NPU_SIM
+#include "gaon/Backends/NpuSim/Passes.h"
+#endif
 #include "gaon/Compiler/Transforms/Passes.h"
 #include "gaon/Dialect/Graph/GraphDialect.h"
 
@@ -11,6 +14,10 @@
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   registry.insert<gaon::graph::GraphDialect, mlir::func::FuncDialect>();
+#ifdef GAON_WITH_NPU_SIM
+  registry.insert<gaon::npu::NpuDialect>();
+  gaon::npu::registerGaonNpuPasses();
+#endif
   mlir::registerCanonicalizerPass();
   mlir::registerCSEPass();
   mlir::registerSymbolDCEPass();

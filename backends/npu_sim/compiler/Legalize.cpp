@@ -1,0 +1,76 @@
+//===- Legalize.cpp - Check that a graph can run on the NPU ---------------===//
+
+#include "gaon/Backends/NpuSim/Passes.h"
+#include "gaon/Dialect/Graph/GraphOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Matchers.h"
+
+namespace gaon::npu {
+#define GEN_PASS_DEF_NPULEGALIZE
+#include "gaon/Backends/NpuSim/Passes.h.inc"
+} // namespace gaon::npu
+
+using namespace mlir;
+using namespace gaon::graph;
+
+namespace gaon::npu {
+namespace {
+
+bool isSupportedElementType(Type type) {
+  return type.isF32() || type.isBF16() || type.isF16() ||
+         type.isInteger(1) || type.isSignlessInteger(32) ||
+         type.isSignlessInteger(64) || type.isSignlessInteger(8);
+}
+
+/// Why `op` cannot be lowered, or "" when it can.
+std::string unsupportedReason(Operation *op) {
+  if (isa<func::ReturnOp>(op))
+    return "";
+  for (Type type : llvm::concat<Type>(op->getOperandTypes(),
+                                      op->getResultTypes()))
+    if (auto tensor = dyn_cast<RankedTensorType>(type);
+        tensor && !isSupportedElementType(tensor.getElementType())) {
+      std::string s;
+      llvm::raw_string_ostream os(s);
+      os << "element type " << tensor.getElementType()
+         << " is not supported (f32, bf16, f16, i1, i8, i32, i64 are)";
+      return s;
+    }
+  if (auto gather = dyn_cast<GatherOp>(op)) {
+    if (gather.getAxis() != 0)
+      return "gather along axis " + std::to_string(gather.getAxis()) +
+             " is not supported (axis 0 is: embedding lookups)";
+    return "";
+  }
+  if (isa<GatherNdOp>(op))
+    return "gather_nd is supported only with constant indices and no batch "
+           "dimensions (rewritten into a gather)";
+  if (isa<ConvOp, PadOp, TileOp, CumSumOp, ArgMaxOp, TriluOp,
+          GatherElementsOp, ModOp, RoundOp, SignOp>(op))
+    return "this op is not supported by the npu-sim backend yet";
+  if (op->getDialect() && op->getDialect()->getNamespace() == "gaon_graph")
+    return "";
+  return "only gaon_graph ops can be lowered to the NPU";
+}
+
+struct NpuLegalizePass : impl::NpuLegalizeBase<NpuLegalizePass> {
+  void runOnOperation() override {
+    bool failedAny = false;
+    getOperation().walk([&](Operation *op) {
+      if (isa<ModuleOp, func::FuncOp>(op))
+        return;
+      std::string reason = unsupportedReason(op);
+      if (!reason.empty()) {
+        op->emitError() << "cannot run '" << op->getName() << "' on npu-sim: "
+                        << reason;
+        failedAny = true;
+      }
+    });
+    if (failedAny)
+      signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace gaon::npu

@@ -1,0 +1,16 @@
+//===- Pipeline.cpp - The NPU backend pass pipeline -----------------------===//
+
+#include "gaon/Backends/NpuSim/Passes.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+
+namespace gaon::npu {
+
+void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip) {
+  pm.addPass(createNpuAttachChip(NpuAttachChipOptions{chip.str()}));
+  pm.addNestedPass<mlir::func::FuncOp>(createNpuPrepare());
+  pm.addPass(createNpuLegalize());
+  pm.addPass(createNpuPlanMemory());
+}
+
+} // namespace gaon::npu

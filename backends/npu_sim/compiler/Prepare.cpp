@@ -1,0 +1,204 @@
+//===- Prepare.cpp - Rewrite ops into the forms the NPU kernels implement -===//
+
+#include "gaon/Backends/NpuSim/Passes.h"
+#include "gaon/Dialect/Graph/ConstantTensor.h"
+#include "gaon/Dialect/Graph/GraphOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/Matchers.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace gaon::npu {
+#define GEN_PASS_DEF_NPUPREPARE
+#include "gaon/Backends/NpuSim/Passes.h.inc"
+} // namespace gaon::npu
+
+using namespace mlir;
+using namespace gaon::graph;
+
+namespace gaon::npu {
+namespace {
+
+Value splat(PatternRewriter &rewriter, Location loc, Type element,
+            double value) {
+  auto type = RankedTensorType::get({}, element);
+  return ConstantOp::create(rewriter, loc,
+                            DenseElementsAttr::get(
+                                type, rewriter.getFloatAttr(element, value)));
+}
+
+Value reshape(PatternRewriter &rewriter, Location loc, Value value,
+              ArrayRef<int64_t> shape) {
+  auto type = cast<RankedTensorType>(value.getType());
+  return ReshapeOp::create(rewriter, loc,
+                           RankedTensorType::get(shape, type.getElementType()),
+                           value);
+}
+
+/// gather_nd(data, constant indices) -> gather(flattened data, linear idx).
+struct GatherNdToGather : OpRewritePattern<GatherNdOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherNdOp op,
+                                PatternRewriter &rewriter) const override {
+    Attribute attr;
+    if (!matchPattern(op.getIndices(), m_Constant(&attr)) ||
+        op.getBatchDims() != 0)
+      return failure();
+    auto indices = ConstantTensor::fromAttr(attr);
+    auto data = op.getData().getType();
+    if (!indices)
+      return failure();
+    int64_t depth = indices->getShape().back();
+    auto strides = computeStrides(data.getShape());
+    int64_t rows = 1, inner = 1;
+    for (int64_t d = 0; d < depth; ++d)
+      rows *= data.getDimSize(d);
+    for (int64_t d = depth; d < data.getRank(); ++d)
+      inner *= data.getDimSize(d);
+    int64_t tuples = indices->getNumElements() / std::max<int64_t>(depth, 1);
+    ConstantTensor linear(
+        RankedTensorType::get({tuples}, rewriter.getI64Type()));
+    for (int64_t t = 0; t < tuples; ++t) {
+      int64_t row = 0;
+      for (int64_t d = 0; d < depth; ++d) {
+        int64_t i = indices->getInt(t * depth + d);
+        if (i < 0)
+          i += data.getDimSize(d);
+        if (i < 0 || i >= data.getDimSize(d))
+          return failure(); // out of range: leave it for the run-time error
+        row += i * (strides[d] / inner);
+      }
+      linear.setInt(t, row);
+    }
+    Location loc = op.getLoc();
+    Value table = reshape(rewriter, loc, op.getData(), {rows, inner});
+    Value index = ConstantOp::create(rewriter, loc, linear.toAttr());
+    Value gathered = GatherOp::create(
+        rewriter, loc,
+        RankedTensorType::get({tuples, inner}, data.getElementType()), table,
+        index, rewriter.getI64IntegerAttr(0));
+    rewriter.replaceOp(op, reshape(rewriter, loc, gathered,
+                                   op.getType().getShape()));
+    return success();
+  }
+};
+
+/// clamp(x) -> min(max(x, lo), hi).
+struct ClampToMinMax : OpRewritePattern<ClampOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ClampOp op,
+                                PatternRewriter &rewriter) const override {
+    Type element = op.getType().getElementType();
+    Value x = op.getInput();
+    double lo = op.getMin().convertToDouble(), hi = op.getMax().convertToDouble();
+    if (!std::isinf(lo))
+      x = MaxOp::create(rewriter, op.getLoc(), op.getType(), x,
+                        splat(rewriter, op.getLoc(), element, lo));
+    if (!std::isinf(hi))
+      x = MinOp::create(rewriter, op.getLoc(), op.getType(), x,
+                        splat(rewriter, op.getLoc(), element, hi));
+    rewriter.replaceOp(op, x);
+    return success();
+  }
+};
+
+/// Norms over dims [axis, rank) run over one dim of the [outer, inner] view.
+template <typename NormOp>
+struct FlattenNorm : OpRewritePattern<NormOp> {
+  using OpRewritePattern<NormOp>::OpRewritePattern;
+  LogicalResult matchAndRewrite(NormOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = op.getInput().getType();
+    int64_t rank = type.getRank(), axis = op.getAxis();
+    bool scaleIsVector =
+        op.getScale().getType().getRank() == 1 &&
+        op.getScale().getType().getDimSize(0) == type.getShape().back();
+    if (axis == rank - 1 && scaleIsVector && rank == 2)
+      return failure();
+    if (axis == rank - 1 && scaleIsVector)
+      return failure(); // already over the last dim with a vector scale
+    int64_t inner = 1;
+    for (int64_t d = axis; d < rank; ++d)
+      inner *= type.getDimSize(d);
+    int64_t outer = inner ? type.getNumElements() / inner : 0;
+    Location loc = op.getLoc();
+    auto paramView = [&](Value param) -> Value {
+      if (!param)
+        return param;
+      // Parameters broadcast to the normalized shape; materialize that.
+      auto ptype = cast<RankedTensorType>(param.getType());
+      SmallVector<int64_t> normShape(type.getShape().drop_front(axis));
+      Value full = param;
+      if (ptype.getShape() != ArrayRef<int64_t>(normShape))
+        full = BroadcastOp::create(
+            rewriter, loc,
+            RankedTensorType::get(normShape, ptype.getElementType()), param);
+      return reshape(rewriter, loc, full, {inner});
+    };
+    Value x = reshape(rewriter, loc, op.getInput(), {outer, inner});
+    Value result;
+    if constexpr (std::is_same_v<NormOp, LayerNormOp>)
+      result = LayerNormOp::create(
+          rewriter, loc, cast<RankedTensorType>(x.getType()), x,
+          paramView(op.getScale()), paramView(op.getBias()),
+          rewriter.getI64IntegerAttr(1), op.getEpsilonAttr());
+    else
+      result = RmsNormOp::create(
+          rewriter, loc, cast<RankedTensorType>(x.getType()), x,
+          paramView(op.getScale()), rewriter.getI64IntegerAttr(1),
+          op.getEpsilonAttr());
+    rewriter.replaceOp(op, reshape(rewriter, loc, result, type.getShape()));
+    return success();
+  }
+};
+
+/// softmax over an inner axis -> transpose it last, softmax, transpose back.
+struct SoftmaxToLastAxis : OpRewritePattern<SoftmaxOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SoftmaxOp op,
+                                PatternRewriter &rewriter) const override {
+    int64_t rank = op.getType().getRank(), axis = op.getAxis();
+    if (axis == rank - 1)
+      return failure();
+    SmallVector<int64_t> perm;
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != axis)
+        perm.push_back(d);
+    perm.push_back(axis);
+    SmallVector<int64_t> inverse(rank);
+    for (int64_t d = 0; d < rank; ++d)
+      inverse[perm[d]] = d;
+    auto type = op.getType();
+    SmallVector<int64_t> shape;
+    for (int64_t p : perm)
+      shape.push_back(type.getDimSize(p));
+    auto permuted = RankedTensorType::get(shape, type.getElementType());
+    Location loc = op.getLoc();
+    Value t = TransposeOp::create(rewriter, loc, permuted, op.getInput(),
+                                  rewriter.getDenseI64ArrayAttr(perm));
+    Value s = SoftmaxOp::create(rewriter, loc, permuted, t,
+                                rewriter.getI64IntegerAttr(rank - 1),
+                                op.getLogAttr());
+    rewriter.replaceOpWithNewOp<TransposeOp>(
+        op, type, s, rewriter.getDenseI64ArrayAttr(inverse));
+    return success();
+  }
+};
+
+struct NpuPreparePass : impl::NpuPrepareBase<NpuPreparePass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<GatherNdToGather, ClampToMinMax,
+                 FlattenNorm<LayerNormOp>, FlattenNorm<RmsNormOp>,
+                 SoftmaxToLastAxis>(&getContext());
+    // Do not fold the new ops back into what they replaced.
+    GreedyRewriteConfig config;
+    config.enableFolding(false);
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
+                                     config)))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace gaon::npu

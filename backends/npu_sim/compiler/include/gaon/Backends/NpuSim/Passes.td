@@ -1,0 +1,71 @@
+//===- Passes.td - NPU simulator backend passes ------------*- tablegen -*-===//
+
+#ifndef GAON_BACKENDS_NPUSIM_PASSES_TD
+#define GAON_BACKENDS_NPUSIM_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def NpuAttachChip : Pass<"gaon-npu-attach-chip", "mlir::ModuleOp"> {
+  let summary = "Attaches the target chip description as #gaon_npu.chip";
+  let description = [{
+    Loads a chip description (a preset name: rngd, atom, tiny; or a JSON
+    file) and records it on the module, so that later passes read the chip's
+    sizes. An unknown preset or an invalid file is an error naming the field.
+
+    After:
+      module attributes {gaon_npu.chip = #gaon_npu.chip<name = "rngd", ...>}
+  }];
+  let options = [
+    Option<"chip", "chip", "std::string", /*default=*/"\"rngd\"",
+           "Preset name or chip description file">
+  ];
+  let dependentDialects = ["gaon::npu::NpuDialect"];
+}
+
+def NpuPrepare : Pass<"gaon-npu-prepare", "mlir::func::FuncOp"> {
+  let summary = "Rewrites ops into the forms the NPU kernels implement";
+  let description = [{
+    - gather_nd with constant indices -> gather along axis 0 of a flattened
+      view, with constant linear indices;
+    - clamp -> max and min with constant bounds;
+    - layer_norm and rms_norm over several trailing dimensions -> over one
+      (the input viewed as [outer, inner]);
+    - softmax over an inner axis -> transpose, softmax over the last axis,
+      transpose back.
+
+    Before:
+      %y = gaon_graph.clamp %x {max = 6.0 : f64, min = 0.0 : f64} : tensor<4xf32>
+    After:
+      %a = gaon_graph.max %x, %zero : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+      %y = gaon_graph.min %a, %six : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+  }];
+  let dependentDialects = ["gaon::graph::GraphDialect"];
+}
+
+def NpuLegalize : Pass<"gaon-npu-legalize", "mlir::ModuleOp"> {
+  let summary = "Checks that every op and element type can run on the NPU";
+  let description = [{
+    Reports, for each op the NPU lowering cannot handle, the op, its types
+    and the reason, so that a model fails at compile time with a clear
+    message instead of producing a wrong stream.
+  }];
+}
+
+def NpuPlanMemory : Pass<"gaon-npu-plan-memory", "mlir::ModuleOp"> {
+  let summary = "Assigns every tensor an address in the NPU's DRAM";
+  let description = [{
+    Lays DRAM out as [weights | inputs | outputs | arena]. Weights and
+    constants, graph inputs and graph outputs get their own regions;
+    intermediate tensors share the arena, placed by the runtime's planner
+    from their live ranges (reshapes alias their input; elementwise ops may
+    reuse their input's storage in place). Addresses are recorded as
+    `gaon_npu.dram` attributes (one per result) and the layout as
+    `gaon_npu.layout` on the module. Fails, naming the sizes, when the model
+    does not fit the chip's DRAM.
+
+    After:
+      %3 = gaon_graph.add %1, %2 {gaon_npu.dram = array<i64: 1048576>} : ...
+  }];
+}
+
+#endif // GAON_BACKENDS_NPUSIM_PASSES_TD

@@ -1,0 +1,34 @@
+// RUN: gaon-opt --gaon-npu-legalize %s -split-input-file -verify-diagnostics
+
+// Supported ops pass unchanged.
+func.func @supported(%x: tensor<4x8xf32>, %w: tensor<8x2xf32>) -> tensor<4x2xf32> {
+  %m = gaon_graph.matmul %x, %w : (tensor<4x8xf32>, tensor<8x2xf32>) -> tensor<4x2xf32>
+  return %m : tensor<4x2xf32>
+}
+
+// -----
+
+// A convolution has no NPU kernel yet: the error names the op.
+func.func @conv(%x: tensor<1x1x4x4xf32>, %w: tensor<1x1x3x3xf32>) -> tensor<1x1x2x2xf32> {
+  // expected-error @below {{cannot run 'gaon_graph.conv' on npu-sim: this op is not supported by the npu-sim backend yet}}
+  %c = gaon_graph.conv %x, %w {strides = array<i64: 1, 1>, pads = array<i64: 0, 0, 0, 0>, dilations = array<i64: 1, 1>, groups = 1 : i64} : (tensor<1x1x4x4xf32>, tensor<1x1x3x3xf32>) -> tensor<1x1x2x2xf32>
+  return %c : tensor<1x1x2x2xf32>
+}
+
+// -----
+
+// f64 has no NPU data path.
+func.func @f64(%x: tensor<4xf64>) -> tensor<4xf64> {
+  // expected-error @below {{element type f64 is not supported}}
+  %e = gaon_graph.exp %x : tensor<4xf64>
+  return %e : tensor<4xf64>
+}
+
+// -----
+
+// Gathers along another axis than 0 are not embedding lookups.
+func.func @gather_axis1(%x: tensor<4x8xf32>, %i: tensor<2xi64>) -> tensor<4x2xf32> {
+  // expected-error @below {{gather along axis 1 is not supported}}
+  %g = gaon_graph.gather %x, %i {axis = 1 : i64} : (tensor<4x8xf32>, tensor<2xi64>) -> tensor<4x2xf32>
+  return %g : tensor<4x2xf32>
+}

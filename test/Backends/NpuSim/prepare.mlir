@@ -1,0 +1,57 @@
+// RUN: gaon-opt --pass-pipeline='builtin.module(func.func(gaon-npu-prepare))' %s | FileCheck %s
+
+// gather_nd with constant indices becomes a gather of linear row indices
+// from the data viewed as [rows, inner] (here: the BERT mask pattern).
+// CHECK-LABEL: func.func @gather_nd_constant
+// CHECK-DAG: %[[T:.*]] = gaon_graph.reshape %arg0 : tensor<2x3xf32> -> tensor<6x1xf32>
+// CHECK-DAG: %[[I:.*]] = gaon_graph.constant dense<[5, 0]> : tensor<2xi64>
+// CHECK: %[[G:.*]] = gaon_graph.gather %[[T]], %[[I]] {axis = 0 : i64} : (tensor<6x1xf32>, tensor<2xi64>) -> tensor<2x1xf32>
+// CHECK: gaon_graph.reshape %[[G]] : tensor<2x1xf32> -> tensor<2xf32>
+func.func @gather_nd_constant(%x: tensor<2x3xf32>) -> tensor<2xf32> {
+  %idx = gaon_graph.constant dense<[[1, 2], [0, 0]]> : tensor<2x2xi64>
+  %r = gaon_graph.gather_nd %x, %idx {batch_dims = 0 : i64} : (tensor<2x3xf32>, tensor<2x2xi64>) -> tensor<2xf32>
+  return %r : tensor<2xf32>
+}
+
+// clamp becomes max then min with constant bounds; an infinite bound is
+// dropped.
+// CHECK-LABEL: func.func @clamp
+// CHECK: %[[LO:.*]] = gaon_graph.constant dense<0.000000e+00> : tensor<f32>
+// CHECK: %[[M:.*]] = gaon_graph.max %arg0, %[[LO]]
+// CHECK-NOT: gaon_graph.min
+// CHECK: return %[[M]]
+func.func @clamp(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %r = gaon_graph.clamp %x {min = 0.0 : f64, max = 0x7FF0000000000000 : f64} : tensor<4xf32>
+  return %r : tensor<4xf32>
+}
+
+// A layer norm over the last two dims runs over the [outer, inner] view;
+// its [4x8] scale is flattened to [32].
+// CHECK-LABEL: func.func @layer_norm_two_dims
+// CHECK: %[[X:.*]] = gaon_graph.reshape %arg0 : tensor<2x4x8xf32> -> tensor<2x32xf32>
+// CHECK: %[[S:.*]] = gaon_graph.reshape %arg1 : tensor<4x8xf32> -> tensor<32xf32>
+// CHECK: %[[N:.*]] = gaon_graph.layer_norm %[[X]], %[[S]] {axis = 1 : i64
+// CHECK: gaon_graph.reshape %[[N]] : tensor<2x32xf32> -> tensor<2x4x8xf32>
+func.func @layer_norm_two_dims(%x: tensor<2x4x8xf32>, %s: tensor<4x8xf32>) -> tensor<2x4x8xf32> {
+  %r = gaon_graph.layer_norm %x, %s {axis = 1 : i64, epsilon = 1.0e-5 : f64} : (tensor<2x4x8xf32>, tensor<4x8xf32>) -> tensor<2x4x8xf32>
+  return %r : tensor<2x4x8xf32>
+}
+
+// A norm over the last dim with a vector scale is already in NPU form.
+// CHECK-LABEL: func.func @rms_norm_last_dim
+// CHECK-NEXT: gaon_graph.rms_norm %arg0, %arg1 {axis = 2 : i64
+// CHECK-NEXT: return
+func.func @rms_norm_last_dim(%x: tensor<2x4x8xf32>, %s: tensor<8xf32>) -> tensor<2x4x8xf32> {
+  %r = gaon_graph.rms_norm %x, %s {axis = 2 : i64, epsilon = 1.0e-6 : f64} : (tensor<2x4x8xf32>, tensor<8xf32>) -> tensor<2x4x8xf32>
+  return %r : tensor<2x4x8xf32>
+}
+
+// softmax over axis 1 of a rank-3 tensor is moved to the last axis and back.
+// CHECK-LABEL: func.func @softmax_inner_axis
+// CHECK: %[[T:.*]] = gaon_graph.transpose %arg0 {perm = array<i64: 0, 2, 1>} : tensor<2x3x4xf32> -> tensor<2x4x3xf32>
+// CHECK: %[[S:.*]] = gaon_graph.softmax %[[T]] {axis = 2 : i64} : tensor<2x4x3xf32>
+// CHECK: gaon_graph.transpose %[[S]] {perm = array<i64: 0, 2, 1>} : tensor<2x4x3xf32> -> tensor<2x3x4xf32>
+func.func @softmax_inner_axis(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
+  %r = gaon_graph.softmax %x {axis = 1 : i64} : tensor<2x3x4xf32>
+  return %r : tensor<2x3x4xf32>
+}
