@@ -1,0 +1,134 @@
+//===- Kernels.h - NPU command-stream kernels for transformer ops -*- C++ -*-===//
+//
+// An MLIR-free kernel library: a compiler lays every tensor out row-major in
+// simulated DRAM and calls one StreamEmitter method per graph op, in program
+// order. Each call appends one kernel to an npu_sim::Stream; a kernel may use
+// every core and the whole scratchpad of each core, and the emitter fences
+// consecutive kernels (all units drain, then a barrier) so a kernel only reads
+// DRAM after the previous one finished writing it.
+//
+// Conventions shared by every kernel:
+//  * Tensors are dense and row-major at `addr`; rank 0 is one element.
+//  * Arithmetic runs in fp32 on the vector unit and is rounded once when
+//    stored in the output dtype. Matmuls accumulate in fp32 on the tensor
+//    unit (fp32 inputs run at whatever rate the chip gives fp32, emulated
+//    when the tensor unit has no native fp32).
+//  * Anything unsupported throws KernelError naming the op and the reason;
+//    the emitter never appends a stream it cannot prove correct. A throwing
+//    call may leave a partial kernel in the stream: discard the stream.
+//
+//===----------------------------------------------------------------------===//
+#ifndef GAON_NPU_KERNELS_KERNELS_H
+#define GAON_NPU_KERNELS_KERNELS_H
+
+#include "gaon/npu_sim/ChipDesc.h"
+#include "gaon/npu_sim/Isa.h"
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <vector>
+
+namespace gaon::npu_kernels {
+
+/// Every unsupported request (bad shapes, dtypes, ops the chip lacks, tiles
+/// that cannot fit) is reported as a KernelError whose message starts with
+/// the kernel name.
+class KernelError : public std::runtime_error {
+public:
+  using std::runtime_error::runtime_error;
+};
+
+/// A dense row-major tensor in simulated DRAM.
+struct Tensor {
+  uint64_t addr = 0;
+  npu_sim::DType dtype = npu_sim::DType::F32;
+  std::vector<int64_t> shape; ///< Empty: a scalar.
+
+  int64_t numel() const;
+  uint64_t bytes() const;
+};
+
+enum class Activation { None, Relu, Gelu, GeluTanh, Silu };
+enum class ReduceOp { Sum, Max, Min, Mean };
+
+/// Fused matmul epilogue, applied on the vector unit while the tensor unit
+/// computes the next tile: out = act(alpha * (A x B) + bias) + residual.
+struct Epilogue {
+  std::optional<Tensor> bias;     ///< N elements (shape [N] or [1, N], ...).
+  Activation activation = Activation::None;
+  std::optional<Tensor> residual; ///< Same shape as out.
+  float alpha = 1.0f;
+};
+
+class StreamEmitter {
+public:
+  /// Appends to `stream` (creating one program per core of `chip`).
+  StreamEmitter(npu_sim::Stream &stream, const npu_sim::ChipDesc &chip);
+
+  /// NumPy matmul: [..., M, K] x [..., K, N] -> [..., M, N] with broadcast
+  /// batch dims; a rank-1 A is [1, K], a rank-1 B is [K, 1] (dim dropped in
+  /// out). A and B share one float dtype; out, bias, residual any float.
+  void matmul(const Tensor &a, const Tensor &b, const Tensor &out,
+              const Epilogue &ep = {});
+  /// out = a op b (add sub mul div max min) with NumPy broadcasting.
+  void binary(npu_sim::VecOp op, const Tensor &a, const Tensor &b,
+              const Tensor &out);
+  /// out = f(in) for a unary VecOp; Scale computes in * alpha + beta.
+  void unary(npu_sim::VecOp op, const Tensor &in, const Tensor &out,
+             float alpha = 1, float beta = 0);
+  /// out = act(in) for activations the ISA has no single op for.
+  void activation(Activation act, const Tensor &in, const Tensor &out);
+  /// Converts dtype (round to nearest even, integers saturate).
+  void cast(const Tensor &in, const Tensor &out);
+  /// out = cond != 0 ? a : b, broadcasting all three.
+  void select(const Tensor &cond, const Tensor &a, const Tensor &b,
+              const Tensor &out);
+  /// Reduces `axes` (negative counts from the end; empty: all). `out` holds
+  /// the kept dims in order, with or without the reduced dims kept as 1.
+  void reduce(ReduceOp op, const Tensor &in, const std::vector<int64_t> &axes,
+              const Tensor &out);
+  void softmax(const Tensor &in, const Tensor &out); ///< Over the last axis.
+  /// Over the last axis; scale and bias have last-dim elements.
+  void layerNorm(const Tensor &in, const Tensor &scale, const Tensor *bias,
+                 double eps, const Tensor &out);
+  void rmsNorm(const Tensor &in, const Tensor &scale, double eps,
+               const Tensor &out);
+  /// Flash attention: q [B, H, Sq, D], k [B, Hkv, Sk, D], v [B, Hkv, Sk, Dv]
+  /// (H a multiple of Hkv), out [B, H, Sq, Dv]; mask (additive, float)
+  /// broadcastable to [B, H, Sq, Sk]; causal keeps key j <= query i
+  /// (top-left aligned, as torch's is_causal). Scores stay in scratchpad.
+  void attention(const Tensor &q, const Tensor &k, const Tensor &v,
+                 const Tensor *mask, double scale, bool causal,
+                 const Tensor &out);
+  /// out[i, ...] = table[indices[i], ...] (embedding lookup, axis 0).
+  void gatherRows(const Tensor &table, const Tensor &indices,
+                  const Tensor &out);
+  /// out = in permuted (out.shape[i] == in.shape[perm[i]]).
+  void transpose(const Tensor &in, const std::vector<int64_t> &perm,
+                 const Tensor &out);
+  /// Same elements, any shapes of equal size (reshape materialisation);
+  /// dtypes must match (use cast otherwise).
+  void copy(const Tensor &in, const Tensor &out);
+  /// out[i] = in[starts + i * steps] per axis (steps > 0).
+  void slice(const Tensor &in, const std::vector<int64_t> &starts,
+             const std::vector<int64_t> &steps, const Tensor &out);
+  void concat(const std::vector<Tensor> &ins, int64_t axis, const Tensor &out);
+  void broadcastTo(const Tensor &in, const Tensor &out);
+
+  const npu_sim::ChipDesc &chip() const { return chipDesc; }
+  /// Kernels appended so far.
+  int kernels() const { return kernelCount; }
+
+  struct Impl; // Internal helpers (lib/Common.h).
+
+private:
+  void beginKernel();
+  npu_sim::Stream &stream;
+  npu_sim::ChipDesc chipDesc;
+  int kernelCount = 0;
+};
+
+} // namespace gaon::npu_kernels
+
+#endif // GAON_NPU_KERNELS_KERNELS_H

@@ -1,0 +1,110 @@
+//===- TestUtil.h - Harness for the NPU kernel tests -------------*- C++ -*-===//
+//
+// Allocates tensors in simulated DRAM, fills them with random data, runs the
+// emitted stream and compares against references computed in double.
+//
+//===----------------------------------------------------------------------===//
+#ifndef GAON_NPU_KERNELS_TESTUTIL_H
+#define GAON_NPU_KERNELS_TESTUTIL_H
+
+#include "gaon/npu_kernels/Kernels.h"
+#include "gaon/npu_sim/Simulator.h"
+
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace gaon::npu_kernels::test {
+
+using namespace npu_sim;
+
+struct Harness {
+  explicit Harness(const std::string &preset = "tiny")
+      : chip(loadChip(preset)), sim(chip), emitter(stream, chip) {}
+
+  Tensor alloc(DType type, std::vector<int64_t> shape) {
+    Tensor t{next, type, std::move(shape)};
+    next = (next + t.bytes() + 4095) / 4096 * 4096 + 4096;
+    return t;
+  }
+  /// A tensor of uniform random values in [lo, hi), rounded to its dtype.
+  Tensor input(DType type, std::vector<int64_t> shape, float lo = -1,
+               float hi = 1) {
+    Tensor t = alloc(type, std::move(shape));
+    std::uniform_real_distribution<float> dist(lo, hi);
+    std::vector<float> values(t.numel());
+    for (float &v : values)
+      v = dist(rng);
+    write(t, values);
+    return t;
+  }
+  void write(const Tensor &t, const std::vector<float> &values) {
+    std::vector<uint8_t> bytes = encodeValues(t.dtype, values);
+    sim.writeDram(t.addr, bytes.data(), bytes.size());
+  }
+  std::vector<float> read(const Tensor &t) const {
+    std::vector<uint8_t> bytes(t.bytes());
+    sim.readDram(t.addr, bytes.data(), bytes.size());
+    return decodeValues(t.dtype, bytes.data(), t.numel());
+  }
+  Report run(bool functional = true) {
+    RunOptions options;
+    options.functional = functional;
+    return sim.run(stream, options);
+  }
+
+  ChipDesc chip;
+  Simulator sim;
+  Stream stream;
+  StreamEmitter emitter;
+  uint64_t next = 0x10000;
+  std::mt19937 rng{1234};
+};
+
+/// ||got - ref|| / max(||ref||, tiny).
+inline double relL2(const std::vector<float> &got,
+                    const std::vector<double> &ref) {
+  double num = 0, den = 0;
+  for (size_t i = 0; i < ref.size(); ++i) {
+    double d = double(got[i]) - ref[i];
+    num += d * d;
+    den += ref[i] * ref[i];
+  }
+  if (got.size() != ref.size())
+    return INFINITY;
+  return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
+}
+
+inline double tolerance(DType type) {
+  return type == DType::F32 ? 1e-5 : 1e-2;
+}
+
+/// Row-major index helpers for references.
+inline std::vector<int64_t> unravel(int64_t flat,
+                                    const std::vector<int64_t> &shape) {
+  std::vector<int64_t> idx(shape.size());
+  for (int i = static_cast<int>(shape.size()) - 1; i >= 0; --i) {
+    idx[i] = flat % shape[i];
+    flat /= shape[i];
+  }
+  return idx;
+}
+/// Flat index into `shape` of the broadcast index `outIdx` (NumPy rules).
+inline int64_t broadcastIndex(const std::vector<int64_t> &outIdx,
+                              const std::vector<int64_t> &shape) {
+  int64_t flat = 0;
+  size_t lead = outIdx.size() - shape.size();
+  for (size_t i = 0; i < shape.size(); ++i)
+    flat = flat * shape[i] + (shape[i] == 1 ? 0 : outIdx[lead + i]);
+  return flat;
+}
+inline int64_t numel(const std::vector<int64_t> &shape) {
+  int64_t n = 1;
+  for (int64_t d : shape)
+    n *= d;
+  return n;
+}
+
+} // namespace gaon::npu_kernels::test
+
+#endif
