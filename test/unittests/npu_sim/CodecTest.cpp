@@ -43,6 +43,22 @@ Stream sampleStream() {
             {0x300, 0, DType::F32}, Broadcast::Col);
   c0.unary(VecOp::ReduceMax, 4, 8, {0x100, 0, DType::F16},
            {0x200, 0, DType::F32});
+  // Version 2 additions: gather, broadcast DMA, select with independent
+  // broadcasts, comparisons into bool, int64/bool dtypes, broadcast a.
+  c0.gather(1, c0.spm(0x4000), MemRef::dram(0x10000), 96, 50, c0.spm(0x3000),
+            DType::I64, 6, 128);
+  c0.broadcastDma(0, c0.spm(0x5000), MemRef::dram(0x20), 48, 3);
+  c0.select(4, 8, {0x100, 0, DType::BF16}, {0x500, 0, DType::Bool},
+            {0x600, 0, DType::F32}, {0x700, 0, DType::F16}, Broadcast::Row,
+            Broadcast::None, Broadcast::Scalar);
+  c0.binary(VecOp::CmpLe, 4, 8, {0x800, 0, DType::Bool},
+            {0x900, 0, DType::I64}, {0xa00, 0, DType::I32}, Broadcast::Col);
+  c0.unary(VecOp::Not, 4, 8, {0xb00, 0, DType::I64}, {0xc00, 0, DType::I64});
+  VectorCmd expand;
+  expand.op = VecOp::GeluTanh, expand.rows = 4, expand.cols = 8;
+  expand.dst = {0xd00, 32, DType::F32}, expand.a = {0xe00, 0, DType::F32};
+  expand.bcastA = Broadcast::Row;
+  c0.vector(expand);
   c0.signal(UnitRef::vector(), 3, 2, 1);
   c0.wait(UnitRef::tensor(), 5, 1);
   c0.barrier(UnitRef::dma(0), 7, 2);
