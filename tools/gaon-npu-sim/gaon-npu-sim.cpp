@@ -4,6 +4,7 @@
 //                [--timing-only] [--trace out.json] [--json report.json]
 //                [--convert out.bin|out.txt]
 //   gaon-npu-sim --validate-chip path.json
+//   gaon-npu-sim --print-chip rngd|path.json   (canonical JSON, chipToJson)
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +24,7 @@ const char *const kUsage =
     "OUT.json]\n"
     "                    [--json REPORT.json] [--convert OUT.bin|OUT.txt]\n"
     "       gaon-npu-sim --validate-chip PATH.json\n"
+    "       gaon-npu-sim --print-chip NAME|PATH.json\n"
     "STREAM is a text (.txt) or binary (GNPU) command stream. --chip takes a "
     "preset\n"
     "(rngd, atom, tiny; default rngd) or a chip description file.\n";
@@ -38,7 +40,7 @@ void writeFile(const std::string &path, const std::string &text) {
 
 int main(int argc, char **argv) {
   std::string streamPath, chipName, tracePath, jsonPath, convertPath,
-      validatePath;
+      validatePath, printChip;
   RunOptions options;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
@@ -61,6 +63,8 @@ int main(int argc, char **argv) {
       convertPath = value();
     else if (arg == "--validate-chip")
       validatePath = value();
+    else if (arg == "--print-chip")
+      printChip = value();
     else if (arg == "-h" || arg == "--help") {
       std::cout << kUsage;
       return 0;
@@ -75,6 +79,10 @@ int main(int argc, char **argv) {
     }
   }
   try {
+    if (!printChip.empty()) {
+      std::cout << chipToJson(loadChip(printChip)) << "\n";
+      return 0;
+    }
     if (!validatePath.empty()) {
       ChipDesc chip = loadChip(validatePath);
       std::cout << validatePath << ": valid chip '" << chip.name << "' ("
