@@ -9,6 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
+#ifdef GAON_RUN_HAVE_NPU_SIM
+#include "gaon/npu_sim_runtime/Driver.h"
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -99,8 +103,13 @@ int runModel(const Options &options) {
     return fail(options, artifact.status().message());
   const ModelDesc &model = artifact.value()->model();
 
-  auto device = DriverRegistry::global().createDeviceForTarget(
-      model.target, options.deviceOptions);
+  DeviceOptions deviceOptions = options.deviceOptions;
+#ifdef GAON_RUN_HAVE_NPU_SIM
+  // "npu-sim:<chip>" targets pick the simulated chip.
+  gaon::npu_sim_runtime::addTargetDeviceOptions(model.target, deviceOptions);
+#endif
+  auto device =
+      DriverRegistry::global().createDeviceForTarget(model.target, deviceOptions);
   if (!device.isOk())
     return fail(options, device.status().message());
   ModuleOptions moduleOptions;
@@ -233,6 +242,14 @@ int runModel(const Options &options) {
         {"energy_j",
          props.reportsEnergy() ? json(lastStats.counters.energyJ) : json()},
     };
+#ifdef GAON_RUN_HAVE_NPU_SIM
+    // The simulator's report of the last run (per-unit utilization, energy
+    // by component, DRAM traffic, copies the driver made or skipped).
+    std::string deviceReport =
+        gaon::npu_sim_runtime::npuSimLastReportJson(*device.value());
+    if (!deviceReport.empty())
+      report["device_report"] = json::parse(deviceReport, nullptr, false);
+#endif
     std::string text = report.dump(2) + "\n";
     Status status = writeFileAtomically(
         options.jsonPath, std::vector<uint8_t>(text.begin(), text.end()));
@@ -245,6 +262,9 @@ int runModel(const Options &options) {
 } // namespace
 
 int main(int argc, char **argv) {
+#ifdef GAON_RUN_HAVE_NPU_SIM
+  (void)gaon::npu_sim_runtime::registerNpuSimDriver();
+#endif
   Options options;
   std::string usageError = gaon::run::parseOptions(argc, argv, options);
   if (!usageError.empty()) {

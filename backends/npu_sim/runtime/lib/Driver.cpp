@@ -41,7 +41,14 @@ using gaon::npu_sim_runtime::NpuBinding;
 using gaon::npu_sim_runtime::NpuExecutable;
 using gaon::npu_sim_runtime::NpuSimDeviceStats;
 
-struct gaon_device {
+// The driver's objects have internal linkage and are handed to the host as
+// the opaque gaon_*_t handles by pointer casts. (Defining the global
+// `struct gaon_device` etc., as host-ref does, would clash with any other
+// driver linked into the same binary: two definitions of one class, whose
+// inline members and destructors the linker merges.)
+namespace {
+
+struct SimDevice {
   ChipDesc chip;
   uint64_t memoryBytes = 0;
   uint32_t queuesPerPartition = 4;
@@ -54,7 +61,7 @@ struct gaon_device {
   std::string lastReport;
 };
 
-struct gaon_buffer {
+struct SimBuffer {
   uint8_t *data = nullptr;
   uint64_t size = 0;
   uint64_t serial = 0; // unique per allocation, never reused
@@ -62,8 +69,8 @@ struct gaon_buffer {
   std::atomic<bool> mapped{false}; // host may write behind our back
 };
 
-struct gaon_executable {
-  gaon_device *device = nullptr;
+struct SimExecutable {
+  SimDevice *device = nullptr;
   NpuExecutable exe;
   std::unique_ptr<gaon::npu_sim::Simulator> sim;
   // Bindings whose DRAM range some DMA of the stream may write: never
@@ -77,7 +84,7 @@ struct gaon_executable {
   std::vector<Copied> copied;
 };
 
-struct gaon_fence {
+struct SimFence {
   std::mutex mutex;
   std::condition_variable changed;
   uint64_t value = 0;
@@ -85,7 +92,17 @@ struct gaon_fence {
   std::string failure;
 };
 
-namespace {
+SimDevice *impl(gaon_device_t *h) { return reinterpret_cast<SimDevice *>(h); }
+SimBuffer *impl(gaon_buffer_t *h) { return reinterpret_cast<SimBuffer *>(h); }
+const SimBuffer *impl(const gaon_buffer_t *h) {
+  return reinterpret_cast<const SimBuffer *>(h);
+}
+SimExecutable *impl(gaon_executable_t *h) {
+  return reinterpret_cast<SimExecutable *>(h);
+}
+SimFence *impl(gaon_fence_t *h) { return reinterpret_cast<SimFence *>(h); }
+struct SimQueue;
+SimQueue *impl(gaon_queue_t *h);
 
 std::atomic<uint64_t> nextBufferSerial{1};
 
@@ -102,7 +119,7 @@ std::string hex(uint64_t v) {
 // A dispatch resolved against its executable: one buffer range per
 // NpuBinding, in the executable's binding order.
 struct RecordedDispatch {
-  gaon_executable *executable = nullptr;
+  SimExecutable *executable = nullptr;
   std::vector<gaon_binding_t> ranges;
 };
 
@@ -112,7 +129,7 @@ struct RecordedSubmission {
 };
 
 void signalFence(const gaon_fence_point_t &point, const std::string &failure) {
-  gaon_fence *fence = point.fence;
+  SimFence *fence = impl(point.fence);
   {
     std::lock_guard<std::mutex> lock(fence->mutex);
     if (!failure.empty()) {
@@ -128,7 +145,7 @@ void signalFence(const gaon_fence_point_t &point, const std::string &failure) {
 }
 
 std::string waitFence(const gaon_fence_point_t &point) {
-  gaon_fence *fence = point.fence;
+  SimFence *fence = impl(point.fence);
   std::unique_lock<std::mutex> lock(fence->mutex);
   fence->changed.wait(
       lock, [&] { return fence->failed || fence->value >= point.value; });
@@ -161,8 +178,8 @@ struct RunResult {
 // Runs the whole stream once. Called on a queue's worker thread.
 RunResult runDispatch(const RecordedDispatch &dispatch) {
   RunResult result;
-  gaon_executable *exec = dispatch.executable;
-  gaon_device *device = exec->device;
+  SimExecutable *exec = dispatch.executable;
+  SimDevice *device = exec->device;
   const NpuExecutable &exe = exec->exe;
   const bool functional = !device->timingOnly;
   uint64_t copiedIn = 0, skipped = 0, copiedOut = 0;
@@ -178,9 +195,9 @@ RunResult runDispatch(const RecordedDispatch &dispatch) {
         if (b.access == NpuBinding::Write)
           continue;
         const gaon_binding_t &range = dispatch.ranges[j];
-        gaon_buffer *buffer = range.buffer;
+        SimBuffer *buffer = impl(range.buffer);
         uint64_t generation = buffer->generation.load();
-        gaon_executable::Copied &last = exec->copied[j];
+        SimExecutable::Copied &last = exec->copied[j];
         if (last.valid && !exec->volatileRange[j] && !buffer->mapped &&
             last.serial == buffer->serial && last.offset == range.offset &&
             last.generation == generation) {
@@ -205,9 +222,9 @@ RunResult runDispatch(const RecordedDispatch &dispatch) {
         if (b.access == NpuBinding::Read)
           continue;
         const gaon_binding_t &range = dispatch.ranges[j];
-        exec->sim->readDram(b.dramAddr, range.buffer->data + range.offset,
-                            b.bytes);
-        range.buffer->generation.fetch_add(1);
+        SimBuffer *buffer = impl(range.buffer);
+        exec->sim->readDram(b.dramAddr, buffer->data + range.offset, b.bytes);
+        buffer->generation.fetch_add(1);
         copiedOut += b.bytes;
       }
     }
@@ -260,10 +277,8 @@ RunResult runDispatch(const RecordedDispatch &dispatch) {
   return result;
 }
 
-} // namespace
-
-struct gaon_queue {
-  gaon_device *device = nullptr;
+struct SimQueue {
+  SimDevice *device = nullptr;
   uint32_t partition = 0;
   std::mutex mutex;
   std::condition_variable hasWork;
@@ -310,7 +325,22 @@ struct gaon_queue {
   }
 };
 
-namespace {
+SimQueue *impl(gaon_queue_t *h) { return reinterpret_cast<SimQueue *>(h); }
+gaon_device_t *handle(SimDevice *d) {
+  return reinterpret_cast<gaon_device_t *>(d);
+}
+gaon_buffer_t *handle(SimBuffer *b) {
+  return reinterpret_cast<gaon_buffer_t *>(b);
+}
+gaon_executable_t *handle(SimExecutable *e) {
+  return reinterpret_cast<gaon_executable_t *>(e);
+}
+gaon_queue_t *handle(SimQueue *q) {
+  return reinterpret_cast<gaon_queue_t *>(q);
+}
+gaon_fence_t *handle(SimFence *f) {
+  return reinterpret_cast<gaon_fence_t *>(f);
+}
 
 // ---------------------------------------------------------------------------
 // Devices
@@ -353,7 +383,7 @@ gaon_status_code_t deviceCreate(void *, uint32_t ordinal,
   bool haveChip = false;
   uint64_t memoryBytes = 0, queues = 4;
   bool haveMemory = false;
-  auto device = std::make_unique<gaon_device>();
+  auto device = std::make_unique<SimDevice>();
   for (uint32_t i = 0; options && i < options->entry_count; ++i) {
     const gaon_key_value_t &entry = options->entries[i];
     std::string key = entry.key ? entry.key : "";
@@ -412,14 +442,15 @@ gaon_status_code_t deviceCreate(void *, uint32_t ordinal,
     device->memoryBytes = memoryBytes;
   }
   device->queuesPerPartition = static_cast<uint32_t>(queues);
-  *out = device.release();
+  *out = handle(device.release());
   return GAON_OK;
 }
 
-void deviceDestroy(gaon_device_t *device) { delete device; }
+void deviceDestroy(gaon_device_t *device) { delete impl(device); }
 
-gaon_status_code_t deviceQueryProperties(gaon_device_t *device,
+gaon_status_code_t deviceQueryProperties(gaon_device_t *deviceHandle,
                                          gaon_device_properties_t *out) {
+  SimDevice *device = impl(deviceHandle);
   if (!device || !out)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
   *out = {};
@@ -451,9 +482,10 @@ gaon_status_code_t deviceQueryProperties(gaon_device_t *device,
 // ---------------------------------------------------------------------------
 // Buffers
 
-gaon_status_code_t bufferAllocate(gaon_device_t *device,
+gaon_status_code_t bufferAllocate(gaon_device_t *deviceHandle,
                                   const gaon_buffer_params_t *params,
                                   gaon_buffer_t **out) {
+  SimDevice *device = impl(deviceHandle);
   if (!device || !params || !out)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
   uint64_t alignment = params->alignment ? params->alignment : 64;
@@ -489,15 +521,17 @@ gaon_status_code_t bufferAllocate(gaon_device_t *device,
   }
   if (data)
     std::memset(data, 0, rounded);
-  auto *buffer = new gaon_buffer;
+  auto *buffer = new SimBuffer;
   buffer->data = static_cast<uint8_t *>(data);
   buffer->size = params->size;
   buffer->serial = nextBufferSerial.fetch_add(1);
-  *out = buffer;
+  *out = handle(buffer);
   return GAON_OK;
 }
 
-void bufferFree(gaon_device_t *device, gaon_buffer_t *buffer) {
+void bufferFree(gaon_device_t *deviceHandle, gaon_buffer_t *bufferHandle) {
+  SimDevice *device = impl(deviceHandle);
+  SimBuffer *buffer = impl(bufferHandle);
   if (!buffer)
     return;
   {
@@ -508,16 +542,19 @@ void bufferFree(gaon_device_t *device, gaon_buffer_t *buffer) {
   delete buffer;
 }
 
-bool rangeInside(const gaon_buffer_t *buffer, uint64_t offset, uint64_t size) {
+bool rangeInside(const gaon_buffer_t *bufferHandle, uint64_t offset,
+                 uint64_t size) {
+  const SimBuffer *buffer = impl(bufferHandle);
   return offset <= buffer->size && size <= buffer->size - offset;
 }
 
-gaon_status_code_t bufferWrite(gaon_device_t *, gaon_buffer_t *buffer,
+gaon_status_code_t bufferWrite(gaon_device_t *, gaon_buffer_t *bufferHandle,
                                uint64_t offset, const void *data,
                                uint64_t size) {
+  SimBuffer *buffer = impl(bufferHandle);
   if (!buffer || (size && !data))
     return fail(GAON_INVALID_ARGUMENT, "null argument");
-  if (!rangeInside(buffer, offset, size))
+  if (!rangeInside(bufferHandle, offset, size))
     return fail(GAON_OUT_OF_RANGE, "write of " + std::to_string(size) +
                                        " bytes at " + std::to_string(offset) +
                                        " is past the end of a " +
@@ -529,11 +566,12 @@ gaon_status_code_t bufferWrite(gaon_device_t *, gaon_buffer_t *buffer,
   return GAON_OK;
 }
 
-gaon_status_code_t bufferRead(gaon_device_t *, gaon_buffer_t *buffer,
+gaon_status_code_t bufferRead(gaon_device_t *, gaon_buffer_t *bufferHandle,
                               uint64_t offset, void *data, uint64_t size) {
+  SimBuffer *buffer = impl(bufferHandle);
   if (!buffer || (size && !data))
     return fail(GAON_INVALID_ARGUMENT, "null argument");
-  if (!rangeInside(buffer, offset, size))
+  if (!rangeInside(bufferHandle, offset, size))
     return fail(GAON_OUT_OF_RANGE, "read of " + std::to_string(size) +
                                        " bytes at " + std::to_string(offset) +
                                        " is past the end of a " +
@@ -544,8 +582,9 @@ gaon_status_code_t bufferRead(gaon_device_t *, gaon_buffer_t *buffer,
   return GAON_OK;
 }
 
-gaon_status_code_t bufferMap(gaon_device_t *, gaon_buffer_t *buffer,
+gaon_status_code_t bufferMap(gaon_device_t *, gaon_buffer_t *bufferHandle,
                              void **out) {
+  SimBuffer *buffer = impl(bufferHandle);
   if (!buffer || !out)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
   buffer->mapped = true; // writes through the pointer are invisible to us
@@ -574,9 +613,10 @@ void dmaDramWrites(const gaon::npu_sim::DmaCmd &dma,
   ranges.emplace_back(dma.dst.addr, sat(end));
 }
 
-gaon_status_code_t executableLoad(gaon_device_t *device,
+gaon_status_code_t executableLoad(gaon_device_t *deviceHandle,
                                   const gaon_executable_params_t *params,
                                   gaon_executable_t **out) {
+  SimDevice *device = impl(deviceHandle);
   using namespace gaon::npu_sim_runtime;
   if (!device || !params || !out)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
@@ -592,7 +632,7 @@ gaon_status_code_t executableLoad(gaon_device_t *device,
                     std::to_string(params->entry_count));
   if (!params->data && params->data_size)
     return fail(GAON_INVALID_ARGUMENT, "executable data is null");
-  auto exec = std::make_unique<gaon_executable>();
+  auto exec = std::make_unique<SimExecutable>();
   exec->device = device;
   try {
     exec->exe = decodeExecutable(params->data,
@@ -648,19 +688,20 @@ gaon_status_code_t executableLoad(gaon_device_t *device,
   } catch (const std::exception &e) {
     return fail(GAON_INTERNAL, e.what());
   }
-  *out = exec.release();
+  *out = handle(exec.release());
   return GAON_OK;
 }
 
 void executableUnload(gaon_device_t *, gaon_executable_t *executable) {
-  delete executable;
+  delete impl(executable);
 }
 
 // ---------------------------------------------------------------------------
 // Queues
 
-gaon_status_code_t queueCreate(gaon_device_t *device, uint32_t partition,
+gaon_status_code_t queueCreate(gaon_device_t *deviceHandle, uint32_t partition,
                                gaon_queue_t **out) {
+  SimDevice *device = impl(deviceHandle);
   if (!device || !out)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
   if (partition >= device->chip.cores)
@@ -668,15 +709,16 @@ gaon_status_code_t queueCreate(gaon_device_t *device, uint32_t partition,
                 "no partition " + std::to_string(partition) + "; chip '" +
                     device->chip.name + "' has " +
                     std::to_string(device->chip.cores) + " cores");
-  auto *queue = new gaon_queue;
+  auto *queue = new SimQueue;
   queue->device = device;
   queue->partition = partition;
   queue->worker = std::thread([queue] { queue->run(); });
-  *out = queue;
+  *out = handle(queue);
   return GAON_OK;
 }
 
-void queueDestroy(gaon_queue_t *queue) {
+void queueDestroy(gaon_queue_t *queueHandle) {
+  SimQueue *queue = impl(queueHandle);
   if (!queue)
     return;
   {
@@ -702,7 +744,7 @@ std::string resolveDispatch(const gaon_dispatch_t &dispatch, uint32_t index,
     return where + "bindings are null";
   if (dispatch.params_size && !dispatch.params)
     return where + "params are null";
-  const NpuExecutable &exe = dispatch.executable->exe;
+  const NpuExecutable &exe = impl(dispatch.executable)->exe;
   const uint32_t count = dispatch.binding_count;
   std::vector<uint32_t> ids;
   if (dispatch.params_size == 0) {
@@ -721,7 +763,7 @@ std::string resolveDispatch(const gaon_dispatch_t &dispatch, uint32_t index,
       return where + e.what();
     }
   }
-  out.executable = dispatch.executable;
+  out.executable = impl(dispatch.executable);
   out.ranges.assign(exe.bindings.size(), gaon_binding_t{nullptr, 0, 0});
   std::vector<bool> seen(exe.bindings.size(), false);
   for (uint32_t i = 0; i < count; ++i) {
@@ -759,8 +801,9 @@ std::string resolveDispatch(const gaon_dispatch_t &dispatch, uint32_t index,
   return "";
 }
 
-gaon_status_code_t queueSubmit(gaon_queue_t *queue,
+gaon_status_code_t queueSubmit(gaon_queue_t *queueHandle,
                                const gaon_submission_t *submission) {
+  SimQueue *queue = impl(queueHandle);
   if (!queue || !submission)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
   if ((submission->wait_count && !submission->waits) ||
@@ -792,8 +835,9 @@ gaon_status_code_t queueSubmit(gaon_queue_t *queue,
   return GAON_OK;
 }
 
-gaon_status_code_t queueQueryCounters(gaon_queue_t *queue,
+gaon_status_code_t queueQueryCounters(gaon_queue_t *queueHandle,
                                       gaon_counters_t *out) {
+  SimQueue *queue = impl(queueHandle);
   if (!queue || !out)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
   std::lock_guard<std::mutex> lock(queue->mutex);
@@ -808,15 +852,16 @@ gaon_status_code_t fenceCreate(gaon_device_t *, uint64_t initial,
                                gaon_fence_t **out) {
   if (!out)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
-  auto *fence = new gaon_fence;
+  auto *fence = new SimFence;
   fence->value = initial;
-  *out = fence;
+  *out = handle(fence);
   return GAON_OK;
 }
 
-void fenceDestroy(gaon_fence_t *fence) { delete fence; }
+void fenceDestroy(gaon_fence_t *fence) { delete impl(fence); }
 
-gaon_status_code_t fenceQuery(gaon_fence_t *fence, uint64_t *out) {
+gaon_status_code_t fenceQuery(gaon_fence_t *fenceHandle, uint64_t *out) {
+  SimFence *fence = impl(fenceHandle);
   if (!fence || !out)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
   std::lock_guard<std::mutex> lock(fence->mutex);
@@ -826,7 +871,8 @@ gaon_status_code_t fenceQuery(gaon_fence_t *fence, uint64_t *out) {
   return GAON_OK;
 }
 
-gaon_status_code_t fenceSignal(gaon_fence_t *fence, uint64_t value) {
+gaon_status_code_t fenceSignal(gaon_fence_t *fenceHandle, uint64_t value) {
+  SimFence *fence = impl(fenceHandle);
   if (!fence)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
   {
@@ -841,8 +887,9 @@ gaon_status_code_t fenceSignal(gaon_fence_t *fence, uint64_t value) {
   return GAON_OK;
 }
 
-gaon_status_code_t fenceWait(gaon_fence_t *fence, uint64_t value,
+gaon_status_code_t fenceWait(gaon_fence_t *fenceHandle, uint64_t value,
                              uint64_t timeoutNs) {
+  SimFence *fence = impl(fenceHandle);
   if (!fence)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
   std::unique_lock<std::mutex> lock(fence->mutex);
@@ -882,10 +929,10 @@ const gaon_driver_vtable_v1_t npuSimVtable = {
     fenceWait,
 };
 
-gaon_device *asNpuSim(const gaon::rt::Device &device) {
+SimDevice *asNpuSim(const gaon::rt::Device &device) {
   if (&device.vtable() != &npuSimVtable)
     return nullptr;
-  return device.handle();
+  return impl(device.handle());
 }
 
 } // namespace
@@ -920,7 +967,7 @@ void addTargetDeviceOptions(const std::string &target,
 }
 
 bool npuSimDeviceStats(const rt::Device &device, NpuSimDeviceStats *stats) {
-  gaon_device *handle = asNpuSim(device);
+  SimDevice *handle = asNpuSim(device);
   if (!handle)
     return false;
   std::lock_guard<std::mutex> lock(handle->mutex);
@@ -930,7 +977,7 @@ bool npuSimDeviceStats(const rt::Device &device, NpuSimDeviceStats *stats) {
 }
 
 std::string npuSimLastReportJson(const rt::Device &device) {
-  gaon_device *handle = asNpuSim(device);
+  SimDevice *handle = asNpuSim(device);
   if (!handle)
     return "";
   std::lock_guard<std::mutex> lock(handle->mutex);
@@ -938,7 +985,7 @@ std::string npuSimLastReportJson(const rt::Device &device) {
 }
 
 std::string npuSimChipName(const rt::Device &device) {
-  gaon_device *handle = asNpuSim(device);
+  SimDevice *handle = asNpuSim(device);
   return handle ? handle->chip.name : "";
 }
 
