@@ -53,6 +53,7 @@ TEST(NpuExecutableFormat, RoundTrip) {
   EXPECT_EQ(resolveChip(exe.chipJson).name, "tiny");
   EXPECT_EQ(compareChips(resolveChip(exe.chipJson), npu_sim::loadChip("tiny")),
             "");
+  EXPECT_TRUE(resolveChip(exe.chipJson) == npu_sim::loadChip("tiny"));
   // A preset name is resolved with loadChip.
   EXPECT_EQ(resolveChip("tiny").cores, 2u);
 }
@@ -253,7 +254,8 @@ TEST_F(NpuSimDriver, PropertiesComeFromTheChip) {
   EXPECT_TRUE(props.supports(rt::DType::BF16));
   EXPECT_TRUE(props.supports(rt::DType::I8));
   EXPECT_FALSE(props.supports(rt::DType::F8E4M3FN)); // tiny has no fp8 MACs
-  EXPECT_FALSE(props.supports(rt::DType::I64));
+  EXPECT_TRUE(props.supports(rt::DType::I64));
+  EXPECT_FALSE(props.supports(rt::DType::F64));
   EXPECT_EQ(npuSimChipName(*dev), "tiny");
 
   auto rngd = device({}, "npu-sim");

@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
-#include <fstream>
 #include <sstream>
 
 namespace gaon::npu_sim_runtime {
@@ -255,28 +254,9 @@ NpuExecutable decodeExecutable(const uint8_t *data, size_t size) {
 }
 
 std::string chipJsonFor(const std::string &presetOrPath) {
-  std::string name = presetOrPath.empty() ? "rngd" : presetOrPath;
-  bool looksLikePath =
-      name.find('/') != std::string::npos ||
-      (name.size() > 5 && name.compare(name.size() - 5, 5, ".json") == 0);
-  std::vector<std::string> candidates;
-  if (looksLikePath)
-    candidates.push_back(name);
-  else
-    for (const std::string &dir : npu_sim::presetSearchDirs())
-      candidates.push_back(dir + "/" + name + ".json");
-  for (const std::string &path : candidates) {
-    std::ifstream file(path, std::ios::binary);
-    if (!file)
-      continue;
-    std::stringstream text;
-    text << file.rdbuf();
-    npu_sim::parseChipJson(text.str(), path); // validate now, not at run time
-    return text.str();
-  }
-  // Same message as loadChip (it throws when it cannot find the chip).
-  npu_sim::loadChip(name);
-  throw SimError("cannot find chip '" + name + "'");
+  // Canonical JSON, every field explicit: parseChipJson gives back the same
+  // ChipDesc on any machine, without the preset files.
+  return npu_sim::chipToJson(npu_sim::loadChip(presetOrPath));
 }
 
 ChipDesc resolveChip(const std::string &chipJson) {
@@ -350,6 +330,15 @@ std::string compareChips(const ChipDesc &a, const ChipDesc &b) {
   check("energy.pj_per_vector_op", a.energy.pjPerVectorOp,
         b.energy.pjPerVectorOp);
   check("energy.static_watts", a.energy.staticWatts, b.energy.staticWatts);
+  // ChipDesc::operator== is the authority; the list above names the field.
+  if (diff.tellp() == 0) {
+    ChipDesc x = a, y = b;
+    x.name = y.name;
+    x.description = y.description;
+    x.source = y.source;
+    if (!(x == y))
+      diff << "chip parameters differ";
+  }
   return diff.str();
 }
 

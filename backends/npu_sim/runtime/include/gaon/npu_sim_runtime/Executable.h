@@ -99,15 +99,18 @@ inline NpuExecutable decodeExecutable(const std::vector<uint8_t> &bytes) {
   return decodeExecutable(bytes.data(), bytes.size());
 }
 
-/// The chip text of a preset or chip file, for NpuExecutable::chipJson: the
-/// JSON file's contents (so the artifact does not need the preset at run
-/// time). Throws SimError when it cannot be found or does not parse.
+/// The chip text of a preset or chip file, for NpuExecutable::chipJson:
+/// npu_sim::chipToJson(loadChip(presetOrPath)), canonical JSON with every
+/// field explicit, so the artifact does not need the preset at run time.
+/// (A compiler holding a ChipDesc calls npu_sim::chipToJson itself.) Throws
+/// SimError when the chip cannot be found or does not parse.
 std::string chipJsonFor(const std::string &presetOrPath);
 /// Turns NpuExecutable::chipJson into a chip: JSON text is parsed, anything
 /// else is a preset name or path for loadChip. Throws SimError.
 npu_sim::ChipDesc resolveChip(const std::string &chipJson);
-/// "" when the two chips have the same parameters (name, description and
-/// source ignored), else the first difference, e.g.
+/// "" when the two chips have the same parameters (ChipDesc::operator==
+/// with name, description and source ignored), else the first difference,
+/// e.g.
 /// "dram.bytes: 268435456 vs 536870912".
 std::string compareChips(const npu_sim::ChipDesc &a,
                          const npu_sim::ChipDesc &b);
