@@ -1,1 +1,105 @@
+//===- AttentionTest.cpp - flash attention vs naive softmax(QK^T)V --------===//
 
+#include "TestUtil.h"
+
+#include <gtest/gtest.h>
+
+using namespace gaon::npu_kernels;
+using namespace gaon::npu_kernels::test;
+
+namespace {
+
+struct Case {
+  int64_t B, H, Hkv, Sq, Sk, D, Dv;
+  std::vector<int64_t> mask; // empty: none
+  bool causal;
+};
+
+void runAttention(const std::string &preset, const Case &c, DType type) {
+  Harness h(preset);
+  Tensor q = h.input(type, {c.B, c.H, c.Sq, c.D}, -2, 2);
+  Tensor k = h.input(type, {c.B, c.Hkv, c.Sk, c.D}, -2, 2);
+  Tensor v = h.input(type, {c.B, c.Hkv, c.Sk, c.Dv});
+  Tensor mask;
+  if (!c.mask.empty())
+    mask = h.input(DType::F32, c.mask, -3, 0);
+  Tensor out = h.alloc(type, {c.B, c.H, c.Sq, c.Dv});
+  double scale = 1 / std::sqrt(double(c.D));
+  h.emitter.attention(q, k, v, c.mask.empty() ? nullptr : &mask, scale,
+                      c.causal, out);
+  h.run();
+  auto qv = h.read(q), kv = h.read(k), vv = h.read(v);
+  std::vector<float> mv = c.mask.empty() ? std::vector<float>{} : h.read(mask);
+  std::vector<double> ref(c.B * c.H * c.Sq * c.Dv);
+  std::vector<double> s(c.Sk);
+  for (int64_t b = 0; b < c.B; ++b)
+    for (int64_t hh = 0; hh < c.H; ++hh) {
+      int64_t hk = hh / (c.H / c.Hkv);
+      for (int64_t i = 0; i < c.Sq; ++i) {
+        double mx = -INFINITY;
+        for (int64_t j = 0; j < c.Sk; ++j) {
+          double acc = 0;
+          for (int64_t d = 0; d < c.D; ++d)
+            acc += double(qv[((b * c.H + hh) * c.Sq + i) * c.D + d]) *
+                   kv[((b * c.Hkv + hk) * c.Sk + j) * c.D + d];
+          s[j] = acc * scale;
+          if (!c.mask.empty())
+            s[j] += mv[broadcastIndex({b, hh, i, j}, c.mask)];
+          if (c.causal && j > i)
+            s[j] = -INFINITY;
+          mx = std::max(mx, s[j]);
+        }
+        double sum = 0;
+        for (int64_t j = 0; j < c.Sk; ++j)
+          sum += s[j] = std::exp(s[j] - mx);
+        for (int64_t d = 0; d < c.Dv; ++d) {
+          double acc = 0;
+          for (int64_t j = 0; j < c.Sk; ++j)
+            acc += s[j] * vv[((b * c.Hkv + hk) * c.Sk + j) * c.Dv + d];
+          ref[((b * c.H + hh) * c.Sq + i) * c.Dv + d] = acc / sum;
+        }
+      }
+    }
+  EXPECT_LE(relL2(h.read(out), ref), type == DType::F32 ? 1e-5 : 2e-2)
+      << preset << " B" << c.B << " H" << c.H << " Sq" << c.Sq << " Sk" << c.Sk
+      << " D" << c.D << " causal " << c.causal << " mask "
+      << testing::PrintToString(c.mask);
+}
+
+const std::vector<Case> kCases = {
+    {1, 1, 1, 1, 1, 1, 1, {}, false},
+    {1, 2, 2, 5, 7, 8, 8, {}, false},
+    {2, 4, 2, 37, 45, 16, 12, {}, false},           // GQA, tails
+    {1, 2, 1, 40, 40, 16, 16, {}, true},            // causal, square
+    {1, 2, 2, 20, 50, 8, 8, {}, true},              // causal, Sk > Sq
+    {2, 2, 2, 33, 47, 8, 8, {2, 1, 33, 47}, false}, // full mask per batch
+    {2, 2, 2, 33, 47, 8, 8, {47}, true},            // key padding row
+    {1, 3, 3, 30, 30, 8, 8, {3, 30, 1}, false},     // per-query column
+    {1, 1, 1, 300, 260, 16, 16, {}, true},          // many blocks
+};
+
+TEST(Attention, SweepTinyF32) {
+  for (const Case &c : kCases)
+    runAttention("tiny", c, DType::F32);
+}
+
+TEST(Attention, SweepTinyBf16) {
+  for (const Case &c : kCases)
+    runAttention("tiny", c, DType::BF16);
+}
+
+TEST(Attention, Rngd) {
+  runAttention("rngd", {2, 4, 4, 300, 300, 64, 64, {2, 1, 1, 300}, true},
+               DType::BF16);
+  runAttention("rngd", {1, 8, 2, 129, 257, 128, 128, {}, false}, DType::F32);
+}
+
+TEST(Attention, BadShapesThrow) {
+  Harness h("tiny");
+  Tensor q = h.alloc(DType::F32, {1, 3, 4, 8}), k = h.alloc(DType::F32, {1, 2, 4, 8});
+  Tensor out = h.alloc(DType::F32, {1, 3, 4, 8});
+  EXPECT_THROW(h.emitter.attention(q, k, k, nullptr, 1, false, out),
+               KernelError);
+}
+
+} // namespace

@@ -1,1 +1,318 @@
+//===- Attention.cpp - Flash attention (online softmax, scores on chip) ---===//
+//
+// Work items are (batch, head, query block), dealt round-robin to cores.
+// Per key block the tensor unit computes S = Q K^T into one of two fp32
+// score slots while the vector unit runs the online softmax of the other
+// (running max m, running sum l, O rescaled by exp(m_old - m_new)), casts
+// P = exp(S - m) to the input dtype, and the tensor unit accumulates P V
+// into the item's fp32 O. dma0 double-buffers K/V/mask blocks and Q; the
+// last engine stores finished O blocks. Scores never reach DRAM.
+//
+//===----------------------------------------------------------------------===//
+
 #include "Common.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace gaon::npu_kernels {
+
+using namespace npu_sim;
+using namespace detail;
+
+namespace {
+
+enum : uint16_t {
+  kQFull = kKernelSem, // Q block loaded (dma0 -> tensor)
+  kQFree,              // Q block's last QK done (tensor -> dma0)
+  kKVFull,             // K/V block loaded (dma0 -> tensor)
+  kKVFree,             // K/V block's PV done (tensor -> dma0)
+  kMaskFull,           // mask block loaded (dma0 -> vector)
+  kMaskFree,           // mask block used (vector -> dma0)
+  kSFull,              // scores ready (tensor -> vector)
+  kPReady,             // P cast and O rescaled (vector -> tensor)
+  kPVDone,             // P V accumulated into O (tensor -> vector)
+  kODone,              // O block normalised (vector -> storer)
+  kOFree,              // O block stored (storer -> vector)
+};
+
+struct Step {
+  int64_t item, b, h, q0, nq, k0, nk;
+  bool first, last;
+};
+
+} // namespace
+
+void StreamEmitter::attention(const Tensor &q, const Tensor &k,
+                              const Tensor &v, const Tensor *mask,
+                              double scale, bool causal, const Tensor &out) {
+  const std::string kernel = "attention";
+  Ctx ctx{stream, chipDesc};
+  if (q.shape.size() != 4 || k.shape.size() != 4 || v.shape.size() != 4 ||
+      out.shape.size() != 4)
+    fail(kernel, "q, k, v and out must be rank 4 [B, H, S, D]");
+  int64_t B = q.shape[0], H = q.shape[1], Sq = q.shape[2], D = q.shape[3];
+  int64_t Hkv = k.shape[1], Sk = k.shape[2], Dv = v.shape[3];
+  if (k.shape[0] != B || v.shape[0] != B || k.shape[3] != D ||
+      v.shape[1] != Hkv || v.shape[2] != Sk || Hkv == 0 || H % Hkv != 0)
+    fail(kernel, "shapes q " + shapeStr(q.shape) + ", k " + shapeStr(k.shape) +
+                     ", v " + shapeStr(v.shape) + " do not agree");
+  if (out.shape != std::vector<int64_t>{B, H, Sq, Dv})
+    fail(kernel, "out must be " + shapeStr({B, H, Sq, Dv}));
+  DType type = q.dtype;
+  if (k.dtype != type || v.dtype != type || !isFloatType(type) ||
+      chipDesc.peakMacsPerCycle(type) <= 0)
+    fail(kernel, "q, k, v must share a float dtype the tensor unit runs");
+  if (!isFloatType(out.dtype) || (mask && !isFloatType(mask->dtype)))
+    fail(kernel, "out and mask must be float (additive mask)");
+  std::vector<int64_t> maskStr;
+  if (mask)
+    maskStr = broadcastStrides(kernel, *mask, {B, H, Sq, Sk});
+  ctx.needVecOp(kernel, VecOp::Exp);
+  ctx.needVecOp(kernel, VecOp::Recip);
+  beginKernel();
+  if (out.numel() == 0)
+    return;
+  if (Sk == 0)
+    fail(kernel, "no keys (Sk = 0)");
+
+  unsigned e = dtypeBytes(type), eo = dtypeBytes(out.dtype);
+  unsigned em = mask ? dtypeBytes(mask->dtype) : 0;
+  bool maskCol = mask && maskStr[3] == 0 && Sk > 1;
+  const TensorUnitDesc &tu = chipDesc.tensor;
+  int64_t tq = std::min<int64_t>(Sq, std::max<int64_t>(128, tu.rows));
+  int64_t tk = std::min<int64_t>(Sk, std::max<int64_t>(128, tu.cols));
+  auto bytes = [&] {
+    return 2 * (tq * D * e + tk * D * e + tk * Dv * e + tq * tk * 4 +
+                tq * tk * e + tq * Dv * 4 + tq * Dv * eo +
+                (mask ? (maskCol ? tq : tq * tk) * em : 0)) +
+           6 * tq * 4 + 24 * 64;
+  };
+  while (bytes() > chipDesc.scratchpad.bytes) {
+    if (tq <= 1 && tk <= 1)
+      fail(kernel, "head dim " + std::to_string(D) +
+                       " is too large for the scratchpad");
+    (tq >= tk ? tq : tk) = std::max<int64_t>(1, (tq >= tk ? tq : tk) / 2);
+  }
+  SpmAlloc spm{kernel, chipDesc.scratchpad.bytes};
+  auto pair = [&](uint64_t n) {
+    uint64_t first = spm.take(n);
+    return std::array<uint64_t, 2>{first, spm.take(n)};
+  };
+  auto qSlot = pair(tq * D * e), kSlot = pair(tk * D * e),
+       vSlot = pair(tk * Dv * e), sSlot = pair(tq * tk * 4),
+       pSlot = pair(tq * tk * e), oSlot = pair(tq * Dv * 4),
+       ooSlot = pair(tq * Dv * eo), mSlot = pair(tq * 4);
+  std::array<uint64_t, 2> maskSlot{0, 0};
+  if (mask)
+    maskSlot = pair((maskCol ? tq : tq * tk) * em);
+  uint64_t colL = spm.take(tq * 4), colT = spm.take(tq * 4),
+           colC = spm.take(tq * 4);
+
+  int64_t qBlocks = ceilDiv(Sq, tq), items = B * H * qBlocks;
+  UnitRef loader = ctx.loader(), storer = ctx.storer();
+  UnitRef tensor = UnitRef::tensor(), vector = UnitRef::vector();
+  const float negInf = -INFINITY;
+  for (unsigned core = 0; core < ctx.cores(); ++core) {
+    std::vector<Step> steps;
+    for (int64_t item = core; item < items; item += ctx.cores()) {
+      Step s;
+      s.item = item;
+      s.b = item / (H * qBlocks);
+      s.h = item / qBlocks % H;
+      s.q0 = item % qBlocks * tq;
+      s.nq = std::min(tq, Sq - s.q0);
+      // Top-left causal: query i sees keys j <= i.
+      int64_t keys = causal ? std::min(Sk, s.q0 + s.nq) : Sk;
+      for (int64_t k0 = 0; k0 < keys; k0 += tk) {
+        s.k0 = k0;
+        s.nk = std::min(tk, keys - k0);
+        s.first = k0 == 0;
+        s.last = k0 + tk >= keys;
+        steps.push_back(s);
+      }
+    }
+    if (steps.empty())
+      continue;
+    CoreBuilder cb = ctx.core(core);
+    int64_t T = static_cast<int64_t>(steps.size()), itemNo = -1;
+
+    // dma0: Q per item, K/V (and mask) per step.
+    itemNo = -1;
+    for (int64_t t = 0; t < T; ++t) {
+      const Step &s = steps[t];
+      int sl = static_cast<int>(t % 2);
+      if (s.first) {
+        ++itemNo;
+        if (itemNo >= 2)
+          cb.wait(loader, kQFree);
+        cb.dma(0, cb.spm(qSlot[itemNo % 2]),
+               MemRef::dram(q.addr + ((s.b * H + s.h) * Sq + s.q0) * D * e),
+               static_cast<uint32_t>(s.nq * D * e));
+        cb.signal(loader, kQFull);
+      }
+      if (t >= 2)
+        cb.wait(loader, kKVFree);
+      int64_t hk = s.h / (H / Hkv);
+      cb.dma(0, cb.spm(kSlot[sl]),
+             MemRef::dram(k.addr + ((s.b * Hkv + hk) * Sk + s.k0) * D * e),
+             static_cast<uint32_t>(s.nk * D * e));
+      cb.dma(0, cb.spm(vSlot[sl]),
+             MemRef::dram(v.addr + ((s.b * Hkv + hk) * Sk + s.k0) * Dv * e),
+             static_cast<uint32_t>(s.nk * Dv * e));
+      cb.signal(loader, kKVFull);
+      if (mask) {
+        if (t >= 2)
+          cb.wait(loader, kMaskFree);
+        DmaCmd d;
+        int64_t at = s.b * maskStr[0] + s.h * maskStr[1] + s.q0 * maskStr[2] +
+                     s.k0 * maskStr[3];
+        d.src = MemRef::dram(mask->addr + at * em);
+        d.dst = cb.spm(maskSlot[sl]);
+        d.rows = static_cast<uint32_t>(s.nq);
+        d.srcRowStride = maskStr[2] * em; // 0 repeats one row
+        d.rowBytes = static_cast<uint32_t>((maskCol ? 1 : s.nk) * em);
+        d.dstRowStride = d.rowBytes;
+        cb.dma(0, d);
+        cb.signal(loader, kMaskFull);
+      }
+    }
+
+    // Tensor: QK(t + 1) is issued before PV(t) so the vector unit's softmax
+    // of block t overlaps the next block's scores.
+    std::vector<int64_t> itemOf(T);
+    itemNo = -1;
+    for (int64_t t = 0; t < T; ++t)
+      itemOf[t] = steps[t].first ? ++itemNo : itemNo;
+    auto qk = [&](int64_t t) {
+      const Step &s = steps[t];
+      cb.wait(tensor, kKVFull);
+      if (s.first)
+        cb.wait(tensor, kQFull);
+      MatmulCmd mm;
+      mm.m = static_cast<uint32_t>(s.nq);
+      mm.n = static_cast<uint32_t>(s.nk);
+      mm.k = static_cast<uint32_t>(D);
+      mm.inType = type;
+      mm.outType = DType::F32;
+      mm.transposeB = true;
+      mm.a = qSlot[itemOf[t] % 2];
+      mm.lda = static_cast<uint32_t>(D * e);
+      mm.b = kSlot[t % 2];
+      mm.ldb = static_cast<uint32_t>(D * e);
+      mm.c = sSlot[t % 2];
+      mm.ldc = static_cast<uint32_t>(tk * 4);
+      cb.matmul(mm);
+      cb.signal(tensor, kSFull);
+      if (s.last)
+        cb.signal(tensor, kQFree);
+    };
+    qk(0);
+    for (int64_t t = 0; t < T; ++t) {
+      if (t + 1 < T)
+        qk(t + 1);
+      const Step &s = steps[t];
+      cb.wait(tensor, kPReady);
+      MatmulCmd mm;
+      mm.m = static_cast<uint32_t>(s.nq);
+      mm.n = static_cast<uint32_t>(Dv);
+      mm.k = static_cast<uint32_t>(s.nk);
+      mm.inType = type;
+      mm.outType = DType::F32;
+      mm.accumulate = !s.first;
+      mm.a = pSlot[t % 2];
+      mm.lda = static_cast<uint32_t>(tk * e);
+      mm.b = vSlot[t % 2];
+      mm.ldb = static_cast<uint32_t>(Dv * e);
+      mm.c = oSlot[itemOf[t] % 2];
+      mm.ldc = static_cast<uint32_t>(Dv * 4);
+      cb.matmul(mm);
+      cb.signal(tensor, kKVFree);
+      cb.signal(tensor, kPVDone);
+    }
+
+    // Vector: online softmax.
+    int cur = 0;
+    for (int64_t t = 0; t < T; ++t) {
+      const Step &s = steps[t];
+      uint32_t r = static_cast<uint32_t>(s.nq), c = static_cast<uint32_t>(s.nk);
+      int64_t w = itemOf[t];
+      VecOperand S{sSlot[t % 2], static_cast<uint32_t>(tk * 4), DType::F32};
+      VecOperand O{oSlot[w % 2], static_cast<uint32_t>(Dv * 4), DType::F32};
+      VecOperand mOld{mSlot[cur], 4, DType::F32}, mNew{mSlot[1 - cur], 4, DType::F32};
+      VecOperand l{colL, 4, DType::F32}, tmp{colT, 4, DType::F32},
+          corr{colC, 4, DType::F32};
+      Broadcast none = Broadcast::None, col = Broadcast::Col;
+      cb.wait(vector, kSFull);
+      vec(cb, VecOp::Scale, r, c, S, S, {}, none, float(scale), 0);
+      if (causal) {
+        // Keys past the query's position become -inf (before the mask, so
+        // a -inf mask never meets 0 * inf).
+        for (int64_t i = 0; i < s.nq; ++i) {
+          int64_t from = s.q0 + i - s.k0 + 1;
+          if (from >= s.nk)
+            continue;
+          from = std::max<int64_t>(from, 0);
+          VecOperand row{S.addr + i * S.stride + from * 4, S.stride, DType::F32};
+          vec(cb, VecOp::Scale, 1, static_cast<uint32_t>(s.nk - from), row, row,
+              {}, none, 0, negInf);
+        }
+      }
+      if (mask) {
+        cb.wait(vector, kMaskFull);
+        VecOperand m{maskSlot[t % 2],
+                     static_cast<uint32_t>((maskCol ? 1 : s.nk) * em),
+                     mask->dtype};
+        vec(cb, VecOp::Add, r, c, S, S, m, maskCol ? col : none);
+        cb.signal(vector, kMaskFree);
+      }
+      vec(cb, VecOp::ReduceMax, r, c, tmp, S);
+      if (s.first)
+        vec(cb, VecOp::Cast, r, 1, mNew, tmp);
+      else
+        vec(cb, VecOp::Max, r, 1, mNew, mOld, tmp);
+      vec(cb, VecOp::Sub, r, c, S, S, mNew, col);
+      vec(cb, VecOp::Exp, r, c, S, S);
+      vec(cb, VecOp::ReduceSum, r, c, tmp, S);
+      if (s.first) {
+        vec(cb, VecOp::Cast, r, 1, l, tmp);
+      } else {
+        vec(cb, VecOp::Sub, r, 1, corr, mOld, mNew);
+        vec(cb, VecOp::Exp, r, 1, corr, corr);
+        vec(cb, VecOp::Mul, r, 1, l, l, corr);
+        vec(cb, VecOp::Add, r, 1, l, l, tmp);
+        cb.wait(vector, kPVDone); // O holds blocks < t
+        vec(cb, VecOp::Mul, r, static_cast<uint32_t>(Dv), O, O, corr, col);
+      }
+      vec(cb, VecOp::Cast, r, c, {pSlot[t % 2], static_cast<uint32_t>(tk * e), type},
+          S);
+      cb.signal(vector, kPReady);
+      cur = 1 - cur;
+      if (s.last) {
+        cb.wait(vector, kPVDone);
+        vec(cb, VecOp::Recip, r, 1, tmp, l);
+        if (w >= 2)
+          cb.wait(vector, kOFree);
+        vec(cb, VecOp::Mul, r, static_cast<uint32_t>(Dv),
+            {ooSlot[w % 2], static_cast<uint32_t>(Dv * eo), out.dtype}, O, tmp,
+            col);
+        cb.signal(vector, kODone);
+
+        cb.wait(storer, kODone);
+        cb.dma(storer.index,
+               MemRef::dram(out.addr + ((s.b * H + s.h) * Sq + s.q0) * Dv * eo),
+               cb.spm(ooSlot[w % 2]), static_cast<uint32_t>(s.nq * Dv * eo));
+        cb.signal(storer, kOFree);
+      }
+    }
+    uint32_t lastSteps = static_cast<uint32_t>(std::min<int64_t>(T, 2)),
+             lastItems = static_cast<uint32_t>(std::min<int64_t>(itemNo + 1, 2));
+    cb.wait(loader, kKVFree, lastSteps);
+    if (mask)
+      cb.wait(loader, kMaskFree, lastSteps);
+    cb.wait(loader, kQFree, lastItems);
+    cb.wait(vector, kOFree, lastItems);
+  }
+}
+
+} // namespace gaon::npu_kernels
