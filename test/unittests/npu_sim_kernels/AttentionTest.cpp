@@ -96,7 +96,8 @@ TEST(Attention, Rngd) {
 
 TEST(Attention, BadShapesThrow) {
   Harness h("tiny");
-  Tensor q = h.alloc(DType::F32, {1, 3, 4, 8}), k = h.alloc(DType::F32, {1, 2, 4, 8});
+  Tensor q = h.alloc(DType::F32, {1, 3, 4, 8}),
+         k = h.alloc(DType::F32, {1, 2, 4, 8});
   Tensor out = h.alloc(DType::F32, {1, 3, 4, 8});
   EXPECT_THROW(h.emitter.attention(q, k, k, nullptr, 1, false, out),
                KernelError);

@@ -67,22 +67,22 @@ const std::vector<BinaryCase> kBroadcastCases = {
     {{}, {}},
     {{1}, {1}},
     {{7}, {7}},
-    {{5000}, {5000}},   // contiguous fold with a tail
-    {{3, 1}, {1, 4}},   // outer product
-    {{33, 17}, {17}},   // bias row
+    {{5000}, {5000}},    // contiguous fold with a tail
+    {{3, 1}, {1, 4}},    // outer product
+    {{33, 17}, {17}},    // bias row
     {{33, 17}, {33, 1}}, // column
     {{33, 1}, {33, 17}}, // column on the left
     {{2, 3, 4, 5}, {3, 1, 5}},
     {{1, 3, 1, 5}, {2, 1, 4, 1}},
-    {{4, 1, 6}, {}},   // scalar b
-    {{}, {4, 5, 6}},   // scalar a
+    {{4, 1, 6}, {}}, // scalar b
+    {{}, {4, 5, 6}}, // scalar a
     {{2, 70, 130}, {2, 70, 130}},
     {{129, 65}, {1, 65}},
 };
 
 TEST(Elementwise, BinaryBroadcastSweepF32) {
-  for (VecOp op : {VecOp::Add, VecOp::Sub, VecOp::Mul, VecOp::Div,
-                   VecOp::Max, VecOp::Min})
+  for (VecOp op :
+       {VecOp::Add, VecOp::Sub, VecOp::Mul, VecOp::Div, VecOp::Max, VecOp::Min})
     for (const BinaryCase &c : kBroadcastCases)
       runBinary("tiny", op, c, DType::F32);
 }
@@ -163,7 +163,9 @@ TEST(Elementwise, ScaleAndActivations) {
   for (size_t i = 0; i < x.size(); ++i)
     ref[i] = x[i] * 2.5 - 1.0;
   EXPECT_LE(relL2(h.read(s), ref), 1e-6);
-  auto gelu = [](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); };
+  auto gelu = [](double v) {
+    return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0)));
+  };
   auto geluTanh = [](double v) {
     return 0.5 * v *
            (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
@@ -188,8 +190,8 @@ TEST(Elementwise, CastRoundTrips) {
   h.run();
   auto x = h.read(in), gotBf = h.read(bf), gotI = h.read(i32);
   for (size_t i = 0; i < x.size(); ++i) {
-    ASSERT_EQ(gotBf[i], gaon::npu_sim::bf16ToFloat(
-                            gaon::npu_sim::floatToBf16(x[i])));
+    ASSERT_EQ(gotBf[i],
+              gaon::npu_sim::bf16ToFloat(gaon::npu_sim::floatToBf16(x[i])));
     ASSERT_EQ(gotI[i], std::trunc(x[i])) << i;
   }
 }

@@ -20,12 +20,14 @@ std::vector<double> refMatmul(const std::vector<float> &a,
   if (bs.size() == 1)
     bs = {bs[0], 1};
   int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
-  std::vector<int64_t> ab(as.begin(), as.end() - 2), bb(bs.begin(), bs.end() - 2);
+  std::vector<int64_t> ab(as.begin(), as.end() - 2),
+      bb(bs.begin(), bs.end() - 2);
   int64_t batches = numel(batch);
   std::vector<double> out(batches * M * N);
   for (int64_t i = 0; i < batches; ++i) {
     auto idx = unravel(i, batch);
-    int64_t ao = broadcastIndex(idx, ab) * M * K, bo = broadcastIndex(idx, bb) * K * N;
+    int64_t ao = broadcastIndex(idx, ab) * M * K,
+            bo = broadcastIndex(idx, bb) * K * N;
     for (int64_t m = 0; m < M; ++m)
       for (int64_t n = 0; n < N; ++n) {
         double acc = 0;
@@ -56,14 +58,14 @@ void runCase(const std::string &preset, const Case &c, DType type,
 
 const std::vector<Case> kCases = {
     {{1, 1}, {1, 1}, {1, 1}, {}},
-    {{7}, {7}, {}, {}},              // dot product
-    {{5}, {5, 3}, {3}, {}},          // vector x matrix
-    {{4, 5}, {5}, {4}, {}},          // matrix x vector
+    {{7}, {7}, {}, {}},     // dot product
+    {{5}, {5, 3}, {3}, {}}, // vector x matrix
+    {{4, 5}, {5}, {4}, {}}, // matrix x vector
     {{17, 33}, {33, 19}, {17, 19}, {}},
-    {{70, 100}, {100, 90}, {70, 90}, {}}, // tails on every tile dim (tiny)
+    {{70, 100}, {100, 90}, {70, 90}, {}},      // tails on every tile dim (tiny)
     {{3, 20, 24}, {24, 30}, {3, 20, 30}, {3}}, // batch folded into M
     {{2, 1, 9, 8}, {3, 8, 5}, {2, 3, 9, 5}, {2, 3}}, // broadcast batches
-    {{9, 8}, {4, 8, 6}, {4, 9, 6}, {4}},  // A broadcast over B's batch
+    {{9, 8}, {4, 8, 6}, {4, 9, 6}, {4}}, // A broadcast over B's batch
 };
 
 TEST(Matmul, ShapesF32Tiny) {
@@ -79,8 +81,8 @@ TEST(Matmul, ShapesBf16Tiny) {
 TEST(Matmul, Rngd) {
   runCase("rngd", {{300, 200}, {200, 700}, {300, 700}, {}}, DType::BF16,
           DType::F32);
-  runCase("rngd", {{2, 130, 64}, {2, 64, 129}, {2, 130, 129}, {2}},
-          DType::F32, DType::F32);
+  runCase("rngd", {{2, 130, 64}, {2, 64, 129}, {2, 130, 129}, {2}}, DType::F32,
+          DType::F32);
 }
 
 TEST(Matmul, FusedEpilogue) {
@@ -160,8 +162,9 @@ TEST(Matmul, UtilizationRngd) {
     Tensor out = h.alloc(DType::BF16, {n, n});
     h.emitter.matmul(a, b, out);
     Report r = h.run(/*functional=*/false);
-    std::printf("GEMM %lld^3 bf16 on rngd: %.0f cycles, MAC utilization %.1f%%\n",
-                (long long)n, r.cycles, 100 * r.macUtilization);
+    std::printf(
+        "GEMM %lld^3 bf16 on rngd: %.0f cycles, MAC utilization %.1f%%\n",
+        (long long)n, r.cycles, 100 * r.macUtilization);
     EXPECT_GE(r.macUtilization, 0.70) << n;
   }
 }

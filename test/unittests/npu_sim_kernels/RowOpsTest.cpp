@@ -78,8 +78,8 @@ void runRowOp(const std::string &preset, Kind kind,
 }
 
 TEST(RowOps, SweepTiny) {
-  for (Kind kind : {Kind::Softmax, Kind::LayerNorm, Kind::LayerNormNoBias,
-                    Kind::RmsNorm})
+  for (Kind kind :
+       {Kind::Softmax, Kind::LayerNorm, Kind::LayerNormNoBias, Kind::RmsNorm})
     for (DType type : {DType::F32, DType::BF16})
       for (const auto &shape : kShapes)
         runRowOp("tiny", kind, shape, type);

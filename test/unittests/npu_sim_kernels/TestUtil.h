@@ -1,4 +1,5 @@
-//===- TestUtil.h - Harness for the NPU kernel tests -------------*- C++ -*-===//
+//===- TestUtil.h - Harness for the NPU kernel tests -------------*- C++
+//-*-===//
 //
 // Allocates tensors in simulated DRAM, fills them with random data, runs the
 // emitted stream and compares against references computed in double.
@@ -75,9 +76,7 @@ inline double relL2(const std::vector<float> &got,
   return std::sqrt(num) / std::max(std::sqrt(den), 1e-30);
 }
 
-inline double tolerance(DType type) {
-  return type == DType::F32 ? 1e-5 : 1e-2;
-}
+inline double tolerance(DType type) { return type == DType::F32 ? 1e-5 : 1e-2; }
 
 /// Row-major index helpers for references.
 inline std::vector<int64_t> unravel(int64_t flat,

@@ -43,9 +43,9 @@ struct Step {
 
 } // namespace
 
-void StreamEmitter::attention(const Tensor &q, const Tensor &k,
-                              const Tensor &v, const Tensor *mask,
-                              double scale, bool causal, const Tensor &out) {
+void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
+                              const Tensor *mask, double scale, bool causal,
+                              const Tensor &out) {
   const std::string kernel = "attention";
   Ctx ctx{stream, chipDesc};
   if (q.shape.size() != 4 || k.shape.size() != 4 || v.shape.size() != 4 ||
@@ -239,7 +239,8 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k,
       int64_t w = itemOf[t];
       VecOperand S{sSlot[t % 2], static_cast<uint32_t>(tk * 4), DType::F32};
       VecOperand O{oSlot[w % 2], static_cast<uint32_t>(Dv * 4), DType::F32};
-      VecOperand mOld{mSlot[cur], 4, DType::F32}, mNew{mSlot[1 - cur], 4, DType::F32};
+      VecOperand mOld{mSlot[cur], 4, DType::F32},
+          mNew{mSlot[1 - cur], 4, DType::F32};
       VecOperand l{colL, 4, DType::F32}, tmp{colT, 4, DType::F32},
           corr{colC, 4, DType::F32};
       Broadcast none = Broadcast::None, col = Broadcast::Col;
@@ -253,7 +254,8 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k,
           if (from >= s.nk)
             continue;
           from = std::max<int64_t>(from, 0);
-          VecOperand row{S.addr + i * S.stride + from * 4, S.stride, DType::F32};
+          VecOperand row{S.addr + i * S.stride + from * 4, S.stride,
+                         DType::F32};
           vec(cb, VecOp::Scale, 1, static_cast<uint32_t>(s.nk - from), row, row,
               {}, none, 0, negInf);
         }
@@ -284,8 +286,8 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k,
         cb.wait(vector, kPVDone); // O holds blocks < t
         vec(cb, VecOp::Mul, r, static_cast<uint32_t>(Dv), O, O, corr, col);
       }
-      vec(cb, VecOp::Cast, r, c, {pSlot[t % 2], static_cast<uint32_t>(tk * e), type},
-          S);
+      vec(cb, VecOp::Cast, r, c,
+          {pSlot[t % 2], static_cast<uint32_t>(tk * e), type}, S);
       cb.signal(vector, kPReady);
       cur = 1 - cur;
       if (s.last) {
@@ -306,7 +308,8 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k,
       }
     }
     uint32_t lastSteps = static_cast<uint32_t>(std::min<int64_t>(T, 2)),
-             lastItems = static_cast<uint32_t>(std::min<int64_t>(itemNo + 1, 2));
+             lastItems =
+                 static_cast<uint32_t>(std::min<int64_t>(itemNo + 1, 2));
     cb.wait(loader, kKVFree, lastSteps);
     if (mask)
       cb.wait(loader, kMaskFree, lastSteps);

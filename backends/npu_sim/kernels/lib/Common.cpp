@@ -78,9 +78,9 @@ void Ctx::needVecOp(const std::string &kernel, VecOp op) const {
     name = "tanh";
   else if (op == VecOp::Silu)
     name = "sigmoid";
-  static const char *costed[] = {"exp", "log",  "sqrt",    "rsqrt", "recip",
-                                 "div", "erf",  "tanh",    "sigmoid", "sin",
-                                 "cos"};
+  static const char *costed[] = {"exp",     "log", "sqrt", "rsqrt",
+                                 "recip",   "div", "erf",  "tanh",
+                                 "sigmoid", "sin", "cos"};
   for (const char *c : costed)
     if (name == c && !chip.vector.opCycles.count(name))
       fail(kernel, "the vector unit of chip " + chip.name + " has no " + name);
@@ -146,8 +146,9 @@ Side dramSide(uint64_t addr, const std::vector<int64_t> &elemStrides,
   return side;
 }
 
-Side spmTileSide(uint16_t core, uint64_t addr, const std::vector<int64_t> &shape,
-                 int64_t r0, int64_t c0, uint64_t pitch, unsigned elemBytes) {
+Side spmTileSide(uint16_t core, uint64_t addr,
+                 const std::vector<int64_t> &shape, int64_t r0, int64_t c0,
+                 uint64_t pitch, unsigned elemBytes) {
   Side side;
   side.space = MemSpace::Scratchpad;
   side.core = core;
@@ -189,8 +190,7 @@ void emitRegionDma(CoreBuilder &b, uint8_t engine,
     }
     int64_t remaining = r0 + nr - r;
     int64_t rowSize = rowDim >= 0 ? shape[rowDim] : 1;
-    int64_t run =
-        rowDim >= 0 ? std::min(rowSize - idx[rowDim], remaining) : 1;
+    int64_t run = rowDim >= 0 ? std::min(rowSize - idx[rowDim], remaining) : 1;
     DmaCmd cmd;
     cmd.src = {src.space, src.core, static_cast<uint64_t>(srcAddr)};
     cmd.dst = {dst.space, dst.core, static_cast<uint64_t>(dstAddr)};
@@ -235,9 +235,9 @@ uint64_t SpmAlloc::take(uint64_t bytes) {
   return at;
 }
 
-void vec(CoreBuilder &b, VecOp op, uint32_t rows, uint32_t cols,
-         VecOperand dst, VecOperand a, VecOperand bOp, Broadcast bcast,
-         float alpha, float beta, Broadcast bcastA) {
+void vec(CoreBuilder &b, VecOp op, uint32_t rows, uint32_t cols, VecOperand dst,
+         VecOperand a, VecOperand bOp, Broadcast bcast, float alpha, float beta,
+         Broadcast bcastA) {
   VectorCmd cmd;
   cmd.bcastA = bcastA;
   cmd.op = op;

@@ -1,4 +1,5 @@
-//===- Common.h - Shared helpers of the NPU kernels --------------*- C++ -*-===//
+//===- Common.h - Shared helpers of the NPU kernels --------------*- C++
+//-*-===//
 //
 // Strided views and the DMA decomposition every kernel uses to move
 // rectangular tiles between DRAM and scratchpad, the scratchpad allocator,
@@ -66,8 +67,9 @@ Side dramSide(uint64_t addr, const std::vector<int64_t> &elemStrides,
 /// A packed scratchpad tile holding rows [r0, ...) of `shape` with row pitch
 /// `pitch`; as a Side over the whole shape (its rows are linear in the
 /// flattened row index).
-Side spmTileSide(uint16_t core, uint64_t addr, const std::vector<int64_t> &shape,
-                 int64_t r0, int64_t c0, uint64_t pitch, unsigned elemBytes);
+Side spmTileSide(uint16_t core, uint64_t addr,
+                 const std::vector<int64_t> &shape, int64_t r0, int64_t c0,
+                 uint64_t pitch, unsigned elemBytes);
 
 /// Copies flattened rows [r0, r0 + nr) x last-dim columns [c0, c0 + nc) of
 /// `shape` from src to dst: one descriptor per run along the second-to-last
@@ -88,10 +90,9 @@ struct SpmAlloc {
 
 /// A vector instruction built field by field (CoreBuilder's helpers turn a
 /// 0 stride into a packed one; kernels use stride 0 to repeat a row).
-void vec(CoreBuilder &b, VecOp op, uint32_t rows, uint32_t cols,
-         VecOperand dst, VecOperand a, VecOperand bOp = {},
-         Broadcast bcast = Broadcast::None, float alpha = 1, float beta = 0,
-         Broadcast bcastA = Broadcast::None);
+void vec(CoreBuilder &b, VecOp op, uint32_t rows, uint32_t cols, VecOperand dst,
+         VecOperand a, VecOperand bOp = {}, Broadcast bcast = Broadcast::None,
+         float alpha = 1, float beta = 0, Broadcast bcastA = Broadcast::None);
 
 /// Double-buffered load -> vector -> store hand-offs on one core with four
 /// counting semaphores (each side consumes in the order the other

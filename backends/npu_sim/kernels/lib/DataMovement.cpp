@@ -1,4 +1,5 @@
-//===- DataMovement.cpp - copy, transpose, slice, concat, broadcast, gather ===//
+//===- DataMovement.cpp - copy, transpose, slice, concat, broadcast, gather
+//===//
 //
 // Pure data movement runs DRAM to DRAM on the DMA engines of every core:
 // the output is described as a strided view of the input (coalesced), its
@@ -20,10 +21,9 @@ namespace {
 
 /// Copies view `srcStrides` (elements, over `shape`) at srcAddr to the
 /// row-major-or-strided view dstStrides at dstAddr.
-void emitViewCopy(const Ctx &ctx, std::vector<int64_t> shape,
-                  uint64_t srcAddr, std::vector<int64_t> srcStrides,
-                  uint64_t dstAddr, std::vector<int64_t> dstStrides,
-                  unsigned e) {
+void emitViewCopy(const Ctx &ctx, std::vector<int64_t> shape, uint64_t srcAddr,
+                  std::vector<int64_t> srcStrides, uint64_t dstAddr,
+                  std::vector<int64_t> dstStrides, unsigned e) {
   std::vector<std::vector<int64_t>> st = {srcStrides, dstStrides};
   coalesce(shape, st);
   if (shape.empty()) {
@@ -44,13 +44,15 @@ void emitViewCopy(const Ctx &ctx, std::vector<int64_t> shape,
   int64_t work = rows * colChunks;
   Side src = dramSide(srcAddr, st[0], e), dst = dramSide(dstAddr, st[1], e);
   for (int64_t p = 0; p < parts; ++p) {
-    int64_t first = splitBegin(work, parts, p), last = splitBegin(work, parts, p + 1);
+    int64_t first = splitBegin(work, parts, p),
+            last = splitBegin(work, parts, p + 1);
     if (first == last)
       continue;
     CoreBuilder b = ctx.core(static_cast<unsigned>(p / engines));
     uint8_t engine = static_cast<uint8_t>(p % engines);
     if (colChunks == 1) {
-      emitRegionDma(b, engine, shape, src, dst, first, last - first, 0, cols, e);
+      emitRegionDma(b, engine, shape, src, dst, first, last - first, 0, cols,
+                    e);
       continue;
     }
     for (int64_t w = first; w < last; ++w) {
@@ -75,7 +77,8 @@ void StreamEmitter::copy(const Tensor &in, const Tensor &out) {
                  dtypeBytes(in.dtype));
 }
 
-void StreamEmitter::transpose(const Tensor &in, const std::vector<int64_t> &perm,
+void StreamEmitter::transpose(const Tensor &in,
+                              const std::vector<int64_t> &perm,
                               const Tensor &out) {
   const std::string kernel = "transpose";
   if (perm.size() != in.shape.size() || out.shape.size() != in.shape.size() ||
@@ -101,7 +104,8 @@ void StreamEmitter::transpose(const Tensor &in, const std::vector<int64_t> &perm
 }
 
 void StreamEmitter::slice(const Tensor &in, const std::vector<int64_t> &starts,
-                          const std::vector<int64_t> &steps, const Tensor &out) {
+                          const std::vector<int64_t> &steps,
+                          const Tensor &out) {
   const std::string kernel = "slice";
   size_t n = in.shape.size();
   if (starts.size() != n || steps.size() != n || out.shape.size() != n ||
@@ -190,15 +194,16 @@ void StreamEmitter::gatherRows(const Tensor &table, const Tensor &indices,
     fail(kernel, "result must be " + shapeStr(expect) + " of the table dtype");
   Ctx ctx{stream, chipDesc};
   beginKernel();
-  int64_t count = indices.numel(), rowElems = table.numel() / std::max<int64_t>(table.shape[0], 1);
+  int64_t count = indices.numel(),
+          rowElems = table.numel() / std::max<int64_t>(table.shape[0], 1);
   if (count == 0 || rowElems == 0)
     return;
   if (table.shape[0] == 0)
     fail(kernel, "table has no rows");
   unsigned e = dtypeBytes(table.dtype), ei = dtypeBytes(indices.dtype);
   uint64_t rowBytes = rowElems * e;
-  int64_t block = std::min<int64_t>(
-      count, (chipDesc.scratchpad.bytes - 4096) / ei);
+  int64_t block =
+      std::min<int64_t>(count, (chipDesc.scratchpad.bytes - 4096) / ei);
   int64_t blocks = ceilDiv(count, block);
   for (unsigned c = 0; c < chipDesc.cores; ++c) {
     int64_t first = splitBegin(count, chipDesc.cores, c),

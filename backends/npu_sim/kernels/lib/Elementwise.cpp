@@ -128,9 +128,9 @@ void emitElementwise(const Ctx &ctx, const std::string &kernel,
     if (maxElems < 1)
       fail(kernel, "a tile does not fit the scratchpad");
     p.tc = std::min<int64_t>(p.cols, maxElems);
-    p.tr = std::max<int64_t>(
-        1, std::min<int64_t>(
-               {p.rows, maxElems / p.tc, ceilDiv(p.rows, ctx.cores())}));
+    p.tr =
+        std::max<int64_t>(1, std::min<int64_t>({p.rows, maxElems / p.tc,
+                                                ceilDiv(p.rows, ctx.cores())}));
     p.colTiles = ceilDiv(p.cols, p.tc);
     p.tiles = ceilDiv(p.rows, p.tr) * p.colTiles;
     for (size_t i = 0; i < nIn; ++i) {
@@ -186,19 +186,19 @@ void emitElementwise(const Ctx &ctx, const std::string &kernel,
             break;
           case Mode::RowConst:
             emitRegionDma(b, 0, region.shape, src,
-                          spmTileSide(c, at, region.shape, 0, c0, nc * e, e),
-                          0, 1, c0, nc, e);
+                          spmTileSide(c, at, region.shape, 0, c0, nc * e, e), 0,
+                          1, c0, nc, e);
             break;
           case Mode::Col:
             emitRegionDma(b, 0, region.shape, src,
-                          spmTileSide(c, at, region.shape, r0, 0, e, e), r0,
-                          nr, 0, 1, e);
+                          spmTileSide(c, at, region.shape, r0, 0, e, e), r0, nr,
+                          0, 1, e);
             op.stride = e;
             break;
           case Mode::Scalar:
             emitRegionDma(b, 0, region.shape, src,
-                          spmTileSide(c, at, region.shape, 0, 0, e, e), 0, 1,
-                          0, 1, e);
+                          spmTileSide(c, at, region.shape, 0, 0, e, e), 0, 1, 0,
+                          1, e);
             break;
           }
           tile.in.push_back(op);
@@ -220,10 +220,10 @@ void emitElementwise(const Ctx &ctx, const std::string &kernel,
         pipe.beginStore();
         Side dst = dramSide(out.addr + region.offsets[nIn] * eo,
                             region.strides[nIn], eo);
-        emitRegionDma(b, pipe.storer.index, region.shape,
-                      spmTileSide(c, outSlot[o], region.shape, r0, c0,
-                                  nc * eo, eo),
-                      dst, r0, nr, c0, nc, eo);
+        emitRegionDma(
+            b, pipe.storer.index, region.shape,
+            spmTileSide(c, outSlot[o], region.shape, r0, c0, nc * eo, eo), dst,
+            r0, nr, c0, nc, eo);
         pipe.endStore();
       }
     }
@@ -268,8 +268,8 @@ void StreamEmitter::unary(VecOp op, const Tensor &in, const Tensor &out,
 
 void StreamEmitter::cast(const Tensor &in, const Tensor &out) {
   if (in.shape != out.shape)
-    fail("cast", "shapes differ: " + shapeStr(in.shape) + " vs " +
-                     shapeStr(out.shape));
+    fail("cast",
+         "shapes differ: " + shapeStr(in.shape) + " vs " + shapeStr(out.shape));
   unary(VecOp::Cast, in, out);
 }
 
@@ -278,18 +278,18 @@ void StreamEmitter::activation(Activation act, const Tensor &in,
   std::string kernel = "activation";
   Ctx ctx{stream, chipDesc};
   if (in.shape != out.shape)
-    fail(kernel, "shapes differ: " + shapeStr(in.shape) + " vs " +
-                     shapeStr(out.shape));
+    fail(kernel,
+         "shapes differ: " + shapeStr(in.shape) + " vs " + shapeStr(out.shape));
   beginKernel();
   emitElementwise(ctx, kernel, {{in, false}}, out, 0,
                   [&](CoreBuilder &cb, const EwTile &t) {
-                    emitActivation(ctx, kernel, cb, act, t.rows, t.cols,
-                                   t.out, t.in[0]);
+                    emitActivation(ctx, kernel, cb, act, t.rows, t.cols, t.out,
+                                   t.in[0]);
                   });
 }
 
-void StreamEmitter::select(const Tensor &cond, const Tensor &a,
-                           const Tensor &b, const Tensor &out) {
+void StreamEmitter::select(const Tensor &cond, const Tensor &a, const Tensor &b,
+                           const Tensor &out) {
   std::string kernel = "select";
   Ctx ctx{stream, chipDesc};
   beginKernel();

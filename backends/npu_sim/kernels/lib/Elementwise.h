@@ -1,4 +1,5 @@
-//===- Elementwise.h - Broadcasting elementwise engine -----------*- C++ -*-===//
+//===- Elementwise.h - Broadcasting elementwise engine -----------*- C++
+//-*-===//
 #ifndef GAON_NPU_KERNELS_ELEMENTWISE_H
 #define GAON_NPU_KERNELS_ELEMENTWISE_H
 

@@ -46,8 +46,10 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   if (a.shape.empty() || b.shape.empty())
     fail(kernel, "operands must have rank >= 1");
   bool aVec = a.shape.size() == 1, bVec = b.shape.size() == 1;
-  std::vector<int64_t> as = aVec ? std::vector<int64_t>{1, a.shape[0]} : a.shape;
-  std::vector<int64_t> bs = bVec ? std::vector<int64_t>{b.shape[0], 1} : b.shape;
+  std::vector<int64_t> as =
+      aVec ? std::vector<int64_t>{1, a.shape[0]} : a.shape;
+  std::vector<int64_t> bs =
+      bVec ? std::vector<int64_t>{b.shape[0], 1} : b.shape;
   int64_t M = as[as.size() - 2], K = as.back(), N = bs.back();
   if (bs[bs.size() - 2] != K)
     fail(kernel, "contraction dims differ: " + shapeStr(a.shape) + " x " +
@@ -137,8 +139,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // Tiles: k deep enough to fill the array twice, n four folds wide, m long
   // enough to amortise each fold's weight load; halved until the buffers fit.
   const TensorUnitDesc &tu = chipDesc.tensor;
-  double pack = std::max(
-      1.0, std::floor(chipDesc.peakMacsPerCycle(type) / (double(tu.rows) * tu.cols)));
+  double pack = std::max(1.0, std::floor(chipDesc.peakMacsPerCycle(type) /
+                                         (double(tu.rows) * tu.cols)));
   unsigned e = dtypeBytes(type), eo = dtypeBytes(out.dtype);
   unsigned eb = ep.bias ? dtypeBytes(ep.bias->dtype) : 0;
   unsigned er = ep.residual ? dtypeBytes(ep.residual->dtype) : 0;
@@ -147,9 +149,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   Tiles t{std::min<int64_t>(M, 1024),
           std::min<int64_t>(N, int64_t(tu.cols) * 4),
           std::min<int64_t>(K, int64_t(tu.rows * pack) * 2)};
-  auto items = [&] {
-    return batches * ceilDiv(M, t.tm) * ceilDiv(N, t.tn);
-  };
+  auto items = [&] { return batches * ceilDiv(M, t.tm) * ceilDiv(N, t.tn); };
   // Spread small problems over every core.
   while (items() < ctx.cores() && t.tm > int64_t(tu.rows))
     t.tm = ceilDiv(t.tm, 2);
@@ -215,8 +215,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         if (reuse)
           cb.wait(loader, kEpFree);
         if (ep.bias)
-          cb.dma(0, cb.spm(biasSlot[cs]),
-                 MemRef::dram(ep.bias->addr + n0 * eb), cols * eb);
+          cb.dma(0, cb.spm(biasSlot[cs]), MemRef::dram(ep.bias->addr + n0 * eb),
+                 cols * eb);
         if (ep.residual)
           cb.dma(0, cb.spm(resSlot[cs]),
                  MemRef::dram(ep.residual->addr + (outRow * N + n0) * er),
@@ -232,8 +232,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         int64_t tag = (bi * M + m0) * K + k0;
         if (aTag[s] != tag) {
           cb.dma(0, cb.spm(aSlot[s]),
-                 MemRef::dram(a.addr + (aOff[bi] + m0 * K + k0) * e),
-                 depth * e, rows, t.tk * e, K * e);
+                 MemRef::dram(a.addr + (aOff[bi] + m0 * K + k0) * e), depth * e,
+                 rows, t.tk * e, K * e);
           aTag[s] = tag;
         }
         cb.dma(0, cb.spm(bSlot[s]),
@@ -272,8 +272,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
           cb.wait(vector, kEpIn);
         VecOperand c{cSlot[cs], pitch, DType::F32};
         if (ep.alpha != 1.0f)
-          vec(cb, VecOp::Scale, rows, cols, c, c, {}, Broadcast::None,
-              ep.alpha, 0.0f);
+          vec(cb, VecOp::Scale, rows, cols, c, c, {}, Broadcast::None, ep.alpha,
+              0.0f);
         if (ep.bias)
           vec(cb, VecOp::Add, rows, cols, c, c,
               {biasSlot[cs], cols * eb, ep.bias->dtype}, Broadcast::Row);

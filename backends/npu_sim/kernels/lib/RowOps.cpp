@@ -47,13 +47,14 @@ void emitRowKernel(const Ctx &ctx, const std::string &kernel, const Tensor &in,
     fail(kernel, "a row of " + std::to_string(L) +
                      " elements does not fit the scratchpad of chip " +
                      ctx.chip.name);
-  int64_t tr = std::min<int64_t>(
-      {(ctx.chip.scratchpad.bytes - fixed) / perRow, ceilDiv(R, ctx.cores()),
-       std::max<int64_t>(1, 32768 / L)});
+  int64_t tr = std::min<int64_t>({(ctx.chip.scratchpad.bytes - fixed) / perRow,
+                                  ceilDiv(R, ctx.cores()),
+                                  std::max<int64_t>(1, 32768 / L)});
   SpmAlloc spm{kernel, ctx.chip.scratchpad.bytes};
   uint64_t inSlot[2] = {spm.take(tr * L * ei), spm.take(tr * L * ei)};
   uint64_t outSlot[2] = {spm.take(tr * L * eo), spm.take(tr * L * eo)};
-  uint64_t x = spm.take(tr * L * 4), y = scratchTiles > 1 ? spm.take(tr * L * 4) : 0;
+  uint64_t x = spm.take(tr * L * 4),
+           y = scratchTiles > 1 ? spm.take(tr * L * 4) : 0;
   uint64_t colA = spm.take(tr * 4), colB = spm.take(tr * 4);
   uint64_t scaleAt = scale ? spm.take(L * dtypeBytes(scale->dtype)) : 0;
   uint64_t biasAt = bias ? spm.take(L * dtypeBytes(bias->dtype)) : 0;
@@ -141,25 +142,24 @@ void StreamEmitter::layerNorm(const Tensor &in, const Tensor &scale,
   beginKernel();
   float invL = 1.0f / float(in.shape.empty() ? 1 : in.shape.back());
   bool hasBias = bias != nullptr;
-  emitRowKernel(ctx, "layerNorm", in, out, &scale, bias, 2,
-                [=](CoreBuilder &b, const RowTile &t) {
-                  uint32_t r = t.rows, c = t.cols;
-                  Broadcast none = Broadcast::None;
-                  vec(b, VecOp::ReduceSum, r, c, t.colA, t.in);
-                  vec(b, VecOp::Scale, r, 1, t.colA, t.colA, {}, none, invL, 0);
-                  vec(b, VecOp::Sub, r, c, t.x, t.in, t.colA, Broadcast::Col);
-                  vec(b, VecOp::Mul, r, c, t.y, t.x, t.x);
-                  vec(b, VecOp::ReduceSum, r, c, t.colB, t.y);
-                  vec(b, VecOp::Scale, r, 1, t.colB, t.colB, {}, none, invL,
-                      float(eps));
-                  vec(b, VecOp::Rsqrt, r, 1, t.colB, t.colB);
-                  vec(b, VecOp::Mul, r, c, t.x, t.x, t.colB, Broadcast::Col);
-                  vec(b, VecOp::Mul, r, c, hasBias ? t.x : t.out, t.x, t.scale,
-                      Broadcast::Row);
-                  if (hasBias)
-                    vec(b, VecOp::Add, r, c, t.out, t.x, t.bias,
-                        Broadcast::Row);
-                });
+  emitRowKernel(
+      ctx, "layerNorm", in, out, &scale, bias, 2,
+      [=](CoreBuilder &b, const RowTile &t) {
+        uint32_t r = t.rows, c = t.cols;
+        Broadcast none = Broadcast::None;
+        vec(b, VecOp::ReduceSum, r, c, t.colA, t.in);
+        vec(b, VecOp::Scale, r, 1, t.colA, t.colA, {}, none, invL, 0);
+        vec(b, VecOp::Sub, r, c, t.x, t.in, t.colA, Broadcast::Col);
+        vec(b, VecOp::Mul, r, c, t.y, t.x, t.x);
+        vec(b, VecOp::ReduceSum, r, c, t.colB, t.y);
+        vec(b, VecOp::Scale, r, 1, t.colB, t.colB, {}, none, invL, float(eps));
+        vec(b, VecOp::Rsqrt, r, 1, t.colB, t.colB);
+        vec(b, VecOp::Mul, r, c, t.x, t.x, t.colB, Broadcast::Col);
+        vec(b, VecOp::Mul, r, c, hasBias ? t.x : t.out, t.x, t.scale,
+            Broadcast::Row);
+        if (hasBias)
+          vec(b, VecOp::Add, r, c, t.out, t.x, t.bias, Broadcast::Row);
+      });
 }
 
 void StreamEmitter::rmsNorm(const Tensor &in, const Tensor &scale, double eps,
@@ -177,8 +177,7 @@ void StreamEmitter::rmsNorm(const Tensor &in, const Tensor &scale, double eps,
                       Broadcast::None, invL, float(eps));
                   vec(b, VecOp::Rsqrt, r, 1, t.colB, t.colB);
                   vec(b, VecOp::Mul, r, c, t.x, t.in, t.colB, Broadcast::Col);
-                  vec(b, VecOp::Mul, r, c, t.out, t.x, t.scale,
-                      Broadcast::Row);
+                  vec(b, VecOp::Mul, r, c, t.out, t.x, t.scale, Broadcast::Row);
                 });
 }
 

@@ -1,4 +1,5 @@
-//===- Kernels.h - NPU command-stream kernels for transformer ops -*- C++ -*-===//
+//===- Kernels.h - NPU command-stream kernels for transformer ops -*- C++
+//-*-===//
 //
 // An MLIR-free kernel library: a compiler lays every tensor out row-major in
 // simulated DRAM and calls one StreamEmitter method per graph op, in program
@@ -55,7 +56,7 @@ enum class ReduceOp { Sum, Max, Min, Mean };
 /// Fused matmul epilogue, applied on the vector unit while the tensor unit
 /// computes the next tile: out = act(alpha * (A x B) + bias) + residual.
 struct Epilogue {
-  std::optional<Tensor> bias;     ///< N elements (shape [N] or [1, N], ...).
+  std::optional<Tensor> bias; ///< N elements (shape [N] or [1, N], ...).
   Activation activation = Activation::None;
   std::optional<Tensor> residual; ///< Same shape as out.
   float alpha = 1.0f;
