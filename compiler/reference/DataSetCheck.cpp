@@ -106,7 +106,9 @@ DataSetResult checkDataSet(StringRef modelPath, StringRef dataSetDir,
   }
   if (args.size() != func.getNumArguments())
     return stop("data", "the data set's inputs do not match the model's");
-  auto outputs = interpret(func, args);
+  auto outputs = options.runner
+                     ? options.runner(*module, args, result.notes)
+                     : interpret(func, args);
   if (failed(outputs))
     return stop("run", firstError);
   if (outputs->size() != expected.size())

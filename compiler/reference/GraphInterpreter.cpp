@@ -77,6 +77,9 @@ private:
   LogicalResult evalUnary(Operation *op, Fn fn);
 
   llvm::DenseMap<Value, ConstantTensor> values;
+
+public:
+  ValueCallback onValue;
 };
 
 LogicalResult Interpreter::run(func::FuncOp func,
@@ -101,6 +104,9 @@ LogicalResult Interpreter::run(func::FuncOp func,
     }
     if (failed(evaluate(&op)))
       return failure();
+    if (onValue)
+      for (auto [i, result] : llvm::enumerate(op.getResults()))
+        onValue(&op, i, get(result));
   }
   return func.emitError("function has no return");
 }
@@ -427,10 +433,22 @@ LogicalResult Interpreter::evalAttention(graph::AttentionOp op) {
 } // namespace
 
 FailureOr<SmallVector<ConstantTensor>>
-interpret(func::FuncOp func, ArrayRef<ConstantTensor> inputs) {
+interpret(func::FuncOp func, ArrayRef<ConstantTensor> inputs,
+          const ValueCallback &onValue) {
   // Folders may rewrite ops in place; work on a copy.
   OwningOpRef<func::FuncOp> copy(func.clone());
   Interpreter interpreter;
+  if (onValue) {
+    // Map the copy's ops back to the caller's.
+    llvm::DenseMap<Operation *, Operation *> original;
+    auto &theirs = func.getBody().front(), &ours = copy->getBody().front();
+    for (auto [a, b] : llvm::zip(ours, theirs))
+      original[&a] = &b;
+    interpreter.onValue = [onValue, original](Operation *op, unsigned i,
+                                              const ConstantTensor &t) {
+      onValue(original.lookup(op), i, t);
+    };
+  }
   SmallVector<ConstantTensor> outputs;
   if (failed(interpreter.run(*copy, inputs, outputs)))
     return failure();

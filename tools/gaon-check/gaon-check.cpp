@@ -10,6 +10,11 @@
 //
 //===----------------------------------------------------------------------===//
 
+#ifdef GAON_WITH_NPU_SIM
+#include "gaon/Backends/NpuSim/EmitArtifact.h"
+#include "gaon/Backends/NpuSim/Passes.h"
+#include "mlir/Pass/PassManager.h"
+#endif
 #include "gaon/Compiler/Reference/DataSetCheck.h"
 
 #include "llvm/Support/CommandLine.h"
@@ -27,10 +32,16 @@ namespace {
 cl::OptionCategory category("gaon-check options");
 cl::opt<std::string> testDir(cl::Positional, cl::desc("<test directory>"),
                              cl::Required, cl::cat(category));
-cl::opt<std::string> target("target",
-                            cl::desc("Where to run: reference (the host "
-                                     "interpreter of gaon.graph)"),
-                            cl::init("reference"), cl::cat(category));
+cl::opt<std::string> target(
+    "target",
+    cl::desc("Where to run: reference (the host interpreter of gaon.graph) "
+             "or npu-sim[:rngd|atom|tiny|chip.json] (the NPU simulator)"),
+    cl::init("reference"), cl::cat(category));
+cl::opt<bool> compareIntermediates(
+    "compare-intermediates",
+    cl::desc("npu-sim: compare every intermediate tensor with the reference "
+             "interpreter and report the first op that differs"),
+    cl::cat(category));
 cl::opt<std::string> emit("emit",
                           cl::desc("IR level to run: graph (optimized, "
                                    "default) or import"),
@@ -51,9 +62,66 @@ std::string shapeString(ArrayRef<int64_t> shape) {
   return s.empty() ? "scalar" : s;
 }
 
+#ifdef GAON_WITH_NPU_SIM
+/// Compiles the optimized module for the NPU and runs it on the simulator.
+mlir::FailureOr<SmallVector<gaon::graph::ConstantTensor>>
+runOnNpu(mlir::ModuleOp module, ArrayRef<gaon::graph::ConstantTensor> args,
+         std::string &notes) {
+  StringRef chip = StringRef(target).split(':').second;
+  mlir::PassManager pm(module.getContext());
+  gaon::npu::buildNpuPipeline(pm, chip.empty() ? "rngd" : chip,
+                              /*reuseMemory=*/!compareIntermediates);
+  if (failed(pm.run(module)))
+    return mlir::failure();
+  auto run = gaon::npu::simulateModule(module, args, compareIntermediates);
+  if (failed(run))
+    return mlir::failure();
+  notes = formatv("  npu-sim: {0} cycles ({1:e3} s), {2:e3} J, MAC "
+                  "utilization {3:p}\n",
+                  run->cycles, run->seconds, run->energyJoules,
+                  run->macUtilization)
+              .str();
+  if (compareIntermediates) {
+    // Interpret the same lowered function and find the first divergence.
+    llvm::DenseMap<mlir::Operation *, gaon::graph::ConstantTensor> expected;
+    auto func = module.lookupSymbol<mlir::func::FuncOp>("main");
+    (void)gaon::reference::interpret(
+        func, args,
+        [&](mlir::Operation *op, unsigned i,
+            const gaon::graph::ConstantTensor &t) {
+          if (i == 0)
+            expected.try_emplace(op, t);
+        });
+    for (auto &[op, actual] : run->values) {
+      auto it = expected.find(op);
+      if (it == expected.end())
+        continue;
+      auto cmp = gaon::reference::compare(actual, it->second);
+      if (cmp.relativeL2 > rtol && cmp.maxAbs > atol) {
+        std::string text;
+        llvm::raw_string_ostream os(text);
+        op->print(os, mlir::OpPrintingFlags().elideLargeElementsAttrs(4));
+        notes += formatv("  first differing op (rel-L2 {0:e2}, max-abs "
+                         "{1:e2}): {2}\n",
+                         cmp.relativeL2, cmp.maxAbs, text)
+                     .str();
+        break;
+      }
+    }
+  }
+  return SmallVector<gaon::graph::ConstantTensor>(
+      std::make_move_iterator(run->outputs.begin()),
+      std::make_move_iterator(run->outputs.end()));
+}
+#endif
+
 /// Runs one data set and prints its verdict. Returns true when it passes.
 bool runDataSet(StringRef modelPath, StringRef dataSet) {
   gaon::reference::CheckOptions options;
+#ifdef GAON_WITH_NPU_SIM
+  if (StringRef(target).starts_with("npu-sim"))
+    options.runner = runOnNpu;
+#endif
   options.optimize = emit == "graph";
   options.rtol = rtol;
   options.atol = atol;
@@ -61,10 +129,12 @@ bool runDataSet(StringRef modelPath, StringRef dataSet) {
   StringRef name = sys::path::filename(dataSet);
   if (!result.failedStage.empty()) {
     outs() << "FAIL " << name << ": " << result.failedStage << ": "
-           << result.message << "\n";
+           << result.message << "\n"
+           << result.notes;
     return false;
   }
-  outs() << (result.pass() ? "PASS " : "FAIL ") << name << "\n";
+  outs() << (result.pass() ? "PASS " : "FAIL ") << name << "\n"
+         << result.notes;
   for (const auto &output : result.outputs)
     outs() << formatv("  output '{0}' [{1}]: rel-L2 {2:e2}, max-abs {3:e2}{4}\n",
                       output.name, shapeString(output.shape),
@@ -82,9 +152,14 @@ int main(int argc, char **argv) {
   cl::HideUnrelatedOptions(category);
   cl::ParseCommandLineOptions(argc, argv,
                               "Check a model against reference outputs\n");
-  if (target != "reference") {
-    WithColor::error(errs(), "") << "unknown target '" << target
-                                 << "' (available: reference)\n";
+  bool npuTarget = StringRef(target).split(':').first == "npu-sim";
+#ifndef GAON_WITH_NPU_SIM
+  npuTarget = false;
+#endif
+  if (target != "reference" && !npuTarget) {
+    WithColor::error(errs(), "")
+        << "unknown target '" << target
+        << "' (available: reference, npu-sim[:rngd|atom|tiny|chip.json])\n";
     return 1;
   }
   if (emit != "graph" && emit != "import") {

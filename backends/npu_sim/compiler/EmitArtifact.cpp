@@ -15,6 +15,7 @@
 #include "gaon/npu_kernels/Kernels.h"
 #include "gaon/npu_sim/ChipDesc.h"
 #include "gaon/npu_sim/Codec.h"
+#include "gaon/npu_sim/Simulator.h"
 #include "gaon/npu_sim_runtime/Executable.h"
 #include "gaon/runtime/artifact.h"
 
@@ -90,7 +91,7 @@ private:
   }
   void emit(Operation *op);
 
-  func::FuncOp func;
+  mutable func::FuncOp func;
   sim::Stream &stream;
   kernels::StreamEmitter kernels;
 };
@@ -374,21 +375,100 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
     exec.dramBytes =
         uint64_t(cast<IntegerAttr>(layout.get("dram_bytes")).getInt());
     exec.stream = std::move(stream);
-    writer.setMemoryPlan(
-        uint64_t(cast<IntegerAttr>(layout.get("arena_bytes")).getInt()),
-        uint64_t(
-            cast<IntegerAttr>(layout.get("arena_lower_bound_bytes")).getInt()));
+    // The NPU's activations live in simulated DRAM (planned by
+    // gaon-npu-plan-memory); the runtime's arena only holds inputs and
+    // outputs, placed by the runtime planner below.
+    for (auto name : {"weights_bytes", "arena_bytes", "arena_lower_bound_bytes",
+                      "dram_bytes"})
+      writer.addCompilerOption(
+          std::string("npu.") + name,
+          std::to_string(cast<IntegerAttr>(layout.get(name)).getInt()));
     uint32_t program =
-        writer.addProgram(options.target, npu_sim_runtime::kExecutableFormat,
-                          npu_sim_runtime::encodeExecutable(exec), {"main"});
+        writer.addProgram(options.target, npu_sim_runtime::kNpuExecutableFormat,
+                          npu_sim_runtime::encodeExecutable(exec),
+                          {npu_sim_runtime::kNpuEntryName});
     rt::DispatchDesc dispatch;
     dispatch.bindings = bindings;
+    std::vector<uint32_t> ids;
+    for (const rt::BindingDesc &binding : bindings)
+      ids.push_back(binding.tensorId);
+    dispatch.params = npu_sim_runtime::encodeDispatchParams(ids);
     writer.addDispatch(program, dispatch);
-    rt::Status status = writer.writeFile(path);
+    rt::Status status = writer.planMemory(program);
+    if (status.isOk())
+      status = writer.writeFile(path);
     if (!status.isOk())
       return module.emitError("cannot write '")
              << path << "': " << status.message();
     return success();
+  } catch (const AlreadyReported &) {
+    return failure();
+  } catch (const std::exception &e) {
+    return module.emitError("npu-sim: ") << e.what();
+  }
+}
+
+FailureOr<SimulatedRun> simulateModule(ModuleOp module,
+                                       ArrayRef<ConstantTensor> inputs,
+                                       bool keepIntermediates) {
+  auto func = module.lookupSymbol<func::FuncOp>("main");
+  auto chipAttr = module->getAttrOfType<ChipAttr>(kChipAttrName);
+  if (!func || !chipAttr || !module->getAttr(kLayoutAttrName))
+    return module.emitError("simulateModule needs a module planned by the "
+                            "NPU pipeline");
+  if (inputs.size() != func.getNumArguments())
+    return module.emitError("expected ")
+           << func.getNumArguments() << " inputs, got " << inputs.size();
+  try {
+    sim::ChipDesc chip =
+        sim::parseChipJson(chipAttr.getJson().str(), chipAttr.getName().str());
+    sim::Stream stream;
+    stream.cores.resize(chip.cores);
+    Emitter emitter(func, chip, stream);
+    emitter.emitBody();
+    sim::Simulator simulator(chip);
+    Block &body = func.getBody().front();
+    auto addressOf = [](Operation *op, unsigned i) {
+      return uint64_t(op->getAttrOfType<DenseI64ArrayAttr>(kDramAttrName)[i]);
+    };
+    for (auto constant : body.getOps<ConstantOp>()) {
+      auto data = ConstantTensor::fromAttr(constant.getValue());
+      if (!data)
+        return constant.emitError("constant has no readable data");
+      simulator.writeDram(addressOf(constant, 0), data->bytes().data(),
+                          data->bytes().size());
+    }
+    for (auto [i, input] : llvm::enumerate(inputs)) {
+      if (input.getType() != func.getArgumentTypes()[i])
+        return module.emitError("input ")
+               << i << " has type " << input.getType() << ", expected "
+               << func.getArgumentTypes()[i];
+      uint64_t addr = uint64_t(
+          func.getArgAttrOfType<DenseI64ArrayAttr>(i, kDramAttrName)[0]);
+      simulator.writeDram(addr, input.bytes().data(), input.bytes().size());
+    }
+    sim::Report report = simulator.run(stream);
+    SimulatedRun run;
+    auto read = [&](Type type, uint64_t addr) {
+      ConstantTensor tensor(cast<RankedTensorType>(type));
+      simulator.readDram(addr, tensor.bytes().data(), tensor.bytes().size());
+      return tensor;
+    };
+    for (auto [i, type] : llvm::enumerate(func.getResultTypes()))
+      run.outputs.push_back(read(
+          type, uint64_t(func.getResultAttrOfType<DenseI64ArrayAttr>(
+                    i, kDramAttrName)[0])));
+    if (keepIntermediates)
+      for (Operation &op : body.without_terminator())
+        if (op.getNumResults() == 1 && !isa<ConstantOp>(op))
+          run.values.push_back(
+              {&op, read(op.getResult(0).getType(), addressOf(&op, 0))});
+    run.cycles = report.cycles;
+    run.seconds = report.seconds;
+    run.energyJoules = report.energy.totalJ;
+    run.macUtilization = report.macUtilization;
+    run.reportJson = sim::reportToJson(report);
+    return run;
   } catch (const AlreadyReported &) {
     return failure();
   } catch (const std::exception &e) {

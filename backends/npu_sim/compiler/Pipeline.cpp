@@ -6,11 +6,12 @@
 
 namespace gaon::npu {
 
-void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip) {
+void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
+                      bool reuseMemory) {
   pm.addPass(createNpuAttachChip(NpuAttachChipOptions{chip.str()}));
   pm.addNestedPass<mlir::func::FuncOp>(createNpuPrepare());
   pm.addPass(createNpuLegalize());
-  pm.addPass(createNpuPlanMemory());
+  pm.addPass(createNpuPlanMemory(NpuPlanMemoryOptions{reuseMemory}));
 }
 
 } // namespace gaon::npu

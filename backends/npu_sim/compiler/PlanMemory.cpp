@@ -43,6 +43,8 @@ bool mayRunInPlace(Operation *op) {
 }
 
 struct NpuPlanMemoryPass : impl::NpuPlanMemoryBase<NpuPlanMemoryPass> {
+  using NpuPlanMemoryBase::NpuPlanMemoryBase;
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     auto func = module.lookupSymbol<func::FuncOp>("main");
@@ -134,7 +136,14 @@ struct NpuPlanMemoryPass : impl::NpuPlanMemoryBase<NpuPlanMemoryPass> {
         tensors[result->second].mayAliasInput = int32_t(input->second);
     }
     uint64_t arenaBytes = 0, lowerBound = 0;
-    if (!tensors.empty()) {
+    if (!reuse) {
+      // Debugging layout: every tensor stays readable after the run.
+      for (auto [i, value] : llvm::enumerate(planned)) {
+        address[value] = outputsEnd + arenaBytes;
+        arenaBytes = alignUp(arenaBytes + tensors[i].size);
+      }
+      lowerBound = arenaBytes;
+    } else if (!tensors.empty()) {
       auto plan = gaon::rt::planMemory(tensors, {kAlignment, true});
       if (!plan.isOk()) {
         module.emitError("memory planning failed: ") << plan.status().message();

@@ -11,6 +11,9 @@
 
 #include "gaon/Compiler/Reference/GraphInterpreter.h"
 
+#include "mlir/IR/BuiltinOps.h"
+
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,7 @@ struct OutputCheck {
 };
 
 struct DataSetResult {
+  std::string notes; ///< from the target runner (cycles, energy, ...)
   /// Where it stopped when it did not get to compare: "compile", "optimize",
   /// "run" or "data"; empty when outputs were compared.
   std::string failedStage;
@@ -35,10 +39,18 @@ struct DataSetResult {
   }
 };
 
+/// Runs the compiled module on a target: returns its outputs, or failure
+/// after emitting a diagnostic. `notes` receives lines for the report
+/// (cycles, energy). The default runs the reference interpreter.
+using TargetRunner = std::function<mlir::FailureOr<
+    llvm::SmallVector<graph::ConstantTensor>>(
+    mlir::ModuleOp, llvm::ArrayRef<graph::ConstantTensor>, std::string &notes)>;
+
 struct CheckOptions {
-  bool optimize = true;  ///< run gaon-graph-optimize before interpreting
+  bool optimize = true;  ///< run gaon-graph-optimize before running
   double rtol = 1e-4;    ///< largest relative L2 error that passes
   double atol = 1e-6;    ///< or largest max-abs error that passes
+  TargetRunner runner;   ///< empty: the reference interpreter
 };
 
 DataSetResult checkDataSet(llvm::StringRef modelPath,

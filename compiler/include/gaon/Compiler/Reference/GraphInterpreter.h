@@ -15,12 +15,19 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 
+#include <functional>
+
 namespace gaon::reference {
 
 /// Runs `func` on `inputs` (one per argument, types must match). Errors are
 /// emitted on the op that cannot be evaluated.
+/// `onValue`, when given, sees every op result as it is computed (the op is
+/// the one in `func`, not a copy).
+using ValueCallback =
+    std::function<void(mlir::Operation *, unsigned, const graph::ConstantTensor &)>;
 mlir::FailureOr<llvm::SmallVector<graph::ConstantTensor>>
-interpret(mlir::func::FuncOp func, llvm::ArrayRef<graph::ConstantTensor> inputs);
+interpret(mlir::func::FuncOp func, llvm::ArrayRef<graph::ConstantTensor> inputs,
+          const ValueCallback &onValue = nullptr);
 
 /// Error figures of `actual` against `expected` (same element count).
 struct Comparison {

@@ -3,6 +3,8 @@
 #ifndef GAON_BACKENDS_NPUSIM_EMITARTIFACT_H
 #define GAON_BACKENDS_NPUSIM_EMITARTIFACT_H
 
+#include "gaon/Dialect/Graph/ConstantTensor.h"
+
 #include "mlir/IR/BuiltinOps.h"
 
 #include <string>
@@ -23,6 +25,23 @@ struct EmitOptions {
 mlir::LogicalResult emitNpuArtifact(mlir::ModuleOp module,
                                     const std::string &path,
                                     const EmitOptions &options);
+
+/// The result of running a planned module on the simulator in-process.
+struct SimulatedRun {
+  std::vector<graph::ConstantTensor> outputs;
+  /// With keepIntermediates: the DRAM contents of every op result after the
+  /// run, in program order (valid only when memory was planned without reuse).
+  std::vector<std::pair<mlir::Operation *, graph::ConstantTensor>> values;
+  double cycles = 0, seconds = 0, energyJoules = 0, macUtilization = 0;
+  std::string reportJson;
+};
+
+/// Lowers a planned module and runs it functionally on its chip with
+/// `inputs` (one per function argument). Used by gaon-check and tests.
+mlir::FailureOr<SimulatedRun>
+simulateModule(mlir::ModuleOp module,
+               llvm::ArrayRef<graph::ConstantTensor> inputs,
+               bool keepIntermediates);
 
 } // namespace gaon::npu
 

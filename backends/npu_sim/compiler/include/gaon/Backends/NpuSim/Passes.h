@@ -24,7 +24,9 @@ inline constexpr llvm::StringLiteral kLayoutAttrName = "gaon_npu.layout";
 
 /// The NPU pipeline after gaon-graph-optimize: attach the chip, legalize,
 /// plan memory.
-void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip);
+/// `reuseMemory` = false keeps every tensor in its own memory (debugging).
+void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
+                      bool reuseMemory = true);
 
 } // namespace gaon::npu
 

@@ -66,6 +66,11 @@ def NpuPlanMemory : Pass<"gaon-npu-plan-memory", "mlir::ModuleOp"> {
     After:
       %3 = gaon_graph.add %1, %2 {gaon_npu.dram = array<i64: 1048576>} : ...
   }];
+  let options = [
+    Option<"reuse", "reuse", "bool", /*default=*/"true",
+           "Share arena memory between tensors whose lives do not overlap "
+           "(off: every tensor keeps its own memory, for debugging)">
+  ];
 }
 
 #endif // GAON_BACKENDS_NPUSIM_PASSES_TD
