@@ -170,7 +170,11 @@ int main(int argc, char **argv) {
   if (lowersForNpu) {
     gaon::npu::EmitOptions emitOptions;
     emitOptions.target = chip.empty() ? "npu-sim:rngd" : target.getValue();
-    emitOptions.modelName = sys::path::stem(inputPath).str();
+    // Exports are often all called model.onnx: name them after their folder.
+    StringRef stem = sys::path::stem(inputPath);
+    StringRef folder = sys::path::filename(sys::path::parent_path(inputPath));
+    emitOptions.modelName =
+        (stem == "model" && !folder.empty() ? folder : stem).str();
     emitOptions.streamText = kind == EmitKind::Npu ? &streamText : nullptr;
     std::string artifactPath =
         kind == EmitKind::Artifact ? outputPath.getValue() : "";
