@@ -86,6 +86,9 @@ DataSetResult checkDataSet(StringRef modelPath, StringRef dataSetDir,
   if (options.optimize) {
     mlir::PassManager pm(&context);
     buildGraphOptimizationPipeline(pm);
+    if (options.dtype != "fp32")
+      pm.addNestedPass<mlir::func::FuncOp>(createConvertPrecision(
+          ConvertPrecisionOptions{options.dtype == "bf16" ? "bf16" : "f16"}));
     if (failed(pm.run(*module)))
       return stop("optimize", firstError);
   }

@@ -46,9 +46,13 @@ cl::opt<std::string> emit("emit",
                           cl::desc("IR level to run: graph (optimized, "
                                    "default) or import"),
                           cl::init("graph"), cl::cat(category));
+cl::opt<std::string> dtype("dtype",
+                           cl::desc("Compute type: fp32 (default), bf16 or "
+                                    "fp16"),
+                           cl::init("fp32"), cl::cat(category));
 cl::opt<double> rtol("rtol",
                      cl::desc("Largest relative L2 error that passes "
-                              "(default 1e-4, for fp32)"),
+                              "(default 1e-4 for fp32, 2e-2 for bf16/fp16)"),
                      cl::init(1e-4), cl::cat(category));
 cl::opt<double> atol("atol",
                      cl::desc("Errors whose max absolute value is within "
@@ -123,7 +127,8 @@ bool runDataSet(StringRef modelPath, StringRef dataSet) {
     options.runner = runOnNpu;
 #endif
   options.optimize = emit == "graph";
-  options.rtol = rtol;
+  options.dtype = dtype;
+  options.rtol = rtol.getNumOccurrences() || dtype == "fp32" ? rtol : 2e-2;
   options.atol = atol;
   auto result = gaon::reference::checkDataSet(modelPath, dataSet, options);
   StringRef name = sys::path::filename(dataSet);
@@ -162,6 +167,15 @@ int main(int argc, char **argv) {
         << "' (available: reference, npu-sim[:rngd|atom|tiny|chip.json])\n";
     return 1;
   }
+  if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16") {
+    WithColor::error(errs(), "") << "unknown --dtype '" << dtype
+                                 << "' (fp32, bf16 or fp16)\n";
+    return 1;
+  }
+  if (dtype != "fp32" && emit == "import") {
+    WithColor::error(errs(), "") << "--dtype needs --emit=graph\n";
+    return 1;
+  }
   if (emit != "graph" && emit != "import") {
     WithColor::error(errs(), "") << "--emit must be graph or import\n";
     return 1;
@@ -188,6 +202,8 @@ int main(int argc, char **argv) {
   for (const std::string &dataSet : dataSets)
     passed += runDataSet(modelPath, dataSet);
   outs() << passed << "/" << dataSets.size() << " data sets passed on "
-         << target << " (" << emit << " IR, rel-L2 <= " << rtol << ")\n";
+         << target << " (" << emit << " IR, " << dtype << ", rel-L2 <= "
+         << (rtol.getNumOccurrences() || dtype == "fp32" ? rtol : 2e-2)
+         << ")\n";
   return passed == int(dataSets.size()) ? 0 : 1;
 }

@@ -61,6 +61,11 @@ cl::opt<std::string> target(
     "target",
     cl::desc("Compile for a target: npu-sim[:rngd|atom|tiny|chip.json]"),
     cl::value_desc("target"), cl::cat(category));
+cl::opt<std::string> dtype(
+    "dtype",
+    cl::desc("Compute type: fp32 (default), bf16 or fp16 (weights and "
+             "activations; matmuls and reductions accumulate in fp32)"),
+    cl::init("fp32"), cl::cat(category));
 cl::list<std::string> inputShapes(
     "input-shape",
     cl::desc("Fix an input's shape, e.g. input_ids=2x16 (repeatable, or "
@@ -148,12 +153,17 @@ int main(int argc, char **argv) {
   if (!target.empty() && targetName != "npu-sim")
     return fail("unknown target '" + target +
                 "' (available: npu-sim[:rngd|atom|tiny|chip.json])");
+  if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16")
+    return fail("unknown --dtype '" + dtype + "' (fp32, bf16 or fp16)");
   if (kind == EmitKind::Artifact && outputPath == "-")
     return fail("an artifact is binary: give the output file with -o");
 
   if (kind != EmitKind::Import) {
     mlir::PassManager pm(&context);
     gaon::buildGraphOptimizationPipeline(pm);
+    if (dtype != "fp32")
+      pm.addNestedPass<mlir::func::FuncOp>(gaon::createConvertPrecision(
+          gaon::ConvertPrecisionOptions{dtype == "bf16" ? "bf16" : "f16"}));
 #ifdef GAON_WITH_NPU_SIM
     if (lowersForNpu)
       gaon::npu::buildNpuPipeline(pm, chip.empty() ? "rngd" : chip);

@@ -48,6 +48,7 @@ using TargetRunner = std::function<mlir::FailureOr<
 
 struct CheckOptions {
   bool optimize = true;  ///< run gaon-graph-optimize before running
+  std::string dtype = "fp32"; ///< or bf16 / fp16 (gaon-convert-precision)
   double rtol = 1e-4;    ///< largest relative L2 error that passes
   double atol = 1e-6;    ///< or largest max-abs error that passes
   TargetRunner runner;   ///< empty: the reference interpreter

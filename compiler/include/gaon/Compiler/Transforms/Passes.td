@@ -80,4 +80,35 @@ def FuseAttention : Pass<"gaon-fuse-attention", "mlir::func::FuncOp"> {
   let dependentDialects = ["gaon::graph::GraphDialect"];
 }
 
+def ConvertPrecision : Pass<"gaon-convert-precision", "mlir::func::FuncOp"> {
+  let summary = "Computes in bf16 or f16: converts f32 weights and activations";
+  let description = [{
+    Rewrites every f32 tensor inside the function to the target float type:
+    constants are rounded (to nearest even), every op producing f32 produces
+    the new type, f32 arguments are cast on entry and f32 results cast back
+    on return, so the function's signature is unchanged. Backends keep fp32
+    accumulation in their matmul, reduction and normalization kernels.
+
+    Before:
+      func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+        %w = gaon_graph.constant dense<...> : tensor<4xf32>
+        %y = gaon_graph.mul %x, %w : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+        return %y : tensor<4xf32>
+      }
+    After:
+      func.func @f(%x: tensor<4xf32>) -> tensor<4xf32> {
+        %xb = gaon_graph.cast %x : tensor<4xf32> -> tensor<4xbf16>
+        %w = gaon_graph.constant dense<...> : tensor<4xbf16>
+        %y = gaon_graph.mul %xb, %w : (tensor<4xbf16>, tensor<4xbf16>) -> tensor<4xbf16>
+        %yf = gaon_graph.cast %y : tensor<4xbf16> -> tensor<4xf32>
+        return %yf : tensor<4xf32>
+      }
+  }];
+  let options = [
+    Option<"dtype", "dtype", "std::string", /*default=*/"\"bf16\"",
+           "Element type to compute in: bf16 or f16">
+  ];
+  let dependentDialects = ["gaon::graph::GraphDialect"];
+}
+
 #endif // GAON_COMPILER_TRANSFORMS_PASSES_TD

@@ -1,0 +1,127 @@
+//===- ConvertPrecision.cpp - Compute in bf16 or f16 ----------------------===//
+
+#include "gaon/Compiler/Transforms/Passes.h"
+#include "gaon/Dialect/Graph/ConstantTensor.h"
+#include "gaon/Dialect/Graph/GraphOps.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
+
+#include <cmath>
+#include <cstring>
+
+namespace gaon {
+#define GEN_PASS_DEF_CONVERTPRECISION
+#include "gaon/Compiler/Transforms/Passes.h.inc"
+} // namespace gaon
+
+using namespace mlir;
+using gaon::graph::ConstantTensor;
+
+namespace gaon {
+namespace {
+
+/// f32 -> bf16 with round to nearest even (NaN stays NaN). Finite values
+/// that would round to infinity saturate instead: exporters write masks as
+/// finfo(float32).min, and (1 - mask) * -inf would be NaN. Weights are large:
+/// this avoids APFloat per element.
+uint16_t toBf16(float value) {
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  if ((bits & 0x7fffffff) > 0x7f800000)
+    return uint16_t((bits >> 16) | 0x40);
+  bool finite = (bits & 0x7f800000) != 0x7f800000;
+  uint32_t rounded = bits + 0x7fff + ((bits >> 16) & 1);
+  if (finite && (rounded & 0x7f800000) == 0x7f800000)
+    return uint16_t(((bits >> 16) & 0x8000) | 0x7f7f); // largest finite
+  return uint16_t(rounded >> 16);
+}
+
+bool isF32Tensor(Type type) {
+  auto tensor = dyn_cast<RankedTensorType>(type);
+  return tensor && tensor.getElementType().isF32();
+}
+
+Type converted(Type type, Type element) {
+  return cast<RankedTensorType>(type).clone(element);
+}
+
+struct ConvertPrecisionPass
+    : impl::ConvertPrecisionBase<ConvertPrecisionPass> {
+  using ConvertPrecisionBase::ConvertPrecisionBase;
+
+  void runOnOperation() override {
+    func::FuncOp func = getOperation();
+    OpBuilder b(&getContext());
+    Type element;
+    if (dtype == "bf16")
+      element = b.getBF16Type();
+    else if (dtype == "f16")
+      element = b.getF16Type();
+    else {
+      func.emitError("gaon-convert-precision: unknown dtype '")
+          << dtype << "' (bf16 or f16)";
+      return signalPassFailure();
+    }
+    Block &body = func.getBody().front();
+    // Arguments are cast on entry.
+    b.setInsertionPointToStart(&body);
+    for (BlockArgument arg : body.getArguments()) {
+      if (!isF32Tensor(arg.getType()))
+        continue;
+      auto cast = graph::CastOp::create(b, arg.getLoc(),
+                                        converted(arg.getType(), element), arg);
+      arg.replaceAllUsesExcept(cast.getResult(), cast);
+    }
+    for (Operation &op : body.without_terminator()) {
+      if (auto constant = dyn_cast<graph::ConstantOp>(op)) {
+        if (isF32Tensor(constant.getType()) && failed(convert(constant, element)))
+          return signalPassFailure();
+        continue;
+      }
+      for (Value result : op.getResults())
+        if (isF32Tensor(result.getType()))
+          result.setType(converted(result.getType(), element));
+    }
+    // Results go back to f32 so the signature does not change.
+    auto ret = cast<func::ReturnOp>(body.getTerminator());
+    b.setInsertionPoint(ret);
+    for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
+      Value value = ret.getOperand(i);
+      if (isF32Tensor(type) && value.getType() != type)
+        ret.setOperand(i, graph::CastOp::create(b, ret.getLoc(), type, value));
+    }
+  }
+
+  LogicalResult convert(graph::ConstantOp constant, Type element) {
+    auto source = ConstantTensor::fromAttr(constant.getValue());
+    if (!source)
+      return constant.emitError("constant has no readable data");
+    auto type = cast<RankedTensorType>(converted(constant.getType(), element));
+    ConstantTensor target(type);
+    int64_t n = source->getNumElements();
+    const float *in = reinterpret_cast<const float *>(source->bytes().data());
+    if (element.isBF16()) {
+      auto *out = reinterpret_cast<uint16_t *>(target.bytes().data());
+      for (int64_t i = 0; i < n; ++i)
+        out[i] = toBf16(in[i]);
+    } else {
+      constexpr double kF16Max = 65504.0;
+      for (int64_t i = 0; i < n; ++i) {
+        double v = in[i];
+        if (std::isfinite(v))
+          v = std::max(-kF16Max, std::min(kF16Max, v)); // saturate, as bf16
+        target.setDouble(i, v);
+      }
+    }
+    std::string name = "converted";
+    if (auto resource = dyn_cast<DenseResourceElementsAttr>(constant.getValue()))
+      name = resource.getRawHandle().getKey().str();
+    constant.setValueAttr(target.toAttr(name));
+    constant.getResult().setType(type);
+    return success();
+  }
+};
+
+} // namespace
+} // namespace gaon

@@ -1,0 +1,43 @@
+// RUN: gaon-opt --pass-pipeline='builtin.module(func.func(gaon-convert-precision))' %s | FileCheck %s
+// RUN: gaon-opt --pass-pipeline='builtin.module(func.func(gaon-convert-precision{dtype=f16}))' %s | FileCheck %s --check-prefix=F16
+// RUN: not gaon-opt --pass-pipeline='builtin.module(func.func(gaon-convert-precision{dtype=f8}))' %s 2>&1 | FileCheck %s --check-prefix=BAD
+
+// f32 arguments are cast on entry, constants rounded to nearest even
+// (1 + 2^-8 is a tie and rounds to 1.0), ops compute in bf16 and the f32
+// result is cast back; the i64 argument and result are untouched.
+// CHECK-LABEL: func.func @mixed(%arg0: tensor<4xf32>, %arg1: tensor<4xi64>) -> (tensor<4xf32>, tensor<4xi64>)
+// CHECK: %[[X:.*]] = gaon_graph.cast %arg0 : tensor<4xf32> -> tensor<4xbf16>
+// CHECK: %[[W:.*]] = gaon_graph.constant dense<[1.000000e+00, 2.500000e+00, 3.000000e+00, 1.000000e+00]> : tensor<4xbf16>
+// CHECK: %[[Y:.*]] = gaon_graph.mul %[[X]], %[[W]] : (tensor<4xbf16>, tensor<4xbf16>) -> tensor<4xbf16>
+// CHECK: %[[R:.*]] = gaon_graph.cast %[[Y]] : tensor<4xbf16> -> tensor<4xf32>
+// CHECK: return %[[R]], %arg1
+// F16-LABEL: func.func @mixed
+// F16: gaon_graph.mul {{.*}} -> tensor<4xf16>
+func.func @mixed(%x: tensor<4xf32>, %i: tensor<4xi64>) -> (tensor<4xf32>, tensor<4xi64>) {
+  %w = gaon_graph.constant dense<[1.0, 2.5, 3.0, 1.00390625]> : tensor<4xf32>
+  %y = gaon_graph.mul %x, %w : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return %y, %i : tensor<4xf32>, tensor<4xi64>
+}
+
+// A cast from an integer to f32 now produces bf16; comparisons keep i1.
+// CHECK-LABEL: func.func @mask
+// CHECK: gaon_graph.cast %arg0 : tensor<2xi64> -> tensor<2xbf16>
+// CHECK: gaon_graph.less {{.*}} -> tensor<2xi1>
+func.func @mask(%m: tensor<2xi64>) -> tensor<2xi1> {
+  %f = gaon_graph.cast %m : tensor<2xi64> -> tensor<2xf32>
+  %z = gaon_graph.constant dense<0.5> : tensor<f32>
+  %c = gaon_graph.less %f, %z : (tensor<2xf32>, tensor<f32>) -> tensor<2xi1>
+  return %c : tensor<2xi1>
+}
+
+// The float32 minimum that exporters use for masks saturates to bf16's
+// largest finite value (-3.389e38) instead of becoming -inf, so that
+// (1 - mask) * min stays finite.
+// CHECK-LABEL: func.func @saturate
+// CHECK: gaon_graph.constant dense<-3.389530e+38> : tensor<bf16>
+func.func @saturate() -> tensor<f32> {
+  %m = gaon_graph.constant dense<-3.40282347E+38> : tensor<f32>
+  return %m : tensor<f32>
+}
+
+// BAD: gaon-convert-precision: unknown dtype 'f8' (bf16 or f16)
