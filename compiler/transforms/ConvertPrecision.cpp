@@ -5,6 +5,8 @@
 #include "gaon/Dialect/Graph/GraphOps.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
 #include <cmath>
@@ -94,30 +96,46 @@ struct ConvertPrecisionPass
   }
 
   LogicalResult convert(graph::ConstantOp constant, Type element) {
-    auto source = ConstantTensor::fromAttr(constant.getValue());
-    if (!source)
-      return constant.emitError("constant has no readable data");
+    std::optional<ConstantTensor> copy;
+    auto bytes = graph::viewElementBytes(constant.getValue());
+    if (!bytes) {
+      copy = ConstantTensor::fromAttr(constant.getValue());
+      if (!copy)
+        return constant.emitError("constant has no readable data");
+      bytes = copy->bytes();
+    }
     auto type = cast<RankedTensorType>(converted(constant.getType(), element));
-    ConstantTensor target(type);
-    int64_t n = source->getNumElements();
-    const float *in = reinterpret_cast<const float *>(source->bytes().data());
-    if (element.isBF16()) {
-      auto *out = reinterpret_cast<uint16_t *>(target.bytes().data());
+    int64_t n = type.getNumElements();
+    const float *in = reinterpret_cast<const float *>(bytes->data());
+    std::string name = "converted";
+    if (auto resource = dyn_cast<DenseResourceElementsAttr>(constant.getValue()))
+      name = resource.getRawHandle().getKey().str();
+    ElementsAttr value;
+    if (element.isBF16() && n > graph::kMaxInlineElements) {
+      // Weights: convert straight into the new blob.
+      AsmResourceBlob blob =
+          HeapAsmResourceBlob::allocate(n * 2, 8, /*dataIsMutable=*/true);
+      auto *out = reinterpret_cast<uint16_t *>(blob.getMutableData().data());
       for (int64_t i = 0; i < n; ++i)
         out[i] = toBf16(in[i]);
+      value = DenseResourceElementsAttr::get(type, name, std::move(blob));
     } else {
+      ConstantTensor target(type);
       constexpr double kF16Max = 65504.0;
       for (int64_t i = 0; i < n; ++i) {
+        if (element.isBF16()) {
+          uint16_t b = toBf16(in[i]);
+          std::memcpy(&target.bytes()[i * 2], &b, 2);
+          continue;
+        }
         double v = in[i];
         if (std::isfinite(v))
           v = std::max(-kF16Max, std::min(kF16Max, v)); // saturate, as bf16
         target.setDouble(i, v);
       }
+      value = target.toAttr(name);
     }
-    std::string name = "converted";
-    if (auto resource = dyn_cast<DenseResourceElementsAttr>(constant.getValue()))
-      name = resource.getRawHandle().getKey().str();
-    constant.setValueAttr(target.toAttr(name));
+    constant.setValueAttr(value);
     constant.getResult().setType(type);
     return success();
   }

@@ -357,17 +357,22 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
     }
     unsigned weightIndex = 0;
     for (auto constant : body.getOps<ConstantOp>()) {
-      auto data = ConstantTensor::fromAttr(constant.getValue());
-      if (!data)
-        return constant.emitError("constant has no readable data");
+      // Large weights are read in place; small or packed ones are copied.
+      std::optional<ConstantTensor> copy;
+      auto bytes = viewElementBytes(constant.getValue());
+      if (!bytes) {
+        copy = ConstantTensor::fromAttr(constant.getValue());
+        if (!copy)
+          return constant.emitError("constant has no readable data");
+        bytes = copy->bytes();
+      }
       auto loc = dyn_cast<NameLoc>(constant.getLoc());
       std::string name = loc ? loc.getName().str()
                              : "const_" + std::to_string(weightIndex);
       ++weightIndex;
       uint32_t id = writer.addWeight(
-          name, runtimeType(data->getType().getElementType()),
-          shapeOf(constant.getResult()), data->bytes().data(),
-          data->bytes().size());
+          name, runtimeType(constant.getType().getElementType()),
+          shapeOf(constant.getResult()), bytes->data(), bytes->size());
       bind(id, constant->getAttrOfType<DenseI64ArrayAttr>(kDramAttrName)[0],
            constant.getResult(), npu_sim_runtime::NpuBinding::Read);
     }
@@ -432,11 +437,15 @@ FailureOr<SimulatedRun> simulateModule(ModuleOp module,
       return uint64_t(op->getAttrOfType<DenseI64ArrayAttr>(kDramAttrName)[i]);
     };
     for (auto constant : body.getOps<ConstantOp>()) {
-      auto data = ConstantTensor::fromAttr(constant.getValue());
-      if (!data)
-        return constant.emitError("constant has no readable data");
-      simulator.writeDram(addressOf(constant, 0), data->bytes().data(),
-                          data->bytes().size());
+      std::optional<ConstantTensor> copy;
+      auto bytes = viewElementBytes(constant.getValue());
+      if (!bytes) {
+        copy = ConstantTensor::fromAttr(constant.getValue());
+        if (!copy)
+          return constant.emitError("constant has no readable data");
+        bytes = copy->bytes();
+      }
+      simulator.writeDram(addressOf(constant, 0), bytes->data(), bytes->size());
     }
     for (auto [i, input] : llvm::enumerate(inputs)) {
       if (input.getType() != func.getArgumentTypes()[i])

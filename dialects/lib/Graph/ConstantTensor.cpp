@@ -101,6 +101,26 @@ ElementsAttr ConstantTensor::toAttr(StringRef blobName) const {
       HeapAsmResourceBlob::allocateAndCopyWithAlign(data, align));
 }
 
+std::optional<ArrayRef<char>> viewElementBytes(Attribute attr) {
+  auto elements = dyn_cast_or_null<ElementsAttr>(attr);
+  if (!elements || elements.getElementType().isInteger(1) ||
+      !elements.getElementType().isIntOrFloat())
+    return std::nullopt;
+  auto type = elements.getShapedType();
+  int64_t bytes = type.getNumElements() *
+                  ((elements.getElementType().getIntOrFloatBitWidth() + 7) / 8);
+  if (auto resource = dyn_cast<DenseResourceElementsAttr>(attr)) {
+    AsmResourceBlob *blob = resource.getRawHandle().getBlob();
+    if (blob && int64_t(blob->getData().size()) == bytes)
+      return blob->getData();
+    return std::nullopt;
+  }
+  if (auto dense = dyn_cast<DenseElementsAttr>(attr);
+      dense && !dense.isSplat() && int64_t(dense.getRawData().size()) == bytes)
+    return dense.getRawData();
+  return std::nullopt;
+}
+
 bool ConstantTensor::isFloat() const {
   return isa<FloatType>(type.getElementType());
 }

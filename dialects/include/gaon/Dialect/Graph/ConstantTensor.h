@@ -71,6 +71,11 @@ private:
   std::vector<char> data;
 };
 
+/// The element bytes of a dense or dense_resource attribute without copying
+/// them, when they are stored as the ConstantTensor layout would hold them
+/// (not for i1, which is bit-packed, or splats).
+std::optional<llvm::ArrayRef<char>> viewElementBytes(mlir::Attribute attr);
+
 /// Row-major strides of `shape` in elements.
 llvm::SmallVector<int64_t> computeStrides(llvm::ArrayRef<int64_t> shape);
 
