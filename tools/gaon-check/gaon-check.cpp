@@ -74,7 +74,8 @@ runOnNpu(mlir::ModuleOp module, ArrayRef<gaon::graph::ConstantTensor> args,
   StringRef chip = StringRef(target).split(':').second;
   mlir::PassManager pm(module.getContext());
   gaon::npu::buildNpuPipeline(pm, chip.empty() ? "rngd" : chip,
-                              /*reuseMemory=*/!compareIntermediates);
+                              /*reuseMemory=*/!compareIntermediates,
+                              /*fuseEpilogues=*/!compareIntermediates);
   if (failed(pm.run(module)))
     return mlir::failure();
   auto run = gaon::npu::simulateModule(module, args, compareIntermediates);

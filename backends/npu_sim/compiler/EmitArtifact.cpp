@@ -21,6 +21,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Matchers.h"
+#include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <exception>
@@ -188,9 +189,25 @@ void Emitter::emit(Operation *op) {
         kernels.select(tensor(s.getCondition()), tensor(s.getLhs()),
                        tensor(s.getRhs()), tensor(s.getResult()));
       })
-      .Case([&](MatMulOp m) {
+      .Case([&](graph::MatMulOp m) {
         kernels.matmul(tensor(m.getLhs()), tensor(m.getRhs()),
                        tensor(m.getResult()));
+      })
+      .Case([&](npu::MatMulOp m) {
+        kernels::Epilogue epilogue;
+        if (m.getBias())
+          epilogue.bias = tensor(m.getBias());
+        if (m.getResidual())
+          epilogue.residual = tensor(m.getResidual());
+        epilogue.activation =
+            llvm::StringSwitch<kernels::Activation>(m.getActivation())
+                .Case("relu", kernels::Activation::Relu)
+                .Case("gelu", kernels::Activation::Gelu)
+                .Case("gelu_tanh", kernels::Activation::GeluTanh)
+                .Case("silu", kernels::Activation::Silu)
+                .Default(kernels::Activation::None);
+        kernels.matmul(tensor(m.getLhs()), tensor(m.getRhs()),
+                       tensor(m.getResult()), epilogue);
       })
       .Case<ReduceSumOp, ReduceMaxOp, ReduceMinOp, ReduceMeanOp>([&](auto r) {
         kernels::ReduceOp kind =

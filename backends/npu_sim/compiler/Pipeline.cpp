@@ -7,9 +7,11 @@
 namespace gaon::npu {
 
 void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
-                      bool reuseMemory) {
+                      bool reuseMemory, bool fuseEpilogues) {
   pm.addPass(createNpuAttachChip(NpuAttachChipOptions{chip.str()}));
   pm.addNestedPass<mlir::func::FuncOp>(createNpuPrepare());
+  if (fuseEpilogues)
+    pm.addNestedPass<mlir::func::FuncOp>(createNpuFuseEpilogues());
   pm.addPass(createNpuLegalize());
   pm.addPass(createNpuPlanMemory(NpuPlanMemoryOptions{reuseMemory}));
 }

@@ -18,4 +18,32 @@ void NpuDialect::initialize() {
 #define GET_ATTRDEF_LIST
 #include "gaon/Dialect/Npu/NpuAttrs.cpp.inc"
       >();
+  addOperations<
+#define GET_OP_LIST
+#include "gaon/Dialect/Npu/NpuOps.cpp.inc"
+      >();
 }
+
+LogicalResult MatMulOp::verify() {
+  auto lhs = getLhs().getType(), rhs = getRhs().getType();
+  auto result = getResult().getType();
+  if (lhs.getRank() < 2 || rhs.getRank() < 2 || result.getRank() < 2 ||
+      lhs.getShape().back() != rhs.getDimSize(rhs.getRank() - 2) ||
+      result.getShape().back() != rhs.getShape().back() ||
+      result.getDimSize(result.getRank() - 2) !=
+          lhs.getDimSize(lhs.getRank() - 2))
+    return emitOpError("operand and result shapes do not form a matmul");
+  if (getBias() && getBias().getType().getNumElements() !=
+                       result.getShape().back())
+    return emitOpError("bias must have one element per output column");
+  if (getResidual() && getResidual().getType() != result)
+    return emitOpError("residual must have the result's type");
+  StringRef act = getActivation();
+  if (act != "none" && act != "relu" && act != "gelu" && act != "gelu_tanh" &&
+      act != "silu")
+    return emitOpError("unknown activation '") << act << "'";
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "gaon/Dialect/Npu/NpuOps.cpp.inc"

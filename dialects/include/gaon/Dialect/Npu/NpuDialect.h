@@ -12,6 +12,14 @@
 #define GET_ATTRDEF_CLASSES
 #include "gaon/Dialect/Npu/NpuAttrs.h.inc"
 
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#define GET_OP_CLASSES
+#include "gaon/Dialect/Npu/NpuOps.h.inc"
+
 namespace gaon::npu {
 /// Name of the module attribute holding the #gaon_npu.chip.
 inline constexpr llvm::StringLiteral kChipAttrName = "gaon_npu.chip";

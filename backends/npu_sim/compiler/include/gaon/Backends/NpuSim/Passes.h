@@ -24,9 +24,11 @@ inline constexpr llvm::StringLiteral kLayoutAttrName = "gaon_npu.layout";
 
 /// The NPU pipeline after gaon-graph-optimize: attach the chip, legalize,
 /// plan memory.
-/// `reuseMemory` = false keeps every tensor in its own memory (debugging).
+/// `reuseMemory` = false keeps every tensor in its own memory and
+/// `fuseEpilogues` = false keeps every gaon_graph op (debugging: each
+/// intermediate can then be compared with the reference interpreter).
 void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
-                      bool reuseMemory = true);
+                      bool reuseMemory = true, bool fuseEpilogues = true);
 
 } // namespace gaon::npu
 

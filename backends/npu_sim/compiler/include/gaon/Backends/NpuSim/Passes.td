@@ -42,6 +42,26 @@ def NpuPrepare : Pass<"gaon-npu-prepare", "mlir::func::FuncOp"> {
   let dependentDialects = ["gaon::graph::GraphDialect"];
 }
 
+def NpuFuseEpilogues : Pass<"gaon-npu-fuse-epilogues", "mlir::func::FuncOp"> {
+  let summary = "Fuses bias, activation and residual adds into the matmul";
+  let description = [{
+    A matmul whose only use is a bias add (one value per output column),
+    then an activation (relu, gelu, silu), then a residual add of the
+    result's shape, becomes one gaon_npu.matmul: the epilogue runs on the
+    vector unit while the tensor unit computes the next tile, and the
+    intermediate products never go to DRAM. Any prefix of the chain fuses.
+
+    Before:
+      %m = gaon_graph.matmul %x, %w
+      %b = gaon_graph.add %m, %bias
+      %g = gaon_graph.gelu %b
+      %r = gaon_graph.add %g, %h
+    After:
+      %r = gaon_npu.matmul %x, %w bias %bias residual %h {activation = "gelu"}
+  }];
+  let dependentDialects = ["gaon::npu::NpuDialect"];
+}
+
 def NpuLegalize : Pass<"gaon-npu-legalize", "mlir::ModuleOp"> {
   let summary = "Checks that every op and element type can run on the NPU";
   let description = [{
