@@ -11,9 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #ifdef GAON_WITH_NPU_SIM
-#include "gaon/Backends/NpuSim/EmitArtifact.h"
-#include "gaon/Backends/NpuSim/Passes.h"
-#include "mlir/Pass/PassManager.h"
+#include "gaon/Backends/NpuSim/NpuRunner.h"
 #endif
 #include "gaon/Compiler/Reference/DataSetCheck.h"
 
@@ -66,71 +64,20 @@ std::string shapeString(ArrayRef<int64_t> shape) {
   return s.empty() ? "scalar" : s;
 }
 
-#ifdef GAON_WITH_NPU_SIM
-/// Compiles the optimized module for the NPU and runs it on the simulator.
-mlir::FailureOr<SmallVector<gaon::graph::ConstantTensor>>
-runOnNpu(mlir::ModuleOp module, ArrayRef<gaon::graph::ConstantTensor> args,
-         std::string &notes) {
-  StringRef chip = StringRef(target).split(':').second;
-  mlir::PassManager pm(module.getContext());
-  gaon::npu::buildNpuPipeline(pm, chip.empty() ? "rngd" : chip,
-                              /*reuseMemory=*/!compareIntermediates,
-                              /*fuseEpilogues=*/!compareIntermediates);
-  if (failed(pm.run(module)))
-    return mlir::failure();
-  auto run = gaon::npu::simulateModule(module, args, compareIntermediates);
-  if (failed(run))
-    return mlir::failure();
-  notes = formatv("  npu-sim: {0} cycles ({1:e3} s), {2:e3} J, MAC "
-                  "utilization {3:p}\n",
-                  run->cycles, run->seconds, run->energyJoules,
-                  run->macUtilization)
-              .str();
-  if (compareIntermediates) {
-    // Interpret the same lowered function and find the first divergence.
-    llvm::DenseMap<mlir::Operation *, gaon::graph::ConstantTensor> expected;
-    auto func = module.lookupSymbol<mlir::func::FuncOp>("main");
-    (void)gaon::reference::interpret(
-        func, args,
-        [&](mlir::Operation *op, unsigned i,
-            const gaon::graph::ConstantTensor &t) {
-          if (i == 0)
-            expected.try_emplace(op, t);
-        });
-    for (auto &[op, actual] : run->values) {
-      auto it = expected.find(op);
-      if (it == expected.end())
-        continue;
-      auto cmp = gaon::reference::compare(actual, it->second);
-      if (cmp.relativeL2 > rtol && cmp.maxAbs > atol) {
-        std::string text;
-        llvm::raw_string_ostream os(text);
-        op->print(os, mlir::OpPrintingFlags().elideLargeElementsAttrs(4));
-        notes += formatv("  first differing op (rel-L2 {0:e2}, max-abs "
-                         "{1:e2}): {2}\n",
-                         cmp.relativeL2, cmp.maxAbs, text)
-                     .str();
-        break;
-      }
-    }
-  }
-  return SmallVector<gaon::graph::ConstantTensor>(
-      std::make_move_iterator(run->outputs.begin()),
-      std::make_move_iterator(run->outputs.end()));
-}
-#endif
 
 /// Runs one data set and prints its verdict. Returns true when it passes.
 bool runDataSet(StringRef modelPath, StringRef dataSet) {
   gaon::reference::CheckOptions options;
-#ifdef GAON_WITH_NPU_SIM
-  if (StringRef(target).starts_with("npu-sim"))
-    options.runner = runOnNpu;
-#endif
   options.optimize = emit == "graph";
   options.dtype = dtype;
   options.rtol = rtol.getNumOccurrences() || dtype == "fp32" ? rtol : 2e-2;
   options.atol = atol;
+#ifdef GAON_WITH_NPU_SIM
+  if (StringRef(target).starts_with("npu-sim"))
+    options.runner = gaon::npu::makeNpuSimRunner(
+        StringRef(target).split(':').second.str(), compareIntermediates,
+        options.rtol, options.atol);
+#endif
   auto result = gaon::reference::checkDataSet(modelPath, dataSet, options);
   StringRef name = sys::path::filename(dataSet);
   if (!result.failedStage.empty()) {

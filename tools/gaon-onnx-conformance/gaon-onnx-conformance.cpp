@@ -11,6 +11,9 @@
 //===----------------------------------------------------------------------===//
 
 #include "gaon/Compiler/Onnx/OnnxImporter.h"
+#ifdef GAON_WITH_NPU_SIM
+#include "gaon/Backends/NpuSim/NpuRunner.h"
+#endif
 #include "gaon/Compiler/Reference/DataSetCheck.h"
 #include "gaon/Dialect/Graph/GraphDialect.h"
 
@@ -56,6 +59,11 @@ cl::opt<bool> runTests(
     cl::desc("Also run every imported test's data sets on the reference "
              "interpreter and compare the outputs (fp32: rel-L2 <= 1e-4)"),
     cl::cat(category));
+cl::opt<std::string> target(
+    "target",
+    cl::desc("With --run: where to run, reference (default) or "
+             "npu-sim[:rngd|atom|tiny]"),
+    cl::init("reference"), cl::cat(category));
 cl::opt<unsigned> timeoutSeconds("timeout", cl::desc("Seconds per test"),
                                  cl::init(30), cl::cat(category));
 
@@ -93,7 +101,13 @@ Result runDataSets(StringRef name, StringRef dir) {
       dataSets.push_back(it->path());
   llvm::sort(dataSets);
   for (const std::string &dataSet : dataSets) {
-    auto result = gaon::reference::checkDataSet(modelPath, dataSet, {});
+    gaon::reference::CheckOptions options;
+#ifdef GAON_WITH_NPU_SIM
+    if (StringRef(target).starts_with("npu-sim"))
+      options.runner = gaon::npu::makeNpuSimRunner(
+          StringRef(target).split(':').second.str());
+#endif
+    auto result = gaon::reference::checkDataSet(modelPath, dataSet, options);
     std::string where = sys::path::filename(dataSet).str();
     if (!result.failedStage.empty())
       return {name.str(), Status::RunFailed,
@@ -235,6 +249,15 @@ int main(int argc, char **argv) {
         (filter.empty() || StringRef(name).contains(filter)))
       tests.push_back(name);
   }
+  bool knownTarget = target == "reference";
+#ifdef GAON_WITH_NPU_SIM
+  knownTarget |= StringRef(target).split(':').first == "npu-sim";
+#endif
+  if (!knownTarget) {
+    errs() << "error: unknown target '" << target
+           << "' (available: reference, npu-sim[:preset])\n";
+    return 1;
+  }
   if (ec || tests.empty()) {
     errs() << "error: no ONNX tests (*/model.onnx) found under '" << testRoot
            << "'" << (ec ? ": " + ec.message() : "") << "\n";
@@ -263,7 +286,7 @@ int main(int argc, char **argv) {
   outs() << "\n" << tests.size() << " tests: " << imported << " imported, "
          << counts[1] << " unsupported op, " << counts[2] << " failed\n";
   if (runTests)
-    outs() << "reference run of the imported tests: " << counts[3]
+    outs() << target << " run of the imported tests: " << counts[3]
            << " passed, " << counts[4] << " wrong, " << counts[5]
            << " could not run\n";
   if (!unsupportedCounts.empty()) {
@@ -284,13 +307,14 @@ int main(int argc, char **argv) {
       unsupported[op] = count;
     json::Object report{
         {"test_root", testRoot},
+        {"target", target},
         {"summary", json::Object{{"total", int64_t(tests.size())},
                                  {"imported", imported},
                                  {"unsupported", counts[1]},
                                  {"failed", counts[2]},
-                                 {"reference_passed", counts[3]},
-                                 {"reference_wrong", counts[4]},
-                                 {"reference_run_failed", counts[5]}}},
+                                 {"run_passed", counts[3]},
+                                 {"run_wrong", counts[4]},
+                                 {"run_could_not_run", counts[5]}}},
         {"unsupported_ops", std::move(unsupported)},
         {"tests", std::move(testArray)}};
     std::string tmp = jsonPath + ".tmp";

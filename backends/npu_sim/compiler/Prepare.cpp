@@ -185,12 +185,39 @@ struct SoftmaxToLastAxis : OpRewritePattern<SoftmaxOp> {
   }
 };
 
+/// log_softmax(x) over the last axis -> x - max - log(sum(exp(x - max))),
+/// from kernels the NPU has (reductions keep the axis for broadcasting).
+struct LogSoftmaxToReductions : OpRewritePattern<SoftmaxOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SoftmaxOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = op.getType();
+    int64_t rank = type.getRank();
+    if (!op.getLog() || op.getAxis() != rank - 1)
+      return failure();
+    SmallVector<int64_t> keptShape(type.getShape());
+    keptShape.back() = 1;
+    auto kept = RankedTensorType::get(keptShape, type.getElementType());
+    Location loc = op.getLoc();
+    auto axes = rewriter.getDenseI64ArrayAttr({rank - 1});
+    auto keep = rewriter.getBoolAttr(true);
+    Value max = ReduceMaxOp::create(rewriter, loc, kept, op.getInput(), axes,
+                                    keep);
+    Value shifted = SubOp::create(rewriter, loc, type, op.getInput(), max);
+    Value exp = ExpOp::create(rewriter, loc, type, shifted);
+    Value sum = ReduceSumOp::create(rewriter, loc, kept, exp, axes, keep);
+    Value log = LogOp::create(rewriter, loc, kept, sum);
+    rewriter.replaceOpWithNewOp<SubOp>(op, type, shifted, log);
+    return success();
+  }
+};
+
 struct NpuPreparePass : impl::NpuPrepareBase<NpuPreparePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<GatherNdToGather, ClampToMinMax,
                  FlattenNorm<LayerNormOp>, FlattenNorm<RmsNormOp>,
-                 SoftmaxToLastAxis>(&getContext());
+                 SoftmaxToLastAxis, LogSoftmaxToReductions>(&getContext());
     // Do not fold the new ops back into what they replaced.
     GreedyRewriteConfig config;
     config.enableFolding(false);

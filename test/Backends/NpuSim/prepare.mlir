@@ -55,3 +55,16 @@ func.func @softmax_inner_axis(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
   %r = gaon_graph.softmax %x {axis = 1 : i64} : tensor<2x3x4xf32>
   return %r : tensor<2x3x4xf32>
 }
+
+// log-softmax becomes x - max - log(sum(exp(x - max))) over the last axis.
+// CHECK-LABEL: func.func @log_softmax
+// CHECK: %[[M:.*]] = gaon_graph.reduce_max %arg0 {axes = array<i64: 1>} : tensor<2x5xf32> -> tensor<2x1xf32>
+// CHECK: %[[S:.*]] = gaon_graph.sub %arg0, %[[M]]
+// CHECK: %[[E:.*]] = gaon_graph.exp %[[S]]
+// CHECK: %[[T:.*]] = gaon_graph.reduce_sum %[[E]]
+// CHECK: %[[L:.*]] = gaon_graph.log %[[T]] : tensor<2x1xf32>
+// CHECK: gaon_graph.sub %[[S]], %[[L]]
+func.func @log_softmax(%x: tensor<2x5xf32>) -> tensor<2x5xf32> {
+  %r = gaon_graph.softmax %x {axis = 1 : i64, log = true} : tensor<2x5xf32>
+  return %r : tensor<2x5xf32>
+}

@@ -31,7 +31,8 @@ def NpuPrepare : Pass<"gaon-npu-prepare", "mlir::func::FuncOp"> {
     - layer_norm and rms_norm over several trailing dimensions -> over one
       (the input viewed as [outer, inner]);
     - softmax over an inner axis -> transpose, softmax over the last axis,
-      transpose back.
+      transpose back;
+    - log-softmax -> x - max - log(sum(exp(x - max))) with reductions.
 
     Before:
       %y = gaon_graph.clamp %x {max = 6.0 : f64, min = 0.0 : f64} : tensor<4xf32>
