@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 namespace gaon::npu_kernels {
 
@@ -23,14 +24,16 @@ using namespace detail;
 namespace {
 
 enum : uint16_t {
-  kFull = kKernelSem, // A/B slice loaded (dma0 -> tensor)
-  kEmpty,             // A/B slice consumed (tensor -> dma0)
+  kFull = kKernelSem, // A/B slice in slot 0 loaded (loader 0 -> tensor)
+  kEmpty,             // A/B slot 0 consumed (tensor -> loader 0)
   kCDone,             // C tile complete (tensor -> vector or storer)
   kCFree,             // C slot reusable (-> tensor)
   kEpIn,              // bias/residual tile loaded (dma0 -> vector)
   kEpFree,            // bias/residual slot reusable (vector -> dma0)
   kODone,             // epilogue output ready (vector -> storer)
   kOFree,             // output slot stored (storer -> vector)
+  kFull1,             // slot 1 loaded (loader 1 -> tensor)
+  kEmpty1,            // slot 1 consumed (tensor -> loader 1)
 };
 
 struct Tiles {
@@ -149,20 +152,27 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   Tiles t{std::min<int64_t>(M, 1024),
           std::min<int64_t>(N, int64_t(tu.cols) * 4),
           std::min<int64_t>(K, int64_t(tu.rows * pack) * 2)};
+  // One m-block (small M: weight streaming, memory bound): A stays resident
+  // in the scratchpad, loaded once per core, and B streams in deep k-slices.
   auto items = [&] { return batches * ceilDiv(M, t.tm) * ceilDiv(N, t.tn); };
   // Spread small problems over every core.
   while (items() < ctx.cores() && t.tm > int64_t(tu.rows))
     t.tm = ceilDiv(t.tm, 2);
   while (items() < ctx.cores() && t.tn > int64_t(tu.cols))
     t.tn = ceilDiv(t.tn, 2);
+  bool aResident = batches == 1 && M <= t.tm &&
+                   uint64_t(M * K * e) <= chipDesc.scratchpad.bytes / 4;
+  if (aResident)
+    t.tk = std::min<int64_t>(K, int64_t(tu.rows * pack) * 4);
   auto bytes = [&] {
-    uint64_t total = 2 * (t.tm * t.tk * e + t.tk * t.tn * e + t.tm * t.tn * 4);
+    uint64_t total = (aResident ? M * K * e : 2 * t.tm * t.tk * e) +
+                     2 * (t.tk * t.tn * e + t.tm * t.tn * 4);
     if (epilogue)
       total += 2 * (t.tm * t.tn * eo + t.tn * eb + t.tm * t.tn * er);
     return total + 16 * 64;
   };
   while (bytes() > chipDesc.scratchpad.bytes) {
-    int64_t *largest = &t.tm;
+    int64_t *largest = aResident ? &t.tk : &t.tm;
     if (t.tn > *largest)
       largest = &t.tn;
     if (t.tk > *largest)
@@ -172,7 +182,13 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     *largest = ceilDiv(*largest, 2);
   }
   SpmAlloc spm{kernel, chipDesc.scratchpad.bytes};
-  uint64_t aSlot[2] = {spm.take(t.tm * t.tk * e), spm.take(t.tm * t.tk * e)};
+  uint64_t aSlot[2] = {0, 0};
+  if (aResident) {
+    aSlot[0] = spm.take(M * K * e);
+  } else {
+    aSlot[0] = spm.take(t.tm * t.tk * e);
+    aSlot[1] = spm.take(t.tm * t.tk * e);
+  }
   uint64_t bSlot[2] = {spm.take(t.tk * t.tn * e), spm.take(t.tk * t.tn * e)};
   uint64_t cSlot[2] = {spm.take(t.tm * t.tn * 4), spm.take(t.tm * t.tn * 4)};
   uint64_t oSlot[2] = {0, 0}, biasSlot[2] = {0, 0}, resSlot[2] = {0, 0};
@@ -193,6 +209,13 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   int64_t mTiles = ceilDiv(M, t.tm), nTiles = ceilDiv(N, t.tn);
   int64_t total = batches * mTiles * nTiles;
   UnitRef loader = ctx.loader(), storer = ctx.storer();
+  // Slot s of A/B is loaded by engine s (two engines stream in parallel),
+  // with its own full/empty semaphores so hand-offs stay in order.
+  unsigned engines = chipDesc.dma.engines;
+  auto slotLoader = [&](int s) {
+    return UnitRef::dma(static_cast<uint8_t>(s % engines));
+  };
+  const uint16_t fullSem[2] = {kFull, kFull1}, emptySem[2] = {kEmpty, kEmpty1};
   UnitRef tensor = UnitRef::tensor(), vector = UnitRef::vector();
   for (unsigned core = 0; core < ctx.cores(); ++core) {
     int64_t first = splitBegin(total, ctx.cores(), core),
@@ -202,6 +225,15 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     CoreBuilder cb = ctx.core(core);
     int64_t step = 0, tileNo = 0;
     int64_t aTag[2] = {-1, -1};
+    std::vector<bool> aLoaded(aResident ? ceilDiv(K, t.tk) : 0, false);
+    // A tile's store is emitted after the next tile's first loads, so the
+    // engine shared by loads and stores does not idle behind the epilogue.
+    std::function<void()> pendingStore;
+    auto flushStore = [&] {
+      if (pendingStore)
+        pendingStore();
+      pendingStore = nullptr;
+    };
     for (int64_t item = first; item < last; ++item, ++tileNo) {
       int64_t bi = item / (mTiles * nTiles);
       int64_t m0 = (item / nTiles % mTiles) * t.tm, n0 = item % nTiles * t.tn;
@@ -223,25 +255,41 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
                  cols * er, rows, t.tn * er, N * er);
         cb.signal(loader, kEpIn);
       }
-      for (int64_t k0 = 0; k0 < K; k0 += t.tk, ++step) {
+      for (int64_t k0 = 0, ks = 0; k0 < K; k0 += t.tk, ++step, ++ks) {
         uint32_t depth = static_cast<uint32_t>(std::min(t.tk, K - k0));
         int s = static_cast<int>(step % 2);
+        UnitRef ld = slotLoader(s);
         if (step >= 2)
-          cb.wait(loader, kEmpty);
-        // A is reused across the n-blocks of an m-block: skip reloading.
-        int64_t tag = (bi * M + m0) * K + k0;
-        if (aTag[s] != tag) {
-          cb.dma(0, cb.spm(aSlot[s]),
-                 MemRef::dram(a.addr + (aOff[bi] + m0 * K + k0) * e), depth * e,
-                 rows, t.tk * e, K * e);
-          aTag[s] = tag;
+          cb.wait(ld, emptySem[s]);
+        uint64_t aAddr = aSlot[s];
+        uint32_t lda = static_cast<uint32_t>(t.tk * e);
+        if (aResident) {
+          aAddr = aSlot[0] + k0 * e;
+          lda = static_cast<uint32_t>(K * e);
+          if (!aLoaded[ks]) {
+            cb.dma(ld.index, cb.spm(aAddr),
+                   MemRef::dram(a.addr + (aOff[bi] + k0) * e), depth * e, rows,
+                   K * e, K * e);
+            aLoaded[ks] = true;
+          }
+        } else {
+          // A is reused across the n-blocks of an m-block: skip reloading.
+          int64_t tag = (bi * M + m0) * K + k0;
+          if (aTag[s] != tag) {
+            cb.dma(ld.index, cb.spm(aSlot[s]),
+                   MemRef::dram(a.addr + (aOff[bi] + m0 * K + k0) * e),
+                   depth * e, rows, t.tk * e, K * e);
+            aTag[s] = tag;
+          }
         }
-        cb.dma(0, cb.spm(bSlot[s]),
+        cb.dma(ld.index, cb.spm(bSlot[s]),
                MemRef::dram(b.addr + (bOff[bi] + k0 * N + n0) * e), cols * e,
                depth, t.tn * e, N * e);
-        cb.signal(loader, kFull);
+        cb.signal(ld, fullSem[s]);
+        if (ks == 1 || k0 + t.tk >= K)
+          flushStore();
 
-        cb.wait(tensor, kFull);
+        cb.wait(tensor, fullSem[s]);
         if (k0 == 0 && reuse)
           cb.wait(tensor, kCFree);
         MatmulCmd mm;
@@ -251,14 +299,14 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         mm.inType = type;
         mm.outType = DType::F32;
         mm.accumulate = k0 > 0;
-        mm.a = aSlot[s];
-        mm.lda = static_cast<uint32_t>(t.tk * e);
+        mm.a = aAddr;
+        mm.lda = lda;
         mm.b = bSlot[s];
         mm.ldb = static_cast<uint32_t>(t.tn * e);
         mm.c = cSlot[cs];
         mm.ldc = static_cast<uint32_t>(t.tn * 4);
         cb.matmul(mm);
-        cb.signal(tensor, kEmpty);
+        cb.signal(tensor, emptySem[s]);
       }
       cb.signal(tensor, kCDone);
 
@@ -290,20 +338,23 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         if (epLoads)
           cb.signal(vector, kEpFree);
         cb.signal(vector, kODone);
-        cb.wait(storer, kODone);
         storeFrom = oSlot[cs];
         pitch = static_cast<uint32_t>(t.tn * eo);
         es = eo;
-      } else {
-        cb.wait(storer, kCDone);
       }
-      cb.dma(storer.index, MemRef::dram(out.addr + (outRow * N + n0) * es),
-             cb.spm(storeFrom), cols * es, rows, N * es, pitch);
-      cb.signal(storer, epilogue ? kOFree : kCFree);
+      pendingStore = [&cb, &out, storer, epilogue, outRow, N, n0, es,
+                      storeFrom, cols, rows, pitch] {
+        cb.wait(storer, epilogue ? kODone : kCDone);
+        cb.dma(storer.index, MemRef::dram(out.addr + (outRow * N + n0) * es),
+               cb.spm(storeFrom), cols * es, rows, N * es, pitch);
+        cb.signal(storer, epilogue ? kOFree : kCFree);
+      };
     }
+    flushStore();
     // Take the hand-backs nobody waited for: semaphores end at zero.
     uint32_t lastTwo = static_cast<uint32_t>(std::min<int64_t>(tileNo, 2));
-    cb.wait(loader, kEmpty, static_cast<uint32_t>(std::min<int64_t>(step, 2)));
+    for (int s = 0; s < 2 && s < step; ++s)
+      cb.wait(slotLoader(s), emptySem[s]);
     cb.wait(tensor, kCFree, lastTwo);
     if (epLoads)
       cb.wait(loader, kEpFree, lastTwo);
