@@ -162,13 +162,23 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     t.tn = ceilDiv(t.tn, 2);
   bool aResident = batches == 1 && M <= t.tm &&
                    uint64_t(M * K * e) <= chipDesc.scratchpad.bytes / 4;
-  if (aResident)
-    t.tk = std::min<int64_t>(K, int64_t(tu.rows * pack) * 4);
+  // Weight streaming: more, narrower tiles per core so the epilogue of one
+  // tile overlaps the next tile's loads and matmuls.
+  while (aResident && items() < 2 * int64_t(ctx.cores()) &&
+         t.tn > int64_t(tu.cols))
+    t.tn = std::max<int64_t>(ceilDiv(t.tn, 2), tu.cols);
+  // B slots: two per DMA engine when A is resident (a slot is refilled only
+  // once the matmul reading it completed, so deeper buffering hides that).
+  unsigned engines = chipDesc.dma.engines;
+  unsigned slotsPerEngine = aResident ? 2 : 1;
+  int64_t nSlots = engines >= 2 ? int64_t(2 * slotsPerEngine) : 2;
   auto bytes = [&] {
     uint64_t total = (aResident ? M * K * e : 2 * t.tm * t.tk * e) +
-                     2 * (t.tk * t.tn * e + t.tm * t.tn * 4);
+                     nSlots * t.tk * t.tn * e + 2 * t.tm * t.tn * 4;
     if (epilogue)
-      total += 2 * (t.tm * t.tn * eo + t.tn * eb + t.tm * t.tn * er);
+      total += 2 * (t.tm * t.tn * eo +
+                    std::max<int64_t>(t.tn, chipDesc.vector.lanes) * eb +
+                    t.tm * t.tn * er);
     return total + 16 * 64;
   };
   while (bytes() > chipDesc.scratchpad.bytes) {
@@ -189,15 +199,18 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     aSlot[0] = spm.take(t.tm * t.tk * e);
     aSlot[1] = spm.take(t.tm * t.tk * e);
   }
-  uint64_t bSlot[2] = {spm.take(t.tk * t.tn * e), spm.take(t.tk * t.tn * e)};
+  std::vector<uint64_t> bSlot;
+  for (int64_t i = 0; i < nSlots; ++i)
+    bSlot.push_back(spm.take(t.tk * t.tn * e));
   uint64_t cSlot[2] = {spm.take(t.tm * t.tn * 4), spm.take(t.tm * t.tn * 4)};
   uint64_t oSlot[2] = {0, 0}, biasSlot[2] = {0, 0}, resSlot[2] = {0, 0};
   if (epilogue) {
     oSlot[0] = spm.take(t.tm * t.tn * eo);
     oSlot[1] = spm.take(t.tm * t.tn * eo);
     if (ep.bias) {
-      biasSlot[0] = spm.take(t.tn * eb);
-      biasSlot[1] = spm.take(t.tn * eb);
+      uint64_t biasBytes = std::max<uint64_t>(t.tn, chipDesc.vector.lanes) * eb;
+      biasSlot[0] = spm.take(biasBytes);
+      biasSlot[1] = spm.take(biasBytes);
     }
     if (ep.residual) {
       resSlot[0] = spm.take(t.tm * t.tn * er);
@@ -205,15 +218,27 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     }
   }
   bool epLoads = ep.bias || ep.residual;
+  // Tiles are packed at pitch tn: when cols == tn divides the lanes, `fold`
+  // consecutive rows form one vector row.
+  uint32_t lanes = chipDesc.vector.lanes;
+  auto foldFor = [&](uint32_t rows, uint32_t cols) -> uint32_t {
+    if (int64_t(cols) != t.tn || cols >= lanes || lanes % cols)
+      return 1;
+    uint32_t f = lanes / cols;
+    while (f > 1 && rows % f)
+      f /= 2;
+    return f;
+  };
 
   int64_t mTiles = ceilDiv(M, t.tm), nTiles = ceilDiv(N, t.tn);
   int64_t total = batches * mTiles * nTiles;
   UnitRef loader = ctx.loader(), storer = ctx.storer();
   // Slot s of A/B is loaded by engine s (two engines stream in parallel),
   // with its own full/empty semaphores so hand-offs stay in order.
-  unsigned engines = chipDesc.dma.engines;
+  // Engine j loads slots j, j + 2, ... (per-engine semaphores keep order).
+  unsigned ldEngines = engines >= 2 ? 2 : 1;
   auto slotLoader = [&](int s) {
-    return UnitRef::dma(static_cast<uint8_t>(s % engines));
+    return UnitRef::dma(static_cast<uint8_t>(s % ldEngines));
   };
   const uint16_t fullSem[2] = {kFull, kFull1}, emptySem[2] = {kEmpty, kEmpty1};
   UnitRef tensor = UnitRef::tensor(), vector = UnitRef::vector();
@@ -246,9 +271,16 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       if (epLoads) {
         if (reuse)
           cb.wait(loader, kEpFree);
-        if (ep.bias)
-          cb.dma(0, cb.spm(biasSlot[cs]), MemRef::dram(ep.bias->addr + n0 * eb),
-                 cols * eb);
+        if (ep.bias) {
+          DmaCmd bc;
+          bc.src = MemRef::dram(ep.bias->addr + n0 * eb);
+          bc.dst = cb.spm(biasSlot[cs]);
+          bc.rowBytes = cols * eb;
+          bc.rows = foldFor(rows, cols);
+          bc.srcRowStride = 0; // repeated once per folded row
+          bc.dstRowStride = cols * eb;
+          cb.dma(0, bc);
+        }
         if (ep.residual)
           cb.dma(0, cb.spm(resSlot[cs]),
                  MemRef::dram(ep.residual->addr + (outRow * N + n0) * er),
@@ -257,10 +289,12 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       }
       for (int64_t k0 = 0, ks = 0; k0 < K; k0 += t.tk, ++step, ++ks) {
         uint32_t depth = static_cast<uint32_t>(std::min(t.tk, K - k0));
+        int bs = static_cast<int>(step % nSlots);
         int s = static_cast<int>(step % 2);
+        int en = static_cast<int>(step % ldEngines);
         UnitRef ld = slotLoader(s);
-        if (step >= 2)
-          cb.wait(ld, emptySem[s]);
+        if (step >= nSlots)
+          cb.wait(ld, emptySem[en]);
         uint64_t aAddr = aSlot[s];
         uint32_t lda = static_cast<uint32_t>(t.tk * e);
         if (aResident) {
@@ -282,14 +316,14 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
             aTag[s] = tag;
           }
         }
-        cb.dma(ld.index, cb.spm(bSlot[s]),
+        cb.dma(ld.index, cb.spm(bSlot[bs]),
                MemRef::dram(b.addr + (bOff[bi] + k0 * N + n0) * e), cols * e,
                depth, t.tn * e, N * e);
-        cb.signal(ld, fullSem[s]);
+        cb.signal(ld, fullSem[en]);
         if (ks == 1 || k0 + t.tk >= K)
           flushStore();
 
-        cb.wait(tensor, fullSem[s]);
+        cb.wait(tensor, fullSem[en]);
         if (k0 == 0 && reuse)
           cb.wait(tensor, kCFree);
         MatmulCmd mm;
@@ -301,12 +335,12 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         mm.accumulate = k0 > 0;
         mm.a = aAddr;
         mm.lda = lda;
-        mm.b = bSlot[s];
+        mm.b = bSlot[bs];
         mm.ldb = static_cast<uint32_t>(t.tn * e);
         mm.c = cSlot[cs];
         mm.ldc = static_cast<uint32_t>(t.tn * 4);
         cb.matmul(mm);
-        cb.signal(tensor, emptySem[s]);
+        cb.signal(tensor, emptySem[en]);
       }
       cb.signal(tensor, kCDone);
 
@@ -318,22 +352,28 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         cb.wait(vector, kCDone);
         if (epLoads)
           cb.wait(vector, kEpIn);
-        VecOperand c{cSlot[cs], pitch, DType::F32};
+        // A packed tile narrower than the vector unit runs as `fold` rows
+        // side by side (the bias slot holds `fold` copies).
+        uint32_t vr = rows, vc = cols, vfold = foldFor(rows, cols);
+        vr /= vfold;
+        vc *= vfold;
+        VecOperand c{cSlot[cs], pitch * vfold, DType::F32};
         if (ep.alpha != 1.0f)
-          vec(cb, VecOp::Scale, rows, cols, c, c, {}, Broadcast::None, ep.alpha,
+          vec(cb, VecOp::Scale, vr, vc, c, c, {}, Broadcast::None, ep.alpha,
               0.0f);
         if (ep.bias)
-          vec(cb, VecOp::Add, rows, cols, c, c,
-              {biasSlot[cs], cols * eb, ep.bias->dtype}, Broadcast::Row);
-        emitActivation(ctx, kernel, cb, ep.activation, rows, cols, c, c);
+          vec(cb, VecOp::Add, vr, vc, c, c,
+              {biasSlot[cs], vc * eb, ep.bias->dtype}, Broadcast::Row);
+        emitActivation(ctx, kernel, cb, ep.activation, vr, vc, c, c);
         if (ep.residual)
-          vec(cb, VecOp::Add, rows, cols, c, c,
-              {resSlot[cs], static_cast<uint32_t>(t.tn * er),
+          vec(cb, VecOp::Add, vr, vc, c, c,
+              {resSlot[cs], static_cast<uint32_t>(t.tn * er * vfold),
                ep.residual->dtype});
         if (reuse)
           cb.wait(vector, kOFree);
-        vec(cb, VecOp::Cast, rows, cols,
-            {oSlot[cs], static_cast<uint32_t>(t.tn * eo), out.dtype}, c);
+        vec(cb, VecOp::Cast, vr, vc,
+            {oSlot[cs], static_cast<uint32_t>(t.tn * eo * vfold), out.dtype},
+            c);
         cb.signal(vector, kCFree);
         if (epLoads)
           cb.signal(vector, kEpFree);
@@ -353,8 +393,12 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     flushStore();
     // Take the hand-backs nobody waited for: semaphores end at zero.
     uint32_t lastTwo = static_cast<uint32_t>(std::min<int64_t>(tileNo, 2));
-    for (int s = 0; s < 2 && s < step; ++s)
-      cb.wait(slotLoader(s), emptySem[s]);
+    for (unsigned en = 0; en < ldEngines; ++en) {
+      int64_t loadsOn = step / ldEngines + (int64_t(en) < step % ldEngines);
+      int64_t left = std::min<int64_t>(loadsOn, nSlots / ldEngines);
+      if (left)
+        cb.wait(slotLoader(en), emptySem[en], static_cast<uint32_t>(left));
+    }
     cb.wait(tensor, kCFree, lastTwo);
     if (epLoads)
       cb.wait(loader, kEpFree, lastTwo);
