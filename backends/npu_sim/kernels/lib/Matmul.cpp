@@ -268,6 +268,9 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       bool reuse = tileNo >= 2;
       // Row index of this tile's first output row in the flattened result.
       int64_t outRow = bi * M + m0;
+      // Bias/residual loads follow the tile's first B slices: they are
+      // needed only by the epilogue, and their slot waits for it.
+      auto epLoad = [&] {
       if (epLoads) {
         if (reuse)
           cb.wait(loader, kEpFree);
@@ -287,6 +290,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
                  cols * er, rows, t.tn * er, N * er);
         cb.signal(loader, kEpIn);
       }
+      };
       for (int64_t k0 = 0, ks = 0; k0 < K; k0 += t.tk, ++step, ++ks) {
         uint32_t depth = static_cast<uint32_t>(std::min(t.tk, K - k0));
         int bs = static_cast<int>(step % nSlots);
@@ -320,8 +324,11 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
                MemRef::dram(b.addr + (bOff[bi] + k0 * N + n0) * e), cols * e,
                depth, t.tn * e, N * e);
         cb.signal(ld, fullSem[en]);
-        if (ks == 1 || k0 + t.tk >= K)
+        if (ks == 1 || k0 + t.tk >= K) {
           flushStore();
+          if (epLoads && (ks == 1 || K <= t.tk))
+            epLoad();
+        }
 
         cb.wait(tensor, fullSem[en]);
         if (k0 == 0 && reuse)
