@@ -171,7 +171,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // once the matmul reading it completed, so deeper buffering hides that).
   unsigned engines = chipDesc.dma.engines;
   unsigned slotsPerEngine = aResident ? 2 : 1;
-  int64_t nSlots = engines >= 2 ? int64_t(2 * slotsPerEngine) : 2;
+  int64_t nSlots = aResident && engines >= 2 ? int64_t(2 * slotsPerEngine) : 2;
   auto bytes = [&] {
     uint64_t total = (aResident ? M * K * e : 2 * t.tm * t.tk * e) +
                      nSlots * t.tk * t.tn * e + 2 * t.tm * t.tn * 4;
@@ -236,7 +236,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // Slot s of A/B is loaded by engine s (two engines stream in parallel),
   // with its own full/empty semaphores so hand-offs stay in order.
   // Engine j loads slots j, j + 2, ... (per-engine semaphores keep order).
-  unsigned ldEngines = engines >= 2 ? 2 : 1;
+  unsigned ldEngines = aResident && engines >= 2 ? 2 : 1;
   auto slotLoader = [&](int s) {
     return UnitRef::dma(static_cast<uint8_t>(s % ldEngines));
   };
