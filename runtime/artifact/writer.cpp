@@ -219,6 +219,15 @@ std::vector<uint8_t> buildMetadata(const ModelDesc &model,
 } // namespace
 
 Result<std::vector<uint8_t>> ArtifactWriter::serialize(bool validate) const {
+  GAON_ASSIGN_OR_RETURN(std::vector<uint8_t> file, serializeHead(validate));
+  file.insert(file.end(), weights_.begin(), weights_.end());
+  return file;
+}
+
+// Everything before the weights section: header, metadata, padding. Weights
+// are large; writeFile streams them from weights_ instead of copying them
+// into one file image.
+Result<std::vector<uint8_t>> ArtifactWriter::serializeHead(bool validate) const {
   for (const TensorDesc &tensor : model_.tensors) {
     auto expected = tensorByteSize(tensor.dtype, tensor.shape);
     if (validate && tensor.kind == TensorKind::Weight && expected &&
@@ -250,13 +259,10 @@ Result<std::vector<uint8_t>> ArtifactWriter::serialize(bool validate) const {
   header.weightsChecksum =
       artifact::checksum64(weights_.data(), weights_.size());
 
-  std::vector<uint8_t> file(header.fileSize, 0);
+  std::vector<uint8_t> file(header.weightsOffset, 0);
   artifact::encodeHeader(header, file.data());
   std::memcpy(file.data() + header.metadataOffset, metadata.data(),
               metadata.size());
-  if (!weights_.empty())
-    std::memcpy(file.data() + header.weightsOffset, weights_.data(),
-                weights_.size());
   // The checksum covers the header (with its own field still zero) and the
   // metadata, so a flipped header byte is caught too.
   uint64_t sum = artifact::checksum64(file.data(), artifact::kHeaderSize);
@@ -267,7 +273,7 @@ Result<std::vector<uint8_t>> ArtifactWriter::serialize(bool validate) const {
 }
 
 Status ArtifactWriter::writeFile(const std::string &path) const {
-  GAON_ASSIGN_OR_RETURN(std::vector<uint8_t> bytes, serialize());
+  GAON_ASSIGN_OR_RETURN(std::vector<uint8_t> head, serializeHead(true));
   static std::atomic<uint64_t> counter{0};
   std::string temp = path + ".tmp." + std::to_string(getpid()) + "." +
                      std::to_string(counter++);
@@ -280,16 +286,22 @@ Status ArtifactWriter::writeFile(const std::string &path) const {
   if (fd < 0)
     return errorStatus(StatusCode::Unavailable,
                        "cannot create '" + temp + "': " + std::strerror(errno));
-  size_t written = 0;
-  while (written < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + written, bytes.size() - written);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      close(fd);
-      return failure("cannot write");
+  auto writeAll = [&](const uint8_t *data, size_t size) {
+    size_t written = 0;
+    while (written < size) {
+      ssize_t n = ::write(fd, data + written, size - written);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        return false;
+      written += static_cast<size_t>(n);
     }
-    written += static_cast<size_t>(n);
+    return true;
+  };
+  if (!writeAll(head.data(), head.size()) ||
+      !writeAll(weights_.data(), weights_.size())) {
+    close(fd);
+    return failure("cannot write");
   }
   if (fsync(fd) != 0) {
     close(fd);

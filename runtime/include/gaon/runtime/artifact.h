@@ -157,6 +157,7 @@ public:
 private:
   uint32_t addTensor(std::string name, DType dtype, std::vector<int64_t> shape,
                      TensorKind kind);
+  Result<std::vector<uint8_t>> serializeHead(bool validate) const;
 
   ModelDesc model_;
   std::vector<uint8_t> weights_;
