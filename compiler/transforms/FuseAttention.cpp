@@ -49,6 +49,85 @@ Value peelScale(Value value, double &scale) {
   }
 }
 
+/// What stands between softmax's input and Q K^T: scalings next to the
+/// product, additive masks, and selects that write a very negative constant
+/// where a condition is false (HF GPT-2's causal mask).
+struct PeeledScores {
+  Value qk;
+  double scale = 1.0;
+  SmallVector<Value> additive;
+  SmallVector<std::pair<Value, double>> selects; // condition, fill
+};
+
+std::optional<PeeledScores> peelMasks(Value value, int depth = 0) {
+  if (depth > 6)
+    return std::nullopt;
+  PeeledScores result;
+  value = peelScale(value, result.scale);
+  if (value.getDefiningOp<MatMulOp>()) {
+    result.qk = value;
+    return result;
+  }
+  if (auto add = value.getDefiningOp<AddOp>()) {
+    for (auto [s, m] : {std::pair(add.getLhs(), add.getRhs()),
+                        std::pair(add.getRhs(), add.getLhs())}) {
+      if (s.getType() != add.getType())
+        continue;
+      if (auto inner = peelMasks(s, depth + 1)) {
+        inner->additive.push_back(m);
+        inner->scale *= result.scale;
+        return inner;
+      }
+    }
+    return std::nullopt;
+  }
+  if (auto select = value.getDefiningOp<SelectOp>()) {
+    // select(c, s, fill) == s + select(c, 0, fill) when fill is -inf-like.
+    auto fill = getSplatValue(select.getRhs());
+    if (!fill || *fill > -1e30 || select.getLhs().getType() != select.getType())
+      return std::nullopt;
+    auto inner = peelMasks(select.getLhs(), depth + 1);
+    if (!inner)
+      return std::nullopt;
+    inner->selects.push_back({select.getCondition(), *fill});
+    inner->scale *= result.scale;
+    return inner;
+  }
+  return std::nullopt;
+}
+
+/// The single additive mask equivalent to the peeled masks (null if none).
+Value buildMask(PatternRewriter &rewriter, Location loc,
+                const PeeledScores &peeled, Type element) {
+  Value mask;
+  auto accumulate = [&](Value term) {
+    if (!mask) {
+      mask = term;
+      return;
+    }
+    auto shape = broadcastShapes(cast<RankedTensorType>(mask.getType()).getShape(),
+                                 cast<RankedTensorType>(term.getType()).getShape());
+    mask = AddOp::create(rewriter, loc, RankedTensorType::get(*shape, element),
+                         mask, term);
+  };
+  for (auto [condition, fill] : peeled.selects) {
+    auto scalar = RankedTensorType::get({}, element);
+    Value zero = ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(scalar, rewriter.getFloatAttr(element, 0.0)));
+    Value negative = ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(scalar, rewriter.getFloatAttr(element, fill)));
+    auto shape = cast<RankedTensorType>(condition.getType()).getShape();
+    accumulate(SelectOp::create(rewriter, loc,
+                                RankedTensorType::get(shape, element),
+                                condition, zero, negative));
+  }
+  for (Value term : peeled.additive)
+    accumulate(term);
+  return mask;
+}
+
 bool isRank4(Value value) {
   auto type = dyn_cast<RankedTensorType>(value.getType());
   return type && type.getRank() == 4;
@@ -65,26 +144,14 @@ struct FuseAttentionPattern : OpRewritePattern<MatMulOp> {
         softmax.getAxis() != 3)
       return failure();
     // scores = scale * (Q K^T) [+ mask]
-    Value scores = softmax.getInput(), mask;
+    Value scores = softmax.getInput();
     double scale = 1.0;
     scores = peelScale(scores, scale);
-    if (auto add = scores.getDefiningOp<AddOp>()) {
-      // The operand that leads (through scalings) to Q K^T; the other is the
-      // additive mask.
-      for (auto [s, m] : {std::pair(add.getLhs(), add.getRhs()),
-                          std::pair(add.getRhs(), add.getLhs())}) {
-        double trial = scale;
-        Value peeled = peelScale(s, trial);
-        if (s.getType() == add.getType() && peeled.getDefiningOp<MatMulOp>()) {
-          scores = peeled;
-          scale = trial;
-          mask = m;
-          break;
-        }
-      }
-      if (!mask)
-        return failure();
-    }
+    auto peeled = peelMasks(scores);
+    if (!peeled)
+      return failure();
+    scores = peeled->qk;
+    scale *= peeled->scale;
     auto qk = scores.getDefiningOp<MatMulOp>();
     if (!qk || !isRank4(qk.getLhs()) || !isRank4(qk.getRhs()))
       return failure();
@@ -99,14 +166,24 @@ struct FuseAttentionPattern : OpRewritePattern<MatMulOp> {
         ktType.getDimSize(3) != vType.getDimSize(2) ||
         qType.getElementType() != vType.getElementType())
       return failure();
-    if (mask && mask.getType() != op.getLhs().getType()) {
-      auto maskType = cast<RankedTensorType>(mask.getType());
-      auto shape = broadcastShapes(maskType.getShape(),
-                                   cast<RankedTensorType>(
-                                       softmax.getType()).getShape());
-      if (failed(shape) || maskType.getElementType() != qType.getElementType())
+    // Every mask term must be of the scores' element type and broadcast to
+    // the scores' shape; check before creating any op.
+    ArrayRef<int64_t> scoresShape =
+        cast<RankedTensorType>(softmax.getType()).getShape();
+    SmallVector<Value> terms(peeled->additive);
+    for (auto &entry : peeled->selects)
+      terms.push_back(entry.first);
+    for (Value term : terms) {
+      auto termType = cast<RankedTensorType>(term.getType());
+      auto shape = broadcastShapes(termType.getShape(), scoresShape);
+      bool isCondition = termType.getElementType().isInteger(1);
+      if (failed(shape) || ArrayRef<int64_t>(*shape) != scoresShape ||
+          (!isCondition && termType.getElementType() != qType.getElementType()))
         return failure();
     }
+    rewriter.setInsertionPoint(op);
+    Value mask = buildMask(rewriter, op.getLoc(), *peeled,
+                           qType.getElementType());
     SmallVector<int64_t> kShape = {ktType.getDimSize(0), ktType.getDimSize(1),
                                    ktType.getDimSize(3), ktType.getDimSize(2)};
     Value k = TransposeOp::create(

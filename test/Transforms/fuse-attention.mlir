@@ -1,0 +1,65 @@
+// RUN: gaon-opt --pass-pipeline='builtin.module(func.func(gaon-fuse-attention))' %s | FileCheck %s
+
+// softmax(Q K^T * scale + mask) V with K^T given as a transpose of K becomes
+// one attention op taking K itself (the two transposes compose away).
+// CHECK-LABEL: func.func @scaled_masked
+// CHECK: %[[A:.*]] = gaon_graph.attention %arg0, %arg1, %arg2, %arg3 {scale = 2.500000e-01 : f64}
+// CHECK-NOT: gaon_graph.softmax
+// CHECK: return %[[A]]
+func.func @scaled_masked(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf32>, %m: tensor<1x1x4x4xf32>) -> tensor<1x2x4x8xf32> {
+  %c = gaon_graph.constant dense<0.25> : tensor<f32>
+  %kt = gaon_graph.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x4x8xf32> -> tensor<1x2x8x4xf32>
+  %s = gaon_graph.matmul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %sc = gaon_graph.mul %s, %c : (tensor<1x2x4x4xf32>, tensor<f32>) -> tensor<1x2x4x4xf32>
+  %a = gaon_graph.add %sc, %m : (tensor<1x2x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %p = gaon_graph.softmax %a {axis = 3 : i64} : tensor<1x2x4x4xf32>
+  %o = gaon_graph.matmul %p, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// torch.export splits the scale between Q and K^T (sqrt of it on each side);
+// the factors multiply into one scale.
+// CHECK-LABEL: func.func @split_scale
+// CHECK: gaon_graph.attention %arg0, %{{.*}}, %arg2 {scale = 2.500000e-01 : f64}
+func.func @split_scale(%q: tensor<1x1x4x8xf32>, %kt: tensor<1x1x8x4xf32>, %v: tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32> {
+  %h = gaon_graph.constant dense<0.5> : tensor<f32>
+  %qs = gaon_graph.mul %q, %h : (tensor<1x1x4x8xf32>, tensor<f32>) -> tensor<1x1x4x8xf32>
+  %ks = gaon_graph.mul %kt, %h : (tensor<1x1x8x4xf32>, tensor<f32>) -> tensor<1x1x8x4xf32>
+  %s = gaon_graph.matmul %qs, %ks : (tensor<1x1x4x8xf32>, tensor<1x1x8x4xf32>) -> tensor<1x1x4x4xf32>
+  %p = gaon_graph.softmax %s {axis = 3 : i64} : tensor<1x1x4x4xf32>
+  %o = gaon_graph.matmul %p, %v : (tensor<1x1x4x4xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
+
+// HF GPT-2's eager attention writes finfo.min where the causal mask is false
+// (a select) and then adds the padding mask: both become one additive mask,
+// select(causal, 0, min) + padding.
+// CHECK-LABEL: func.func @causal_select
+// CHECK: %[[SEL:.*]] = gaon_graph.select %arg3, %{{.*}}, %{{.*}} : (tensor<1x1x4x4xi1>, tensor<f32>, tensor<f32>) -> tensor<1x1x4x4xf32>
+// CHECK: %[[MASK:.*]] = gaon_graph.add %[[SEL]], %arg4 : (tensor<1x1x4x4xf32>, tensor<1x1x1x4xf32>) -> tensor<1x1x4x4xf32>
+// CHECK: gaon_graph.attention %arg0, %{{.*}}, %arg2, %[[MASK]] {scale = 1.250000e-01 : f64}
+func.func @causal_select(%q: tensor<1x2x4x8xf32>, %kt: tensor<1x2x8x4xf32>, %v: tensor<1x2x4x8xf32>, %causal: tensor<1x1x4x4xi1>, %pad: tensor<1x1x1x4xf32>) -> tensor<1x2x4x8xf32> {
+  %d = gaon_graph.constant dense<8.0> : tensor<f32>
+  %min = gaon_graph.constant dense<-3.40282347E+38> : tensor<f32>
+  %s = gaon_graph.matmul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %sd = gaon_graph.div %s, %d : (tensor<1x2x4x4xf32>, tensor<f32>) -> tensor<1x2x4x4xf32>
+  %w = gaon_graph.select %causal, %sd, %min : (tensor<1x1x4x4xi1>, tensor<1x2x4x4xf32>, tensor<f32>) -> tensor<1x2x4x4xf32>
+  %a = gaon_graph.add %w, %pad : (tensor<1x2x4x4xf32>, tensor<1x1x1x4xf32>) -> tensor<1x2x4x4xf32>
+  %p = gaon_graph.softmax %a {axis = 3 : i64} : tensor<1x2x4x4xf32>
+  %o = gaon_graph.matmul %p, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// A select that writes an ordinary value (here 0) is not a mask: the
+// softmax stays.
+// CHECK-LABEL: func.func @select_not_a_mask
+// CHECK-NOT: gaon_graph.attention
+// CHECK: gaon_graph.softmax
+func.func @select_not_a_mask(%q: tensor<1x1x4x8xf32>, %kt: tensor<1x1x8x4xf32>, %v: tensor<1x1x4x8xf32>, %c: tensor<1x1x4x4xi1>) -> tensor<1x1x4x8xf32> {
+  %z = gaon_graph.constant dense<0.0> : tensor<f32>
+  %s = gaon_graph.matmul %q, %kt : (tensor<1x1x4x8xf32>, tensor<1x1x8x4xf32>) -> tensor<1x1x4x4xf32>
+  %w = gaon_graph.select %c, %s, %z : (tensor<1x1x4x4xi1>, tensor<1x1x4x4xf32>, tensor<f32>) -> tensor<1x1x4x4xf32>
+  %p = gaon_graph.softmax %w {axis = 3 : i64} : tensor<1x1x4x4xf32>
+  %o = gaon_graph.matmul %p, %v : (tensor<1x1x4x4xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
+  return %o : tensor<1x1x4x8xf32>
+}
