@@ -97,13 +97,9 @@ struct ConvertPrecisionPass
 
   LogicalResult convert(graph::ConstantOp constant, Type element) {
     std::optional<ConstantTensor> copy;
-    auto bytes = graph::viewElementBytes(constant.getValue());
-    if (!bytes) {
-      copy = ConstantTensor::fromAttr(constant.getValue());
-      if (!copy)
-        return constant.emitError("constant has no readable data");
-      bytes = copy->bytes();
-    }
+    auto bytes = graph::readElementBytes(constant.getValue(), copy);
+    if (!bytes)
+      return constant.emitError("constant has no readable data");
     auto type = cast<RankedTensorType>(converted(constant.getType(), element));
     int64_t n = type.getNumElements();
     const float *in = reinterpret_cast<const float *>(bytes->data());

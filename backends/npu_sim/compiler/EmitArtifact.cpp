@@ -364,13 +364,9 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
     for (auto constant : body.getOps<ConstantOp>()) {
       // Large weights are read in place; small or packed ones are copied.
       std::optional<ConstantTensor> copy;
-      auto bytes = viewElementBytes(constant.getValue());
-      if (!bytes) {
-        copy = ConstantTensor::fromAttr(constant.getValue());
-        if (!copy)
-          return constant.emitError("constant has no readable data");
-        bytes = copy->bytes();
-      }
+      auto bytes = readElementBytes(constant.getValue(), copy);
+      if (!bytes)
+        return constant.emitError("constant has no readable data");
       auto loc = dyn_cast<NameLoc>(constant.getLoc());
       std::string name = loc ? loc.getName().str()
                              : "const_" + std::to_string(weightIndex);
@@ -443,13 +439,9 @@ FailureOr<SimulatedRun> simulateModule(ModuleOp module,
     };
     for (auto constant : body.getOps<ConstantOp>()) {
       std::optional<ConstantTensor> copy;
-      auto bytes = viewElementBytes(constant.getValue());
-      if (!bytes) {
-        copy = ConstantTensor::fromAttr(constant.getValue());
-        if (!copy)
-          return constant.emitError("constant has no readable data");
-        bytes = copy->bytes();
-      }
+      auto bytes = readElementBytes(constant.getValue(), copy);
+      if (!bytes)
+        return constant.emitError("constant has no readable data");
       simulator.writeDram(addressOf(constant, 0), bytes->data(), bytes->size());
     }
     for (auto [i, input] : llvm::enumerate(inputs)) {

@@ -121,6 +121,16 @@ std::optional<ArrayRef<char>> viewElementBytes(Attribute attr) {
   return std::nullopt;
 }
 
+std::optional<ArrayRef<char>>
+readElementBytes(Attribute attr, std::optional<ConstantTensor> &storage) {
+  if (auto view = viewElementBytes(attr))
+    return view;
+  storage = ConstantTensor::fromAttr(attr);
+  if (!storage)
+    return std::nullopt;
+  return ArrayRef<char>(storage->bytes());
+}
+
 bool ConstantTensor::isFloat() const {
   return isa<FloatType>(type.getElementType());
 }

@@ -76,6 +76,11 @@ private:
 /// (not for i1, which is bit-packed, or splats).
 std::optional<llvm::ArrayRef<char>> viewElementBytes(mlir::Attribute attr);
 
+/// The element bytes of a constant: a view when viewElementBytes can give
+/// one, otherwise a copy made in `storage`. nullopt for unreadable data.
+std::optional<llvm::ArrayRef<char>>
+readElementBytes(mlir::Attribute attr, std::optional<ConstantTensor> &storage);
+
 /// Row-major strides of `shape` in elements.
 llvm::SmallVector<int64_t> computeStrides(llvm::ArrayRef<int64_t> shape);
 
