@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Build a GPT-2-style decoder in plain PyTorch and export it to ONNX.
+"""Build a GPT-2-style decoder (or a BERT-style encoder) in plain PyTorch and export it to ONNX.
 
 The model mirrors the structure of Hugging Face's GPT-2 (eager attention path)
 without depending on the `transformers` package:
@@ -27,6 +27,22 @@ backend-test layout:
 
 For the tiny config a second set, test_data_set_1, has batch 2 with the second
 row right-padded (mask 0 from position 3/4 of seq on), which exercises the mask.
+
+BERT-style encoders (--config bert-tiny, bert-base) mirror Hugging Face's
+BertModel (eager attention path):
+
+  word + learned position + token-type embedding (token type 0 for every
+  token: there is no token_type_ids input), LayerNorm
+  N x post-LN block:
+      x = LayerNorm(x + attn(x))     bidirectional multi-head self-attention
+                                     with separate q/k/v Linears and the HF
+                                     additive padding mask (1 - mask) * finfo.min
+      x = LayerNorm(x + mlp(x))      Linear(h, ffn) -> exact erf GELU
+                                     0.5*x*(1+erf(x/sqrt(2))) -> Linear(ffn, h)
+  output: last_hidden_state float32 [batch, seq, hidden] (no pooler, no head)
+
+For BERT the output file is the same (output_0.pb) but holds last_hidden_state;
+bert-tiny also gets the padded test_data_set_1.
 
 Run with Debian's python: /usr/bin/python3 examples/make_example_model.py
 (needs python3-torch, python3-onnx, python3-numpy).
@@ -65,6 +81,29 @@ CONFIGS = {
     "gpt2-small": GPTConfig(vocab_size=50257, n_positions=1024, hidden=768,
                             n_layers=12, n_heads=12, seed=0),
 }
+
+
+@dataclasses.dataclass(frozen=True)
+class BertConfig:
+    vocab_size: int
+    n_positions: int
+    hidden: int
+    n_layers: int
+    n_heads: int
+    ffn: int
+    type_vocab_size: int = 2
+    layer_norm_eps: float = 1e-12
+    seed: int = 0
+
+
+BERT_CONFIGS = {
+    "bert-tiny": BertConfig(vocab_size=512, n_positions=64, hidden=64,
+                            n_layers=2, n_heads=4, ffn=256, seed=0),
+    "bert-base": BertConfig(vocab_size=30522, n_positions=512, hidden=768,
+                            n_layers=12, n_heads=12, ffn=3072, seed=0),
+}
+
+ALL_CONFIGS = dict(CONFIGS, **BERT_CONFIGS)
 
 
 def gelu_tanh(x):
@@ -174,10 +213,114 @@ class TinyGPT(nn.Module):
         return self.lm_head(x)
 
 
-def build_model(config_name: str) -> TinyGPT:
-    cfg = CONFIGS[config_name]
+# ---------------------------------------------------------------------------
+# BERT-style encoder
+# ---------------------------------------------------------------------------
+
+
+def gelu_erf(x):
+    # HF's GELUActivation ("gelu"), the exact GELU BERT uses.
+    return 0.5 * x * (1.0 + torch.erf(x / math.sqrt(2.0)))
+
+
+class BertSelfAttention(nn.Module):
+    def __init__(self, cfg: BertConfig):
+        super().__init__()
+        assert cfg.hidden % cfg.n_heads == 0
+        self.n_heads = cfg.n_heads
+        self.head_dim = cfg.hidden // cfg.n_heads
+        self.query = nn.Linear(cfg.hidden, cfg.hidden)
+        self.key = nn.Linear(cfg.hidden, cfg.hidden)
+        self.value = nn.Linear(cfg.hidden, cfg.hidden)
+
+    def _split_heads(self, t):
+        b, s, _ = t.size()
+        return t.view(b, s, self.n_heads, self.head_dim).permute(0, 2, 1, 3)
+
+    def forward(self, x, additive_mask):
+        b, s, h = x.size()
+        q = self._split_heads(self.query(x))
+        k = self._split_heads(self.key(x))
+        v = self._split_heads(self.value(x))
+        w = torch.matmul(q, k.transpose(-1, -2)) / math.sqrt(self.head_dim)
+        w = w + additive_mask                       # bidirectional, padding only
+        w = torch.softmax(w, dim=-1)
+        o = torch.matmul(w, v)                      # [b, heads, s, head_dim]
+        o = o.permute(0, 2, 1, 3).contiguous().view(b, s, h)
+        return o
+
+
+class BertLayer(nn.Module):
+    def __init__(self, cfg: BertConfig):
+        super().__init__()
+        self.attention = BertSelfAttention(cfg)
+        self.attn_out = nn.Linear(cfg.hidden, cfg.hidden)
+        self.attn_ln = nn.LayerNorm(cfg.hidden, eps=cfg.layer_norm_eps)
+        self.intermediate = nn.Linear(cfg.hidden, cfg.ffn)
+        self.output = nn.Linear(cfg.ffn, cfg.hidden)
+        self.out_ln = nn.LayerNorm(cfg.hidden, eps=cfg.layer_norm_eps)
+
+    def forward(self, x, additive_mask):
+        x = self.attn_ln(x + self.attn_out(self.attention(x, additive_mask)))
+        x = self.out_ln(x + self.output(gelu_erf(self.intermediate(x))))
+        return x
+
+
+class TinyBert(nn.Module):
+    """BERT-style encoder; forward(input_ids, attention_mask) -> last hidden state."""
+
+    def __init__(self, cfg: BertConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.word_embeddings = nn.Embedding(cfg.vocab_size, cfg.hidden)
+        self.position_embeddings = nn.Embedding(cfg.n_positions, cfg.hidden)
+        self.token_type_embeddings = nn.Embedding(cfg.type_vocab_size, cfg.hidden)
+        self.emb_ln = nn.LayerNorm(cfg.hidden, eps=cfg.layer_norm_eps)
+        self.layers = nn.ModuleList([BertLayer(cfg) for _ in range(cfg.n_layers)])
+        self._init_weights(cfg.seed)
+
+    @torch.no_grad()
+    def _init_weights(self, seed):
+        # BERT's init (normal(0, 0.02)); biases and LayerNorm parameters are
+        # random too (see TinyGPT._init_weights).
+        g = torch.Generator().manual_seed(seed)
+        for name, prm in self.named_parameters():
+            if "_ln." in name or name.startswith("emb_ln."):
+                if name.endswith(".weight"):
+                    prm.copy_(1.0 + 0.1 * torch.randn(prm.shape, generator=g))
+                else:
+                    prm.copy_(0.1 * torch.randn(prm.shape, generator=g))
+            else:
+                prm.copy_(0.02 * torch.randn(prm.shape, generator=g))
+
+    def forward(self, input_ids, attention_mask):
+        b, s = input_ids.size()
+        positions = torch.arange(0, s, dtype=torch.long,
+                                 device=input_ids.device).unsqueeze(0)
+        # Token type 0 everywhere (HF's default when token_type_ids is None).
+        x = (self.word_embeddings(input_ids) + self.position_embeddings(positions)
+             + self.token_type_embeddings.weight[0])
+        x = self.emb_ln(x)
+        # HF extended attention mask: [b, 1, 1, s], 0 keep, finfo.min pad.
+        m = attention_mask[:, None, None, :].to(x.dtype)
+        additive_mask = (1.0 - m) * torch.finfo(x.dtype).min
+        for layer in self.layers:
+            x = layer(x, additive_mask)
+        return x
+
+
+def is_bert(config_name: str) -> bool:
+    return config_name in BERT_CONFIGS
+
+
+def output_names(config_name: str):
+    return ["last_hidden_state"] if is_bert(config_name) else OUTPUT_NAMES
+
+
+def build_model(config_name: str):
+    cfg = ALL_CONFIGS[config_name]
     torch.manual_seed(cfg.seed)
-    model = TinyGPT(cfg)
+    model = TinyBert(cfg) if is_bert(config_name) else TinyGPT(cfg)
     model.eval()
     return model
 
@@ -205,12 +348,17 @@ DYNAMIC_AXES = {
 }
 
 
-def export_onnx(model, sample_inputs, path, opset=17):
+def export_onnx(model, sample_inputs, path, opset=17, out_names=None):
+    out_names = out_names or OUTPUT_NAMES
+    axes = dict(DYNAMIC_AXES)
+    if out_names != OUTPUT_NAMES:
+        del axes["logits"]
+        axes[out_names[0]] = {0: "batch", 1: "seq"}
     with torch.no_grad():
         torch.onnx.export(
             model, sample_inputs, path,
-            input_names=INPUT_NAMES, output_names=OUTPUT_NAMES,
-            dynamic_axes=DYNAMIC_AXES, opset_version=opset,
+            input_names=INPUT_NAMES, output_names=out_names,
+            dynamic_axes=axes, opset_version=opset,
             do_constant_folding=True, export_params=True)
 
 
@@ -235,7 +383,8 @@ def write_tensor(path, array, name):
         f.write(t.SerializeToString())
 
 
-def write_test_set(model, out_dir, index, inputs):
+def write_test_set(model, out_dir, index, inputs, out_names=None):
+    out_names = out_names or OUTPUT_NAMES
     d = os.path.join(out_dir, f"test_data_set_{index}")
     os.makedirs(d, exist_ok=True)
     with torch.no_grad():
@@ -246,7 +395,7 @@ def write_test_set(model, out_dir, index, inputs):
         write_tensor(p, t.numpy(), name)
         files.append(p)
     p = os.path.join(d, "output_0.pb")
-    write_tensor(p, logits.numpy().astype(np.float32), OUTPUT_NAMES[0])
+    write_tensor(p, logits.numpy().astype(np.float32), out_names[0])
     files.append(p)
     return files, logits.numpy()
 
@@ -307,6 +456,8 @@ def numpy_eval(model_proto, feeds):
             y = f(x[0], x[1])
             if op in ("Add", "Sub", "Mul", "Div", "Pow"):
                 y = y.astype(x[0].dtype)
+        elif op == "Erf":
+            y = np.vectorize(math.erf, otypes=[np.float64])(x[0]).astype(x[0].dtype)
         elif op in ("Tanh", "Sqrt", "Neg", "Not"):
             y = {"Tanh": np.tanh, "Sqrt": np.sqrt, "Neg": np.negative,
                  "Not": np.logical_not}[op](x[0])
@@ -376,7 +527,7 @@ def sha256(path):
 def main(argv=None):
     here = os.path.dirname(os.path.abspath(__file__))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--config", choices=sorted(CONFIGS), default="tiny")
+    ap.add_argument("--config", choices=sorted(ALL_CONFIGS), default="tiny")
     ap.add_argument("--out", default=None,
                     help="output folder (default: examples/tiny_gpt for tiny)")
     ap.add_argument("--batch", type=int, default=1, help="test input batch")
@@ -412,7 +563,8 @@ def main(argv=None):
     model_path = os.path.join(out, "model.onnx")
     data_name = "model.onnx.data"
     data_path = os.path.join(out, data_name)
-    export_onnx(model, trace_inputs, model_path)
+    out_names = output_names(args.config)
+    export_onnx(model, trace_inputs, model_path, out_names=out_names)
     if args.external_data:
         to_external_data(model_path, data_name)
     elif os.path.exists(data_path):
@@ -420,12 +572,12 @@ def main(argv=None):
 
     written = [model_path] + ([data_path] if args.external_data else [])
     sets = [make_inputs(cfg, args.batch, args.seq, seed=1)]
-    if args.config == "tiny":
+    if args.config in ("tiny", "bert-tiny"):
         sets.append(make_inputs(cfg, 2, args.seq, pad_from=(3 * args.seq) // 4,
                                 seed=2))
     refs = []
     for i, inputs in enumerate(sets):
-        files, logits = write_test_set(model, out, i, inputs)
+        files, logits = write_test_set(model, out, i, inputs, out_names)
         written += files
         refs.append((inputs, logits))
 
@@ -439,7 +591,7 @@ def main(argv=None):
     if not args.no_verify:
         onnx.checker.check_model(model_path if args.external_data else proto)
         log("onnx.checker.check_model: ok")
-        if args.config == "tiny":
+        if args.config in ("tiny", "bert-tiny"):
             full = onnx.load(model_path)
             for i, (inputs, ref) in enumerate(refs):
                 feeds = {n: t.numpy() for n, t in zip(INPUT_NAMES, inputs)}
