@@ -51,10 +51,10 @@ std::string specializeToDataSet(StringRef modelPath, StringRef dataSetDir,
       continue; // a missing input is reported when the data set is run
     SmallVector<int64_t> shape(tensor.dims().begin(), tensor.dims().end());
     const auto &type = input.type().tensor_type();
-    bool isStatic = type.has_shape() &&
-                    llvm::all_of(type.shape().dim(), [](const auto &d) {
-                      return d.has_dim_value();
-                    });
+    bool isStatic =
+        type.has_shape() && llvm::all_of(type.shape().dim(), [](const auto &d) {
+          return d.has_dim_value();
+        });
     if (bindSmall && (shape.empty() ||
                       (!isFloatType(tensor.data_type()) && shape.size() == 1)))
       options.boundInputs[input.name()] = dataPath.str().str();

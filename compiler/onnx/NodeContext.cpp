@@ -38,8 +38,8 @@ FailureOr<SmallVector<int64_t>> NodeContext::constantInts(int i,
   auto value = constantInput(i);
   if (!value) {
     (void)fail(Twine(what) + " (input " + Twine(i) +
-         ") must be a compile-time constant; its value depends on the "
-         "model's inputs");
+               ") must be a compile-time constant; its value depends on the "
+               "model's inputs");
     return failure();
   }
   return value->getInts();
@@ -128,8 +128,9 @@ Value NodeContext::splat(Type elementType, ArrayRef<int64_t> shape,
   scalar.setDouble(0, value);
   auto dense = mlir::cast<DenseElementsAttr>(scalar.toAttr());
   auto type = RankedTensorType::get(shape, elementType);
-  return graph::ConstantOp::create(builder, 
-      loc, DenseElementsAttr::get(type, dense.getSplatValue<Attribute>()));
+  return graph::ConstantOp::create(
+      builder, loc,
+      DenseElementsAttr::get(type, dense.getSplatValue<Attribute>()));
 }
 
 Value NodeContext::constant(const graph::ConstantTensor &tensor) {

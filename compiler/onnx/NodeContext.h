@@ -50,8 +50,8 @@ public:
   std::optional<graph::ConstantTensor> constantInput(int i) const;
   /// Integer values of a constant input (axes, shapes); error if not
   /// constant.
-  mlir::FailureOr<llvm::SmallVector<int64_t>> constantInts(int i,
-                                                            llvm::StringRef what);
+  mlir::FailureOr<llvm::SmallVector<int64_t>>
+  constantInts(int i, llvm::StringRef what);
 
   // Attributes.
   bool hasAttr(llvm::StringRef name) const;
@@ -59,7 +59,8 @@ public:
   float attrFloat(llvm::StringRef name, float defaultValue) const;
   std::string attrString(llvm::StringRef name,
                          llvm::StringRef defaultValue = "") const;
-  std::optional<llvm::SmallVector<int64_t>> attrInts(llvm::StringRef name) const;
+  std::optional<llvm::SmallVector<int64_t>>
+  attrInts(llvm::StringRef name) const;
   const ::onnx::AttributeProto *attr(llvm::StringRef name) const;
 
   // Outputs.

@@ -140,8 +140,7 @@ GraphImporter::inputType(const ::onnx::ValueInfoProto &info,
   Type element = getElementType(&context, tensor.elem_type());
   if (!element)
     return error("unsupported input type: graph input '" + name +
-                 "' has element type " +
-                 getDataTypeName(tensor.elem_type()));
+                 "' has element type " + getDataTypeName(tensor.elem_type()));
   SmallVector<int64_t> modelShape;
   bool dynamic = false;
   for (const auto &dim : tensor.shape().dim()) {
@@ -155,10 +154,10 @@ GraphImporter::inputType(const ::onnx::ValueInfoProto &info,
     if (dynamic) {
       std::string names, example;
       for (auto [i, dim] : llvm::enumerate(modelShape)) {
-        names += (i ? ", " : "") + (dimNames[i].empty()
-                                        ? (dim < 0 ? std::string("?")
-                                                   : std::to_string(dim))
-                                        : dimNames[i]);
+        names += (i ? ", " : "") +
+                 (dimNames[i].empty()
+                      ? (dim < 0 ? std::string("?") : std::to_string(dim))
+                      : dimNames[i]);
         example += (i ? "x" : "") + std::to_string(dim < 0 ? 1 : dim);
       }
       return error("graph input '" + name + "' has dynamic dimensions [" +
@@ -171,14 +170,16 @@ GraphImporter::inputType(const ::onnx::ValueInfoProto &info,
   ArrayRef<int64_t> shape = given->second;
   if (tensor.has_shape() && shape.size() != modelShape.size())
     return error("--input-shape " + name + "=" + shapeString(shape) +
-                 " has rank " + Twine(shape.size()) + ", but the model's input "
-                 "has rank " + Twine(modelShape.size()) + " [" +
-                 shapeString(modelShape) + "]");
+                 " has rank " + Twine(shape.size()) +
+                 ", but the model's input "
+                 "has rank " +
+                 Twine(modelShape.size()) + " [" + shapeString(modelShape) +
+                 "]");
   for (auto [i, dim] : llvm::enumerate(modelShape))
     if (dim != ShapedType::kDynamic && dim != shape[i])
       return error("--input-shape " + name + "=" + shapeString(shape) +
-                   " conflicts with the model's static dimension " +
-                   Twine(i) + " of size " + Twine(dim));
+                   " conflicts with the model's static dimension " + Twine(i) +
+                   " of size " + Twine(dim));
   return RankedTensorType::get(shape, element);
 }
 
@@ -189,8 +190,8 @@ LogicalResult GraphImporter::importInitializers() {
     for (char &c : blobName)
       if (!llvm::isAlnum(c) && c != '_' && c != '.')
         c = '_';
-    ElementsAttr value = readTensorProtoAttr(&context, initializer, modelDir,
-                                             blobName, message);
+    ElementsAttr value =
+        readTensorProtoAttr(&context, initializer, modelDir, blobName, message);
     if (!value)
       return error("initializer: " + message);
     values[initializer.name()] = graph::ConstantOp::create(
@@ -273,7 +274,8 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   if (failed(loadModel()))
     return nullptr;
   const ::onnx::GraphProto &graph = model.graph();
-  OwningOpRef<ModuleOp> module = ModuleOp::create(FileLineColLoc::get(&context, path, 0, 0));
+  OwningOpRef<ModuleOp> module =
+      ModuleOp::create(FileLineColLoc::get(&context, path, 0, 0));
   (*module)->setAttr("gaon.source", builder.getStringAttr(path));
   (*module)->setAttr("gaon.opset", builder.getI64IntegerAttr(opset));
   if (!model.producer_name().empty())
@@ -299,7 +301,8 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
         if (!initializerNames.count(info.name()))
           names += (names.empty() ? "" : ", ") + info.name();
       (void)error("--input-shape names '" + entry.getKey() +
-            "', which is not an input of the model (inputs: " + names + ")");
+                  "', which is not an input of the model (inputs: " + names +
+                  ")");
       return nullptr;
     }
   }
@@ -320,9 +323,9 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
   }
 
   builder.setInsertionPointToEnd(module->getBody());
-  auto func = func::FuncOp::create(builder, 
-      module->getLoc(), options.functionName,
-      builder.getFunctionType(argTypes, {}));
+  auto func =
+      func::FuncOp::create(builder, module->getLoc(), options.functionName,
+                           builder.getFunctionType(argTypes, {}));
   Block *body = func.addEntryBlock();
   builder.setInsertionPointToStart(body);
   for (auto [i, info] : llvm::enumerate(args)) {
@@ -355,8 +358,8 @@ OwningOpRef<ModuleOp> GraphImporter::run() {
       Type element = getElementType(&context, declared.elem_type());
       if (element && element != type.getElementType()) {
         (void)error("graph output '" + output.name() + "' is declared " +
-              getDataTypeName(declared.elem_type()) + " but computes " +
-              getDataTypeName(getOnnxDataType(type.getElementType())));
+                    getDataTypeName(declared.elem_type()) + " but computes " +
+                    getDataTypeName(getOnnxDataType(type.getElementType())));
         return nullptr;
       }
     }

@@ -7,8 +7,8 @@
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
-#include "mlir/IR/DialectResourceBlobManager.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
@@ -22,20 +22,34 @@ namespace gaon::onnx {
 Type getElementType(MLIRContext *context, int dataType) {
   Builder b(context);
   switch (dataType) {
-  case ::onnx::TensorProto::FLOAT: return b.getF32Type();
-  case ::onnx::TensorProto::UINT8: return IntegerType::get(context, 8, IntegerType::Unsigned);
-  case ::onnx::TensorProto::INT8: return b.getI8Type();
-  case ::onnx::TensorProto::UINT16: return IntegerType::get(context, 16, IntegerType::Unsigned);
-  case ::onnx::TensorProto::INT16: return b.getI16Type();
-  case ::onnx::TensorProto::INT32: return b.getI32Type();
-  case ::onnx::TensorProto::INT64: return b.getI64Type();
-  case ::onnx::TensorProto::BOOL: return b.getI1Type();
-  case ::onnx::TensorProto::FLOAT16: return b.getF16Type();
-  case ::onnx::TensorProto::DOUBLE: return b.getF64Type();
-  case ::onnx::TensorProto::UINT32: return IntegerType::get(context, 32, IntegerType::Unsigned);
-  case ::onnx::TensorProto::UINT64: return IntegerType::get(context, 64, IntegerType::Unsigned);
-  case ::onnx::TensorProto::BFLOAT16: return b.getBF16Type();
-  default: return nullptr;
+  case ::onnx::TensorProto::FLOAT:
+    return b.getF32Type();
+  case ::onnx::TensorProto::UINT8:
+    return IntegerType::get(context, 8, IntegerType::Unsigned);
+  case ::onnx::TensorProto::INT8:
+    return b.getI8Type();
+  case ::onnx::TensorProto::UINT16:
+    return IntegerType::get(context, 16, IntegerType::Unsigned);
+  case ::onnx::TensorProto::INT16:
+    return b.getI16Type();
+  case ::onnx::TensorProto::INT32:
+    return b.getI32Type();
+  case ::onnx::TensorProto::INT64:
+    return b.getI64Type();
+  case ::onnx::TensorProto::BOOL:
+    return b.getI1Type();
+  case ::onnx::TensorProto::FLOAT16:
+    return b.getF16Type();
+  case ::onnx::TensorProto::DOUBLE:
+    return b.getF64Type();
+  case ::onnx::TensorProto::UINT32:
+    return IntegerType::get(context, 32, IntegerType::Unsigned);
+  case ::onnx::TensorProto::UINT64:
+    return IntegerType::get(context, 64, IntegerType::Unsigned);
+  case ::onnx::TensorProto::BFLOAT16:
+    return b.getBF16Type();
+  default:
+    return nullptr;
   }
 }
 
@@ -212,7 +226,8 @@ readTensorProto(MLIRContext *context, const ::onnx::TensorProto &proto,
     }
   }
   if (!ok) {
-    error = "tensor '" + proto.name() + "' holds the wrong amount of data for "
+    error = "tensor '" + proto.name() +
+            "' holds the wrong amount of data for "
             "its shape";
     return std::nullopt;
   }
@@ -220,9 +235,9 @@ readTensorProto(MLIRContext *context, const ::onnx::TensorProto &proto,
 }
 
 ElementsAttr readTensorProtoAttr(MLIRContext *context,
-                                const ::onnx::TensorProto &proto,
-                                StringRef modelDir, StringRef blobName,
-                                std::string &error) {
+                                 const ::onnx::TensorProto &proto,
+                                 StringRef modelDir, StringRef blobName,
+                                 std::string &error) {
   auto type = protoType(context, proto, error);
   if (!type)
     return nullptr;
@@ -269,8 +284,8 @@ readTensorFile(MLIRContext &context, StringRef path, std::string &error) {
     error = "'" + path.str() + "' is not a serialized onnx.TensorProto";
     return std::nullopt;
   }
-  return readTensorProto(&context, proto,
-                         llvm::sys::path::parent_path(path), error);
+  return readTensorProto(&context, proto, llvm::sys::path::parent_path(path),
+                         error);
 }
 
 } // namespace gaon::onnx

@@ -35,7 +35,8 @@ static bool readSeries(mlir::MLIRContext &context, StringRef dir,
 /// them as the bf16 values they are.
 static ConstantTensor asBf16IfBits(const ConstantTensor &tensor,
                                    mlir::Type wanted) {
-  if (!wanted.isBF16() || !tensor.getType().getElementType().isUnsignedInteger(16))
+  if (!wanted.isBF16() ||
+      !tensor.getType().getElementType().isUnsignedInteger(16))
     return tensor;
   return *ConstantTensor::fromBytes(tensor.getType().clone(wanted),
                                     tensor.bytes());
@@ -103,15 +104,14 @@ DataSetResult checkDataSet(StringRef modelPath, StringRef dataSetDir,
                               ".pb for input '" + name + "'");
     if (args.size() >= func.getNumArguments())
       return stop("data", "the data set's inputs do not match the model's");
-    auto argType =
-        mlir::cast<mlir::RankedTensorType>(func.getArgumentTypes()[args.size()]);
+    auto argType = mlir::cast<mlir::RankedTensorType>(
+        func.getArgumentTypes()[args.size()]);
     args.push_back(asBf16IfBits(inputs[k], argType.getElementType()));
   }
   if (args.size() != func.getNumArguments())
     return stop("data", "the data set's inputs do not match the model's");
-  auto outputs = options.runner
-                     ? options.runner(*module, args, result.notes)
-                     : interpret(func, args);
+  auto outputs = options.runner ? options.runner(*module, args, result.notes)
+                                : interpret(func, args);
   if (failed(outputs))
     return stop("run", firstError);
   if (outputs->size() != expected.size())

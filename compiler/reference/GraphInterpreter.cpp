@@ -16,8 +16,8 @@
 #include <cmath>
 
 using namespace mlir;
-using gaon::graph::ConstantTensor;
 using gaon::graph::computeStrides;
+using gaon::graph::ConstantTensor;
 
 namespace gaon::reference {
 namespace {
@@ -73,8 +73,7 @@ private:
   LogicalResult evalPad(graph::PadOp op);
   LogicalResult evalArgMax(graph::ArgMaxOp op);
   LogicalResult evalAttention(graph::AttentionOp op);
-  template <typename Fn>
-  LogicalResult evalUnary(Operation *op, Fn fn);
+  template <typename Fn> LogicalResult evalUnary(Operation *op, Fn fn);
 
   llvm::DenseMap<Value, ConstantTensor> values;
 
@@ -176,8 +175,8 @@ LogicalResult Interpreter::evaluate(Operation *op) {
     return evalNorm(op, ln.getInput(), ln.getScale(), ln.getBias(),
                     ln.getAxis(), ln.getEpsilon().convertToDouble(), false);
   if (auto rms = dyn_cast<graph::RmsNormOp>(op))
-    return evalNorm(op, rms.getInput(), rms.getScale(), nullptr,
-                    rms.getAxis(), rms.getEpsilon().convertToDouble(), true);
+    return evalNorm(op, rms.getInput(), rms.getScale(), nullptr, rms.getAxis(),
+                    rms.getEpsilon().convertToDouble(), true);
   if (auto pad = dyn_cast<graph::PadOp>(op))
     return evalPad(pad);
   if (auto argmax = dyn_cast<graph::ArgMaxOp>(op))
@@ -191,7 +190,8 @@ LogicalResult Interpreter::evaluate(Operation *op) {
   if (auto clamp = dyn_cast<graph::ClampOp>(op)) {
     double lo = clamp.getMin().convertToDouble();
     double hi = clamp.getMax().convertToDouble();
-    return evalUnary(op, [&](double x) { return std::min(hi, std::max(lo, x)); });
+    return evalUnary(op,
+                     [&](double x) { return std::min(hi, std::max(lo, x)); });
   }
   return op->emitError("the reference interpreter cannot evaluate this op "
                        "(its operands may exceed the folding size limits)");
@@ -216,7 +216,8 @@ LogicalResult Interpreter::evalMatMul(graph::MatMulOp op) {
       for (int64_t j = 0; j < n; ++j) {
         double sum = 0;
         for (int64_t p = 0; p < k; ++p)
-          sum += a.getDouble(aBase + i * k + p) * b.getDouble(bBase + p * n + j);
+          sum +=
+              a.getDouble(aBase + i * k + p) * b.getDouble(bBase + p * n + j);
         out.setDouble((batch * m + i) * n + j, sum);
       }
   }
@@ -247,8 +248,8 @@ LogicalResult Interpreter::evalConv(graph::ConvOp op) {
     for (int64_t ci = 0; ci < cinPerGroup; ++ci)
       for (int64_t kl = 0; kl < kernelCount; ++kl) {
         auto ki = unflatten(kl, kernel);
-        int64_t xOffset = batch * xStrides[0] +
-                          (group * cinPerGroup + ci) * xStrides[1];
+        int64_t xOffset =
+            batch * xStrides[0] + (group * cinPerGroup + ci) * xStrides[1];
         bool inside = true;
         for (int64_t d = 0; d < spatial && inside; ++d) {
           int64_t pos = oi[2 + d] * op.getStrides()[d] - op.getPads()[d] +
@@ -410,7 +411,8 @@ LogicalResult Interpreter::evalAttention(graph::AttentionOp op) {
                  k.getDouble(((b * kvHeads + kh) * sk + j) * d + p);
           s *= scale;
           if (mask)
-            s += mask->getDouble(broadcastOffset({b, h, i, j}, mask->getShape()));
+            s += mask->getDouble(
+                broadcastOffset({b, h, i, j}, mask->getShape()));
           if (op.getCausal() && j > i + (sk - sq))
             s = -INFINITY;
           scores[j] = s;
@@ -422,7 +424,8 @@ LogicalResult Interpreter::evalAttention(graph::AttentionOp op) {
         for (int64_t e = 0; e < dv; ++e) {
           double acc = 0;
           for (int64_t j = 0; j < sk; ++j)
-            acc += scores[j] * v.getDouble(((b * kvHeads + kh) * sk + j) * dv + e);
+            acc +=
+                scores[j] * v.getDouble(((b * kvHeads + kh) * sk + j) * dv + e);
           out.setDouble(((b * heads + h) * sq + i) * dv + e, acc / sum);
         }
       }

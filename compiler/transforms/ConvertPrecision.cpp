@@ -4,8 +4,8 @@
 #include "gaon/Dialect/Graph/ConstantTensor.h"
 #include "gaon/Dialect/Graph/GraphOps.h"
 
-#include "mlir/IR/Builders.h"
 #include "mlir/IR/AsmState.h"
+#include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
 
@@ -48,8 +48,7 @@ Type converted(Type type, Type element) {
   return cast<RankedTensorType>(type).clone(element);
 }
 
-struct ConvertPrecisionPass
-    : impl::ConvertPrecisionBase<ConvertPrecisionPass> {
+struct ConvertPrecisionPass : impl::ConvertPrecisionBase<ConvertPrecisionPass> {
   using ConvertPrecisionBase::ConvertPrecisionBase;
 
   void runOnOperation() override {
@@ -77,7 +76,8 @@ struct ConvertPrecisionPass
     }
     for (Operation &op : body.without_terminator()) {
       if (auto constant = dyn_cast<graph::ConstantOp>(op)) {
-        if (isF32Tensor(constant.getType()) && failed(convert(constant, element)))
+        if (isF32Tensor(constant.getType()) &&
+            failed(convert(constant, element)))
           return signalPassFailure();
         continue;
       }
@@ -104,7 +104,8 @@ struct ConvertPrecisionPass
     int64_t n = type.getNumElements();
     const float *in = reinterpret_cast<const float *>(bytes->data());
     std::string name = "converted";
-    if (auto resource = dyn_cast<DenseResourceElementsAttr>(constant.getValue()))
+    if (auto resource =
+            dyn_cast<DenseResourceElementsAttr>(constant.getValue()))
       name = resource.getRawHandle().getKey().str();
     ElementsAttr value;
     if (element.isBF16() && n > graph::kMaxInlineElements) {

@@ -105,8 +105,9 @@ Value buildMask(PatternRewriter &rewriter, Location loc,
       mask = term;
       return;
     }
-    auto shape = broadcastShapes(cast<RankedTensorType>(mask.getType()).getShape(),
-                                 cast<RankedTensorType>(term.getType()).getShape());
+    auto shape =
+        broadcastShapes(cast<RankedTensorType>(mask.getType()).getShape(),
+                        cast<RankedTensorType>(term.getType()).getShape());
     mask = AddOp::create(rewriter, loc, RankedTensorType::get(*shape, element),
                          mask, term);
   };
@@ -182,17 +183,17 @@ struct FuseAttentionPattern : OpRewritePattern<MatMulOp> {
         return failure();
     }
     rewriter.setInsertionPoint(op);
-    Value mask = buildMask(rewriter, op.getLoc(), *peeled,
-                           qType.getElementType());
+    Value mask =
+        buildMask(rewriter, op.getLoc(), *peeled, qType.getElementType());
     SmallVector<int64_t> kShape = {ktType.getDimSize(0), ktType.getDimSize(1),
                                    ktType.getDimSize(3), ktType.getDimSize(2)};
     Value k = TransposeOp::create(
         rewriter, op.getLoc(),
         RankedTensorType::get(kShape, ktType.getElementType()), kt,
         rewriter.getDenseI64ArrayAttr({0, 1, 3, 2}));
-    rewriter.replaceOpWithNewOp<AttentionOp>(
-        op, op.getType(), q, k, v, mask, rewriter.getF64FloatAttr(scale),
-        rewriter.getBoolAttr(false));
+    rewriter.replaceOpWithNewOp<AttentionOp>(op, op.getType(), q, k, v, mask,
+                                             rewriter.getF64FloatAttr(scale),
+                                             rewriter.getBoolAttr(false));
     return success();
   }
 };

@@ -28,9 +28,10 @@ bool isScaledForErf(Value arg, Value x) {
   if (auto div = arg.getDefiningOp<DivOp>())
     return div.getLhs() == x && isSplatNear(div.getRhs(), kSqrt2);
   auto factors = getProductFactors(arg);
-  return factors.size() == 2 && takeFactor(factors, [&](Value v) {
-           return isSplatNear(v, kInvSqrt2);
-         }) && factors.front() == x;
+  return factors.size() == 2 &&
+         takeFactor(factors,
+                    [&](Value v) { return isSplatNear(v, kInvSqrt2); }) &&
+         factors.front() == x;
 }
 
 /// x^3 written as pow(x, 3) or x * x * x.
@@ -44,8 +45,9 @@ bool isCube(Value value, Value x) {
 /// sqrt(2/pi) * (x + 0.044715 * x^3), in any association.
 bool isScaledForTanh(Value arg, Value x) {
   auto factors = getProductFactors(arg, 1);
-  if (factors.size() != 2 ||
-      !takeFactor(factors, [](Value v) { return isSplatNear(v, kSqrt2OverPi); }))
+  if (factors.size() != 2 || !takeFactor(factors, [](Value v) {
+        return isSplatNear(v, kSqrt2OverPi);
+      }))
     return false;
   auto terms = getSumTerms(factors.front(), 1);
   if (terms.size() != 2 || !takeFactor(terms, [&](Value v) { return v == x; }))
@@ -88,8 +90,7 @@ struct FuseGeluPattern : OpRewritePattern<MulOp> {
       if (x.getType() != op.getType())
         continue;
       if (auto approximate = matchOnePlusActivation(onePlus, x)) {
-        rewriter.replaceOpWithNewOp<GeluOp>(op, op.getType(), x,
-                                            *approximate);
+        rewriter.replaceOpWithNewOp<GeluOp>(op, op.getType(), x, *approximate);
         return success();
       }
     }

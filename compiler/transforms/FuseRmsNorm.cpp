@@ -60,9 +60,8 @@ struct FuseRmsNormPattern : OpRewritePattern<MulOp> {
       return failure();
     auto terms = getSumTerms(variancePlusEps, 1);
     std::optional<double> epsilon;
-    Value eps = takeFactor(terms, [&](Value v) {
-      return bool(epsilon = getSplatValue(v));
-    });
+    Value eps = takeFactor(
+        terms, [&](Value v) { return bool(epsilon = getSplatValue(v)); });
     if (!eps || terms.size() != 1)
       return failure();
     auto mean = terms.front().getDefiningOp<ReduceMeanOp>();
@@ -79,9 +78,10 @@ struct FuseRmsNormPattern : OpRewritePattern<MulOp> {
     Value scale;
     if (factors.empty()) {
       auto type = RankedTensorType::get({dim}, xType.getElementType());
-      scale = ConstantOp::create(rewriter, 
-          op.getLoc(), DenseElementsAttr::get(
-                           type, rewriter.getFloatAttr(xType.getElementType(), 1.0)));
+      scale = ConstantOp::create(
+          rewriter, op.getLoc(),
+          DenseElementsAttr::get(
+              type, rewriter.getFloatAttr(xType.getElementType(), 1.0)));
     } else {
       scale = factors.front();
       auto scaleType = cast<RankedTensorType>(scale.getType());
@@ -90,9 +90,9 @@ struct FuseRmsNormPattern : OpRewritePattern<MulOp> {
           (scaleType.getRank() > 0 && scaleType.getShape().back() != dim))
         return failure();
       if (scaleType.getRank() != 1)
-        scale = ReshapeOp::create(rewriter, 
-            op.getLoc(), RankedTensorType::get({dim}, xType.getElementType()),
-            scale);
+        scale = ReshapeOp::create(
+            rewriter, op.getLoc(),
+            RankedTensorType::get({dim}, xType.getElementType()), scale);
     }
     rewriter.replaceOpWithNewOp<RmsNormOp>(op, xType, x, scale,
                                            rewriter.getI64IntegerAttr(axis),

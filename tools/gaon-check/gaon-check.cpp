@@ -64,7 +64,6 @@ std::string shapeString(ArrayRef<int64_t> shape) {
   return s.empty() ? "scalar" : s;
 }
 
-
 /// Runs one data set and prints its verdict. Returns true when it passes.
 bool runDataSet(StringRef modelPath, StringRef dataSet) {
   gaon::reference::CheckOptions options;
@@ -86,15 +85,14 @@ bool runDataSet(StringRef modelPath, StringRef dataSet) {
            << result.notes;
     return false;
   }
-  outs() << (result.pass() ? "PASS " : "FAIL ") << name << "\n"
-         << result.notes;
+  outs() << (result.pass() ? "PASS " : "FAIL ") << name << "\n" << result.notes;
   for (const auto &output : result.outputs)
-    outs() << formatv("  output '{0}' [{1}]: rel-L2 {2:e2}, max-abs {3:e2}{4}\n",
-                      output.name, shapeString(output.shape),
-                      output.error.relativeL2, output.error.maxAbs,
-                      !output.error.sameShape ? " (shape differs)"
-                      : output.error.nonFiniteMismatch ? " (NaN/inf differ)"
-                                                       : "");
+    outs() << formatv(
+        "  output '{0}' [{1}]: rel-L2 {2:e2}, max-abs {3:e2}{4}\n", output.name,
+        shapeString(output.shape), output.error.relativeL2, output.error.maxAbs,
+        !output.error.sameShape          ? " (shape differs)"
+        : output.error.nonFiniteMismatch ? " (NaN/inf differ)"
+                                         : "");
   return result.pass();
 }
 
@@ -116,8 +114,8 @@ int main(int argc, char **argv) {
     return 1;
   }
   if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16") {
-    WithColor::error(errs(), "") << "unknown --dtype '" << dtype
-                                 << "' (fp32, bf16 or fp16)\n";
+    WithColor::error(errs(), "")
+        << "unknown --dtype '" << dtype << "' (fp32, bf16 or fp16)\n";
     return 1;
   }
   if (dtype != "fp32" && emit == "import") {
@@ -142,8 +140,8 @@ int main(int argc, char **argv) {
       dataSets.push_back(it->path());
   llvm::sort(dataSets);
   if (dataSets.empty()) {
-    WithColor::error(errs(), "") << "no test_data_set_* folders in '"
-                                 << testDir << "'\n";
+    WithColor::error(errs(), "")
+        << "no test_data_set_* folders in '" << testDir << "'\n";
     return 1;
   }
   int passed = 0;

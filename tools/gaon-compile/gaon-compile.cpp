@@ -57,15 +57,15 @@ cl::opt<EmitKind> emit(
                           "a .gaon artifact for gaon-run (default with "
                           "--target)")),
     cl::cat(category));
-cl::opt<std::string> target(
-    "target",
-    cl::desc("Compile for a target: npu-sim[:rngd|atom|tiny|chip.json]"),
-    cl::value_desc("target"), cl::cat(category));
-cl::opt<std::string> dtype(
-    "dtype",
-    cl::desc("Compute type: fp32 (default), bf16 or fp16 (weights and "
-             "activations; matmuls and reductions accumulate in fp32)"),
-    cl::init("fp32"), cl::cat(category));
+cl::opt<std::string>
+    target("target",
+           cl::desc("Compile for a target: npu-sim[:rngd|atom|tiny|chip.json]"),
+           cl::value_desc("target"), cl::cat(category));
+cl::opt<std::string>
+    dtype("dtype",
+          cl::desc("Compute type: fp32 (default), bf16 or fp16 (weights and "
+                   "activations; matmuls and reductions accumulate in fp32)"),
+          cl::init("fp32"), cl::cat(category));
 cl::list<std::string> inputShapes(
     "input-shape",
     cl::desc("Fix an input's shape, e.g. input_ids=2x16 (repeatable, or "
@@ -77,8 +77,8 @@ cl::list<std::string> boundInputs(
              "inputs that carry shapes or axes (repeatable)"),
     cl::value_desc("name=file.pb"), cl::cat(category));
 cl::opt<std::string> funcName("func-name",
-                             cl::desc("Name of the generated function"),
-                             cl::init("main"), cl::cat(category));
+                              cl::desc("Name of the generated function"),
+                              cl::init("main"), cl::cat(category));
 cl::opt<bool> keepWeights(
     "keep-weights",
     cl::desc("Print weight blobs in full (default: elide blobs over 64 bytes "
@@ -114,7 +114,8 @@ int main(int argc, char **argv) {
     sys::fs::make_absolute(in);
     sys::fs::make_absolute(out);
     if (sys::fs::equivalent(in, out) || in == out)
-      return fail("output '" + outputPath + "' would overwrite the input model");
+      return fail("output '" + outputPath +
+                  "' would overwrite the input model");
   }
 
   mlir::MLIRContext context;
@@ -123,9 +124,15 @@ int main(int argc, char **argv) {
   mlir::ScopedDiagnosticHandler handler(&context, [](mlir::Diagnostic &diag) {
     auto &os = errs();
     switch (diag.getSeverity()) {
-    case mlir::DiagnosticSeverity::Error: WithColor::error(os, ""); break;
-    case mlir::DiagnosticSeverity::Warning: WithColor::warning(os, ""); break;
-    default: WithColor::note(os, ""); break;
+    case mlir::DiagnosticSeverity::Error:
+      WithColor::error(os, "");
+      break;
+    case mlir::DiagnosticSeverity::Warning:
+      WithColor::warning(os, "");
+      break;
+    default:
+      WithColor::note(os, "");
+      break;
     }
     os << diag.str() << "\n";
     for (auto &note : diag.getNotes())
@@ -141,7 +148,7 @@ int main(int argc, char **argv) {
 
   // What to produce: IR unless a target is named.
   bool emitGiven = emit.getNumOccurrences() > 0;
-  EmitKind kind = emitGiven ? emit.getValue()
+  EmitKind kind = emitGiven        ? emit.getValue()
                   : target.empty() ? EmitKind::Graph
                                    : EmitKind::Artifact;
   StringRef targetName = StringRef(target).split(':').first;

@@ -34,8 +34,8 @@
 #include <chrono>
 #include <csignal>
 #include <map>
-#include <set>
 #include <poll.h>
+#include <set>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -59,11 +59,11 @@ cl::opt<bool> runTests(
     cl::desc("Also run every imported test's data sets on the reference "
              "interpreter and compare the outputs (fp32: rel-L2 <= 1e-4)"),
     cl::cat(category));
-cl::opt<std::string> target(
-    "target",
-    cl::desc("With --run: where to run, reference (default) or "
-             "npu-sim[:rngd|atom|tiny]"),
-    cl::init("reference"), cl::cat(category));
+cl::opt<std::string>
+    target("target",
+           cl::desc("With --run: where to run, reference (default) or "
+                    "npu-sim[:rngd|atom|tiny]"),
+           cl::init("reference"), cl::cat(category));
 cl::opt<unsigned> timeoutSeconds("timeout", cl::desc("Seconds per test"),
                                  cl::init(30), cl::cat(category));
 
@@ -79,12 +79,18 @@ struct Result {
 
 const char *statusName(Status status) {
   switch (status) {
-  case Status::Imported: return "imported";
-  case Status::Unsupported: return "unsupported";
-  case Status::Failed: return "failed";
-  case Status::Passed: return "passed";
-  case Status::Wrong: return "wrong";
-  case Status::RunFailed: return "run-failed";
+  case Status::Imported:
+    return "imported";
+  case Status::Unsupported:
+    return "unsupported";
+  case Status::Failed:
+    return "failed";
+  case Status::Passed:
+    return "passed";
+  case Status::Wrong:
+    return "wrong";
+  case Status::RunFailed:
+    return "run-failed";
   }
   return "?";
 }
@@ -179,8 +185,8 @@ Result runIsolated(StringRef name, StringRef dir) {
   close(fds[1]);
   std::string payload;
   char chunk[4096];
-  auto deadline = std::chrono::steady_clock::now() +
-                  std::chrono::seconds(timeoutSeconds);
+  auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(timeoutSeconds);
   bool timedOut = false;
   while (true) {
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -283,8 +289,9 @@ int main(int argc, char **argv) {
   }
 
   int imported = counts[0] + counts[3] + counts[4] + counts[5];
-  outs() << "\n" << tests.size() << " tests: " << imported << " imported, "
-         << counts[1] << " unsupported op, " << counts[2] << " failed\n";
+  outs() << "\n"
+         << tests.size() << " tests: " << imported << " imported, " << counts[1]
+         << " unsupported op, " << counts[2] << " failed\n";
   if (runTests)
     outs() << target << " run of the imported tests: " << counts[3]
            << " passed, " << counts[4] << " wrong, " << counts[5]

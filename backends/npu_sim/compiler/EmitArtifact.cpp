@@ -91,9 +91,8 @@ kernels::Tensor Emitter::tensor(Value value) const {
     address = func.getArgAttrOfType<DenseI64ArrayAttr>(arg.getArgNumber(),
                                                        kDramAttrName)[0];
   else
-    address = value.getDefiningOp()
-                  ->getAttrOfType<DenseI64ArrayAttr>(kDramAttrName)
-                  [cast<OpResult>(value).getResultNumber()];
+    address = value.getDefiningOp()->getAttrOfType<DenseI64ArrayAttr>(
+        kDramAttrName)[cast<OpResult>(value).getResultNumber()];
   return tensorAt(value, address);
 }
 
@@ -147,16 +146,18 @@ sim::VecOp unaryOp(Operation *op) {
 void Emitter::emit(Operation *op) {
   llvm::TypeSwitch<Operation *>(op)
       .Case<ConstantOp, ReshapeOp>([](auto) {}) // weights; views
-      .Case<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, PowOp, AndOp, OrOp,
-            XorOp, EqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp>(
+      .Case<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, PowOp, AndOp, OrOp, XorOp,
+            EqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp>(
           [&](auto b) {
             kernels.binary(binaryOp(b), tensor(b.getLhs()), tensor(b.getRhs()),
                            tensor(b.getResult()));
           })
       .Case<NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, ReciprocalOp, TanhOp,
-            ErfOp, SigmoidOp, SinOp, CosOp, FloorOp, CeilOp, NotOp>([&](auto u) {
-        kernels.unary(unaryOp(u), tensor(u.getInput()), tensor(u.getResult()));
-      })
+            ErfOp, SigmoidOp, SinOp, CosOp, FloorOp, CeilOp, NotOp>(
+          [&](auto u) {
+            kernels.unary(unaryOp(u), tensor(u.getInput()),
+                          tensor(u.getResult()));
+          })
       .Case([&](GeluOp g) {
         kernels.activation(g.getApproximate() ? kernels::Activation::GeluTanh
                                               : kernels::Activation::Gelu,
@@ -216,14 +217,14 @@ void Emitter::emit(Operation *op) {
         std::optional<kernels::Tensor> bias;
         if (n.getBias())
           bias = tensor(n.getBias());
-        kernels.layerNorm(tensor(n.getInput()), tensor(n.getScale()),
-                          bias ? &*bias : nullptr,
-                          n.getEpsilon().convertToDouble(),
-                          tensor(n.getResult()));
+        kernels.layerNorm(
+            tensor(n.getInput()), tensor(n.getScale()), bias ? &*bias : nullptr,
+            n.getEpsilon().convertToDouble(), tensor(n.getResult()));
       })
       .Case([&](RmsNormOp n) {
         kernels.rmsNorm(tensor(n.getInput()), tensor(n.getScale()),
-                        n.getEpsilon().convertToDouble(), tensor(n.getResult()));
+                        n.getEpsilon().convertToDouble(),
+                        tensor(n.getResult()));
       })
       .Case([&](AttentionOp a) {
         std::optional<kernels::Tensor> mask;
@@ -253,8 +254,8 @@ void Emitter::emit(Operation *op) {
         for (Value result : s.getResults()) {
           std::vector<int64_t> starts(rank, 0), steps(rank, 1);
           starts[s.getAxis()] = offset;
-          offset += cast<RankedTensorType>(result.getType())
-                        .getDimSize(s.getAxis());
+          offset +=
+              cast<RankedTensorType>(result.getType()).getDimSize(s.getAxis());
           kernels.slice(tensor(s.getInput()), starts, steps, tensor(result));
         }
       })
@@ -332,19 +333,18 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
                     npu_sim_runtime::NpuBinding::Access access) {
       auto type = cast<RankedTensorType>(value.getType());
       unsigned bits = type.getElementType().getIntOrFloatBitWidth();
-      exec.bindings.push_back({id, uint64_t(addr),
-                               uint64_t(type.getNumElements()) * ((bits + 7) / 8),
-                               access});
-      bindings.push_back(
-          {id, access == npu_sim_runtime::NpuBinding::Read ? rt::Access::Read
-                                                           : rt::Access::Write});
+      exec.bindings.push_back(
+          {id, uint64_t(addr),
+           uint64_t(type.getNumElements()) * ((bits + 7) / 8), access});
+      bindings.push_back({id, access == npu_sim_runtime::NpuBinding::Read
+                                  ? rt::Access::Read
+                                  : rt::Access::Write});
     };
     for (BlockArgument arg : body.getArguments()) {
-      uint32_t id = writer.addInput(nameOf(func, arg.getArgNumber(), false),
-                                    runtimeType(cast<RankedTensorType>(
-                                                    arg.getType())
-                                                    .getElementType()),
-                                    shapeOf(arg));
+      uint32_t id = writer.addInput(
+          nameOf(func, arg.getArgNumber(), false),
+          runtimeType(cast<RankedTensorType>(arg.getType()).getElementType()),
+          shapeOf(arg));
       bind(id,
            func.getArgAttrOfType<DenseI64ArrayAttr>(arg.getArgNumber(),
                                                     kDramAttrName)[0],
@@ -368,8 +368,8 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
       if (!bytes)
         return constant.emitError("constant has no readable data");
       auto loc = dyn_cast<NameLoc>(constant.getLoc());
-      std::string name = loc ? loc.getName().str()
-                             : "const_" + std::to_string(weightIndex);
+      std::string name =
+          loc ? loc.getName().str() : "const_" + std::to_string(weightIndex);
       ++weightIndex;
       uint32_t id = writer.addWeight(
           name, runtimeType(constant.getType().getElementType()),
@@ -461,9 +461,9 @@ FailureOr<SimulatedRun> simulateModule(ModuleOp module,
       return tensor;
     };
     for (auto [i, type] : llvm::enumerate(func.getResultTypes()))
-      run.outputs.push_back(read(
-          type, uint64_t(func.getResultAttrOfType<DenseI64ArrayAttr>(
-                    i, kDramAttrName)[0])));
+      run.outputs.push_back(
+          read(type, uint64_t(func.getResultAttrOfType<DenseI64ArrayAttr>(
+                         i, kDramAttrName)[0])));
     if (keepIntermediates)
       for (Operation &op : body.without_terminator())
         if (op.getNumResults() == 1 && !isa<ConstantOp>(op))

@@ -30,8 +30,7 @@ Value otherOperand(graph::AddOp add, Value value) {
 /// Follows `value` through reshapes that keep the last dimension (exporters
 /// flatten batch dims around matmuls), returning the value reached.
 Value skipRowReshapes(Value value, int64_t columns) {
-  while (auto reshape =
-             dyn_cast_or_null<graph::ReshapeOp>(soleUser(value))) {
+  while (auto reshape = dyn_cast_or_null<graph::ReshapeOp>(soleUser(value))) {
     if (reshape.getType().getRank() == 0 ||
         reshape.getType().getShape().back() != columns)
       break;
@@ -92,9 +91,9 @@ struct FuseMatMulEpilogue : OpRewritePattern<graph::MatMulOp> {
     Location loc = last->getLoc();
     if (residual && residual.getType() != type)
       residual = graph::ReshapeOp::create(rewriter, loc, type, residual);
-    Value fused = MatMulOp::create(rewriter, loc, type, op.getLhs(),
-                                   op.getRhs(), bias, residual,
-                                   rewriter.getStringAttr(activation));
+    Value fused =
+        MatMulOp::create(rewriter, loc, type, op.getLhs(), op.getRhs(), bias,
+                         residual, rewriter.getStringAttr(activation));
     Type lastType = last->getResult(0).getType();
     if (lastType != type)
       fused = graph::ReshapeOp::create(rewriter, loc, lastType, fused);
@@ -103,8 +102,7 @@ struct FuseMatMulEpilogue : OpRewritePattern<graph::MatMulOp> {
   }
 };
 
-struct NpuFuseEpiloguesPass
-    : impl::NpuFuseEpiloguesBase<NpuFuseEpiloguesPass> {
+struct NpuFuseEpiloguesPass : impl::NpuFuseEpiloguesBase<NpuFuseEpiloguesPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseMatMulEpilogue>(&getContext());

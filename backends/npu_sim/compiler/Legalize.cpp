@@ -18,17 +18,17 @@ namespace gaon::npu {
 namespace {
 
 bool isSupportedElementType(Type type) {
-  return type.isF32() || type.isBF16() || type.isF16() ||
-         type.isInteger(1) || type.isSignlessInteger(32) ||
-         type.isSignlessInteger(64) || type.isSignlessInteger(8);
+  return type.isF32() || type.isBF16() || type.isF16() || type.isInteger(1) ||
+         type.isSignlessInteger(32) || type.isSignlessInteger(64) ||
+         type.isSignlessInteger(8);
 }
 
 /// Why `op` cannot be lowered, or "" when it can.
 std::string unsupportedReason(Operation *op) {
   if (isa<func::ReturnOp>(op))
     return "";
-  for (Type type : llvm::concat<Type>(op->getOperandTypes(),
-                                      op->getResultTypes()))
+  for (Type type :
+       llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes()))
     if (auto tensor = dyn_cast<RankedTensorType>(type);
         tensor && !isSupportedElementType(tensor.getElementType())) {
       std::string s;
@@ -46,11 +46,11 @@ std::string unsupportedReason(Operation *op) {
   if (isa<GatherNdOp>(op))
     return "gather_nd is supported only with constant indices and no batch "
            "dimensions (rewritten into a gather)";
-  if (isa<ConvOp, PadOp, TileOp, CumSumOp, ArgMaxOp, TriluOp,
-          GatherElementsOp, ModOp, RoundOp, SignOp>(op))
+  if (isa<ConvOp, PadOp, TileOp, CumSumOp, ArgMaxOp, TriluOp, GatherElementsOp,
+          ModOp, RoundOp, SignOp>(op))
     return "this op is not supported by the npu-sim backend yet";
-  if (op->getDialect() && (op->getDialect()->getNamespace() == "gaon_graph" ||
-                           isa<MatMulOp>(op)))
+  if (op->getDialect() &&
+      (op->getDialect()->getNamespace() == "gaon_graph" || isa<MatMulOp>(op)))
     return "";
   return "only gaon_graph ops can be lowered to the NPU";
 }
@@ -63,8 +63,8 @@ struct NpuLegalizePass : impl::NpuLegalizeBase<NpuLegalizePass> {
         return;
       std::string reason = unsupportedReason(op);
       if (!reason.empty()) {
-        op->emitError() << "cannot run '" << op->getName() << "' on npu-sim: "
-                        << reason;
+        op->emitError() << "cannot run '" << op->getName()
+                        << "' on npu-sim: " << reason;
         failedAny = true;
       }
     });

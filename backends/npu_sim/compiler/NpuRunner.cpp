@@ -25,12 +25,11 @@ static std::string firstDivergence(ModuleOp module,
                                    double atol) {
   llvm::DenseMap<Operation *, ConstantTensor> expected;
   auto func = module.lookupSymbol<func::FuncOp>("main");
-  (void)reference::interpret(func, args,
-                             [&](Operation *op, unsigned i,
-                                 const ConstantTensor &t) {
-                               if (i == 0)
-                                 expected.try_emplace(op, t);
-                             });
+  (void)reference::interpret(
+      func, args, [&](Operation *op, unsigned i, const ConstantTensor &t) {
+        if (i == 0)
+          expected.try_emplace(op, t);
+      });
   for (auto &[op, actual] : run.values) {
     auto it = expected.find(op);
     if (it == expected.end())
@@ -50,11 +49,10 @@ static std::string firstDivergence(ModuleOp module,
 }
 
 reference::TargetRunner makeNpuSimRunner(std::string chip,
-                                         bool compareIntermediates,
-                                         double rtol, double atol) {
+                                         bool compareIntermediates, double rtol,
+                                         double atol) {
   return [=](ModuleOp module, ArrayRef<ConstantTensor> args,
-             std::string &notes)
-             -> FailureOr<SmallVector<ConstantTensor>> {
+             std::string &notes) -> FailureOr<SmallVector<ConstantTensor>> {
     PassManager pm(module.getContext());
     buildNpuPipeline(pm, chip.empty() ? "rngd" : chip,
                      /*reuseMemory=*/!compareIntermediates,

@@ -159,8 +159,8 @@ struct NpuPlanMemoryPass : impl::NpuPlanMemoryBase<NpuPlanMemoryPass> {
       module.emitError("the model needs ")
           << total << " bytes of DRAM (weights " << weightsBytes
           << ", inputs and outputs " << (outputsEnd - weightsBytes)
-          << ", activations " << arenaBytes << "), but chip '"
-          << chip.getName() << "' has " << chip.getDramBytes() << " ("
+          << ", activations " << arenaBytes << "), but chip '" << chip.getName()
+          << "' has " << chip.getDramBytes() << " ("
           << (total - uint64_t(chip.getDramBytes())) << " bytes too many)";
       return signalPassFailure();
     }

@@ -22,9 +22,9 @@ namespace {
 Value splat(PatternRewriter &rewriter, Location loc, Type element,
             double value) {
   auto type = RankedTensorType::get({}, element);
-  return ConstantOp::create(rewriter, loc,
-                            DenseElementsAttr::get(
-                                type, rewriter.getFloatAttr(element, value)));
+  return ConstantOp::create(
+      rewriter, loc,
+      DenseElementsAttr::get(type, rewriter.getFloatAttr(element, value)));
 }
 
 Value reshape(PatternRewriter &rewriter, Location loc, Value value,
@@ -77,8 +77,8 @@ struct GatherNdToGather : OpRewritePattern<GatherNdOp> {
         rewriter, loc,
         RankedTensorType::get({tuples, inner}, data.getElementType()), table,
         index, rewriter.getI64IntegerAttr(0));
-    rewriter.replaceOp(op, reshape(rewriter, loc, gathered,
-                                   op.getType().getShape()));
+    rewriter.replaceOp(
+        op, reshape(rewriter, loc, gathered, op.getType().getShape()));
     return success();
   }
 };
@@ -90,7 +90,8 @@ struct ClampToMinMax : OpRewritePattern<ClampOp> {
                                 PatternRewriter &rewriter) const override {
     Type element = op.getType().getElementType();
     Value x = op.getInput();
-    double lo = op.getMin().convertToDouble(), hi = op.getMax().convertToDouble();
+    double lo = op.getMin().convertToDouble(),
+           hi = op.getMax().convertToDouble();
     if (!std::isinf(lo))
       x = MaxOp::create(rewriter, op.getLoc(), op.getType(), x,
                         splat(rewriter, op.getLoc(), element, lo));
@@ -103,8 +104,7 @@ struct ClampToMinMax : OpRewritePattern<ClampOp> {
 };
 
 /// Norms over dims [axis, rank) run over one dim of the [outer, inner] view.
-template <typename NormOp>
-struct FlattenNorm : OpRewritePattern<NormOp> {
+template <typename NormOp> struct FlattenNorm : OpRewritePattern<NormOp> {
   using OpRewritePattern<NormOp>::OpRewritePattern;
   LogicalResult matchAndRewrite(NormOp op,
                                 PatternRewriter &rewriter) const override {
@@ -143,10 +143,10 @@ struct FlattenNorm : OpRewritePattern<NormOp> {
           paramView(op.getScale()), paramView(op.getBias()),
           rewriter.getI64IntegerAttr(1), op.getEpsilonAttr());
     else
-      result = RmsNormOp::create(
-          rewriter, loc, cast<RankedTensorType>(x.getType()), x,
-          paramView(op.getScale()), rewriter.getI64IntegerAttr(1),
-          op.getEpsilonAttr());
+      result =
+          RmsNormOp::create(rewriter, loc, cast<RankedTensorType>(x.getType()),
+                            x, paramView(op.getScale()),
+                            rewriter.getI64IntegerAttr(1), op.getEpsilonAttr());
     rewriter.replaceOp(op, reshape(rewriter, loc, result, type.getShape()));
     return success();
   }
@@ -201,8 +201,8 @@ struct LogSoftmaxToReductions : OpRewritePattern<SoftmaxOp> {
     Location loc = op.getLoc();
     auto axes = rewriter.getDenseI64ArrayAttr({rank - 1});
     auto keep = rewriter.getBoolAttr(true);
-    Value max = ReduceMaxOp::create(rewriter, loc, kept, op.getInput(), axes,
-                                    keep);
+    Value max =
+        ReduceMaxOp::create(rewriter, loc, kept, op.getInput(), axes, keep);
     Value shifted = SubOp::create(rewriter, loc, type, op.getInput(), max);
     Value exp = ExpOp::create(rewriter, loc, type, shifted);
     Value sum = ReduceSumOp::create(rewriter, loc, kept, exp, axes, keep);
@@ -215,14 +215,15 @@ struct LogSoftmaxToReductions : OpRewritePattern<SoftmaxOp> {
 struct NpuPreparePass : impl::NpuPrepareBase<NpuPreparePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<GatherNdToGather, ClampToMinMax,
-                 FlattenNorm<LayerNormOp>, FlattenNorm<RmsNormOp>,
-                 SoftmaxToLastAxis, LogSoftmaxToReductions>(&getContext());
+    patterns
+        .add<GatherNdToGather, ClampToMinMax, FlattenNorm<LayerNormOp>,
+             FlattenNorm<RmsNormOp>, SoftmaxToLastAxis, LogSoftmaxToReductions>(
+            &getContext());
     // Do not fold the new ops back into what they replaced.
     GreedyRewriteConfig config;
     config.enableFolding(false);
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
-                                     config)))
+    if (failed(
+            applyPatternsGreedily(getOperation(), std::move(patterns), config)))
       signalPassFailure();
   }
 };

@@ -71,10 +71,10 @@ LogicalResult convertConstantOfShape(NodeContext &ctx) {
     // int64 values above 2^53.
     auto one = cast<DenseElementsAttr>(tensor->toAttr());
     auto type = RankedTensorType::get(*shape, one.getElementType());
-    ctx.setOutput(0, ConstantOp::create(
-                         ctx.getBuilder(), ctx.getLoc(),
-                         DenseElementsAttr::get(
-                             type, *one.getValues<Attribute>().begin())));
+    ctx.setOutput(
+        0, ConstantOp::create(ctx.getBuilder(), ctx.getLoc(),
+                              DenseElementsAttr::get(
+                                  type, *one.getValues<Attribute>().begin())));
     return success();
   }
   ctx.setOutput(0, ctx.splat(ctx.getBuilder().getF32Type(), *shape, 0.0));
@@ -97,7 +97,8 @@ LogicalResult convertRange(NodeContext &ctx) {
   if (!(steps <= double(int64_t(1) << 31)))
     return ctx.fail("Range has too many elements");
   int64_t count = std::max<int64_t>(0, int64_t(steps));
-  ConstantTensor result(RankedTensorType::get({count}, start->getType().getElementType()));
+  ConstantTensor result(
+      RankedTensorType::get({count}, start->getType().getElementType()));
   for (int64_t i = 0; i < count; ++i) {
     if (result.isFloat())
       result.setDouble(i, s + double(i) * d);

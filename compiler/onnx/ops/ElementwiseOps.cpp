@@ -47,8 +47,7 @@ LogicalResult convertVariadic(NodeContext &ctx, bool mean = false) {
   return success();
 }
 
-template <typename OpTy>
-LogicalResult convertUnary(NodeContext &ctx) {
+template <typename OpTy> LogicalResult convertUnary(NodeContext &ctx) {
   if (!ctx.hasInput(0))
     return ctx.fail("expects one input");
   ctx.setOutput(0, ctx.create<OpTy>(ctx.inputType(0), ctx.input(0)));
@@ -102,7 +101,8 @@ LogicalResult convertWhere(NodeContext &ctx) {
     shape = broadcastShapes(cond.getShape(), *shape);
   if (failed(shape) || lhs.getElementType() != rhs.getElementType())
     return ctx.fail("inputs do not broadcast or differ in element type");
-  ctx.setOutput(0, ctx.create<SelectOp>(RankedTensorType::get(*shape, lhs.getElementType()),
+  ctx.setOutput(0, ctx.create<SelectOp>(
+                       RankedTensorType::get(*shape, lhs.getElementType()),
                        ctx.input(0), ctx.input(1), ctx.input(2)));
   return success();
 }
@@ -173,10 +173,12 @@ LogicalResult convertLeakyRelu(NodeContext &ctx) {
   Value x = ctx.input(0);
   Type element = ctx.inputType(0).getElementType();
   auto negative = ctx.binary<LessOp>(x, ctx.splat(element, {}, 0.0), true);
-  auto scaled = ctx.binary<MulOp>(x, ctx.splat(element, {}, ctx.attrFloat("alpha", 0.01f)));
+  auto scaled = ctx.binary<MulOp>(
+      x, ctx.splat(element, {}, ctx.attrFloat("alpha", 0.01f)));
   if (failed(negative) || failed(scaled))
     return failure();
-  ctx.setOutput(0, ctx.create<SelectOp>(ctx.inputType(0), *negative, *scaled, x));
+  ctx.setOutput(0,
+                ctx.create<SelectOp>(ctx.inputType(0), *negative, *scaled, x));
   return success();
 }
 
@@ -185,7 +187,8 @@ LogicalResult convertSoftplus(NodeContext &ctx) {
     return failure();
   auto type = ctx.inputType(0);
   Value e = ctx.create<ExpOp>(type, ctx.input(0));
-  auto plusOne = ctx.binary<AddOp>(e, ctx.splat(type.getElementType(), {}, 1.0));
+  auto plusOne =
+      ctx.binary<AddOp>(e, ctx.splat(type.getElementType(), {}, 1.0));
   if (failed(plusOne))
     return failure();
   ctx.setOutput(0, ctx.create<LogOp>(type, *plusOne));

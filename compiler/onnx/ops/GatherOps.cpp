@@ -24,7 +24,8 @@ LogicalResult convertGather(NodeContext &ctx) {
   SmallVector<int64_t> shape(data.getShape().take_front(*axis));
   llvm::append_range(shape, indices.getShape());
   llvm::append_range(shape, data.getShape().drop_front(*axis + 1));
-  ctx.setOutput(0, ctx.create<GatherOp>(RankedTensorType::get(shape, data.getElementType()),
+  ctx.setOutput(0, ctx.create<GatherOp>(
+                       RankedTensorType::get(shape, data.getElementType()),
                        ctx.input(0), ctx.input(1),
                        ctx.getBuilder().getI64IntegerAttr(*axis)));
   return success();
@@ -39,8 +40,10 @@ LogicalResult convertGatherElements(NodeContext &ctx) {
   auto axis = ctx.normalizeAxis(ctx.attrInt("axis", 0), data.getRank());
   if (failed(axis))
     return failure();
-  ctx.setOutput(0, ctx.create<GatherElementsOp>(indices.clone(data.getElementType()), ctx.input(0),
-                       ctx.input(1), ctx.getBuilder().getI64IntegerAttr(*axis)));
+  ctx.setOutput(0,
+                ctx.create<GatherElementsOp>(
+                    indices.clone(data.getElementType()), ctx.input(0),
+                    ctx.input(1), ctx.getBuilder().getI64IntegerAttr(*axis)));
   return success();
 }
 
@@ -60,7 +63,8 @@ LogicalResult convertGatherNd(NodeContext &ctx) {
     return ctx.fail("GatherND batch dimensions of indices and data differ");
   SmallVector<int64_t> shape(indices.getShape().drop_back());
   llvm::append_range(shape, data.getShape().drop_front(batchDims + depth));
-  ctx.setOutput(0, ctx.create<GatherNdOp>(RankedTensorType::get(shape, data.getElementType()),
+  ctx.setOutput(0, ctx.create<GatherNdOp>(
+                       RankedTensorType::get(shape, data.getElementType()),
                        ctx.input(0), ctx.input(1),
                        ctx.getBuilder().getI64IntegerAttr(batchDims)));
   return success();

@@ -35,7 +35,8 @@ FailureOr<Value> buildMatMul(NodeContext &ctx, Value lhs, Value rhs) {
   SmallVector<int64_t> shape(*batch);
   shape.push_back(lhsType.getDimSize(lhsType.getRank() - 2));
   shape.push_back(rhsType.getShape().back());
-  Value result = ctx.create<MatMulOp>(RankedTensorType::get(shape, lhsType.getElementType()), lhs, rhs);
+  Value result = ctx.create<MatMulOp>(
+      RankedTensorType::get(shape, lhsType.getElementType()), lhs, rhs);
   if (lhsVector || rhsVector) {
     SmallVector<int64_t> squeezed(*batch);
     if (!lhsVector)
@@ -68,7 +69,8 @@ LogicalResult convertGemm(NodeContext &ctx) {
     return failure();
   Value y = *product;
   Type element = tensorType(y).getElementType();
-  double alpha = ctx.attrFloat("alpha", 1.0f), beta = ctx.attrFloat("beta", 1.0f);
+  double alpha = ctx.attrFloat("alpha", 1.0f),
+         beta = ctx.attrFloat("beta", 1.0f);
   if (alpha != 1.0) {
     auto scaled = ctx.binary<MulOp>(y, ctx.splat(element, {}, alpha));
     if (failed(scaled))
@@ -97,14 +99,17 @@ LogicalResult convertConv(NodeContext &ctx) {
   int64_t spatial = input.getRank() - 2;
   if (spatial < 1 || weight.getRank() != input.getRank())
     return ctx.fail("Conv expects input and weight of equal rank >= 3");
-  auto kernel = ctx.attrInts("kernel_shape")
-                    .value_or(SmallVector<int64_t>(
-                        weight.getShape().drop_front(2)));
-  auto strides = ctx.attrInts("strides").value_or(SmallVector<int64_t>(spatial, 1));
+  auto kernel =
+      ctx.attrInts("kernel_shape")
+          .value_or(SmallVector<int64_t>(weight.getShape().drop_front(2)));
+  auto strides =
+      ctx.attrInts("strides").value_or(SmallVector<int64_t>(spatial, 1));
   auto dilations =
       ctx.attrInts("dilations").value_or(SmallVector<int64_t>(spatial, 1));
-  auto pads = ctx.attrInts("pads").value_or(SmallVector<int64_t>(2 * spatial, 0));
-  if (int64_t(strides.size()) != spatial || int64_t(dilations.size()) != spatial ||
+  auto pads =
+      ctx.attrInts("pads").value_or(SmallVector<int64_t>(2 * spatial, 0));
+  if (int64_t(strides.size()) != spatial ||
+      int64_t(dilations.size()) != spatial ||
       int64_t(pads.size()) != 2 * spatial || int64_t(kernel.size()) != spatial)
     return ctx.fail("Conv attributes do not match the spatial rank");
   std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
@@ -115,7 +120,8 @@ LogicalResult convertConv(NodeContext &ctx) {
       int64_t in = input.getDimSize(2 + i);
       int64_t out = (in + strides[i] - 1) / strides[i];
       int64_t window = dilations[i] * (kernel[i] - 1) + 1;
-      int64_t total = std::max<int64_t>(0, (out - 1) * strides[i] + window - in);
+      int64_t total =
+          std::max<int64_t>(0, (out - 1) * strides[i] + window - in);
       int64_t small = total / 2, large = total - small;
       pads[i] = autoPad == "SAME_UPPER" ? small : large;
       pads[i + spatial] = autoPad == "SAME_UPPER" ? large : small;
@@ -143,13 +149,12 @@ LogicalResult convertConv(NodeContext &ctx) {
     shape.push_back((padded - window) / strides[i] + 1);
   }
   Builder &b = ctx.getBuilder();
-  ctx.setOutput(0, ctx.create<ConvOp>(RankedTensorType::get(shape, input.getElementType()),
-                       ctx.input(0), ctx.input(1),
-                       ctx.hasInput(2) ? ctx.input(2) : Value(),
-                       b.getDenseI64ArrayAttr(strides),
-                       b.getDenseI64ArrayAttr(pads),
-                       b.getDenseI64ArrayAttr(dilations),
-                       b.getI64IntegerAttr(groups)));
+  ctx.setOutput(
+      0, ctx.create<ConvOp>(
+             RankedTensorType::get(shape, input.getElementType()), ctx.input(0),
+             ctx.input(1), ctx.hasInput(2) ? ctx.input(2) : Value(),
+             b.getDenseI64ArrayAttr(strides), b.getDenseI64ArrayAttr(pads),
+             b.getDenseI64ArrayAttr(dilations), b.getI64IntegerAttr(groups)));
   return success();
 }
 
@@ -179,7 +184,8 @@ FailureOr<Term> sumOut(NodeContext &ctx, Term term, StringRef keep) {
   for (int64_t i = 0; i < type.getRank(); ++i)
     if (!llvm::is_contained(axes, i))
       shape.push_back(type.getDimSize(i));
-  Value reduced = ctx.create<ReduceSumOp>(RankedTensorType::get(shape, type.getElementType()), term.value,
+  Value reduced = ctx.create<ReduceSumOp>(
+      RankedTensorType::get(shape, type.getElementType()), term.value,
       ctx.getBuilder().getDenseI64ArrayAttr(axes),
       ctx.getBuilder().getBoolAttr(false));
   return Term{kept, reduced};
@@ -203,7 +209,8 @@ LogicalResult convertEinsum(NodeContext &ctx) {
   lhs.split(operands, ',');
   if (int(operands.size()) != ctx.numInputs() || operands.size() > 2)
     return ctx.fail("Einsum supports one or two operands matching the "
-                    "equation '" + equation + "'");
+                    "equation '" +
+                    equation + "'");
   std::string out = output.str();
   if (!StringRef(equation).contains("->")) { // implicit: letters seen once
     std::string all = lhs.str();
@@ -222,7 +229,8 @@ LogicalResult convertEinsum(NodeContext &ctx) {
       if (llvm::count(letters, c) > 1)
         return ctx.fail("Einsum diagonals (repeated index in one term) are "
                         "not supported");
-      auto [it, inserted] = sizes.try_emplace(StringRef(&c, 1), type.getDimSize(d));
+      auto [it, inserted] =
+          sizes.try_emplace(StringRef(&c, 1), type.getDimSize(d));
       if (!inserted && it->second != type.getDimSize(d))
         return ctx.fail("Einsum index '" + StringRef(&c, 1) +
                         "' has inconsistent sizes");
@@ -260,10 +268,12 @@ LogicalResult convertEinsum(NodeContext &ctx) {
       p *= size(c);
     return p;
   };
-  Value lhsValue = ctx.reshape(permute(ctx, a, batch + aFree + contract),
-                               {product(batch), product(aFree), product(contract)});
-  Value rhsValue = ctx.reshape(permute(ctx, b, batch + contract + bFree),
-                               {product(batch), product(contract), product(bFree)});
+  Value lhsValue =
+      ctx.reshape(permute(ctx, a, batch + aFree + contract),
+                  {product(batch), product(aFree), product(contract)});
+  Value rhsValue =
+      ctx.reshape(permute(ctx, b, batch + contract + bFree),
+                  {product(batch), product(contract), product(bFree)});
   auto matmul = buildMatMul(ctx, lhsValue, rhsValue);
   if (failed(matmul))
     return failure();

@@ -77,8 +77,8 @@ LogicalResult convertReduce(NodeContext &ctx, int64_t axesInputOpset,
     ctx.setOutput(0, input);
     return success();
   }
-  Value result = buildReduce<OpTy>(ctx, input, **axes,
-                                   ctx.attrInt("keepdims", 1) != 0);
+  Value result =
+      buildReduce<OpTy>(ctx, input, **axes, ctx.attrInt("keepdims", 1) != 0);
   if (epilogue == Epilogue::Sqrt)
     result = ctx.create<SqrtOp>(tensorType(result), result);
   ctx.setOutput(0, result);
@@ -100,9 +100,10 @@ LogicalResult convertArgMax(NodeContext &ctx) {
     else if (keepDims)
       shape.push_back(1);
   auto &b = ctx.getBuilder();
-  ctx.setOutput(0, ctx.create<ArgMaxOp>(RankedTensorType::get(shape, b.getI64Type()),
-                       ctx.input(0), b.getI64IntegerAttr(*axis),
-                       b.getBoolAttr(keepDims)));
+  ctx.setOutput(
+      0, ctx.create<ArgMaxOp>(RankedTensorType::get(shape, b.getI64Type()),
+                              ctx.input(0), b.getI64IntegerAttr(*axis),
+                              b.getBoolAttr(keepDims)));
   return success();
 }
 
@@ -153,9 +154,9 @@ LogicalResult convertLayerNorm(NodeContext &ctx) {
     if (failed(squared))
       return failure();
     Value variance = buildReduce<ReduceMeanOp>(ctx, *squared, axes, true);
-    auto shifted = ctx.binary<AddOp>(
-        variance, ctx.splat(type.getElementType(), {},
-                            ctx.attrFloat("epsilon", 1e-5f)));
+    auto shifted =
+        ctx.binary<AddOp>(variance, ctx.splat(type.getElementType(), {},
+                                              ctx.attrFloat("epsilon", 1e-5f)));
     if (failed(shifted))
       return failure();
     ctx.setOutput(1, mean);
@@ -164,7 +165,8 @@ LogicalResult convertLayerNorm(NodeContext &ctx) {
   if (ctx.inputType(1).getElementType() != type.getElementType())
     return ctx.fail("scale and input element types differ");
   auto &b = ctx.getBuilder();
-  ctx.setOutput(0, ctx.create<LayerNormOp>(type, ctx.input(0), ctx.input(1),
+  ctx.setOutput(0, ctx.create<LayerNormOp>(
+                       type, ctx.input(0), ctx.input(1),
                        ctx.hasInput(2) ? ctx.input(2) : Value(),
                        b.getI64IntegerAttr(*axis),
                        b.getF64FloatAttr(ctx.attrFloat("epsilon", 1e-5f))));
@@ -182,9 +184,10 @@ LogicalResult convertCumSum(NodeContext &ctx) {
   if (failed(axis))
     return failure();
   auto &b = ctx.getBuilder();
-  ctx.setOutput(0, ctx.create<CumSumOp>(type, ctx.input(0), b.getI64IntegerAttr(*axis),
-                       b.getBoolAttr(ctx.attrInt("exclusive", 0)),
-                       b.getBoolAttr(ctx.attrInt("reverse", 0))));
+  ctx.setOutput(
+      0, ctx.create<CumSumOp>(type, ctx.input(0), b.getI64IntegerAttr(*axis),
+                              b.getBoolAttr(ctx.attrInt("exclusive", 0)),
+                              b.getBoolAttr(ctx.attrInt("reverse", 0))));
   return success();
 }
 

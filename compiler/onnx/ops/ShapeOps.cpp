@@ -52,8 +52,7 @@ LogicalResult convertShape(NodeContext &ctx) {
 }
 
 LogicalResult convertSize(NodeContext &ctx) {
-  ctx.setOutput(0,
-                int64Constant(ctx, {ctx.inputType(0).getNumElements()}, {}));
+  ctx.setOutput(0, int64Constant(ctx, {ctx.inputType(0).getNumElements()}, {}));
   return success();
 }
 
@@ -175,8 +174,8 @@ LogicalResult convertTranspose(NodeContext &ctx) {
       llvm::to_vector(llvm::reverse(llvm::seq<int64_t>(0, rank))));
   SmallVector<bool> seen(rank, false);
   if (int64_t(perm.size()) != rank)
-    return ctx.fail("perm has " + Twine(perm.size()) +
-                    " entries for rank " + Twine(rank));
+    return ctx.fail("perm has " + Twine(perm.size()) + " entries for rank " +
+                    Twine(rank));
   for (int64_t &p : perm) {
     auto normalized = ctx.normalizeAxis(p, rank);
     if (failed(normalized) || seen[*normalized])
@@ -213,7 +212,8 @@ LogicalResult convertConcat(NodeContext &ctx) {
                         " differ outside axis " + Twine(*axis));
     shape[*axis] += type.getDimSize(*axis);
   }
-  ctx.setOutput(0, ctx.create<ConcatOp>(RankedTensorType::get(shape, first.getElementType()),
+  ctx.setOutput(0, ctx.create<ConcatOp>(
+                       RankedTensorType::get(shape, first.getElementType()),
                        inputs, ctx.getBuilder().getI64IntegerAttr(*axis)));
   return success();
 }
@@ -324,7 +324,8 @@ LogicalResult convertSlice(NodeContext &ctx) {
     shape[*axis] = count;
   }
   auto &b = ctx.getBuilder();
-  ctx.setOutput(0, ctx.create<SliceOp>(RankedTensorType::get(shape, type.getElementType()),
+  ctx.setOutput(0, ctx.create<SliceOp>(
+                       RankedTensorType::get(shape, type.getElementType()),
                        ctx.input(0), b.getDenseI64ArrayAttr(outStarts),
                        b.getDenseI64ArrayAttr(outSteps)));
   return success();
@@ -339,7 +340,8 @@ LogicalResult convertExpand(NodeContext &ctx) {
   if (failed(shape))
     return ctx.fail("cannot expand " + shapeString(type.getShape()) + " to " +
                     shapeString(*target));
-  ctx.setOutput(0, ctx.create<BroadcastOp>(RankedTensorType::get(*shape, type.getElementType()),
+  ctx.setOutput(0, ctx.create<BroadcastOp>(
+                       RankedTensorType::get(*shape, type.getElementType()),
                        ctx.input(0)));
   return success();
 }
@@ -356,9 +358,10 @@ LogicalResult convertTile(NodeContext &ctx) {
   SmallVector<int64_t> shape;
   for (auto [d, r] : llvm::zip(type.getShape(), *repeats))
     shape.push_back(d * r);
-  ctx.setOutput(0, ctx.create<TileOp>(RankedTensorType::get(shape, type.getElementType()),
-                       ctx.input(0),
-                       ctx.getBuilder().getDenseI64ArrayAttr(*repeats)));
+  ctx.setOutput(
+      0, ctx.create<TileOp>(RankedTensorType::get(shape, type.getElementType()),
+                            ctx.input(0),
+                            ctx.getBuilder().getDenseI64ArrayAttr(*repeats)));
   return success();
 }
 
@@ -367,7 +370,8 @@ LogicalResult convertPad(NodeContext &ctx) {
   int64_t rank = type.getRank();
   std::string mode = ctx.attrString("mode", "constant");
   if (mode != "constant")
-    return ctx.fail("Pad mode '" + mode + "' is not supported (only "
+    return ctx.fail("Pad mode '" + mode +
+                    "' is not supported (only "
                     "'constant')");
   SmallVector<int64_t> pads;
   double value = 0;
@@ -407,7 +411,8 @@ LogicalResult convertPad(NodeContext &ctx) {
     shape[*normalized] += pads[i] + pads[i + axes.size()];
   }
   auto &b = ctx.getBuilder();
-  ctx.setOutput(0, ctx.create<PadOp>(RankedTensorType::get(shape, type.getElementType()),
+  ctx.setOutput(0, ctx.create<PadOp>(
+                       RankedTensorType::get(shape, type.getElementType()),
                        ctx.input(0), b.getDenseI64ArrayAttr(low),
                        b.getDenseI64ArrayAttr(high), b.getF64FloatAttr(value)));
   return success();

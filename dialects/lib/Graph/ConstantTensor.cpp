@@ -33,8 +33,8 @@ ConstantTensor::ConstantTensor(RankedTensorType type)
       elementBytes(storageBytes(type.getElementType())),
       data(size_t(numElements * elementBytes), 0) {}
 
-std::optional<ConstantTensor>
-ConstantTensor::fromBytes(RankedTensorType type, ArrayRef<char> bytes) {
+std::optional<ConstantTensor> ConstantTensor::fromBytes(RankedTensorType type,
+                                                        ArrayRef<char> bytes) {
   if (!type.hasStaticShape() || storageBytes(type.getElementType()) == 0)
     return std::nullopt;
   ConstantTensor result(type);

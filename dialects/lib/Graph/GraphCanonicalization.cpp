@@ -26,8 +26,7 @@ bool isSplatOf(Value value, double expected) {
 
 /// `x op c` -> `x` when c is the identity element and the op does not
 /// broadcast x to a larger shape (x + 0, x - 0, x * 1, x / 1).
-template <typename OpTy>
-struct DropIdentityOperand : OpRewritePattern<OpTy> {
+template <typename OpTy> struct DropIdentityOperand : OpRewritePattern<OpTy> {
   DropIdentityOperand(MLIRContext *context, double identity, bool commutative)
       : OpRewritePattern<OpTy>(context), identity(identity),
         commutative(commutative) {}

@@ -25,8 +25,7 @@ RankedTensorType resultType(Operation *op, unsigned index = 0) {
   return cast<RankedTensorType>(op->getResult(index).getType());
 }
 
-std::optional<ConstantTensor> constantOf(Attribute attr,
-                                         int64_t maxElements) {
+std::optional<ConstantTensor> constantOf(Attribute attr, int64_t maxElements) {
   auto elements = dyn_cast_or_null<ElementsAttr>(attr);
   if (!elements || elements.getNumElements() > maxElements)
     return std::nullopt;
@@ -69,8 +68,7 @@ void copyElement(const ConstantTensor &src, int64_t from, ConstantTensor &dst,
 }
 
 /// Builds a tensor of `type` whose element i is element map[i] of `src`.
-ConstantTensor gatherElements(const ConstantTensor &src,
-                              RankedTensorType type,
+ConstantTensor gatherElements(const ConstantTensor &src, RankedTensorType type,
                               ArrayRef<int64_t> map) {
   ConstantTensor result(type);
   for (auto [to, from] : llvm::enumerate(map))
@@ -79,8 +77,7 @@ ConstantTensor gatherElements(const ConstantTensor &src,
 }
 
 /// Visits every multi-index of `shape` in row-major order.
-template <typename Fn>
-void forEachIndex(ArrayRef<int64_t> shape, Fn fn) {
+template <typename Fn> void forEachIndex(ArrayRef<int64_t> shape, Fn fn) {
   int64_t total = 1;
   for (int64_t d : shape)
     total *= d;
@@ -97,22 +94,38 @@ void forEachIndex(ArrayRef<int64_t> shape, Fn fn) {
 
 double applyFloat(BinaryKind kind, double a, double b) {
   switch (kind) {
-  case BinaryKind::Add: return a + b;
-  case BinaryKind::Sub: return a - b;
-  case BinaryKind::Mul: return a * b;
-  case BinaryKind::Div: return a / b;
-  case BinaryKind::Pow: return std::pow(a, b);
-  case BinaryKind::Max: return std::max(a, b);
-  case BinaryKind::Min: return std::min(a, b);
-  case BinaryKind::Mod: return std::fmod(a, b);
-  case BinaryKind::And: return (a != 0) && (b != 0);
-  case BinaryKind::Or: return (a != 0) || (b != 0);
-  case BinaryKind::Xor: return (a != 0) != (b != 0);
-  case BinaryKind::Equal: return a == b;
-  case BinaryKind::Less: return a < b;
-  case BinaryKind::LessEqual: return a <= b;
-  case BinaryKind::Greater: return a > b;
-  case BinaryKind::GreaterEqual: return a >= b;
+  case BinaryKind::Add:
+    return a + b;
+  case BinaryKind::Sub:
+    return a - b;
+  case BinaryKind::Mul:
+    return a * b;
+  case BinaryKind::Div:
+    return a / b;
+  case BinaryKind::Pow:
+    return std::pow(a, b);
+  case BinaryKind::Max:
+    return std::max(a, b);
+  case BinaryKind::Min:
+    return std::min(a, b);
+  case BinaryKind::Mod:
+    return std::fmod(a, b);
+  case BinaryKind::And:
+    return (a != 0) && (b != 0);
+  case BinaryKind::Or:
+    return (a != 0) || (b != 0);
+  case BinaryKind::Xor:
+    return (a != 0) != (b != 0);
+  case BinaryKind::Equal:
+    return a == b;
+  case BinaryKind::Less:
+    return a < b;
+  case BinaryKind::LessEqual:
+    return a <= b;
+  case BinaryKind::Greater:
+    return a > b;
+  case BinaryKind::GreaterEqual:
+    return a >= b;
   }
   return 0;
 }
@@ -137,44 +150,76 @@ std::optional<int64_t> applyInt(BinaryKind kind, int64_t a, int64_t b) {
       r *= a;
     return r;
   }
-  case BinaryKind::Add: return a + b;
-  case BinaryKind::Sub: return a - b;
-  case BinaryKind::Mul: return a * b;
-  case BinaryKind::Max: return std::max(a, b);
-  case BinaryKind::Min: return std::min(a, b);
-  case BinaryKind::And: return a & b;
-  case BinaryKind::Or: return a | b;
-  case BinaryKind::Xor: return a ^ b;
-  case BinaryKind::Equal: return a == b;
-  case BinaryKind::Less: return a < b;
-  case BinaryKind::LessEqual: return a <= b;
-  case BinaryKind::Greater: return a > b;
-  case BinaryKind::GreaterEqual: return a >= b;
+  case BinaryKind::Add:
+    return a + b;
+  case BinaryKind::Sub:
+    return a - b;
+  case BinaryKind::Mul:
+    return a * b;
+  case BinaryKind::Max:
+    return std::max(a, b);
+  case BinaryKind::Min:
+    return std::min(a, b);
+  case BinaryKind::And:
+    return a & b;
+  case BinaryKind::Or:
+    return a | b;
+  case BinaryKind::Xor:
+    return a ^ b;
+  case BinaryKind::Equal:
+    return a == b;
+  case BinaryKind::Less:
+    return a < b;
+  case BinaryKind::LessEqual:
+    return a <= b;
+  case BinaryKind::Greater:
+    return a > b;
+  case BinaryKind::GreaterEqual:
+    return a >= b;
   }
   return std::nullopt;
 }
 
 double applyUnary(UnaryKind kind, double x) {
   switch (kind) {
-  case UnaryKind::Neg: return -x;
-  case UnaryKind::Abs: return std::fabs(x);
-  case UnaryKind::Exp: return std::exp(x);
-  case UnaryKind::Log: return std::log(x);
-  case UnaryKind::Sqrt: return std::sqrt(x);
-  case UnaryKind::Rsqrt: return 1.0 / std::sqrt(x);
-  case UnaryKind::Reciprocal: return 1.0 / x;
-  case UnaryKind::Tanh: return std::tanh(x);
-  case UnaryKind::Erf: return std::erf(x);
-  case UnaryKind::Sigmoid: return 1.0 / (1.0 + std::exp(-x));
-  case UnaryKind::Relu: return x > 0 ? x : 0;
-  case UnaryKind::Silu: return x / (1.0 + std::exp(-x));
-  case UnaryKind::Sin: return std::sin(x);
-  case UnaryKind::Cos: return std::cos(x);
-  case UnaryKind::Floor: return std::floor(x);
-  case UnaryKind::Ceil: return std::ceil(x);
-  case UnaryKind::Round: return std::nearbyint(x); // ties to even
-  case UnaryKind::Sign: return double((x > 0) - (x < 0));
-  case UnaryKind::Not: return x == 0;
+  case UnaryKind::Neg:
+    return -x;
+  case UnaryKind::Abs:
+    return std::fabs(x);
+  case UnaryKind::Exp:
+    return std::exp(x);
+  case UnaryKind::Log:
+    return std::log(x);
+  case UnaryKind::Sqrt:
+    return std::sqrt(x);
+  case UnaryKind::Rsqrt:
+    return 1.0 / std::sqrt(x);
+  case UnaryKind::Reciprocal:
+    return 1.0 / x;
+  case UnaryKind::Tanh:
+    return std::tanh(x);
+  case UnaryKind::Erf:
+    return std::erf(x);
+  case UnaryKind::Sigmoid:
+    return 1.0 / (1.0 + std::exp(-x));
+  case UnaryKind::Relu:
+    return x > 0 ? x : 0;
+  case UnaryKind::Silu:
+    return x / (1.0 + std::exp(-x));
+  case UnaryKind::Sin:
+    return std::sin(x);
+  case UnaryKind::Cos:
+    return std::cos(x);
+  case UnaryKind::Floor:
+    return std::floor(x);
+  case UnaryKind::Ceil:
+    return std::ceil(x);
+  case UnaryKind::Round:
+    return std::nearbyint(x); // ties to even
+  case UnaryKind::Sign:
+    return double((x > 0) - (x < 0));
+  case UnaryKind::Not:
+    return x == 0;
   }
   return x;
 }
@@ -250,18 +295,25 @@ OpFoldResult foldReduceOp(Operation *op, ReduceKind kind, Attribute inputAttr,
     double x = input->getDouble(linear);
     double &a = acc[out];
     if (!seen[out]) {
-      a = kind == ReduceKind::Prod ? 1.0 : (kind == ReduceKind::Max ||
-                                            kind == ReduceKind::Min)
-                                               ? x
-                                               : 0.0;
+      a = kind == ReduceKind::Prod                               ? 1.0
+          : (kind == ReduceKind::Max || kind == ReduceKind::Min) ? x
+                                                                 : 0.0;
       seen[out] = true;
     }
     switch (kind) {
     case ReduceKind::Sum:
-    case ReduceKind::Mean: a += x; break;
-    case ReduceKind::Max: a = std::max(a, x); break;
-    case ReduceKind::Min: a = std::min(a, x); break;
-    case ReduceKind::Prod: a *= x; break;
+    case ReduceKind::Mean:
+      a += x;
+      break;
+    case ReduceKind::Max:
+      a = std::max(a, x);
+      break;
+    case ReduceKind::Min:
+      a = std::min(a, x);
+      break;
+    case ReduceKind::Prod:
+      a *= x;
+      break;
     }
     count[out] += 1;
   });
@@ -424,11 +476,10 @@ LogicalResult SplitOp::fold(FoldAdaptor adaptor,
     SmallVector<int64_t> starts(rank, 0), steps(rank, 1);
     starts[getAxis()] = offset;
     offset += type.getDimSize(getAxis());
-    results.push_back(
-        gatherElements(*input, type,
-                       sliceMap(input->getShape(), type.getShape(), starts,
-                                steps))
-            .toAttr());
+    results.push_back(gatherElements(*input, type,
+                                     sliceMap(input->getShape(),
+                                              type.getShape(), starts, steps))
+                          .toAttr());
   }
   return success();
 }
@@ -441,9 +492,9 @@ OpFoldResult BroadcastOp::fold(FoldAdaptor adaptor) {
   auto input = constantOf(adaptor.getInput(), kMaxFoldDataElements);
   if (!input || getType().getNumElements() > kMaxFoldArithElements)
     return {};
-  return gatherElements(*input, getType(),
-                        broadcastIndices(getType().getShape(),
-                                         input->getShape()))
+  return gatherElements(
+             *input, getType(),
+             broadcastIndices(getType().getShape(), input->getShape()))
       .toAttr();
 }
 
@@ -504,20 +555,21 @@ OpFoldResult GatherElementsOp::fold(FoldAdaptor adaptor) {
   auto dataStrides = computeStrides(data->getShape());
   SmallVector<int64_t> map;
   bool ok = true;
-  forEachIndex(getType().getShape(), [&](int64_t linear, ArrayRef<int64_t> idx) {
-    int64_t src = 0;
-    for (size_t d = 0; d < idx.size(); ++d) {
-      int64_t coord = idx[d];
-      if (int64_t(d) == getAxis()) {
-        auto index =
-            normalizeIndex(indices->getInt(linear), data->getShape()[d]);
-        ok &= index.has_value();
-        coord = index.value_or(0);
-      }
-      src += coord * dataStrides[d];
-    }
-    map.push_back(src);
-  });
+  forEachIndex(
+      getType().getShape(), [&](int64_t linear, ArrayRef<int64_t> idx) {
+        int64_t src = 0;
+        for (size_t d = 0; d < idx.size(); ++d) {
+          int64_t coord = idx[d];
+          if (int64_t(d) == getAxis()) {
+            auto index =
+                normalizeIndex(indices->getInt(linear), data->getShape()[d]);
+            ok &= index.has_value();
+            coord = index.value_or(0);
+          }
+          src += coord * dataStrides[d];
+        }
+        map.push_back(src);
+      });
   if (!ok)
     return {};
   return gatherElements(*data, getType(), map).toAttr();

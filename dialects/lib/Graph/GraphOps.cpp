@@ -48,8 +48,8 @@ static LogicalResult verifyResultShape(Operation *op,
 static LogicalResult verifyAxis(Operation *op, int64_t axis, int64_t rank,
                                 StringRef what = "axis") {
   if (axis < 0 || axis >= rank)
-    return op->emitOpError() << what << " " << axis
-                             << " is out of range for rank " << rank;
+    return op->emitOpError()
+           << what << " " << axis << " is out of range for rank " << rank;
   return success();
 }
 
@@ -125,12 +125,12 @@ LogicalResult MatMulOp::verify() {
            << shapeString(rhs.getShape());
   bool integer = lhs.getElementType().isInteger();
   if (lhs.getElementType() != rhs.getElementType() ||
-      (!integer && getResult().getType().getElementType() !=
-                       lhs.getElementType()))
+      (!integer &&
+       getResult().getType().getElementType() != lhs.getElementType()))
     return emitOpError("element types must match (integer products may "
                        "widen the result)");
-  auto batch = broadcastShapes(lhs.getShape().drop_back(2),
-                               rhs.getShape().drop_back(2));
+  auto batch =
+      broadcastShapes(lhs.getShape().drop_back(2), rhs.getShape().drop_back(2));
   if (failed(batch))
     return emitOpError("batch dimensions do not broadcast");
   batch->push_back(lhs.getShape()[lhs.getRank() - 2]);
@@ -152,8 +152,8 @@ LogicalResult ConvOp::verify() {
   if (groups < 1 || input.getDimSize(1) != weight.getDimSize(1) * groups ||
       weight.getDimSize(0) % groups != 0)
     return emitOpError("channel counts do not match the group count");
-  if (getBias() && getBias().getType().getShape() !=
-                       ArrayRef<int64_t>{weight.getDimSize(0)})
+  if (getBias() &&
+      getBias().getType().getShape() != ArrayRef<int64_t>{weight.getDimSize(0)})
     return emitOpError("bias shape ")
            << shapeString(getBias().getType().getShape())
            << " is not the output channel count [" << weight.getDimSize(0)
@@ -206,7 +206,8 @@ LogicalResult LayerNormOp::verify() {
   auto input = getInput().getType();
   if (failed(verifyAxis(*this, getAxis(), input.getRank())) ||
       failed(verifyNormParam(*this, getScale(), getAxis(), input)) ||
-      (getBias() && failed(verifyNormParam(*this, getBias(), getAxis(), input))))
+      (getBias() &&
+       failed(verifyNormParam(*this, getBias(), getAxis(), input))))
     return failure();
   if (getResult().getType() != input)
     return emitOpError("result type must match the input");
@@ -289,8 +290,8 @@ LogicalResult SliceOp::verify() {
     int64_t last = start + (count - 1) * step;
     if (start < 0 || start >= dim || last < 0 || last >= dim)
       return emitOpError("slice of dimension ")
-             << i << " (start " << start << ", step " << step << ", "
-             << count << " elements) leaves the input of size " << dim;
+             << i << " (start " << start << ", step " << step << ", " << count
+             << " elements) leaves the input of size " << dim;
   }
   return success();
 }

@@ -33,8 +33,8 @@ LogicalResult MatMulOp::verify() {
       result.getDimSize(result.getRank() - 2) !=
           lhs.getDimSize(lhs.getRank() - 2))
     return emitOpError("operand and result shapes do not form a matmul");
-  if (getBias() && getBias().getType().getNumElements() !=
-                       result.getShape().back())
+  if (getBias() &&
+      getBias().getType().getNumElements() != result.getShape().back())
     return emitOpError("bias must have one element per output column");
   if (getResidual() && getResidual().getType() != result)
     return emitOpError("residual must have the result's type");

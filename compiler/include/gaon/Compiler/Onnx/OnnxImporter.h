@@ -49,9 +49,9 @@ mlir::OwningOpRef<mlir::ModuleOp> importOnnxModel(mlir::MLIRContext &context,
 
 /// Reads a serialized onnx.TensorProto file (a backend test's input_K.pb or
 /// output_K.pb). On failure returns nullopt and sets `error`.
-std::optional<graph::ConstantTensor>
-readTensorFile(mlir::MLIRContext &context, llvm::StringRef path,
-               std::string &error);
+std::optional<graph::ConstantTensor> readTensorFile(mlir::MLIRContext &context,
+                                                    llvm::StringRef path,
+                                                    std::string &error);
 
 /// Fills `options` for running the model on the data set in `dataSetDir`
 /// (ONNX backend-test layout: input_K.pb for the K-th graph input that is

@@ -42,16 +42,17 @@ struct DataSetResult {
 /// Runs the compiled module on a target: returns its outputs, or failure
 /// after emitting a diagnostic. `notes` receives lines for the report
 /// (cycles, energy). The default runs the reference interpreter.
-using TargetRunner = std::function<mlir::FailureOr<
-    llvm::SmallVector<graph::ConstantTensor>>(
-    mlir::ModuleOp, llvm::ArrayRef<graph::ConstantTensor>, std::string &notes)>;
+using TargetRunner =
+    std::function<mlir::FailureOr<llvm::SmallVector<graph::ConstantTensor>>(
+        mlir::ModuleOp, llvm::ArrayRef<graph::ConstantTensor>,
+        std::string &notes)>;
 
 struct CheckOptions {
-  bool optimize = true;  ///< run gaon-graph-optimize before running
+  bool optimize = true;       ///< run gaon-graph-optimize before running
   std::string dtype = "fp32"; ///< or bf16 / fp16 (gaon-convert-precision)
-  double rtol = 1e-4;    ///< largest relative L2 error that passes
-  double atol = 1e-6;    ///< or largest max-abs error that passes
-  TargetRunner runner;   ///< empty: the reference interpreter
+  double rtol = 1e-4;         ///< largest relative L2 error that passes
+  double atol = 1e-6;         ///< or largest max-abs error that passes
+  TargetRunner runner;        ///< empty: the reference interpreter
 };
 
 DataSetResult checkDataSet(llvm::StringRef modelPath,

@@ -23,8 +23,8 @@ namespace gaon::reference {
 /// emitted on the op that cannot be evaluated.
 /// `onValue`, when given, sees every op result as it is computed (the op is
 /// the one in `func`, not a copy).
-using ValueCallback =
-    std::function<void(mlir::Operation *, unsigned, const graph::ConstantTensor &)>;
+using ValueCallback = std::function<void(mlir::Operation *, unsigned,
+                                         const graph::ConstantTensor &)>;
 mlir::FailureOr<llvm::SmallVector<graph::ConstantTensor>>
 interpret(mlir::func::FuncOp func, llvm::ArrayRef<graph::ConstantTensor> inputs,
           const ValueCallback &onValue = nullptr);

@@ -15,12 +15,43 @@ namespace gaon::graph {
 
 /// The elementwise, reduction kinds that share one verifier and folder.
 enum class BinaryKind {
-  Add, Sub, Mul, Div, Pow, Max, Min, Mod, And, Or, Xor,
-  Equal, Less, LessEqual, Greater, GreaterEqual
+  Add,
+  Sub,
+  Mul,
+  Div,
+  Pow,
+  Max,
+  Min,
+  Mod,
+  And,
+  Or,
+  Xor,
+  Equal,
+  Less,
+  LessEqual,
+  Greater,
+  GreaterEqual
 };
 enum class UnaryKind {
-  Neg, Abs, Exp, Log, Sqrt, Rsqrt, Reciprocal, Tanh, Erf, Sigmoid, Relu,
-  Silu, Sin, Cos, Floor, Ceil, Round, Sign, Not
+  Neg,
+  Abs,
+  Exp,
+  Log,
+  Sqrt,
+  Rsqrt,
+  Reciprocal,
+  Tanh,
+  Erf,
+  Sigmoid,
+  Relu,
+  Silu,
+  Sin,
+  Cos,
+  Floor,
+  Ceil,
+  Round,
+  Sign,
+  Not
 };
 enum class ReduceKind { Sum, Mean, Max, Min, Prod };
 

@@ -1,4 +1,5 @@
-//===- EmitArtifact.h - NPU command streams into a .gaon artifact -*- C++ -*-===//
+//===- EmitArtifact.h - NPU command streams into a .gaon artifact -*- C++
+//-*-===//
 
 #ifndef GAON_BACKENDS_NPUSIM_EMITARTIFACT_H
 #define GAON_BACKENDS_NPUSIM_EMITARTIFACT_H
