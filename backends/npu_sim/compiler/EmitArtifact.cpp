@@ -360,6 +360,10 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
       bind(id, func.getResultAttrOfType<DenseI64ArrayAttr>(i, kDramAttrName)[0],
            value, npu_sim_runtime::NpuBinding::Write);
     }
+    auto layout = module->getAttrOfType<DictionaryAttr>(kLayoutAttrName);
+    // Aligned weights take at most the planned region's size.
+    writer.reserveWeights(
+        uint64_t(cast<IntegerAttr>(layout.get("weights_bytes")).getInt()));
     unsigned weightIndex = 0;
     for (auto constant : body.getOps<ConstantOp>()) {
       // Large weights are read in place; small or packed ones are copied.
@@ -377,7 +381,6 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
       bind(id, constant->getAttrOfType<DenseI64ArrayAttr>(kDramAttrName)[0],
            constant.getResult(), npu_sim_runtime::NpuBinding::Read);
     }
-    auto layout = module->getAttrOfType<DictionaryAttr>(kLayoutAttrName);
     exec.dramBytes =
         uint64_t(cast<IntegerAttr>(layout.get("dram_bytes")).getInt());
     exec.stream = std::move(stream);

@@ -125,6 +125,9 @@ public:
   uint32_t addOutput(std::string name, DType dtype, std::vector<int64_t> shape);
   uint32_t addIntermediate(std::string name, DType dtype,
                            std::vector<int64_t> shape);
+  // Reserves room for `bytes` of weight data, so that adding large weights
+  // copies each once instead of regrowing the section.
+  void reserveWeights(uint64_t bytes) { weights_.reserve(bytes); }
   // Copies `size` bytes of weight data (checked against dtype x shape when
   // serializing).
   uint32_t addWeight(std::string name, DType dtype, std::vector<int64_t> shape,
