@@ -96,6 +96,11 @@ kernels::Tensor Emitter::tensor(Value value) const {
   return tensorAt(value, address);
 }
 
+[[noreturn]] sim::VecOp noVectorOp(Operation *op) {
+  throw std::runtime_error("no vector op for '" +
+                           op->getName().getStringRef().str() + "'");
+}
+
 sim::VecOp binaryOp(Operation *op) {
   return llvm::TypeSwitch<Operation *, sim::VecOp>(op)
       .Case([](AddOp) { return sim::VecOp::Add; })
@@ -113,10 +118,7 @@ sim::VecOp binaryOp(Operation *op) {
       .Case([](LessEqualOp) { return sim::VecOp::CmpLe; })
       .Case([](GreaterOp) { return sim::VecOp::CmpGt; })
       .Case([](GreaterEqualOp) { return sim::VecOp::CmpGe; })
-      .Default([](Operation *op) -> sim::VecOp {
-        throw std::runtime_error("no vector op for '" +
-                                 op->getName().getStringRef().str() + "'");
-      });
+      .Default(noVectorOp);
 }
 
 /// Unary vector op and its alpha/beta (for Scale-based forms).
@@ -137,10 +139,7 @@ sim::VecOp unaryOp(Operation *op) {
       .Case([](FloorOp) { return sim::VecOp::Floor; })
       .Case([](CeilOp) { return sim::VecOp::Ceil; })
       .Case([](NotOp) { return sim::VecOp::Not; })
-      .Default([](Operation *op) -> sim::VecOp {
-        throw std::runtime_error("no vector op for '" +
-                                 op->getName().getStringRef().str() + "'");
-      });
+      .Default(noVectorOp);
 }
 
 void Emitter::emit(Operation *op) {

@@ -19,23 +19,6 @@ namespace {
 constexpr char kMagic[8] = {'G', 'N', 'P', 'U', 'E', 'X', 'E', '\0'};
 constexpr size_t kBindingBytes = 4 + 1 + 3 + 8 + 8;
 
-uint32_t crc32(const uint8_t *data, size_t size) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int bit = 0; bit < 8; ++bit)
-        c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  uint32_t crc = 0xFFFFFFFFu;
-  for (size_t i = 0; i < size; ++i)
-    crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
-  return crc ^ 0xFFFFFFFFu;
-}
-
 class Writer {
 public:
   std::vector<uint8_t> bytes;
@@ -65,9 +48,7 @@ public:
            " bytes, " + std::to_string(left()) + " left");
   }
   uint8_t u8(const char *what) { return static_cast<uint8_t>(get(1, what)); }
-  uint32_t u32(const char *what) {
-    return static_cast<uint32_t>(get(4, what));
-  }
+  uint32_t u32(const char *what) { return static_cast<uint32_t>(get(4, what)); }
   uint64_t u64(const char *what) { return get(8, what); }
   const uint8_t *take(size_t n, const char *what) {
     need(n, what);
@@ -123,9 +104,8 @@ void checkBindings(const NpuExecutable &exe, const std::string &prefix) {
     for (size_t j = 0; j < i; ++j)
       if (exe.bindings[j].tensorId == b.tensorId)
         throw ExecutableError(prefix + "tensor " + std::to_string(b.tensorId) +
-                              " is bound twice (bindings " +
-                              std::to_string(j) + " and " + std::to_string(i) +
-                              ")");
+                              " is bound twice (bindings " + std::to_string(j) +
+                              " and " + std::to_string(i) + ")");
     if (b.bytes)
       sorted.push_back(&b);
   }
@@ -135,9 +115,9 @@ void checkBindings(const NpuExecutable &exe, const std::string &prefix) {
             });
   for (size_t i = 1; i < sorted.size(); ++i)
     if (sorted[i - 1]->dramAddr + sorted[i - 1]->bytes > sorted[i]->dramAddr)
-      throw ExecutableError(prefix + "bindings overlap in DRAM: " +
-                            describe(*sorted[i - 1]) + " and " +
-                            describe(*sorted[i]));
+      throw ExecutableError(
+          prefix + "bindings overlap in DRAM: " + describe(*sorted[i - 1]) +
+          " and " + describe(*sorted[i]));
 }
 
 } // namespace
@@ -181,7 +161,7 @@ std::vector<uint8_t> encodeExecutable(const NpuExecutable &exe) {
   }
   w.u32(static_cast<uint32_t>(stream.size()));
   w.raw(stream.data(), stream.size());
-  w.u32(crc32(w.bytes.data(), w.bytes.size()));
+  w.u32(npu_sim::crc32(w.bytes.data(), w.bytes.size()));
   return std::move(w.bytes);
 }
 
@@ -189,8 +169,7 @@ NpuExecutable decodeExecutable(const uint8_t *data, size_t size) {
   if (!data && size)
     throw ExecutableError("npu-sim executable: no data");
   Reader r(data, size);
-  if (size < sizeof(kMagic) ||
-      std::memcmp(data, kMagic, sizeof(kMagic)) != 0)
+  if (size < sizeof(kMagic) || std::memcmp(data, kMagic, sizeof(kMagic)) != 0)
     r.fail("not an npu-sim executable (magic \"GNPUEXE\" missing)");
   r.take(sizeof(kMagic), "magic");
   uint32_t version = r.u32("version");
@@ -205,7 +184,7 @@ NpuExecutable decodeExecutable(const uint8_t *data, size_t size) {
   uint32_t stored = 0;
   for (int i = 0; i < 4; ++i)
     stored |= uint32_t(data[size - 4 + i]) << (8 * i);
-  if (crc32(data, size - 4) != stored)
+  if (npu_sim::crc32(data, size - 4) != stored)
     throw ExecutableError("npu-sim executable: checksum mismatch (the "
                           "executable is corrupted or truncated)");
   Reader body(data, size - 4);
@@ -284,8 +263,7 @@ std::string compareChips(const ChipDesc &a, const ChipDesc &b) {
   check("cores.semaphores", a.semaphoresPerCore, b.semaphoresPerCore);
   check("tensor_unit.rows", a.tensor.rows, b.tensor.rows);
   check("tensor_unit.cols", a.tensor.cols, b.tensor.cols);
-  check("tensor_unit.dataflow", int(a.tensor.dataflow),
-        int(b.tensor.dataflow));
+  check("tensor_unit.dataflow", int(a.tensor.dataflow), int(b.tensor.dataflow));
   checkArray("tensor_unit.macs_per_cycle", a.tensor.macsPerCycle,
              b.tensor.macsPerCycle);
   check("tensor_unit.fp32_emulation_slowdown", a.tensor.fp32EmulationSlowdown,
@@ -323,8 +301,7 @@ std::string compareChips(const ChipDesc &a, const ChipDesc &b) {
         b.energy.pjPerScratchpadByte);
   check("energy.pj_per_shared_byte", a.energy.pjPerSharedByte,
         b.energy.pjPerSharedByte);
-  check("energy.pj_per_dram_bit", a.energy.pjPerDramBit,
-        b.energy.pjPerDramBit);
+  check("energy.pj_per_dram_bit", a.energy.pjPerDramBit, b.energy.pjPerDramBit);
   check("energy.pj_per_network_byte", a.energy.pjPerNetworkByte,
         b.energy.pjPerNetworkByte);
   check("energy.pj_per_vector_op", a.energy.pjPerVectorOp,

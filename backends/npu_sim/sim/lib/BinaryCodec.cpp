@@ -36,23 +36,6 @@ constexpr uint16_t kBarrierBytes = 2 + 2;
 constexpr size_t kInstrHeaderBytes = 5;
 constexpr size_t kFileHeaderBytes = 12;
 
-uint32_t crc32(const uint8_t *data, size_t size) {
-  static const std::array<uint32_t, 256> table = [] {
-    std::array<uint32_t, 256> t{};
-    for (uint32_t i = 0; i < 256; ++i) {
-      uint32_t c = i;
-      for (int bit = 0; bit < 8; ++bit)
-        c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  uint32_t crc = 0xFFFFFFFFu;
-  for (size_t i = 0; i < size; ++i)
-    crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
-  return crc ^ 0xFFFFFFFFu;
-}
-
 class Writer {
 public:
   void u8(uint8_t v) { bytes.push_back(v); }
@@ -245,7 +228,7 @@ Instr decodeInstr(Reader &r) {
   instr.unit.index = r.u8();
   uint16_t payload = r.u16();
   static const uint16_t expected[] = {
-      0,          kDmaBytes,    kMatmulBytes, kVectorBytes, kSignalBytes,
+      0,          kDmaBytes,     kMatmulBytes, kVectorBytes, kSignalBytes,
       kWaitBytes, kBarrierBytes, kGatherBytes};
   if (opcode == 0 || opcode > static_cast<uint8_t>(Opcode::Gather))
     r.corrupt("opcode " + std::to_string(opcode) + " is not 1-7");
@@ -451,6 +434,23 @@ void saveStreamFile(const Stream &stream, const std::string &path) {
   } else {
     file << printText(stream);
   }
+}
+
+uint32_t crc32(const uint8_t *data, size_t size) {
+  static const std::array<uint32_t, 256> table = [] {
+    std::array<uint32_t, 256> t{};
+    for (uint32_t i = 0; i < 256; ++i) {
+      uint32_t c = i;
+      for (int bit = 0; bit < 8; ++bit)
+        c = (c & 1) ? 0xEDB88320u ^ (c >> 1) : c >> 1;
+      t[i] = c;
+    }
+    return t;
+  }();
+  uint32_t crc = 0xFFFFFFFFu;
+  for (size_t i = 0; i < size; ++i)
+    crc = table[(crc ^ data[i]) & 0xFF] ^ (crc >> 8);
+  return crc ^ 0xFFFFFFFFu;
 }
 
 } // namespace gaon::npu_sim

@@ -41,6 +41,10 @@ Stream loadStreamFile(const std::string &path);
 /// Writes binary when `path` ends in ".bin", text otherwise.
 void saveStreamFile(const Stream &stream, const std::string &path);
 
+/// CRC-32 (IEEE) of `size` bytes; the checksum of the binary stream
+/// encoding, also used by containers that embed a stream.
+uint32_t crc32(const uint8_t *data, size_t size);
+
 } // namespace gaon::npu_sim
 
 #endif // GAON_NPU_SIM_CODEC_H
