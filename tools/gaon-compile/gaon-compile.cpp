@@ -2,6 +2,7 @@
 //
 //   gaon-compile model.onnx --emit=graph [--input-shape name=2x16] [-o out]
 //   gaon-compile model.onnx --target=npu-sim[:preset] -o model.gaon
+//   gaon-compile model.onnx --target=cuda[:sm_90] --dtype=fp16 -o model.gaon
 //
 // Imports the model, specializes its shapes, folds and optimizes the
 // gaon.graph IR, and writes the requested form: IR, or for a target an
@@ -9,6 +10,10 @@
 //
 //===----------------------------------------------------------------------===//
 
+#ifdef GAON_WITH_CUDA
+#include "gaon/Backends/Cuda/Codegen.h"
+#include "gaon/Backends/Cuda/Passes.h"
+#endif
 #ifdef GAON_WITH_NPU_SIM
 #include "gaon/Backends/NpuSim/EmitArtifact.h"
 #include "gaon/Backends/NpuSim/Passes.h"
@@ -35,7 +40,10 @@ using namespace llvm;
 
 namespace {
 
-enum class EmitKind { Import, Graph, Npu, Artifact };
+enum class EmitKind { Import, Graph, Npu, Cuda, Ptx, Artifact };
+
+constexpr const char *kTargets =
+    "npu-sim[:rngd|atom|tiny|chip.json], cuda[:sm_90|sm_80|sm_86|sm_89|sm_100]";
 
 cl::OptionCategory category("gaon-compile options");
 
@@ -53,13 +61,19 @@ cl::opt<EmitKind> emit(
                clEnumValN(EmitKind::Npu, "npu",
                           "the IR lowered for npu-sim (chip, DRAM plan) and "
                           "its command stream in text form"),
+               clEnumValN(EmitKind::Cuda, "cuda",
+                          "the IR lowered for cuda: cuBLASLt matmuls, "
+                          "attention and generated gpu.func kernels"),
+               clEnumValN(EmitKind::Ptx, "ptx",
+                          "the PTX of the generated kernels (--target=cuda)"),
                clEnumValN(EmitKind::Artifact, "artifact",
                           "a .gaon artifact for gaon-run (default with "
                           "--target)")),
     cl::cat(category));
 cl::opt<std::string>
     target("target",
-           cl::desc("Compile for a target: npu-sim[:rngd|atom|tiny|chip.json]"),
+           cl::desc("Compile for a target: npu-sim[:rngd|atom|tiny|chip.json] "
+                    "or cuda[:sm_90|sm_80|...]"),
            cl::value_desc("target"), cl::cat(category));
 cl::opt<std::string>
     dtype("dtype",
@@ -118,7 +132,12 @@ int main(int argc, char **argv) {
                   "' would overwrite the input model");
   }
 
-  mlir::MLIRContext context;
+  mlir::DialectRegistry registry;
+#ifdef GAON_WITH_CUDA
+  registry.insert<gaon::cuda::CudaDialect>();
+  gaon::cuda::registerCudaCodegenDependencies(registry);
+#endif
+  mlir::MLIRContext context(registry);
   context.loadDialect<gaon::graph::GraphDialect, mlir::func::FuncDialect>();
   // Print diagnostics as `error: message` (the message names the node).
   mlir::ScopedDiagnosticHandler handler(&context, [](mlir::Diagnostic &diag) {
@@ -153,13 +172,34 @@ int main(int argc, char **argv) {
                                    : EmitKind::Artifact;
   StringRef targetName = StringRef(target).split(':').first;
   StringRef chip = StringRef(target).split(':').second;
-  bool lowersForNpu = kind == EmitKind::Npu || kind == EmitKind::Artifact;
-  if (lowersForNpu && target.empty())
-    return fail("--emit=npu and --emit=artifact need --target "
-                "(available: npu-sim[:rngd|atom|tiny|chip.json])");
-  if (!target.empty() && targetName != "npu-sim")
-    return fail("unknown target '" + target +
-                "' (available: npu-sim[:rngd|atom|tiny|chip.json])");
+  if (!target.empty() && targetName != "npu-sim" && targetName != "cuda")
+    return fail("unknown target '" + target + "' (available: " + kTargets +
+                ")");
+  bool forCuda = targetName == "cuda";
+  if ((kind == EmitKind::Cuda || kind == EmitKind::Ptx) && !forCuda)
+    return fail("--emit=cuda and --emit=ptx need --target=cuda[:sm_XX]");
+  if (kind == EmitKind::Npu && targetName != "npu-sim")
+    return fail("--emit=npu needs --target=npu-sim[:preset]");
+  bool lowersForNpu = targetName == "npu-sim" &&
+                      (kind == EmitKind::Npu || kind == EmitKind::Artifact);
+  bool lowersForCuda =
+      forCuda && (kind == EmitKind::Cuda || kind == EmitKind::Ptx ||
+                  kind == EmitKind::Artifact);
+  if (kind == EmitKind::Artifact && target.empty())
+    return fail(std::string("--emit=artifact needs --target (available: ") +
+                kTargets + ")");
+  std::string cudaArch;
+  if (forCuda) {
+#ifdef GAON_WITH_CUDA
+    std::string error;
+    cudaArch = gaon::cuda::cudaArchOfTarget(target, error);
+    if (cudaArch.empty())
+      return fail(error);
+#else
+    return fail("this gaon-compile was built without the cuda backend "
+                "(configure with the CUDA toolkit installed)");
+#endif
+  }
   if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16")
     return fail("unknown --dtype '" + dtype + "' (fp32, bf16 or fp16)");
   if (kind == EmitKind::Artifact && outputPath == "-")
@@ -171,6 +211,10 @@ int main(int argc, char **argv) {
     if (dtype != "fp32")
       pm.addNestedPass<mlir::func::FuncOp>(gaon::createConvertPrecision(
           gaon::ConvertPrecisionOptions{dtype == "bf16" ? "bf16" : "f16"}));
+#ifdef GAON_WITH_CUDA
+    if (lowersForCuda)
+      gaon::cuda::buildCudaLoweringPipeline(pm);
+#endif
 #ifdef GAON_WITH_NPU_SIM
     if (lowersForNpu)
       gaon::npu::buildNpuPipeline(pm, chip.empty() ? "rngd" : chip);
@@ -182,16 +226,45 @@ int main(int argc, char **argv) {
       return 1;
   }
 
+  // Exports are often all called model.onnx: name them after their folder.
+  StringRef stem = sys::path::stem(inputPath);
+  StringRef folder = sys::path::filename(sys::path::parent_path(inputPath));
+  std::string modelName =
+      (stem == "model" && !folder.empty() ? folder : stem).str();
+
+#ifdef GAON_WITH_CUDA
+  if (lowersForCuda && kind != EmitKind::Cuda) {
+    if (failed(gaon::cuda::serializeKernelsToPtx(*module, cudaArch)))
+      return fail("PTX generation failed");
+    if (kind == EmitKind::Artifact) {
+      gaon::cuda::CudaEmitOptions emitOptions;
+      emitOptions.target = target;
+      emitOptions.arch = cudaArch;
+      emitOptions.modelName = modelName;
+      return failed(
+                 gaon::cuda::emitCudaArtifact(*module, outputPath, emitOptions))
+                 ? 1
+                 : 0;
+    }
+    std::string errorMessage;
+    auto output = mlir::openOutputFile(outputPath, &errorMessage);
+    if (!output)
+      return fail(errorMessage);
+    for (auto &[name, ptx] : gaon::cuda::collectPtx(*module))
+      output->os() << "// ---- kernel module @" << name << " (" << cudaArch
+                   << ")\n"
+                   << ptx << "\n";
+    output->keep();
+    return 0;
+  }
+#endif
+
 #ifdef GAON_WITH_NPU_SIM
   std::string streamText;
   if (lowersForNpu) {
     gaon::npu::EmitOptions emitOptions;
     emitOptions.target = chip.empty() ? "npu-sim:rngd" : target.getValue();
-    // Exports are often all called model.onnx: name them after their folder.
-    StringRef stem = sys::path::stem(inputPath);
-    StringRef folder = sys::path::filename(sys::path::parent_path(inputPath));
-    emitOptions.modelName =
-        (stem == "model" && !folder.empty() ? folder : stem).str();
+    emitOptions.modelName = modelName;
     emitOptions.streamText = kind == EmitKind::Npu ? &streamText : nullptr;
     std::string artifactPath =
         kind == EmitKind::Artifact ? outputPath.getValue() : "";

@@ -1,5 +1,8 @@
 //===- gaon-opt.cpp - mlir-opt with Gaon's dialects and passes ------------===//
 
+#ifdef GAON_WITH_CUDA
+#include "gaon/Backends/Cuda/Passes.h"
+#endif
 #ifdef GAON_WITH_NPU_SIM
 #include "gaon/Backends/NpuSim/Passes.h"
 #endif
@@ -14,6 +17,12 @@
 int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   registry.insert<gaon::graph::GraphDialect, mlir::func::FuncDialect>();
+#ifdef GAON_WITH_CUDA
+  registry.insert<gaon::cuda::CudaDialect, mlir::gpu::GPUDialect,
+                  mlir::arith::ArithDialect, mlir::math::MathDialect,
+                  mlir::memref::MemRefDialect, mlir::scf::SCFDialect>();
+  gaon::cuda::registerGaonCudaPasses();
+#endif
 #ifdef GAON_WITH_NPU_SIM
   registry.insert<gaon::npu::NpuDialect>();
   gaon::npu::registerGaonNpuPasses();

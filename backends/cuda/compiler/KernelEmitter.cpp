@@ -1,0 +1,1227 @@
+//===- KernelEmitter.cpp - gpu.func bodies for fusion regions -------------===//
+//
+// Values are computed in a "compute type": f32 for f16/bf16/f32 data, the
+// integer type for integers, i1 for booleans. Loads widen, stores narrow.
+// Index arithmetic uses `index` (64-bit on NVPTX), so tensors of any size
+// address correctly.
+//
+//===----------------------------------------------------------------------===//
+
+#include "KernelEmitter.h"
+
+#include "gaon/Dialect/Graph/GraphOps.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/Builders.h"
+#include "llvm/ADT/TypeSwitch.h"
+
+#include <cmath>
+#include <functional>
+#include <limits>
+#include <map>
+
+using namespace mlir;
+namespace g = gaon::graph;
+
+namespace gaon::cuda {
+
+Type storageElementType(Type element) {
+  if (element.isInteger(1))
+    return IntegerType::get(element.getContext(), 8);
+  return element;
+}
+
+namespace {
+
+/// Reported on the op that cannot be lowered; unwinds the emitter.
+struct Unsupported {
+  Operation *op;
+  std::string what;
+};
+
+RankedTensorType tensorType(Value v) {
+  return cast<RankedTensorType>(v.getType());
+}
+
+Type computeType(Type element) {
+  if (element.isF16() || element.isBF16())
+    return Float32Type::get(element.getContext());
+  return element;
+}
+
+enum class Combine { Sum, Max, Min, Prod };
+
+class Emitter {
+public:
+  Emitter(OpBuilder &b, Location loc, FusionOp fusion, ValueRange memrefs)
+      : b(b), loc(loc), fusion(fusion) {
+    for (auto [arg, memref] :
+         llvm::zip(fusion.getBlock().getArguments(), memrefs))
+      inputMemref[arg] = memref;
+  }
+
+  // --- constants and index helpers ---------------------------------------
+  Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
+  Value f32(double v) {
+    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(v)));
+  }
+  Value constantOf(Type type, double v) {
+    if (isa<FloatType>(type))
+      return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, v));
+    return arith::ConstantOp::create(b, loc,
+                                     b.getIntegerAttr(type, int64_t(v)));
+  }
+  Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
+  Value mul(Value a, Value c) { return arith::MulIOp::create(b, loc, a, c); }
+
+  SmallVector<Value> delinearize(Value linear, ArrayRef<int64_t> shape) {
+    SmallVector<Value> out(shape.size());
+    for (int64_t d = int64_t(shape.size()) - 1; d >= 0; --d) {
+      if (d == 0) {
+        out[d] = linear;
+        break;
+      }
+      Value size = idx(shape[d]);
+      out[d] = arith::RemUIOp::create(b, loc, linear, size);
+      linear = arith::DivUIOp::create(b, loc, linear, size);
+    }
+    return out;
+  }
+  Value linearize(ArrayRef<Value> indices, ArrayRef<int64_t> shape) {
+    Value linear = idx(0);
+    for (size_t d = 0; d < shape.size(); ++d)
+      linear = add(mul(linear, idx(shape[d])), indices[d]);
+    return linear;
+  }
+  /// Index into an operand that broadcasts (numpy rules) to `indices`.
+  SmallVector<Value> broadcastIndex(Value operand, ArrayRef<Value> indices) {
+    ArrayRef<int64_t> shape = tensorType(operand).getShape();
+    size_t offset = indices.size() - shape.size();
+    SmallVector<Value> out;
+    for (size_t d = 0; d < shape.size(); ++d)
+      out.push_back(shape[d] == 1 ? idx(0) : indices[offset + d]);
+    return out;
+  }
+
+  // --- loads and stores ---------------------------------------------------
+  Value toCompute(Value stored, Type element) {
+    if (element.isF16() || element.isBF16())
+      return arith::ExtFOp::create(b, loc, b.getF32Type(), stored);
+    if (element.isInteger(1))
+      return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, stored,
+                                   constantOf(stored.getType(), 0));
+    return stored;
+  }
+  Value toStorage(Value v, Type element) {
+    if (element.isF16() || element.isBF16())
+      return arith::TruncFOp::create(b, loc, element, v);
+    if (element.isInteger(1))
+      return arith::ExtUIOp::create(b, loc, b.getI8Type(), v);
+    return v;
+  }
+  Value load(Value memref, Value linear, Type element) {
+    Value stored = memref::LoadOp::create(b, loc, memref, linear);
+    return toCompute(stored, element);
+  }
+  void store(Value v, Value memref, Value linear, Type element) {
+    memref::StoreOp::create(b, loc, toStorage(v, element), memref, linear);
+  }
+
+  // --- elemental evaluation ---------------------------------------------
+  /// The value of `v` at `indices` (one per dim of v), in compute type.
+  Value element(Value v, ArrayRef<Value> indices) {
+    std::vector<const void *> key{v.getAsOpaquePointer()};
+    for (Value i : indices)
+      key.push_back(i.getAsOpaquePointer());
+    for (auto &scope : llvm::reverse(memo))
+      if (auto it = scope.find(key); it != scope.end())
+        return it->second;
+    Value result = compute(v, indices);
+    memo.back()[key] = result;
+    return result;
+  }
+  /// Values computed inside a region are not visible after it.
+  struct Scope {
+    Emitter &e;
+    explicit Scope(Emitter &e) : e(e) { e.memo.emplace_back(); }
+    ~Scope() { e.memo.pop_back(); }
+  };
+
+  Value compute(Value v, ArrayRef<Value> indices);
+  Value computeOp(Operation *op, unsigned resultIndex, ArrayRef<Value> indices);
+  Value unary(Operation *op, Value x);
+  Value binary(Operation *op, Value x, Value y, Type operandElement);
+  Value convert(Value x, Type from, Type to);
+
+  // --- reductions ----------------------------------------------------------
+  Value identity(Combine kind) {
+    switch (kind) {
+    case Combine::Sum:
+      return f32(0);
+    case Combine::Prod:
+      return f32(1);
+    case Combine::Max:
+      return f32(-std::numeric_limits<float>::infinity());
+    case Combine::Min:
+      return f32(std::numeric_limits<float>::infinity());
+    }
+    return {};
+  }
+  Value combine(Combine kind, Value a, Value c) {
+    Type t = a.getType();
+    bool isFloat = isa<FloatType>(t);
+    switch (kind) {
+    case Combine::Sum:
+      return isFloat ? (Value)arith::AddFOp::create(b, loc, a, c)
+                     : (Value)arith::AddIOp::create(b, loc, a, c);
+    case Combine::Prod:
+      return isFloat ? (Value)arith::MulFOp::create(b, loc, a, c)
+                     : (Value)arith::MulIOp::create(b, loc, a, c);
+    case Combine::Max:
+      return isFloat ? (Value)arith::MaximumFOp::create(b, loc, a, c)
+                     : (Value)arith::MaxSIOp::create(b, loc, a, c);
+    case Combine::Min:
+      return isFloat ? (Value)arith::MinimumFOp::create(b, loc, a, c)
+                     : (Value)arith::MinSIOp::create(b, loc, a, c);
+    }
+    return {};
+  }
+  /// A loop [lo, hi) step `step` carrying `init`; `body` returns the new
+  /// carried values.
+  SmallVector<Value>
+  loop(Value lo, Value hi, Value step, ValueRange init,
+       function_ref<SmallVector<Value>(Value, ValueRange)> body) {
+    auto forOp = scf::ForOp::create(b, loc, lo, hi, step, init);
+    OpBuilder::InsertionGuard guard(b);
+    // Without carried values the builder already added the terminator.
+    Block *loopBody = forOp.getBody();
+    bool hasTerminator = !loopBody->empty() &&
+                         loopBody->back().hasTrait<OpTrait::IsTerminator>();
+    if (hasTerminator)
+      b.setInsertionPoint(loopBody->getTerminator());
+    else
+      b.setInsertionPointToStart(loopBody);
+    Scope scope(*this);
+    SmallVector<Value> next =
+        body(forOp.getInductionVar(), forOp.getRegionIterArgs());
+    if (!hasTerminator)
+      scf::YieldOp::create(b, loc, next);
+    return SmallVector<Value>(forOp.getResults());
+  }
+
+  OpBuilder &b;
+  Location loc;
+  FusionOp fusion;
+  llvm::DenseMap<Value, Value> inputMemref;
+  std::vector<std::map<std::vector<const void *>, Value>> memo{1};
+};
+
+Value Emitter::compute(Value v, ArrayRef<Value> indices) {
+  if (auto arg = dyn_cast<BlockArgument>(v)) {
+    auto type = tensorType(v);
+    return load(inputMemref.lookup(arg), linearize(indices, type.getShape()),
+                type.getElementType());
+  }
+  return computeOp(v.getDefiningOp(), cast<OpResult>(v).getResultNumber(),
+                   indices);
+}
+
+Value Emitter::convert(Value x, Type from, Type to) {
+  Type src = computeType(from), dst = computeType(to);
+  // Round through the narrow type so the result is what storing it gives.
+  auto roundTo = [&](Value f) -> Value {
+    if (to.isF16() || to.isBF16())
+      return arith::ExtFOp::create(
+          b, loc, dst, arith::TruncFOp::create(b, loc, to, f).getResult());
+    return f;
+  };
+  if (isa<FloatType>(src) && isa<FloatType>(dst)) {
+    if (src == dst)
+      return roundTo(x);
+    if (src.getIntOrFloatBitWidth() < dst.getIntOrFloatBitWidth())
+      return arith::ExtFOp::create(b, loc, dst, x);
+    return arith::TruncFOp::create(b, loc, dst, x);
+  }
+  if (isa<FloatType>(src)) {
+    if (dst.isInteger(1))
+      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x,
+                                   constantOf(src, 0));
+    return arith::FPToSIOp::create(b, loc, dst, x);
+  }
+  if (isa<FloatType>(dst)) {
+    if (src.isInteger(1))
+      return arith::UIToFPOp::create(b, loc, dst, x);
+    return roundTo(arith::SIToFPOp::create(b, loc, dst, x));
+  }
+  unsigned sw = src.getIntOrFloatBitWidth(), dw = dst.getIntOrFloatBitWidth();
+  if (dw == 1)
+    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, x,
+                                 constantOf(src, 0));
+  if (sw == dw)
+    return x;
+  if (sw < dw)
+    return sw == 1 ? (Value)arith::ExtUIOp::create(b, loc, dst, x)
+                   : (Value)arith::ExtSIOp::create(b, loc, dst, x);
+  return arith::TruncIOp::create(b, loc, dst, x);
+}
+
+Value Emitter::unary(Operation *op, Value x) {
+  Type t = x.getType();
+  bool isFloat = isa<FloatType>(t);
+  auto one = [&] { return constantOf(t, 1); };
+  auto sigmoid = [&](Value y) -> Value {
+    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, y));
+    return arith::DivFOp::create(b, loc, one(),
+                                 arith::AddFOp::create(b, loc, one(), e));
+  };
+  if (!isFloat && !isa<g::NegOp, g::AbsOp, g::SignOp, g::NotOp, g::ReluOp>(op))
+    throw Unsupported{op, "integer operands"};
+  return llvm::TypeSwitch<Operation *, Value>(op)
+      .Case([&](g::NegOp) -> Value {
+        return isFloat
+                   ? (Value)arith::NegFOp::create(b, loc, x)
+                   : (Value)arith::SubIOp::create(b, loc, constantOf(t, 0), x);
+      })
+      .Case([&](g::AbsOp) -> Value {
+        return isFloat ? (Value)math::AbsFOp::create(b, loc, x)
+                       : (Value)math::AbsIOp::create(b, loc, x);
+      })
+      .Case([&](g::ExpOp) -> Value { return math::ExpOp::create(b, loc, x); })
+      .Case([&](g::LogOp) -> Value { return math::LogOp::create(b, loc, x); })
+      .Case([&](g::SqrtOp) -> Value { return math::SqrtOp::create(b, loc, x); })
+      .Case(
+          [&](g::RsqrtOp) -> Value { return math::RsqrtOp::create(b, loc, x); })
+      .Case([&](g::ReciprocalOp) -> Value {
+        return arith::DivFOp::create(b, loc, one(), x);
+      })
+      .Case([&](g::TanhOp) -> Value { return math::TanhOp::create(b, loc, x); })
+      .Case([&](g::ErfOp) -> Value { return math::ErfOp::create(b, loc, x); })
+      .Case([&](g::SigmoidOp) -> Value { return sigmoid(x); })
+      .Case([&](g::ReluOp) -> Value {
+        return isFloat
+                   ? (Value)arith::MaximumFOp::create(b, loc, x,
+                                                      constantOf(t, 0))
+                   : (Value)arith::MaxSIOp::create(b, loc, x, constantOf(t, 0));
+      })
+      .Case([&](g::SiluOp) -> Value {
+        return arith::MulFOp::create(b, loc, x, sigmoid(x));
+      })
+      .Case([&](g::SinOp) -> Value { return math::SinOp::create(b, loc, x); })
+      .Case([&](g::CosOp) -> Value { return math::CosOp::create(b, loc, x); })
+      .Case(
+          [&](g::FloorOp) -> Value { return math::FloorOp::create(b, loc, x); })
+      .Case([&](g::CeilOp) -> Value { return math::CeilOp::create(b, loc, x); })
+      .Case([&](g::RoundOp) -> Value {
+        return math::RoundEvenOp::create(b, loc, x);
+      })
+      .Case([&](g::SignOp) -> Value {
+        Value zero = constantOf(t, 0);
+        Value pos, neg;
+        if (isFloat) {
+          pos =
+              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, zero);
+          neg =
+              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x, zero);
+        } else {
+          pos =
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, x, zero);
+          neg =
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, zero);
+        }
+        Value r = arith::SelectOp::create(b, loc, neg, constantOf(t, -1), zero);
+        return arith::SelectOp::create(b, loc, pos, one(), r);
+      })
+      .Case([&](g::NotOp) -> Value {
+        return arith::XOrIOp::create(b, loc, x, constantOf(t, 1));
+      })
+      .Case([&](g::GeluOp gelu) -> Value {
+        Value half = f32(0.5);
+        Value inner;
+        if (gelu.getApproximate()) {
+          // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
+          Value x3 = arith::MulFOp::create(b, loc, x,
+                                           arith::MulFOp::create(b, loc, x, x));
+          Value s = arith::AddFOp::create(
+              b, loc, x, arith::MulFOp::create(b, loc, f32(0.044715), x3));
+          inner = math::TanhOp::create(
+              b, loc,
+              arith::MulFOp::create(b, loc, f32(std::sqrt(2.0 / M_PI)), s));
+        } else {
+          inner = math::ErfOp::create(
+              b, loc, arith::MulFOp::create(b, loc, x, f32(M_SQRT1_2)));
+        }
+        Value onePlus = arith::AddFOp::create(b, loc, one(), inner);
+        return arith::MulFOp::create(
+            b, loc, arith::MulFOp::create(b, loc, half, x), onePlus);
+      })
+      .Default([&](Operation *o) -> Value {
+        throw Unsupported{o, "no GPU lowering"};
+      });
+}
+
+Value Emitter::binary(Operation *op, Value x, Value y, Type operandElement) {
+  bool isFloat = isa<FloatType>(x.getType());
+  bool isBool = operandElement.isInteger(1);
+  using FP = arith::CmpFPredicate;
+  using IP = arith::CmpIPredicate;
+  auto cmp = [&](FP fp, IP ip) -> Value {
+    if (isFloat)
+      return arith::CmpFOp::create(b, loc, fp, x, y);
+    return arith::CmpIOp::create(b, loc, ip, x, y);
+  };
+  return llvm::TypeSwitch<Operation *, Value>(op)
+      .Case([&](g::AddOp) -> Value {
+        return isFloat ? (Value)arith::AddFOp::create(b, loc, x, y)
+                       : (Value)arith::AddIOp::create(b, loc, x, y);
+      })
+      .Case([&](g::SubOp) -> Value {
+        return isFloat ? (Value)arith::SubFOp::create(b, loc, x, y)
+                       : (Value)arith::SubIOp::create(b, loc, x, y);
+      })
+      .Case([&](g::MulOp) -> Value {
+        return isFloat ? (Value)arith::MulFOp::create(b, loc, x, y)
+                       : (Value)arith::MulIOp::create(b, loc, x, y);
+      })
+      .Case([&](g::DivOp) -> Value {
+        return isFloat ? (Value)arith::DivFOp::create(b, loc, x, y)
+                       : (Value)arith::DivSIOp::create(b, loc, x, y);
+      })
+      .Case([&](g::PowOp) -> Value {
+        if (!isFloat)
+          throw Unsupported{op, "integer operands"};
+        return math::PowFOp::create(b, loc, x, y);
+      })
+      .Case([&](g::MaxOp) -> Value { return combine(Combine::Max, x, y); })
+      .Case([&](g::MinOp) -> Value { return combine(Combine::Min, x, y); })
+      .Case([&](g::ModOp) -> Value {
+        if (isFloat)
+          return arith::RemFOp::create(b, loc, x, y); // fmod: dividend's sign
+        // Integer Mod takes the divisor's sign (Python's %).
+        Value r = arith::RemSIOp::create(b, loc, x, y);
+        Value zero = constantOf(r.getType(), 0);
+        Value nonZero = arith::CmpIOp::create(b, loc, IP::ne, r, zero);
+        Value signsDiffer = arith::XOrIOp::create(
+            b, loc, arith::CmpIOp::create(b, loc, IP::slt, r, zero),
+            arith::CmpIOp::create(b, loc, IP::slt, y, zero));
+        Value fix = arith::AndIOp::create(b, loc, nonZero, signsDiffer);
+        return arith::SelectOp::create(b, loc, fix,
+                                       arith::AddIOp::create(b, loc, r, y), r);
+      })
+      .Case([&](g::AndOp) -> Value {
+        return arith::AndIOp::create(b, loc, x, y);
+      })
+      .Case(
+          [&](g::OrOp) -> Value { return arith::OrIOp::create(b, loc, x, y); })
+      .Case([&](g::XorOp) -> Value {
+        return arith::XOrIOp::create(b, loc, x, y);
+      })
+      .Case([&](g::EqualOp) { return cmp(FP::OEQ, IP::eq); })
+      .Case([&](g::LessOp) { return cmp(FP::OLT, isBool ? IP::ult : IP::slt); })
+      .Case([&](g::LessEqualOp) {
+        return cmp(FP::OLE, isBool ? IP::ule : IP::sle);
+      })
+      .Case([&](g::GreaterOp) {
+        return cmp(FP::OGT, isBool ? IP::ugt : IP::sgt);
+      })
+      .Case([&](g::GreaterEqualOp) {
+        return cmp(FP::OGE, isBool ? IP::uge : IP::sge);
+      })
+      .Default([&](Operation *o) -> Value {
+        throw Unsupported{o, "no GPU lowering"};
+      });
+}
+
+Value Emitter::computeOp(Operation *op, unsigned resultIndex,
+                         ArrayRef<Value> indices) {
+  Type resultElement = tensorType(op->getResult(resultIndex)).getElementType();
+
+  if (auto constant = dyn_cast<g::ConstantOp>(op)) {
+    auto attr = dyn_cast<DenseElementsAttr>(constant.getValue());
+    if (!attr || !attr.isSplat())
+      throw Unsupported{op, "non-splat constant inside a fusion"};
+    Type ct = computeType(resultElement);
+    if (isa<FloatType>(resultElement))
+      return constantOf(ct, attr.getSplatValue<APFloat>().convertToDouble());
+    APInt value = attr.getSplatValue<APInt>();
+    return arith::ConstantOp::create(
+        b, loc,
+        b.getIntegerAttr(ct, resultElement.isInteger(1)
+                                 ? value.getZExtValue()
+                                 : value.getSExtValue()));
+  }
+
+  // Elementwise ops, with numpy broadcasting of their operands.
+  if (op->hasTrait<OpTrait::OneOperand>() &&
+      op->hasTrait<OpTrait::SameOperandsAndResultType>() &&
+      !isa<g::SoftmaxOp, g::ClampOp>(op))
+    return unary(op, element(op->getOperand(0),
+                             broadcastIndex(op->getOperand(0), indices)));
+  if (isa<g::AddOp, g::SubOp, g::MulOp, g::DivOp, g::PowOp, g::MaxOp, g::MinOp,
+          g::ModOp, g::AndOp, g::OrOp, g::XorOp, g::EqualOp, g::LessOp,
+          g::LessEqualOp, g::GreaterOp, g::GreaterEqualOp>(op)) {
+    Value x =
+        element(op->getOperand(0), broadcastIndex(op->getOperand(0), indices));
+    Value y =
+        element(op->getOperand(1), broadcastIndex(op->getOperand(1), indices));
+    return binary(op, x, y, tensorType(op->getOperand(0)).getElementType());
+  }
+
+  return llvm::TypeSwitch<Operation *, Value>(op)
+      .Case([&](g::CastOp c) -> Value {
+        Value x = element(c.getInput(), indices);
+        return convert(x, tensorType(c.getInput()).getElementType(),
+                       resultElement);
+      })
+      .Case([&](g::ClampOp c) -> Value {
+        Value x = element(c.getInput(), indices);
+        Type t = x.getType();
+        if (!isa<FloatType>(t))
+          throw Unsupported{op, "integer operands"};
+        Value lo = constantOf(t, c.getMin().convertToDouble());
+        Value hi = constantOf(t, c.getMax().convertToDouble());
+        return combine(Combine::Min, combine(Combine::Max, x, lo), hi);
+      })
+      .Case([&](g::SelectOp s) -> Value {
+        Value c = element(s.getCondition(),
+                          broadcastIndex(s.getCondition(), indices));
+        Value x = element(s.getLhs(), broadcastIndex(s.getLhs(), indices));
+        Value y = element(s.getRhs(), broadcastIndex(s.getRhs(), indices));
+        return arith::SelectOp::create(b, loc, c, x, y);
+      })
+      .Case([&](g::BroadcastOp o) -> Value {
+        return element(o.getInput(), broadcastIndex(o.getInput(), indices));
+      })
+      .Case([&](g::ReshapeOp o) -> Value {
+        Value linear = linearize(indices, tensorType(o.getResult()).getShape());
+        return element(
+            o.getInput(),
+            delinearize(linear, tensorType(o.getInput()).getShape()));
+      })
+      .Case([&](g::TransposeOp o) -> Value {
+        ArrayRef<int64_t> perm = o.getPerm();
+        SmallVector<Value> in(perm.size());
+        for (size_t i = 0; i < perm.size(); ++i)
+          in[perm[i]] = indices[i];
+        return element(o.getInput(), in);
+      })
+      .Case([&](g::SliceOp o) -> Value {
+        SmallVector<Value> in;
+        for (size_t d = 0; d < indices.size(); ++d)
+          in.push_back(add(idx(o.getStarts()[d]),
+                           mul(indices[d], idx(o.getSteps()[d]))));
+        return element(o.getInput(), in);
+      })
+      .Case([&](g::SplitOp o) -> Value {
+        int64_t axis = o.getAxis(), offset = 0;
+        for (unsigned r = 0; r < resultIndex; ++r)
+          offset += tensorType(o.getResult(r)).getDimSize(axis);
+        SmallVector<Value> in(indices);
+        in[axis] = add(in[axis], idx(offset));
+        return element(o.getInput(), in);
+      })
+      .Case([&](g::ConcatOp o) -> Value {
+        // Every input read at a clamped index, then the right one selected:
+        // no divergent regions, and loads stay in bounds.
+        int64_t axis = o.getAxis(), offset = 0;
+        Value result;
+        for (Value input : o.getInputs()) {
+          int64_t size = tensorType(input).getDimSize(axis);
+          if (size == 0)
+            continue;
+          SmallVector<Value> in(indices);
+          Value local =
+              arith::SubIOp::create(b, loc, indices[axis], idx(offset));
+          // Unsigned clamp: indices below `offset` wrap to large values.
+          in[axis] = arith::MinUIOp::create(b, loc, local, idx(size - 1));
+          Value v = element(input, in);
+          if (!result) {
+            result = v;
+          } else {
+            Value here = arith::CmpIOp::create(
+                b, loc, arith::CmpIPredicate::uge, indices[axis], idx(offset));
+            result = arith::SelectOp::create(b, loc, here, v, result);
+          }
+          offset += size;
+        }
+        return result;
+      })
+      .Case([&](g::TileOp o) -> Value {
+        auto shape = tensorType(o.getInput()).getShape();
+        SmallVector<Value> in;
+        for (size_t d = 0; d < indices.size(); ++d)
+          in.push_back(
+              arith::RemUIOp::create(b, loc, indices[d], idx(shape[d])));
+        return element(o.getInput(), in);
+      })
+      .Case([&](g::PadOp o) -> Value {
+        auto shape = tensorType(o.getInput()).getShape();
+        SmallVector<Value> in;
+        Value inside = arith::ConstantOp::create(b, loc, b.getBoolAttr(true));
+        for (size_t d = 0; d < indices.size(); ++d) {
+          Value local =
+              arith::SubIOp::create(b, loc, indices[d], idx(o.getLow()[d]));
+          // Negative offsets wrap around and fail the unsigned compare.
+          inside = arith::AndIOp::create(
+              b, loc, inside,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, local,
+                                    idx(shape[d])));
+          in.push_back(arith::MinUIOp::create(
+              b, loc, local, idx(std::max<int64_t>(shape[d] - 1, 0))));
+        }
+        Value v = element(o.getInput(), in);
+        return arith::SelectOp::create(
+            b, loc, inside, v,
+            constantOf(v.getType(), o.getValue().convertToDouble()));
+      })
+      .Case([&](g::TriluOp o) -> Value {
+        size_t rank = indices.size();
+        Value row = arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                               indices[rank - 2]);
+        Value col = arith::IndexCastOp::create(b, loc, b.getI64Type(),
+                                               indices[rank - 1]);
+        Value diff = arith::SubIOp::create(b, loc, col, row);
+        Value k = arith::ConstantOp::create(
+            b, loc, b.getI64IntegerAttr(int64_t(o.getK())));
+        Value keep =
+            arith::CmpIOp::create(b, loc,
+                                  o.getUpper() ? arith::CmpIPredicate::sge
+                                               : arith::CmpIPredicate::sle,
+                                  diff, k);
+        Value v = element(o.getInput(), indices);
+        return arith::SelectOp::create(b, loc, keep, v,
+                                       constantOf(v.getType(), 0));
+      })
+      .Case([&](g::GatherOp o) -> Value {
+        int64_t axis = o.getAxis();
+        auto dataShape = tensorType(o.getData()).getShape();
+        int64_t indexRank = tensorType(o.getIndices()).getRank();
+        Value at = element(o.getIndices(), indices.slice(axis, indexRank));
+        Value pos = arith::IndexCastOp::create(b, loc, b.getIndexType(), at);
+        // Negative indices count from the end; out-of-range ones clamp
+        // (ONNX leaves them undefined; a clamp keeps the load in bounds).
+        Value size = idx(dataShape[axis]);
+        Value negative = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::slt, pos, idx(0));
+        pos = arith::SelectOp::create(b, loc, negative, add(pos, size), pos);
+        pos = arith::MinUIOp::create(b, loc, pos, idx(dataShape[axis] - 1));
+        SmallVector<Value> in(indices.take_front(axis));
+        in.push_back(pos);
+        llvm::append_range(in, indices.drop_front(axis + indexRank));
+        return element(o.getData(), in);
+      })
+      .Case([&](g::GatherElementsOp o) -> Value {
+        int64_t axis = o.getAxis();
+        int64_t dim = tensorType(o.getData()).getDimSize(axis);
+        Value at = element(o.getIndices(), indices);
+        Value pos = arith::IndexCastOp::create(b, loc, b.getIndexType(), at);
+        Value negative = arith::CmpIOp::create(
+            b, loc, arith::CmpIPredicate::slt, pos, idx(0));
+        pos =
+            arith::SelectOp::create(b, loc, negative, add(pos, idx(dim)), pos);
+        pos = arith::MinUIOp::create(b, loc, pos, idx(dim - 1));
+        SmallVector<Value> in(indices);
+        in[axis] = pos;
+        return element(o.getData(), in);
+      })
+      .Case([&](g::GatherNdOp o) -> Value {
+        auto dataShape = tensorType(o.getData()).getShape();
+        auto indexShape = tensorType(o.getIndices()).getShape();
+        int64_t batch = o.getBatchDims();
+        int64_t depth = indexShape.back();
+        int64_t outer = int64_t(indexShape.size()) - 1; // incl. batch dims
+        SmallVector<Value> in(indices.take_front(batch));
+        SmallVector<Value> at(indices.take_front(outer));
+        at.push_back(Value());
+        for (int64_t j = 0; j < depth; ++j) {
+          at.back() = idx(j);
+          Value pos = arith::IndexCastOp::create(b, loc, b.getIndexType(),
+                                                 element(o.getIndices(), at));
+          int64_t dim = dataShape[batch + j];
+          Value negative = arith::CmpIOp::create(
+              b, loc, arith::CmpIPredicate::slt, pos, idx(0));
+          pos = arith::SelectOp::create(b, loc, negative, add(pos, idx(dim)),
+                                        pos);
+          in.push_back(arith::MinUIOp::create(b, loc, pos, idx(dim - 1)));
+        }
+        llvm::append_range(in, indices.drop_front(outer));
+        return element(o.getData(), in);
+      })
+      .Default([&](Operation *o) -> Value {
+        throw Unsupported{o, "no GPU lowering for this op inside a fusion"};
+      });
+}
+
+//===----------------------------------------------------------------------===//
+// Schedules
+//===----------------------------------------------------------------------===//
+
+/// A row op over the innermost `rowSize` elements of its input: softmax on
+/// the last axis, layer/RMS norm, float reductions over trailing axes.
+struct RowRoot {
+  Operation *op = nullptr;
+  Value input;
+  int64_t rowSize = 0, rows = 0;
+};
+
+std::optional<RowRoot> matchRowRoot(Operation *op) {
+  auto trailing = [](ArrayRef<int64_t> axes, int64_t rank) {
+    SmallVector<int64_t> sorted(axes);
+    llvm::sort(sorted);
+    for (size_t i = 0; i < sorted.size(); ++i)
+      if (sorted[i] != rank - int64_t(sorted.size()) + int64_t(i))
+        return false;
+    return !sorted.empty();
+  };
+  auto make = [&](Value input, int64_t firstAxis) -> std::optional<RowRoot> {
+    auto type = tensorType(input);
+    if (!isa<FloatType>(type.getElementType()) || type.getNumElements() == 0)
+      return std::nullopt;
+    int64_t rowSize = 1;
+    for (int64_t d = firstAxis; d < type.getRank(); ++d)
+      rowSize *= type.getDimSize(d);
+    return RowRoot{op, input, rowSize, type.getNumElements() / rowSize};
+  };
+  return llvm::TypeSwitch<Operation *, std::optional<RowRoot>>(op)
+      .Case([&](g::SoftmaxOp o) -> std::optional<RowRoot> {
+        int64_t rank = tensorType(o.getInput()).getRank();
+        int64_t axis = o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis();
+        if (axis != rank - 1)
+          return std::nullopt;
+        return make(o.getInput(), axis);
+      })
+      .Case([&](g::LayerNormOp o) {
+        int64_t rank = tensorType(o.getInput()).getRank();
+        return make(o.getInput(),
+                    o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis());
+      })
+      .Case([&](g::RmsNormOp o) {
+        int64_t rank = tensorType(o.getInput()).getRank();
+        return make(o.getInput(),
+                    o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis());
+      })
+      .Case<g::ReduceSumOp, g::ReduceMeanOp, g::ReduceMaxOp, g::ReduceMinOp>(
+          [&](auto o) -> std::optional<RowRoot> {
+            int64_t rank = tensorType(o.getInput()).getRank();
+            if (!trailing(o.getAxes(), rank))
+              return std::nullopt;
+            return make(o.getInput(), rank - int64_t(o.getAxes().size()));
+          })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+class KernelBuilder {
+public:
+  KernelBuilder(OpBuilder &b, Location loc, FusionOp fusion,
+                gpu::GPUFuncOp func, unsigned blockSize)
+      : b(b), loc(loc), fusion(fusion), func(func), blockSize(blockSize),
+        e(b, loc, fusion,
+          func.getArguments().take_front(fusion.getInputs().size())) {}
+
+  LaunchShape build();
+
+private:
+  Value outputMemref(unsigned i) {
+    return func.getArgument(fusion.getInputs().size() + i);
+  }
+  Value threadLinear() {
+    Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+    Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+    return e.add(e.mul(bid, e.idx(blockSize)), tid);
+  }
+  LaunchShape buildElementwise();
+  LaunchShape buildRow(const RowRoot &root);
+  Value blockReduce(Value v, Combine kind, Value smem, unsigned threads);
+  Value serialElement(Operation *root, unsigned resultIndex,
+                      ArrayRef<Value> indices);
+
+  OpBuilder &b;
+  Location loc;
+  FusionOp fusion;
+  gpu::GPUFuncOp func;
+  unsigned blockSize;
+  Emitter e;
+};
+
+LaunchShape KernelBuilder::build() {
+  auto yield = cast<YieldOp>(fusion.getBlock().getTerminator());
+  Operation *root = yield.getValues().empty()
+                        ? nullptr
+                        : yield.getValues().front().getDefiningOp();
+  if (root && root->getNumResults() == 1)
+    if (std::optional<RowRoot> row = matchRowRoot(root))
+      return buildRow(*row);
+  return buildElementwise();
+}
+
+/// One thread per element of each result (results may differ in size: the
+/// grid covers the largest).
+LaunchShape KernelBuilder::buildElementwise() {
+  auto yield = cast<YieldOp>(fusion.getBlock().getTerminator());
+  int64_t largest = 1;
+  for (Value v : yield.getValues())
+    largest = std::max(largest, tensorType(v).getNumElements());
+  Value linear = threadLinear();
+  for (auto [i, v] : llvm::enumerate(yield.getValues())) {
+    auto type = tensorType(v);
+    if (type.getNumElements() == 0)
+      continue;
+    Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          linear, e.idx(type.getNumElements()));
+    auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElse=*/false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    Emitter::Scope scope(e);
+    SmallVector<Value> indices = e.delinearize(linear, type.getShape());
+    Operation *def = v.getDefiningOp();
+    Value value =
+        def && !isa<BlockArgument>(v)
+            ? serialElement(def, cast<OpResult>(v).getResultNumber(), indices)
+            : e.element(v, indices);
+    e.store(value, outputMemref(i), linear, type.getElementType());
+  }
+  LaunchShape shape;
+  shape.block = {int32_t(blockSize), 1, 1};
+  int64_t blocks = (largest + blockSize - 1) / blockSize;
+  if (blocks > std::numeric_limits<int32_t>::max())
+    throw Unsupported{fusion, "more than 2^31 thread blocks"};
+  shape.grid = {int32_t(std::max<int64_t>(blocks, 1)), 1, 1};
+  return shape;
+}
+
+/// Per-element loops for reductions and products that are not row ops; the
+/// elemental form of everything else.
+Value KernelBuilder::serialElement(Operation *root, unsigned resultIndex,
+                                   ArrayRef<Value> indices) {
+  auto reduceOver = [&](Value input, ArrayRef<int64_t> axesIn, bool keepDims,
+                        Combine kind, bool mean) -> Value {
+    auto inType = tensorType(input);
+    int64_t rank = inType.getRank();
+    SmallVector<int64_t> axes;
+    for (int64_t a : axesIn)
+      axes.push_back(a < 0 ? a + rank : a);
+    llvm::sort(axes);
+    SmallVector<int64_t> reducedShape;
+    for (int64_t a : axes)
+      reducedShape.push_back(inType.getDimSize(a));
+    int64_t count = 1;
+    for (int64_t d : reducedShape)
+      count *= d;
+    Type ct = computeType(inType.getElementType());
+    Value init =
+        isa<FloatType>(ct)
+            ? e.identity(kind)
+            : e.constantOf(ct, kind == Combine::Prod  ? 1
+                               : kind == Combine::Max ? double(INT32_MIN)
+                               : kind == Combine::Min ? double(INT32_MAX)
+                                                      : 0);
+    SmallVector<Value> result =
+        e.loop(e.idx(0), e.idx(count), e.idx(1), {init},
+               [&](Value iv, ValueRange acc) -> SmallVector<Value> {
+                 SmallVector<Value> reduced = e.delinearize(iv, reducedShape);
+                 SmallVector<Value> in;
+                 size_t outPos = 0, redPos = 0;
+                 for (int64_t d = 0; d < rank; ++d) {
+                   if (redPos < axes.size() && axes[redPos] == d) {
+                     in.push_back(reduced[redPos++]);
+                     if (keepDims)
+                       ++outPos;
+                   } else {
+                     in.push_back(indices[outPos++]);
+                   }
+                 }
+                 return {e.combine(kind, acc[0], e.element(input, in))};
+               });
+    Value r = result[0];
+    if (mean)
+      r = arith::DivFOp::create(b, loc, r, e.constantOf(ct, double(count)));
+    return r;
+  };
+
+  return llvm::TypeSwitch<Operation *, Value>(root)
+      .Case([&](g::ReduceSumOp o) {
+        return reduceOver(o.getInput(), o.getAxes(), o.getKeepDims(),
+                          Combine::Sum, false);
+      })
+      .Case([&](g::ReduceMeanOp o) {
+        if (!isa<FloatType>(tensorType(o.getInput()).getElementType()))
+          throw Unsupported{o, "integer mean"};
+        return reduceOver(o.getInput(), o.getAxes(), o.getKeepDims(),
+                          Combine::Sum, true);
+      })
+      .Case([&](g::ReduceMaxOp o) {
+        return reduceOver(o.getInput(), o.getAxes(), o.getKeepDims(),
+                          Combine::Max, false);
+      })
+      .Case([&](g::ReduceMinOp o) {
+        return reduceOver(o.getInput(), o.getAxes(), o.getKeepDims(),
+                          Combine::Min, false);
+      })
+      .Case([&](g::ReduceProdOp o) {
+        return reduceOver(o.getInput(), o.getAxes(), o.getKeepDims(),
+                          Combine::Prod, false);
+      })
+      .Case([&](g::ArgMaxOp o) -> Value {
+        auto inType = tensorType(o.getInput());
+        int64_t rank = inType.getRank();
+        int64_t axis = o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis();
+        Type ct = computeType(inType.getElementType());
+        Value first = nullptr;
+        SmallVector<Value> base;
+        for (int64_t d = 0, out = 0; d < rank; ++d) {
+          if (d == axis) {
+            base.push_back(e.idx(0));
+            if (o.getKeepDims())
+              ++out;
+          } else {
+            base.push_back(indices[out++]);
+          }
+        }
+        first = e.element(o.getInput(), base);
+        SmallVector<Value> r = e.loop(
+            e.idx(1), e.idx(inType.getDimSize(axis)), e.idx(1),
+            {first, e.idx(0)},
+            [&](Value iv, ValueRange acc) -> SmallVector<Value> {
+              SmallVector<Value> in(base);
+              in[axis] = iv;
+              Value v = e.element(o.getInput(), in);
+              Value better =
+                  isa<FloatType>(ct)
+                      ? (Value)arith::CmpFOp::create(
+                            b, loc, arith::CmpFPredicate::OGT, v, acc[0])
+                      : (Value)arith::CmpIOp::create(
+                            b, loc, arith::CmpIPredicate::sgt, v, acc[0]);
+              return {arith::SelectOp::create(b, loc, better, v, acc[0]),
+                      arith::SelectOp::create(b, loc, better, iv, acc[1])};
+            });
+        return arith::IndexCastOp::create(b, loc, b.getI64Type(), r[1]);
+      })
+      .Case([&](g::CumSumOp o) -> Value {
+        auto type = tensorType(o.getInput());
+        int64_t rank = type.getRank();
+        int64_t axis = o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis();
+        int64_t n = type.getDimSize(axis);
+        Value i = indices[axis];
+        // Summed range [lo, hi): up to i (or from i with `reverse`),
+        // excluding i itself when `exclusive`.
+        Value lo, hi;
+        Value one = e.idx(1);
+        if (!o.getReverse()) {
+          lo = e.idx(0);
+          hi = o.getExclusive() ? i : e.add(i, one);
+        } else {
+          lo = o.getExclusive() ? e.add(i, one) : i;
+          hi = e.idx(n);
+        }
+        Type ct = computeType(type.getElementType());
+        SmallVector<Value> r =
+            e.loop(lo, hi, one, {e.constantOf(ct, 0)},
+                   [&](Value iv, ValueRange acc) -> SmallVector<Value> {
+                     SmallVector<Value> in(indices);
+                     in[axis] = iv;
+                     return {e.combine(Combine::Sum, acc[0],
+                                       e.element(o.getInput(), in))};
+                   });
+        return r[0];
+      })
+      .Case([&](g::MatMulOp o) -> Value {
+        auto lt = tensorType(o.getLhs()), rt = tensorType(o.getRhs());
+        auto resultShape = tensorType(o.getResult()).getShape();
+        int64_t k = lt.getShape().back();
+        size_t rank = resultShape.size();
+        // numpy matmul: 1-D operands gain (and lose) a unit dimension.
+        SmallVector<Value> lhsBase, rhsBase;
+        bool lhsVector = lt.getRank() == 1, rhsVector = rt.getRank() == 1;
+        size_t batchRank = rank - (lhsVector ? 0 : 1) - (rhsVector ? 0 : 1);
+        ArrayRef<Value> batch = indices.take_front(batchRank);
+        Value m = lhsVector ? Value() : indices[batchRank];
+        Value n = rhsVector ? Value() : indices.back();
+        auto batchIndex = [&](RankedTensorType t) {
+          SmallVector<Value> out;
+          int64_t tb = t.getRank() - 2;
+          for (int64_t d = 0; d < tb; ++d)
+            out.push_back(t.getDimSize(d) == 1 ? e.idx(0)
+                                               : batch[batchRank - tb + d]);
+          return out;
+        };
+        Type ct = computeType(lt.getElementType());
+        SmallVector<Value> r =
+            e.loop(e.idx(0), e.idx(k), e.idx(1), {e.constantOf(ct, 0)},
+                   [&](Value kv, ValueRange acc) -> SmallVector<Value> {
+                     SmallVector<Value> li =
+                         lhsVector ? SmallVector<Value>{} : batchIndex(lt);
+                     if (!lhsVector)
+                       li.push_back(m);
+                     li.push_back(kv);
+                     SmallVector<Value> ri =
+                         rhsVector ? SmallVector<Value>{} : batchIndex(rt);
+                     ri.push_back(kv);
+                     if (!rhsVector)
+                       ri.push_back(n);
+                     Value p = isa<FloatType>(ct)
+                                   ? (Value)arith::MulFOp::create(
+                                         b, loc, e.element(o.getLhs(), li),
+                                         e.element(o.getRhs(), ri))
+                                   : (Value)arith::MulIOp::create(
+                                         b, loc, e.element(o.getLhs(), li),
+                                         e.element(o.getRhs(), ri));
+                     return {e.combine(Combine::Sum, acc[0], p)};
+                   });
+        return r[0];
+      })
+      .Case([&](g::SoftmaxOp o) -> Value {
+        auto type = tensorType(o.getInput());
+        int64_t rank = type.getRank();
+        int64_t axis = o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis();
+        Value n = e.idx(type.getDimSize(axis));
+        auto at = [&](Value iv) {
+          SmallVector<Value> in(indices);
+          in[axis] = iv;
+          return e.element(o.getInput(), in);
+        };
+        Value max = e.loop(e.idx(0), n, e.idx(1), {e.identity(Combine::Max)},
+                           [&](Value iv, ValueRange acc) -> SmallVector<Value> {
+                             return {e.combine(Combine::Max, acc[0], at(iv))};
+                           })[0];
+        Value sum =
+            e.loop(e.idx(0), n, e.idx(1), {e.f32(0)},
+                   [&](Value iv, ValueRange acc) -> SmallVector<Value> {
+                     Value x = arith::SubFOp::create(b, loc, at(iv), max);
+                     return {arith::AddFOp::create(
+                         b, loc, acc[0], math::ExpOp::create(b, loc, x))};
+                   })[0];
+        Value x = arith::SubFOp::create(b, loc,
+                                        e.element(o.getInput(), indices), max);
+        if (o.getLog())
+          return arith::SubFOp::create(b, loc, x,
+                                       math::LogOp::create(b, loc, sum));
+        return arith::DivFOp::create(b, loc, math::ExpOp::create(b, loc, x),
+                                     sum);
+      })
+      .Case([&](g::ConvOp o) -> Value {
+        throw Unsupported{o, "convolution is not supported by the cuda "
+                             "backend yet"};
+      })
+      .Default([&](Operation *o) -> Value {
+        return e.element(o->getResult(resultIndex), indices);
+      });
+}
+
+Value KernelBuilder::blockReduce(Value v, Combine kind, Value smem,
+                                 unsigned threads) {
+  auto warpReduce = [&](Value x) {
+    for (int offset = 16; offset >= 1; offset /= 2) {
+      Value off =
+          arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(offset));
+      Value width = arith::ConstantOp::create(b, loc, b.getI32IntegerAttr(32));
+      auto shuffle =
+          gpu::ShuffleOp::create(b, loc, x, off, width, gpu::ShuffleMode::XOR);
+      x = e.combine(kind, x, shuffle.getShuffleResult());
+    }
+    return x;
+  };
+  v = warpReduce(v);
+  if (threads <= 32)
+    return v;
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value lane = arith::RemUIOp::create(b, loc, tid, e.idx(32));
+  Value warp = arith::DivUIOp::create(b, loc, tid, e.idx(32));
+  Value isLeader =
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, lane, e.idx(0));
+  auto ifOp = scf::IfOp::create(b, loc, isLeader, false);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    memref::StoreOp::create(b, loc, v, smem, warp);
+  }
+  gpu::BarrierOp::create(b, loc);
+  unsigned warps = threads / 32;
+  Value valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, lane,
+                                      e.idx(warps));
+  Value partial = memref::LoadOp::create(b, loc, smem, lane);
+  partial = arith::SelectOp::create(b, loc, valid, partial, e.identity(kind));
+  Value total = warpReduce(partial);
+  // The next reduction overwrites the shared slots.
+  gpu::BarrierOp::create(b, loc);
+  return total;
+}
+
+/// One block per row: each thread strides over the row, the block reduces
+/// with shuffles and shared memory; passes recompute the fused producers.
+LaunchShape KernelBuilder::buildRow(const RowRoot &root) {
+  unsigned threads = 32;
+  while (threads < blockSize && threads < root.rowSize)
+    threads *= 2;
+  Value smem = func.getWorkgroupAttributions().front();
+  Value row = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
+  Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
+  Value rowStart = e.mul(row, e.idx(root.rowSize));
+  auto inShape = tensorType(root.input).getShape();
+  auto indicesAt = [&](Value c) {
+    return e.delinearize(e.add(rowStart, c), inShape);
+  };
+  // sum_c f(c, x[c]) over the row, for every thread of the block.
+  auto rowReduce = [&](Combine kind,
+                       function_ref<Value(Value, Value)> f) -> Value {
+    Value acc =
+        e.loop(tid, e.idx(root.rowSize), e.idx(threads), {e.identity(kind)},
+               [&](Value c, ValueRange carried) -> SmallVector<Value> {
+                 Value x = e.element(root.input, indicesAt(c));
+                 return {e.combine(kind, carried[0], f(c, x))};
+               })[0];
+    return blockReduce(acc, kind, smem, threads);
+  };
+  auto identityF = [](Value, Value x) { return x; };
+  Value n = e.f32(double(root.rowSize));
+  Type outElement = tensorType(root.op->getResult(0)).getElementType();
+  Value out = outputMemref(0);
+  // Writes g(c, x[c]) over the row.
+  auto rowWrite = [&](function_ref<Value(Value, Value, ArrayRef<Value>)> g) {
+    e.loop(tid, e.idx(root.rowSize), e.idx(threads), {},
+           [&](Value c, ValueRange) -> SmallVector<Value> {
+             SmallVector<Value> indices = indicesAt(c);
+             Value x = e.element(root.input, indices);
+             e.store(g(c, x, indices), out, e.add(rowStart, c), outElement);
+             return {};
+           });
+  };
+  auto writeScalar = [&](Value v) {
+    Value first =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq, tid, e.idx(0));
+    auto ifOp = scf::IfOp::create(b, loc, first, false);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+    e.store(v, out, row, outElement);
+  };
+
+  llvm::TypeSwitch<Operation *>(root.op)
+      .Case([&](g::SoftmaxOp o) {
+        Value max = rowReduce(Combine::Max, identityF);
+        Value sum = rowReduce(Combine::Sum, [&](Value, Value x) -> Value {
+          return math::ExpOp::create(b, loc,
+                                     arith::SubFOp::create(b, loc, x, max));
+        });
+        Value logSum =
+            o.getLog() ? (Value)math::LogOp::create(b, loc, sum) : Value();
+        rowWrite([&](Value, Value x, ArrayRef<Value>) -> Value {
+          Value shifted = arith::SubFOp::create(b, loc, x, max);
+          if (o.getLog())
+            return arith::SubFOp::create(b, loc, shifted, logSum);
+          return arith::DivFOp::create(
+              b, loc, math::ExpOp::create(b, loc, shifted), sum);
+        });
+      })
+      .Case([&](g::LayerNormOp o) {
+        Value mean = arith::DivFOp::create(
+            b, loc, rowReduce(Combine::Sum, identityF), n);
+        Value var = arith::DivFOp::create(
+            b, loc,
+            rowReduce(Combine::Sum,
+                      [&](Value, Value x) -> Value {
+                        Value d = arith::SubFOp::create(b, loc, x, mean);
+                        return arith::MulFOp::create(b, loc, d, d);
+                      }),
+            n);
+        Value inv = math::RsqrtOp::create(
+            b, loc,
+            arith::AddFOp::create(b, loc, var,
+                                  e.f32(o.getEpsilon().convertToDouble())));
+        rowWrite([&](Value, Value x, ArrayRef<Value> indices) -> Value {
+          Value y = arith::MulFOp::create(
+              b, loc, arith::SubFOp::create(b, loc, x, mean), inv);
+          y = arith::MulFOp::create(
+              b, loc, y,
+              e.element(o.getScale(), e.broadcastIndex(o.getScale(), indices)));
+          if (o.getBias())
+            y = arith::AddFOp::create(
+                b, loc, y,
+                e.element(o.getBias(), e.broadcastIndex(o.getBias(), indices)));
+          return y;
+        });
+      })
+      .Case([&](g::RmsNormOp o) {
+        Value ms = arith::DivFOp::create(
+            b, loc,
+            rowReduce(Combine::Sum,
+                      [&](Value, Value x) -> Value {
+                        return arith::MulFOp::create(b, loc, x, x);
+                      }),
+            n);
+        Value inv = math::RsqrtOp::create(
+            b, loc,
+            arith::AddFOp::create(b, loc, ms,
+                                  e.f32(o.getEpsilon().convertToDouble())));
+        rowWrite([&](Value, Value x, ArrayRef<Value> indices) -> Value {
+          Value y = arith::MulFOp::create(b, loc, x, inv);
+          return arith::MulFOp::create(
+              b, loc, y,
+              e.element(o.getScale(), e.broadcastIndex(o.getScale(), indices)));
+        });
+      })
+      .Case([&](g::ReduceSumOp) {
+        writeScalar(rowReduce(Combine::Sum, identityF));
+      })
+      .Case([&](g::ReduceMeanOp) {
+        writeScalar(arith::DivFOp::create(
+            b, loc, rowReduce(Combine::Sum, identityF), n));
+      })
+      .Case([&](g::ReduceMaxOp) {
+        writeScalar(rowReduce(Combine::Max, identityF));
+      })
+      .Case([&](g::ReduceMinOp) {
+        writeScalar(rowReduce(Combine::Min, identityF));
+      });
+
+  LaunchShape shape;
+  shape.block = {int32_t(threads), 1, 1};
+  if (root.rows > std::numeric_limits<int32_t>::max())
+    throw Unsupported{root.op, "more than 2^31 rows"};
+  shape.grid = {int32_t(root.rows), 1, 1};
+  return shape;
+}
+
+} // namespace
+
+FailureOr<LaunchShape> emitFusionKernel(FusionOp fusion,
+                                        gpu::GPUModuleOp gpuModule,
+                                        StringRef name, unsigned blockSize) {
+  OpBuilder b(fusion.getContext());
+  Location loc = fusion.getLoc();
+  SmallVector<Type> argTypes;
+  auto flat = [](Value v) {
+    auto type = tensorType(v);
+    return MemRefType::get({type.getNumElements()},
+                           storageElementType(type.getElementType()));
+  };
+  for (Value input : fusion.getInputs())
+    argTypes.push_back(flat(input));
+  for (Value result : fusion.getResults())
+    argTypes.push_back(flat(result));
+
+  b.setInsertionPointToEnd(gpuModule.getBody());
+  auto shared = MemRefType::get(
+      {32}, b.getF32Type(), MemRefLayoutAttrInterface{},
+      gpu::AddressSpaceAttr::get(b.getContext(),
+                                 gpu::GPUDialect::getWorkgroupAddressSpace()));
+  auto func =
+      gpu::GPUFuncOp::create(b, loc, name, b.getFunctionType(argTypes, {}),
+                             TypeRange{shared}, TypeRange{});
+  func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
+  b.setInsertionPointToStart(&func.getBody().front());
+  try {
+    KernelBuilder builder(b, loc, fusion, func, blockSize);
+    LaunchShape shape = builder.build();
+    gpu::ReturnOp::create(b, loc);
+    func.setKnownBlockSizeAttr(b.getDenseI32ArrayAttr(
+        {shape.block[0], shape.block[1], shape.block[2]}));
+    return shape;
+  } catch (const Unsupported &u) {
+    func.erase();
+    u.op->emitOpError() << "cannot run on the cuda target: " << u.what;
+    return failure();
+  }
+}
+
+} // namespace gaon::cuda

@@ -1,0 +1,74 @@
+//===- Passes.td - CUDA backend passes ---------------------*- tablegen -*-===//
+
+#ifndef GAON_BACKENDS_CUDA_PASSES_TD
+#define GAON_BACKENDS_CUDA_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def CudaFormMatmuls : Pass<"gaon-cuda-form-matmuls", "mlir::func::FuncOp"> {
+  let summary = "Turns matmuls and their epilogues into cuBLASLt matmuls";
+  let description = [{
+    gaon_graph.matmul becomes gaon_cuda.matmul, absorbing what cuBLASLt can
+    apply in its epilogue: a following add of a bias with one element per
+    output column, then a GELU (the tanh form; the exact erf form too when
+    the element type is f16/bf16, whose rounding exceeds the two forms'
+    difference of < 5e-4) or a ReLU. A transpose of the last two dims of a
+    2-D rhs is folded into `transpose_rhs`. Matmuls whose rhs broadcasts in
+    some batch dims but not all are left alone (and rejected later).
+
+    Before:
+      %0 = gaon_graph.matmul %x, %w : (tensor<2x4xf32>, tensor<4x8xf32>) -> tensor<2x8xf32>
+      %1 = gaon_graph.add %0, %b : (tensor<2x8xf32>, tensor<8xf32>) -> tensor<2x8xf32>
+    After:
+      %1 = gaon_cuda.matmul %x, %w bias %b : (...) -> tensor<2x8xf32>
+  }];
+  let dependentDialects = ["gaon::cuda::CudaDialect"];
+}
+
+def CudaFormFusions : Pass<"gaon-cuda-form-fusions", "mlir::func::FuncOp"> {
+  let summary = "Groups elementwise, data-movement and reduction ops into "
+                "fusion regions, one generated kernel each";
+  let description = [{
+    Every gaon.graph op other than constants, reshapes, attention and the
+    matmuls cuBLASLt runs is placed in a gaon_cuda.fusion. A fusion has one
+    root (the op whose value leaves it); producers whose every use is inside
+    the fusion are pulled in and recomputed per element instead of being
+    written to memory. Reductions, softmax and norms (row ops) can only be
+    roots: their producers fuse into them, their consumers start new
+    fusions. Splat constants are cloned into the bodies; other constants
+    stay outside as inputs (weights).
+  }];
+  let options = [
+    Option<"maxOpsPerFusion", "max-ops", "unsigned", /*default=*/"64",
+           "Largest number of ops pulled into one fusion">
+  ];
+  let dependentDialects = ["gaon::cuda::CudaDialect"];
+}
+
+def CudaLowerFusions : Pass<"gaon-cuda-lower-fusions", "mlir::ModuleOp"> {
+  let summary = "Generates a gpu.func for every fusion and launches it";
+  let description = [{
+    Each gaon_cuda.fusion becomes a gpu.func in the module's
+    `gpu.module @gaon_kernels` and a gaon_cuda.launch of it. Kernels take
+    one bare pointer per input and result (flat memrefs) and compute
+    elements from indices, through the fused ops' index maps (broadcast,
+    transpose, reshape, slice, concat, gather, ...), with math in f32 for
+    f16/bf16 data.
+    Schedules: elementwise roots use one thread per output element (256 per
+    block); row ops over the innermost dimension (softmax, layer_norm,
+    rms_norm, reductions) use one block per row with warp shuffles and
+    shared memory for the cross-thread reductions; other reductions loop
+    over the reduced elements in each thread.
+  }];
+  let options = [
+    Option<"blockSize", "block-size", "unsigned", /*default=*/"256",
+           "Threads per block of elementwise kernels">
+  ];
+  let dependentDialects = [
+    "mlir::gpu::GPUDialect", "mlir::arith::ArithDialect",
+    "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
+    "mlir::scf::SCFDialect"
+  ];
+}
+
+#endif // GAON_BACKENDS_CUDA_PASSES_TD

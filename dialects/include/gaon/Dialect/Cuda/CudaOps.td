@@ -1,0 +1,95 @@
+//===- CudaOps.td - gaon.cuda dialect and operations -------*- tablegen -*-===//
+//
+// The gaon.cuda dialect (namespace `gaon_cuda`) holds the CUDA backend's
+// partition of a gaon.graph function into GPU work: library matmuls
+// (cuBLASLt), fusion regions that become one generated kernel each, and the
+// launches of those kernels once generated. See docs/cuda-backend.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GAON_DIALECT_CUDA_CUDAOPS_TD
+#define GAON_DIALECT_CUDA_CUDAOPS_TD
+
+include "mlir/IR/CommonAttrConstraints.td"
+include "mlir/IR/OpBase.td"
+include "mlir/Interfaces/ControlFlowInterfaces.td"
+include "mlir/Interfaces/SideEffectInterfaces.td"
+
+def Cuda_Dialect : Dialect {
+  let name = "gaon_cuda";
+  let summary = "CUDA backend: library calls, fusion regions, kernel launches";
+  let cppNamespace = "::gaon::cuda";
+}
+
+class Cuda_Op<string mnemonic, list<Trait> traits = []>
+    : Op<Cuda_Dialect, mnemonic, traits>;
+
+def Cuda_MatMulOp : Cuda_Op<"matmul", [Pure]> {
+  let summary = "A (batched) matrix product run by cuBLASLt with an epilogue";
+  let description = [{
+    `activation(lhs x op(rhs) + bias)` with fp32 accumulation. `lhs` is
+    `[..., M, K]`; `rhs` is `[..., K, N]` (or `[..., N, K]` with
+    `transpose_rhs`), either with the lhs's batch dimensions or none
+    (shared by every batch). `bias` has N elements. `activation` is `none`,
+    `gelu_tanh` or `relu`: the epilogues cuBLASLt offers.
+  }];
+  let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs,
+                   Optional<AnyRankedTensor>:$bias,
+                   DefaultValuedAttr<StrAttr, "\"none\"">:$activation,
+                   DefaultValuedAttr<BoolAttr, "false">:$transpose_rhs);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $lhs `,` $rhs (`bias` $bias^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Cuda_FusionOp : Cuda_Op<"fusion", [IsolatedFromAbove,
+    SingleBlockImplicitTerminator<"YieldOp">, RecursiveMemoryEffects]> {
+  let summary = "gaon.graph ops that become one generated GPU kernel";
+  let description = [{
+    The body computes the results from the block arguments (one per input)
+    with gaon.graph ops; `gaon-cuda-lower-fusions` turns it into a gpu.func
+    that computes every result element without materializing the
+    intermediate values. Formed by `gaon-cuda-form-fusions`.
+  }];
+  let arguments = (ins Variadic<AnyRankedTensor>:$inputs);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let regions = (region SizedRegion<1>:$body);
+  let assemblyFormat = [{
+    `(` $inputs `)` attr-dict `:` functional-type($inputs, $results) $body
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    mlir::Block &getBlock() { return getBody().front(); }
+  }];
+}
+
+def Cuda_YieldOp : Cuda_Op<"yield", [Pure, Terminator, ReturnLike,
+                                     HasParent<"FusionOp">]> {
+  let summary = "The values a fusion region produces";
+  let arguments = (ins Variadic<AnyRankedTensor>:$values);
+  let builders = [OpBuilder<(ins), [{ /* empty yield */ }]>];
+  let assemblyFormat = "($values^ `:` type($values))? attr-dict";
+}
+
+def Cuda_LaunchOp : Cuda_Op<"launch", [Pure]> {
+  let summary = "Runs a generated kernel over its inputs into its results";
+  let description = [{
+    Launches `kernel` (a gpu.func, or after serialization an entry of a
+    gpu.binary) on a `grid` of `block`s. The kernel's parameters are one
+    pointer per input, then one per result, in order.
+  }];
+  let arguments = (ins SymbolRefAttr:$kernel,
+                   Variadic<AnyRankedTensor>:$inputs,
+                   DenseI32ArrayAttr:$grid, DenseI32ArrayAttr:$block,
+                   DefaultValuedAttr<I32Attr, "0">:$shared_bytes);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    $kernel `(` $inputs `)` attr-dict `:` functional-type($inputs, $results)
+  }];
+  let hasVerifier = 1;
+}
+
+#endif // GAON_DIALECT_CUDA_CUDAOPS_TD

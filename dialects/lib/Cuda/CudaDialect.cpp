@@ -1,0 +1,74 @@
+//===- CudaDialect.cpp - gaon.cuda dialect --------------------------------===//
+
+#include "gaon/Dialect/Cuda/CudaDialect.h"
+
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/OpImplementation.h"
+
+using namespace mlir;
+using namespace gaon::cuda;
+
+#include "gaon/Dialect/Cuda/CudaDialect.cpp.inc"
+
+void CudaDialect::initialize() {
+  addOperations<
+#define GET_OP_LIST
+#include "gaon/Dialect/Cuda/CudaOps.cpp.inc"
+      >();
+}
+
+LogicalResult MatMulOp::verify() {
+  auto lhs = getLhs().getType(), rhs = getRhs().getType();
+  auto result = getResult().getType();
+  if (lhs.getRank() < 2 || rhs.getRank() < 2 ||
+      result.getRank() != lhs.getRank())
+    return emitOpError("lhs and result must have the same rank >= 2, rhs "
+                       "rank >= 2");
+  int64_t rank = lhs.getRank();
+  int64_t k = lhs.getDimSize(rank - 1), m = lhs.getDimSize(rank - 2);
+  int64_t rk = rhs.getDimSize(rhs.getRank() - (getTransposeRhs() ? 1 : 2));
+  int64_t n = rhs.getDimSize(rhs.getRank() - (getTransposeRhs() ? 2 : 1));
+  if (k != rk || result.getDimSize(rank - 2) != m ||
+      result.getDimSize(rank - 1) != n)
+    return emitOpError("operand and result shapes do not form a matmul");
+  if (rhs.getRank() != 2 && rhs.getRank() != rank)
+    return emitOpError("rhs must be 2-D or have the lhs's batch dimensions");
+  if (rhs.getRank() == rank &&
+      rhs.getShape().drop_back(2) != lhs.getShape().drop_back(2))
+    return emitOpError("rhs batch dimensions differ from the lhs's");
+  if (getBias() && getBias().getType().getNumElements() != n)
+    return emitOpError("bias must have one element per output column");
+  StringRef act = getActivation();
+  if (act != "none" && act != "gelu_tanh" && act != "relu")
+    return emitOpError("unknown activation '") << act << "'";
+  Type element = result.getElementType();
+  if (lhs.getElementType() != element || rhs.getElementType() != element ||
+      (getBias() && getBias().getType().getElementType() != element))
+    return emitOpError("operands and result must share one element type");
+  return success();
+}
+
+LogicalResult FusionOp::verify() {
+  Block &block = getBlock();
+  if (block.getNumArguments() != getInputs().size())
+    return emitOpError("body must take one argument per input");
+  for (auto [arg, input] : llvm::zip(block.getArguments(), getInputs()))
+    if (arg.getType() != input.getType())
+      return emitOpError("body argument types must match the inputs");
+  auto yield = cast<YieldOp>(block.getTerminator());
+  if (yield.getValues().getTypes() != getResultTypes())
+    return emitOpError("yielded types must match the results");
+  return success();
+}
+
+LogicalResult LaunchOp::verify() {
+  if (getGrid().size() != 3 || getBlock().size() != 3)
+    return emitOpError("grid and block must have three dimensions");
+  for (int32_t d : llvm::concat<const int32_t>(getGrid(), getBlock()))
+    if (d <= 0)
+      return emitOpError("grid and block dimensions must be positive");
+  return success();
+}
+
+#define GET_OP_CLASSES
+#include "gaon/Dialect/Cuda/CudaOps.cpp.inc"
