@@ -1,0 +1,138 @@
+//===- AttentionLaunch.cpp - Picking an attention kernel and its launch ---===//
+//
+// Host side of attention.cu: which entry point of the embedded fatbin runs a
+// given problem, with which grid, block and dynamic shared memory. The
+// variants come from AttentionVariants.def, the same list attention.cu
+// expands into kernels.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gaon/cuda_kernels/Attention.h"
+
+#include "AttentionConfig.h"
+
+#include <cstdint>
+
+// Defined in the generated attention_fatbin.cpp (cmake/EmbedFatbin.cmake).
+extern const unsigned char gaonAttentionFatbin[];
+extern const uint64_t gaonAttentionFatbinSize;
+
+namespace gaon::cuda_kernels {
+namespace {
+
+struct Variant {
+  const char *name;
+  AttentionDType dtype;
+  int headDim;  ///< exact head dim, or the largest one when generic
+  bool generic; ///< any head dim <= headDim, any strides
+  int rows;     ///< query rows per CTA
+  int threads;
+  uint32_t sharedBytes;
+};
+
+constexpr Variant kVariants[] = {
+#define GAON_ATTENTION_TC(NAME, DTYPE, DP, BM, BN, NW, QREG, GENERIC, MINB)    \
+  {#NAME,                                                                      \
+   AttentionDType::DTYPE,                                                      \
+   DP,                                                                         \
+   GENERIC != 0,                                                               \
+   BM,                                                                         \
+   NW * 32,                                                                    \
+   tcAttentionSharedBytes(DP, BM, BN)},
+#define GAON_ATTENTION_F32(NAME, DP, RM, BN)                                   \
+  {#NAME,                                                                      \
+   AttentionDType::F32,                                                        \
+   DP,                                                                         \
+   true,                                                                       \
+   16 * RM,                                                                    \
+   128,                                                                        \
+   f32AttentionSharedBytes(DP, RM, BN)},
+#include "AttentionVariants.def"
+#undef GAON_ATTENTION_TC
+#undef GAON_ATTENTION_F32
+};
+
+/// The specialized kernels move rows in 16-byte pieces (cp.async, vector
+/// stores); the generic ones check this themselves (rowsAre16ByteAligned in
+/// attention.cu).
+bool rowsAre16ByteAligned(const AttentionParams &p) {
+  if ((p.q | p.k | p.v | p.o) & 15)
+    return false;
+  for (int i = 0; i < 3; ++i)
+    if ((p.qStride[i] | p.kStride[i] | p.vStride[i] | p.oStride[i]) & 7)
+      return false;
+  return p.headDim % 8 == 0;
+}
+
+/// Up to this many query rows the generic kernels (64-row CTAs) waste less
+/// work than the 128-row specialized ones.
+constexpr int kShortQuery = 64;
+
+const Variant *pick(const AttentionParams &p, AttentionDType dtype) {
+  const bool specializable = rowsAre16ByteAligned(p) && p.seqQ > kShortQuery;
+  // kVariants lists each dtype's specialized variants first, then the
+  // generic ones from the smallest head dim up: the first fit is the best.
+  for (const Variant &v : kVariants) {
+    if (v.dtype != dtype)
+      continue;
+    if (v.generic ? p.headDim <= v.headDim
+                  : specializable && p.headDim == v.headDim)
+      return &v;
+  }
+  return nullptr;
+}
+
+} // namespace
+
+AttentionLaunch chooseAttentionLaunch(const AttentionParams &params,
+                                      AttentionDType dtype, int smMajor,
+                                      int smMinor, const char **whyNot) {
+  (void)smMinor; // every sm_8x/9x/10x/12x part runs every variant
+  AttentionLaunch none{nullptr, {0, 0, 0}, {0, 0, 0}, 0};
+  auto fail = [&](const char *why) {
+    if (whyNot)
+      *whyNot = why;
+    return none;
+  };
+  if (smMajor < 8)
+    return fail("the attention kernels need compute capability 8.0 or newer "
+                "(bf16 mma.sync, cp.async)");
+  if (dtype != AttentionDType::F32 && dtype != AttentionDType::F16 &&
+      dtype != AttentionDType::BF16)
+    return fail("unknown attention dtype");
+  if (params.batch <= 0 || params.heads <= 0 || params.kvHeads <= 0 ||
+      params.seqQ <= 0 || params.seqK < 0 || params.headDim <= 0)
+    return fail("attention shape has a zero or negative dimension (batch, "
+                "heads, kvHeads, seqQ and headDim must be > 0)");
+  if (params.heads % params.kvHeads != 0)
+    return fail("attention heads must be a multiple of kvHeads (grouped-query "
+                "attention)");
+  if (params.headDim > 256)
+    return fail("attention head dim > 256 is not supported");
+  if (params.batch > 65535 || params.heads > 65535)
+    return fail("attention batch or heads > 65535 (grid limit)");
+  if (!params.q || !params.k || !params.v || !params.o)
+    return fail("attention q, k, v or o is a null pointer");
+
+  const Variant *v = pick(params, dtype);
+  if (!v) // unreachable while the .def covers head dims up to 256
+    return fail("no attention kernel variant for this head dim");
+  AttentionLaunch launch;
+  launch.kernel = v->name;
+  launch.grid[0] = static_cast<uint32_t>((params.seqQ + v->rows - 1) / v->rows);
+  launch.grid[1] = static_cast<uint32_t>(params.heads);
+  launch.grid[2] = static_cast<uint32_t>(params.batch);
+  launch.block[0] = static_cast<uint32_t>(v->threads);
+  launch.block[1] = 1;
+  launch.block[2] = 1;
+  launch.sharedBytes = v->sharedBytes;
+  if (whyNot)
+    *whyNot = nullptr;
+  return launch;
+}
+
+const unsigned char *attentionFatbin() { return gaonAttentionFatbin; }
+
+uint64_t attentionFatbinSize() { return gaonAttentionFatbinSize; }
+
+} // namespace gaon::cuda_kernels
