@@ -1,0 +1,27 @@
+//===- PassProgress.h - "[3/7] pass-name" while a pipeline runs -*- C++ -*-===//
+
+#ifndef GAON_TOOLS_PASSPROGRESS_H
+#define GAON_TOOLS_PASSPROGRESS_H
+
+#include "gaon/Tools/Progress.h"
+
+#include "mlir/Pass/PassManager.h"
+
+namespace gaon::tools {
+
+/// Passes in a pipeline, nested pipelines included (the pass managers that
+/// anchor them are not counted). Counted from the textual form, the only
+/// public view of nested pipelines.
+unsigned countPasses(mlir::OpPassManager &pm);
+
+/// Shows "[k/N] <pass argument>" on `line` before each pass of `pm`. `done`
+/// passes ran before this pipeline and `total` is the count over every
+/// pipeline the caller runs (0: this pipeline's own count), so several
+/// pipelines show one running count. Nothing is added when the line is
+/// disabled.
+void addPassProgress(mlir::PassManager &pm, ProgressLine &line,
+                     unsigned done = 0, unsigned total = 0);
+
+} // namespace gaon::tools
+
+#endif // GAON_TOOLS_PASSPROGRESS_H
