@@ -12,6 +12,9 @@
 #ifdef GAON_RUN_HAVE_NPU_SIM
 #include "gaon/npu_sim_runtime/Driver.h"
 #endif
+#ifdef GAON_RUN_HAVE_CUDA
+#include "gaon/cuda_runtime/Driver.h"
+#endif
 
 #include <algorithm>
 #include <cmath>
@@ -264,6 +267,9 @@ int runModel(const Options &options) {
 int main(int argc, char **argv) {
 #ifdef GAON_RUN_HAVE_NPU_SIM
   (void)gaon::npu_sim_runtime::registerNpuSimDriver();
+#endif
+#ifdef GAON_RUN_HAVE_CUDA
+  (void)gaon::cuda::registerCudaDriver();
 #endif
   Options options;
   std::string usageError = gaon::run::parseOptions(argc, argv, options);
