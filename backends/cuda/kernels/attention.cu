@@ -436,9 +436,11 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
 
   // Epilogue: O / rowSum (0 for rows with no finite score), staged through
   // this warp's own rows of the Q tile (no other warp reads them) so that
-  // global stores are whole 16-byte row pieces.
-  cpAsyncWaitAll(); // the Q load when nTiles == 0; nothing otherwise
-  __syncwarp();
+  // global stores are whole 16-byte row pieces. When nTiles == 0 the Q tile
+  // load (spread over all threads) may still be landing: wait for it
+  // everywhere before overwriting.
+  cpAsyncWaitAll();
+  __syncthreads();
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
