@@ -391,6 +391,23 @@ void setUpEnergy(CudaDevice &device) {
   device.reportsEnergy = true;
 }
 
+/// Holds one extra reference to each GPU's primary context for the life of
+/// the process. Otherwise destroying the last device would destroy the
+/// context, and cuBLASLt's (static) CUDA runtime, which attached to it,
+/// would be left with a dead one; it also saves re-creating a context
+/// (hundreds of milliseconds) for every device a test or tenant creates.
+void keepPrimaryContext(const CudaDriverApi &cu, CUdevice dev) {
+  static std::mutex mutex;
+  static std::vector<CUdevice> kept;
+  std::lock_guard<std::mutex> lock(mutex);
+  for (CUdevice k : kept)
+    if (k == dev)
+      return;
+  CUcontext context = nullptr;
+  if (cu.cuDevicePrimaryCtxRetain(&context, dev) == CUDA_SUCCESS)
+    kept.push_back(dev);
+}
+
 void releaseDevice(CudaDevice *device) {
   if (!device)
     return;
@@ -466,6 +483,7 @@ gaon_status_code_t deviceCreate(void *, uint32_t ordinal,
                     "GPU " + std::to_string(ordinal) + " (" + device->name +
                         ")");
   }
+  keepPrimaryContext(cu, device->device);
   if (gaon::rt::Status s = makeCurrent(*device); !s.isOk())
     return fail(s);
   if ((r = cu.cuStreamCreate(&device->transferStream,

@@ -106,7 +106,7 @@ uint32_t alignmentOf(CUdeviceptr address) {
 }
 
 struct MatmulAlgo {
-  uint32_t key = 0; ///< alignments of (our) A, B, D, bias
+  uint64_t key = 0; ///< alignments of (our) A, B, D and the bias
   cublasLtMatmulAlgo_t algo;
   size_t workspaceBytes = 0;
 };
@@ -134,9 +134,9 @@ struct MatmulState {
   }
 };
 
-/// A graph for one set of binding addresses: `ran` after the first (eager)
-/// run; `exec` once captured; `failed` when capture did not work (eager
-/// from then on).
+/// One set of binding addresses this executable has run with: present
+/// after the first (eager) run; `captured` with `exec` from the second on;
+/// `failed` when capture did not work (eager from then on).
 struct GraphEntry {
   std::vector<CUdeviceptr> key;
   bool captured = false, failed = false;
@@ -573,15 +573,19 @@ std::string issueLaunch(CudaExecutable &exe, size_t i, const LaunchStep &s,
   return r == CUDA_SUCCESS ? "" : cuFailure(*exe.device, "cuLaunchKernel", r);
 }
 
-/// The algorithm for the operands' alignments (our A, B, D, bias).
+/// The algorithm for the operands' alignments (our A, B, D, bias). The
+/// heuristic reads the bias pointer from the descriptor for its alignment,
+/// so it must be set before.
 std::string matmulAlgo(CudaExecutable &exe, MatmulState &state,
                        const MatmulStep &s, CUdeviceptr a, CUdeviceptr b,
-                       CUdeviceptr d, const MatmulAlgo **out) {
+                       CUdeviceptr d, CUdeviceptr bias,
+                       const MatmulAlgo **out) {
   CudaDevice &device = *exe.device;
   const CublasLtApi &lt = *device.lt;
   uint32_t alignA = alignmentOf(a), alignB = alignmentOf(b),
            alignD = alignmentOf(d);
-  uint32_t key = alignA | alignB << 9 | alignD << 18;
+  uint64_t key = alignA | alignB << 9 | alignD << 18 |
+                 static_cast<uint64_t>(alignmentOf(bias)) << 27;
   for (const MatmulAlgo &algo : state.algos)
     if (algo.key == key) {
       *out = &algo;
@@ -636,10 +640,11 @@ std::string issueMatmul(CudaExecutable &exe, size_t i, const MatmulStep &s,
   MatmulState &state = *exe.matmuls[i];
   CUdeviceptr a = address(bases, s.a), b = address(bases, s.b),
               d = address(bases, s.d);
+  CUdeviceptr biasAddress = hasBias(s.epilogue) ? address(bases, s.bias) : 0;
   if (hasBias(s.epilogue)) {
     // The descriptor belongs to this executable, whose mutex we hold; the
     // value is read when the matmul is enqueued (or captured).
-    void *bias = reinterpret_cast<void *>(address(bases, s.bias));
+    void *bias = reinterpret_cast<void *>(biasAddress);
     cublasStatus_t st = lt.cublasLtMatmulDescSetAttribute(
         state.desc, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof(bias));
     if (st != CUBLAS_STATUS_SUCCESS)
@@ -647,7 +652,8 @@ std::string issueMatmul(CudaExecutable &exe, size_t i, const MatmulStep &s,
              cublasErrorText(lt, st);
   }
   const MatmulAlgo *algo = nullptr;
-  if (std::string error = matmulAlgo(exe, state, s, a, b, d, &algo);
+  if (std::string error =
+          matmulAlgo(exe, state, s, a, b, d, biasAddress, &algo);
       !error.empty())
     return error;
   const float alpha = s.alpha, beta = 0.0f;
