@@ -31,3 +31,11 @@ if os.path.isdir(config.shared_models_dir):
 
 if os.path.isdir("/usr/share/libonnx-testdata/data/node"):
     config.available_features.add("onnx-testdata")
+
+# The CUDA compiler is built where the CUDA toolkit is found; ptxas checks
+# the PTX it generates without a GPU.
+if config.gaon_cuda_compiler:
+    config.available_features.add("cuda-compiler")
+if config.ptxas and os.path.exists(config.ptxas):
+    config.available_features.add("ptxas")
+    config.substitutions.append(("%ptxas", config.ptxas))

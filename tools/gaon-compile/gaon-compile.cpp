@@ -159,12 +159,6 @@ int main(int argc, char **argv) {
     return mlir::success();
   });
 
-  auto module = gaon::onnx::importOnnxModel(context, inputPath, options);
-  if (!module)
-    return 1;
-  if (failed(mlir::verify(*module)))
-    return fail("the imported IR does not verify (a bug in the importer)");
-
   // What to produce: IR unless a target is named.
   bool emitGiven = emit.getNumOccurrences() > 0;
   EmitKind kind = emitGiven        ? emit.getValue()
@@ -204,6 +198,12 @@ int main(int argc, char **argv) {
     return fail("unknown --dtype '" + dtype + "' (fp32, bf16 or fp16)");
   if (kind == EmitKind::Artifact && outputPath == "-")
     return fail("an artifact is binary: give the output file with -o");
+
+  auto module = gaon::onnx::importOnnxModel(context, inputPath, options);
+  if (!module)
+    return 1;
+  if (failed(mlir::verify(*module)))
+    return fail("the imported IR does not verify (a bug in the importer)");
 
   if (kind != EmitKind::Import) {
     mlir::PassManager pm(&context);

@@ -196,19 +196,16 @@ public:
        function_ref<SmallVector<Value>(Value, ValueRange)> body) {
     auto forOp = scf::ForOp::create(b, loc, lo, hi, step, init);
     OpBuilder::InsertionGuard guard(b);
-    // Without carried values the builder already added the terminator.
+    // Without carried values the builder may have added a terminator: the
+    // body is built from scratch and ends with exactly one yield.
     Block *loopBody = forOp.getBody();
-    bool hasTerminator = !loopBody->empty() &&
-                         loopBody->back().hasTrait<OpTrait::IsTerminator>();
-    if (hasTerminator)
-      b.setInsertionPoint(loopBody->getTerminator());
-    else
-      b.setInsertionPointToStart(loopBody);
+    if (!loopBody->empty() && isa<scf::YieldOp>(loopBody->back()))
+      loopBody->back().erase();
+    b.setInsertionPointToEnd(loopBody);
     Scope scope(*this);
     SmallVector<Value> next =
         body(forOp.getInductionVar(), forOp.getRegionIterArgs());
-    if (!hasTerminator)
-      scf::YieldOp::create(b, loc, next);
+    scf::YieldOp::create(b, loc, next);
     return SmallVector<Value>(forOp.getResults());
   }
 

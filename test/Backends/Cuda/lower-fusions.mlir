@@ -1,0 +1,106 @@
+// RUN: gaon-opt --split-input-file --verify-diagnostics --gaon-cuda-lower-fusions %s | FileCheck %s
+
+// An elementwise fusion becomes a kernel with one thread per element: a
+// bounds check, loads widened to f32, the math, a narrowing store; the
+// launch covers 1000 elements with 4 blocks of 256 threads.
+// CHECK-LABEL: module attributes {gpu.container_module}
+// CHECK: func.func @elementwise
+// CHECK: gaon_cuda.launch @gaon_kernels::@fusion_0(%arg0, %arg1) {block = array<i32: 256, 1, 1>, grid = array<i32: 4, 1, 1>
+// CHECK: gpu.module @gaon_kernels
+// CHECK: gpu.func @fusion_0(%{{.*}}: memref<1000xf16>, %{{.*}}: memref<8xf16>, %[[OUT:.*]]: memref<1000xf16>)
+// CHECK-SAME: kernel
+// CHECK: gpu.thread_id  x
+// CHECK: arith.cmpi ult
+// CHECK: scf.if
+// CHECK: memref.load
+// CHECK: arith.extf
+// CHECK: math.tanh
+// CHECK: arith.truncf
+// CHECK: memref.store %{{.*}}, %[[OUT]]
+func.func @elementwise(%x: tensor<125x8xf16>, %b: tensor<8xf16>) -> tensor<125x8xf16> {
+  %0 = gaon_cuda.fusion(%x, %b) : (tensor<125x8xf16>, tensor<8xf16>) -> tensor<125x8xf16> {
+  ^bb0(%a: tensor<125x8xf16>, %c: tensor<8xf16>):
+    %s = gaon_graph.add %a, %c : (tensor<125x8xf16>, tensor<8xf16>) -> tensor<125x8xf16>
+    %t = gaon_graph.tanh %s : tensor<125x8xf16>
+    gaon_cuda.yield %t : tensor<125x8xf16>
+  }
+  return %0 : tensor<125x8xf16>
+}
+
+// -----
+
+// A layer norm over the last dimension runs one block per row (6 rows of
+// 768): strided loops over the row, warp shuffles and shared memory for the
+// mean and the variance, then the normalized writes.
+// CHECK-LABEL: func.func @layer_norm
+// CHECK: gaon_cuda.launch @gaon_kernels::@fusion_0(%arg0, %arg1, %arg2) {block = array<i32: 256, 1, 1>, grid = array<i32: 6, 1, 1>
+// CHECK: gpu.func @fusion_0
+// CHECK-SAME: workgroup(%[[SMEM:.*]] : memref<32xf32, #gpu.address_space<workgroup>>)
+// CHECK: gpu.block_id  x
+// CHECK: scf.for
+// CHECK: gpu.shuffle  xor
+// CHECK: memref.store %{{.*}}, %[[SMEM]]
+// CHECK: gpu.barrier
+// CHECK: math.rsqrt
+// CHECK: scf.for
+// CHECK: memref.store
+func.func @layer_norm(%x: tensor<2x3x768xf32>, %g: tensor<768xf32>, %b: tensor<768xf32>) -> tensor<2x3x768xf32> {
+  %0 = gaon_cuda.fusion(%x, %g, %b) : (tensor<2x3x768xf32>, tensor<768xf32>, tensor<768xf32>) -> tensor<2x3x768xf32> {
+  ^bb0(%a: tensor<2x3x768xf32>, %s: tensor<768xf32>, %c: tensor<768xf32>):
+    %n = gaon_graph.layer_norm %a, %s, %c {axis = 2 : i64, epsilon = 1.0e-5 : f64} : (tensor<2x3x768xf32>, tensor<768xf32>, tensor<768xf32>) -> tensor<2x3x768xf32>
+    gaon_cuda.yield %n : tensor<2x3x768xf32>
+  }
+  return %0 : tensor<2x3x768xf32>
+}
+
+// -----
+
+// A reduction over a leading axis is not a row op: each output element
+// loops over the reduced axis itself (serial schedule).
+// CHECK-LABEL: func.func @leading_reduce
+// CHECK: gaon_cuda.launch @gaon_kernels::@fusion_0(%arg0) {block = array<i32: 256, 1, 1>, grid = array<i32: 1, 1, 1>
+// CHECK: gpu.func @fusion_0
+// CHECK: scf.if
+// CHECK: scf.for {{.*}} iter_args
+// CHECK: arith.addf
+func.func @leading_reduce(%x: tensor<16x4xf32>) -> tensor<1x4xf32> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<16x4xf32>) -> tensor<1x4xf32> {
+  ^bb0(%a: tensor<16x4xf32>):
+    %r = gaon_graph.reduce_sum %a {axes = array<i64: 0>} : tensor<16x4xf32> -> tensor<1x4xf32>
+    gaon_cuda.yield %r : tensor<1x4xf32>
+  }
+  return %0 : tensor<1x4xf32>
+}
+
+// -----
+
+// Transpose, slice and gather are index maps: a gathered embedding row is
+// loaded at the index read from the ids tensor (negative ids wrap).
+// CHECK-LABEL: func.func @gather
+// CHECK: gpu.func @fusion_0
+// CHECK: memref.load %{{.*}} : memref<6xi64>
+// CHECK: arith.index_cast
+// CHECK: arith.select
+// CHECK: arith.minui
+// CHECK: memref.load %{{.*}} : memref<400xf32>
+func.func @gather(%table: tensor<100x4xf32>, %ids: tensor<2x3xi64>) -> tensor<2x3x4xf32> {
+  %0 = gaon_cuda.fusion(%table, %ids) : (tensor<100x4xf32>, tensor<2x3xi64>) -> tensor<2x3x4xf32> {
+  ^bb0(%t: tensor<100x4xf32>, %i: tensor<2x3xi64>):
+    %g = gaon_graph.gather %t, %i {axis = 0 : i64} : (tensor<100x4xf32>, tensor<2x3xi64>) -> tensor<2x3x4xf32>
+    gaon_cuda.yield %g : tensor<2x3x4xf32>
+  }
+  return %0 : tensor<2x3x4xf32>
+}
+
+// -----
+
+// An op without a GPU lowering is an error naming the op.
+func.func @unsupported(%x: tensor<1x1x4x4xf32>, %w: tensor<1x1x3x3xf32>) -> tensor<1x1x2x2xf32> {
+  %0 = gaon_cuda.fusion(%x, %w) : (tensor<1x1x4x4xf32>, tensor<1x1x3x3xf32>) -> tensor<1x1x2x2xf32> {
+  ^bb0(%a: tensor<1x1x4x4xf32>, %b: tensor<1x1x3x3xf32>):
+    // expected-error @+1 {{cannot run on the cuda target: convolution is not supported by the cuda backend yet}}
+    %c = gaon_graph.conv %a, %b {dilations = array<i64: 1, 1>, groups = 1 : i64, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x1x4x4xf32>, tensor<1x1x3x3xf32>) -> tensor<1x1x2x2xf32>
+    gaon_cuda.yield %c : tensor<1x1x2x2xf32>
+  }
+  return %0 : tensor<1x1x2x2xf32>
+}
