@@ -23,6 +23,7 @@
 #include "llvm/Support/raw_ostream.h"
 
 #include <mutex>
+#include <optional>
 
 using namespace mlir;
 
@@ -61,7 +62,9 @@ std::vector<TargetBackend> &backendList() {
     TargetBackend cudaBackend;
     cudaBackend.name = "cuda";
     cudaBackend.usage = "cuda[:sm_90|sm_80|sm_86|sm_89|sm_100]";
-    cudaBackend.defaultVariant = "sm_90";
+    // The architecture defaults inside the backend (cudaArchOfTarget); the
+    // artifact records the target as given, as gaon-compile always did.
+    cudaBackend.defaultVariant = "";
     cudaBackend.registerDialects = [](DialectRegistry &registry) {
       registry.insert<cuda::CudaDialect>();
       cuda::registerCudaCodegenDependencies(registry);
@@ -265,9 +268,11 @@ LogicalResult runPasses(ModuleOp module,
                         ProgressLine *progress, const std::string &label) {
   PassManager pm(module->getContext());
   build(pm);
+  std::optional<ClearProgressOnDiagnostic> clearer;
   if (progress && progress->enabled()) {
     progress->setPrefix(label);
     addPassProgress(pm, *progress);
+    clearer.emplace(*module->getContext(), *progress);
   }
   LogicalResult result = pm.run(module);
   if (progress) {

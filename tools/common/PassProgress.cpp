@@ -69,6 +69,19 @@ private:
 
 } // namespace
 
+ClearProgressOnDiagnostic::ClearProgressOnDiagnostic(MLIRContext &context,
+                                                     ProgressLine &line)
+    : context(context) {
+  id = context.getDiagEngine().registerHandler([&line](Diagnostic &) {
+    line.clear();
+    return failure(); // not handled: the tool's handler prints it
+  });
+}
+
+ClearProgressOnDiagnostic::~ClearProgressOnDiagnostic() {
+  context.getDiagEngine().eraseHandler(id);
+}
+
 unsigned countPasses(OpPassManager &pm) {
   std::string text;
   llvm::raw_string_ostream os(text);

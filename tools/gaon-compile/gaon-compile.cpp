@@ -14,13 +14,10 @@
 #include "gaon/Backends/Cuda/Codegen.h"
 #include "gaon/Backends/Cuda/Passes.h"
 #endif
-#ifdef GAON_WITH_NPU_SIM
-#include "gaon/Backends/NpuSim/EmitArtifact.h"
-#include "gaon/Backends/NpuSim/Passes.h"
-#endif
 #include "gaon/Compiler/Onnx/OnnxImporter.h"
-#include "gaon/Compiler/Transforms/Passes.h"
 #include "gaon/Dialect/Graph/GraphDialect.h"
+#include "gaon/Tools/CompileModel.h"
+#include "gaon/Tools/PassProgress.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/AsmState.h"
@@ -132,13 +129,10 @@ int main(int argc, char **argv) {
                   "' would overwrite the input model");
   }
 
-  mlir::DialectRegistry registry;
-#ifdef GAON_WITH_CUDA
-  registry.insert<gaon::cuda::CudaDialect>();
-  gaon::cuda::registerCudaCodegenDependencies(registry);
-#endif
-  mlir::MLIRContext context(registry);
-  context.loadDialect<gaon::graph::GraphDialect, mlir::func::FuncDialect>();
+  // Every backend's dialects registered, the import's loaded.
+  std::unique_ptr<mlir::MLIRContext> contextOwner =
+      gaon::tools::createCompilerContext();
+  mlir::MLIRContext &context = *contextOwner;
   // Print diagnostics as `error: message` (the message names the node).
   mlir::ScopedDiagnosticHandler handler(&context, [](mlir::Diagnostic &diag) {
     auto &os = errs();
@@ -165,7 +159,6 @@ int main(int argc, char **argv) {
                   : target.empty() ? EmitKind::Graph
                                    : EmitKind::Artifact;
   StringRef targetName = StringRef(target).split(':').first;
-  StringRef chip = StringRef(target).split(':').second;
   if (!target.empty() && targetName != "npu-sim" && targetName != "cuda")
     return fail("unknown target '" + target + "' (available: " + kTargets +
                 ")");
@@ -198,8 +191,24 @@ int main(int argc, char **argv) {
     return fail("unknown --dtype '" + dtype + "' (fp32, bf16 or fp16)");
   if (kind == EmitKind::Artifact && outputPath == "-")
     return fail("an artifact is binary: give the output file with -o");
+  // The backend (tools/common/CompileModel.cpp, shared with gaon-bench and
+  // the Python package).
+  gaon::tools::TargetSpec spec;
+  if (lowersForNpu || lowersForCuda)
+    if (std::string error = gaon::tools::parseTarget(target, spec);
+        !error.empty())
+      return fail(lowersForNpu ? "this gaon-compile was built without the "
+                                 "npu-sim backend"
+                               : error);
 
-  auto module = gaon::onnx::importOnnxModel(context, inputPath, options);
+  // "[3/7] pass" on a terminal; cleared before any diagnostic is printed.
+  gaon::tools::ProgressLine progress;
+  gaon::tools::ClearProgressOnDiagnostic clearProgress(context, progress);
+  mlir::OwningOpRef<mlir::ModuleOp> module;
+  {
+    gaon::tools::Spinner spinner(progress, "importing " + inputPath);
+    module = gaon::onnx::importOnnxModel(context, inputPath, options);
+  }
   if (!module)
     return 1;
   if (failed(mlir::verify(*module)))
@@ -207,42 +216,25 @@ int main(int argc, char **argv) {
 
   if (kind != EmitKind::Import) {
     mlir::PassManager pm(&context);
-    gaon::buildGraphOptimizationPipeline(pm);
-    if (dtype != "fp32")
-      pm.addNestedPass<mlir::func::FuncOp>(gaon::createConvertPrecision(
-          gaon::ConvertPrecisionOptions{dtype == "bf16" ? "bf16" : "f16"}));
-#ifdef GAON_WITH_CUDA
-    if (lowersForCuda)
-      gaon::cuda::buildCudaLoweringPipeline(pm);
-#endif
-#ifdef GAON_WITH_NPU_SIM
-    if (lowersForNpu)
-      gaon::npu::buildNpuPipeline(pm, chip.empty() ? "rngd" : chip);
-#else
-    if (lowersForNpu)
-      return fail("this gaon-compile was built without the npu-sim backend");
-#endif
+    gaon::tools::buildGraphPipeline(pm, dtype);
+    if (lowersForNpu || lowersForCuda)
+      gaon::tools::buildTargetPipeline(pm, spec);
+    gaon::tools::addPassProgress(pm, progress);
     if (failed(pm.run(*module)))
       return 1;
+    progress.clear();
   }
 
-  // Exports are often all called model.onnx: name them after their folder.
-  StringRef stem = sys::path::stem(inputPath);
-  StringRef folder = sys::path::filename(sys::path::parent_path(inputPath));
-  std::string modelName =
-      (stem == "model" && !folder.empty() ? folder : stem).str();
+  std::string modelName = gaon::tools::modelNameFor(inputPath);
 
 #ifdef GAON_WITH_CUDA
   if (lowersForCuda && kind != EmitKind::Cuda) {
     if (failed(gaon::cuda::serializeKernelsToPtx(*module, cudaArch)))
       return fail("PTX generation failed");
     if (kind == EmitKind::Artifact) {
-      gaon::cuda::CudaEmitOptions emitOptions;
-      emitOptions.target = target;
-      emitOptions.arch = cudaArch;
-      emitOptions.modelName = modelName;
-      return failed(
-                 gaon::cuda::emitCudaArtifact(*module, outputPath, emitOptions))
+      gaon::tools::Spinner spinner(progress, "emitting the artifact");
+      return failed(gaon::tools::emitArtifact(*module, spec, outputPath,
+                                              modelName))
                  ? 1
                  : 0;
     }
@@ -262,13 +254,14 @@ int main(int argc, char **argv) {
 #ifdef GAON_WITH_NPU_SIM
   std::string streamText;
   if (lowersForNpu) {
-    gaon::npu::EmitOptions emitOptions;
-    emitOptions.target = chip.empty() ? "npu-sim:rngd" : target.getValue();
-    emitOptions.modelName = modelName;
-    emitOptions.streamText = kind == EmitKind::Npu ? &streamText : nullptr;
     std::string artifactPath =
         kind == EmitKind::Artifact ? outputPath.getValue() : "";
-    if (failed(gaon::npu::emitNpuArtifact(*module, artifactPath, emitOptions)))
+    gaon::tools::Spinner spinner(progress, kind == EmitKind::Artifact
+                                               ? "emitting the artifact"
+                                               : "emitting the stream");
+    if (failed(gaon::tools::emitArtifact(*module, spec, artifactPath, modelName,
+                                         kind == EmitKind::Npu ? &streamText
+                                                               : nullptr)))
       return 1;
     if (kind == EmitKind::Artifact)
       return 0;

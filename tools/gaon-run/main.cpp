@@ -7,6 +7,8 @@
 #include "gaon/runtime/scheduler.h"
 #include "gaon/runtime/tensor_io.h"
 
+#include "gaon/Tools/Progress.h"
+
 #include <nlohmann/json.hpp>
 
 #ifdef GAON_RUN_HAVE_NPU_SIM
@@ -129,21 +131,35 @@ int runModel(const Options &options) {
   if (Status check = module.value()->checkInputs(inputs); !check.isOk())
     return fail(options, check.message());
 
-  for (int i = 0; i < options.warmup; ++i)
-    if (auto r = module.value()->run(inputs); !r.isOk())
-      return fail(options, r.status().message());
   std::vector<double> latencies;
   std::vector<HostTensor> outputs;
   RunStats lastStats;
-  for (int i = 0; i < options.repeat; ++i) {
-    RunStats stats;
-    auto result = module.value()->run(inputs, &stats);
-    if (!result.isOk())
-      return fail(options, result.status().message());
-    latencies.push_back(stats.wallSeconds);
-    lastStats = stats;
-    outputs = std::move(result.value());
+  Status runStatus;
+  {
+    // "run 2/10 | 3.4 s" on a terminal while a long simulation runs; the
+    // line is gone before anything else is printed.
+    gaon::tools::ProgressLine progress;
+    gaon::tools::Spinner spinner(progress, "warming up");
+    for (int i = 0; i < options.warmup && runStatus.isOk(); ++i)
+      if (auto r = module.value()->run(inputs); !r.isOk())
+        runStatus = r.status();
+    for (int i = 0; i < options.repeat && runStatus.isOk(); ++i) {
+      spinner.setLabel("run " + std::to_string(i + 1) + "/" +
+                       std::to_string(options.repeat));
+      spinner.setFraction(double(i) / options.repeat);
+      RunStats stats;
+      auto result = module.value()->run(inputs, &stats);
+      if (!result.isOk()) {
+        runStatus = result.status();
+        break;
+      }
+      latencies.push_back(stats.wallSeconds);
+      lastStats = stats;
+      outputs = std::move(result.value());
+    }
   }
+  if (!runStatus.isOk())
+    return fail(options, runStatus.message());
 
   // Expected outputs.
   std::map<std::string, TensorComparison> comparisons;

@@ -5,9 +5,24 @@
 
 #include "gaon/Tools/Progress.h"
 
+#include "mlir/IR/Diagnostics.h"
+#include "mlir/IR/MLIRContext.h"
 #include "mlir/Pass/PassManager.h"
 
 namespace gaon::tools {
+
+/// While alive, clears `line` before any diagnostic of `context` is
+/// printed, then lets the handlers registered before it print the
+/// diagnostic; so an error never lands on the end of a progress line.
+class ClearProgressOnDiagnostic {
+public:
+  ClearProgressOnDiagnostic(mlir::MLIRContext &context, ProgressLine &line);
+  ~ClearProgressOnDiagnostic();
+
+private:
+  mlir::MLIRContext &context;
+  mlir::DiagnosticEngine::HandlerID id;
+};
 
 /// Passes in a pipeline, nested pipelines included (the pass managers that
 /// anchor them are not counted). Counted from the textual form, the only
