@@ -250,36 +250,31 @@ struct CudaQueue {
       signalFence(signal, failure);
   }
 
-  // Events around the whole submission give busy time; NVML's energy
-  // counter is read before and after (the stream is idle at both points,
-  // since every dispatch synchronizes).
+  // Busy time is GPU time between events around each dispatch's work
+  // (runPlan); NVML's energy counter is read before and after the whole
+  // submission (the stream is idle at both points, since every dispatch
+  // synchronizes).
   std::string runDispatches(const RecordedSubmission &submission) {
-    const CudaDriverApi &cu = *device->cu;
     unsigned long long energyBefore = 0, energyAfter = 0;
     bool energy = readEnergy(*device, &energyBefore);
-    bool timed = cu.cuEventRecord(start, stream) == CUDA_SUCCESS;
+    RunTiming timing{start, end, 0};
     std::string failure;
     uint64_t done = 0;
     for (size_t i = 0; i < submission.dispatches.size() && failure.empty();
          ++i) {
       const RecordedDispatch &dispatch = submission.dispatches[i];
-      failure = runPlan(*dispatch.executable, dispatch.bases, stream);
+      failure = runPlan(*dispatch.executable, dispatch.bases, stream, timing);
       if (failure.empty())
         ++done;
       else if (submission.dispatches.size() > 1)
         failure = "dispatch " + std::to_string(i) + ": " + failure;
     }
-    float ms = 0;
-    if (timed && cu.cuEventRecord(end, stream) == CUDA_SUCCESS &&
-        cu.cuEventSynchronize(end) == CUDA_SUCCESS &&
-        cu.cuEventElapsedTime(&ms, start, end) != CUDA_SUCCESS)
-      ms = 0;
     energy = energy && readEnergy(*device, &energyAfter) &&
              energyAfter >= energyBefore;
     {
       std::lock_guard<std::mutex> lock(mutex);
       counters.dispatches += done;
-      counters.busy_s += ms * 1e-3;
+      counters.busy_s += timing.seconds;
       if (energy)
         counters.energy_j += (energyAfter - energyBefore) * 1e-3;
     }

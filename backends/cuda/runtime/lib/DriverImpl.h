@@ -103,11 +103,19 @@ std::string checkBindings(const CudaExecutable &executable,
 
 CudaDevice &executableDevice(const CudaExecutable &executable);
 
+/// Events a queue lends runPlan to time the GPU work; `seconds` accumulates
+/// the time between them.
+struct RunTiming {
+  CUevent start = nullptr, end = nullptr;
+  double seconds = 0;
+};
+
 /// Runs the plan once on `stream` with binding i at `bases[i]`, eagerly or
 /// through a CUDA graph (see docs/cuda-driver.md), and waits for it. ""
 /// on success, else what failed, naming the step where it is known.
 std::string runPlan(CudaExecutable &executable,
-                    const std::vector<CUdeviceptr> &bases, CUstream stream);
+                    const std::vector<CUdeviceptr> &bases, CUstream stream,
+                    RunTiming &timing);
 
 } // namespace gaon::cuda::detail
 

@@ -814,7 +814,7 @@ std::string checkBindings(const CudaExecutable &exe,
 }
 
 std::string runPlan(CudaExecutable &exe, const std::vector<CUdeviceptr> &bases,
-                    CUstream stream) {
+                    CUstream stream, RunTiming &timing) {
   CudaDevice &device = *exe.device;
   const CudaDriverApi &cu = *device.cu;
   std::lock_guard<std::mutex> lock(exe.mutex);
@@ -853,6 +853,9 @@ std::string runPlan(CudaExecutable &exe, const std::vector<CUdeviceptr> &bases,
     }
   }
 
+  // Timed from here, after the locks: waiting for another executable is
+  // not this one's busy time. Capture above issues no GPU work.
+  bool timed = cu.cuEventRecord(timing.start, stream) == CUDA_SUCCESS;
   std::string error;
   if (entry && entry->captured) {
     CUresult r = cu.cuGraphLaunch(entry->exec, stream);
@@ -867,9 +870,14 @@ std::string runPlan(CudaExecutable &exe, const std::vector<CUdeviceptr> &bases,
     if (error.empty())
       count(device, &CudaDeviceStats::eagerRuns);
   }
+  timed = timed && cu.cuEventRecord(timing.end, stream) == CUDA_SUCCESS;
   // Always drain the stream, also after an error, so that nothing of this
   // run is still in flight when the caller signals its fences.
   CUresult r = cu.cuStreamSynchronize(stream);
+  float ms = 0;
+  if (timed && r == CUDA_SUCCESS &&
+      cu.cuEventElapsedTime(&ms, timing.start, timing.end) == CUDA_SUCCESS)
+    timing.seconds += ms * 1e-3;
   if (error.empty() && r != CUDA_SUCCESS) {
     error = "executing " + std::to_string(exe.plan.steps.size()) +
             " steps: " + cuFailure(device, "cuStreamSynchronize", r);
