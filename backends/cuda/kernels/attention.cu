@@ -17,6 +17,10 @@
 // runtime launches them through the driver API by name
 // (chooseAttentionLaunch in AttentionLaunch.cpp picks name and shape).
 //
+// With GAON_CUDA_EMULATION the host compiler builds this file against
+// test/unittests/cuda_kernels/CudaEmulation.h, which runs the kernels on the
+// CPU (CI has no GPU); the few lines of inline PTX have emulated twins.
+//
 //===----------------------------------------------------------------------===//
 
 #include "AttentionConfig.h"
@@ -25,11 +29,20 @@
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 
+#include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 using gaon::cuda_kernels::AttentionDType;
 using gaon::cuda_kernels::AttentionParams;
+
+#ifdef GAON_CUDA_EMULATION
+#define GAON_DYNAMIC_SHARED(name) unsigned char *name = gaonEmu::sharedMemory()
+#else
+#define GAON_DYNAMIC_SHARED(name)                                              \
+  extern __shared__ __align__(16) unsigned char name[]
+#endif
 
 namespace {
 
@@ -38,7 +51,11 @@ constexpr float kLog2e = 1.4426950408889634f;
 __device__ __forceinline__ float negInf() { return __int_as_float(0xff800000); }
 
 __device__ __forceinline__ uint32_t smemAddr(const void *p) {
+#ifdef GAON_CUDA_EMULATION
+  return gaonEmu::sharedAddress(p);
+#else
   return static_cast<uint32_t>(__cvta_generic_to_shared(p));
+#endif
 }
 
 // cp.async with a source size of 0 writes zeros: rows past the sequence end
@@ -46,45 +63,71 @@ __device__ __forceinline__ uint32_t smemAddr(const void *p) {
 // which 0 * NaN in P.V would spread).
 __device__ __forceinline__ void cpAsync16(uint32_t dst, const void *src,
                                           bool valid) {
+#ifdef GAON_CUDA_EMULATION
+  gaonEmu::cpAsync(dst, src, 16, valid);
+#else
   asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst),
                "l"(src), "r"(valid ? 16 : 0)
                : "memory");
+#endif
 }
 
 __device__ __forceinline__ void cpAsync4(uint32_t dst, const void *src,
                                          bool valid) {
+#ifdef GAON_CUDA_EMULATION
+  gaonEmu::cpAsync(dst, src, 4, valid);
+#else
   asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(dst),
                "l"(src), "r"(valid ? 4 : 0)
                : "memory");
+#endif
 }
 
 __device__ __forceinline__ void cpAsyncCommit() {
+#ifndef GAON_CUDA_EMULATION
   asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
 }
 
 __device__ __forceinline__ void cpAsyncWaitAll() {
+#ifdef GAON_CUDA_EMULATION
+  gaonEmu::cpAsyncWaitAll();
+#else
   asm volatile("cp.async.wait_group 0;\n" ::: "memory");
+#endif
 }
 
 __device__ __forceinline__ void ldmatrixX4(uint32_t (&r)[4], uint32_t addr) {
+#ifdef GAON_CUDA_EMULATION
+  gaonEmu::ldmatrixX4(r, addr, false);
+#else
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0,%1,%2,%3}, [%4];\n"
                : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
                : "r"(addr));
+#endif
 }
 
 __device__ __forceinline__ void ldmatrixX4Trans(uint32_t (&r)[4],
                                                 uint32_t addr) {
+#ifdef GAON_CUDA_EMULATION
+  gaonEmu::ldmatrixX4(r, addr, true);
+#else
   asm volatile(
       "ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0,%1,%2,%3}, [%4];\n"
       : "=r"(r[0]), "=r"(r[1]), "=r"(r[2]), "=r"(r[3])
       : "r"(addr));
+#endif
 }
 
 // 2^x; ex2.approx maps -inf to +0, which the masking relies on.
 __device__ __forceinline__ float fastExp2(float x) {
+#ifdef GAON_CUDA_EMULATION
+  return std::exp2(x);
+#else
   float y;
   asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
   return y;
+#endif
 }
 
 /// Per-dtype pieces of the tensor-core kernel.
@@ -93,7 +136,9 @@ template <typename T> struct TcType;
 template <> struct TcType<__half> {
   static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
     __half2 h = __floats2half2_rn(lo, hi);
-    return *reinterpret_cast<uint32_t *>(&h);
+    uint32_t r;
+    memcpy(&r, &h, 4); // no type punning through pointers
+    return r;
   }
   static __device__ __forceinline__ float toFloat(__half x) {
     return __half2float(x);
@@ -104,17 +149,23 @@ template <> struct TcType<__half> {
   // D += A * B, 16x8x16, fp32 accumulators.
   static __device__ __forceinline__ void
   mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#ifdef GAON_CUDA_EMULATION
+    gaonEmu::mma(d, a, b0, b1, false);
+#else
     asm("mma.sync.aligned.m16n8k16.row.col.f32.f16.f16.f32 "
         "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
   }
 };
 
 template <> struct TcType<__nv_bfloat16> {
   static __device__ __forceinline__ uint32_t pack(float lo, float hi) {
     __nv_bfloat162 h = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<uint32_t *>(&h);
+    uint32_t r;
+    memcpy(&r, &h, 4); // no type punning through pointers
+    return r;
   }
   static __device__ __forceinline__ float toFloat(__nv_bfloat16 x) {
     return __bfloat162float(x);
@@ -124,10 +175,14 @@ template <> struct TcType<__nv_bfloat16> {
   }
   static __device__ __forceinline__ void
   mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {
+#ifdef GAON_CUDA_EMULATION
+    gaonEmu::mma(d, a, b0, b1, true);
+#else
     asm("mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 "
         "{%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, {%0,%1,%2,%3};\n"
         : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
         : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b0), "r"(b1));
+#endif
   }
 };
 
@@ -180,7 +235,7 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
                     gaon::cuda_kernels::kMaxAttentionSharedBytes,
                 "too much shared memory for sm_86/sm_89/sm_120");
 
-  extern __shared__ __align__(16) unsigned char smem[];
+  GAON_DYNAMIC_SHARED(smem);
   T *sQ = reinterpret_cast<T *>(smem);
   T *sK = sQ + BM * LD;
   T *sV = sK + BN * LD;
@@ -499,7 +554,7 @@ __device__ __forceinline__ void f32Attention(const AttentionParams &p) {
                     gaon::cuda_kernels::kMaxAttentionSharedBytes,
                 "too much shared memory for sm_86/sm_89/sm_120");
 
-  extern __shared__ __align__(16) unsigned char smem[];
+  GAON_DYNAMIC_SHARED(smem);
   float *sQ = reinterpret_cast<float *>(smem);
   float *sK = sQ + BM * LDQ;
   float *sV = sK + BN * LDK;

@@ -347,6 +347,56 @@ referenceAttention(const Problem &p, const ProblemData &d, float scale) {
   return out;
 }
 
+/// How an output compares with the reference.
+struct Comparison {
+  double relL2 = 0;         ///< over all valid outputs
+  size_t nonFinite = 0;     ///< NaN / inf outputs
+  size_t padChanged = 0;    ///< row padding of o that was overwritten
+  size_t maskedNonZero = 0; ///< nonzero outputs of fully masked rows
+};
+
+/// Compares d.o's bytes (as the kernel left them) with referenceAttention.
+inline Comparison compareWithReference(const Problem &p, const ProblemData &d,
+                                       float scale) {
+  const std::vector<double> ref = referenceAttention(p, d, scale);
+  const int dp = p.headDim + p.rowPad;
+  Comparison c;
+  double err2 = 0, ref2 = 0;
+  for (int b = 0; b < p.batch; ++b)
+    for (int h = 0; h < p.heads; ++h)
+      for (int i = 0; i < p.seqQ; ++i) {
+        const size_t row =
+            size_t(b * d.o.stride[0] + h * d.o.stride[1] + i * d.o.stride[2]);
+        const double *want =
+            &ref[((size_t(b) * p.heads + h) * p.seqQ + i) * p.headDim];
+        bool rowMasked = i == p.fullyMaskedRow ||
+                         (p.causal && i + p.seqK - p.seqQ < 0) || p.seqK == 0;
+        for (int x = 0; x < p.headDim; ++x)
+          rowMasked = rowMasked && want[x] == 0;
+        for (int x = 0; x < dp; ++x) {
+          const double got = loadElement(d.o.bytes, p.dtype, row + x);
+          if (x >= p.headDim) {
+            c.padChanged += got != d.o.values[row + x]; // the sentinel
+            continue;
+          }
+          if (!std::isfinite(got)) {
+            ++c.nonFinite;
+            continue;
+          }
+          c.maskedNonZero += rowMasked && got != 0;
+          err2 += (got - want[x]) * (got - want[x]);
+          ref2 += want[x] * want[x];
+        }
+      }
+  c.relL2 = ref2 > 0 ? std::sqrt(err2 / ref2) : std::sqrt(err2);
+  return c;
+}
+
+/// The accepted relative L2 error per dtype.
+inline double tolerance(AttentionDType t) {
+  return t == AttentionDType::F32 ? 1e-5 : 1e-2;
+}
+
 //===----------------------------------------------------------------------===//
 // Device side
 //===----------------------------------------------------------------------===//

@@ -307,43 +307,12 @@ TEST_P(AttentionKernel, MatchesReference) {
   r = drv.cuMemcpyDtoH_v2(d.o.bytes.data(), d.o.dev, d.o.bytes.size());
   ASSERT_EQ(r, CUDA_SUCCESS) << drv.describe(r);
 
-  const std::vector<double> ref = referenceAttention(p, d, params.scale);
-  const int dp = p.headDim + p.rowPad;
-  double err2 = 0, ref2 = 0;
-  size_t nonFinite = 0, padChanged = 0, maskedNonZero = 0;
-  for (int b = 0; b < p.batch; ++b)
-    for (int h = 0; h < p.heads; ++h)
-      for (int i = 0; i < p.seqQ; ++i) {
-        const size_t row =
-            size_t(b * d.o.stride[0] + h * d.o.stride[1] + i * d.o.stride[2]);
-        const double *want =
-            &ref[((size_t(b) * p.heads + h) * p.seqQ + i) * p.headDim];
-        bool rowMasked = true;
-        for (int x = 0; x < p.headDim; ++x)
-          rowMasked = rowMasked && want[x] == 0;
-        rowMasked = rowMasked && (i == p.fullyMaskedRow ||
-                                  (p.causal && i + p.seqK - p.seqQ < 0));
-        for (int x = 0; x < dp; ++x) {
-          const double got = loadElement(d.o.bytes, p.dtype, row + x);
-          if (x >= p.headDim) {
-            padChanged += got != 1234.0;
-            continue;
-          }
-          if (!std::isfinite(got)) {
-            ++nonFinite;
-            continue;
-          }
-          maskedNonZero += rowMasked && got != 0;
-          err2 += (got - want[x]) * (got - want[x]);
-          ref2 += want[x] * want[x];
-        }
-      }
-  const double relL2 = ref2 > 0 ? std::sqrt(err2 / ref2) : std::sqrt(err2);
-  const double tol = p.dtype == AttentionDType::F32 ? 1e-5 : 1e-2;
-  EXPECT_EQ(nonFinite, 0u) << l.kernel;
-  EXPECT_EQ(padChanged, 0u) << l.kernel << " wrote into row padding";
-  EXPECT_EQ(maskedNonZero, 0u) << l.kernel << ": fully masked rows must be 0";
-  EXPECT_LE(relL2, tol) << l.kernel << " on " << p.describe();
+  const Comparison c = compareWithReference(p, d, params.scale);
+  EXPECT_EQ(c.nonFinite, 0u) << l.kernel;
+  EXPECT_EQ(c.padChanged, 0u) << l.kernel << " wrote into row padding";
+  EXPECT_EQ(c.maskedNonZero, 0u) << l.kernel << ": fully masked rows must be 0";
+  EXPECT_LE(c.relL2, tolerance(p.dtype)) << l.kernel << " on " << p.describe();
+  const double relL2 = c.relL2;
   std::printf("  %-28s %-40s rel L2 %.3g\n", l.kernel, p.describe().c_str(),
               relL2);
 }
