@@ -8,6 +8,7 @@ pkgs=(
   libgtest-dev libgmock-dev
   flatbuffers-compiler libflatbuffers-dev nlohmann-json3-dev
   python3-dev python3-numpy python3-onnx python3-pytest pybind11-dev
+  chromium  # headless browser for the gaon-bench HTML report tests
 )
 missing=()
 for p in "${pkgs[@]}"; do
