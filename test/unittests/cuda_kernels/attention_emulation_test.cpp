@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
 #include <cstring>
 #include <set>
 #include <string>
@@ -106,8 +107,15 @@ void runAndCompare(const Problem &p, void (*kernel)(AttentionParams),
   EXPECT_EQ(c.padChanged, 0u) << launch.kernel << " wrote into row padding";
   EXPECT_EQ(c.maskedNonZero, 0u)
       << launch.kernel << ": fully masked rows must be 0";
-  EXPECT_LE(c.relL2, tolerance(p.dtype))
-      << launch.kernel << " on " << p.describe();
+  // Tighter than the GPU test's 1e-2: the emulation's errors are the
+  // kernels' rounding alone (typically 2.5e-4 fp16, 2e-3 bf16, 3e-7 fp32),
+  // so a few wrong elements must not hide under the tolerance.
+  const double tol = p.dtype == AttentionDType::F32   ? 1e-5
+                     : p.dtype == AttentionDType::F16 ? 1.5e-3
+                                                      : 6e-3;
+  EXPECT_LE(c.relL2, tol) << launch.kernel << " on " << p.describe();
+  std::printf("  %-32s %-44s rel L2 %.3g\n", launch.kernel,
+              p.describe().c_str(), c.relL2);
 }
 
 class EmulatedAttention : public ::testing::TestWithParam<Case> {};
