@@ -131,7 +131,7 @@ TEST_P(CudaMatmul, MatchesCpuReference) {
   ASSERT_TRUE(
       (*bufBias)->write(0, bias_.bytes.data(), bias_.bytes.size()).isOk());
   std::vector<Bound> bindings = {
-      {bufA->get()}, {bufB->get()}, {bufBias->get()}, {bufD->get(), dOffset}};
+      {bufA->get()}, {bufB->get()}, {bufBias->get()}, {bufD->get()}};
 
   std::vector<uint8_t> first, third;
   for (int run = 0; run < 3; ++run) {

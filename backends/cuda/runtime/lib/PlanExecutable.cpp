@@ -369,7 +369,9 @@ AttentionParams attentionParams(const AttentionStep &s,
                                 const std::vector<CUdeviceptr> *bases) {
   AttentionParams p{};
   auto at = [&](const DevicePtr &ptr) -> uint64_t {
-    return bases ? (*bases)[ptr.binding] + ptr.offset : 0;
+    // Without bases (the load-time check) a placeholder, aligned address:
+    // that check is about the shape, not the pointers.
+    return bases ? (*bases)[ptr.binding] + ptr.offset : uint64_t(1) << 30;
   };
   p.q = at(s.q);
   p.k = at(s.k);
