@@ -11,6 +11,7 @@
 #include "gaon/cuda_kernels/Attention.h"
 
 #include <cstdint>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,10 @@ struct EmulatedKernel {
   int headDim, rows, threads; ///< tile head dim, query rows per CTA, threads
   uint32_t sharedBytes;
 };
+
+inline void PrintTo(const EmulatedKernel &k, std::ostream *os) {
+  *os << k.name;
+}
 
 /// The kernels of AttentionVariants.def (what chooseAttentionLaunch names).
 const std::vector<EmulatedKernel> &emulatedKernels();

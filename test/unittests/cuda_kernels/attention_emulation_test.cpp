@@ -31,6 +31,9 @@ struct Case {
   Problem problem;
 };
 
+// Readable, deterministic test parameter text (the default dumps bytes).
+void PrintTo(const Case &c, std::ostream *os) { *os << c.problem.describe(); }
+
 Problem make(AttentionDType t, int b, int h, int hkv, int sq, int sk, int d) {
   Problem p;
   p.dtype = t;
