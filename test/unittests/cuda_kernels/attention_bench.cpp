@@ -195,9 +195,11 @@ int main(int argc, char **argv) {
   std::vector<Result> results, sweepResults;
   bool allOk = true;
   std::unique_ptr<Module> tuning;
-  if (sweep && drv.smMajor == 9 && drv.smMinor == 0)
+  if (sweep && drv.smMajor == 9 && drv.smMinor == 0) {
     tuning.reset(new Module(drv, gaonAttentionTuningFatbin));
-  else if (sweep)
+    if (!tuning->ok())
+      std::printf("(--sweep: %s)\n", tuning->error().c_str());
+  } else if (sweep)
     std::printf("(--sweep: the tuning fatbin is sm_90 only; skipped)\n");
 
   for (const Shape &s : shapes)
