@@ -296,10 +296,11 @@ public:
     if (!ran)
       return r;
     const rt::DeviceProperties &props = device->properties();
-    bool simulated = device->driverName() == "npu-sim";
     r["wall_s"] = last.wallSeconds;
-    // As gaon-bench: a simulator's latency is the simulated time.
-    r["latency_s"] = simulated ? last.counters.busyS : last.wallSeconds;
+    // As gaon-bench: the device's own time (simulated on npu-sim, CUDA
+    // events on cuda) when it reports one, else the host's wall clock.
+    r["latency_s"] =
+        last.counters.busyS > 0 ? last.counters.busyS : last.wallSeconds;
     r["dispatches"] = last.counters.dispatches;
     r["cycles"] = props.reportsCycles()
                       ? py::object(py::int_(last.counters.cycles))

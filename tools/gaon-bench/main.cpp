@@ -44,7 +44,7 @@ options:
   --min-time S              hardware: run at least S seconds (default 1)
   --functional              npu-sim: always compute the data
   --timing-only             npu-sim: never compute the data (default: only
-                            for models over 2 GFLOP per inference)
+                            for models over 10 GFLOP per inference)
   --no-breakdown            npu-sim: skip the per-kernel breakdown
   --json out.json           write the report as JSON
   --html report.html        write a self-contained HTML report
