@@ -387,11 +387,9 @@ public:
 // compile / load / bench
 //===----------------------------------------------------------------------===//
 
-void registerDrivers() { (void)npu_sim_runtime::registerNpuSimDriver(); }
-
 std::shared_ptr<rt::Device> createDevice(const std::string &target,
                                          rt::DeviceOptions options) {
-  registerDrivers();
+  bench::registerBuiltinDrivers();
   npu_sim_runtime::addTargetDeviceOptions(target, options);
   auto device =
       rt::DriverRegistry::global().createDeviceForTarget(target, options);

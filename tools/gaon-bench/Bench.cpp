@@ -475,6 +475,14 @@ bool parseTargetName(const std::string &target) {
 
 } // namespace
 
+void registerBuiltinDrivers() {
+  // Already registered is OK, not an error.
+  (void)npu_sim_runtime::registerNpuSimDriver();
+#ifdef GAON_BENCH_HAVE_CUDA_DRIVER
+  (void)cuda::registerCudaDriver();
+#endif
+}
+
 std::string knownTargets() {
   return "cuda, npu-sim[:rngd|atom|tiny|chip.json]";
 }
@@ -511,10 +519,7 @@ BenchResult runBench(const BenchOptions &options) {
     result.error = error;
     return result;
   }
-  (void)npu_sim_runtime::registerNpuSimDriver();
-#ifdef GAON_BENCH_HAVE_CUDA_DRIVER
-  (void)cuda::registerCudaDriver();
-#endif
+  registerBuiltinDrivers();
   for (const std::string &lib : options.driverLibs)
     if (Status status = DriverRegistry::global().loadLibrary(lib);
         !status.isOk()) {

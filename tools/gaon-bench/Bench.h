@@ -65,6 +65,10 @@ struct BenchOptions {
   tools::ProgressLine *progress = nullptr;
 };
 
+/// Registers the runtime drivers built in (npu-sim; cuda when the CUDA
+/// backend is built) with the global registry; harmless when repeated.
+void registerBuiltinDrivers();
+
 /// The targets gaon-bench knows, for messages:
 /// "cuda, npu-sim[:rngd|atom|tiny|chip.json]".
 std::string knownTargets();
