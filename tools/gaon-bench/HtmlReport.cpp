@@ -251,7 +251,10 @@ std::string summaryTable(const json &targets) {
   for (const Row &row : rows) {
     html += "<tr><td>" + std::string(row.name) + "</td>";
     for (const json &t : targets)
-      html += "<td>" + escape(format::orMissing(t, row.key, row.fmt, "-")) +
+      html += "<td>" +
+              escape(t.value("status", "") != "ok"
+                         ? "-"
+                         : format::orMissing(t, row.key, row.fmt, "n/a")) +
               "</td>";
     html += "</tr>\n";
   }

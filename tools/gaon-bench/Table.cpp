@@ -122,12 +122,15 @@ std::string formatTable(const json &report) {
   });
   row("inferences/s",
       [](const json &t) { return cell(t, "inferences_per_s", format::si); });
-  row("tokens/s",
-      [](const json &t) { return cell(t, "tokens_per_s", format::si); });
+  // Per-token figures need a sequence length: n/a when the first input
+  // holds no ids (the JSON's workload.seq_note says why).
+  row("tokens/s", [](const json &t) {
+    return format::orMissing(t, "tokens_per_s", format::si);
+  });
   row("energy/inference",
       [](const json &t) { return cell(t, "energy_j", format::joules); });
   row("energy/token", [](const json &t) {
-    return cell(t, "joules_per_token", format::joules);
+    return format::orMissing(t, "joules_per_token", format::joules);
   });
   row("avg power", [](const json &t) {
     return format::orMissing(

@@ -305,3 +305,22 @@ def test_errors_do_not_land_on_a_progress_line(tmp_path):
     text = seen.decode(errors="replace")
     line = [l for l in text.split("\n") if "dynamic dimensions" in l][0]
     assert "\r" not in line.rstrip("\r"), repr(line)
+
+
+def test_per_token_figures_need_ids(tmp_path):
+    # A float-input model: batch from the first input, no sequence length.
+    model = "/usr/share/libonnx-testdata/data/node/test_matmul_2d/model.onnx"
+    if not os.path.exists(model):
+        pytest.skip("libonnx-testdata is not installed")
+    result = subprocess.run([BENCH, model, "--targets", "npu-sim:tiny",
+                             "--json", str(tmp_path / "r.json")],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    r = json.loads((tmp_path / "r.json").read_text())
+    assert r["workload"]["seq"] is None
+    assert "not an integer id tensor" in r["workload"]["seq_note"]
+    t = r["targets"][0]
+    assert t["tokens_per_s"] is None and t["joules_per_token"] is None
+    assert t["inferences_per_s"] > 0 and t["inferences_per_j"] > 0
+    rows = {l.split("  ")[0]: l.split()[-1] for l in result.stdout.splitlines()}
+    assert rows["tokens/s"] == "n/a" and rows["energy/token"] == "n/a"
