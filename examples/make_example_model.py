@@ -537,6 +537,10 @@ def main(argv=None):
     ap.add_argument("--no-verify", action="store_true",
                     help="skip the onnx checker and the numpy re-evaluation")
     ap.add_argument("--quiet", action="store_true")
+    ap.add_argument("--init", choices=["torch", "hash"], default="torch",
+                    help="weights from torch's seeded RNG (default) or from "
+                         "deterministic_init.py, which every machine and "
+                         "torch version regenerates bit for bit (benchmarks)")
     args = ap.parse_args(argv)
 
     out = args.out
@@ -552,6 +556,10 @@ def main(argv=None):
     torch.use_deterministic_algorithms(True)
 
     model = build_model(args.config)
+    if args.init == "hash":
+        sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+        import deterministic_init
+        deterministic_init.init_module(model)
     cfg = model.cfg
     n_params = sum(p.numel() for p in model.parameters())
     if args.seq > cfg.n_positions:

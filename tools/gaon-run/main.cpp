@@ -132,6 +132,10 @@ int runModel(const Options &options) {
     return fail(options, check.message());
 
   std::vector<double> latencies;
+  // Device time of each run (the queues' busy time: CUDA events on a GPU)
+  // and the energy summed over the timed runs.
+  std::vector<double> deviceSeconds;
+  double energyTotal = 0;
   std::vector<HostTensor> outputs;
   RunStats lastStats;
   Status runStatus;
@@ -154,6 +158,8 @@ int runModel(const Options &options) {
         break;
       }
       latencies.push_back(stats.wallSeconds);
+      deviceSeconds.push_back(stats.counters.busyS);
+      energyTotal += stats.counters.energyJ;
       lastStats = stats;
       outputs = std::move(result.value());
     }
@@ -260,6 +266,12 @@ int runModel(const Options &options) {
          props.reportsCycles() ? json(lastStats.counters.cycles) : json()},
         {"energy_j",
          props.reportsEnergy() ? json(lastStats.counters.energyJ) : json()},
+        {"device_s", deviceSeconds},
+        {"device_s_median", median(deviceSeconds)},
+        {"energy_j_per_run",
+         props.reportsEnergy() && !latencies.empty()
+             ? json(energyTotal / double(latencies.size()))
+             : json()},
     };
 #ifdef GAON_RUN_HAVE_NPU_SIM
     // The simulator's report of the last run (per-unit utilization, energy

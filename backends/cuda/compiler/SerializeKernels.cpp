@@ -58,6 +58,17 @@ std::string cudaToolkitPath() {
   return "/usr/local/cuda";
 }
 
+/// The most elements of any memref a generated kernel takes.
+static int64_t maxKernelElements(ModuleOp module) {
+  int64_t most = 0;
+  module.walk([&](gpu::GPUFuncOp func) {
+    for (Type type : func.getArgumentTypes())
+      if (auto memref = dyn_cast<MemRefType>(type))
+        most = std::max(most, memref.getNumElements());
+  });
+  return most;
+}
+
 LogicalResult serializeKernelsToPtx(ModuleOp module, StringRef arch) {
   if (module.getOps<gpu::GPUModuleOp>().empty())
     return success();
@@ -65,13 +76,19 @@ LogicalResult serializeKernelsToPtx(ModuleOp module, StringRef arch) {
   GpuNVVMAttachTargetOptions target;
   target.chip = arch.str();
   target.optLevel = 3;
-  // PTX ISA 8.0 is understood by every CUDA 12+ driver and by sm_90.
-  target.features = "+ptx80";
+  // PTX ISA 8.0 is understood by every CUDA 12+ driver and covers up to
+  // sm_90; Blackwell (sm_100) needs 8.6.
+  target.features = arch == "sm_100" ? "+ptx86" : "+ptx80";
   pm.addPass(createGpuNVVMAttachTarget(target));
   OpPassManager &kernels = pm.nest<gpu::GPUModuleOp>();
   kernels.addPass(createSCFToControlFlowPass());
   ConvertGpuOpsToNVVMOpsOptions toNvvm;
   toNvvm.useBarePtrCallConv = true;
+  // 32-bit index arithmetic (the elemental kernels divide indices by the
+  // shape's constants) is several times cheaper than 64-bit on the GPU;
+  // it is exact while every kernel tensor has fewer than 2^31 elements.
+  if (maxKernelElements(module) < (int64_t(1) << 31))
+    toNvvm.indexBitwidth = 32;
   kernels.addPass(createConvertGpuOpsToNVVMOps(toNvvm));
   kernels.addPass(createCanonicalizerPass());
   kernels.addPass(createCSEPass());

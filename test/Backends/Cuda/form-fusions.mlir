@@ -1,4 +1,5 @@
 // RUN: gaon-opt --pass-pipeline='builtin.module(func.func(gaon-cuda-form-fusions))' %s | FileCheck %s
+// REQUIRES: cuda-compiler
 
 // A chain of single-use elementwise ops becomes one fusion; the splat
 // constant is cloned into the body, the bias stays an input.

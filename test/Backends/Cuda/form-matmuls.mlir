@@ -1,4 +1,5 @@
 // RUN: gaon-opt --pass-pipeline='builtin.module(func.func(gaon-cuda-form-matmuls))' %s | FileCheck %s
+// REQUIRES: cuda-compiler
 
 // A bias add and a tanh GELU after a matmul go into cuBLASLt's epilogue.
 // CHECK-LABEL: func.func @bias_gelu

@@ -1,4 +1,5 @@
 // RUN: gaon-opt --split-input-file --verify-diagnostics --gaon-cuda-lower-fusions %s | FileCheck %s
+// REQUIRES: cuda-compiler
 
 // An elementwise fusion becomes a kernel with one thread per element: a
 // bounds check, loads widened to f32, the math, a narrowing store; the

@@ -335,6 +335,12 @@ gaon_status_code_t parseOptions(const gaon_device_options_t *options,
         return fail(GAON_INVALID_ARGUMENT,
                     "device option sync_steps must be 0 or 1, got '" + value +
                         "'");
+    } else if (key == "replays") {
+      if (!parseUnsigned(value, &number) || number == 0 || number > 100000)
+        return fail(GAON_INVALID_ARGUMENT,
+                    "device option replays must be in [1, 100000], got '" +
+                        value + "'");
+      device.replays = static_cast<uint32_t>(number);
     } else if (key == "workspace_mb") {
       if (!parseUnsigned(value, &number) || number > 4096)
         return fail(GAON_INVALID_ARGUMENT,

@@ -36,6 +36,10 @@ struct CudaDevice {
   // Options.
   bool graphs = true;
   bool syncSteps = false;
+  /// Benchmarking: a captured graph is replayed this many times back to
+  /// back per dispatch, so that busy time and NVML energy (coarse) cover a
+  /// long stretch of GPU work; counters then hold `replays` forwards.
+  uint32_t replays = 1;
   uint64_t workspaceBytes = 32ull << 20;
   uint32_t queuesPerPartition = 4;
 

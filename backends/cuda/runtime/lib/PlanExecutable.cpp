@@ -860,7 +860,9 @@ std::string runPlan(CudaExecutable &exe, const std::vector<CUdeviceptr> &bases,
   bool timed = cu.cuEventRecord(timing.start, stream) == CUDA_SUCCESS;
   std::string error;
   if (entry && entry->captured) {
-    CUresult r = cu.cuGraphLaunch(entry->exec, stream);
+    CUresult r = CUDA_SUCCESS;
+    for (uint32_t i = 0; i < device.replays && r == CUDA_SUCCESS; ++i)
+      r = cu.cuGraphLaunch(entry->exec, stream);
     if (r != CUDA_SUCCESS)
       error = "replaying the CUDA graph of " +
               std::to_string(exe.plan.steps.size()) +
