@@ -1,10 +1,14 @@
 //===- FormMatmuls.cpp - Matmuls and their epilogues to cuBLASLt ----------===//
 
 #include "gaon/Backends/Cuda/Passes.h"
+#include "gaon/Dialect/Graph/ConstantTensor.h"
 #include "gaon/Dialect/Graph/GraphOps.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/PatternMatch.h"
+
+#include <algorithm>
+#include <cstring>
 
 namespace gaon::cuda {
 #define GEN_PASS_DEF_CUDAFORMMATMULS
@@ -54,6 +58,39 @@ Value biasOf(graph::AddOp add, Value product) {
   return other;
 }
 
+/// cuBLASLt's fast kernels need 16-byte aligned rows. A product whose rows
+/// of N elements are not (GPT-2's LM head: 50257 x f16) is computed into [..,
+/// Npad] columns from an rhs (and bias) padded with zeros, then sliced back:
+/// the slice fuses into the consumer's kernel. Constant operands are padded at
+/// compile time.
+constexpr int64_t kRowAlignmentBytes = 16;
+
+Value padLastDim(OpBuilder &b, Location loc, Value v, int64_t padded) {
+  auto type = tensorType(v);
+  SmallVector<int64_t> shape(type.getShape());
+  int64_t n = shape.back();
+  shape.back() = padded;
+  auto paddedType = RankedTensorType::get(shape, type.getElementType());
+  if (auto constant = v.getDefiningOp<graph::ConstantOp>())
+    if (auto source = graph::ConstantTensor::fromAttr(constant.getValue())) {
+      graph::ConstantTensor result(paddedType);
+      int64_t rows = type.getNumElements() / n;
+      size_t width = source->bytes().size() / type.getNumElements();
+      llvm::MutableArrayRef<char> out = result.bytes();
+      std::fill(out.begin(), out.end(), 0);
+      for (int64_t r = 0; r < rows; ++r)
+        std::memcpy(out.data() + r * padded * width,
+                    source->bytes().data() + r * n * width, n * width);
+      return graph::ConstantOp::create(b, constant.getLoc(), paddedType,
+                                       result.toAttr("padded"));
+    }
+  SmallVector<int64_t> low(shape.size(), 0), high(shape.size(), 0);
+  high.back() = padded - n;
+  return graph::PadOp::create(
+      b, loc, paddedType, v, b.getDenseI64ArrayAttr(low),
+      b.getDenseI64ArrayAttr(high), b.getF64FloatAttr(0.0));
+}
+
 struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
   void runOnOperation() override {
     SmallVector<graph::MatMulOp> matmuls;
@@ -91,10 +128,14 @@ struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
       }
     }
     OpBuilder b(last);
+    SmallVector<Operation *> originals{op.getRhs().getDefiningOp(),
+                                       bias ? bias.getDefiningOp() : nullptr};
     Value rhs = op.getRhs();
     // A [1, ..., 1, K, N] rhs is the same bytes as [K, N].
+    auto rhsBatch = tensorType(rhs).getShape().drop_back(2);
     if (tensorType(rhs).getRank() > 2 &&
-        tensorType(rhs).getRank() != tensorType(op.getLhs()).getRank()) {
+        llvm::all_of(rhsBatch, [](int64_t d) { return d == 1; }) &&
+        rhsBatch != tensorType(op.getLhs()).getShape().drop_back(2)) {
       auto shape = tensorType(rhs).getShape().take_back(2);
       rhs = graph::ReshapeOp::create(
           b, op.getLoc(),
@@ -105,12 +146,38 @@ struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
           RankedTensorType::get({tensorType(bias).getNumElements()}, element);
       bias = graph::ReshapeOp::create(b, op.getLoc(), type, bias);
     }
-    auto matmul = MatMulOp::create(
-        b, op.getLoc(), last->getResult(0).getType(), op.getLhs(), rhs, bias,
-        b.getStringAttr(activation), b.getBoolAttr(false));
-    last->getResult(0).replaceAllUsesWith(matmul.getResult());
-    // Erase the absorbed chain from its end back to the matmul.
+    auto resultType = cast<RankedTensorType>(last->getResult(0).getType());
+    int64_t n = resultType.getShape().back();
+    int64_t align =
+        kRowAlignmentBytes / (resultType.getElementTypeBitWidth() / 8);
+    int64_t padded = (n + align - 1) / align * align;
+    bool pad = padded != n && tensorType(rhs).getRank() == 2;
+    if (pad) {
+      rhs = padLastDim(b, op.getLoc(), rhs, padded);
+      if (bias)
+        bias = padLastDim(b, op.getLoc(), bias, padded);
+      SmallVector<int64_t> shape(resultType.getShape());
+      shape.back() = padded;
+      resultType = RankedTensorType::get(shape, resultType.getElementType());
+    }
+    auto matmul =
+        MatMulOp::create(b, op.getLoc(), resultType, op.getLhs(), rhs, bias,
+                         b.getStringAttr(activation), b.getBoolAttr(false));
+    Value replacement = matmul.getResult();
+    if (pad) {
+      SmallVector<int64_t> starts(resultType.getRank(), 0),
+          steps(resultType.getRank(), 1);
+      replacement = graph::SliceOp::create(
+          b, op.getLoc(), last->getResult(0).getType(), replacement,
+          b.getDenseI64ArrayAttr(starts), b.getDenseI64ArrayAttr(steps));
+    }
+    last->getResult(0).replaceAllUsesWith(replacement);
+    // Erase the absorbed chain from its end back to the matmul, and the
+    // unpadded constants padding replaced.
     eraseDeadChain(last, op);
+    for (Operation *def : originals)
+      if (def && isa<graph::ConstantOp>(def) && def->use_empty())
+        def->erase();
   }
 
   /// Erases `last` and the producers up to and including `first`, all of
