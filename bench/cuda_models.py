@@ -143,15 +143,28 @@ def strip_weights(art, build, params):
             data = f.read(t["bytes"])
             npdt = np.float16 if t["dtype"] == "f16" else np.float32
             found = None
-            for pname in by_count.get(len(data) // np.dtype(npdt).itemsize,
-                                      []):
+            shape = tuple(t["shape"])
+            # Same element count, or a 2-D weight whose last dim the
+            # compiler padded for alignment (GPT-2's LM head).
+            names = list(by_count.get(len(data) // np.dtype(npdt).itemsize,
+                                      []))
+            if len(shape) == 2:
+                names += [n for n, p in params.items()
+                          if p["value"].ndim == 2 and n not in names and
+                          shape[0] in p["value"].shape and
+                          p["value"].size // shape[0] < shape[1]]
+            for pname in names:
                 v = params[pname]["value"]
                 for transpose in (False, True):
                     if transpose and v.ndim != 2:
                         continue
                     cand = (v.T if transpose else v).astype(npdt)
-                    if cand.shape != tuple(t["shape"]) and \
-                            cand.size != int(np.prod(t["shape"])):
+                    if cand.ndim == 2 and len(shape) == 2 and \
+                            cand.shape[0] == shape[0] and \
+                            cand.shape[1] < shape[1]:
+                        cand = np.pad(cand, ((0, 0),
+                                             (0, shape[1] - cand.shape[1])))
+                    if cand.size != int(np.prod(shape)):
                         continue
                     if np.ascontiguousarray(cand).tobytes() == data:
                         found = (pname, transpose)
@@ -161,7 +174,8 @@ def strip_weights(art, build, params):
             if not found or len(data) < 4096:
                 kept += len(data)
                 continue
-            entries.append({"tensor": t["name"], "offset": base +
+            entries.append({"tensor": t["name"], "shape": t["shape"],
+                            "offset": base +
                             t["weight_offset"], "bytes": len(data),
                             "dtype": t["dtype"], "param": found[0],
                             "transpose": found[1],
@@ -192,6 +206,9 @@ def restore(manifest, model, stage):
                     p["norm_bias"])
             v = cache[e["param"]]
             v = v.T if e["transpose"] else v
+            shape = e.get("shape", list(v.shape))
+            if v.ndim == 2 and len(shape) == 2 and v.shape[1] < shape[1]:
+                v = np.pad(v, ((0, 0), (0, shape[1] - v.shape[1])))
             data = np.ascontiguousarray(v.astype(
                 np.float16 if e["dtype"] == "f16" else np.float32)).tobytes()
             if hashlib.sha256(data).hexdigest() != e["sha256"]:

@@ -451,9 +451,10 @@ Value Emitter::computeOp(Operation *op, unsigned resultIndex,
   }
 
   // Elementwise ops, with numpy broadcasting of their operands.
-  if (op->hasTrait<OpTrait::OneOperand>() &&
-      op->hasTrait<OpTrait::SameOperandsAndResultType>() &&
-      !isa<g::SoftmaxOp, g::ClampOp>(op))
+  if (isa<g::NegOp, g::AbsOp, g::ExpOp, g::LogOp, g::SqrtOp, g::RsqrtOp,
+          g::ReciprocalOp, g::TanhOp, g::ErfOp, g::SigmoidOp, g::ReluOp,
+          g::SiluOp, g::SinOp, g::CosOp, g::FloorOp, g::CeilOp, g::RoundOp,
+          g::SignOp, g::NotOp, g::GeluOp>(op))
     return unary(op, element(op->getOperand(0),
                              broadcastIndex(op->getOperand(0), indices)));
   if (isa<g::AddOp, g::SubOp, g::MulOp, g::DivOp, g::PowOp, g::MaxOp, g::MinOp,
@@ -684,20 +685,23 @@ std::optional<RowRoot> matchRowRoot(Operation *op) {
   return llvm::TypeSwitch<Operation *, std::optional<RowRoot>>(op)
       .Case([&](g::SoftmaxOp o) -> std::optional<RowRoot> {
         int64_t rank = tensorType(o.getInput()).getRank();
-        int64_t axis = o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis();
+        int64_t axis = int64_t(o.getAxis()) < 0 ? int64_t(o.getAxis()) + rank
+                                                : int64_t(o.getAxis());
         if (axis != rank - 1)
           return std::nullopt;
         return make(o.getInput(), axis);
       })
       .Case([&](g::LayerNormOp o) {
         int64_t rank = tensorType(o.getInput()).getRank();
-        return make(o.getInput(),
-                    o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis());
+        return make(o.getInput(), int64_t(o.getAxis()) < 0
+                                      ? int64_t(o.getAxis()) + rank
+                                      : int64_t(o.getAxis()));
       })
       .Case([&](g::RmsNormOp o) {
         int64_t rank = tensorType(o.getInput()).getRank();
-        return make(o.getInput(),
-                    o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis());
+        return make(o.getInput(), int64_t(o.getAxis()) < 0
+                                      ? int64_t(o.getAxis()) + rank
+                                      : int64_t(o.getAxis()));
       })
       .Case<g::ReduceSumOp, g::ReduceMeanOp, g::ReduceMaxOp, g::ReduceMinOp>(
           [&](auto o) -> std::optional<RowRoot> {
@@ -807,13 +811,18 @@ Value KernelBuilder::serialElement(Operation *root, unsigned resultIndex,
     for (int64_t d : reducedShape)
       count *= d;
     Type ct = computeType(inType.getElementType());
-    Value init =
-        isa<FloatType>(ct)
-            ? e.identity(kind)
-            : e.constantOf(ct, kind == Combine::Prod  ? 1
-                               : kind == Combine::Max ? double(INT32_MIN)
-                               : kind == Combine::Min ? double(INT32_MAX)
-                                                      : 0);
+    Value init;
+    if (isa<FloatType>(ct)) {
+      init = e.identity(kind);
+    } else {
+      // The type's own extremes: max starts at its minimum and vice versa.
+      unsigned width = ct.getIntOrFloatBitWidth();
+      APInt start = kind == Combine::Max    ? APInt::getSignedMinValue(width)
+                    : kind == Combine::Min  ? APInt::getSignedMaxValue(width)
+                    : kind == Combine::Prod ? APInt(width, 1)
+                                            : APInt(width, 0);
+      init = arith::ConstantOp::create(b, loc, b.getIntegerAttr(ct, start));
+    }
     SmallVector<Value> result =
         e.loop(e.idx(0), e.idx(count), e.idx(1), {init},
                [&](Value iv, ValueRange acc) -> SmallVector<Value> {
@@ -863,7 +872,8 @@ Value KernelBuilder::serialElement(Operation *root, unsigned resultIndex,
       .Case([&](g::ArgMaxOp o) -> Value {
         auto inType = tensorType(o.getInput());
         int64_t rank = inType.getRank();
-        int64_t axis = o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis();
+        int64_t axis = int64_t(o.getAxis()) < 0 ? int64_t(o.getAxis()) + rank
+                                                : int64_t(o.getAxis());
         Type ct = computeType(inType.getElementType());
         Value first = nullptr;
         SmallVector<Value> base;
@@ -898,7 +908,8 @@ Value KernelBuilder::serialElement(Operation *root, unsigned resultIndex,
       .Case([&](g::CumSumOp o) -> Value {
         auto type = tensorType(o.getInput());
         int64_t rank = type.getRank();
-        int64_t axis = o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis();
+        int64_t axis = int64_t(o.getAxis()) < 0 ? int64_t(o.getAxis()) + rank
+                                                : int64_t(o.getAxis());
         int64_t n = type.getDimSize(axis);
         Value i = indices[axis];
         // Summed range [lo, hi): up to i (or from i with `reverse`),
@@ -971,7 +982,8 @@ Value KernelBuilder::serialElement(Operation *root, unsigned resultIndex,
       .Case([&](g::SoftmaxOp o) -> Value {
         auto type = tensorType(o.getInput());
         int64_t rank = type.getRank();
-        int64_t axis = o.getAxis() < 0 ? o.getAxis() + rank : o.getAxis();
+        int64_t axis = int64_t(o.getAxis()) < 0 ? int64_t(o.getAxis()) + rank
+                                                : int64_t(o.getAxis());
         Value n = e.idx(type.getDimSize(axis));
         auto at = [&](Value iv) {
           SmallVector<Value> in(indices);
@@ -1208,6 +1220,19 @@ FailureOr<LaunchShape> emitFusionKernel(FusionOp fusion,
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   b.setInsertionPointToStart(&func.getBody().front());
   try {
+    // Math is generated in f32 (f16/bf16/f32 data) or signless integers.
+    fusion.getBody().walk([](Operation *op) {
+      for (Type type :
+           llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
+        Type element = cast<RankedTensorType>(type).getElementType();
+        if (element.isF64())
+          throw Unsupported{op, "f64 is not supported by the cuda backend"};
+        if (auto integer = dyn_cast<IntegerType>(element);
+            integer && !integer.isSignless())
+          throw Unsupported{op, "unsigned integer types are not supported "
+                                "by the cuda backend"};
+      }
+    });
     KernelBuilder builder(b, loc, fusion, func, blockSize);
     LaunchShape shape = builder.build();
     gpu::ReturnOp::create(b, loc);

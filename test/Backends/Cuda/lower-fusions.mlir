@@ -105,3 +105,50 @@ func.func @unsupported(%x: tensor<1x1x4x4xf32>, %w: tensor<1x1x3x3xf32>) -> tens
   }
   return %0 : tensor<1x1x2x2xf32>
 }
+
+// -----
+
+// Trilu is an index map: the kernel compares column - row with k and
+// selects the input or zero.
+// CHECK-LABEL: func.func @trilu
+// CHECK: gpu.func @fusion_0
+// CHECK: arith.subi
+// CHECK: arith.cmpi sle
+// CHECK: arith.select
+func.func @trilu(%x: tensor<4x4xf32>) -> tensor<4x4xf32> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<4x4xf32>) -> tensor<4x4xf32> {
+  ^bb0(%a: tensor<4x4xf32>):
+    %t = gaon_graph.trilu %a {k = 0 : i64, upper = false} : tensor<4x4xf32>
+    gaon_cuda.yield %t : tensor<4x4xf32>
+  }
+  return %0 : tensor<4x4xf32>
+}
+
+// -----
+
+// An i8 max reduction starts from -128, not 0.
+// CHECK-LABEL: func.func @int_max
+// CHECK: gpu.func @fusion_0
+// CHECK: arith.constant -128 : i8
+// CHECK: arith.maxsi
+func.func @int_max(%x: tensor<4x8xi8>) -> tensor<1x8xi8> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<4x8xi8>) -> tensor<1x8xi8> {
+  ^bb0(%a: tensor<4x8xi8>):
+    %r = gaon_graph.reduce_max %a {axes = array<i64: 0>} : tensor<4x8xi8> -> tensor<1x8xi8>
+    gaon_cuda.yield %r : tensor<1x8xi8>
+  }
+  return %0 : tensor<1x8xi8>
+}
+
+// -----
+
+// f64 data is rejected with a clear error naming the op.
+func.func @f64(%x: tensor<4xf64>) -> tensor<4xf64> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<4xf64>) -> tensor<4xf64> {
+  ^bb0(%a: tensor<4xf64>):
+    // expected-error @+1 {{cannot run on the cuda target: f64 is not supported by the cuda backend}}
+    %e = gaon_graph.exp %a : tensor<4xf64>
+    gaon_cuda.yield %e : tensor<4xf64>
+  }
+  return %0 : tensor<4xf64>
+}
