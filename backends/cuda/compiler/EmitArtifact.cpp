@@ -20,6 +20,8 @@
 #include "llvm/ADT/DenseMap.h"
 #include "llvm/ADT/StringMap.h"
 
+#include <array>
+
 using namespace mlir;
 
 namespace gaon::cuda {
@@ -93,7 +95,12 @@ private:
   LogicalResult addActivations();
   LogicalResult emitStep(Operation *op);
   LogicalResult emitMatmul(MatMulOp op);
-  LogicalResult emitAttention(graph::AttentionOp op);
+  /// `bshd` flags (query, key, value, result): that tensor is laid out
+  /// [B, S, H, D] instead of [B, H, S, D].
+  LogicalResult emitAttention(Operation *op, Value query, Value key,
+                              Value value, Value mask, Value result,
+                              double scale, bool causal,
+                              std::array<bool, 4> bshd);
   LogicalResult planArena();
 
   func::FuncOp func;
@@ -165,7 +172,8 @@ LogicalResult PlanBuilder::addActivations() {
     arenaIndex[id] = arenaTensors.size();
     arenaTensors.push_back({id, 0, ~0u});
     Operation *def = value.getDefiningOp();
-    bool stepResult = def && isa<LaunchOp, MatMulOp, graph::AttentionOp>(def);
+    bool stepResult =
+        def && isa<LaunchOp, MatMulOp, AttentionOp, graph::AttentionOp>(def);
     if (stepResult && claimed.insert(value).second)
       storage[value] = {id, 0};
     else
@@ -217,50 +225,62 @@ LogicalResult PlanBuilder::emitMatmul(MatMulOp op) {
   return success();
 }
 
-LogicalResult PlanBuilder::emitAttention(graph::AttentionOp op) {
-  auto q = tensorType(op.getQuery()), k = tensorType(op.getKey());
+LogicalResult PlanBuilder::emitAttention(Operation *op, Value query, Value key,
+                                         Value value, Value mask, Value result,
+                                         double scale, bool causal,
+                                         std::array<bool, 4> bshd) {
+  auto q = tensorType(query), k = tensorType(key);
   auto dtype = runtimeType(q.getElementType());
   if (!dtype || (*dtype != rt::DType::F32 && *dtype != rt::DType::F16 &&
                  *dtype != rt::DType::BF16))
-    return op.emitError("attention on the cuda target needs f32, f16 or "
-                        "bf16 data");
+    return op->emitError("attention on the cuda target needs f32, f16 or "
+                         "bf16 data");
   if (q.getRank() != 4)
-    return op.emitError("attention on the cuda target needs rank-4 "
-                        "[B, H, S, D] operands");
+    return op->emitError("attention on the cuda target needs rank-4 "
+                         "[B, H, S, D] operands");
+  // (batch, heads, seq) sizes of a tensor in either layout.
+  auto dims = [](RankedTensorType t, bool isBshd) {
+    return std::array<int64_t, 3>{t.getDimSize(0), t.getDimSize(isBshd ? 2 : 1),
+                                  t.getDimSize(isBshd ? 1 : 2)};
+  };
+  auto qd = dims(q, bshd[0]), kd = dims(k, bshd[1]);
   AttentionStep step;
   step.dtype = *dtype;
-  step.batch = int32_t(q.getDimSize(0));
-  step.heads = int32_t(q.getDimSize(1));
-  step.seqQ = int32_t(q.getDimSize(2));
+  step.batch = int32_t(qd[0]);
+  step.heads = int32_t(qd[1]);
+  step.seqQ = int32_t(qd[2]);
   step.headDim = int32_t(q.getDimSize(3));
-  step.kvHeads = int32_t(k.getDimSize(1));
-  step.seqK = int32_t(k.getDimSize(2));
-  step.scale = float(op.getScale().convertToDouble());
-  step.causal = op.getCausal();
-  auto strides = [](RankedTensorType t, int64_t out[3]) {
-    out[2] = t.getDimSize(3);
-    out[1] = t.getDimSize(2) * out[2];
-    out[0] = t.getDimSize(1) * out[1];
+  step.kvHeads = int32_t(kd[1]);
+  step.seqK = int32_t(kd[2]);
+  step.scale = float(scale);
+  step.causal = causal;
+  // Element strides over (batch, head, seq); the head dim is contiguous.
+  auto strides = [](RankedTensorType t, bool isBshd, int64_t out[3]) {
+    int64_t d = t.getDimSize(3);
+    int64_t inner = t.getDimSize(2) * d; // stride of dim 1
+    out[0] = t.getDimSize(1) * inner;
+    out[isBshd ? 2 : 1] = inner;
+    out[isBshd ? 1 : 2] = d;
   };
-  strides(q, step.qStride);
-  strides(k, step.kStride);
-  strides(k, step.vStride);
-  strides(tensorType(op.getResult()), step.oStride);
-  step.q = ptr(op.getQuery());
-  step.k = ptr(op.getKey());
-  step.v = ptr(op.getValue());
-  step.o = ptr(op.getResult());
-  if (Value mask = op.getMask()) {
+  strides(q, bshd[0], step.qStride);
+  strides(k, bshd[1], step.kStride);
+  strides(tensorType(value), bshd[2], step.vStride);
+  strides(tensorType(result), bshd[3], step.oStride);
+  step.q = ptr(query);
+  step.k = ptr(key);
+  step.v = ptr(value);
+  step.o = ptr(result);
+  if (mask) {
     auto mt = tensorType(mask);
     if (mt.getElementType() != q.getElementType())
-      return op.emitError("attention mask must have the query's element "
-                          "type on the cuda target");
+      return op->emitError("attention mask must have the query's element "
+                           "type on the cuda target");
     // Right-aligned broadcast to [B, H, Sq, Sk]; keys must be contiguous.
     SmallVector<int64_t> shape(4 - mt.getRank(), 1);
     llvm::append_range(shape, mt.getShape());
     if (shape[3] != step.seqK)
-      return op.emitError("attention mask that broadcasts over the keys is "
-                          "not supported on the cuda target");
+      return op->emitError("attention mask that broadcasts over the keys is "
+                           "not supported on the cuda target");
     int64_t stride = shape[3];
     for (int d = 2; d >= 0; --d) {
       step.maskStride[d] = shape[d] == 1 ? 0 : stride;
@@ -312,8 +332,17 @@ LogicalResult PlanBuilder::emitStep(Operation *op) {
   }
   if (auto matmul = dyn_cast<MatMulOp>(op))
     return emitMatmul(matmul);
-  if (auto attention = dyn_cast<graph::AttentionOp>(op))
-    return emitAttention(attention);
+  if (auto a = dyn_cast<graph::AttentionOp>(op))
+    return emitAttention(op, a.getQuery(), a.getKey(), a.getValue(),
+                         a.getMask(), a.getResult(),
+                         a.getScale().convertToDouble(), a.getCausal(),
+                         {false, false, false, false});
+  if (auto a = dyn_cast<AttentionOp>(op))
+    return emitAttention(op, a.getQuery(), a.getKey(), a.getValue(),
+                         a.getMask(), a.getResult(),
+                         a.getScale().convertToDouble(), a.getCausal(),
+                         {a.getQueryBshd(), a.getKeyBshd(), a.getValueBshd(),
+                          a.getResultBshd()});
   return op->emitError("'")
          << op->getName() << "' was not lowered for the cuda target";
 }

@@ -8,6 +8,7 @@ namespace gaon::cuda {
 
 void buildCudaLoweringPipeline(mlir::OpPassManager &pm) {
   pm.addNestedPass<mlir::func::FuncOp>(createCudaFormMatmuls());
+  pm.addNestedPass<mlir::func::FuncOp>(createCudaFoldAttentionLayouts());
   pm.addNestedPass<mlir::func::FuncOp>(createCudaFormFusions());
   pm.addPass(createCudaLowerFusions());
 }

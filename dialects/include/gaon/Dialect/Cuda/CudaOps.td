@@ -45,6 +45,29 @@ def Cuda_MatMulOp : Cuda_Op<"matmul", [Pure]> {
   let hasVerifier = 1;
 }
 
+def Cuda_AttentionOp : Cuda_Op<"attention", [Pure]> {
+  let summary = "Fused attention reading and writing strided layouts";
+  let description = [{
+    gaon_graph.attention whose operands and result may be in `[B, S, H, D]`
+    ("bshd") instead of `[B, H, S, D]` ("bhsd") order: the fused kernel
+    reads Q, K, V and writes the output with strides, so the head split and
+    merge transposes around attention never run. Formed by
+    `gaon-cuda-fold-attention-layouts`. The mask is as in gaon_graph.attention.
+  }];
+  let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
+                   AnyRankedTensor:$value, Optional<AnyRankedTensor>:$mask,
+                   F64Attr:$scale, DefaultValuedAttr<BoolAttr, "false">:$causal,
+                   DefaultValuedAttr<BoolAttr, "false">:$query_bshd,
+                   DefaultValuedAttr<BoolAttr, "false">:$key_bshd,
+                   DefaultValuedAttr<BoolAttr, "false">:$value_bshd,
+                   DefaultValuedAttr<BoolAttr, "false">:$result_bshd);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`,` $mask^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+}
+
 def Cuda_FusionOp : Cuda_Op<"fusion", [IsolatedFromAbove,
     SingleBlockImplicitTerminator<"YieldOp">, RecursiveMemoryEffects]> {
   let summary = "gaon.graph ops that become one generated GPU kernel";

@@ -25,6 +25,27 @@ def CudaFormMatmuls : Pass<"gaon-cuda-form-matmuls", "mlir::func::FuncOp"> {
   let dependentDialects = ["gaon::cuda::CudaDialect"];
 }
 
+def CudaFoldAttentionLayouts
+    : Pass<"gaon-cuda-fold-attention-layouts", "mlir::func::FuncOp"> {
+  let summary = "Folds head split/merge transposes into attention strides";
+  let description = [{
+    gaon_graph.attention operands produced by a transpose [0, 2, 1, 3]
+    (exporters' head split) are read in their [B, S, H, D] form, and a
+    single transpose [0, 2, 1, 3] of the result (the head merge) is written
+    directly: the result is a gaon_cuda.attention with `*_bshd` flags, and
+    the fused kernel uses strides instead of the four transposes.
+
+    Before:
+      %q = gaon_graph.transpose %x {perm = array<i64: 0, 2, 1, 3>} : tensor<1x8x2x4xf16> -> tensor<1x2x8x4xf16>
+      %o = gaon_graph.attention %q, %q, %q {scale = 0.5 : f64} : ...
+      %m = gaon_graph.transpose %o {perm = array<i64: 0, 2, 1, 3>} : ...
+    After:
+      %m = gaon_cuda.attention %x, %x, %x {key_bshd = true, query_bshd = true,
+           result_bshd = true, scale = 0.5 : f64, value_bshd = true} : ...
+  }];
+  let dependentDialects = ["gaon::cuda::CudaDialect"];
+}
+
 def CudaFormFusions : Pass<"gaon-cuda-form-fusions", "mlir::func::FuncOp"> {
   let summary = "Groups elementwise, data-movement and reduction ops into "
                 "fusion regions, one generated kernel each";
