@@ -81,6 +81,15 @@ def main():
               flush=True)
     summary["unit_tests"] = tests
 
+    # The attention kernels' speed (checked results; informative, not gating).
+    bench = os.path.join(STAGE, "bin", "gaon-cuda-attention-bench")
+    if os.path.exists(bench):
+        rc, secs = run([bench, "--json", os.path.join(OUT, "attention.json")],
+                       os.path.join(OUT, "attention-bench.log"))
+        failures += rc != 0
+        print(f"{'gaon-cuda-attention-bench':28s} {'PASS' if rc == 0 else 'FAIL'}"
+              f" ({secs:.1f} s, table in attention-bench.log)", flush=True)
+
     with open(os.path.join(STAGE, "manifest.json")) as f:
         cases = [c for c in json.load(f)["cases"] if c["compiled"]]
     results = []
