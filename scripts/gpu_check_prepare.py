@@ -18,6 +18,14 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+try:
+    import onnx  # noqa: F401  (Debian's python3-onnx)
+except ImportError:
+    # A python3 earlier on PATH (pyenv) lacks Debian's packages.
+    if sys.executable != "/usr/bin/python3" and os.path.exists("/usr/bin/python3"):
+        os.execv("/usr/bin/python3", ["/usr/bin/python3"] + sys.argv)
+    raise
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 MODELS = ["gpt2_torchscript", "gpt2_dynamo", "bert_torchscript",
           "bert_dynamo", "llama_torchscript", "llama_dynamo"]
