@@ -157,16 +157,19 @@ public:
   Value convert(Value x, Type from, Type to);
 
   // --- reductions ----------------------------------------------------------
-  Value identity(Combine kind) {
+  /// The identity of `kind` as a float of type `type` (f32 by default).
+  Value identity(Combine kind, Type type = {}) {
+    if (!type)
+      type = b.getF32Type();
     switch (kind) {
     case Combine::Sum:
-      return f32(0);
+      return constantOf(type, 0);
     case Combine::Prod:
-      return f32(1);
+      return constantOf(type, 1);
     case Combine::Max:
-      return f32(-std::numeric_limits<float>::infinity());
+      return constantOf(type, -std::numeric_limits<double>::infinity());
     case Combine::Min:
-      return f32(std::numeric_limits<float>::infinity());
+      return constantOf(type, std::numeric_limits<double>::infinity());
     }
     return {};
   }
@@ -335,20 +338,22 @@ Value Emitter::unary(Operation *op, Value x) {
         return arith::XOrIOp::create(b, loc, x, constantOf(t, 1));
       })
       .Case([&](g::GeluOp gelu) -> Value {
-        Value half = f32(0.5);
+        Type t = x.getType();
+        auto c = [&](double v) { return constantOf(t, v); };
+        Value half = c(0.5);
         Value inner;
         if (gelu.getApproximate()) {
           // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
           Value x3 = arith::MulFOp::create(b, loc, x,
                                            arith::MulFOp::create(b, loc, x, x));
           Value s = arith::AddFOp::create(
-              b, loc, x, arith::MulFOp::create(b, loc, f32(0.044715), x3));
+              b, loc, x, arith::MulFOp::create(b, loc, c(0.044715), x3));
           inner = math::TanhOp::create(
               b, loc,
-              arith::MulFOp::create(b, loc, f32(std::sqrt(2.0 / M_PI)), s));
+              arith::MulFOp::create(b, loc, c(std::sqrt(2.0 / M_PI)), s));
         } else {
           inner = math::ErfOp::create(
-              b, loc, arith::MulFOp::create(b, loc, x, f32(M_SQRT1_2)));
+              b, loc, arith::MulFOp::create(b, loc, x, c(M_SQRT1_2)));
         }
         Value onePlus = arith::AddFOp::create(b, loc, one(), inner);
         return arith::MulFOp::create(
@@ -675,7 +680,9 @@ std::optional<RowRoot> matchRowRoot(Operation *op) {
   };
   auto make = [&](Value input, int64_t firstAxis) -> std::optional<RowRoot> {
     auto type = tensorType(input);
-    if (!isa<FloatType>(type.getElementType()) || type.getNumElements() == 0)
+    // The row kernel computes (and shares partial sums) in f32.
+    if (!computeType(type.getElementType()).isF32() ||
+        type.getNumElements() == 0)
       return std::nullopt;
     int64_t rowSize = 1;
     for (int64_t d = firstAxis; d < type.getRank(); ++d)
@@ -813,7 +820,7 @@ Value KernelBuilder::serialElement(Operation *root, unsigned resultIndex,
     Type ct = computeType(inType.getElementType());
     Value init;
     if (isa<FloatType>(ct)) {
-      init = e.identity(kind);
+      init = e.identity(kind, ct);
     } else {
       // The type's own extremes: max starts at its minimum and vice versa.
       unsigned width = ct.getIntOrFloatBitWidth();
@@ -990,12 +997,14 @@ Value KernelBuilder::serialElement(Operation *root, unsigned resultIndex,
           in[axis] = iv;
           return e.element(o.getInput(), in);
         };
-        Value max = e.loop(e.idx(0), n, e.idx(1), {e.identity(Combine::Max)},
-                           [&](Value iv, ValueRange acc) -> SmallVector<Value> {
-                             return {e.combine(Combine::Max, acc[0], at(iv))};
-                           })[0];
+        Type ct = computeType(type.getElementType());
+        Value max =
+            e.loop(e.idx(0), n, e.idx(1), {e.identity(Combine::Max, ct)},
+                   [&](Value iv, ValueRange acc) -> SmallVector<Value> {
+                     return {e.combine(Combine::Max, acc[0], at(iv))};
+                   })[0];
         Value sum =
-            e.loop(e.idx(0), n, e.idx(1), {e.f32(0)},
+            e.loop(e.idx(0), n, e.idx(1), {e.constantOf(ct, 0)},
                    [&](Value iv, ValueRange acc) -> SmallVector<Value> {
                      Value x = arith::SubFOp::create(b, loc, at(iv), max);
                      return {arith::AddFOp::create(
@@ -1220,18 +1229,15 @@ FailureOr<LaunchShape> emitFusionKernel(FusionOp fusion,
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   b.setInsertionPointToStart(&func.getBody().front());
   try {
-    // Math is generated in f32 (f16/bf16/f32 data) or signless integers.
+    // arith's integer ops take signless integers only.
     fusion.getBody().walk([](Operation *op) {
       for (Type type :
-           llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes())) {
-        Type element = cast<RankedTensorType>(type).getElementType();
-        if (element.isF64())
-          throw Unsupported{op, "f64 is not supported by the cuda backend"};
-        if (auto integer = dyn_cast<IntegerType>(element);
+           llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes()))
+        if (auto integer = dyn_cast<IntegerType>(
+                cast<RankedTensorType>(type).getElementType());
             integer && !integer.isSignless())
           throw Unsupported{op, "unsigned integer types are not supported "
                                 "by the cuda backend"};
-      }
     });
     KernelBuilder builder(b, loc, fusion, func, blockSize);
     LaunchShape shape = builder.build();

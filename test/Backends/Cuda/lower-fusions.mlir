@@ -142,13 +142,31 @@ func.func @int_max(%x: tensor<4x8xi8>) -> tensor<1x8xi8> {
 
 // -----
 
-// f64 data is rejected with a clear error naming the op.
-func.func @f64(%x: tensor<4xf64>) -> tensor<4xf64> {
-  %0 = gaon_cuda.fusion(%x) : (tensor<4xf64>) -> tensor<4xf64> {
-  ^bb0(%a: tensor<4xf64>):
-    // expected-error @+1 {{cannot run on the cuda target: f64 is not supported by the cuda backend}}
-    %e = gaon_graph.exp %a : tensor<4xf64>
-    gaon_cuda.yield %e : tensor<4xf64>
+// Unsigned integers are rejected with a clear error naming the op (arith
+// takes signless integers only).
+func.func @unsigned(%x: tensor<4xui8>) -> tensor<4xui8> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<4xui8>) -> tensor<4xui8> {
+  ^bb0(%a: tensor<4xui8>):
+    // expected-error @+1 {{cannot run on the cuda target: unsigned integer types are not supported by the cuda backend}}
+    %e = gaon_graph.add %a, %a : (tensor<4xui8>, tensor<4xui8>) -> tensor<4xui8>
+    gaon_cuda.yield %e : tensor<4xui8>
   }
-  return %0 : tensor<4xf64>
+  return %0 : tensor<4xui8>
+}
+
+// -----
+
+// f64 data is computed in f64 (libdevice math), also in the serial
+// reductions, whose identities take the element type.
+// CHECK-LABEL: func.func @f64_sum
+// CHECK: gpu.func @fusion_0
+// CHECK: arith.constant 0.000000e+00 : f64
+// CHECK: arith.addf {{.*}} : f64
+func.func @f64_sum(%x: tensor<4x8xf64>) -> tensor<4x1xf64> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<4x8xf64>) -> tensor<4x1xf64> {
+  ^bb0(%a: tensor<4x8xf64>):
+    %r = gaon_graph.reduce_sum %a {axes = array<i64: 1>} : tensor<4x8xf64> -> tensor<4x1xf64>
+    gaon_cuda.yield %r : tensor<4x1xf64>
+  }
+  return %0 : tensor<4x1xf64>
 }
