@@ -9,6 +9,8 @@
 // queues_per_partition (default 4).
 #include "host_ref_driver.h"
 
+#include "gaon/runtime/driver_fence.h"
+
 #include "gaon/runtime.h"
 
 #include <atomic>
@@ -35,14 +37,6 @@ struct gaon_device {
 struct gaon_buffer {
   uint8_t *data = nullptr;
   uint64_t size = 0;
-};
-
-struct gaon_fence {
-  std::mutex mutex;
-  std::condition_variable changed;
-  uint64_t value = 0;
-  bool failed = false;
-  std::string failure;
 };
 
 namespace {
@@ -172,31 +166,6 @@ std::string runKernel(const RecordedDispatch &dispatch, uint64_t *cycles) {
   return "unknown kernel";
 }
 
-void signalFence(const gaon_fence_point_t &point, const std::string &failure) {
-  gaon_fence *fence = point.fence;
-  {
-    std::lock_guard<std::mutex> lock(fence->mutex);
-    if (!failure.empty()) {
-      if (!fence->failed) {
-        fence->failed = true;
-        fence->failure = failure;
-      }
-    } else if (point.value > fence->value) {
-      fence->value = point.value;
-    }
-  }
-  fence->changed.notify_all();
-}
-
-// Waits for a fence point; returns the failure text of the fence if failed.
-std::string waitFence(const gaon_fence_point_t &point) {
-  gaon_fence *fence = point.fence;
-  std::unique_lock<std::mutex> lock(fence->mutex);
-  fence->changed.wait(
-      lock, [&] { return fence->failed || fence->value >= point.value; });
-  return fence->failed ? fence->failure : "";
-}
-
 } // namespace
 
 struct gaon_queue {
@@ -228,7 +197,7 @@ struct gaon_queue {
     std::string failure;
     for (const gaon_fence_point_t &wait : submission.waits)
       if (failure.empty())
-        failure = waitFence(wait);
+        failure = gaon::rt::driver::waitFencePoint(wait);
     auto start = std::chrono::steady_clock::now();
     uint64_t cycles = 0, completed = 0;
     for (const RecordedDispatch &dispatch : submission.dispatches) {
@@ -248,7 +217,7 @@ struct gaon_queue {
       counters.busy_s += seconds;
     }
     for (const gaon_fence_point_t &signal : submission.signals)
-      signalFence(signal, failure);
+      gaon::rt::driver::reachFencePoint(signal, failure);
   }
 };
 
@@ -467,53 +436,6 @@ gaon_status_code_t queueQueryCounters(gaon_queue_t *queue,
   return GAON_OK;
 }
 
-gaon_status_code_t fenceCreate(gaon_device_t *, uint64_t initial,
-                               gaon_fence_t **out) {
-  auto *fence = new gaon_fence;
-  fence->value = initial;
-  *out = fence;
-  return GAON_OK;
-}
-
-void fenceDestroy(gaon_fence_t *fence) { delete fence; }
-
-gaon_status_code_t fenceQuery(gaon_fence_t *fence, uint64_t *out) {
-  std::lock_guard<std::mutex> lock(fence->mutex);
-  if (fence->failed)
-    return fail(GAON_ABORTED, fence->failure);
-  *out = fence->value;
-  return GAON_OK;
-}
-
-gaon_status_code_t fenceSignal(gaon_fence_t *fence, uint64_t value) {
-  {
-    std::lock_guard<std::mutex> lock(fence->mutex);
-    if (value < fence->value)
-      return fail(GAON_INVALID_ARGUMENT,
-                  "fence values only grow: " + std::to_string(value) + " < " +
-                      std::to_string(fence->value));
-    fence->value = value;
-  }
-  fence->changed.notify_all();
-  return GAON_OK;
-}
-
-gaon_status_code_t fenceWait(gaon_fence_t *fence, uint64_t value,
-                             uint64_t timeoutNs) {
-  std::unique_lock<std::mutex> lock(fence->mutex);
-  auto ready = [&] { return fence->failed || fence->value >= value; };
-  if (timeoutNs == GAON_TIMEOUT_INFINITE) {
-    fence->changed.wait(lock, ready);
-  } else if (!fence->changed.wait_for(lock, std::chrono::nanoseconds(timeoutNs),
-                                      ready)) {
-    return fail(GAON_DEADLINE_EXCEEDED,
-                "fence did not reach " + std::to_string(value) + " in time");
-  }
-  if (fence->failed)
-    return fail(GAON_ABORTED, fence->failure);
-  return GAON_OK;
-}
-
 const gaon_driver_vtable_v1_t hostRefVtable = {
     /*destroy_driver=*/nullptr,
     deviceCreate,
@@ -530,11 +452,11 @@ const gaon_driver_vtable_v1_t hostRefVtable = {
     queueDestroy,
     queueSubmit,
     queueQueryCounters,
-    fenceCreate,
-    fenceDestroy,
-    fenceQuery,
-    fenceSignal,
-    fenceWait,
+    gaon::rt::driver::fenceCreate,
+    gaon::rt::driver::fenceDestroy,
+    gaon::rt::driver::fenceQuery,
+    gaon::rt::driver::fenceSignal,
+    gaon::rt::driver::fenceWait,
 };
 
 } // namespace

@@ -12,6 +12,8 @@
 
 #include "DriverImpl.h"
 
+#include "gaon/runtime/driver_fence.h"
+
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -102,14 +104,6 @@ struct CudaBuffer {
   uint64_t size = 0;
 };
 
-struct CudaFence {
-  std::mutex mutex;
-  std::condition_variable changed;
-  uint64_t value = 0;
-  bool failed = false;
-  std::string failure;
-};
-
 struct RecordedDispatch {
   CudaExecutable *executable = nullptr;
   std::vector<CUdeviceptr> bases;
@@ -125,7 +119,6 @@ CudaBuffer *impl(gaon_buffer_t *h) { return reinterpret_cast<CudaBuffer *>(h); }
 CudaExecutable *impl(gaon_executable_t *h) {
   return reinterpret_cast<CudaExecutable *>(h);
 }
-CudaFence *impl(gaon_fence_t *h) { return reinterpret_cast<CudaFence *>(h); }
 gaon_device_t *handle(CudaDevice *d) {
   return reinterpret_cast<gaon_device_t *>(d);
 }
@@ -134,9 +127,6 @@ gaon_buffer_t *handle(CudaBuffer *b) {
 }
 gaon_executable_t *handle(CudaExecutable *e) {
   return reinterpret_cast<gaon_executable_t *>(e);
-}
-gaon_fence_t *handle(CudaFence *f) {
-  return reinterpret_cast<gaon_fence_t *>(f);
 }
 
 gaon_status_code_t fail(gaon_status_code_t code, const std::string &message) {
@@ -166,33 +156,6 @@ std::string bytesText(uint64_t bytes) {
                   static_cast<unsigned long long>(bytes),
                   static_cast<double>(bytes) / (1ull << 20));
   return text;
-}
-
-// ---------------------------------------------------------------------------
-// Fences (as host-ref)
-
-void signalFence(const gaon_fence_point_t &point, const std::string &failure) {
-  CudaFence *fence = impl(point.fence);
-  {
-    std::lock_guard<std::mutex> lock(fence->mutex);
-    if (!failure.empty()) {
-      if (!fence->failed) {
-        fence->failed = true;
-        fence->failure = failure;
-      }
-    } else if (point.value > fence->value) {
-      fence->value = point.value;
-    }
-  }
-  fence->changed.notify_all();
-}
-
-std::string waitFence(const gaon_fence_point_t &point) {
-  CudaFence *fence = impl(point.fence);
-  std::unique_lock<std::mutex> lock(fence->mutex);
-  fence->changed.wait(
-      lock, [&] { return fence->failed || fence->value >= point.value; });
-  return fence->failed ? fence->failure : "";
 }
 
 // ---------------------------------------------------------------------------
@@ -241,13 +204,13 @@ struct CudaQueue {
     std::string failure;
     for (const gaon_fence_point_t &wait : submission.waits)
       if (failure.empty())
-        failure = waitFence(wait);
+        failure = gaon::rt::driver::waitFencePoint(wait);
     if (failure.empty() && !current.isOk())
       failure = current.message();
     if (failure.empty() && !submission.dispatches.empty())
       failure = runDispatches(submission);
     for (const gaon_fence_point_t &signal : submission.signals)
-      signalFence(signal, failure);
+      gaon::rt::driver::reachFencePoint(signal, failure);
   }
 
   // Busy time is GPU time between events around each dispatch's work
@@ -827,66 +790,7 @@ gaon_status_code_t queueQueryCounters(gaon_queue_t *queueHandle,
   return GAON_OK;
 }
 
-// ---------------------------------------------------------------------------
-// Fences
-
-gaon_status_code_t fenceCreate(gaon_device_t *, uint64_t initial,
-                               gaon_fence_t **out) {
-  if (!out)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  auto *fence = new CudaFence;
-  fence->value = initial;
-  *out = handle(fence);
-  return GAON_OK;
-}
-
-void fenceDestroy(gaon_fence_t *fence) { delete impl(fence); }
-
-gaon_status_code_t fenceQuery(gaon_fence_t *fenceHandle, uint64_t *out) {
-  CudaFence *fence = impl(fenceHandle);
-  if (!fence || !out)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  std::lock_guard<std::mutex> lock(fence->mutex);
-  if (fence->failed)
-    return gaon_set_error(GAON_ABORTED, fence->failure.c_str());
-  *out = fence->value;
-  return GAON_OK;
-}
-
-gaon_status_code_t fenceSignal(gaon_fence_t *fenceHandle, uint64_t value) {
-  CudaFence *fence = impl(fenceHandle);
-  if (!fence)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  {
-    std::lock_guard<std::mutex> lock(fence->mutex);
-    if (value < fence->value)
-      return fail(GAON_INVALID_ARGUMENT,
-                  "fence values only grow: " + std::to_string(value) + " < " +
-                      std::to_string(fence->value));
-    fence->value = value;
-  }
-  fence->changed.notify_all();
-  return GAON_OK;
-}
-
-gaon_status_code_t fenceWait(gaon_fence_t *fenceHandle, uint64_t value,
-                             uint64_t timeoutNs) {
-  CudaFence *fence = impl(fenceHandle);
-  if (!fence)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  std::unique_lock<std::mutex> lock(fence->mutex);
-  auto ready = [&] { return fence->failed || fence->value >= value; };
-  if (timeoutNs == GAON_TIMEOUT_INFINITE) {
-    fence->changed.wait(lock, ready);
-  } else if (!fence->changed.wait_for(lock, std::chrono::nanoseconds(timeoutNs),
-                                      ready)) {
-    return fail(GAON_DEADLINE_EXCEEDED,
-                "fence did not reach " + std::to_string(value) + " in time");
-  }
-  if (fence->failed)
-    return gaon_set_error(GAON_ABORTED, fence->failure.c_str());
-  return GAON_OK;
-}
+// Fences: the runtime's timeline fence (gaon/runtime/driver_fence.h).
 
 const gaon_driver_vtable_v1_t cudaVtable = {
     /*destroy_driver=*/nullptr,
@@ -904,11 +808,11 @@ const gaon_driver_vtable_v1_t cudaVtable = {
     queueDestroy,
     queueSubmit,
     queueQueryCounters,
-    fenceCreate,
-    fenceDestroy,
-    fenceQuery,
-    fenceSignal,
-    fenceWait,
+    gaon::rt::driver::fenceCreate,
+    gaon::rt::driver::fenceDestroy,
+    gaon::rt::driver::fenceQuery,
+    gaon::rt::driver::fenceSignal,
+    gaon::rt::driver::fenceWait,
 };
 
 } // namespace

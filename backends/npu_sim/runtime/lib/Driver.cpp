@@ -14,12 +14,13 @@
 #include "gaon/npu_sim_runtime/Executable.h"
 
 #include "gaon/npu_sim/Simulator.h"
+#include "gaon/runtime/driver_fence.h"
 
 #include <nlohmann/json.hpp>
 
 #include <atomic>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
@@ -84,14 +85,6 @@ struct SimExecutable {
   std::vector<Copied> copied;
 };
 
-struct SimFence {
-  std::mutex mutex;
-  std::condition_variable changed;
-  uint64_t value = 0;
-  bool failed = false;
-  std::string failure;
-};
-
 SimDevice *impl(gaon_device_t *h) { return reinterpret_cast<SimDevice *>(h); }
 SimBuffer *impl(gaon_buffer_t *h) { return reinterpret_cast<SimBuffer *>(h); }
 const SimBuffer *impl(const gaon_buffer_t *h) {
@@ -100,7 +93,6 @@ const SimBuffer *impl(const gaon_buffer_t *h) {
 SimExecutable *impl(gaon_executable_t *h) {
   return reinterpret_cast<SimExecutable *>(h);
 }
-SimFence *impl(gaon_fence_t *h) { return reinterpret_cast<SimFence *>(h); }
 struct SimQueue;
 SimQueue *impl(gaon_queue_t *h);
 
@@ -127,30 +119,6 @@ struct RecordedSubmission {
   std::vector<gaon_fence_point_t> waits, signals;
   std::vector<RecordedDispatch> dispatches;
 };
-
-void signalFence(const gaon_fence_point_t &point, const std::string &failure) {
-  SimFence *fence = impl(point.fence);
-  {
-    std::lock_guard<std::mutex> lock(fence->mutex);
-    if (!failure.empty()) {
-      if (!fence->failed) {
-        fence->failed = true;
-        fence->failure = failure;
-      }
-    } else if (point.value > fence->value) {
-      fence->value = point.value;
-    }
-  }
-  fence->changed.notify_all();
-}
-
-std::string waitFence(const gaon_fence_point_t &point) {
-  SimFence *fence = impl(point.fence);
-  std::unique_lock<std::mutex> lock(fence->mutex);
-  fence->changed.wait(
-      lock, [&] { return fence->failed || fence->value >= point.value; });
-  return fence->failed ? fence->failure : "";
-}
 
 bool writeFileAtomically(const std::string &path, const std::string &text) {
   std::string tmp = path + ".tmp." + std::to_string(getpid());
@@ -230,8 +198,7 @@ RunResult runDispatch(const RecordedDispatch &dispatch) {
     }
     if (options.trace) {
       if (!writeFileAtomically(device->tracePath, exec->sim->traceJson()))
-        throw SimError("cannot write the trace to '" + device->tracePath +
-                       "'");
+        throw SimError("cannot write the trace to '" + device->tracePath + "'");
       traced = true;
     }
     result.cycles = static_cast<uint64_t>(std::llround(report.cycles));
@@ -242,16 +209,15 @@ RunResult runDispatch(const RecordedDispatch &dispatch) {
         gaon::npu_sim::reportToJson(report, -1), nullptr, false);
     if (json.is_discarded() || !json.is_object())
       json = nlohmann::json::object();
-    json["driver"] = {
-        {"mode", functional ? "functional" : "timing-only"},
-        {"chip", device->chip.name},
-        {"bindings_copied_in", bindingsIn},
-        {"bindings_skipped", bindingsSkipped},
-        {"bytes_copied_in", copiedIn},
-        {"bytes_skipped", skipped},
-        {"bytes_copied_out", copiedOut},
-        {"trace", traced ? nlohmann::json(device->tracePath)
-                         : nlohmann::json()}};
+    json["driver"] = {{"mode", functional ? "functional" : "timing-only"},
+                      {"chip", device->chip.name},
+                      {"bindings_copied_in", bindingsIn},
+                      {"bindings_skipped", bindingsSkipped},
+                      {"bytes_copied_in", copiedIn},
+                      {"bytes_skipped", skipped},
+                      {"bytes_copied_out", copiedOut},
+                      {"trace", traced ? nlohmann::json(device->tracePath)
+                                       : nlohmann::json()}};
     reportJson = json.dump();
   } catch (const std::exception &e) {
     result.failure = std::string("npu-sim: ") + e.what();
@@ -306,7 +272,7 @@ struct SimQueue {
     std::string failure;
     for (const gaon_fence_point_t &wait : submission.waits)
       if (failure.empty())
-        failure = waitFence(wait);
+        failure = gaon::rt::driver::waitFencePoint(wait);
     for (const RecordedDispatch &dispatch : submission.dispatches) {
       if (!failure.empty())
         break;
@@ -321,7 +287,7 @@ struct SimQueue {
       }
     }
     for (const gaon_fence_point_t &signal : submission.signals)
-      signalFence(signal, failure);
+      gaon::rt::driver::reachFencePoint(signal, failure);
   }
 };
 
@@ -337,9 +303,6 @@ gaon_executable_t *handle(SimExecutable *e) {
 }
 gaon_queue_t *handle(SimQueue *q) {
   return reinterpret_cast<gaon_queue_t *>(q);
-}
-gaon_fence_t *handle(SimFence *f) {
-  return reinterpret_cast<gaon_fence_t *>(f);
 }
 
 // ---------------------------------------------------------------------------
@@ -506,10 +469,8 @@ gaon_status_code_t bufferAllocate(gaon_device_t *deviceHandle,
                       " (chip '" + device->chip.name + "' DRAM)");
     device->bytesInUse += params->size;
   }
-  uint64_t rounded = params->size
-                         ? (params->size + alignment - 1) / alignment *
-                               alignment
-                         : 0;
+  uint64_t rounded =
+      params->size ? (params->size + alignment - 1) / alignment * alignment : 0;
   void *data = nullptr;
   if (rounded && rounded >= params->size)
     data = std::aligned_alloc(alignment, rounded);
@@ -556,11 +517,10 @@ gaon_status_code_t bufferWrite(gaon_device_t *, gaon_buffer_t *bufferHandle,
   if (!buffer || (size && !data))
     return fail(GAON_INVALID_ARGUMENT, "null argument");
   if (!rangeInside(bufferHandle, offset, size))
-    return fail(GAON_OUT_OF_RANGE, "write of " + std::to_string(size) +
-                                       " bytes at " + std::to_string(offset) +
-                                       " is past the end of a " +
-                                       std::to_string(buffer->size) +
-                                       "-byte buffer");
+    return fail(GAON_OUT_OF_RANGE,
+                "write of " + std::to_string(size) + " bytes at " +
+                    std::to_string(offset) + " is past the end of a " +
+                    std::to_string(buffer->size) + "-byte buffer");
   if (size)
     std::memcpy(buffer->data + offset, data, size);
   buffer->generation.fetch_add(1);
@@ -573,11 +533,10 @@ gaon_status_code_t bufferRead(gaon_device_t *, gaon_buffer_t *bufferHandle,
   if (!buffer || (size && !data))
     return fail(GAON_INVALID_ARGUMENT, "null argument");
   if (!rangeInside(bufferHandle, offset, size))
-    return fail(GAON_OUT_OF_RANGE, "read of " + std::to_string(size) +
-                                       " bytes at " + std::to_string(offset) +
-                                       " is past the end of a " +
-                                       std::to_string(buffer->size) +
-                                       "-byte buffer");
+    return fail(GAON_OUT_OF_RANGE,
+                "read of " + std::to_string(size) + " bytes at " +
+                    std::to_string(offset) + " is past the end of a " +
+                    std::to_string(buffer->size) + "-byte buffer");
   if (size)
     std::memcpy(data, buffer->data + offset, size);
   return GAON_OK;
@@ -624,8 +583,8 @@ gaon_status_code_t executableLoad(gaon_device_t *deviceHandle,
   std::string format = params->format ? params->format : "";
   if (format != kNpuExecutableFormat)
     return fail(GAON_INVALID_ARGUMENT, "executable format '" + format +
-                                           "' is not '" +
-                                           kNpuExecutableFormat + "'");
+                                           "' is not '" + kNpuExecutableFormat +
+                                           "'");
   if (params->entry_count != 1)
     return fail(GAON_INVALID_ARGUMENT,
                 "an npu-sim executable has exactly one entry (the whole "
@@ -636,13 +595,12 @@ gaon_status_code_t executableLoad(gaon_device_t *deviceHandle,
   auto exec = std::make_unique<SimExecutable>();
   exec->device = device;
   try {
-    exec->exe = decodeExecutable(params->data,
-                                 static_cast<size_t>(params->data_size));
+    exec->exe =
+        decodeExecutable(params->data, static_cast<size_t>(params->data_size));
   } catch (const std::exception &e) {
     std::string message = e.what();
-    return fail(message.rfind("unsupported", 0) == 0
-                    ? GAON_FAILED_PRECONDITION
-                    : GAON_DATA_LOSS,
+    return fail(message.rfind("unsupported", 0) == 0 ? GAON_FAILED_PRECONDITION
+                                                     : GAON_DATA_LOSS,
                 message);
   }
   ChipDesc chip;
@@ -654,9 +612,9 @@ gaon_status_code_t executableLoad(gaon_device_t *deviceHandle,
   }
   std::string difference = compareChips(chip, device->chip);
   if (!difference.empty() || chip.name != device->chip.name) {
-    std::string message =
-        "the executable was compiled for chip '" + chip.name +
-        "' but this device simulates chip '" + device->chip.name + "'";
+    std::string message = "the executable was compiled for chip '" + chip.name +
+                          "' but this device simulates chip '" +
+                          device->chip.name + "'";
     if (!difference.empty())
       message += " (first difference: " + difference + ")";
     if (chip.name != device->chip.name)
@@ -787,8 +745,7 @@ std::string resolveDispatch(const gaon_dispatch_t &dispatch, uint32_t index,
              std::to_string(binding.length) +
              " bytes but the executable expects " + std::to_string(b.bytes);
     if (!rangeInside(binding.buffer, binding.offset, binding.length))
-      return where + "binding " + std::to_string(i) +
-             " is outside its buffer";
+      return where + "binding " + std::to_string(i) + " is outside its buffer";
     out.ranges[j] = binding;
   }
   for (size_t j = 0; j < exe.bindings.size(); ++j)
@@ -818,8 +775,7 @@ gaon_status_code_t queueSubmit(gaon_queue_t *queueHandle,
                           submission->signals + submission->signal_count);
   for (uint32_t i = 0; i < submission->dispatch_count; ++i) {
     RecordedDispatch dispatch;
-    std::string error =
-        resolveDispatch(submission->dispatches[i], i, dispatch);
+    std::string error = resolveDispatch(submission->dispatches[i], i, dispatch);
     if (!error.empty())
       return fail(GAON_INVALID_ARGUMENT, error);
     if (dispatch.executable->device != queue->device)
@@ -846,66 +802,7 @@ gaon_status_code_t queueQueryCounters(gaon_queue_t *queueHandle,
   return GAON_OK;
 }
 
-// ---------------------------------------------------------------------------
-// Fences (as host-ref)
-
-gaon_status_code_t fenceCreate(gaon_device_t *, uint64_t initial,
-                               gaon_fence_t **out) {
-  if (!out)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  auto *fence = new SimFence;
-  fence->value = initial;
-  *out = handle(fence);
-  return GAON_OK;
-}
-
-void fenceDestroy(gaon_fence_t *fence) { delete impl(fence); }
-
-gaon_status_code_t fenceQuery(gaon_fence_t *fenceHandle, uint64_t *out) {
-  SimFence *fence = impl(fenceHandle);
-  if (!fence || !out)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  std::lock_guard<std::mutex> lock(fence->mutex);
-  if (fence->failed)
-    return gaon_set_error(GAON_ABORTED, fence->failure.c_str());
-  *out = fence->value;
-  return GAON_OK;
-}
-
-gaon_status_code_t fenceSignal(gaon_fence_t *fenceHandle, uint64_t value) {
-  SimFence *fence = impl(fenceHandle);
-  if (!fence)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  {
-    std::lock_guard<std::mutex> lock(fence->mutex);
-    if (value < fence->value)
-      return fail(GAON_INVALID_ARGUMENT,
-                  "fence values only grow: " + std::to_string(value) + " < " +
-                      std::to_string(fence->value));
-    fence->value = value;
-  }
-  fence->changed.notify_all();
-  return GAON_OK;
-}
-
-gaon_status_code_t fenceWait(gaon_fence_t *fenceHandle, uint64_t value,
-                             uint64_t timeoutNs) {
-  SimFence *fence = impl(fenceHandle);
-  if (!fence)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  std::unique_lock<std::mutex> lock(fence->mutex);
-  auto ready = [&] { return fence->failed || fence->value >= value; };
-  if (timeoutNs == GAON_TIMEOUT_INFINITE) {
-    fence->changed.wait(lock, ready);
-  } else if (!fence->changed.wait_for(lock, std::chrono::nanoseconds(timeoutNs),
-                                      ready)) {
-    return fail(GAON_DEADLINE_EXCEEDED,
-                "fence did not reach " + std::to_string(value) + " in time");
-  }
-  if (fence->failed)
-    return gaon_set_error(GAON_ABORTED, fence->failure.c_str());
-  return GAON_OK;
-}
+// Fences: the runtime's timeline fence (gaon/runtime/driver_fence.h).
 
 const gaon_driver_vtable_v1_t npuSimVtable = {
     /*destroy_driver=*/nullptr,
@@ -923,11 +820,11 @@ const gaon_driver_vtable_v1_t npuSimVtable = {
     queueDestroy,
     queueSubmit,
     queueQueryCounters,
-    fenceCreate,
-    fenceDestroy,
-    fenceQuery,
-    fenceSignal,
-    fenceWait,
+    gaon::rt::driver::fenceCreate,
+    gaon::rt::driver::fenceDestroy,
+    gaon::rt::driver::fenceQuery,
+    gaon::rt::driver::fenceSignal,
+    gaon::rt::driver::fenceWait,
 };
 
 SimDevice *asNpuSim(const gaon::rt::Device &device) {
