@@ -229,8 +229,7 @@ int main(int argc, char **argv) {
 
 #ifdef GAON_WITH_CUDA
   if (lowersForCuda && kind != EmitKind::Cuda) {
-    if (failed(gaon::cuda::serializeKernelsToPtx(*module, cudaArch)))
-      return fail("PTX generation failed");
+    // The cuda backend's emit step serializes the kernels itself.
     if (kind == EmitKind::Artifact) {
       gaon::tools::Spinner spinner(progress, "emitting the artifact");
       return failed(gaon::tools::emitArtifact(*module, spec, outputPath,
@@ -238,6 +237,8 @@ int main(int argc, char **argv) {
                  ? 1
                  : 0;
     }
+    if (failed(gaon::cuda::serializeKernelsToPtx(*module, cudaArch)))
+      return fail("PTX generation failed");
     std::string errorMessage;
     auto output = mlir::openOutputFile(outputPath, &errorMessage);
     if (!output)
