@@ -354,6 +354,8 @@ def run(args):
         r = subprocess.run([gaon_run, art, "--input", "input_ids=" + ids_path,
                             "--input", "attention_mask=" + mask_path,
                             "--device-option", f"replays={args.replays}",
+                            *[a for o in args.device_option
+                              for a in ("--device-option", o)],
                             "--warmup", "3", "--repeat", str(args.repeat),
                             "--output-dir", outs, "--json", report],
                            capture_output=True, text=True)
@@ -363,6 +365,13 @@ def run(args):
             continue
         with open(report) as f:
             rep = json.load(f)
+        if args.gaon_only:
+            g = rep["device_s_median"] / args.replays
+            rows.append({"name": m["name"], "gaon_s": g,
+                         "device_options": args.device_option})
+            print(f"{m['name']:18s} gaon {g*1e3:8.3f} ms "
+                  f"{' '.join(args.device_option)}", flush=True)
+            continue
         peer = torch_peer(m["config"], m["batch"], m["seq"], ids, args.iters,
                           handle)
         gaon_out = np.load(os.path.join(outs, os.listdir(outs)[0])).astype(
@@ -397,8 +406,9 @@ def run(args):
               f" ms  -> vs compile x{row['compile_s']/g:.2f}, floor "
               f"{floor*1e3:.3f} ms (x{g/floor:.2f}), rel L2 {rel:.2e}",
               flush=True)
-    print_table(rows)
-    with open(os.path.join(out_dir, "cuda-bench.json"), "w") as f:
+    if not args.gaon_only:
+        print_table(rows)
+    with open(os.path.join(out_dir, args.json_name), "w") as f:
         json.dump({"hbm_bandwidth_Bps": bw, "rows": rows}, f, indent=1)
     if args.profile or args.profile_only:
         name = args.profile or args.profile_only
@@ -410,27 +420,42 @@ def run(args):
         np.save(os.path.join(work, m["name"] + ".mask.npy"), np.ones_like(ids))
         profile_kernels(gaon_run, os.path.join(work, m["artifact"]),
                         os.path.join(work, m["name"] + ".ids.npy"),
-                        os.path.join(work, m["name"] + ".mask.npy"), out_dir)
+                        os.path.join(work, m["name"] + ".mask.npy"), out_dir,
+                        args.device_option)
 
 
-def profile_kernels(gaon_run, art, ids, mask, out_dir):
+def forward_period(names):
+    """Length of one forward at the end of `names`: the largest K with the
+    last K kernels equal to the K before them (the first, eager run also
+    holds cuBLASLt's tuning runs, so it is not compared)."""
+    for k in range(len(names) // 2, 0, -1):
+        if names[-k:] == names[-2 * k:-k]:
+            return k
+    return len(names)
+
+
+def profile_kernels(gaon_run, art, ids, mask, out_dir, device_options):
     """Per-kernel GPU time of one eager forward, from Nsight Compute."""
     import csv
     import io
+    extra = [a for o in device_options for a in ("--device-option", o)]
     r = subprocess.run(["ncu", "--metrics", "gpu__time_duration.sum", "--csv",
                         "--print-units", "base", gaon_run, art, "--input",
                         "input_ids=" + ids, "--input", "attention_mask=" + mask,
-                        "--device-option", "graphs=0", "--warmup", "0",
-                        "--repeat", "1"], capture_output=True, text=True)
+                        "--device-option", "graphs=0", *extra, "--warmup", "1",
+                        "--repeat", "2"], capture_output=True, text=True)
     text = r.stdout[r.stdout.find('"ID"'):]
-    totals = {}
+    kernels = []
     for row in csv.DictReader(io.StringIO(text)):
         if row.get("Metric Name") != "gpu__time_duration.sum":
             continue
-        name = row["Kernel Name"].split("(")[0][:60]
+        kernels.append((row["Kernel Name"].split("(")[0][:60],
+                        float(row["Metric Value"].replace(",", "")) * 1e-9))
+    kernels = kernels[-forward_period([n for n, _ in kernels]):]
+    totals = {}
+    for name, value in kernels:
         t, c = totals.get(name, (0.0, 0))
-        value = float(row["Metric Value"].replace(",", ""))
-        totals[name] = (t + value * 1e-9, c + 1)
+        totals[name] = (t + value, c + 1)
     total = sum(t for t, _ in totals.values())
     print(f"ncu: {sum(c for _, c in totals.values())} kernels, "
           f"{total * 1e3:.3f} ms")
@@ -438,7 +463,7 @@ def profile_kernels(gaon_run, art, ids, mask, out_dir):
         print(f"  {t * 1e3:8.3f} ms {100 * t / max(total, 1e-12):5.1f}% "
               f"x{c:<4d} {name}")
     with open(os.path.join(out_dir, "ncu-summary.json"), "w") as f:
-        json.dump(totals, f, indent=1)
+        json.dump({"totals": totals, "sequence": kernels}, f, indent=1)
 
 
 def print_table(rows):
@@ -481,6 +506,13 @@ def main():
     r.add_argument("--profile-only", default="",
                    help="only profile this model's kernels with ncu")
     r.add_argument("--only", default="")
+    r.add_argument("--gaon-only", action="store_true",
+                   help="time Gaon only (no torch peers), e.g. to compare "
+                   "device options")
+    r.add_argument("--device-option", action="append", default=[],
+                   help="KEY=VALUE passed to gaon-run (repeatable)")
+    r.add_argument("--json-name", default="cuda-bench.json",
+                   help="file name of the JSON written under $OUT")
     args = ap.parse_args()
     if args.cmd == "prepare":
         prepare(args)

@@ -64,21 +64,37 @@ bool rowsAre16ByteAligned(const AttentionParams &p) {
   return p.headDim % 8 == 0;
 }
 
-/// Up to this many query rows the generic kernels (64-row CTAs) waste less
-/// work than the 128-row specialized ones.
+/// Without an SM count, up to this many query rows the generic kernels
+/// (64-row CTAs) waste less work than the 128-row specialized ones.
 constexpr int kShortQuery = 64;
 
-const Variant *pick(const AttentionParams &p, AttentionDType dtype) {
-  const bool specializable = rowsAre16ByteAligned(p) && p.seqQ > kShortQuery;
-  // kVariants lists each dtype's specialized variants first, then the
-  // generic ones from the smallest head dim up: the first fit is the best.
-  for (const Variant &v : kVariants) {
-    if (v.dtype != dtype)
-      continue;
-    if (v.generic ? p.headDim <= v.headDim
-                  : specializable && p.headDim == v.headDim)
+int64_t ctas(const AttentionParams &p, const Variant &v) {
+  return (int64_t(p.seqQ) + v.rows - 1) / v.rows * p.heads * p.batch;
+}
+
+const Variant *pick(const AttentionParams &p, AttentionDType dtype,
+                    int multiprocessors) {
+  // kVariants lists each dtype's specialized variants first, from the
+  // largest query tile down, then the generic ones from the smallest head
+  // dim up.
+  const bool specializable =
+      rowsAre16ByteAligned(p) && (multiprocessors > 0 || p.seqQ > kShortQuery);
+  const Variant *chosen = nullptr;
+  if (specializable)
+    for (const Variant &v : kVariants) {
+      if (v.dtype != dtype || v.generic || p.headDim != v.headDim)
+        continue;
+      // Larger tiles share K/V loads among more rows, smaller ones fill more
+      // SMs: the largest that still fills them, else the smallest.
+      chosen = &v;
+      if (ctas(p, v) >= multiprocessors)
+        return chosen;
+    }
+  if (chosen)
+    return chosen;
+  for (const Variant &v : kVariants)
+    if (v.dtype == dtype && v.generic && p.headDim <= v.headDim)
       return &v;
-  }
   return nullptr;
 }
 
@@ -86,7 +102,8 @@ const Variant *pick(const AttentionParams &p, AttentionDType dtype) {
 
 AttentionLaunch chooseAttentionLaunch(const AttentionParams &params,
                                       AttentionDType dtype, int smMajor,
-                                      int smMinor, const char **whyNot) {
+                                      int smMinor, int multiprocessors,
+                                      const char **whyNot) {
   (void)smMinor; // every sm_8x/9x/10x/12x part runs every variant
   AttentionLaunch none{nullptr, {0, 0, 0}, {0, 0, 0}, 0};
   auto fail = [&](const char *why) {
@@ -114,7 +131,7 @@ AttentionLaunch chooseAttentionLaunch(const AttentionParams &params,
   if (!params.q || !params.k || !params.v || !params.o)
     return fail("attention q, k, v or o is a null pointer");
 
-  const Variant *v = pick(params, dtype);
+  const Variant *v = pick(params, dtype, multiprocessors);
   if (!v) // unreachable while the .def covers head dims up to 256
     return fail("no attention kernel variant for this head dim");
   AttentionLaunch launch;

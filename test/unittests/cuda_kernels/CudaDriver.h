@@ -53,6 +53,7 @@ struct CudaDriver {
   CUdevice device = 0;
   CUcontext context = nullptr;
   int smMajor = 0, smMinor = 0;
+  int multiprocessors = 0;
   std::string deviceName;
   std::string error; ///< empty when usable
 
@@ -108,6 +109,10 @@ private:
     if (r == CUDA_SUCCESS)
       r = d.cuDeviceGetAttribute(
           &d.smMinor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, d.device);
+    if (r == CUDA_SUCCESS)
+      r = d.cuDeviceGetAttribute(&d.multiprocessors,
+                                 CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT,
+                                 d.device);
     char name[256] = {0};
     if (r == CUDA_SUCCESS)
       r = d.cuDeviceGetName(name, sizeof(name) - 1, d.device);

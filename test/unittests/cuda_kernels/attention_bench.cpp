@@ -222,8 +222,8 @@ int main(int argc, char **argv) {
       r.dtype = dtypeName(t);
       const AttentionParams params = makeParams(p, d);
       const char *why = nullptr;
-      const AttentionLaunch l =
-          chooseAttentionLaunch(params, t, drv.smMajor, drv.smMinor, &why);
+      const AttentionLaunch l = chooseAttentionLaunch(
+          params, t, drv.smMajor, drv.smMinor, drv.multiprocessors, &why);
       if (!up.empty())
         r.error = up;
       else if (!l.kernel)

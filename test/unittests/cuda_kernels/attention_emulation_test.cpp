@@ -29,6 +29,7 @@ namespace {
 struct Case {
   std::string name;
   Problem problem;
+  int multiprocessors = 0; ///< passed to chooseAttentionLaunch
 };
 
 // Readable, deterministic test parameter text (the default dumps bytes).
@@ -53,8 +54,8 @@ std::vector<Case> cases() {
   for (AttentionDType t :
        {AttentionDType::F32, AttentionDType::F16, AttentionDType::BF16}) {
     const std::string n = dtypeName(t);
-    auto add = [&](const std::string &name, Problem p) {
-      all.push_back({n + "_" + name, p});
+    auto add = [&](const std::string &name, Problem p, int mp = 0) {
+      all.push_back({n + "_" + name, p, mp});
     };
     // Specialized kernels (fp16/bf16: seqQ > 64, aligned, D = 64 / 128).
     Problem p = make(t, 1, 2, 2, 130, 130, 64);
@@ -72,6 +73,22 @@ std::vector<Case> cases() {
     p = make(t, 1, 1, 1, 300, 40, 64);
     p.causal = true; // the first query block has no key tile at all
     add("d64_causal_sq300_sk40", p);
+    // Smaller query tiles for small grids (fp16/bf16): the largest tile
+    // that gives each of `mp` SMs a CTA, else the smallest (16 rows).
+    p = make(t, 1, 2, 2, 130, 130, 64);
+    p.mask = MaskKind::PerKey;
+    p.maskInfFraction = 0.2;
+    add("d64_mask_m64", p, 5); // 4 CTAs of 128 rows, 6 of 64
+    p = make(t, 1, 4, 2, 100, 140, 64);
+    p.causal = true;
+    add("d64_gqa_causal_m16", p, 132);
+    p = make(t, 1, 2, 2, 70, 70, 128);
+    p.bshd = true;
+    p.mask = MaskKind::Full;
+    p.fullyMaskedRow = 3;
+    add("d128_bshd_mask_m64", p, 3); // 2 of 128 rows, 4 of 64
+    p = make(t, 2, 2, 2, 1, 77, 128);
+    add("decode_d128_m16", p, 132);
     // Generic kernels.
     p = make(t, 2, 2, 2, 1, 77, 128);
     add("decode_d128", p);
@@ -131,8 +148,8 @@ TEST_P(EmulatedAttention, MatchesReference) {
   for (Tensor *t : {&probe.q, &probe.k, &probe.v, &probe.o})
     t->dev = reinterpret_cast<uintptr_t>(t->bytes.data());
   const char *why = nullptr;
-  const AttentionLaunch l =
-      chooseAttentionLaunch(makeParams(p, probe), p.dtype, 9, 0, &why);
+  const AttentionLaunch l = chooseAttentionLaunch(
+      makeParams(p, probe), p.dtype, 9, 0, GetParam().multiprocessors, &why);
   ASSERT_NE(l.kernel, nullptr) << why;
   const EmulatedKernel *k = findKernel(emulatedKernels(), l.kernel);
   ASSERT_NE(k, nullptr) << l.kernel;
@@ -151,8 +168,9 @@ TEST(EmulatedAttention, CasesCoverEveryShippedKernel) {
     for (Tensor *t : {&d.q, &d.k, &d.v, &d.o})
       t->dev = reinterpret_cast<uintptr_t>(t->bytes.data());
     const char *why = nullptr;
-    const AttentionLaunch l = chooseAttentionLaunch(
-        makeParams(c.problem, d), c.problem.dtype, 9, 0, &why);
+    const AttentionLaunch l =
+        chooseAttentionLaunch(makeParams(c.problem, d), c.problem.dtype, 9, 0,
+                              c.multiprocessors, &why);
     if (l.kernel)
       used.insert(l.kernel);
   }

@@ -50,9 +50,10 @@ AttentionParams shape(int b, int h, int hkv, int sq, int sk, int d) {
 }
 
 std::string chosen(const AttentionParams &p, AttentionDType t, int major = 9,
-                   int minor = 0) {
+                   int minor = 0, int multiprocessors = 0) {
   const char *why = nullptr;
-  AttentionLaunch l = chooseAttentionLaunch(p, t, major, minor, &why);
+  AttentionLaunch l =
+      chooseAttentionLaunch(p, t, major, minor, multiprocessors, &why);
   if (!l.kernel)
     return std::string("none: ") + (why ? why : "(no reason)");
   return l.kernel;
@@ -65,6 +66,37 @@ TEST(AttentionLaunch, PicksSpecializedKernels) {
             "gaon_attention_bf16_d128");
   EXPECT_EQ(chosen(shape(8, 32, 8, 1024, 1024, 128), AttentionDType::F16, 8, 0),
             "gaon_attention_f16_d128");
+}
+
+// With the SM count, the query tile shrinks until the grid fills the GPU.
+TEST(AttentionLaunch, ShrinksQueryTilesForSmallGrids) {
+  // 16 x 12 x 4 = 768 CTAs of 128 rows: plenty for 132 SMs.
+  EXPECT_EQ(
+      chosen(shape(16, 12, 12, 512, 512, 64), AttentionDType::F16, 9, 0, 132),
+      "gaon_attention_f16_d64");
+  // BERT-base at 1 x 128: 12 CTAs of 128 rows, 24 of 64, 96 of 16: the
+  // smallest tile, the closest to filling the SMs.
+  EXPECT_EQ(
+      chosen(shape(1, 12, 12, 128, 128, 64), AttentionDType::F16, 9, 0, 132),
+      "gaon_attention_f16_d64_m16");
+  // 1 x 12 x 1024: 96 CTAs of 128 rows, 192 of 64.
+  EXPECT_EQ(
+      chosen(shape(1, 12, 12, 1024, 1024, 64), AttentionDType::BF16, 9, 0, 132),
+      "gaon_attention_bf16_d64_m64");
+  EXPECT_EQ(
+      chosen(shape(1, 8, 8, 256, 256, 128), AttentionDType::F16, 9, 0, 108),
+      "gaon_attention_f16_d128_m16");
+  // A known SM count also takes short queries (decode) to a specialized
+  // kernel, where unknown keeps the generic 64-row one.
+  EXPECT_EQ(chosen(shape(2, 4, 4, 1, 130, 64), AttentionDType::F16, 9, 0, 132),
+            "gaon_attention_f16_d64_m16");
+  EXPECT_EQ(chosen(shape(2, 4, 4, 1, 130, 64), AttentionDType::F16),
+            "gaon_attention_f16_any64");
+  const char *why = nullptr;
+  AttentionLaunch l = chooseAttentionLaunch(
+      shape(1, 12, 12, 128, 128, 64), AttentionDType::F16, 9, 0, 132, &why);
+  EXPECT_EQ(l.grid[0], 8u); // 128 rows / 16 per CTA
+  EXPECT_EQ(l.block[0], 32u);
 }
 
 TEST(AttentionLaunch, FallsBackToGenericKernels) {
@@ -99,7 +131,7 @@ TEST(AttentionLaunch, Fp32) {
 TEST(AttentionLaunch, Shape) {
   const char *why = nullptr;
   AttentionLaunch l = chooseAttentionLaunch(shape(16, 12, 12, 512, 512, 64),
-                                            AttentionDType::F16, 9, 0, &why);
+                                            AttentionDType::F16, 9, 0, 0, &why);
   ASSERT_NE(l.kernel, nullptr);
   EXPECT_EQ(why, nullptr);
   EXPECT_EQ(l.grid[0], 4u); // 512 rows / 128 per CTA
@@ -114,7 +146,7 @@ TEST(AttentionLaunch, Shape) {
        {AttentionDType::F32, AttentionDType::F16, AttentionDType::BF16})
     for (int d : {8, 36, 64, 80, 128, 200, 256})
       for (int s : {1, 200}) {
-        l = chooseAttentionLaunch(shape(1, 1, 1, s, s, d), t, 8, 6, &why);
+        l = chooseAttentionLaunch(shape(1, 1, 1, s, s, d), t, 8, 6, 108, &why);
         ASSERT_NE(l.kernel, nullptr) << d;
         EXPECT_LE(l.sharedBytes, 99u * 1024) << l.kernel;
       }
@@ -136,8 +168,8 @@ TEST(AttentionLaunch, Unsupported) {
   p.v = 0;
   EXPECT_EQ(chosen(p, AttentionDType::F32).rfind("none: ", 0), 0u);
   // whyNot may be null.
-  AttentionLaunch l = chooseAttentionLaunch(shape(1, 2, 2, 16, 16, 300),
-                                            AttentionDType::F32, 9, 0, nullptr);
+  AttentionLaunch l = chooseAttentionLaunch(
+      shape(1, 2, 2, 16, 16, 300), AttentionDType::F32, 9, 0, 0, nullptr);
   EXPECT_EQ(l.kernel, nullptr);
 }
 
@@ -155,14 +187,15 @@ TEST(AttentionLaunch, EmbeddedFatbin) {
   for (AttentionDType t :
        {AttentionDType::F32, AttentionDType::F16, AttentionDType::BF16})
     for (int d : {64, 80, 128, 200, 256})
-      for (int s : {1, 200}) {
-        const char *why = nullptr;
-        AttentionLaunch l =
-            chooseAttentionLaunch(shape(1, 1, 1, s, s, d), t, 9, 0, &why);
-        ASSERT_NE(l.kernel, nullptr);
-        EXPECT_NE(image.find(std::string(l.kernel) + '\0'), std::string::npos)
-            << l.kernel;
-      }
+      for (int s : {1, 200})
+        for (int mp : {0, 3, 132}) { // 128-, 64- and 16-row tiles at s 200
+          const char *why = nullptr;
+          AttentionLaunch l =
+              chooseAttentionLaunch(shape(1, 1, 1, s, s, d), t, 9, 0, mp, &why);
+          ASSERT_NE(l.kernel, nullptr);
+          EXPECT_NE(image.find(std::string(l.kernel) + '\0'), std::string::npos)
+              << l.kernel;
+        }
 }
 
 //===----------------------------------------------------------------------===//
@@ -288,36 +321,40 @@ TEST_P(AttentionKernel, MatchesReference) {
   Module *m = module(drv);
   ASSERT_TRUE(m->ok()) << m->error();
   const Problem &p = GetParam().problem;
+  // Without the SM count: the largest query tiles; with it: what the driver
+  // runs (smaller tiles for these small grids). Fresh buffers each time.
+  for (int multiprocessors : {0, drv.multiprocessors}) {
+    ProblemData d = makeProblemData(p);
+    struct Release {
+      CudaDriver &drv;
+      ProblemData &d;
+      ~Release() { release(drv, d); }
+    } guard{drv, d};
+    ASSERT_EQ(upload(drv, d), "");
+    const AttentionParams params = makeParams(p, d);
+    const char *why = nullptr;
+    const AttentionLaunch l = chooseAttentionLaunch(
+        params, p.dtype, drv.smMajor, drv.smMinor, multiprocessors, &why);
+    ASSERT_NE(l.kernel, nullptr) << why;
+    std::string err;
+    CUfunction f = m->function(l.kernel, &err);
+    ASSERT_NE(f, nullptr) << err;
+    ASSERT_EQ(launchAttention(drv, f, l, params), "");
+    CUresult r = drv.cuCtxSynchronize();
+    ASSERT_EQ(r, CUDA_SUCCESS) << l.kernel << ": " << drv.describe(r);
+    r = drv.cuMemcpyDtoH_v2(d.o.bytes.data(), d.o.dev, d.o.bytes.size());
+    ASSERT_EQ(r, CUDA_SUCCESS) << drv.describe(r);
 
-  ProblemData d = makeProblemData(p);
-  struct Release {
-    CudaDriver &drv;
-    ProblemData &d;
-    ~Release() { release(drv, d); }
-  } guard{drv, d};
-  ASSERT_EQ(upload(drv, d), "");
-  const AttentionParams params = makeParams(p, d);
-  const char *why = nullptr;
-  const AttentionLaunch l =
-      chooseAttentionLaunch(params, p.dtype, drv.smMajor, drv.smMinor, &why);
-  ASSERT_NE(l.kernel, nullptr) << why;
-  std::string err;
-  CUfunction f = m->function(l.kernel, &err);
-  ASSERT_NE(f, nullptr) << err;
-  ASSERT_EQ(launchAttention(drv, f, l, params), "");
-  CUresult r = drv.cuCtxSynchronize();
-  ASSERT_EQ(r, CUDA_SUCCESS) << l.kernel << ": " << drv.describe(r);
-  r = drv.cuMemcpyDtoH_v2(d.o.bytes.data(), d.o.dev, d.o.bytes.size());
-  ASSERT_EQ(r, CUDA_SUCCESS) << drv.describe(r);
-
-  const Comparison c = compareWithReference(p, d, params.scale);
-  EXPECT_EQ(c.nonFinite, 0u) << l.kernel;
-  EXPECT_EQ(c.padChanged, 0u) << l.kernel << " wrote into row padding";
-  EXPECT_EQ(c.maskedNonZero, 0u) << l.kernel << ": fully masked rows must be 0";
-  EXPECT_LE(c.relL2, tolerance(p.dtype)) << l.kernel << " on " << p.describe();
-  const double relL2 = c.relL2;
-  std::printf("  %-28s %-40s rel L2 %.3g\n", l.kernel, p.describe().c_str(),
-              relL2);
+    const Comparison c = compareWithReference(p, d, params.scale);
+    EXPECT_EQ(c.nonFinite, 0u) << l.kernel;
+    EXPECT_EQ(c.padChanged, 0u) << l.kernel << " wrote into row padding";
+    EXPECT_EQ(c.maskedNonZero, 0u)
+        << l.kernel << ": fully masked rows must be 0";
+    EXPECT_LE(c.relL2, tolerance(p.dtype))
+        << l.kernel << " on " << p.describe();
+    std::printf("  %-28s %-40s rel L2 %.3g\n", l.kernel, p.describe().c_str(),
+                c.relL2);
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, AttentionKernel, ::testing::ValuesIn(cases()),

@@ -256,7 +256,8 @@ gaon_queue_t *handle(CudaQueue *q) {
 // Devices
 
 const char *const kKnownOptions =
-    "graphs, workspace_mb, sync_steps, queues_per_partition";
+    "graphs, workspace_mb, sync_steps, replays, matmul_tuning, "
+    "queues_per_partition";
 
 bool parseUnsigned(const std::string &text, uint64_t *out) {
   if (text.empty() || text[0] == '-')
@@ -298,6 +299,11 @@ gaon_status_code_t parseOptions(const gaon_device_options_t *options,
         return fail(GAON_INVALID_ARGUMENT,
                     "device option sync_steps must be 0 or 1, got '" + value +
                         "'");
+    } else if (key == "matmul_tuning") {
+      if (!parseBool(value, &device.matmulTuning))
+        return fail(GAON_INVALID_ARGUMENT,
+                    "device option matmul_tuning must be 0 or 1, got '" +
+                        value + "'");
     } else if (key == "replays") {
       if (!parseUnsigned(value, &number) || number == 0 || number > 100000)
         return fail(GAON_INVALID_ARGUMENT,
@@ -428,7 +434,8 @@ gaon_status_code_t deviceCreate(void *, uint32_t ordinal,
       {CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MAJOR, &device->ccMajor},
       {CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, &device->ccMinor},
       {CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN,
-       &device->maxSharedOptin}};
+       &device->maxSharedOptin},
+      {CU_DEVICE_ATTRIBUTE_MULTIPROCESSOR_COUNT, &device->multiprocessors}};
   for (const auto &[attribute, value] : attributes)
     if ((r = cu.cuDeviceGetAttribute(value, attribute, device->device)) !=
         CUDA_SUCCESS)

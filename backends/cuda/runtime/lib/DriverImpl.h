@@ -10,6 +10,7 @@
 #define GAON_CUDA_RUNTIME_DRIVERIMPL_H
 
 #include "CudaApi.h"
+#include "MatmulAlgos.h"
 
 #include "gaon/cuda_runtime/Driver.h"
 #include "gaon/cuda_runtime/Plan.h"
@@ -31,6 +32,7 @@ struct CudaDevice {
   int ccMajor = 0, ccMinor = 0;
   uint64_t totalMemory = 0;
   int maxSharedOptin = 0; ///< dynamic shared memory a kernel may opt into
+  int multiprocessors = 0;
   std::string pciBusId;
 
   // Options.
@@ -42,6 +44,8 @@ struct CudaDevice {
   uint32_t replays = 1;
   uint64_t workspaceBytes = 32ull << 20;
   uint32_t queuesPerPartition = 4;
+  /// Time cuBLASLt's candidates instead of taking its first (MatmulAlgos.h).
+  bool matmulTuning = true;
 
   /// Host <-> device copies and memsets: a non-blocking stream of its own,
   /// synchronized by each call, so that nothing ever uses the legacy default
@@ -62,6 +66,10 @@ struct CudaDevice {
   CUdeviceptr workspace = 0;
   CUmodule attentionModule = nullptr;
   std::map<std::string, CUfunction> attentionFunctions;
+
+  /// Chosen cuBLASLt algorithms by problem signature, for all executables.
+  std::mutex matmulAlgoMutex;
+  std::map<std::string, ChosenMatmulAlgo> matmulAlgos;
 
   /// Held from the first step to the final synchronize of every dispatch
   /// whose executable uses the (single, per device) cuBLASLt workspace.

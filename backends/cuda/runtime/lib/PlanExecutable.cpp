@@ -456,7 +456,8 @@ Status prepareAttention(CudaExecutable &exe, size_t i, const AttentionStep &s) {
   AttentionParams params = attentionParams(s, nullptr);
   const char *whyNot = nullptr;
   AttentionLaunch launch = gaon::cuda_kernels::chooseAttentionLaunch(
-      params, attentionType(s.dtype), device.ccMajor, device.ccMinor, &whyNot);
+      params, attentionType(s.dtype), device.ccMajor, device.ccMinor,
+      device.multiprocessors, &whyNot);
   if (!launch.kernel)
     return fail(StatusCode::Unimplemented,
                 stepName(exe.plan, i) +
@@ -575,61 +576,52 @@ std::string issueLaunch(CudaExecutable &exe, size_t i, const LaunchStep &s,
   return r == CUDA_SUCCESS ? "" : cuFailure(*exe.device, "cuLaunchKernel", r);
 }
 
-/// The algorithm for the operands' alignments (our A, B, D, bias). The
-/// heuristic reads the bias pointer from the descriptor for its alignment,
-/// so it must be set before.
+/// The algorithm for the operands' alignments (our A, B, D, bias), from
+/// chooseMatmulAlgo on first use. The heuristic reads the bias pointer from
+/// the descriptor for its alignment, so it must be set before.
 std::string matmulAlgo(CudaExecutable &exe, MatmulState &state,
                        const MatmulStep &s, CUdeviceptr a, CUdeviceptr b,
-                       CUdeviceptr d, CUdeviceptr bias,
+                       CUdeviceptr d, CUdeviceptr bias, CUstream stream,
                        const MatmulAlgo **out) {
-  CudaDevice &device = *exe.device;
-  const CublasLtApi &lt = *device.lt;
   uint32_t alignA = alignmentOf(a), alignB = alignmentOf(b),
-           alignD = alignmentOf(d);
+           alignD = alignmentOf(d), alignBias = alignmentOf(bias);
   uint64_t key = alignA | alignB << 9 | alignD << 18 |
-                 static_cast<uint64_t>(alignmentOf(bias)) << 27;
+                 static_cast<uint64_t>(alignBias) << 27;
   for (const MatmulAlgo &algo : state.algos)
     if (algo.key == key) {
       *out = &algo;
       return "";
     }
-  cublasLtMatmulPreference_t preference = nullptr;
-  cublasStatus_t st = lt.cublasLtMatmulPreferenceCreate(&preference);
-  if (st != CUBLAS_STATUS_SUCCESS)
-    return "cublasLtMatmulPreferenceCreate failed: " + cublasErrorText(lt, st);
-  uint64_t workspace = device.workspaceBytes;
-  const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> alignments[] =
-      {{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, alignB},
-       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, alignA},
-       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, alignD},
-       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, alignD}};
-  st = lt.cublasLtMatmulPreferenceSetAttribute(
-      preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
-      sizeof(workspace));
-  for (const auto &[attribute, value] : alignments)
-    if (st == CUBLAS_STATUS_SUCCESS)
-      st = lt.cublasLtMatmulPreferenceSetAttribute(preference, attribute,
-                                                   &value, sizeof(value));
-  cublasLtMatmulHeuristicResult_t result = {};
-  int count = 0;
-  if (st == CUBLAS_STATUS_SUCCESS)
-    st = lt.cublasLtMatmulAlgoGetHeuristic(
-        device.ltHandle, state.desc, state.layoutA, state.layoutB,
-        state.layoutD, state.layoutD, preference, 1, &result, &count);
-  lt.cublasLtMatmulPreferenceDestroy(preference);
-  {
-    std::lock_guard<std::mutex> lock(device.statsMutex);
-    ++device.stats.matmulAlgoSelections;
-  }
-  if (st != CUBLAS_STATUS_SUCCESS)
-    return "cublasLtMatmulAlgoGetHeuristic failed: " + cublasErrorText(lt, st);
-  if (count == 0 || result.state != CUBLAS_STATUS_SUCCESS)
-    return "cuBLASLt has no algorithm for this matmul (" +
-           std::string(rt::dtypeName(s.dtype)) + ", operand alignments " +
-           std::to_string(alignA) + "/" + std::to_string(alignB) + "/" +
-           std::to_string(alignD) + " bytes, workspace " +
-           std::to_string(workspace) + " bytes)";
-  state.algos.push_back({key, result.algo, result.workspaceSize});
+  MatmulProblem problem;
+  problem.desc = state.desc;
+  problem.layoutA = state.layoutA;
+  problem.layoutB = state.layoutB;
+  problem.layoutD = state.layoutD;
+  problem.a = b; // cuBLASLt's A is our B (see the file comment)
+  problem.b = a;
+  problem.d = d;
+  problem.alignA = alignB;
+  problem.alignB = alignA;
+  problem.alignD = alignD;
+  problem.alpha = s.alpha;
+  // Everything the descriptor and layouts were made from, and the
+  // alignments the heuristic was told.
+  std::string sig;
+  for (int64_t v : {int64_t(s.dtype), s.m, s.n, s.k, s.batch, int64_t(s.transA),
+                    int64_t(s.transB), s.lda, s.ldb, s.ldd, s.strideA,
+                    s.strideB, s.strideD, int64_t(s.epilogue), int64_t(key)})
+    sig += std::to_string(v) + ",";
+  problem.signature = std::move(sig);
+  problem.description = std::string(rt::dtypeName(s.dtype)) +
+                        ", operand alignments " + std::to_string(alignA) + "/" +
+                        std::to_string(alignB) + "/" + std::to_string(alignD) +
+                        " bytes";
+  ChosenMatmulAlgo chosen;
+  if (std::string error =
+          chooseMatmulAlgo(*exe.device, problem, stream, &chosen);
+      !error.empty())
+    return error;
+  state.algos.push_back({key, chosen.algo, chosen.workspaceBytes});
   *out = &state.algos.back();
   return "";
 }
@@ -655,7 +647,7 @@ std::string issueMatmul(CudaExecutable &exe, size_t i, const MatmulStep &s,
   }
   const MatmulAlgo *algo = nullptr;
   if (std::string error =
-          matmulAlgo(exe, state, s, a, b, d, biasAddress, &algo);
+          matmulAlgo(exe, state, s, a, b, d, biasAddress, stream, &algo);
       !error.empty())
     return error;
   const float alpha = s.alpha, beta = 0.0f;
@@ -678,7 +670,8 @@ std::string issueAttention(CudaExecutable &exe, const AttentionStep &s,
   AttentionParams params = attentionParams(s, &bases);
   const char *whyNot = nullptr;
   AttentionLaunch launch = gaon::cuda_kernels::chooseAttentionLaunch(
-      params, attentionType(s.dtype), device.ccMajor, device.ccMinor, &whyNot);
+      params, attentionType(s.dtype), device.ccMajor, device.ccMinor,
+      device.multiprocessors, &whyNot);
   if (!launch.kernel)
     return std::string("no fused attention kernel for these operands: ") +
            (whyNot ? whyNot : "unsupported");

@@ -37,11 +37,15 @@ struct AttentionLaunch {
 };
 
 /// The kernel and launch shape for `params` on a device of compute
-/// capability `smMajor`.`smMinor`; kernel == nullptr with a reason in
-/// `whyNot` when no variant handles it (e.g. head dim > 256).
+/// capability `smMajor`.`smMinor` with `multiprocessors` SMs; kernel ==
+/// nullptr with a reason in `whyNot` when no variant handles it (e.g. head
+/// dim > 256). With the SM count, the query tile is the largest that still
+/// gives every SM a CTA (small batch x heads x queries get 64- or 16-row
+/// CTAs); with 0 (unknown) it is always the largest.
 AttentionLaunch chooseAttentionLaunch(const AttentionParams &params,
                                       AttentionDType dtype, int smMajor,
-                                      int smMinor, const char **whyNot);
+                                      int smMinor, int multiprocessors,
+                                      const char **whyNot);
 
 /// The fatbin embedded at build time (sm_80 and sm_90 SASS + PTX).
 const unsigned char *attentionFatbin();

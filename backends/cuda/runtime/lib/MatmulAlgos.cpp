@@ -1,0 +1,215 @@
+//===- MatmulAlgos.cpp - Choosing cuBLASLt algorithms ---------------------===//
+
+#include "MatmulAlgos.h"
+
+#include "DriverImpl.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace gaon::cuda::detail {
+namespace {
+
+/// Candidates asked of the heuristic, and timed runs per candidate (after
+/// one warm-up run): enough to separate split-K and tile variants, a few
+/// milliseconds per distinct problem.
+constexpr int kCandidates = 8;
+constexpr int kTimedRuns = 5;
+
+/// Events and an L2-sized scratch buffer for one tuning session, released
+/// by the destructor whatever happens.
+class TimingScope {
+public:
+  TimingScope(CudaDevice &device) : device(device) {}
+  ~TimingScope() {
+    const CudaDriverApi &cu = *device.cu;
+    if (start)
+      cu.cuEventDestroy_v2(start);
+    if (end)
+      cu.cuEventDestroy_v2(end);
+    if (flush)
+      cu.cuMemFree_v2(flush);
+  }
+
+  std::string init() {
+    const CudaDriverApi &cu = *device.cu;
+    CUresult r = cu.cuEventCreate(&start, CU_EVENT_DEFAULT);
+    if (r == CUDA_SUCCESS)
+      r = cu.cuEventCreate(&end, CU_EVENT_DEFAULT);
+    if (r != CUDA_SUCCESS)
+      return cuFailure(device, "cuEventCreate", r);
+    // Twice the L2: writing it evicts the operands, as a forward's weights
+    // are cold when their matmul runs. Optional: without the memory the
+    // candidates are timed warm.
+    int l2 = 0;
+    if (cu.cuDeviceGetAttribute(&l2, CU_DEVICE_ATTRIBUTE_L2_CACHE_SIZE,
+                                device.device) == CUDA_SUCCESS &&
+        l2 > 0) {
+      flushBytes = 2 * static_cast<size_t>(l2);
+      if (cu.cuMemAlloc_v2(&flush, flushBytes) != CUDA_SUCCESS) {
+        flush = 0;
+        flushBytes = 0;
+      }
+    }
+    return "";
+  }
+
+  /// Microseconds of one run of `issue` on `stream`, L2 flushed before; a
+  /// negative value when `issue` failed.
+  template <typename Issue>
+  double time(CUstream stream, Issue issue, std::string *error) {
+    const CudaDriverApi &cu = *device.cu;
+    if (flush)
+      cu.cuMemsetD8Async(flush, static_cast<unsigned char>(++fill), flushBytes,
+                         stream);
+    cu.cuEventRecord(start, stream);
+    if (!issue())
+      return -1.0;
+    cu.cuEventRecord(end, stream);
+    CUresult r = cu.cuEventSynchronize(end);
+    float ms = 0;
+    if (r == CUDA_SUCCESS)
+      r = cu.cuEventElapsedTime(&ms, start, end);
+    if (r != CUDA_SUCCESS) {
+      *error = cuFailure(device, "timing a cuBLASLt candidate", r);
+      return -1.0;
+    }
+    return ms * 1e3;
+  }
+
+private:
+  CudaDevice &device;
+  CUevent start = nullptr, end = nullptr;
+  CUdeviceptr flush = 0;
+  size_t flushBytes = 0;
+  unsigned fill = 0;
+};
+
+std::string heuristic(CudaDevice &device, const MatmulProblem &p, int wanted,
+                      std::vector<cublasLtMatmulHeuristicResult_t> *out) {
+  const CublasLtApi &lt = *device.lt;
+  cublasLtMatmulPreference_t preference = nullptr;
+  cublasStatus_t st = lt.cublasLtMatmulPreferenceCreate(&preference);
+  if (st != CUBLAS_STATUS_SUCCESS)
+    return "cublasLtMatmulPreferenceCreate failed: " + cublasErrorText(lt, st);
+  uint64_t workspace = device.workspaceBytes;
+  const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> alignments[] =
+      {{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, p.alignA},
+       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, p.alignB},
+       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, p.alignD},
+       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, p.alignD}};
+  st = lt.cublasLtMatmulPreferenceSetAttribute(
+      preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
+      sizeof(workspace));
+  for (const auto &[attribute, value] : alignments)
+    if (st == CUBLAS_STATUS_SUCCESS)
+      st = lt.cublasLtMatmulPreferenceSetAttribute(preference, attribute,
+                                                   &value, sizeof(value));
+  out->assign(static_cast<size_t>(wanted), {});
+  int count = 0;
+  if (st == CUBLAS_STATUS_SUCCESS)
+    st = lt.cublasLtMatmulAlgoGetHeuristic(
+        device.ltHandle, p.desc, p.layoutA, p.layoutB, p.layoutD, p.layoutD,
+        preference, wanted, out->data(), &count);
+  lt.cublasLtMatmulPreferenceDestroy(preference);
+  {
+    std::lock_guard<std::mutex> lock(device.statsMutex);
+    ++device.stats.matmulAlgoSelections;
+  }
+  if (st != CUBLAS_STATUS_SUCCESS)
+    return "cublasLtMatmulAlgoGetHeuristic failed: " + cublasErrorText(lt, st);
+  out->resize(static_cast<size_t>(std::max(count, 0)));
+  out->erase(std::remove_if(out->begin(), out->end(),
+                            [&](const cublasLtMatmulHeuristicResult_t &r) {
+                              return r.state != CUBLAS_STATUS_SUCCESS ||
+                                     r.workspaceSize > workspace;
+                            }),
+             out->end());
+  if (out->empty())
+    return "cuBLASLt has no algorithm for this matmul (" + p.description +
+           ", workspace " + std::to_string(workspace) + " bytes)";
+  return "";
+}
+
+/// The fastest candidate by median time; `out` unchanged when none ran.
+std::string
+timeCandidates(CudaDevice &device, const MatmulProblem &p, CUstream stream,
+               const std::vector<cublasLtMatmulHeuristicResult_t> &candidates,
+               ChosenMatmulAlgo *out) {
+  TimingScope scope(device);
+  if (std::string error = scope.init(); !error.empty())
+    return error;
+  const CublasLtApi &lt = *device.lt;
+  const float beta = 0.0f;
+  double best = -1.0;
+  for (const cublasLtMatmulHeuristicResult_t &candidate : candidates) {
+    auto issue = [&] {
+      return lt.cublasLtMatmul(
+                 device.ltHandle, p.desc, &p.alpha,
+                 reinterpret_cast<const void *>(p.a), p.layoutA,
+                 reinterpret_cast<const void *>(p.b), p.layoutB, &beta,
+                 reinterpret_cast<const void *>(p.d), p.layoutD,
+                 reinterpret_cast<void *>(p.d), p.layoutD, &candidate.algo,
+                 reinterpret_cast<void *>(device.workspace),
+                 candidate.workspaceSize, stream) == CUBLAS_STATUS_SUCCESS;
+    };
+    std::vector<double> times;
+    std::string error;
+    for (int run = 0; run <= kTimedRuns; ++run) {
+      double us = scope.time(stream, issue, &error);
+      if (!error.empty())
+        return error; // the stream or context is broken: stop
+      if (us < 0)
+        break; // this candidate does not run here: skip it
+      if (run > 0)
+        times.push_back(us);
+    }
+    {
+      std::lock_guard<std::mutex> lock(device.statsMutex);
+      ++device.stats.matmulAlgosTimed;
+    }
+    if (times.size() != static_cast<size_t>(kTimedRuns))
+      continue;
+    std::nth_element(times.begin(), times.begin() + kTimedRuns / 2,
+                     times.end());
+    double median = times[kTimedRuns / 2];
+    if (best < 0 || median < best) {
+      best = median;
+      out->algo = candidate.algo;
+      out->workspaceBytes = candidate.workspaceSize;
+      out->microseconds = median;
+    }
+  }
+  return "";
+}
+
+} // namespace
+
+std::string chooseMatmulAlgo(CudaDevice &device, const MatmulProblem &problem,
+                             CUstream stream, ChosenMatmulAlgo *out) {
+  std::lock_guard<std::mutex> lock(device.matmulAlgoMutex);
+  if (auto it = device.matmulAlgos.find(problem.signature);
+      it != device.matmulAlgos.end()) {
+    *out = it->second;
+    return "";
+  }
+  std::vector<cublasLtMatmulHeuristicResult_t> candidates;
+  if (std::string error = heuristic(
+          device, problem, device.matmulTuning ? kCandidates : 1, &candidates);
+      !error.empty())
+    return error;
+  ChosenMatmulAlgo chosen;
+  chosen.algo = candidates.front().algo;
+  chosen.workspaceBytes = candidates.front().workspaceSize;
+  chosen.candidates = static_cast<int>(candidates.size());
+  if (candidates.size() > 1)
+    if (std::string error =
+            timeCandidates(device, problem, stream, candidates, &chosen);
+        !error.empty())
+      return error;
+  device.matmulAlgos.emplace(problem.signature, chosen);
+  *out = chosen;
+  return "";
+}
+
+} // namespace gaon::cuda::detail

@@ -1,0 +1,55 @@
+//===- MatmulAlgos.h - Choosing cuBLASLt algorithms -------------*- C++ -*-===//
+//
+// cuBLASLt's heuristic ranks algorithms by a model of the GPU; for the small
+// M of batch-1 transformer layers its first choice is often not the fastest
+// (too few tiles for 132 SMs, no split-K). With the device option
+// matmul_tuning=1 (the default) the driver times the heuristic's candidates
+// on the real operands, with L2 flushed between runs as a forward's weights
+// arrive cold, and keeps the fastest per problem signature for the device's
+// lifetime: layers with the same shapes are timed once.
+//
+//===----------------------------------------------------------------------===//
+#ifndef GAON_CUDA_RUNTIME_MATMULALGOS_H
+#define GAON_CUDA_RUNTIME_MATMULALGOS_H
+
+#include "CudaApi.h"
+
+#include <cstddef>
+#include <string>
+
+namespace gaon::cuda::detail {
+
+struct CudaDevice;
+
+/// One matmul as cuBLASLt sees it (column-major: its A is our B, see
+/// PlanExecutable.cpp), with the operands it can be timed on.
+struct MatmulProblem {
+  cublasLtMatmulDesc_t desc = nullptr;
+  cublasLtMatrixLayout_t layoutA = nullptr, layoutB = nullptr,
+                         layoutD = nullptr;          ///< C and D share layoutD
+  CUdeviceptr a = 0, b = 0, d = 0;                   ///< cuBLASLt's A, B, D
+  uint32_t alignA = 256, alignB = 256, alignD = 256; ///< bytes
+  float alpha = 1.0f;
+  /// Problems with equal signatures get the same algorithm.
+  std::string signature;
+  /// For errors: "f16, operand alignments 256/256/256 bytes".
+  std::string description;
+};
+
+struct ChosenMatmulAlgo {
+  cublasLtMatmulAlgo_t algo = {};
+  size_t workspaceBytes = 0;
+  int candidates = 0;         ///< how many the heuristic offered
+  double microseconds = -1.0; ///< median time of the chosen one, if timed
+};
+
+/// The algorithm for `problem`: from the device's cache, else the
+/// heuristic's first choice (matmul_tuning=0) or the fastest of its
+/// candidates timed on `stream` (which must not be capturing). The timing
+/// runs write D, which the caller's real run overwrites. "" or why not.
+std::string chooseMatmulAlgo(CudaDevice &device, const MatmulProblem &problem,
+                             CUstream stream, ChosenMatmulAlgo *out);
+
+} // namespace gaon::cuda::detail
+
+#endif // GAON_CUDA_RUNTIME_MATMULALGOS_H
