@@ -11,7 +11,7 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 # .mlir: dialect and pass tests; .onnxtxt: importer tests whose ONNX models
 # are written in ONNX's text syntax; .test: tool tests on real models.
 config.suffixes = [".mlir", ".onnxtxt", ".test"]
-config.excludes = ["lib", "unittests", "CMakeLists.txt", "lit.cfg.py",
+config.excludes = ["Inputs", "lib", "unittests", "CMakeLists.txt", "lit.cfg.py",
                    "lit.site.cfg.py.in"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.gaon_obj_root, "test")

@@ -30,4 +30,15 @@ std::optional<ChipSummary> loadChipSummary(const std::string &nameOrPath,
   }
 }
 
+std::optional<npu_sim::ChipDesc> parseChipDesc(const std::string &json,
+                                               const std::string &sourceName,
+                                               std::string &error) {
+  try {
+    return npu_sim::parseChipJson(json, sourceName);
+  } catch (const std::exception &e) {
+    error = e.what();
+    return std::nullopt;
+  }
+}
+
 } // namespace gaon::npu

@@ -9,6 +9,8 @@
 
 #include "gaon/Backends/NpuSim/EmitArtifact.h"
 
+#include "Scheduling.h"
+
 #include "gaon/Backends/NpuSim/Passes.h"
 #include "gaon/Dialect/Graph/ConstantTensor.h"
 #include "gaon/Dialect/Graph/GraphOps.h"
@@ -96,6 +98,21 @@ kernels::Tensor Emitter::tensor(Value value) const {
   return tensorAt(value, address);
 }
 
+/// The schedule the scheduling passes recorded on `op`, kept in `storage`;
+/// null (the kernel library's default) when they did not run.
+const kernels::Schedule *scheduleOf(Operation *op,
+                                    std::optional<kernels::Schedule> &storage) {
+  auto attr = op->getAttrOfType<ScheduleAttr>(kScheduleAttrName);
+  if (!attr)
+    return nullptr;
+  if (attr.getSplit().empty() || attr.getBuffers().empty())
+    throw std::runtime_error(
+        "incomplete #gaon_npu.schedule (run gaon-npu-partition and "
+        "gaon-npu-double-buffer after gaon-npu-tile)");
+  storage = scheduleFromAttr(attr);
+  return &*storage;
+}
+
 [[noreturn]] sim::VecOp noVectorOp(Operation *op) {
   throw std::runtime_error("no vector op for '" +
                            op->getName().getStringRef().str() + "'");
@@ -143,6 +160,8 @@ sim::VecOp unaryOp(Operation *op) {
 }
 
 void Emitter::emit(Operation *op) {
+  std::optional<kernels::Schedule> storage;
+  const kernels::Schedule *schedule = scheduleOf(op, storage);
   llvm::TypeSwitch<Operation *>(op)
       .Case<ConstantOp, ReshapeOp>([](auto) {}) // weights; views
       .Case<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, PowOp, AndOp, OrOp, XorOp,
@@ -179,7 +198,7 @@ void Emitter::emit(Operation *op) {
       })
       .Case([&](graph::MatMulOp m) {
         kernels.matmul(tensor(m.getLhs()), tensor(m.getRhs()),
-                       tensor(m.getResult()));
+                       tensor(m.getResult()), {}, schedule);
       })
       .Case([&](npu::MatMulOp m) {
         kernels::Epilogue epilogue;
@@ -195,7 +214,7 @@ void Emitter::emit(Operation *op) {
                 .Case("silu", kernels::Activation::Silu)
                 .Default(kernels::Activation::None);
         kernels.matmul(tensor(m.getLhs()), tensor(m.getRhs()),
-                       tensor(m.getResult()), epilogue);
+                       tensor(m.getResult()), epilogue, schedule);
       })
       .Case<ReduceSumOp, ReduceMaxOp, ReduceMinOp, ReduceMeanOp>([&](auto r) {
         kernels::ReduceOp kind =
@@ -210,7 +229,7 @@ void Emitter::emit(Operation *op) {
         if (s.getLog() || s.getAxis() != s.getType().getRank() - 1)
           throw std::runtime_error(
               "only softmax over the last axis is supported");
-        kernels.softmax(tensor(s.getInput()), tensor(s.getResult()));
+        kernels.softmax(tensor(s.getInput()), tensor(s.getResult()), schedule);
       })
       .Case([&](LayerNormOp n) {
         std::optional<kernels::Tensor> bias;
@@ -218,12 +237,12 @@ void Emitter::emit(Operation *op) {
           bias = tensor(n.getBias());
         kernels.layerNorm(
             tensor(n.getInput()), tensor(n.getScale()), bias ? &*bias : nullptr,
-            n.getEpsilon().convertToDouble(), tensor(n.getResult()));
+            n.getEpsilon().convertToDouble(), tensor(n.getResult()), schedule);
       })
       .Case([&](RmsNormOp n) {
         kernels.rmsNorm(tensor(n.getInput()), tensor(n.getScale()),
-                        n.getEpsilon().convertToDouble(),
-                        tensor(n.getResult()));
+                        n.getEpsilon().convertToDouble(), tensor(n.getResult()),
+                        schedule);
       })
       .Case([&](AttentionOp a) {
         std::optional<kernels::Tensor> mask;
@@ -232,7 +251,7 @@ void Emitter::emit(Operation *op) {
         kernels.attention(tensor(a.getQuery()), tensor(a.getKey()),
                           tensor(a.getValue()), mask ? &*mask : nullptr,
                           a.getScale().convertToDouble(), a.getCausal(),
-                          tensor(a.getResult()));
+                          tensor(a.getResult()), schedule);
       })
       .Case([&](GatherOp g) {
         kernels.gatherRows(tensor(g.getData()), tensor(g.getIndices()),

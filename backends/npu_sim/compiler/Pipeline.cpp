@@ -13,6 +13,9 @@ void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
   if (fuseEpilogues)
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFuseEpilogues());
   pm.addPass(createNpuLegalize());
+  pm.addPass(createNpuTile());
+  pm.addPass(createNpuPartition());
+  pm.addPass(createNpuDoubleBuffer());
   pm.addPass(createNpuPlanMemory(NpuPlanMemoryOptions{reuseMemory}));
 }
 

@@ -24,6 +24,21 @@ void NpuDialect::initialize() {
       >();
 }
 
+LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                   ArrayRef<int64_t> tile, StringRef split,
+                                   int64_t cores, ArrayRef<int64_t> buffers) {
+  if (tile.empty() || llvm::any_of(tile, [](int64_t t) { return t < 1; }))
+    return emitError() << "tile sizes must be given and be >= 1";
+  if (!split.empty() && split != "rows" && split != "cols" && split != "heads")
+    return emitError() << "split must be rows, cols or heads, got '" << split
+                       << "'";
+  if (cores < 0)
+    return emitError() << "cores must be >= 0";
+  if (llvm::any_of(buffers, [](int64_t b) { return b < 1; }))
+    return emitError() << "buffer counts must be >= 1";
+  return success();
+}
+
 LogicalResult MatMulOp::verify() {
   auto lhs = getLhs().getType(), rhs = getRhs().getType();
   auto result = getResult().getType();

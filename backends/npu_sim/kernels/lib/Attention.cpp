@@ -41,59 +41,153 @@ struct Step {
   bool first, last;
 };
 
-} // namespace
+/// An attention problem after checking.
+struct AttnShape {
+  int64_t B = 0, H = 0, Sq = 0, D = 0, Hkv = 0, Sk = 0, Dv = 0;
+  DType type = DType::F32;
+  unsigned e = 0, eo = 0, em = 0;
+  bool mask = false, maskCol = false;
+  std::vector<int64_t> maskStr;
+};
 
-void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
-                              const Tensor *mask, double scale, bool causal,
-                              const Tensor &out) {
+AttnShape analyze(const ChipDesc &chip, const Tensor &q, const Tensor &k,
+                  const Tensor &v, const Tensor *mask, const Tensor &out) {
   const std::string kernel = "attention";
-  Ctx ctx{stream, chipDesc};
+  Stream scratch;
+  Ctx ctx{scratch, chip};
   if (q.shape.size() != 4 || k.shape.size() != 4 || v.shape.size() != 4 ||
       out.shape.size() != 4)
     fail(kernel, "q, k, v and out must be rank 4 [B, H, S, D]");
-  int64_t B = q.shape[0], H = q.shape[1], Sq = q.shape[2], D = q.shape[3];
-  int64_t Hkv = k.shape[1], Sk = k.shape[2], Dv = v.shape[3];
-  if (k.shape[0] != B || v.shape[0] != B || k.shape[3] != D ||
-      v.shape[1] != Hkv || v.shape[2] != Sk || Hkv == 0 || H % Hkv != 0)
+  AttnShape a;
+  a.B = q.shape[0], a.H = q.shape[1], a.Sq = q.shape[2], a.D = q.shape[3];
+  a.Hkv = k.shape[1], a.Sk = k.shape[2], a.Dv = v.shape[3];
+  if (k.shape[0] != a.B || v.shape[0] != a.B || k.shape[3] != a.D ||
+      v.shape[1] != a.Hkv || v.shape[2] != a.Sk || a.Hkv == 0 ||
+      a.H % a.Hkv != 0)
     fail(kernel, "shapes q " + shapeStr(q.shape) + ", k " + shapeStr(k.shape) +
                      ", v " + shapeStr(v.shape) + " do not agree");
-  if (out.shape != std::vector<int64_t>{B, H, Sq, Dv})
-    fail(kernel, "out must be " + shapeStr({B, H, Sq, Dv}));
-  DType type = q.dtype;
-  if (k.dtype != type || v.dtype != type || !isFloatType(type) ||
-      chipDesc.peakMacsPerCycle(type) <= 0)
+  if (out.shape != std::vector<int64_t>{a.B, a.H, a.Sq, a.Dv})
+    fail(kernel, "out must be " + shapeStr({a.B, a.H, a.Sq, a.Dv}));
+  a.type = q.dtype;
+  if (k.dtype != a.type || v.dtype != a.type || !isFloatType(a.type) ||
+      chip.peakMacsPerCycle(a.type) <= 0)
     fail(kernel, "q, k, v must share a float dtype the tensor unit runs");
   if (!isFloatType(out.dtype) || (mask && !isFloatType(mask->dtype)))
     fail(kernel, "out and mask must be float (additive mask)");
-  std::vector<int64_t> maskStr;
   if (mask)
-    maskStr = broadcastStrides(kernel, *mask, {B, H, Sq, Sk});
+    a.maskStr = broadcastStrides(kernel, *mask, {a.B, a.H, a.Sq, a.Sk});
   ctx.needVecOp(kernel, VecOp::Exp);
   ctx.needVecOp(kernel, VecOp::Recip);
+  a.e = dtypeBytes(a.type);
+  a.eo = dtypeBytes(out.dtype);
+  a.mask = mask != nullptr;
+  a.em = mask ? dtypeBytes(mask->dtype) : 0;
+  a.maskCol = mask && a.maskStr[3] == 0 && a.Sk > 1;
+  return a;
+}
+
+/// Scratchpad bytes per core: two slots of every block.
+uint64_t footprint(const AttnShape &a, int64_t tq, int64_t tk) {
+  return 2 * (tq * a.D * a.e + tk * a.D * a.e + tk * a.Dv * a.e + tq * tk * 4 +
+              tq * tk * a.e + tq * a.Dv * 4 + tq * a.Dv * a.eo +
+              (a.mask ? (a.maskCol ? tq : tq * tk) * a.em : 0)) +
+         6 * tq * 4 + 24 * 64;
+}
+
+} // namespace
+
+namespace detail {
+
+uint64_t attentionBytes(const ChipDesc &chip, const AttentionProblem &p,
+                        const Schedule &s) {
+  AttnShape a =
+      analyze(chip, p.q, p.k, p.v, p.mask ? &*p.mask : nullptr, p.out);
+  if (s.tile.size() != 2)
+    fail("attention", "a schedule needs tile {query block, key block}");
+  return footprint(a, s.tile[0], s.tile[1]);
+}
+
+void planAttention(const ChipDesc &chip, const AttentionProblem &p,
+                   PlanStep step, Schedule &s) {
+  const std::string kernel = "attention";
+  AttnShape a =
+      analyze(chip, p.q, p.k, p.v, p.mask ? &*p.mask : nullptr, p.out);
+  if (step == PlanStep::Tile) {
+    // Blocks of at least one array fold; halved until two of each fit.
+    const TensorUnitDesc &tu = chip.tensor;
+    int64_t tq = std::clamp<int64_t>(a.Sq, 1, std::max<int64_t>(128, tu.rows));
+    int64_t tk = std::clamp<int64_t>(a.Sk, 1, std::max<int64_t>(128, tu.cols));
+    while (footprint(a, tq, tk) > chip.scratchpad.bytes) {
+      if (tq <= 1 && tk <= 1)
+        fail(kernel, "head dim " + std::to_string(a.D) +
+                         " is too large for the scratchpad of chip " +
+                         chip.name + " (" +
+                         std::to_string(chip.scratchpad.bytes) +
+                         " bytes per core)");
+      (tq >= tk ? tq : tk) = std::max<int64_t>(1, (tq >= tk ? tq : tk) / 2);
+    }
+    s.tile = {tq, tk};
+    return;
+  }
+  if (s.tile.size() != 2)
+    fail(kernel, "tile sizes {query block, key block} must be chosen first");
+  if (step == PlanStep::Partition) {
+    // (batch, head, query block) items round-robin: heads are independent.
+    int64_t items = a.B * a.H * ceilDiv(a.Sq, s.tile[0]);
+    s.split = Split::Heads;
+    s.cores = static_cast<unsigned>(std::clamp<int64_t>(items, 1, chip.cores));
+    return;
+  }
+  uint64_t need = footprint(a, s.tile[0], s.tile[1]);
+  if (need > chip.scratchpad.bytes)
+    fail(kernel, "blocks [" + std::to_string(s.tile[0]) + ", " +
+                     std::to_string(s.tile[1]) + "] double-buffered need " +
+                     std::to_string(need) +
+                     " scratchpad bytes per core; chip " + chip.name + " has " +
+                     std::to_string(chip.scratchpad.bytes));
+  // The online softmax pipelines two of everything.
+  s.buffers = {2, 2, 2};
+}
+
+} // namespace detail
+
+void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
+                              const Tensor *mask, double scale, bool causal,
+                              const Tensor &out, const Schedule *schedule) {
+  const std::string kernel = "attention";
+  Ctx ctx{stream, chipDesc};
+  AttnShape as = analyze(chipDesc, q, k, v, mask, out);
+  Schedule sched =
+      schedule
+          ? *schedule
+          : defaultSchedule(chipDesc,
+                            AttentionProblem{q, k, v,
+                                             mask ? std::optional<Tensor>(*mask)
+                                                  : std::nullopt,
+                                             out});
+  if (sched.tile.size() != 2 || sched.tile[0] < 1 || sched.tile[1] < 1 ||
+      sched.split != Split::Heads ||
+      sched.buffers != std::vector<int64_t>{2, 2, 2})
+    fail(kernel, "the schedule needs tile {query block, key block} >= 1, "
+                 "split heads and buffers {2, 2, 2}");
+  if (footprint(as, sched.tile[0], sched.tile[1]) > chipDesc.scratchpad.bytes)
+    fail(kernel,
+         "the schedule does not fit the scratchpad of chip " + chipDesc.name);
+  unsigned useCores =
+      sched.cores ? std::min(sched.cores, ctx.cores()) : ctx.cores();
+  int64_t B = as.B, H = as.H, Sq = as.Sq, D = as.D, Hkv = as.Hkv, Sk = as.Sk,
+          Dv = as.Dv;
+  const std::vector<int64_t> &maskStr = as.maskStr;
+  DType type = as.type;
   beginKernel();
   if (out.numel() == 0)
     return;
   if (Sk == 0)
     fail(kernel, "no keys (Sk = 0)");
 
-  unsigned e = dtypeBytes(type), eo = dtypeBytes(out.dtype);
-  unsigned em = mask ? dtypeBytes(mask->dtype) : 0;
-  bool maskCol = mask && maskStr[3] == 0 && Sk > 1;
-  const TensorUnitDesc &tu = chipDesc.tensor;
-  int64_t tq = std::min<int64_t>(Sq, std::max<int64_t>(128, tu.rows));
-  int64_t tk = std::min<int64_t>(Sk, std::max<int64_t>(128, tu.cols));
-  auto bytes = [&] {
-    return 2 * (tq * D * e + tk * D * e + tk * Dv * e + tq * tk * 4 +
-                tq * tk * e + tq * Dv * 4 + tq * Dv * eo +
-                (mask ? (maskCol ? tq : tq * tk) * em : 0)) +
-           6 * tq * 4 + 24 * 64;
-  };
-  while (bytes() > chipDesc.scratchpad.bytes) {
-    if (tq <= 1 && tk <= 1)
-      fail(kernel, "head dim " + std::to_string(D) +
-                       " is too large for the scratchpad");
-    (tq >= tk ? tq : tk) = std::max<int64_t>(1, (tq >= tk ? tq : tk) / 2);
-  }
+  unsigned e = as.e, eo = as.eo, em = as.em;
+  bool maskCol = as.maskCol;
+  int64_t tq = sched.tile[0], tk = sched.tile[1];
   SpmAlloc spm{kernel, chipDesc.scratchpad.bytes};
   auto pair = [&](uint64_t n) {
     uint64_t first = spm.take(n);
@@ -113,9 +207,9 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
   UnitRef loader = ctx.loader(), storer = ctx.storer();
   UnitRef tensor = UnitRef::tensor(), vector = UnitRef::vector();
   const float negInf = -INFINITY;
-  for (unsigned core = 0; core < ctx.cores(); ++core) {
+  for (unsigned core = 0; core < useCores; ++core) {
     std::vector<Step> steps;
-    for (int64_t item = core; item < items; item += ctx.cores()) {
+    for (int64_t item = core; item < items; item += useCores) {
       Step s;
       s.item = item;
       s.b = item / (H * qBlocks);

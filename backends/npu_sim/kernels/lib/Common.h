@@ -128,6 +128,21 @@ inline int64_t splitBegin(int64_t n, int64_t parts, int64_t i) {
 }
 inline int64_t ceilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+/// Per-kernel scheduling (Schedule.cpp dispatches): run one step on `s`,
+/// or give the scratchpad bytes per core a complete schedule needs. Both
+/// throw KernelError.
+void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
+                Schedule &s);
+uint64_t matmulBytes(const ChipDesc &chip, const MatmulProblem &p,
+                     const Schedule &s);
+void planAttention(const ChipDesc &chip, const AttentionProblem &p,
+                   PlanStep step, Schedule &s);
+uint64_t attentionBytes(const ChipDesc &chip, const AttentionProblem &p,
+                        const Schedule &s);
+void planRows(const ChipDesc &chip, const RowProblem &p, PlanStep step,
+              Schedule &s);
+uint64_t rowBytes(const ChipDesc &chip, const RowProblem &p, const Schedule &s);
+
 /// dst = act(x) with the fused vector ops (a copy/cast for None).
 void emitActivation(const Ctx &ctx, const std::string &kernel, CoreBuilder &b,
                     Activation act, uint32_t rows, uint32_t cols,

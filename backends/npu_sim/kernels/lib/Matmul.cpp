@@ -36,16 +36,23 @@ enum : uint16_t {
   kEmpty1,            // slot 1 consumed (tensor -> loader 1)
 };
 
-struct Tiles {
-  int64_t tm, tn, tk;
+/// A matmul's problem after checking and batch folding.
+struct MatmulShape {
+  int64_t M = 0, N = 0, K = 0, batches = 1;
+  /// Per output batch: element offsets of A and B.
+  std::vector<int64_t> aOff, bOff;
+  DType type = DType::F32;
+  unsigned e = 0, eo = 0, eb = 0, er = 0;
+  bool epilogue = false;
 };
 
-} // namespace
-
-void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
-                           const Epilogue &ep) {
+/// Checks the operands (KernelError naming what is wrong) and folds a
+/// batch that shares B into M.
+MatmulShape analyze(const ChipDesc &chip, const Tensor &a, const Tensor &b,
+                    const Tensor &out, const Epilogue &ep) {
   const std::string kernel = "matmul";
-  Ctx ctx{stream, chipDesc};
+  Stream scratch;
+  Ctx ctx{scratch, chip};
   if (a.shape.empty() || b.shape.empty())
     fail(kernel, "operands must have rank >= 1");
   bool aVec = a.shape.size() == 1, bVec = b.shape.size() == 1;
@@ -84,8 +91,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   if (b.dtype != type)
     fail(kernel, std::string("A is ") + dtypeName(a.dtype) + " but B is " +
                      dtypeName(b.dtype) + " (cast one first)");
-  if (!isFloatType(type) || chipDesc.peakMacsPerCycle(type) <= 0)
-    fail(kernel, std::string("the tensor unit of chip ") + chipDesc.name +
+  if (!isFloatType(type) || chip.peakMacsPerCycle(type) <= 0)
+    fail(kernel, std::string("the tensor unit of chip ") + chip.name +
                      " cannot multiply " + dtypeName(type));
   if (!isFloatType(out.dtype))
     fail(kernel, std::string("result dtype ") + dtypeName(out.dtype) +
@@ -103,18 +110,16 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
                                                           : VecOp::Relu;
     ctx.needVecOp(kernel, actOp);
   }
-  beginKernel();
-  if (out.numel() == 0)
-    return;
 
-  // Per output batch: element offsets of A and B.
+  MatmulShape sh;
   int64_t batches = 1;
   for (int64_t d : batch)
     batches *= d;
   Tensor aView{a.addr, type, aBatch}, bView{b.addr, type, bBatch};
   std::vector<int64_t> aStr = broadcastStrides(kernel, aView, batch),
                        bStr = broadcastStrides(kernel, bView, batch);
-  std::vector<int64_t> aOff(batches), bOff(batches);
+  sh.aOff.resize(batches);
+  sh.bOff.resize(batches);
   for (int64_t i = 0; i < batches; ++i) {
     int64_t rest = i, ao = 0, bo = 0;
     for (int d = static_cast<int>(batch.size()) - 1; d >= 0; --d) {
@@ -123,74 +128,206 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       ao += idx * aStr[d];
       bo += idx * bStr[d];
     }
-    aOff[i] = ao * M * K;
-    bOff[i] = bo * K * N;
+    sh.aOff[i] = ao * M * K;
+    sh.bOff[i] = bo * K * N;
   }
   // A shared B and an unbroadcast A fold the batch into M (one big GEMM).
-  bool bShared = std::all_of(bOff.begin(), bOff.end(),
-                             [&](int64_t o) { return o == bOff[0]; });
+  bool bShared = std::all_of(sh.bOff.begin(), sh.bOff.end(),
+                             [&](int64_t o) { return o == sh.bOff[0]; });
   bool aDense = true;
   for (int64_t i = 0; i < batches; ++i)
-    aDense = aDense && aOff[i] == i * M * K;
+    aDense = aDense && sh.aOff[i] == i * M * K;
   if (batches > 1 && bShared && aDense) {
     M *= batches;
     batches = 1;
-    aOff = {0};
-    bOff = {bOff[0]};
+    sh.aOff = {0};
+    sh.bOff = {sh.bOff[0]};
   }
+  sh.M = M;
+  sh.N = N;
+  sh.K = K;
+  sh.batches = batches;
+  sh.type = type;
+  sh.e = dtypeBytes(type);
+  sh.eo = dtypeBytes(out.dtype);
+  sh.eb = ep.bias ? dtypeBytes(ep.bias->dtype) : 0;
+  sh.er = ep.residual ? dtypeBytes(ep.residual->dtype) : 0;
+  sh.epilogue = ep.bias || ep.residual || ep.activation != Activation::None ||
+                ep.alpha != 1.0f || out.dtype != DType::F32;
+  return sh;
+}
 
-  // Tiles: k deep enough to fill the array twice, n four folds wide, m long
-  // enough to amortise each fold's weight load; halved until the buffers fit.
-  const TensorUnitDesc &tu = chipDesc.tensor;
-  double pack = std::max(1.0, std::floor(chipDesc.peakMacsPerCycle(type) /
-                                         (double(tu.rows) * tu.cols)));
-  unsigned e = dtypeBytes(type), eo = dtypeBytes(out.dtype);
-  unsigned eb = ep.bias ? dtypeBytes(ep.bias->dtype) : 0;
-  unsigned er = ep.residual ? dtypeBytes(ep.residual->dtype) : 0;
-  bool epilogue = ep.bias || ep.residual || ep.activation != Activation::None ||
-                  ep.alpha != 1.0f || out.dtype != DType::F32;
-  Tiles t{std::min<int64_t>(M, 1024),
-          std::min<int64_t>(N, int64_t(tu.cols) * 4),
-          std::min<int64_t>(K, int64_t(tu.rows * pack) * 2)};
-  // One m-block (small M: weight streaming, memory bound): A stays resident
-  // in the scratchpad, loaded once per core, and B streams in deep k-slices.
-  auto items = [&] { return batches * ceilDiv(M, t.tm) * ceilDiv(N, t.tn); };
-  // Spread small problems over every core.
-  while (items() < ctx.cores() && t.tm > int64_t(tu.rows))
-    t.tm = ceilDiv(t.tm, 2);
-  while (items() < ctx.cores() && t.tn > int64_t(tu.cols))
-    t.tn = ceilDiv(t.tn, 2);
-  bool aResident = batches == 1 && M <= t.tm &&
-                   uint64_t(M * K * e) <= chipDesc.scratchpad.bytes / 4;
-  // Weight streaming: more, narrower tiles per core so the epilogue of one
-  // tile overlaps the next tile's loads and matmuls.
-  while (aResident && items() < 2 * int64_t(ctx.cores()) &&
-         t.tn > int64_t(tu.cols))
-    t.tn = std::max<int64_t>(ceilDiv(t.tn, 2), tu.cols);
-  // B slots: two per DMA engine when A is resident (a slot is refilled only
-  // once the matmul reading it completed, so deeper buffering hides that).
-  unsigned engines = chipDesc.dma.engines;
-  unsigned slotsPerEngine = aResident ? 2 : 1;
-  int64_t nSlots = aResident && engines >= 2 ? int64_t(2 * slotsPerEngine) : 2;
-  auto bytes = [&] {
-    uint64_t total = (aResident ? M * K * e : 2 * t.tm * t.tk * e) +
-                     nSlots * t.tk * t.tn * e + 2 * t.tm * t.tn * 4;
-    if (epilogue)
-      total += 2 * (t.tm * t.tn * eo +
-                    std::max<int64_t>(t.tn, chipDesc.vector.lanes) * eb +
-                    t.tm * t.tn * er);
-    return total + 16 * 64;
-  };
-  while (bytes() > chipDesc.scratchpad.bytes) {
-    int64_t *largest = aResident ? &t.tk : &t.tm;
-    if (t.tn > *largest)
-      largest = &t.tn;
-    if (t.tk > *largest)
-      largest = &t.tk;
-    if (*largest <= 1)
-      fail(kernel, "tiles cannot fit the scratchpad");
-    *largest = ceilDiv(*largest, 2);
+struct Tiles {
+  int64_t tm, tn, tk;
+};
+
+/// A stays resident (loaded once per core, B streams past it) when there
+/// is one m-block and A takes at most a quarter of the scratchpad.
+bool residentA(const ChipDesc &chip, const MatmulShape &sh, const Tiles &t) {
+  return sh.batches == 1 && sh.M <= t.tm &&
+         uint64_t(sh.M * sh.K * sh.e) <= chip.scratchpad.bytes / 4;
+}
+
+/// Scratchpad bytes per core for tiles `t` with `aBuf` A slots (1:
+/// resident), `bBuf` B slots and `cBuf` fp32 C slots.
+uint64_t footprint(const ChipDesc &chip, const MatmulShape &sh, const Tiles &t,
+                   int64_t aBuf, int64_t bBuf, int64_t cBuf) {
+  uint64_t total =
+      (aBuf == 1 ? sh.M * sh.K * sh.e : aBuf * t.tm * t.tk * sh.e) +
+      bBuf * t.tk * t.tn * sh.e + cBuf * t.tm * t.tn * 4;
+  if (sh.epilogue)
+    total += 2 * (t.tm * t.tn * sh.eo +
+                  std::max<int64_t>(t.tn, chip.vector.lanes) * sh.eb +
+                  t.tm * t.tn * sh.er);
+  return total + 16 * 64;
+}
+
+/// The default buffering: A resident when it can be; B in two slots per
+/// DMA engine when A is resident (a slot is refilled only once the matmul
+/// reading it completed, so deeper buffering hides that), else two.
+void defaultBuffers(const ChipDesc &chip, const MatmulShape &sh, const Tiles &t,
+                    int64_t &aBuf, int64_t &bBuf) {
+  bool resident = residentA(chip, sh, t);
+  aBuf = resident ? 1 : 2;
+  bBuf = resident && chip.dma.engines >= 2 ? 4 : 2;
+}
+
+Tiles tilesOf(const Schedule &s) { return {s.tile[0], s.tile[1], s.tile[2]}; }
+
+} // namespace
+
+namespace detail {
+
+uint64_t matmulBytes(const ChipDesc &chip, const MatmulProblem &p,
+                     const Schedule &s) {
+  MatmulShape sh = analyze(chip, p.a, p.b, p.out, p.epilogue);
+  if (s.tile.size() != 3 || s.buffers.size() != 3)
+    fail("matmul", "a schedule needs tile {m, n, k} and buffers {A, B, C}");
+  return footprint(chip, sh, tilesOf(s), s.buffers[0], s.buffers[1],
+                   s.buffers[2]);
+}
+
+void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
+                Schedule &s) {
+  const std::string kernel = "matmul";
+  MatmulShape sh = analyze(chip, p.a, p.b, p.out, p.epilogue);
+  int64_t M = std::max<int64_t>(sh.M, 1), N = std::max<int64_t>(sh.N, 1),
+          K = std::max<int64_t>(sh.K, 1);
+  unsigned cores = chip.cores;
+  if (step == PlanStep::Tile) {
+    // Tiles: k deep enough to fill the array twice, n four folds wide, m
+    // long enough to amortise each fold's weight load; halved until the
+    // buffers fit.
+    const TensorUnitDesc &tu = chip.tensor;
+    double pack = std::max(1.0, std::floor(chip.peakMacsPerCycle(sh.type) /
+                                           (double(tu.rows) * tu.cols)));
+    Tiles t{std::min<int64_t>(M, 1024),
+            std::min<int64_t>(N, int64_t(tu.cols) * 4),
+            std::min<int64_t>(K, int64_t(tu.rows * pack) * 2)};
+    auto items = [&] {
+      return sh.batches * ceilDiv(M, t.tm) * ceilDiv(N, t.tn);
+    };
+    // Spread small problems over every core.
+    while (items() < cores && t.tm > int64_t(tu.rows))
+      t.tm = ceilDiv(t.tm, 2);
+    while (items() < cores && t.tn > int64_t(tu.cols))
+      t.tn = ceilDiv(t.tn, 2);
+    // One m-block (small M: weight streaming, memory bound): A stays
+    // resident and B streams in deep k-slices; more, narrower tiles per
+    // core so the epilogue of one tile overlaps the next tile's loads.
+    bool aResident = residentA(chip, sh, t);
+    while (aResident && items() < 2 * int64_t(cores) && t.tn > int64_t(tu.cols))
+      t.tn = std::max<int64_t>(ceilDiv(t.tn, 2), tu.cols);
+    // Sized for the buffering gaon-npu-double-buffer will choose.
+    int64_t aBuf, bBuf;
+    defaultBuffers(chip, sh, t, aBuf, bBuf);
+    while (footprint(chip, sh, t, aBuf, bBuf, 2) > chip.scratchpad.bytes) {
+      int64_t *largest = aResident ? &t.tk : &t.tm;
+      if (t.tn > *largest)
+        largest = &t.tn;
+      if (t.tk > *largest)
+        largest = &t.tk;
+      if (*largest <= 1)
+        fail(kernel, "tiles cannot fit the scratchpad of chip " + chip.name +
+                         " (" + std::to_string(chip.scratchpad.bytes) +
+                         " bytes per core)");
+      *largest = ceilDiv(*largest, 2);
+    }
+    s.tile = {t.tm, t.tn, t.tk};
+    return;
   }
+  if (s.tile.size() != 3)
+    fail(kernel, "tile sizes {m, n, k} must be chosen first");
+  Tiles t = tilesOf(s);
+  int64_t mBlocks = sh.batches * ceilDiv(M, t.tm), nBlocks = ceilDiv(N, t.tn);
+  if (step == PlanStep::Partition) {
+    // One row block: every core takes a slice of the columns (weight
+    // streaming); otherwise contiguous ranges in row-major block order.
+    s.split = mBlocks == 1 && nBlocks > 1 ? Split::Cols : Split::Rows;
+    s.cores =
+        static_cast<unsigned>(std::clamp<int64_t>(mBlocks * nBlocks, 1, cores));
+    return;
+  }
+  int64_t aBuf, bBuf;
+  defaultBuffers(chip, sh, t, aBuf, bBuf);
+  // Fall back to plain double buffering where the deeper one does not fit.
+  if (footprint(chip, sh, t, aBuf, bBuf, 2) > chip.scratchpad.bytes)
+    bBuf = 2;
+  if (footprint(chip, sh, t, aBuf, bBuf, 2) > chip.scratchpad.bytes)
+    aBuf = 2;
+  uint64_t need = footprint(chip, sh, t, aBuf, bBuf, 2);
+  if (need > chip.scratchpad.bytes)
+    fail(kernel, "tiles [" + std::to_string(t.tm) + ", " +
+                     std::to_string(t.tn) + ", " + std::to_string(t.tk) +
+                     "] double-buffered need " + std::to_string(need) +
+                     " scratchpad bytes per core; chip " + chip.name + " has " +
+                     std::to_string(chip.scratchpad.bytes));
+  s.buffers = {aBuf, bBuf, 2};
+}
+
+} // namespace detail
+
+void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
+                           const Epilogue &ep, const Schedule *schedule) {
+  const std::string kernel = "matmul";
+  Ctx ctx{stream, chipDesc};
+  MatmulShape sh = analyze(chipDesc, a, b, out, ep);
+  Schedule sched =
+      schedule ? *schedule
+               : defaultSchedule(chipDesc, MatmulProblem{a, b, out, ep});
+  if (sched.tile.size() != 3 || sched.buffers.size() != 3 ||
+      *std::min_element(sched.tile.begin(), sched.tile.end()) < 1)
+    fail(kernel, "the schedule needs tile {m, n, k} >= 1 and buffers "
+                 "{A, B, C}");
+  if (sched.split != Split::Rows && sched.split != Split::Cols)
+    fail(kernel, "splits output blocks by rows or columns, not heads");
+  int64_t M = sh.M, N = sh.N, K = sh.K, batches = sh.batches;
+  Tiles t = tilesOf(sched);
+  bool aResident = sched.buffers[0] == 1;
+  unsigned engines = chipDesc.dma.engines;
+  // Slot s of B is loaded by engine s % ldEngines (two engines stream in
+  // parallel when A is resident), with per-engine semaphores.
+  unsigned ldEngines = aResident && engines >= 2 ? 2 : 1;
+  int64_t nSlots = sched.buffers[1];
+  if (sched.buffers[0] < 1 || sched.buffers[0] > 2 || sched.buffers[2] != 2 ||
+      nSlots < 2 || nSlots % ldEngines)
+    fail(kernel, "buffers {A, B, C} must be A 1 (resident) or 2, B >= 2 (a "
+                 "multiple of the loading engines), C 2");
+  if (aResident && (batches != 1 || M > t.tm))
+    fail(kernel, "A can stay resident only with one m-block");
+  if (footprint(chipDesc, sh, t, sched.buffers[0], nSlots, 2) >
+      chipDesc.scratchpad.bytes)
+    fail(kernel,
+         "the schedule does not fit the scratchpad of chip " + chipDesc.name);
+  unsigned useCores =
+      sched.cores ? std::min(sched.cores, ctx.cores()) : ctx.cores();
+  beginKernel();
+  if (out.numel() == 0)
+    return;
+  const std::vector<int64_t> &aOff = sh.aOff, &bOff = sh.bOff;
+  DType type = sh.type;
+  unsigned e = sh.e, eo = sh.eo, eb = sh.eb, er = sh.er;
+  bool epilogue = sh.epilogue;
   SpmAlloc spm{kernel, chipDesc.scratchpad.bytes};
   uint64_t aSlot[2] = {0, 0};
   if (aResident) {
@@ -233,18 +370,15 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   int64_t mTiles = ceilDiv(M, t.tm), nTiles = ceilDiv(N, t.tn);
   int64_t total = batches * mTiles * nTiles;
   UnitRef loader = ctx.loader(), storer = ctx.storer();
-  // Slot s of A/B is loaded by engine s (two engines stream in parallel),
-  // with its own full/empty semaphores so hand-offs stay in order.
   // Engine j loads slots j, j + 2, ... (per-engine semaphores keep order).
-  unsigned ldEngines = aResident && engines >= 2 ? 2 : 1;
   auto slotLoader = [&](int s) {
     return UnitRef::dma(static_cast<uint8_t>(s % ldEngines));
   };
   const uint16_t fullSem[2] = {kFull, kFull1}, emptySem[2] = {kEmpty, kEmpty1};
   UnitRef tensor = UnitRef::tensor(), vector = UnitRef::vector();
-  for (unsigned core = 0; core < ctx.cores(); ++core) {
-    int64_t first = splitBegin(total, ctx.cores(), core),
-            last = splitBegin(total, ctx.cores(), core + 1);
+  for (unsigned core = 0; core < useCores; ++core) {
+    int64_t first = splitBegin(total, useCores, core),
+            last = splitBegin(total, useCores, core + 1);
     if (first == last)
       continue;
     CoreBuilder cb = ctx.core(core);
@@ -260,8 +394,18 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       pendingStore = nullptr;
     };
     for (int64_t item = first; item < last; ++item, ++tileNo) {
-      int64_t bi = item / (mTiles * nTiles);
-      int64_t m0 = (item / nTiles % mTiles) * t.tm, n0 = item % nTiles * t.tn;
+      // Rows: blocks in (batch, m, n) order; Cols: in (n, batch, m) order.
+      int64_t bi, mi, ni;
+      if (sched.split == Split::Cols) {
+        ni = item / (batches * mTiles);
+        bi = item % (batches * mTiles) / mTiles;
+        mi = item % mTiles;
+      } else {
+        bi = item / (mTiles * nTiles);
+        mi = item / nTiles % mTiles;
+        ni = item % nTiles;
+      }
+      int64_t m0 = mi * t.tm, n0 = ni * t.tn;
       uint32_t rows = static_cast<uint32_t>(std::min(t.tm, M - m0));
       uint32_t cols = static_cast<uint32_t>(std::min(t.tn, N - n0));
       int cs = static_cast<int>(tileNo % 2);
@@ -271,25 +415,25 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       // Bias/residual loads follow the tile's first B slices: they are
       // needed only by the epilogue, and their slot waits for it.
       auto epLoad = [&] {
-      if (epLoads) {
-        if (reuse)
-          cb.wait(loader, kEpFree);
-        if (ep.bias) {
-          DmaCmd bc;
-          bc.src = MemRef::dram(ep.bias->addr + n0 * eb);
-          bc.dst = cb.spm(biasSlot[cs]);
-          bc.rowBytes = cols * eb;
-          bc.rows = foldFor(rows, cols);
-          bc.srcRowStride = 0; // repeated once per folded row
-          bc.dstRowStride = cols * eb;
-          cb.dma(0, bc);
+        if (epLoads) {
+          if (reuse)
+            cb.wait(loader, kEpFree);
+          if (ep.bias) {
+            DmaCmd bc;
+            bc.src = MemRef::dram(ep.bias->addr + n0 * eb);
+            bc.dst = cb.spm(biasSlot[cs]);
+            bc.rowBytes = cols * eb;
+            bc.rows = foldFor(rows, cols);
+            bc.srcRowStride = 0; // repeated once per folded row
+            bc.dstRowStride = cols * eb;
+            cb.dma(0, bc);
+          }
+          if (ep.residual)
+            cb.dma(0, cb.spm(resSlot[cs]),
+                   MemRef::dram(ep.residual->addr + (outRow * N + n0) * er),
+                   cols * er, rows, t.tn * er, N * er);
+          cb.signal(loader, kEpIn);
         }
-        if (ep.residual)
-          cb.dma(0, cb.spm(resSlot[cs]),
-                 MemRef::dram(ep.residual->addr + (outRow * N + n0) * er),
-                 cols * er, rows, t.tn * er, N * er);
-        cb.signal(loader, kEpIn);
-      }
       };
       for (int64_t k0 = 0, ks = 0; k0 < K; k0 += t.tk, ++step, ++ks) {
         uint32_t depth = static_cast<uint32_t>(std::min(t.tk, K - k0));
@@ -389,8 +533,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         pitch = static_cast<uint32_t>(t.tn * eo);
         es = eo;
       }
-      pendingStore = [&cb, &out, storer, epilogue, outRow, N, n0, es,
-                      storeFrom, cols, rows, pitch] {
+      pendingStore = [&cb, &out, storer, epilogue, outRow, N, n0, es, storeFrom,
+                      cols, rows, pitch] {
         cb.wait(storer, epilogue ? kODone : kCDone);
         cb.dma(storer.index, MemRef::dram(out.addr + (outRow * N + n0) * es),
                cb.spm(storeFrom), cols * es, rows, N * es, pitch);

@@ -26,30 +26,132 @@ struct RowTile {
 };
 using RowBody = std::function<void(CoreBuilder &, const RowTile &)>;
 
-void emitRowKernel(const Ctx &ctx, const std::string &kernel, const Tensor &in,
-                   const Tensor &out, const Tensor *scale, const Tensor *bias,
-                   int scratchTiles, const RowBody &body) {
+const char *kernelName(RowKind kind) {
+  return kind == RowKind::Softmax     ? "softmax"
+         : kind == RowKind::LayerNorm ? "layerNorm"
+                                      : "rmsNorm";
+}
+/// fp32 row-sized scratch tiles the kernel's body uses.
+int scratchTilesOf(RowKind kind) { return kind == RowKind::LayerNorm ? 2 : 1; }
+
+/// A row problem after checking: R rows of L elements.
+struct RowShape {
+  int64_t R = 0, L = 0;
+  unsigned ei = 0, eo = 0;
+  uint64_t perRow = 0, fixed = 0;
+};
+
+RowShape analyze(const ChipDesc &chip, const std::string &kernel,
+                 const Tensor &in, const Tensor &out, const Tensor *scale,
+                 const Tensor *bias, int scratchTiles) {
   if (in.shape != out.shape)
     fail(kernel, "input " + shapeStr(in.shape) + " and result " +
                      shapeStr(out.shape) + " differ");
-  int64_t L = in.shape.empty() ? 1 : in.shape.back();
-  int64_t R = L ? in.numel() / L : 0;
+  RowShape r;
+  r.L = in.shape.empty() ? 1 : in.shape.back();
+  r.R = r.L ? in.numel() / r.L : 0;
   for (const Tensor *p : {scale, bias})
-    if (p && p->numel() != L)
+    if (p && p->numel() != r.L)
       fail(kernel, "scale/bias of shape " + shapeStr(p->shape) + " must hold " +
-                       std::to_string(L) + " elements");
+                       std::to_string(r.L) + " elements");
+  r.ei = dtypeBytes(in.dtype);
+  r.eo = dtypeBytes(out.dtype);
+  // Two input and two output slots, the fp32 scratch, two statistics
+  // columns, and up to 64 bytes of alignment per row.
+  r.perRow = r.L * (2 * r.ei + 2 * r.eo + 4 * scratchTiles) + 8 + 64;
+  r.fixed = 16 * 64 + (scale ? r.L * 4 : 0) + (bias ? r.L * 4 : 0);
+  return r;
+}
+
+RowShape analyze(const ChipDesc &chip, const RowProblem &p) {
+  return analyze(chip, kernelName(p.kind), p.in, p.out,
+                 p.scale ? &*p.scale : nullptr, p.bias ? &*p.bias : nullptr,
+                 scratchTilesOf(p.kind));
+}
+
+} // namespace
+
+namespace detail {
+
+uint64_t rowBytes(const ChipDesc &chip, const RowProblem &p,
+                  const Schedule &s) {
+  RowShape r = analyze(chip, p);
+  if (s.tile.size() != 1)
+    fail(kernelName(p.kind), "a schedule needs tile {rows}");
+  return r.fixed + s.tile[0] * r.perRow;
+}
+
+void planRows(const ChipDesc &chip, const RowProblem &p, PlanStep step,
+              Schedule &s) {
+  std::string kernel = kernelName(p.kind);
+  RowShape r = analyze(chip, p);
+  uint64_t capacity = chip.scratchpad.bytes;
+  if (step == PlanStep::Tile) {
+    // As many whole rows as fit double-buffered, at most an even share per
+    // core and ~32k elements (longer tiles gain nothing on the pipeline).
+    if (r.fixed + r.perRow > capacity)
+      fail(kernel, "a row of " + std::to_string(r.L) +
+                       " elements does not fit the scratchpad of chip " +
+                       chip.name + " (" + std::to_string(capacity) +
+                       " bytes per core)");
+    int64_t tr = std::min<int64_t>(
+        {int64_t((capacity - r.fixed) / r.perRow),
+         ceilDiv(std::max<int64_t>(r.R, 1), chip.cores),
+         std::max<int64_t>(1, 32768 / std::max<int64_t>(r.L, 1))});
+    s.tile = {tr};
+    return;
+  }
+  if (s.tile.size() != 1)
+    fail(kernel, "tile size {rows} must be chosen first");
+  if (step == PlanStep::Partition) {
+    s.split = Split::Rows;
+    s.cores = static_cast<unsigned>(std::clamp<int64_t>(
+        ceilDiv(std::max<int64_t>(r.R, 1), s.tile[0]), 1, chip.cores));
+    return;
+  }
+  uint64_t need = r.fixed + s.tile[0] * r.perRow;
+  if (need > capacity)
+    fail(kernel, "tiles of " + std::to_string(s.tile[0]) + " rows of " +
+                     std::to_string(r.L) + " elements double-buffered need " +
+                     std::to_string(need) +
+                     " scratchpad bytes per core; chip " + chip.name + " has " +
+                     std::to_string(capacity));
+  s.buffers = {2, 2};
+}
+
+} // namespace detail
+
+namespace {
+
+void emitRowKernel(const Ctx &ctx, RowKind kind, const Tensor &in,
+                   const Tensor &out, const Tensor *scale, const Tensor *bias,
+                   const Schedule *schedule, const RowBody &body) {
+  std::string kernel = kernelName(kind);
+  RowShape rs =
+      analyze(ctx.chip, kernel, in, out, scale, bias, scratchTilesOf(kind));
+  int64_t L = rs.L, R = rs.R;
   if (R == 0 || L == 0)
     return;
-  unsigned ei = dtypeBytes(in.dtype), eo = dtypeBytes(out.dtype);
-  uint64_t perRow = L * (2 * ei + 2 * eo + 4 * scratchTiles) + 8 + 64;
-  uint64_t fixed = 16 * 64 + (scale ? L * 4 : 0) + (bias ? L * 4 : 0);
-  if (fixed + perRow > ctx.chip.scratchpad.bytes)
-    fail(kernel, "a row of " + std::to_string(L) +
-                     " elements does not fit the scratchpad of chip " +
-                     ctx.chip.name);
-  int64_t tr = std::min<int64_t>({(ctx.chip.scratchpad.bytes - fixed) / perRow,
-                                  ceilDiv(R, ctx.cores()),
-                                  std::max<int64_t>(1, 32768 / L)});
+  Schedule sched =
+      schedule
+          ? *schedule
+          : defaultSchedule(
+                ctx.chip,
+                RowProblem{kind, in, out,
+                           scale ? std::optional<Tensor>(*scale) : std::nullopt,
+                           bias ? std::optional<Tensor>(*bias) : std::nullopt});
+  if (sched.tile.size() != 1 || sched.tile[0] < 1 ||
+      sched.split != Split::Rows || sched.buffers != std::vector<int64_t>{2, 2})
+    fail(kernel, "the schedule needs tile {rows} >= 1, split rows and "
+                 "buffers {2, 2}");
+  if (rs.fixed + sched.tile[0] * rs.perRow > ctx.chip.scratchpad.bytes)
+    fail(kernel,
+         "the schedule does not fit the scratchpad of chip " + ctx.chip.name);
+  unsigned ei = rs.ei, eo = rs.eo;
+  int64_t tr = sched.tile[0];
+  unsigned useCores =
+      sched.cores ? std::min(sched.cores, ctx.cores()) : ctx.cores();
+  int scratchTiles = scratchTilesOf(kind);
   SpmAlloc spm{kernel, ctx.chip.scratchpad.bytes};
   uint64_t inSlot[2] = {spm.take(tr * L * ei), spm.take(tr * L * ei)};
   uint64_t outSlot[2] = {spm.take(tr * L * eo), spm.take(tr * L * eo)};
@@ -63,9 +165,9 @@ void emitRowKernel(const Ctx &ctx, const std::string &kernel, const Tensor &in,
            pitch32 = static_cast<uint32_t>(L * 4);
 
   int64_t tiles = ceilDiv(R, tr);
-  for (unsigned c = 0; c < ctx.cores(); ++c) {
-    int64_t first = splitBegin(tiles, ctx.cores(), c),
-            last = splitBegin(tiles, ctx.cores(), c + 1);
+  for (unsigned c = 0; c < useCores; ++c) {
+    int64_t first = splitBegin(tiles, useCores, c),
+            last = splitBegin(tiles, useCores, c + 1);
     if (first == last)
       continue;
     CoreBuilder b = ctx.core(c);
@@ -117,12 +219,13 @@ void emitRowKernel(const Ctx &ctx, const std::string &kernel, const Tensor &in,
 
 } // namespace
 
-void StreamEmitter::softmax(const Tensor &in, const Tensor &out) {
+void StreamEmitter::softmax(const Tensor &in, const Tensor &out,
+                            const Schedule *schedule) {
   Ctx ctx{stream, chipDesc};
   ctx.needVecOp("softmax", VecOp::Exp);
   ctx.needVecOp("softmax", VecOp::Recip);
   beginKernel();
-  emitRowKernel(ctx, "softmax", in, out, nullptr, nullptr, 1,
+  emitRowKernel(ctx, RowKind::Softmax, in, out, nullptr, nullptr, schedule,
                 [](CoreBuilder &b, const RowTile &t) {
                   uint32_t r = t.rows, c = t.cols;
                   vec(b, VecOp::ReduceMax, r, c, t.colA, t.in);
@@ -135,15 +238,15 @@ void StreamEmitter::softmax(const Tensor &in, const Tensor &out) {
 }
 
 void StreamEmitter::layerNorm(const Tensor &in, const Tensor &scale,
-                              const Tensor *bias, double eps,
-                              const Tensor &out) {
+                              const Tensor *bias, double eps, const Tensor &out,
+                              const Schedule *schedule) {
   Ctx ctx{stream, chipDesc};
   ctx.needVecOp("layerNorm", VecOp::Rsqrt);
   beginKernel();
   float invL = 1.0f / float(in.shape.empty() ? 1 : in.shape.back());
   bool hasBias = bias != nullptr;
   emitRowKernel(
-      ctx, "layerNorm", in, out, &scale, bias, 2,
+      ctx, RowKind::LayerNorm, in, out, &scale, bias, schedule,
       [=](CoreBuilder &b, const RowTile &t) {
         uint32_t r = t.rows, c = t.cols;
         Broadcast none = Broadcast::None;
@@ -163,12 +266,12 @@ void StreamEmitter::layerNorm(const Tensor &in, const Tensor &scale,
 }
 
 void StreamEmitter::rmsNorm(const Tensor &in, const Tensor &scale, double eps,
-                            const Tensor &out) {
+                            const Tensor &out, const Schedule *schedule) {
   Ctx ctx{stream, chipDesc};
   ctx.needVecOp("rmsNorm", VecOp::Rsqrt);
   beginKernel();
   float invL = 1.0f / float(in.shape.empty() ? 1 : in.shape.back());
-  emitRowKernel(ctx, "rmsNorm", in, out, &scale, nullptr, 1,
+  emitRowKernel(ctx, RowKind::RmsNorm, in, out, &scale, nullptr, schedule,
                 [=](CoreBuilder &b, const RowTile &t) {
                   uint32_t r = t.rows, c = t.cols;
                   vec(b, VecOp::Mul, r, c, t.x, t.in, t.in);

@@ -23,6 +23,8 @@
 namespace gaon::npu {
 /// Name of the module attribute holding the #gaon_npu.chip.
 inline constexpr llvm::StringLiteral kChipAttrName = "gaon_npu.chip";
+/// Name of the op attribute holding its #gaon_npu.schedule.
+inline constexpr llvm::StringLiteral kScheduleAttrName = "gaon_npu.schedule";
 } // namespace gaon::npu
 
 #endif // GAON_DIALECT_NPU_NPUDIALECT_H

@@ -53,4 +53,54 @@ def Npu_ChipAttr : AttrDef<Npu_Dialect, "Chip"> {
   }];
 }
 
+// A keyword (rows, cols, heads), absent until gaon-npu-partition ran.
+def Npu_SplitParameter : AttrOrTypeParameter<"::llvm::StringRef",
+                                             "how work is dealt to cores"> {
+  let allocator = [{$_dst = $_allocator.copyInto($_self);}];
+  let parser = [{
+    [&]() -> ::mlir::FailureOr<::llvm::StringRef> {
+      ::llvm::StringRef keyword;
+      if ($_parser.parseKeyword(&keyword))
+        return ::mlir::failure();
+      return keyword;
+    }()
+  }];
+  let printer = [{$_printer << $_self}];
+  let defaultValue = "::llvm::StringRef()";
+}
+
+def Npu_ScheduleAttr : AttrDef<Npu_Dialect, "Schedule"> {
+  let mnemonic = "schedule";
+  let summary = "How one kernel is tiled, split across cores and buffered";
+  let description = [{
+    Recorded on an op (as `gaon_npu.schedule`) by the scheduling passes,
+    each adding its decision, and followed by the kernel that emission
+    picks for the op:
+
+    - `tile` (gaon-npu-tile): matmul [m, n, k]; attention [query block,
+      key block]; softmax, layer norm, RMS norm [rows];
+    - `split`, `cores` (gaon-npu-partition): how the tiles are dealt to
+      cores (`rows`, `cols` or `heads`) and to how many;
+    - `buffers` (gaon-npu-double-buffer): scratchpad slots per operand,
+      matmul [A, B, C] (A = 1: A stays resident), attention [Q, K/V,
+      scores], row ops [in, out].
+
+    ```mlir
+    #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8,
+                       buffers = [1, 4, 2]>
+    ```
+  }];
+  let parameters = (ins
+    ArrayRefParameter<"int64_t", "tile sizes">:$tile,
+    Npu_SplitParameter:$split,
+    DefaultValuedParameter<"int64_t", "0", "cores that get work">:$cores,
+    OptionalArrayRefParameter<"int64_t", "slots per operand">:$buffers
+  );
+  let assemblyFormat = [{
+    `<` `tile` `=` `[` $tile `]` (`,` `split` `=` $split^)?
+        (`,` `cores` `=` $cores^)? (`,` `buffers` `=` `[` $buffers^ `]`)? `>`
+  }];
+  let genVerifyDecl = 1;
+}
+
 #endif // GAON_DIALECT_NPU_NPUDIALECT_TD

@@ -28,6 +28,8 @@
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
+#include <string>
+#include <variant>
 #include <vector>
 
 namespace gaon::npu_kernels {
@@ -62,6 +64,70 @@ struct Epilogue {
   float alpha = 1.0f;
 };
 
+/// How the work of a kernel is dealt to cores.
+enum class Split {
+  Rows,  ///< Contiguous ranges of output row blocks (a core walks the column
+         ///< blocks of one row block, reusing its A tile).
+  Cols,  ///< Contiguous ranges of output column blocks (weight streaming:
+         ///< every core reads all of A and its own slice of B).
+  Heads, ///< (batch, head, query block) items dealt round-robin.
+};
+
+/// The schedule of one kernel: the decisions the compiler's gaon-npu-tile,
+/// gaon-npu-partition and gaon-npu-double-buffer passes make and record on
+/// the op as #gaon_npu.schedule, and that the kernels follow.
+struct Schedule {
+  /// Tile sizes: matmul {m, n, k}; attention {query block, key block}; row
+  /// ops (softmax, layer/RMS norm) {rows}.
+  std::vector<int64_t> tile;
+  Split split = Split::Rows;
+  /// Cores that get work (0: every core of the chip).
+  unsigned cores = 0;
+  /// Scratchpad slots per operand: matmul {A, B, C} (A = 1: A stays
+  /// resident, loaded once); attention {Q, K/V, scores}; row ops {in, out}.
+  /// Empty: the kernel's default buffering.
+  std::vector<int64_t> buffers;
+};
+
+/// What a kernel computes, for scheduling (tensor addresses are ignored).
+struct MatmulProblem {
+  Tensor a, b, out;
+  Epilogue epilogue;
+};
+struct AttentionProblem {
+  Tensor q, k, v;
+  std::optional<Tensor> mask;
+  Tensor out;
+};
+enum class RowKind { Softmax, LayerNorm, RmsNorm };
+struct RowProblem {
+  RowKind kind = RowKind::Softmax;
+  Tensor in, out;
+  std::optional<Tensor> scale, bias;
+};
+using Problem = std::variant<MatmulProblem, AttentionProblem, RowProblem>;
+
+/// The scheduling steps, in the order the compiler runs them.
+enum class PlanStep {
+  Tile,      ///< Sets `tile`: the largest tiles whose double-buffered slots
+             ///< fit the scratchpad (and that leave work for every core).
+  Partition, ///< Sets `split` and `cores` for the tiles chosen.
+  Buffer,    ///< Sets `buffers` (deeper where the scratchpad allows),
+             ///< checked against the scratchpad with the tiles chosen.
+};
+
+/// Runs one scheduling step on `schedule` (the earlier steps must have
+/// run). Never throws: returns an empty string, or why no schedule fits
+/// (e.g. "layerNorm: a row of 1048576 elements does not fit ...").
+std::string planStep(const npu_sim::ChipDesc &chip, const Problem &problem,
+                     PlanStep step, Schedule &schedule);
+/// The library's own choice: every step in order. Throws KernelError.
+Schedule defaultSchedule(const npu_sim::ChipDesc &chip, const Problem &problem);
+/// Scratchpad bytes per core that `schedule` needs for `problem` (all steps
+/// run). Throws KernelError on a malformed problem.
+uint64_t scheduleBytes(const npu_sim::ChipDesc &chip, const Problem &problem,
+                       const Schedule &schedule);
+
 class StreamEmitter {
 public:
   /// Appends to `stream` (creating one program per core of `chip`).
@@ -70,8 +136,9 @@ public:
   /// NumPy matmul: [..., M, K] x [..., K, N] -> [..., M, N] with broadcast
   /// batch dims; a rank-1 A is [1, K], a rank-1 B is [K, 1] (dim dropped in
   /// out). A and B share one float dtype; out, bias, residual any float.
+  /// `schedule` (from the compiler's passes) or, when null, the default.
   void matmul(const Tensor &a, const Tensor &b, const Tensor &out,
-              const Epilogue &ep = {});
+              const Epilogue &ep = {}, const Schedule *schedule = nullptr);
   /// out = a op b (add sub mul div max min) with NumPy broadcasting.
   void binary(npu_sim::VecOp op, const Tensor &a, const Tensor &b,
               const Tensor &out);
@@ -89,19 +156,22 @@ public:
   /// the kept dims in order, with or without the reduced dims kept as 1.
   void reduce(ReduceOp op, const Tensor &in, const std::vector<int64_t> &axes,
               const Tensor &out);
-  void softmax(const Tensor &in, const Tensor &out); ///< Over the last axis.
+  /// Over the last axis.
+  void softmax(const Tensor &in, const Tensor &out,
+               const Schedule *schedule = nullptr);
   /// Over the last axis; scale and bias have last-dim elements.
   void layerNorm(const Tensor &in, const Tensor &scale, const Tensor *bias,
-                 double eps, const Tensor &out);
+                 double eps, const Tensor &out,
+                 const Schedule *schedule = nullptr);
   void rmsNorm(const Tensor &in, const Tensor &scale, double eps,
-               const Tensor &out);
+               const Tensor &out, const Schedule *schedule = nullptr);
   /// Flash attention: q [B, H, Sq, D], k [B, Hkv, Sk, D], v [B, Hkv, Sk, Dv]
   /// (H a multiple of Hkv), out [B, H, Sq, Dv]; mask (additive, float)
   /// broadcastable to [B, H, Sq, Sk]; causal keeps key j <= query i
   /// (top-left aligned, as torch's is_causal). Scores stay in scratchpad.
   void attention(const Tensor &q, const Tensor &k, const Tensor &v,
                  const Tensor *mask, double scale, bool causal,
-                 const Tensor &out);
+                 const Tensor &out, const Schedule *schedule = nullptr);
   /// out[i, ...] = table[indices[i], ...] (embedding lookup, axis 0).
   void gatherRows(const Tensor &table, const Tensor &indices,
                   const Tensor &out);

@@ -9,6 +9,8 @@
 #ifndef GAON_BACKENDS_NPUSIM_CHIPLOADER_H
 #define GAON_BACKENDS_NPUSIM_CHIPLOADER_H
 
+#include "gaon/npu_sim/ChipDesc.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -28,6 +30,11 @@ struct ChipSummary {
 /// Loads a preset (rngd, atom, tiny) or a chip description file.
 std::optional<ChipSummary> loadChipSummary(const std::string &nameOrPath,
                                            std::string &error);
+
+/// Parses the full description a #gaon_npu.chip carries (its `json`).
+std::optional<npu_sim::ChipDesc> parseChipDesc(const std::string &json,
+                                               const std::string &sourceName,
+                                               std::string &error);
 
 } // namespace gaon::npu
 

@@ -22,7 +22,8 @@ namespace gaon::npu {
 inline constexpr llvm::StringLiteral kDramAttrName = "gaon_npu.dram";
 inline constexpr llvm::StringLiteral kLayoutAttrName = "gaon_npu.layout";
 
-/// The NPU pipeline after gaon-graph-optimize: attach the chip, legalize,
+/// The NPU pipeline after gaon-graph-optimize: attach the chip, prepare,
+/// fuse epilogues, legalize, schedule (tile, partition, double-buffer),
 /// plan memory.
 /// `reuseMemory` = false keeps every tensor in its own memory and
 /// `fuseEpilogues` = false keeps every gaon_graph op (debugging: each

@@ -72,6 +72,61 @@ def NpuLegalize : Pass<"gaon-npu-legalize", "mlir::ModuleOp"> {
   }];
 }
 
+def NpuTile : Pass<"gaon-npu-tile", "mlir::ModuleOp"> {
+  let summary = "Chooses tile sizes that fit the chip's scratchpad";
+  let description = [{
+    For every matmul (gaon_graph and gaon_npu), attention, softmax, layer
+    norm and RMS norm, chooses the tile sizes from the #gaon_npu.chip on the
+    module (scratchpad bytes, tensor-array shape, cores): the largest tiles
+    whose double-buffered slots fit one core's scratchpad, split further so
+    that every core gets work. Fails, naming the sizes, when nothing fits
+    (e.g. a norm whose single row exceeds the scratchpad).
+
+    Before:
+      %y = gaon_npu.matmul %x, %w : (tensor<128x768xbf16>, tensor<768x3072xbf16>) -> ...
+    After:
+      %y = gaon_npu.matmul %x, %w {gaon_npu.schedule =
+             #gaon_npu.schedule<tile = [128, 128, 256]>} : ...
+  }];
+  let dependentDialects = ["gaon::npu::NpuDialect"];
+}
+
+def NpuPartition : Pass<"gaon-npu-partition", "mlir::ModuleOp"> {
+  let summary = "Splits each kernel's tiles across the chip's cores";
+  let description = [{
+    With the tiles chosen by gaon-npu-tile, records how the work is dealt
+    to cores and to how many: `rows` (contiguous output row blocks, a core
+    reuses its A tile across column blocks), `cols` (one row block: every
+    core streams its own slice of the weights) or `heads` (attention's
+    batch x head x query-block items, round-robin).
+
+    Before:
+      #gaon_npu.schedule<tile = [128, 128, 256]>
+    After:
+      #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8>
+  }];
+  let dependentDialects = ["gaon::npu::NpuDialect"];
+}
+
+def NpuDoubleBuffer : Pass<"gaon-npu-double-buffer", "mlir::ModuleOp"> {
+  let summary = "Chooses scratchpad slots per operand, checked against its size";
+  let description = [{
+    Records how many scratchpad slots each operand gets so that the loads
+    of the next tile overlap the compute of this one: matmul [A, B, C]
+    (A = 1 keeps A resident when there is one row block; B gets two slots
+    per DMA engine then), attention [Q, K/V, scores], row ops [in, out].
+    Deeper buffering falls back to double buffering where it does not fit;
+    a schedule that does not fit even then is an error naming the bytes.
+
+    Before:
+      #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8>
+    After:
+      #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8,
+                         buffers = [1, 4, 2]>
+  }];
+  let dependentDialects = ["gaon::npu::NpuDialect"];
+}
+
 def NpuPlanMemory : Pass<"gaon-npu-plan-memory", "mlir::ModuleOp"> {
   let summary = "Assigns every tensor an address in the NPU's DRAM";
   let description = [{

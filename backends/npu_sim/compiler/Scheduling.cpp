@@ -1,0 +1,186 @@
+//===- Scheduling.cpp - Shared driver of the NPU scheduling passes --------===//
+
+#include "Scheduling.h"
+
+#include "gaon/Backends/NpuSim/ChipLoader.h"
+#include "gaon/Dialect/Graph/GraphOps.h"
+
+#include "llvm/ADT/TypeSwitch.h"
+
+using namespace mlir;
+namespace kernels = gaon::npu_kernels;
+namespace sim = gaon::npu_sim;
+
+namespace gaon::npu {
+namespace {
+
+/// Element types as the kernels see them (legalize rejected the others).
+sim::DType simType(Type type) {
+  if (type.isBF16())
+    return sim::DType::BF16;
+  if (type.isF16())
+    return sim::DType::F16;
+  if (type.isInteger(1))
+    return sim::DType::Bool;
+  if (type.isInteger(8))
+    return sim::DType::I8;
+  if (type.isInteger(32))
+    return sim::DType::I32;
+  if (type.isInteger(64))
+    return sim::DType::I64;
+  return sim::DType::F32;
+}
+
+/// A tensor at address 0: scheduling depends on shapes and types only.
+kernels::Tensor tensorOf(Value value) {
+  auto type = cast<RankedTensorType>(value.getType());
+  return {0, simType(type.getElementType()),
+          std::vector<int64_t>(type.getShape().begin(), type.getShape().end())};
+}
+std::optional<kernels::Tensor> optionalTensorOf(Value value) {
+  if (!value)
+    return std::nullopt;
+  return tensorOf(value);
+}
+
+StringRef splitName(kernels::Split split) {
+  switch (split) {
+  case kernels::Split::Rows:
+    return "rows";
+  case kernels::Split::Cols:
+    return "cols";
+  case kernels::Split::Heads:
+    return "heads";
+  }
+  return "rows";
+}
+
+StringRef stepName(kernels::PlanStep step) {
+  switch (step) {
+  case kernels::PlanStep::Tile:
+    return "gaon-npu-tile";
+  case kernels::PlanStep::Partition:
+    return "gaon-npu-partition";
+  case kernels::PlanStep::Buffer:
+    return "gaon-npu-double-buffer";
+  }
+  return "";
+}
+
+} // namespace
+
+std::optional<kernels::Problem> scheduleProblemOf(Operation *op) {
+  using namespace gaon::graph;
+  return llvm::TypeSwitch<Operation *, std::optional<kernels::Problem>>(op)
+      .Case([](graph::MatMulOp m) -> std::optional<kernels::Problem> {
+        return kernels::MatmulProblem{tensorOf(m.getLhs()),
+                                      tensorOf(m.getRhs()),
+                                      tensorOf(m.getResult()),
+                                      {}};
+      })
+      .Case([](npu::MatMulOp m) -> std::optional<kernels::Problem> {
+        kernels::Epilogue epilogue;
+        epilogue.bias = optionalTensorOf(m.getBias());
+        epilogue.residual = optionalTensorOf(m.getResidual());
+        // Only the dtypes of the epilogue matter here, but an activation
+        // must be one the chip's vector unit runs.
+        epilogue.activation =
+            llvm::StringSwitch<kernels::Activation>(m.getActivation())
+                .Case("relu", kernels::Activation::Relu)
+                .Case("gelu", kernels::Activation::Gelu)
+                .Case("gelu_tanh", kernels::Activation::GeluTanh)
+                .Case("silu", kernels::Activation::Silu)
+                .Default(kernels::Activation::None);
+        return kernels::MatmulProblem{tensorOf(m.getLhs()),
+                                      tensorOf(m.getRhs()),
+                                      tensorOf(m.getResult()), epilogue};
+      })
+      .Case([](AttentionOp a) -> std::optional<kernels::Problem> {
+        return kernels::AttentionProblem{
+            tensorOf(a.getQuery()), tensorOf(a.getKey()),
+            tensorOf(a.getValue()), optionalTensorOf(a.getMask()),
+            tensorOf(a.getResult())};
+      })
+      .Case([](SoftmaxOp s) -> std::optional<kernels::Problem> {
+        // Other softmaxes are rewritten by gaon-npu-prepare or rejected at
+        // emission.
+        if (s.getLog() || s.getAxis() != s.getType().getRank() - 1)
+          return std::nullopt;
+        return kernels::RowProblem{
+            kernels::RowKind::Softmax, tensorOf(s.getInput()),
+            tensorOf(s.getResult()), std::nullopt, std::nullopt};
+      })
+      .Case([](LayerNormOp n) -> std::optional<kernels::Problem> {
+        return kernels::RowProblem{
+            kernels::RowKind::LayerNorm, tensorOf(n.getInput()),
+            tensorOf(n.getResult()), tensorOf(n.getScale()),
+            optionalTensorOf(n.getBias())};
+      })
+      .Case([](RmsNormOp n) -> std::optional<kernels::Problem> {
+        return kernels::RowProblem{
+            kernels::RowKind::RmsNorm, tensorOf(n.getInput()),
+            tensorOf(n.getResult()), tensorOf(n.getScale()), std::nullopt};
+      })
+      .Default([](Operation *) { return std::nullopt; });
+}
+
+kernels::Schedule scheduleFromAttr(ScheduleAttr attr) {
+  kernels::Schedule s;
+  s.tile.assign(attr.getTile().begin(), attr.getTile().end());
+  s.split = llvm::StringSwitch<kernels::Split>(attr.getSplit())
+                .Case("cols", kernels::Split::Cols)
+                .Case("heads", kernels::Split::Heads)
+                .Default(kernels::Split::Rows);
+  s.cores = static_cast<unsigned>(attr.getCores());
+  s.buffers.assign(attr.getBuffers().begin(), attr.getBuffers().end());
+  return s;
+}
+
+ScheduleAttr scheduleToAttr(MLIRContext *context,
+                            const kernels::Schedule &schedule) {
+  // Split and cores are recorded once gaon-npu-partition has set cores.
+  bool partitioned = schedule.cores > 0;
+  return ScheduleAttr::get(context, schedule.tile,
+                           partitioned ? splitName(schedule.split) : "",
+                           int64_t(schedule.cores), schedule.buffers);
+}
+
+LogicalResult runScheduleStep(ModuleOp module, kernels::PlanStep step) {
+  auto chipAttr = module->getAttrOfType<ChipAttr>(kChipAttrName);
+  if (!chipAttr)
+    return module.emitError()
+           << stepName(step)
+           << " needs the chip (run gaon-npu-attach-chip first)";
+  std::string error;
+  std::optional<sim::ChipDesc> chip =
+      parseChipDesc(chipAttr.getJson().str(), chipAttr.getName().str(), error);
+  if (!chip)
+    return module.emitError() << "invalid #gaon_npu.chip: " << error;
+  bool failed = false;
+  module.walk([&](Operation *op) {
+    std::optional<kernels::Problem> problem = scheduleProblemOf(op);
+    if (!problem)
+      return;
+    auto existing = op->getAttrOfType<ScheduleAttr>(kScheduleAttrName);
+    if (step != kernels::PlanStep::Tile && !existing) {
+      op->emitError() << stepName(step)
+                      << " needs the op's tiles (run gaon-npu-tile first)";
+      failed = true;
+      return;
+    }
+    kernels::Schedule schedule = existing && step != kernels::PlanStep::Tile
+                                     ? scheduleFromAttr(existing)
+                                     : kernels::Schedule{};
+    std::string why = kernels::planStep(*chip, *problem, step, schedule);
+    if (!why.empty()) {
+      op->emitError() << "cannot schedule for npu-sim chip '" << chip->name
+                      << "': " << why;
+      failed = true;
+      return;
+    }
+    op->setAttr(kScheduleAttrName, scheduleToAttr(op->getContext(), schedule));
+  });
+  return failure(failed);
+}
+
+} // namespace gaon::npu

@@ -1,0 +1,36 @@
+// RUN: gaon-opt --gaon-npu-attach-chip=chip=rngd --gaon-npu-tile --gaon-npu-partition --gaon-npu-double-buffer %s | FileCheck %s
+// RUN: not gaon-opt --gaon-npu-attach-chip=chip=tiny --gaon-npu-double-buffer --split-input-file %S/Inputs/oversized-schedule.mlir 2>&1 | FileCheck %s --check-prefix=TOOBIG
+
+// Weight streaming: A resident (one slot, loaded once), B in four slots
+// over the two DMA engines, two fp32 C slots.
+// CHECK-LABEL: func.func @weight_streaming
+// CHECK: #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8, buffers = [1, 4, 2]>
+func.func @weight_streaming(%x: tensor<128x768xbf16>, %w: tensor<768x3072xbf16>) -> tensor<128x3072xbf16> {
+  %m = gaon_graph.matmul %x, %w : (tensor<128x768xbf16>, tensor<768x3072xbf16>) -> tensor<128x3072xbf16>
+  return %m : tensor<128x3072xbf16>
+}
+
+// Several row blocks: A and B double-buffered.
+// CHECK-LABEL: func.func @row_blocks
+// CHECK: buffers = [2, 2, 2]>
+func.func @row_blocks(%x: tensor<8192x4096xbf16>, %w: tensor<4096x4096xbf16>) -> tensor<8192x4096xbf16> {
+  %m = gaon_graph.matmul %x, %w : (tensor<8192x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<8192x4096xbf16>
+  return %m : tensor<8192x4096xbf16>
+}
+
+// Attention and row ops pipeline two of everything.
+// CHECK-LABEL: func.func @attention_and_norm
+// CHECK: gaon_graph.attention {{.*}}split = heads, cores = 8, buffers = [2, 2, 2]>
+// CHECK: gaon_graph.rms_norm {{.*}}split = rows, cores = 8, buffers = [2, 2]>
+func.func @attention_and_norm(%q: tensor<1x12x128x64xbf16>, %k: tensor<1x12x128x64xbf16>, %v: tensor<1x12x128x64xbf16>, %x: tensor<128x768xbf16>, %s: tensor<768xbf16>) -> (tensor<1x12x128x64xbf16>, tensor<128x768xbf16>) {
+  %o = gaon_graph.attention %q, %k, %v {scale = 0.125 : f64} : (tensor<1x12x128x64xbf16>, tensor<1x12x128x64xbf16>, tensor<1x12x128x64xbf16>) -> tensor<1x12x128x64xbf16>
+  %n = gaon_graph.rms_norm %x, %s {axis = 1 : i64, epsilon = 1.0e-5 : f64} : (tensor<128x768xbf16>, tensor<768xbf16>) -> tensor<128x768xbf16>
+  return %o, %n : tensor<1x12x128x64xbf16>, tensor<128x768xbf16>
+}
+
+// Tiles chosen for a larger scratchpad (or by hand) are checked against
+// this chip's: 512^3 fp32 tiles double-buffered need ~6 MiB, tiny has 1 MiB.
+// TOOBIG: error: cannot schedule for npu-sim chip 'tiny': matmul: tiles [512, 512, 512] double-buffered need 6292480 scratchpad bytes per core; chip tiny has 1048576
+// Deeper buffering falls back to double buffering where it does not fit:
+// an A resident in the 1 MiB scratchpad leaves room for two B slots only.
+// TOOBIG: gaon_npu.schedule = #gaon_npu.schedule<tile = [64, 512, 64], split = cols, cores = 2, buffers = [1, 2, 2]>

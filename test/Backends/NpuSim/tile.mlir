@@ -1,0 +1,60 @@
+// RUN: gaon-opt --gaon-npu-attach-chip=chip=rngd --gaon-npu-tile %s | FileCheck %s
+// RUN: not gaon-opt --gaon-npu-attach-chip=chip=tiny --gaon-npu-tile %s 2>&1 | FileCheck %s --check-prefix=TINY
+// RUN: not gaon-opt --gaon-npu-tile %s 2>&1 | FileCheck %s --check-prefix=NOCHIP
+
+// A weight matmul with 128 tokens on RNGD (32 MiB scratchpad, 128x128
+// array, 8 cores): one m-block of all 128 rows, k two array folds deep, n
+// narrowed to one fold so each of the 8 cores gets two column blocks.
+// CHECK-LABEL: func.func @weight_matmul
+// CHECK: gaon_npu.matmul {{.*}}gaon_npu.schedule = #gaon_npu.schedule<tile = [128, 128, 256]>
+func.func @weight_matmul(%x: tensor<128x768xbf16>, %w: tensor<768x3072xbf16>, %b: tensor<3072xbf16>) -> tensor<128x3072xbf16> {
+  %m = gaon_npu.matmul %x, %w bias %b {activation = "gelu"} : (tensor<128x768xbf16>, tensor<768x3072xbf16>, tensor<3072xbf16>) -> tensor<128x3072xbf16>
+  return %m : tensor<128x3072xbf16>
+}
+
+// A large GEMM keeps the full tiles: m 1024, n four folds, k two folds.
+// CHECK-LABEL: func.func @large_matmul
+// CHECK: gaon_graph.matmul {{.*}}#gaon_npu.schedule<tile = [1024, 512, 256]>
+func.func @large_matmul(%x: tensor<8192x4096xbf16>, %w: tensor<4096x4096xbf16>) -> tensor<8192x4096xbf16> {
+  %m = gaon_graph.matmul %x, %w : (tensor<8192x4096xbf16>, tensor<4096x4096xbf16>) -> tensor<8192x4096xbf16>
+  return %m : tensor<8192x4096xbf16>
+}
+
+// Attention: 128-row query and key blocks (one array fold each).
+// CHECK-LABEL: func.func @attention
+// CHECK: gaon_graph.attention {{.*}}#gaon_npu.schedule<tile = [128, 128]>
+func.func @attention(%q: tensor<1x12x256x64xbf16>, %k: tensor<1x12x256x64xbf16>, %v: tensor<1x12x256x64xbf16>) -> tensor<1x12x256x64xbf16> {
+  %o = gaon_graph.attention %q, %k, %v {scale = 0.125 : f64, causal = true} : (tensor<1x12x256x64xbf16>, tensor<1x12x256x64xbf16>, tensor<1x12x256x64xbf16>) -> tensor<1x12x256x64xbf16>
+  return %o : tensor<1x12x256x64xbf16>
+}
+
+// Row ops: an even share of rows per core (1024 / 8), at most ~32k
+// elements per tile (32768 / 768 = 42 rows).
+// CHECK-LABEL: func.func @row_ops
+// CHECK: gaon_graph.softmax {{.*}}#gaon_npu.schedule<tile = [128]>
+// CHECK: gaon_graph.layer_norm {{.*}}#gaon_npu.schedule<tile = [42]>
+func.func @row_ops(%x: tensor<1024x128xf32>, %y: tensor<1024x768xf32>, %s: tensor<768xf32>) -> (tensor<1024x128xf32>, tensor<1024x768xf32>) {
+  %a = gaon_graph.softmax %x {axis = 1 : i64} : tensor<1024x128xf32>
+  %n = gaon_graph.layer_norm %y, %s {axis = 1 : i64, epsilon = 1.0e-5 : f64} : (tensor<1024x768xf32>, tensor<768xf32>) -> tensor<1024x768xf32>
+  return %a, %n : tensor<1024x128xf32>, tensor<1024x768xf32>
+}
+
+// Elementwise ops have no schedule.
+// CHECK-LABEL: func.func @elementwise
+// CHECK-NOT: gaon_npu.schedule
+// CHECK: return
+func.func @elementwise(%x: tensor<16xf32>) -> tensor<16xf32> {
+  %e = gaon_graph.exp %x : tensor<16xf32>
+  return %e : tensor<16xf32>
+}
+
+// On the tiny preset (1 MiB scratchpad) one row of 65536 fp32 elements,
+// double-buffered with its fp32 scratch, does not fit: a clear error.
+// TINY: error: cannot schedule for npu-sim chip 'tiny': layerNorm: a row of 65536 elements does not fit the scratchpad of chip tiny (1048576 bytes per core)
+func.func @long_row(%x: tensor<4x65536xf32>, %s: tensor<65536xf32>) -> tensor<4x65536xf32> {
+  %n = gaon_graph.layer_norm %x, %s {axis = 1 : i64, epsilon = 1.0e-5 : f64} : (tensor<4x65536xf32>, tensor<65536xf32>) -> tensor<4x65536xf32>
+  return %n : tensor<4x65536xf32>
+}
+
+// Without a chip there is nothing to size tiles against.
+// NOCHIP: error: gaon-npu-tile needs the chip (run gaon-npu-attach-chip first)

@@ -1,0 +1,135 @@
+//===- ScheduleTest.cpp - explicit schedules: followed, checked, planned --===//
+
+#include "TestUtil.h"
+
+#include <gtest/gtest.h>
+
+using namespace gaon::npu_kernels;
+using namespace gaon::npu_kernels::test;
+
+namespace {
+
+std::vector<double> refGemm(const std::vector<float> &a,
+                            const std::vector<float> &b, int64_t M, int64_t K,
+                            int64_t N) {
+  std::vector<double> out(M * N);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; ++k)
+        acc += double(a[m * K + k]) * b[k * N + n];
+      out[m * N + n] = acc;
+    }
+  return out;
+}
+
+// The steps run one at a time give the library's default schedule.
+TEST(Schedule, StepsComposeToDefault) {
+  ChipDesc chip = loadChip("rngd");
+  MatmulProblem p{{0, DType::BF16, {128, 768}},
+                  {0, DType::BF16, {768, 3072}},
+                  {0, DType::BF16, {128, 3072}},
+                  {}};
+  Schedule s;
+  for (PlanStep step : {PlanStep::Tile, PlanStep::Partition, PlanStep::Buffer})
+    ASSERT_EQ(planStep(chip, p, step, s), "");
+  Schedule d = defaultSchedule(chip, p);
+  EXPECT_EQ(s.tile, d.tile);
+  EXPECT_EQ(s.buffers, d.buffers);
+  EXPECT_EQ(s.cores, d.cores);
+  EXPECT_EQ(s.split, d.split);
+  // One row block of 128 tokens: weight streaming, A resident.
+  EXPECT_EQ(s.split, Split::Cols);
+  EXPECT_EQ(s.buffers[0], 1);
+  EXPECT_LE(scheduleBytes(chip, p, s), chip.scratchpad.bytes);
+}
+
+// Non-default schedules (small tiles, column split, fewer cores, single A
+// slots) still compute the right product.
+TEST(Schedule, ExplicitMatmulSchedules) {
+  for (Split split : {Split::Rows, Split::Cols})
+    for (unsigned cores : {1u, 2u, 3u}) {
+      Harness h("tiny");
+      Tensor a = h.input(DType::F32, {70, 100}),
+             b = h.input(DType::F32, {100, 90});
+      Tensor out = h.alloc(DType::F32, {70, 90});
+      Schedule s;
+      s.tile = {32, 16, 24};
+      s.split = split;
+      s.cores = cores;
+      s.buffers = {2, 3, 2};
+      h.emitter.matmul(a, b, out, {}, &s);
+      h.run();
+      EXPECT_LE(relL2(h.read(out), refGemm(h.read(a), h.read(b), 70, 100, 90)),
+                1e-5)
+          << "split " << int(split) << " cores " << cores;
+    }
+}
+
+// A schedule that does not fit, or asks for what the kernel cannot do, is
+// rejected before anything is emitted.
+TEST(Schedule, RejectsBadSchedules) {
+  Harness h("tiny");
+  Tensor a = h.alloc(DType::F32, {512, 512}),
+         b = h.alloc(DType::F32, {512, 512});
+  Tensor out = h.alloc(DType::F32, {512, 512});
+  Schedule s;
+  s.tile = {512, 512, 512};
+  s.buffers = {2, 2, 2};
+  EXPECT_THROW(h.emitter.matmul(a, b, out, {}, &s), KernelError);
+  s.tile = {64, 64, 64};
+  s.buffers = {1, 2, 2}; // A resident needs one m-block
+  EXPECT_THROW(h.emitter.matmul(a, b, out, {}, &s), KernelError);
+  s.buffers = {2, 2, 2};
+  s.split = Split::Heads;
+  EXPECT_THROW(h.emitter.matmul(a, b, out, {}, &s), KernelError);
+  EXPECT_EQ(h.emitter.kernels(), 0);
+}
+
+// Planning reports, without throwing, a row that cannot fit.
+TEST(Schedule, PlanErrorIsAString) {
+  ChipDesc chip = loadChip("tiny");
+  RowProblem p{RowKind::LayerNorm,
+               {0, DType::F32, {2, 1 << 20}},
+               {0, DType::F32, {2, 1 << 20}},
+               Tensor{0, DType::F32, {1 << 20}},
+               std::nullopt};
+  Schedule s;
+  std::string error = planStep(chip, p, PlanStep::Tile, s);
+  EXPECT_NE(error.find("layerNorm: a row of 1048576 elements does not fit"),
+            std::string::npos)
+      << error;
+}
+
+// Explicit attention and row schedules (smaller blocks, fewer cores) give
+// the same numbers as the defaults.
+TEST(Schedule, ExplicitAttentionAndRows) {
+  Harness h("tiny");
+  Tensor q = h.input(DType::F32, {1, 2, 40, 16}),
+         k = h.input(DType::F32, {1, 2, 40, 16}),
+         v = h.input(DType::F32, {1, 2, 40, 16});
+  Tensor o1 = h.alloc(DType::F32, {1, 2, 40, 16}),
+         o2 = h.alloc(DType::F32, {1, 2, 40, 16});
+  h.emitter.attention(q, k, v, nullptr, 0.25, true, o1);
+  Schedule s;
+  s.tile = {8, 16};
+  s.split = Split::Heads;
+  s.cores = 1;
+  s.buffers = {2, 2, 2};
+  h.emitter.attention(q, k, v, nullptr, 0.25, true, o2, &s);
+  Tensor x = h.input(DType::F32, {37, 24});
+  Tensor r1 = h.alloc(DType::F32, {37, 24}), r2 = h.alloc(DType::F32, {37, 24});
+  h.emitter.softmax(x, r1);
+  Schedule rs;
+  rs.tile = {5};
+  rs.cores = 2;
+  rs.buffers = {2, 2};
+  h.emitter.softmax(x, r2, &rs);
+  h.run();
+  std::vector<float> a1 = h.read(o1), a2 = h.read(o2);
+  EXPECT_LE(relL2(a2, std::vector<double>(a1.begin(), a1.end())), 1e-5);
+  std::vector<float> s1 = h.read(r1), s2 = h.read(r2);
+  EXPECT_LE(relL2(s2, std::vector<double>(s1.begin(), s1.end())), 1e-6);
+}
+
+} // namespace
