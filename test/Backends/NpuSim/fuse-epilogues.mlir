@@ -44,3 +44,27 @@ func.func @widening_add(%x: tensor<4x16xf32>, %w: tensor<16x8xf32>, %y: tensor<3
   %a = gaon_graph.add %m, %y : (tensor<4x8xf32>, tensor<3x4x8xf32>) -> tensor<3x4x8xf32>
   return %a : tensor<3x4x8xf32>
 }
+
+// A cast to f32 as the only use of a matmul becomes the matmul's result
+// type (GPT-2's bf16 logits returned as f32).
+// CHECK-LABEL: func.func @cast_folds
+// CHECK-NOT: gaon_graph.cast
+// CHECK: %[[M:.*]] = gaon_npu.matmul %arg0, %arg1 : (tensor<4x16xbf16>, tensor<16x8xbf16>) -> tensor<4x8xf32>
+// CHECK-NEXT: return %[[M]]
+func.func @cast_folds(%x: tensor<4x16xbf16>, %w: tensor<16x8xbf16>) -> tensor<4x8xf32> {
+  %m = gaon_graph.matmul %x, %w : (tensor<4x16xbf16>, tensor<16x8xbf16>) -> tensor<4x8xbf16>
+  %c = gaon_graph.cast %m : tensor<4x8xbf16> -> tensor<4x8xf32>
+  return %c : tensor<4x8xf32>
+}
+
+// The residual of a fused matmul must have its result type: a cast after
+// it stays.
+// CHECK-LABEL: func.func @cast_after_residual
+// CHECK: gaon_npu.matmul %arg0, %arg1 residual %arg2 : (tensor<4x16xbf16>, tensor<16x8xbf16>, tensor<4x8xbf16>) -> tensor<4x8xbf16>
+// CHECK: gaon_graph.cast
+func.func @cast_after_residual(%x: tensor<4x16xbf16>, %w: tensor<16x8xbf16>, %h: tensor<4x8xbf16>) -> tensor<4x8xf32> {
+  %m = gaon_graph.matmul %x, %w : (tensor<4x16xbf16>, tensor<16x8xbf16>) -> tensor<4x8xbf16>
+  %r = gaon_graph.add %m, %h : (tensor<4x8xbf16>, tensor<4x8xbf16>) -> tensor<4x8xbf16>
+  %c = gaon_graph.cast %r : tensor<4x8xbf16> -> tensor<4x8xf32>
+  return %c : tensor<4x8xf32>
+}

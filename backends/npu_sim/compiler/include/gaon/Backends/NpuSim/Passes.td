@@ -51,6 +51,8 @@ def NpuFuseEpilogues : Pass<"gaon-npu-fuse-epilogues", "mlir::func::FuncOp"> {
     result's shape, becomes one gaon_npu.matmul: the epilogue runs on the
     vector unit while the tensor unit computes the next tile, and the
     intermediate products never go to DRAM. Any prefix of the chain fuses.
+    A float cast as the only use of a matmul (without residual) becomes the
+    fused matmul's result type (the kernel rounds straight to it).
 
     Before:
       %m = gaon_graph.matmul %x, %w
