@@ -221,6 +221,10 @@ LogicalResult PlanBuilder::emitMatmul(MatMulOp op) {
   if (bias)
     step.bias = ptr(op.getBias());
   step.d = ptr(op.getResult());
+  if (op.getResidual()) {
+    step.beta = 1.0f;
+    step.c = ptr(op.getResidual());
+  }
   plan.steps.push_back(step);
   return success();
 }

@@ -58,6 +58,33 @@ Value biasOf(graph::AddOp add, Value product) {
   return other;
 }
 
+/// The only user of `v`, looking through single-use reshapes that keep the
+/// last dimension (the same rows, viewed), with the value it uses; a null
+/// user when there is none or several.
+std::pair<Operation *, Value> soleUser(Value v) {
+  while (v.hasOneUse()) {
+    Operation *user = *v.getUsers().begin();
+    auto reshape = dyn_cast<graph::ReshapeOp>(user);
+    if (!reshape)
+      return {user, v};
+    if (tensorType(reshape.getResult()).getShape().back() !=
+        tensorType(v).getShape().back())
+      return {nullptr, {}};
+    v = reshape.getResult();
+  }
+  return {nullptr, {}};
+}
+
+/// The residual of `add`: its other operand than `product` when it has the
+/// product's type (no broadcast), so cuBLASLt can read it as C.
+Value residualOf(graph::AddOp add, Value product) {
+  Value other = add.getLhs() == product ? add.getRhs() : add.getLhs();
+  if (other == product || other.getType() != product.getType() ||
+      add.getResult().getType() != product.getType())
+    return {};
+  return other;
+}
+
 /// cuBLASLt's fast kernels need 16-byte aligned rows. A product whose rows
 /// of N elements are not (GPT-2's LM head: 50257 x f16) is computed into [..,
 /// Npad] columns from an rhs (and bias) padded with zeros, then sliced back:
@@ -105,27 +132,36 @@ struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
   void form(graph::MatMulOp op) {
     Value result = op.getResult();
     Operation *last = op;
-    Value bias;
+    Value bias, residual;
     StringRef activation = "none";
     Type element = tensorType(result).getElementType();
+    // Rows that must be padded to 16 bytes (below) leave no room for a
+    // residual of the result's layout.
+    int64_t n = tensorType(result).getShape().back();
+    int64_t align =
+        kRowAlignmentBytes / (tensorType(result).getElementTypeBitWidth() / 8);
+    bool unaligned = n % align != 0;
     // Each absorbed op must be the only user of the value before it, so
-    // nothing else needs the intermediate.
-    if (result.hasOneUse())
-      if (auto add = dyn_cast<graph::AddOp>(*result.getUsers().begin()))
-        if ((bias = biasOf(add, result))) {
-          last = add;
-          result = add.getResult();
-        }
-    if (result.hasOneUse()) {
-      Operation *user = *result.getUsers().begin();
-      if (auto gelu = dyn_cast<graph::GeluOp>(user);
-          gelu && (gelu.getApproximate() || !element.isF32())) {
-        activation = "gelu_tanh";
-        last = user;
-      } else if (isa<graph::ReluOp>(user)) {
-        activation = "relu";
-        last = user;
+    // nothing else needs the intermediate; row-preserving reshapes between
+    // them are views and are looked through.
+    auto [user, input] = soleUser(result);
+    if (auto add = dyn_cast_or_null<graph::AddOp>(user))
+      if ((bias = biasOf(add, input))) {
+        last = add;
+        std::tie(user, input) = soleUser(add.getResult());
       }
+    if (auto add = dyn_cast_or_null<graph::AddOp>(user); add && !unaligned)
+      if ((residual = residualOf(add, input))) {
+        last = add;
+        user = nullptr; // cuBLASLt activates after adding C: not gelu(x) + r
+      }
+    if (auto gelu = dyn_cast_or_null<graph::GeluOp>(user);
+        gelu && (gelu.getApproximate() || !element.isF32())) {
+      activation = "gelu_tanh";
+      last = user;
+    } else if (isa_and_nonnull<graph::ReluOp>(user)) {
+      activation = "relu";
+      last = user;
     }
     OpBuilder b(last);
     SmallVector<Operation *> originals{op.getRhs().getDefiningOp(),
@@ -146,12 +182,12 @@ struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
           RankedTensorType::get({tensorType(bias).getNumElements()}, element);
       bias = graph::ReshapeOp::create(b, op.getLoc(), type, bias);
     }
-    auto resultType = cast<RankedTensorType>(last->getResult(0).getType());
-    int64_t n = resultType.getShape().back();
-    int64_t align =
-        kRowAlignmentBytes / (resultType.getElementTypeBitWidth() / 8);
+    // The product's own shape; reshapes looked through are applied after.
+    auto resultType = tensorType(op.getResult());
+    if (residual && tensorType(residual) != resultType)
+      residual = graph::ReshapeOp::create(b, op.getLoc(), resultType, residual);
     int64_t padded = (n + align - 1) / align * align;
-    bool pad = padded != n && tensorType(rhs).getRank() == 2;
+    bool pad = unaligned && tensorType(rhs).getRank() == 2;
     if (pad) {
       rhs = padLastDim(b, op.getLoc(), rhs, padded);
       if (bias)
@@ -160,17 +196,20 @@ struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
       shape.back() = padded;
       resultType = RankedTensorType::get(shape, resultType.getElementType());
     }
-    auto matmul =
-        MatMulOp::create(b, op.getLoc(), resultType, op.getLhs(), rhs, bias,
-                         b.getStringAttr(activation), b.getBoolAttr(false));
+    auto matmul = MatMulOp::create(b, op.getLoc(), resultType, op.getLhs(), rhs,
+                                   bias, residual, b.getStringAttr(activation),
+                                   b.getBoolAttr(false));
     Value replacement = matmul.getResult();
     if (pad) {
       SmallVector<int64_t> starts(resultType.getRank(), 0),
           steps(resultType.getRank(), 1);
       replacement = graph::SliceOp::create(
-          b, op.getLoc(), last->getResult(0).getType(), replacement,
+          b, op.getLoc(), tensorType(op.getResult()), replacement,
           b.getDenseI64ArrayAttr(starts), b.getDenseI64ArrayAttr(steps));
     }
+    if (replacement.getType() != last->getResult(0).getType())
+      replacement = graph::ReshapeOp::create(
+          b, op.getLoc(), last->getResult(0).getType(), replacement);
     last->getResult(0).replaceAllUsesWith(replacement);
     // Erase the absorbed chain from its end back to the matmul, and the
     // unpadded constants padding replaced.
@@ -196,7 +235,8 @@ struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
       cur->erase();
       for (Operation *def : producers)
         if (def == first ||
-            isa<graph::AddOp, graph::GeluOp, graph::ReluOp>(def))
+            isa<graph::AddOp, graph::GeluOp, graph::ReluOp, graph::ReshapeOp>(
+                def))
           worklist.push_back(def);
     }
   }

@@ -38,6 +38,8 @@ LogicalResult MatMulOp::verify() {
     return emitOpError("rhs batch dimensions differ from the lhs's");
   if (getBias() && getBias().getType().getNumElements() != n)
     return emitOpError("bias must have one element per output column");
+  if (getResidual() && getResidual().getType() != result)
+    return emitOpError("residual must have the result's type");
   StringRef act = getActivation();
   if (act != "none" && act != "gelu_tanh" && act != "relu")
     return emitOpError("unknown activation '") << act << "'";

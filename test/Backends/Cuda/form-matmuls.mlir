@@ -84,3 +84,49 @@ func.func @unit_batch_rhs(%x: tensor<4x2x16xf32>, %w: tensor<1x16x8xf32>) -> ten
   %m = gaon_graph.matmul %x, %w : (tensor<4x2x16xf32>, tensor<1x16x8xf32>) -> tensor<4x2x8xf32>
   return %m : tensor<4x2x8xf32>
 }
+
+// A bias add and then a residual add of the product's shape become
+// cuBLASLt's bias epilogue and beta * C, looking through the reshapes
+// between them; the result is viewed back in the add's shape.
+// CHECK-LABEL: func.func @bias_residual_through_reshapes
+// CHECK: %[[R:.*]] = gaon_graph.reshape %arg3 : tensor<2x4x8xf16> -> tensor<8x8xf16>
+// CHECK: %[[M:.*]] = gaon_cuda.matmul %arg0, %arg1 bias %arg2 residual %[[R]] : (tensor<8x16xf16>, tensor<16x8xf16>, tensor<8xf16>, tensor<8x8xf16>) -> tensor<8x8xf16>
+// CHECK: %[[V:.*]] = gaon_graph.reshape %[[M]] : tensor<8x8xf16> -> tensor<2x4x8xf16>
+// CHECK-NOT: gaon_graph.add
+// CHECK: return %[[V]]
+func.func @bias_residual_through_reshapes(%x: tensor<8x16xf16>, %w: tensor<16x8xf16>, %b: tensor<8xf16>, %r: tensor<2x4x8xf16>) -> tensor<2x4x8xf16> {
+  %m = gaon_graph.matmul %x, %w : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x8xf16>
+  %v = gaon_graph.reshape %m : tensor<8x8xf16> -> tensor<2x4x8xf16>
+  %a = gaon_graph.add %v, %b : (tensor<2x4x8xf16>, tensor<8xf16>) -> tensor<2x4x8xf16>
+  %s = gaon_graph.add %r, %a : (tensor<2x4x8xf16>, tensor<2x4x8xf16>) -> tensor<2x4x8xf16>
+  return %s : tensor<2x4x8xf16>
+}
+
+// cuBLASLt activates after adding C, so gelu(x W) + r keeps its add; a
+// broadcast over columns is neither a bias nor a residual; rows that need padding (5 x f16 is
+// not 16 bytes) leave no room for one; a reshape that changes the rows
+// stops the chain (the GELU stays outside).
+// CHECK-LABEL: func.func @residual_not_absorbed
+// CHECK: %[[G:.*]] = gaon_cuda.matmul %arg0, %arg1 {activation = "gelu_tanh"} : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x8xf16>
+// CHECK: gaon_graph.add %[[G]], %arg2
+// CHECK: %[[B:.*]] = gaon_cuda.matmul %arg0, %arg1 : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x8xf16>
+// CHECK: gaon_graph.add %[[B]], %arg3 : (tensor<8x8xf16>, tensor<8x1xf16>)
+// CHECK: gaon_cuda.matmul %arg0, %{{.*}} : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x8xf16>
+// CHECK: gaon_graph.slice
+// CHECK: gaon_graph.add %{{.*}}, %arg5 : (tensor<8x5xf16>, tensor<8x5xf16>)
+// CHECK: gaon_cuda.matmul %arg0, %arg1 : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x8xf16>
+// CHECK: gaon_graph.reshape %{{.*}} : tensor<8x8xf16> -> tensor<64xf16>
+// CHECK: gaon_graph.gelu
+func.func @residual_not_absorbed(%x: tensor<8x16xf16>, %w: tensor<16x8xf16>, %r: tensor<8x8xf16>, %col: tensor<8x1xf16>, %w5: tensor<16x5xf16>, %r5: tensor<8x5xf16>) -> (tensor<8x8xf16>, tensor<8x8xf16>, tensor<8x5xf16>, tensor<64xf16>) {
+  %m = gaon_graph.matmul %x, %w : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x8xf16>
+  %g = gaon_graph.gelu %m {approximate = true} : tensor<8x8xf16>
+  %a = gaon_graph.add %g, %r : (tensor<8x8xf16>, tensor<8x8xf16>) -> tensor<8x8xf16>
+  %m2 = gaon_graph.matmul %x, %w : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x8xf16>
+  %b = gaon_graph.add %m2, %col : (tensor<8x8xf16>, tensor<8x1xf16>) -> tensor<8x8xf16>
+  %m5 = gaon_graph.matmul %x, %w5 : (tensor<8x16xf16>, tensor<16x5xf16>) -> tensor<8x5xf16>
+  %c = gaon_graph.add %m5, %r5 : (tensor<8x5xf16>, tensor<8x5xf16>) -> tensor<8x5xf16>
+  %m3 = gaon_graph.matmul %x, %w : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x8xf16>
+  %flat = gaon_graph.reshape %m3 : tensor<8x8xf16> -> tensor<64xf16>
+  %h = gaon_graph.gelu %flat {approximate = true} : tensor<64xf16>
+  return %a, %b, %c, %h : tensor<8x8xf16>, tensor<8x8xf16>, tensor<8x5xf16>, tensor<64xf16>
+}

@@ -10,6 +10,8 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+
 #include <cstring>
 #include <random>
 
@@ -56,6 +58,8 @@ Plan samplePlan() {
   mm.b = {3, 0};
   mm.d = {4, 32};
   mm.bias = {5, 8};
+  mm.beta = 1.0f;
+  mm.c = {4, 4096};
   plan.steps.push_back(mm);
 
   AttentionStep at;
@@ -129,6 +133,9 @@ TEST(CudaPlan, RoundTripEveryStepKind) {
   EXPECT_EQ(mm.epilogue, Epilogue::BiasGelu);
   EXPECT_TRUE(mm.transB);
   EXPECT_EQ(mm.bias, (DevicePtr{5, 8}));
+  EXPECT_EQ(mm.beta, 1.0f);
+  EXPECT_EQ(mm.c, (DevicePtr{4, 4096}));
+  EXPECT_FALSE(mm.f32Out);
   const auto &at = std::get<AttentionStep>(decoded->steps[2]);
   EXPECT_EQ(at.kvHeads, 2);
   EXPECT_EQ(at.maskStride[2], 2);
@@ -154,7 +161,7 @@ TEST(CudaPlan, DescribeStep) {
             "1024, 5 args");
   EXPECT_EQ(describeStep(plan.steps[1]),
             "matmul f16 m=128 n=768 k=64 batch=3 transB epilogue=bias_gelu "
-            "a=b2+16 b=b3+0 d=b4+32");
+            "a=b2+16 b=b3+0 d=b4+32 + 1 * c=b4+4096");
   EXPECT_EQ(describeStep(plan.steps[2]),
             "attention bf16 batch=2 heads=8/2 seq=16x32 dim=64 causal mask");
   EXPECT_EQ(describeStep(plan.steps[3]), "copy 300 bytes b1+100 -> b5+200");
@@ -253,11 +260,11 @@ TEST(CudaPlan, BadMagicAndVersion) {
             std::string::npos);
 
   bytes = encodePlan(samplePlan());
-  bytes[4] = 2;
+  bytes[4] = 1; // version 1 plans had no residual or f32-output fields
   decoded = decode(bytes);
   ASSERT_FALSE(decoded.isOk());
   EXPECT_EQ(decoded.status().code(), rt::StatusCode::FailedPrecondition);
-  EXPECT_NE(decoded.status().message().find("unsupported version 2"),
+  EXPECT_NE(decoded.status().message().find("unsupported version 1"),
             std::string::npos)
       << decoded.status().message();
   EXPECT_FALSE(decodePlan(nullptr, 0).isOk());
@@ -311,6 +318,29 @@ TEST(CudaPlan, SemanticErrorsHaveMessages) {
     Plan plan = samplePlan();
     std::get<MatmulStep>(plan.steps[1]).bias.binding = 17;
     expectRejected(plan, "bias uses binding 17");
+  }
+  {
+    Plan plan = samplePlan();
+    std::get<MatmulStep>(plan.steps[1]).c.binding = 17;
+    expectRejected(plan, "c uses binding 17");
+  }
+  {
+    // With beta 0 the residual pointer is ignored.
+    Plan plan = samplePlan();
+    auto &mm = std::get<MatmulStep>(plan.steps[1]);
+    mm.beta = 0.0f;
+    mm.c.binding = 17;
+    EXPECT_TRUE(decode(encodePlan(plan)).isOk());
+  }
+  {
+    Plan plan = samplePlan();
+    std::get<MatmulStep>(plan.steps[1]).beta = INFINITY;
+    expectRejected(plan, "beta is not finite");
+  }
+  {
+    Plan plan = samplePlan();
+    std::get<MatmulStep>(plan.steps[1]).f32Out = true;
+    expectRejected(plan, "f32 output with a bias epilogue");
   }
   {
     // Without a bias epilogue the bias pointer is ignored.

@@ -96,7 +96,7 @@ std::string heuristic(CudaDevice &device, const MatmulProblem &p, int wanted,
   const std::pair<cublasLtMatmulPreferenceAttributes_t, uint32_t> alignments[] =
       {{CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES, p.alignA},
        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES, p.alignB},
-       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, p.alignD},
+       {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES, p.alignC},
        {CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES, p.alignD}};
   st = lt.cublasLtMatmulPreferenceSetAttribute(
       preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspace,
@@ -140,15 +140,14 @@ timeCandidates(CudaDevice &device, const MatmulProblem &p, CUstream stream,
   if (std::string error = scope.init(); !error.empty())
     return error;
   const CublasLtApi &lt = *device.lt;
-  const float beta = 0.0f;
   double best = -1.0;
   for (const cublasLtMatmulHeuristicResult_t &candidate : candidates) {
     auto issue = [&] {
       return lt.cublasLtMatmul(
                  device.ltHandle, p.desc, &p.alpha,
                  reinterpret_cast<const void *>(p.a), p.layoutA,
-                 reinterpret_cast<const void *>(p.b), p.layoutB, &beta,
-                 reinterpret_cast<const void *>(p.d), p.layoutD,
+                 reinterpret_cast<const void *>(p.b), p.layoutB, &p.beta,
+                 reinterpret_cast<const void *>(p.c), p.layoutD,
                  reinterpret_cast<void *>(p.d), p.layoutD, &candidate.algo,
                  reinterpret_cast<void *>(device.workspace),
                  candidate.workspaceSize, stream) == CUBLAS_STATUS_SUCCESS;

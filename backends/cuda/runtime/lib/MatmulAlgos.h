@@ -26,10 +26,10 @@ struct CudaDevice;
 struct MatmulProblem {
   cublasLtMatmulDesc_t desc = nullptr;
   cublasLtMatrixLayout_t layoutA = nullptr, layoutB = nullptr,
-                         layoutD = nullptr;          ///< C and D share layoutD
-  CUdeviceptr a = 0, b = 0, d = 0;                   ///< cuBLASLt's A, B, D
-  uint32_t alignA = 256, alignB = 256, alignD = 256; ///< bytes
-  float alpha = 1.0f;
+                         layoutD = nullptr; ///< C and D share layoutD
+  CUdeviceptr a = 0, b = 0, c = 0, d = 0;   ///< cuBLASLt's A, B, C, D
+  uint32_t alignA = 256, alignB = 256, alignC = 256, alignD = 256; ///< bytes
+  float alpha = 1.0f, beta = 0.0f;
   /// Problems with equal signatures get the same algorithm.
   std::string signature;
   /// For errors: "f16, operand alignments 256/256/256 bytes".

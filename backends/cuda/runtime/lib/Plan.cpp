@@ -10,9 +10,9 @@
 //   Launch     u32 module | str kernel | 3 x u32 grid | 3 x u32 block
 //              | u32 sharedBytes | u32 nargs | nargs x (u8 kind | payload:
 //              ptr, i32, i64 or f32)
-//   Matmul     i32 dtype | i64 m, n, k, batch | u8 transA, transB
-//              | i64 lda, ldb, ldd, strideA, strideB, strideD | f32 alpha
-//              | u8 epilogue | ptr a, b, d, bias
+//   Matmul     i32 dtype | u8 f32Out | i64 m, n, k, batch | u8 transA, transB
+//              | i64 lda, ldb, ldd, strideA, strideB, strideD | f32 alpha,
+//              beta | u8 epilogue | ptr a, b, d, bias, c
 //   Attention  i32 dtype | i32 batch, heads, kvHeads, seqQ, seqK, headDim
 //              | f32 scale | u8 causal, hasMask | ptr q, k, v, o, mask
 //              | 5 x 3 x i64 strides (q, k, v, o, mask)
@@ -113,6 +113,7 @@ void encodeStep(Writer &w, const LaunchStep &s) {
 void encodeStep(Writer &w, const MatmulStep &s) {
   w.u8(static_cast<uint8_t>(StepKind::Matmul));
   w.i32(static_cast<int32_t>(s.dtype));
+  w.u8(s.f32Out);
   for (int64_t v : {s.m, s.n, s.k, s.batch})
     w.i64(v);
   w.u8(s.transA);
@@ -120,8 +121,9 @@ void encodeStep(Writer &w, const MatmulStep &s) {
   for (int64_t v : {s.lda, s.ldb, s.ldd, s.strideA, s.strideB, s.strideD})
     w.i64(v);
   w.f32(s.alpha);
+  w.f32(s.beta);
   w.u8(static_cast<uint8_t>(s.epilogue));
-  for (const DevicePtr *p : {&s.a, &s.b, &s.d, &s.bias})
+  for (const DevicePtr *p : {&s.a, &s.b, &s.d, &s.bias, &s.c})
     w.ptr(*p);
 }
 
@@ -317,13 +319,19 @@ private:
     if (s.batch > 1 && s.strideD == 0)
       fail("strideD is 0 with batch " + std::to_string(s.batch) +
            ": every batch would write the same output");
+    if (s.f32Out && hasBias(s.epilogue))
+      fail("f32 output with a bias epilogue (the bias has the input dtype)");
     if (!std::isfinite(s.alpha))
       fail("alpha is not finite");
+    if (!std::isfinite(s.beta))
+      fail("beta is not finite");
     pointer("a", s.a);
     pointer("b", s.b);
     pointer("d", s.d);
     if (hasBias(s.epilogue))
       pointer("bias", s.bias);
+    if (s.beta != 0.0f)
+      pointer("c", s.c);
   }
 
   void checkStep(const AttentionStep &s) {
@@ -424,6 +432,7 @@ Step decodeMatmul(Reader &r) {
   s.dtype = static_cast<rt::DType>(dtype);
   if (!r.failed() && !rt::isValidDType(dtype))
     r.fail("matmul dtype " + std::to_string(dtype) + " is not a dtype");
+  s.f32Out = r.boolean("f32Out");
   s.m = r.i64("m");
   s.n = r.i64("n");
   s.k = r.i64("k");
@@ -437,6 +446,7 @@ Step decodeMatmul(Reader &r) {
   s.strideB = r.i64("strideB");
   s.strideD = r.i64("strideD");
   s.alpha = r.f32("alpha");
+  s.beta = r.f32("beta");
   uint8_t epilogue = r.u8("epilogue");
   if (!r.failed() && epilogue > static_cast<uint8_t>(Epilogue::BiasRelu))
     r.fail("unknown epilogue " + std::to_string(epilogue));
@@ -445,6 +455,7 @@ Step decodeMatmul(Reader &r) {
   s.b = r.ptr("b");
   s.d = r.ptr("d");
   s.bias = r.ptr("bias");
+  s.c = r.ptr("c");
   return s;
 }
 
@@ -612,10 +623,14 @@ std::string describeStep(const Step &step) {
       os << " transA";
     if (s->transB)
       os << " transB";
+    if (s->f32Out)
+      os << " out=f32";
     if (s->epilogue != Epilogue::None)
       os << " epilogue=" << epilogueName(s->epilogue);
     os << " a=" << ptrText(s->a) << " b=" << ptrText(s->b)
        << " d=" << ptrText(s->d);
+    if (s->beta != 0.0f)
+      os << " + " << s->beta << " * c=" << ptrText(s->c);
   } else if (const auto *s = std::get_if<AttentionStep>(&step)) {
     os << "attention " << rt::dtypeName(s->dtype) << " batch=" << s->batch
        << " heads=" << s->heads;

@@ -318,12 +318,14 @@ Status prepareMatmul(CudaExecutable &exe, size_t i, const MatmulStep &s) {
                              "cublasLtMatmulDescSetAttribute(EPILOGUE)"));
 
   // Column-major shapes (see the file comment).
-  auto layout = [&](cublasLtMatrixLayout_t *out, int64_t rows, int64_t cols,
-                    int64_t ld, int64_t stride) -> Status {
-    GAON_RETURN_IF_ERROR(check(
-        lt.cublasLtMatrixLayoutCreate(out, type, static_cast<uint64_t>(rows),
-                                      static_cast<uint64_t>(cols), ld),
-        "cublasLtMatrixLayoutCreate"));
+  auto layout = [&](cublasLtMatrixLayout_t *out, cudaDataType_t elementType,
+                    int64_t rows, int64_t cols, int64_t ld,
+                    int64_t stride) -> Status {
+    GAON_RETURN_IF_ERROR(
+        check(lt.cublasLtMatrixLayoutCreate(out, elementType,
+                                            static_cast<uint64_t>(rows),
+                                            static_cast<uint64_t>(cols), ld),
+              "cublasLtMatrixLayoutCreate"));
     if (s.batch == 1)
       return Status::ok();
     int32_t count = static_cast<int32_t>(s.batch);
@@ -338,12 +340,13 @@ Status prepareMatmul(CudaExecutable &exe, size_t i, const MatmulStep &s) {
   };
   // cuBLASLt's A (N x K after op) is our B: stored K x N row-major = N x K
   // column-major, or transposed N x K row-major = K x N column-major.
-  GAON_RETURN_IF_ERROR(layout(&state->layoutA, s.transB ? s.k : s.n,
+  GAON_RETURN_IF_ERROR(layout(&state->layoutA, type, s.transB ? s.k : s.n,
                               s.transB ? s.n : s.k, s.ldb, s.strideB));
   // cuBLASLt's B (K x M after op) is our A.
-  GAON_RETURN_IF_ERROR(layout(&state->layoutB, s.transA ? s.m : s.k,
+  GAON_RETURN_IF_ERROR(layout(&state->layoutB, type, s.transA ? s.m : s.k,
                               s.transA ? s.k : s.m, s.lda, s.strideA));
-  GAON_RETURN_IF_ERROR(layout(&state->layoutD, s.n, s.m, s.ldd, s.strideD));
+  GAON_RETURN_IF_ERROR(layout(&state->layoutD, cudaType(s.outDtype()), s.n, s.m,
+                              s.ldd, s.strideD));
   exe.matmuls[i] = std::move(state);
   exe.usesWorkspace = true;
   return Status::ok();
@@ -505,9 +508,12 @@ void computeRequirements(CudaExecutable &exe) {
            satMul(size,
                   spanElements(s->batch, s->strideB, s->transB ? s->n : s->k,
                                s->ldb, s->transB ? s->k : s->n)));
-      need(
-          i, s->d,
-          satMul(size, spanElements(s->batch, s->strideD, s->m, s->ldd, s->n)));
+      uint64_t outSize = rt::dtypeSize(s->outDtype());
+      uint64_t outElements =
+          spanElements(s->batch, s->strideD, s->m, s->ldd, s->n);
+      need(i, s->d, satMul(outSize, outElements));
+      if (s->beta != 0.0f)
+        need(i, s->c, satMul(outSize, outElements)); // C has D's layout
       if (hasBias(s->epilogue))
         need(i, s->bias, satMul(size, static_cast<uint64_t>(s->n)));
     } else if (const auto *s = std::get_if<AttentionStep>(&step)) {
@@ -581,12 +587,14 @@ std::string issueLaunch(CudaExecutable &exe, size_t i, const LaunchStep &s,
 /// the descriptor for its alignment, so it must be set before.
 std::string matmulAlgo(CudaExecutable &exe, MatmulState &state,
                        const MatmulStep &s, CUdeviceptr a, CUdeviceptr b,
-                       CUdeviceptr d, CUdeviceptr bias, CUstream stream,
-                       const MatmulAlgo **out) {
+                       CUdeviceptr c, CUdeviceptr d, CUdeviceptr bias,
+                       CUstream stream, const MatmulAlgo **out) {
   uint32_t alignA = alignmentOf(a), alignB = alignmentOf(b),
-           alignD = alignmentOf(d), alignBias = alignmentOf(bias);
+           alignC = alignmentOf(c), alignD = alignmentOf(d),
+           alignBias = alignmentOf(bias);
   uint64_t key = alignA | alignB << 9 | alignD << 18 |
-                 static_cast<uint64_t>(alignBias) << 27;
+                 static_cast<uint64_t>(alignBias) << 27 |
+                 static_cast<uint64_t>(alignC) << 36;
   for (const MatmulAlgo &algo : state.algos)
     if (algo.key == key) {
       *out = &algo;
@@ -599,17 +607,21 @@ std::string matmulAlgo(CudaExecutable &exe, MatmulState &state,
   problem.layoutD = state.layoutD;
   problem.a = b; // cuBLASLt's A is our B (see the file comment)
   problem.b = a;
+  problem.c = c;
   problem.d = d;
   problem.alignA = alignB;
   problem.alignB = alignA;
+  problem.alignC = alignC;
   problem.alignD = alignD;
   problem.alpha = s.alpha;
+  problem.beta = s.beta;
   // Everything the descriptor and layouts were made from, and the
   // alignments the heuristic was told.
   std::string sig;
-  for (int64_t v : {int64_t(s.dtype), s.m, s.n, s.k, s.batch, int64_t(s.transA),
-                    int64_t(s.transB), s.lda, s.ldb, s.ldd, s.strideA,
-                    s.strideB, s.strideD, int64_t(s.epilogue), int64_t(key)})
+  for (int64_t v : {int64_t(s.dtype), int64_t(s.outDtype()), s.m, s.n, s.k,
+                    s.batch, int64_t(s.transA), int64_t(s.transB), s.lda, s.ldb,
+                    s.ldd, s.strideA, s.strideB, s.strideD, int64_t(s.epilogue),
+                    int64_t(s.beta != 0.0f), int64_t(key)})
     sig += std::to_string(v) + ",";
   problem.signature = std::move(sig);
   problem.description = std::string(rt::dtypeName(s.dtype)) +
@@ -645,16 +657,18 @@ std::string issueMatmul(CudaExecutable &exe, size_t i, const MatmulStep &s,
       return "cublasLtMatmulDescSetAttribute(BIAS_POINTER) failed: " +
              cublasErrorText(lt, st);
   }
+  const float alpha = s.alpha, beta = s.beta;
+  // C is the residual when beta != 0, else D (cuBLASLt does not read it).
+  CUdeviceptr c = beta != 0.0f ? address(bases, s.c) : d;
   const MatmulAlgo *algo = nullptr;
   if (std::string error =
-          matmulAlgo(exe, state, s, a, b, d, biasAddress, stream, &algo);
+          matmulAlgo(exe, state, s, a, b, c, d, biasAddress, stream, &algo);
       !error.empty())
     return error;
-  const float alpha = s.alpha, beta = 0.0f;
   cublasStatus_t st = lt.cublasLtMatmul(
       device.ltHandle, state.desc, &alpha, reinterpret_cast<const void *>(b),
       state.layoutA, reinterpret_cast<const void *>(a), state.layoutB, &beta,
-      reinterpret_cast<const void *>(d), state.layoutD,
+      reinterpret_cast<const void *>(c), state.layoutD,
       reinterpret_cast<void *>(d), state.layoutD, &algo->algo,
       reinterpret_cast<void *>(device.workspace), algo->workspaceBytes, stream);
   return st == CUBLAS_STATUS_SUCCESS

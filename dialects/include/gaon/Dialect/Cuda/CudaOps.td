@@ -24,22 +24,24 @@ def Cuda_Dialect : Dialect {
 class Cuda_Op<string mnemonic, list<Trait> traits = []>
     : Op<Cuda_Dialect, mnemonic, traits>;
 
-def Cuda_MatMulOp : Cuda_Op<"matmul", [Pure]> {
+def Cuda_MatMulOp : Cuda_Op<"matmul", [Pure, AttrSizedOperandSegments]> {
   let summary = "A (batched) matrix product run by cuBLASLt with an epilogue";
   let description = [{
-    `activation(lhs x op(rhs) + bias)` with fp32 accumulation. `lhs` is
-    `[..., M, K]`; `rhs` is `[..., K, N]` (or `[..., N, K]` with
+    `activation(lhs x op(rhs) + residual + bias)` with fp32 accumulation.
+    `lhs` is `[..., M, K]`; `rhs` is `[..., K, N]` (or `[..., N, K]` with
     `transpose_rhs`), either with the lhs's batch dimensions or none
-    (shared by every batch). `bias` has N elements. `activation` is `none`,
-    `gelu_tanh` or `relu`: the epilogues cuBLASLt offers.
+    (shared by every batch). `bias` has N elements; `residual` has the
+    result's type (cuBLASLt's `beta * C` with beta 1). `activation` is
+    `none`, `gelu_tanh` or `relu`: the epilogues cuBLASLt offers.
   }];
   let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs,
                    Optional<AnyRankedTensor>:$bias,
+                   Optional<AnyRankedTensor>:$residual,
                    DefaultValuedAttr<StrAttr, "\"none\"">:$activation,
                    DefaultValuedAttr<BoolAttr, "false">:$transpose_rhs);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
-    $lhs `,` $rhs (`bias` $bias^)? attr-dict `:`
+    $lhs `,` $rhs (`bias` $bias^)? (`residual` $residual^)? attr-dict `:`
     functional-type(operands, results)
   }];
   let hasVerifier = 1;

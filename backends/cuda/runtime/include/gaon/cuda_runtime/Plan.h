@@ -37,7 +37,7 @@ namespace gaon::cuda {
 
 /// The executable format name recorded in the artifact.
 inline constexpr const char *kPlanFormat = "cuda-plan";
-inline constexpr uint32_t kPlanVersion = 1;
+inline constexpr uint32_t kPlanVersion = 2;
 
 /// A device address: binding `binding` of the dispatch, plus `offset` bytes.
 struct DevicePtr {
@@ -51,7 +51,7 @@ struct DevicePtr {
 struct KernelArg {
   enum class Kind : uint8_t { Pointer = 0, I32 = 1, I64 = 2, F32 = 3 };
   Kind kind = Kind::Pointer;
-  DevicePtr pointer;  ///< Kind::Pointer
+  DevicePtr pointer;   ///< Kind::Pointer
   int64_t integer = 0; ///< Kind::I32 / I64
   float real = 0;      ///< Kind::F32
 
@@ -79,8 +79,11 @@ enum class Epilogue : uint8_t {
   BiasRelu = 5,
 };
 
+/// D = epilogue(alpha * op(A) op(B) + beta * C [+ bias]), C (the
+/// residual) read only when beta != 0, with D's layout.
 struct MatmulStep {
-  rt::DType dtype = rt::DType::F32; ///< A, B, bias and D element type
+  rt::DType dtype = rt::DType::F32; ///< A, B and bias (and C, D) type
+  bool f32Out = false; ///< C and D are f32 instead (no bias epilogue)
   int64_t m = 0, n = 0, k = 0;
   int64_t batch = 1;
   bool transA = false; ///< A stored K x M (row-major), used transposed
@@ -90,8 +93,12 @@ struct MatmulStep {
   int64_t lda = 0, ldb = 0, ldd = 0;
   int64_t strideA = 0, strideB = 0, strideD = 0;
   float alpha = 1.0f;
+  float beta = 0.0f;
   Epilogue epilogue = Epilogue::None;
   DevicePtr a, b, d, bias; ///< bias only with a Bias* epilogue
+  DevicePtr c;             ///< only with beta != 0
+
+  rt::DType outDtype() const { return f32Out ? rt::DType::F32 : dtype; }
 };
 
 struct AttentionStep {
@@ -118,7 +125,7 @@ struct CopyStep {
 using Step = std::variant<LaunchStep, MatmulStep, AttentionStep, CopyStep>;
 
 struct Plan {
-  std::string arch = "sm_90"; ///< the architecture the PTX was built for
+  std::string arch = "sm_90";       ///< the architecture the PTX was built for
   std::vector<std::string> modules; ///< PTX text, one per module
   uint32_t bindingCount = 0;
   std::vector<Step> steps;
