@@ -20,9 +20,10 @@ func.func @large_matmul(%x: tensor<8192x4096xbf16>, %w: tensor<4096x4096xbf16>) 
   return %m : tensor<8192x4096xbf16>
 }
 
-// Attention: 128-row query and key blocks (one array fold each).
+// Attention: 128-row query blocks (one array fold) and 256-key blocks (as
+// wide as RNGD's 256 vector lanes, which the online softmax runs on).
 // CHECK-LABEL: func.func @attention
-// CHECK: gaon_graph.attention {{.*}}#gaon_npu.schedule<tile = [128, 128]>
+// CHECK: gaon_graph.attention {{.*}}#gaon_npu.schedule<tile = [128, 256]>
 func.func @attention(%q: tensor<1x12x256x64xbf16>, %k: tensor<1x12x256x64xbf16>, %v: tensor<1x12x256x64xbf16>) -> tensor<1x12x256x64xbf16> {
   %o = gaon_graph.attention %q, %k, %v {scale = 0.125 : f64, causal = true} : (tensor<1x12x256x64xbf16>, tensor<1x12x256x64xbf16>, tensor<1x12x256x64xbf16>) -> tensor<1x12x256x64xbf16>
   return %o : tensor<1x12x256x64xbf16>

@@ -46,7 +46,7 @@ struct AttnShape {
   int64_t B = 0, H = 0, Sq = 0, D = 0, Hkv = 0, Sk = 0, Dv = 0;
   DType type = DType::F32;
   unsigned e = 0, eo = 0, em = 0;
-  bool mask = false, maskCol = false;
+  bool mask = false, maskCol = false, maskRow = false;
   std::vector<int64_t> maskStr;
 };
 
@@ -83,6 +83,10 @@ AttnShape analyze(const ChipDesc &chip, const Tensor &q, const Tensor &k,
   a.mask = mask != nullptr;
   a.em = mask ? dtypeBytes(mask->dtype) : 0;
   a.maskCol = mask && a.maskStr[3] == 0 && a.Sk > 1;
+  // One row for every query (padding masks [B, 1, 1, Sk]): loaded once per
+  // block and broadcast by the vector unit, not repeated by the DMA (a
+  // repeated DRAM row streams from one channel).
+  a.maskRow = mask && !a.maskCol && a.maskStr[2] == 0;
   return a;
 }
 
@@ -113,10 +117,13 @@ void planAttention(const ChipDesc &chip, const AttentionProblem &p,
   AttnShape a =
       analyze(chip, p.q, p.k, p.v, p.mask ? &*p.mask : nullptr, p.out);
   if (step == PlanStep::Tile) {
-    // Blocks of at least one array fold; halved until two of each fit.
+    // Blocks of at least one array fold; key blocks as wide as the vector
+    // unit (the online softmax costs per row and lane group, so a narrower
+    // score tile leaves lanes idle); halved until two of each fit.
     const TensorUnitDesc &tu = chip.tensor;
     int64_t tq = std::clamp<int64_t>(a.Sq, 1, std::max<int64_t>(128, tu.rows));
-    int64_t tk = std::clamp<int64_t>(a.Sk, 1, std::max<int64_t>(128, tu.cols));
+    int64_t tk = std::clamp<int64_t>(
+        a.Sk, 1, std::max<int64_t>({128, tu.cols, int64_t(chip.vector.lanes)}));
     while (footprint(a, tq, tk) > chip.scratchpad.bytes) {
       if (tq <= 1 && tk <= 1)
         fail(kernel, "head dim " + std::to_string(a.D) +
@@ -186,7 +193,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     fail(kernel, "no keys (Sk = 0)");
 
   unsigned e = as.e, eo = as.eo, em = as.em;
-  bool maskCol = as.maskCol;
+  bool maskCol = as.maskCol, maskRow = as.maskRow;
   int64_t tq = sched.tile[0], tk = sched.tile[1];
   SpmAlloc spm{kernel, chipDesc.scratchpad.bytes};
   auto pair = [&](uint64_t n) {
@@ -207,9 +214,33 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
   UnitRef loader = ctx.loader(), storer = ctx.storer();
   UnitRef tensor = UnitRef::tensor(), vector = UnitRef::vector();
   const float negInf = -INFINITY;
+  // Items go to the least-loaded core, costliest first (a causal item's
+  // cost is its number of key blocks, so late query blocks are spread
+  // instead of all landing on the same core); equal costs deal round-robin.
+  auto keysOf = [&](int64_t item) {
+    int64_t q0 = item % qBlocks * tq, nq = std::min(tq, Sq - q0);
+    return causal ? std::min(Sk, q0 + nq) : Sk;
+  };
+  std::vector<int64_t> order(items);
+  for (int64_t i = 0; i < items; ++i)
+    order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+    return ceilDiv(keysOf(x), tk) > ceilDiv(keysOf(y), tk);
+  });
+  std::vector<std::vector<int64_t>> itemsOf(useCores);
+  std::vector<int64_t> load(useCores, 0);
+  for (int64_t item : order) {
+    unsigned best = 0;
+    for (unsigned c = 1; c < useCores; ++c)
+      if (load[c] < load[best])
+        best = c;
+    load[best] += ceilDiv(keysOf(item), tk);
+    itemsOf[best].push_back(item);
+  }
   for (unsigned core = 0; core < useCores; ++core) {
     std::vector<Step> steps;
-    for (int64_t item = core; item < items; item += useCores) {
+    std::sort(itemsOf[core].begin(), itemsOf[core].end());
+    for (int64_t item : itemsOf[core]) {
       Step s;
       s.item = item;
       s.b = item / (H * qBlocks);
@@ -217,7 +248,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       s.q0 = item % qBlocks * tq;
       s.nq = std::min(tq, Sq - s.q0);
       // Top-left causal: query i sees keys j <= i.
-      int64_t keys = causal ? std::min(Sk, s.q0 + s.nq) : Sk;
+      int64_t keys = keysOf(item);
       for (int64_t k0 = 0; k0 < keys; k0 += tk) {
         s.k0 = k0;
         s.nk = std::min(tk, keys - k0);
@@ -263,8 +294,8 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
                      s.k0 * maskStr[3];
         d.src = MemRef::dram(mask->addr + at * em);
         d.dst = cb.spm(maskSlot[sl]);
-        d.rows = static_cast<uint32_t>(s.nq);
-        d.srcRowStride = maskStr[2] * em; // 0 repeats one row
+        d.rows = static_cast<uint32_t>(maskRow ? 1 : s.nq);
+        d.srcRowStride = maskStr[2] * em;
         d.rowBytes = static_cast<uint32_t>((maskCol ? 1 : s.nk) * em);
         d.dstRowStride = d.rowBytes;
         cb.dma(0, d);
@@ -359,7 +390,10 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
         VecOperand m{maskSlot[t % 2],
                      static_cast<uint32_t>((maskCol ? 1 : s.nk) * em),
                      mask->dtype};
-        vec(cb, VecOp::Add, r, c, S, S, m, maskCol ? col : none);
+        vec(cb, VecOp::Add, r, c, S, S, m,
+            maskCol   ? col
+            : maskRow ? Broadcast::Row
+                      : none);
         cb.signal(vector, kMaskFree);
       }
       vec(cb, VecOp::ReduceMax, r, c, tmp, S);
