@@ -95,12 +95,19 @@ private:
   LogicalResult addActivations();
   LogicalResult emitStep(Operation *op);
   LogicalResult emitMatmul(MatMulOp op);
-  /// `bshd` flags (query, key, value, result): that tensor is laid out
-  /// [B, S, H, D] instead of [B, H, S, D].
+  /// How attention reads and writes its tensors (gaon_cuda.attention):
+  /// per (query, key, value, result) whether it is [B, S, H, D] ("bshd")
+  /// rather than [B, H, S, D]; the first head each operand uses; the heads
+  /// of the query and of the key/value.
+  struct AttentionLayout {
+    std::array<bool, 4> bshd = {false, false, false, false};
+    std::array<int64_t, 3> headOffset = {0, 0, 0};
+    int64_t heads = 0, kvHeads = 0;
+  };
   LogicalResult emitAttention(Operation *op, Value query, Value key,
                               Value value, Value mask, Value result,
                               double scale, bool causal,
-                              std::array<bool, 4> bshd);
+                              const AttentionLayout &layout);
   LogicalResult planArena();
 
   func::FuncOp func;
@@ -232,7 +239,7 @@ LogicalResult PlanBuilder::emitMatmul(MatMulOp op) {
 LogicalResult PlanBuilder::emitAttention(Operation *op, Value query, Value key,
                                          Value value, Value mask, Value result,
                                          double scale, bool causal,
-                                         std::array<bool, 4> bshd) {
+                                         const AttentionLayout &layout) {
   auto q = tensorType(query), k = tensorType(key);
   auto dtype = runtimeType(q.getElementType());
   if (!dtype || (*dtype != rt::DType::F32 && *dtype != rt::DType::F16 &&
@@ -242,23 +249,19 @@ LogicalResult PlanBuilder::emitAttention(Operation *op, Value query, Value key,
   if (q.getRank() != 4)
     return op->emitError("attention on the cuda target needs rank-4 "
                          "[B, H, S, D] operands");
-  // (batch, heads, seq) sizes of a tensor in either layout.
-  auto dims = [](RankedTensorType t, bool isBshd) {
-    return std::array<int64_t, 3>{t.getDimSize(0), t.getDimSize(isBshd ? 2 : 1),
-                                  t.getDimSize(isBshd ? 1 : 2)};
-  };
-  auto qd = dims(q, bshd[0]), kd = dims(k, bshd[1]);
+  const auto &bshd = layout.bshd;
   AttentionStep step;
   step.dtype = *dtype;
-  step.batch = int32_t(qd[0]);
-  step.heads = int32_t(qd[1]);
-  step.seqQ = int32_t(qd[2]);
+  step.batch = int32_t(q.getDimSize(0));
+  step.heads = int32_t(layout.heads);
+  step.seqQ = int32_t(q.getDimSize(bshd[0] ? 1 : 2));
   step.headDim = int32_t(q.getDimSize(3));
-  step.kvHeads = int32_t(kd[1]);
-  step.seqK = int32_t(kd[2]);
+  step.kvHeads = int32_t(layout.kvHeads);
+  step.seqK = int32_t(k.getDimSize(bshd[1] ? 1 : 2));
   step.scale = float(scale);
   step.causal = causal;
-  // Element strides over (batch, head, seq); the head dim is contiguous.
+  // Element strides over (batch, head, seq) of the whole operand; the head
+  // dim is contiguous.
   auto strides = [](RankedTensorType t, bool isBshd, int64_t out[3]) {
     int64_t d = t.getDimSize(3);
     int64_t inner = t.getDimSize(2) * d; // stride of dim 1
@@ -270,9 +273,17 @@ LogicalResult PlanBuilder::emitAttention(Operation *op, Value query, Value key,
   strides(k, bshd[1], step.kStride);
   strides(tensorType(value), bshd[2], step.vStride);
   strides(tensorType(result), bshd[3], step.oStride);
-  step.q = ptr(query);
-  step.k = ptr(key);
-  step.v = ptr(value);
+  // An operand that is a head range of a larger tensor starts at its first
+  // head.
+  uint64_t elementBytes = rt::dtypeSize(*dtype);
+  auto at = [&](Value v, int64_t headOffset, const int64_t stride[3]) {
+    DevicePtr p = ptr(v);
+    p.offset += uint64_t(headOffset * stride[1]) * elementBytes;
+    return p;
+  };
+  step.q = at(query, layout.headOffset[0], step.qStride);
+  step.k = at(key, layout.headOffset[1], step.kStride);
+  step.v = at(value, layout.headOffset[2], step.vStride);
   step.o = ptr(result);
   if (mask) {
     auto mt = tensorType(mask);
@@ -340,13 +351,20 @@ LogicalResult PlanBuilder::emitStep(Operation *op) {
     return emitAttention(op, a.getQuery(), a.getKey(), a.getValue(),
                          a.getMask(), a.getResult(),
                          a.getScale().convertToDouble(), a.getCausal(),
-                         {false, false, false, false});
+                         {{false, false, false, false},
+                          {0, 0, 0},
+                          tensorType(a.getQuery()).getDimSize(1),
+                          tensorType(a.getKey()).getDimSize(1)});
   if (auto a = dyn_cast<AttentionOp>(op))
-    return emitAttention(op, a.getQuery(), a.getKey(), a.getValue(),
-                         a.getMask(), a.getResult(),
-                         a.getScale().convertToDouble(), a.getCausal(),
-                         {a.getQueryBshd(), a.getKeyBshd(), a.getValueBshd(),
-                          a.getResultBshd()});
+    return emitAttention(
+        op, a.getQuery(), a.getKey(), a.getValue(), a.getMask(), a.getResult(),
+        a.getScale().convertToDouble(), a.getCausal(),
+        {{a.getQueryBshd(), a.getKeyBshd(), a.getValueBshd(),
+          a.getResultBshd()},
+         {int64_t(a.getQueryHeadOffset()), int64_t(a.getKeyHeadOffset()),
+          int64_t(a.getValueHeadOffset())},
+         a.getNumHeads(),
+         a.getNumKvHeads()});
   return op->emitError("'")
          << op->getName() << "' was not lowered for the cuda target";
 }

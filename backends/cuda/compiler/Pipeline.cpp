@@ -7,6 +7,7 @@
 namespace gaon::cuda {
 
 void buildCudaLoweringPipeline(mlir::OpPassManager &pm) {
+  pm.addNestedPass<mlir::func::FuncOp>(createCudaMergeSiblingMatmuls());
   pm.addNestedPass<mlir::func::FuncOp>(createCudaFormMatmuls());
   pm.addNestedPass<mlir::func::FuncOp>(createCudaFoldAttentionLayouts());
   pm.addNestedPass<mlir::func::FuncOp>(createCudaFormFusions());

@@ -50,6 +50,50 @@ LogicalResult MatMulOp::verify() {
   return success();
 }
 
+int64_t AttentionOp::getNumHeads() {
+  return getResult().getType().getDimSize(getResultBshd() ? 2 : 1);
+}
+
+int64_t AttentionOp::getNumKvHeads() {
+  if (auto heads = getKvHeads())
+    return static_cast<int64_t>(*heads);
+  return getKey().getType().getDimSize(getKeyBshd() ? 2 : 1);
+}
+
+LogicalResult AttentionOp::verify() {
+  auto result = getResult().getType();
+  if (result.getRank() != 4)
+    return emitOpError("needs a rank-4 result");
+  struct Operand {
+    const char *name;
+    RankedTensorType type;
+    bool bshd;
+    int64_t offset, heads;
+  } operands[] = {{"query", getQuery().getType(), getQueryBshd(),
+                   static_cast<int64_t>(getQueryHeadOffset()), getNumHeads()},
+                  {"key", getKey().getType(), getKeyBshd(),
+                   static_cast<int64_t>(getKeyHeadOffset()), getNumKvHeads()},
+                  {"value", getValue().getType(), getValueBshd(),
+                   static_cast<int64_t>(getValueHeadOffset()),
+                   getNumKvHeads()}};
+  int64_t headDim = result.getDimSize(3);
+  for (const Operand &o : operands) {
+    if (o.type.getRank() != 4 || o.type.getDimSize(3) != headDim)
+      return emitOpError(o.name)
+             << " must be rank 4 with the result's head dim " << headDim;
+    int64_t available = o.type.getDimSize(o.bshd ? 2 : 1);
+    if (o.offset < 0 || o.heads <= 0 || o.offset + o.heads > available)
+      return emitOpError(o.name)
+             << " heads [" << o.offset << ", " << o.offset + o.heads
+             << ") are not within its " << available << " heads";
+  }
+  if (getNumHeads() % getNumKvHeads() != 0)
+    return emitOpError("heads (")
+           << getNumHeads() << ") must be a multiple of kv_heads ("
+           << getNumKvHeads() << ")";
+  return success();
+}
+
 LogicalResult FusionOp::verify() {
   Block &block = getBlock();
   if (block.getNumArguments() != getInputs().size())

@@ -39,3 +39,60 @@ func.func @other_permutation(%x: tensor<2x1x8x16xf32>) -> tensor<1x2x8x16xf32> {
   %o = gaon_graph.attention %q, %q, %q {scale = 0.25 : f64} : (tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>, tensor<1x2x8x16xf32>) -> tensor<1x2x8x16xf32>
   return %o : tensor<1x2x8x16xf32>
 }
+
+// Q, K and V split from one fused projection [B, S, (2 + 1 + 1) x 8] (four
+// query heads, grouped-query K and V with one head each) become head ranges
+// of its [B, S, 4, 8] view: the split and the head transposes are gone.
+// CHECK-LABEL: func.func @packed_qkv
+// CHECK-NOT: gaon_graph.split
+// CHECK: %[[P:.*]] = gaon_graph.reshape %arg0 : tensor<1x8x32xf16> -> tensor<1x8x4x8xf16>
+// CHECK: gaon_cuda.attention %[[P]], %[[P]], %[[P]] {key_bshd = true, key_head_offset = 2 : i64, kv_heads = 1 : i64, query_bshd = true, result_bshd = true, scale = 5.000000e-01 : f64, value_bshd = true, value_head_offset = 3 : i64} : (tensor<1x8x4x8xf16>, tensor<1x8x4x8xf16>, tensor<1x8x4x8xf16>) -> tensor<1x8x2x8xf16>
+// CHECK-NOT: gaon_graph.split
+// CHECK-NOT: gaon_graph.transpose
+func.func @packed_qkv(%qkv: tensor<1x8x32xf16>) -> tensor<1x8x2x8xf16> {
+  %q2, %k2, %v2 = gaon_graph.split %qkv {axis = 2 : i64} : tensor<1x8x32xf16> -> tensor<1x8x16xf16>, tensor<1x8x8xf16>, tensor<1x8x8xf16>
+  %qr = gaon_graph.reshape %q2 : tensor<1x8x16xf16> -> tensor<1x8x2x8xf16>
+  %kr = gaon_graph.reshape %k2 : tensor<1x8x8xf16> -> tensor<1x8x1x8xf16>
+  %vr = gaon_graph.reshape %v2 : tensor<1x8x8xf16> -> tensor<1x8x1x8xf16>
+  %q = gaon_graph.transpose %qr {perm = array<i64: 0, 2, 1, 3>} : tensor<1x8x2x8xf16> -> tensor<1x2x8x8xf16>
+  %k = gaon_graph.transpose %kr {perm = array<i64: 0, 2, 1, 3>} : tensor<1x8x1x8xf16> -> tensor<1x1x8x8xf16>
+  %v = gaon_graph.transpose %vr {perm = array<i64: 0, 2, 1, 3>} : tensor<1x8x1x8xf16> -> tensor<1x1x8x8xf16>
+  %o = gaon_graph.attention %q, %k, %v {scale = 0.5 : f64} : (tensor<1x2x8x8xf16>, tensor<1x1x8x8xf16>, tensor<1x1x8x8xf16>) -> tensor<1x2x8x8xf16>
+  %m = gaon_graph.transpose %o {perm = array<i64: 0, 2, 1, 3>} : tensor<1x2x8x8xf16> -> tensor<1x8x2x8xf16>
+  return %m : tensor<1x8x2x8xf16>
+}
+
+// No head ranges when the value does not come from the same split, or when
+// a part does not start at a whole head (a 4-wide part before 8-wide
+// heads): the splits stay, the transposes still fold.
+// CHECK-LABEL: func.func @not_packed
+// CHECK: gaon_graph.split %arg0
+// CHECK: gaon_cuda.attention
+// CHECK-NOT: head_offset
+// CHECK-SAME: key_bshd = true
+// CHECK: gaon_graph.split %arg2
+// CHECK: gaon_cuda.attention
+// CHECK-NOT: head_offset
+// CHECK-SAME: value_bshd = true
+// CHECK-NOT: gaon_graph.transpose
+func.func @not_packed(%qk: tensor<1x8x16xf16>, %vin: tensor<1x8x8xf16>, %odd: tensor<1x8x28xf16>) -> (tensor<1x8x1x8xf16>, tensor<1x8x1x8xf16>) {
+  %q1, %k1 = gaon_graph.split %qk {axis = 2 : i64} : tensor<1x8x16xf16> -> tensor<1x8x8xf16>, tensor<1x8x8xf16>
+  %qr = gaon_graph.reshape %q1 : tensor<1x8x8xf16> -> tensor<1x8x1x8xf16>
+  %kr = gaon_graph.reshape %k1 : tensor<1x8x8xf16> -> tensor<1x8x1x8xf16>
+  %vr = gaon_graph.reshape %vin : tensor<1x8x8xf16> -> tensor<1x8x1x8xf16>
+  %q = gaon_graph.transpose %qr {perm = array<i64: 0, 2, 1, 3>} : tensor<1x8x1x8xf16> -> tensor<1x1x8x8xf16>
+  %k = gaon_graph.transpose %kr {perm = array<i64: 0, 2, 1, 3>} : tensor<1x8x1x8xf16> -> tensor<1x1x8x8xf16>
+  %v = gaon_graph.transpose %vr {perm = array<i64: 0, 2, 1, 3>} : tensor<1x8x1x8xf16> -> tensor<1x1x8x8xf16>
+  %o = gaon_graph.attention %q, %k, %v {scale = 0.5 : f64} : (tensor<1x1x8x8xf16>, tensor<1x1x8x8xf16>, tensor<1x1x8x8xf16>) -> tensor<1x1x8x8xf16>
+  %m = gaon_graph.transpose %o {perm = array<i64: 0, 2, 1, 3>} : tensor<1x1x8x8xf16> -> tensor<1x8x1x8xf16>
+  %pad, %q3, %k3, %v3 = gaon_graph.split %odd {axis = 2 : i64} : tensor<1x8x28xf16> -> tensor<1x8x4xf16>, tensor<1x8x8xf16>, tensor<1x8x8xf16>, tensor<1x8x8xf16>
+  %qr3 = gaon_graph.reshape %q3 : tensor<1x8x8xf16> -> tensor<1x8x1x8xf16>
+  %kr3 = gaon_graph.reshape %k3 : tensor<1x8x8xf16> -> tensor<1x8x1x8xf16>
+  %vr3 = gaon_graph.reshape %v3 : tensor<1x8x8xf16> -> tensor<1x8x1x8xf16>
+  %qt = gaon_graph.transpose %qr3 {perm = array<i64: 0, 2, 1, 3>} : tensor<1x8x1x8xf16> -> tensor<1x1x8x8xf16>
+  %kt = gaon_graph.transpose %kr3 {perm = array<i64: 0, 2, 1, 3>} : tensor<1x8x1x8xf16> -> tensor<1x1x8x8xf16>
+  %vt = gaon_graph.transpose %vr3 {perm = array<i64: 0, 2, 1, 3>} : tensor<1x8x1x8xf16> -> tensor<1x1x8x8xf16>
+  %o3 = gaon_graph.attention %qt, %kt, %vt {scale = 0.5 : f64} : (tensor<1x1x8x8xf16>, tensor<1x1x8x8xf16>, tensor<1x1x8x8xf16>) -> tensor<1x1x8x8xf16>
+  %m3 = gaon_graph.transpose %o3 {perm = array<i64: 0, 2, 1, 3>} : tensor<1x1x8x8xf16> -> tensor<1x8x1x8xf16>
+  return %m, %m3 : tensor<1x8x1x8xf16>, tensor<1x8x1x8xf16>
+}

@@ -55,6 +55,12 @@ def Cuda_AttentionOp : Cuda_Op<"attention", [Pure]> {
     reads Q, K, V and writes the output with strides, so the head split and
     merge transposes around attention never run. Formed by
     `gaon-cuda-fold-attention-layouts`. The mask is as in gaon_graph.attention.
+
+    Q, K and V may also be head ranges of one tensor, e.g. the
+    `[B, S, Hq + 2 Hkv, D]` view of a fused QKV projection: the query uses
+    heads `[query_head_offset, query_head_offset + H)` of its operand, H
+    being the result's heads; key and value use `kv_heads` heads (default:
+    all of the key operand's) from their offsets.
   }];
   let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
                    AnyRankedTensor:$value, Optional<AnyRankedTensor>:$mask,
@@ -62,11 +68,21 @@ def Cuda_AttentionOp : Cuda_Op<"attention", [Pure]> {
                    DefaultValuedAttr<BoolAttr, "false">:$query_bshd,
                    DefaultValuedAttr<BoolAttr, "false">:$key_bshd,
                    DefaultValuedAttr<BoolAttr, "false">:$value_bshd,
-                   DefaultValuedAttr<BoolAttr, "false">:$result_bshd);
+                   DefaultValuedAttr<BoolAttr, "false">:$result_bshd,
+                   DefaultValuedAttr<I64Attr, "0">:$query_head_offset,
+                   DefaultValuedAttr<I64Attr, "0">:$key_head_offset,
+                   DefaultValuedAttr<I64Attr, "0">:$value_head_offset,
+                   OptionalAttr<I64Attr>:$kv_heads);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
     $query `,` $key `,` $value (`,` $mask^)? attr-dict `:`
     functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    /// Heads of the result (and the query); of the key and value.
+    int64_t getNumHeads();
+    int64_t getNumKvHeads();
   }];
 }
 

@@ -5,6 +5,21 @@
 
 include "mlir/Pass/PassBase.td"
 
+def CudaMergeSiblingMatmuls
+    : Pass<"gaon-cuda-merge-sibling-matmuls", "mlir::func::FuncOp"> {
+  let summary = "Merges projections of one input that feed attention into "
+                "one matmul";
+  let description = [{
+    gaon_graph.matmul ops with the same lhs and constant 2-D weights
+    [K, N_i] (each optionally followed by the add of a constant bias of N_i
+    elements) whose results reach attention operands become one matmul by
+    the concatenated weights [K, sum N_i] (plus the concatenated bias),
+    split back on the last axis. At batch 1 this turns the Q, K and V
+    projections into one GEMM that fills the GPU; the split then folds into
+    the attention (gaon-cuda-fold-attention-layouts).
+  }];
+}
+
 def CudaFormMatmuls : Pass<"gaon-cuda-form-matmuls", "mlir::func::FuncOp"> {
   let summary = "Turns matmuls and their epilogues into cuBLASLt matmuls";
   let description = [{
@@ -42,6 +57,11 @@ def CudaFoldAttentionLayouts
     After:
       %m = gaon_cuda.attention %x, %x, %x {key_bshd = true, query_bshd = true,
            result_bshd = true, scale = 0.5 : f64, value_bshd = true} : ...
+
+    When Q, K and V are reshaped parts of one split on the last axis (a
+    fused QKV projection), whole heads each, the attention reads them as
+    head ranges (`*_head_offset`, `kv_heads`) of the split input's
+    [B, S, W / D, D] view and the split disappears.
   }];
   let dependentDialects = ["gaon::cuda::CudaDialect"];
 }
