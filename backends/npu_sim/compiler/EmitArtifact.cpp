@@ -244,7 +244,7 @@ void Emitter::emit(Operation *op) {
                         n.getEpsilon().convertToDouble(), tensor(n.getResult()),
                         schedule);
       })
-      .Case([&](AttentionOp a) {
+      .Case([&](graph::AttentionOp a) {
         std::optional<kernels::Tensor> mask;
         if (a.getMask())
           mask = tensor(a.getMask());
@@ -252,6 +252,19 @@ void Emitter::emit(Operation *op) {
                           tensor(a.getValue()), mask ? &*mask : nullptr,
                           a.getScale().convertToDouble(), a.getCausal(),
                           tensor(a.getResult()), schedule);
+      })
+      .Case([&](npu::AttentionOp a) {
+        std::optional<kernels::Tensor> mask;
+        if (a.getMask())
+          mask = tensor(a.getMask());
+        AttentionViews view =
+            attentionViews(a, int64_t(tensor(a.getQuery()).addr),
+                           int64_t(tensor(a.getKey()).addr),
+                           int64_t(tensor(a.getValue()).addr),
+                           int64_t(tensor(a.getResult()).addr));
+        kernels.attention(view.q, view.k, view.v, mask ? &*mask : nullptr,
+                          a.getScale().convertToDouble(), a.getCausal(),
+                          view.out, schedule, &view.layout);
       })
       .Case([&](GatherOp g) {
         kernels.gatherRows(tensor(g.getData()), tensor(g.getIndices()),

@@ -49,8 +49,8 @@ std::string unsupportedReason(Operation *op) {
   if (isa<ConvOp, PadOp, TileOp, CumSumOp, ArgMaxOp, TriluOp, GatherElementsOp,
           ModOp, RoundOp, SignOp>(op))
     return "this op is not supported by the npu-sim backend yet";
-  if (op->getDialect() &&
-      (op->getDialect()->getNamespace() == "gaon_graph" || isa<MatMulOp>(op)))
+  if (op->getDialect() && (op->getDialect()->getNamespace() == "gaon_graph" ||
+                           isa<npu::MatMulOp, npu::AttentionOp>(op)))
     return "";
   return "only gaon_graph ops can be lowered to the NPU";
 }

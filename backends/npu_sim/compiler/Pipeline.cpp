@@ -10,8 +10,10 @@ void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
                       bool reuseMemory, bool fuseEpilogues) {
   pm.addPass(createNpuAttachChip(NpuAttachChipOptions{chip.str()}));
   pm.addNestedPass<mlir::func::FuncOp>(createNpuPrepare());
-  if (fuseEpilogues)
+  if (fuseEpilogues) {
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFuseEpilogues());
+    pm.addNestedPass<mlir::func::FuncOp>(createNpuFoldAttentionLayouts());
+  }
   pm.addPass(createNpuLegalize());
   pm.addPass(createNpuTile());
   pm.addPass(createNpuPartition());

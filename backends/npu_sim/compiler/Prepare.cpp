@@ -242,10 +242,10 @@ bool isCausalMaskConstant(Value value) {
 /// instead of loading and adding an S x S mask (exported GPT-2 folds its
 /// causal select into such a constant). Exact: masked keys get exp(-inf) =
 /// exp(-1e30 + s) = 0 either way, and a query always sees key 0.
-struct CausalMaskToFlag : OpRewritePattern<AttentionOp> {
+struct CausalMaskToFlag : OpRewritePattern<graph::AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
 
-  LogicalResult matchAndRewrite(AttentionOp op,
+  LogicalResult matchAndRewrite(graph::AttentionOp op,
                                 PatternRewriter &rewriter) const override {
     Value mask = op.getMask();
     if (!mask || op.getCausal())

@@ -69,6 +69,34 @@ StringRef stepName(kernels::PlanStep step) {
 
 } // namespace
 
+AttentionViews attentionViews(npu::AttentionOp op, int64_t qAddr, int64_t kAddr,
+                              int64_t vAddr, int64_t outAddr) {
+  auto q = op.getQuery().getType(), k = op.getKey().getType(),
+       v = op.getValue().getType(), out = op.getResult().getType();
+  int64_t B = q.getDimSize(0), Sq = q.getDimSize(1), Sk = k.getDimSize(1);
+  int64_t H = op.getHeads(), Hkv = op.getKvHeads(), D = op.getHeadDim(),
+          Dv = op.getValueDim();
+  auto view = [](RankedTensorType type, int64_t addr, int64_t offset,
+                 std::vector<int64_t> shape) {
+    sim::DType dtype = simType(type.getElementType());
+    return kernels::Tensor{uint64_t(addr + offset * sim::dtypeBytes(dtype)),
+                           dtype, std::move(shape)};
+  };
+  // Token-major [B, S, W]: head h at columns offset + h * dim.
+  auto strides = [](RankedTensorType type, int64_t dim) {
+    int64_t seq = type.getDimSize(1), width = type.getShape().back();
+    return kernels::HeadStrides{seq * width, dim, width};
+  };
+  AttentionViews views;
+  views.q = view(q, qAddr, op.getQueryOffset(), {B, H, Sq, D});
+  views.k = view(k, kAddr, op.getKeyOffset(), {B, Hkv, Sk, D});
+  views.v = view(v, vAddr, op.getValueOffset(), {B, Hkv, Sk, Dv});
+  views.out = view(out, outAddr, 0, {B, H, Sq, Dv});
+  views.layout = {strides(q, D), strides(k, D), strides(v, Dv),
+                  strides(out, Dv)};
+  return views;
+}
+
 std::optional<kernels::Problem> scheduleProblemOf(Operation *op) {
   using namespace gaon::graph;
   return llvm::TypeSwitch<Operation *, std::optional<kernels::Problem>>(op)
@@ -95,11 +123,16 @@ std::optional<kernels::Problem> scheduleProblemOf(Operation *op) {
                                       tensorOf(m.getRhs()),
                                       tensorOf(m.getResult()), epilogue};
       })
-      .Case([](AttentionOp a) -> std::optional<kernels::Problem> {
+      .Case([](graph::AttentionOp a) -> std::optional<kernels::Problem> {
         return kernels::AttentionProblem{
             tensorOf(a.getQuery()), tensorOf(a.getKey()),
             tensorOf(a.getValue()), optionalTensorOf(a.getMask()),
             tensorOf(a.getResult())};
+      })
+      .Case([](npu::AttentionOp a) -> std::optional<kernels::Problem> {
+        auto view = attentionViews(a);
+        return kernels::AttentionProblem{
+            view.q, view.k, view.v, optionalTensorOf(a.getMask()), view.out};
       })
       .Case([](SoftmaxOp s) -> std::optional<kernels::Problem> {
         // Other softmaxes are rewritten by gaon-npu-prepare or rejected at

@@ -24,6 +24,17 @@ namespace gaon::npu {
 /// norm or RMS norm op; nullopt for ops whose kernels are not scheduled.
 std::optional<npu_kernels::Problem> scheduleProblemOf(mlir::Operation *op);
 
+/// The [B, H, S, D] views a gaon_npu.attention reads and writes (tensors
+/// at the given DRAM addresses, offset to their first head column) and
+/// their strides.
+struct AttentionViews {
+  npu_kernels::Tensor q, k, v, out;
+  npu_kernels::AttentionLayout layout;
+};
+AttentionViews attentionViews(AttentionOp op, int64_t qAddr = 0,
+                              int64_t kAddr = 0, int64_t vAddr = 0,
+                              int64_t outAddr = 0);
+
 npu_kernels::Schedule scheduleFromAttr(ScheduleAttr attr);
 ScheduleAttr scheduleToAttr(mlir::MLIRContext *context,
                             const npu_kernels::Schedule &schedule);

@@ -60,5 +60,33 @@ LogicalResult MatMulOp::verify() {
   return success();
 }
 
+LogicalResult AttentionOp::verify() {
+  auto q = getQuery().getType(), k = getKey().getType(),
+       v = getValue().getType(), out = getResult().getType();
+  if (q.getRank() != 3 || k.getRank() != 3 || v.getRank() != 3 ||
+      out.getRank() != 3)
+    return emitOpError("query, key, value and result must be [B, S, W]");
+  int64_t heads = getHeads(), kvHeads = getKvHeads(), d = getHeadDim(),
+          dv = getValueDim();
+  if (heads < 1 || kvHeads < 1 || heads % kvHeads || d < 1 || dv < 1)
+    return emitOpError("heads must be a multiple of kv_heads, dims >= 1");
+  auto fits = [](RankedTensorType t, int64_t offset, int64_t width) {
+    return offset >= 0 && offset + width <= t.getShape().back();
+  };
+  if (!fits(q, getQueryOffset(), heads * d) ||
+      !fits(k, getKeyOffset(), kvHeads * d) ||
+      !fits(v, getValueOffset(), kvHeads * dv))
+    return emitOpError("head columns exceed the operand rows");
+  if (k.getDimSize(0) != q.getDimSize(0) ||
+      v.getDimSize(0) != q.getDimSize(0) || v.getDimSize(1) != k.getDimSize(1))
+    return emitOpError("batch or key sizes of the operands differ");
+  if (out.getShape() !=
+      ArrayRef<int64_t>{q.getDimSize(0), q.getDimSize(1), heads * dv})
+    return emitOpError("result must be [B, Sq, heads * value_dim]");
+  if (getCausal() && q.getDimSize(1) != k.getDimSize(1))
+    return emitOpError("causal needs as many queries as keys");
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "gaon/Dialect/Npu/NpuOps.cpp.inc"

@@ -160,7 +160,8 @@ void planAttention(const ChipDesc &chip, const AttentionProblem &p,
 
 void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
                               const Tensor *mask, double scale, bool causal,
-                              const Tensor &out, const Schedule *schedule) {
+                              const Tensor &out, const Schedule *schedule,
+                              const AttentionLayout *layout) {
   const std::string kernel = "attention";
   Ctx ctx{stream, chipDesc};
   AttnShape as = analyze(chipDesc, q, k, v, mask, out);
@@ -193,6 +194,32 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     fail(kernel, "no keys (Sk = 0)");
 
   unsigned e = as.e, eo = as.eo, em = as.em;
+  // Operand strides (elements): dense [B, H, S, D] unless a layout says
+  // otherwise (head split/merge transposes folded into the DMA).
+  auto strides = [](const HeadStrides *given, int64_t heads, int64_t seq,
+                    int64_t dim) {
+    if (given && given->row)
+      return *given;
+    return HeadStrides{heads * seq * dim, seq * dim, dim};
+  };
+  HeadStrides qs = strides(layout ? &layout->q : nullptr, H, Sq, D),
+              ks = strides(layout ? &layout->k : nullptr, Hkv, Sk, D),
+              vs = strides(layout ? &layout->v : nullptr, Hkv, Sk, Dv),
+              os = strides(layout ? &layout->out : nullptr, H, Sq, Dv);
+  // Rows [s0, s0 + n) of one head: one contiguous transfer when its rows
+  // are packed, else one DMA row per token.
+  auto headRows = [](CoreBuilder &b, uint8_t engine, MemRef dst, MemRef src,
+                     int64_t dim, unsigned bytes, int64_t n, int64_t rowStride,
+                     bool store) {
+    if (rowStride == dim) {
+      b.dma(engine, dst, src, static_cast<uint32_t>(n * dim * bytes));
+      return;
+    }
+    uint32_t packed = static_cast<uint32_t>(dim * bytes),
+             strided = static_cast<uint32_t>(rowStride * bytes);
+    b.dma(engine, dst, src, packed, static_cast<uint32_t>(n),
+          store ? strided : packed, store ? packed : strided);
+  };
   bool maskCol = as.maskCol, maskRow = as.maskRow;
   int64_t tq = sched.tile[0], tk = sched.tile[1];
   SpmAlloc spm{kernel, chipDesc.scratchpad.bytes};
@@ -271,20 +298,26 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
         ++itemNo;
         if (itemNo >= 2)
           cb.wait(loader, kQFree);
-        cb.dma(0, cb.spm(qSlot[itemNo % 2]),
-               MemRef::dram(q.addr + ((s.b * H + s.h) * Sq + s.q0) * D * e),
-               static_cast<uint32_t>(s.nq * D * e));
+        headRows(
+            cb, 0, cb.spm(qSlot[itemNo % 2]),
+            MemRef::dram(q.addr +
+                         (s.b * qs.batch + s.h * qs.head + s.q0 * qs.row) * e),
+            D, e, s.nq, qs.row, false);
         cb.signal(loader, kQFull);
       }
       if (t >= 2)
         cb.wait(loader, kKVFree);
       int64_t hk = s.h / (H / Hkv);
-      cb.dma(0, cb.spm(kSlot[sl]),
-             MemRef::dram(k.addr + ((s.b * Hkv + hk) * Sk + s.k0) * D * e),
-             static_cast<uint32_t>(s.nk * D * e));
-      cb.dma(0, cb.spm(vSlot[sl]),
-             MemRef::dram(v.addr + ((s.b * Hkv + hk) * Sk + s.k0) * Dv * e),
-             static_cast<uint32_t>(s.nk * Dv * e));
+      headRows(
+          cb, 0, cb.spm(kSlot[sl]),
+          MemRef::dram(k.addr +
+                       (s.b * ks.batch + hk * ks.head + s.k0 * ks.row) * e),
+          D, e, s.nk, ks.row, false);
+      headRows(
+          cb, 0, cb.spm(vSlot[sl]),
+          MemRef::dram(v.addr +
+                       (s.b * vs.batch + hk * vs.head + s.k0 * vs.row) * e),
+          Dv, e, s.nk, vs.row, false);
       cb.signal(loader, kKVFull);
       if (mask) {
         if (t >= 2)
@@ -429,9 +462,11 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
         cb.signal(vector, kODone);
 
         cb.wait(storer, kODone);
-        cb.dma(storer.index,
-               MemRef::dram(out.addr + ((s.b * H + s.h) * Sq + s.q0) * Dv * eo),
-               cb.spm(ooSlot[w % 2]), static_cast<uint32_t>(s.nq * Dv * eo));
+        headRows(
+            cb, storer.index,
+            MemRef::dram(out.addr +
+                         (s.b * os.batch + s.h * os.head + s.q0 * os.row) * eo),
+            cb.spm(ooSlot[w % 2]), Dv, eo, s.nq, os.row, true);
         cb.signal(storer, kOFree);
       }
     }

@@ -31,4 +31,33 @@ def Npu_MatMulOp : Op<Npu_Dialect, "matmul",
   let hasVerifier = 1;
 }
 
+def Npu_AttentionOp : Op<Npu_Dialect, "attention", [Pure]> {
+  let summary = "Attention reading and writing token-major rows of heads";
+  let description = [{
+    `softmax(Q K^T * scale + mask) V` per head, like gaon_graph.attention,
+    but on the layouts the projections produce and consume, so the head
+    split and merge transposes (and the slicing of a fused QKV product) are
+    folded into the kernel's strided DMA instead of running as copies.
+    `query` is `[B, Sq, Wq]`: head `h` of Q is columns
+    `[query_offset + h * head_dim, ... + head_dim)`; `key` and `value` are
+    `[B, Sk, Wk]`, `[B, Sk, Wv]` with `kv_heads` heads of `head_dim` and
+    `value_dim` columns at their offsets. The result is `[B, Sq, heads *
+    value_dim]` (heads merged). `mask` broadcasts to `[B, heads, Sq, Sk]`;
+    `causal` masks keys j > i (Sq == Sk). Formed by
+    `gaon-npu-fold-attention-layouts`.
+  }];
+  let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
+                   AnyRankedTensor:$value, Optional<AnyRankedTensor>:$mask,
+                   F64Attr:$scale, DefaultValuedAttr<BoolAttr, "false">:$causal,
+                   I64Attr:$heads, I64Attr:$kv_heads, I64Attr:$head_dim,
+                   I64Attr:$value_dim, I64Attr:$query_offset,
+                   I64Attr:$key_offset, I64Attr:$value_offset);
+  let results = (outs AnyRankedTensor:$result);
+  let assemblyFormat = [{
+    $query `,` $key `,` $value (`mask` $mask^)? attr-dict `:`
+    functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // GAON_DIALECT_NPU_NPUOPS_TD

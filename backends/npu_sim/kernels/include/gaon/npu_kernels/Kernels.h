@@ -89,6 +89,18 @@ struct Schedule {
   std::vector<int64_t> buffers;
 };
 
+/// Where attention finds one [B, H, S, D] operand: element (b, h, s, d) at
+/// addr + (b * batch + h * head + s * row + d) * element bytes. A
+/// projection's token-major output [B, S, W] holding head h at columns
+/// [c + h * D, ...) is addr + c, batch = S * W, head = D, row = W.
+struct HeadStrides {
+  int64_t batch = 0, head = 0, row = 0;
+};
+/// Strides of q, k, v and out; unset (all zero) means dense [B, H, S, D].
+struct AttentionLayout {
+  HeadStrides q, k, v, out;
+};
+
 /// What a kernel computes, for scheduling (tensor addresses are ignored).
 struct MatmulProblem {
   Tensor a, b, out;
@@ -171,7 +183,8 @@ public:
   /// (top-left aligned, as torch's is_causal). Scores stay in scratchpad.
   void attention(const Tensor &q, const Tensor &k, const Tensor &v,
                  const Tensor *mask, double scale, bool causal,
-                 const Tensor &out, const Schedule *schedule = nullptr);
+                 const Tensor &out, const Schedule *schedule = nullptr,
+                 const AttentionLayout *layout = nullptr);
   /// out[i, ...] = table[indices[i], ...] (embedding lookup, axis 0).
   void gatherRows(const Tensor &table, const Tensor &indices,
                   const Tensor &out);

@@ -68,6 +68,33 @@ def NpuFuseEpilogues : Pass<"gaon-npu-fuse-epilogues", "mlir::func::FuncOp"> {
   let dependentDialects = ["gaon::npu::NpuDialect"];
 }
 
+def NpuFoldAttentionLayouts
+    : Pass<"gaon-npu-fold-attention-layouts", "mlir::func::FuncOp"> {
+  let summary = "Folds head split/merge transposes and QKV slices into attention";
+  let description = [{
+    An attention whose Q, K and V are `transpose(reshape(x), [0, 2, 1, 3])`
+    of token-major projections (optionally slices of one fused QKV product
+    along its last axis) and whose result is transposed back becomes a
+    gaon_npu.attention over the projections' rows: the kernel's DMA reads
+    each head block at its stride and writes the merged rows, so the
+    transposes, slices and their DRAM round trips disappear.
+
+    Before:
+      %s:3 = gaon_graph.split %qkv {axis = 2} : tensor<1x128x2304xbf16> -> ...
+      %q = gaon_graph.transpose (reshape %s#0 -> 1x128x12x64) -> 1x12x128x64
+      ... (k, v alike)
+      %a = gaon_graph.attention %q, %k, %v {causal = true, scale = 0.125}
+      %m = gaon_graph.transpose %a {perm = [0, 2, 1, 3]} -> 1x128x12x64
+    After:
+      %o = gaon_npu.attention %qkv, %qkv, %qkv {heads = 12, kv_heads = 12,
+             head_dim = 64, value_dim = 64, query_offset = 0,
+             key_offset = 768, value_offset = 1536, causal = true, ...}
+             : ... -> tensor<1x128x768xbf16>
+      %m = gaon_graph.reshape %o : tensor<1x128x768xbf16> -> tensor<1x128x12x64xbf16>
+  }];
+  let dependentDialects = ["gaon::npu::NpuDialect"];
+}
+
 def NpuLegalize : Pass<"gaon-npu-legalize", "mlir::ModuleOp"> {
   let summary = "Checks that every op and element type can run on the NPU";
   let description = [{
