@@ -43,6 +43,14 @@ std::optional<kernels::Tensor> optionalTensorOf(Value value) {
   return tensorOf(value);
 }
 
+/// A constant (through views): no kernel writes it, so it may be loaded
+/// before earlier kernels finish.
+bool isWeight(Value value) {
+  while (auto reshape = value.getDefiningOp<graph::ReshapeOp>())
+    value = reshape.getInput();
+  return value.getDefiningOp<graph::ConstantOp>() != nullptr;
+}
+
 StringRef splitName(kernels::Split split) {
   switch (split) {
   case kernels::Split::Rows:
@@ -104,7 +112,8 @@ std::optional<kernels::Problem> scheduleProblemOf(Operation *op) {
         return kernels::MatmulProblem{tensorOf(m.getLhs()),
                                       tensorOf(m.getRhs()),
                                       tensorOf(m.getResult()),
-                                      {}};
+                                      {},
+                                      isWeight(m.getRhs())};
       })
       .Case([](npu::MatMulOp m) -> std::optional<kernels::Problem> {
         kernels::Epilogue epilogue;
@@ -119,9 +128,9 @@ std::optional<kernels::Problem> scheduleProblemOf(Operation *op) {
                 .Case("gelu_tanh", kernels::Activation::GeluTanh)
                 .Case("silu", kernels::Activation::Silu)
                 .Default(kernels::Activation::None);
-        return kernels::MatmulProblem{tensorOf(m.getLhs()),
-                                      tensorOf(m.getRhs()),
-                                      tensorOf(m.getResult()), epilogue};
+        return kernels::MatmulProblem{
+            tensorOf(m.getLhs()), tensorOf(m.getRhs()), tensorOf(m.getResult()),
+            epilogue, isWeight(m.getRhs())};
       })
       .Case([](graph::AttentionOp a) -> std::optional<kernels::Problem> {
         return kernels::AttentionProblem{
@@ -166,6 +175,7 @@ kernels::Schedule scheduleFromAttr(ScheduleAttr attr) {
                 .Default(kernels::Split::Rows);
   s.cores = static_cast<unsigned>(attr.getCores());
   s.buffers.assign(attr.getBuffers().begin(), attr.getBuffers().end());
+  s.prefetch = attr.getPrefetch();
   return s;
 }
 
@@ -173,9 +183,9 @@ ScheduleAttr scheduleToAttr(MLIRContext *context,
                             const kernels::Schedule &schedule) {
   // Split and cores are recorded once gaon-npu-partition has set cores.
   bool partitioned = schedule.cores > 0;
-  return ScheduleAttr::get(context, schedule.tile,
-                           partitioned ? splitName(schedule.split) : "",
-                           int64_t(schedule.cores), schedule.buffers);
+  return ScheduleAttr::get(
+      context, schedule.tile, partitioned ? splitName(schedule.split) : "",
+      int64_t(schedule.cores), schedule.buffers, schedule.prefetch);
 }
 
 LogicalResult runScheduleStep(ModuleOp module, kernels::PlanStep step) {

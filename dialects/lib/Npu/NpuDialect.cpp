@@ -26,7 +26,8 @@ void NpuDialect::initialize() {
 
 LogicalResult ScheduleAttr::verify(function_ref<InFlightDiagnostic()> emitError,
                                    ArrayRef<int64_t> tile, StringRef split,
-                                   int64_t cores, ArrayRef<int64_t> buffers) {
+                                   int64_t cores, ArrayRef<int64_t> buffers,
+                                   bool prefetch) {
   if (tile.empty() || llvm::any_of(tile, [](int64_t t) { return t < 1; }))
     return emitError() << "tile sizes must be given and be >= 1";
   if (!split.empty() && split != "rows" && split != "cols" && split != "heads")

@@ -133,3 +133,62 @@ TEST(Schedule, ExplicitAttentionAndRows) {
 }
 
 } // namespace
+
+namespace {
+
+// A prefetched matmul right after the kernel that writes its A: the
+// weights are loaded before the fence (the stream shows them ahead of the
+// barrier), A after it, and the product is right.
+TEST(Schedule, PrefetchedWeights) {
+  Harness h("tiny");
+  const int64_t M = 16, K = 96, N = 80;
+  Tensor x = h.input(DType::F32, {M, K}), y = h.input(DType::F32, {M, K});
+  Tensor a = h.alloc(DType::F32, {M, K});
+  Tensor w = h.input(DType::F32, {K, N});
+  Tensor out = h.alloc(DType::F32, {M, N});
+  h.emitter.binary(VecOp::Add, x, y, a);
+  Schedule s;
+  s.tile = {M, 16, 32};
+  s.split = Split::Cols;
+  s.cores = 2;
+  s.buffers = {1, 2, 2};
+  s.prefetch = true;
+  h.emitter.matmul(a, w, out, {}, &s);
+  // Core 0 loads its K x 16 weight blocks before the second kernel's
+  // barrier.
+  const std::vector<Instr> &program = h.stream.cores[0];
+  size_t barrier = 0, weightLoad = program.size();
+  for (size_t i = 0; i < program.size(); ++i) {
+    if (std::holds_alternative<BarrierCmd>(program[i].cmd))
+      barrier = i;
+    if (auto *d = std::get_if<DmaCmd>(&program[i].cmd);
+        d && d->rows == K && d->src.addr == w.addr &&
+        weightLoad == program.size())
+      weightLoad = i;
+  }
+  EXPECT_LT(weightLoad, barrier);
+  h.run();
+  std::vector<float> av = h.read(x), bv = h.read(y);
+  for (size_t i = 0; i < av.size(); ++i)
+    av[i] += bv[i];
+  EXPECT_LE(relL2(h.read(out), refGemm(av, h.read(w), M, K, N)), 1e-5);
+}
+
+// The planner prefetches constant weights of weight-streaming matmuls only.
+TEST(Schedule, PlanPrefetch) {
+  ChipDesc chip = loadChip("rngd");
+  MatmulProblem p{{0, DType::BF16, {128, 768}},
+                  {0, DType::BF16, {768, 768}},
+                  {0, DType::BF16, {128, 768}},
+                  {},
+                  /*constantB=*/true};
+  EXPECT_TRUE(defaultSchedule(chip, p).prefetch);
+  p.constantB = false;
+  EXPECT_FALSE(defaultSchedule(chip, p).prefetch);
+  p.constantB = true;
+  p.a.shape = {4096, 768};
+  p.out.shape = {4096, 768};
+  EXPECT_FALSE(defaultSchedule(chip, p).prefetch); // A not resident
+}
+
+} // namespace

@@ -163,7 +163,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
                               const Tensor &out, const Schedule *schedule,
                               const AttentionLayout *layout) {
   const std::string kernel = "attention";
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   AttnShape as = analyze(chipDesc, q, k, v, mask, out);
   Schedule sched =
       schedule
@@ -222,7 +222,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
   };
   bool maskCol = as.maskCol, maskRow = as.maskRow;
   int64_t tq = sched.tile[0], tk = sched.tile[1];
-  SpmAlloc spm{kernel, chipDesc.scratchpad.bytes};
+  SpmAlloc spm{kernel, chipDesc.scratchpad.bytes, 0, ctx.use};
   auto pair = [&](uint64_t n) {
     uint64_t first = spm.take(n);
     return std::array<uint64_t, 2>{first, spm.take(n)};

@@ -36,6 +36,7 @@ StreamEmitter::StreamEmitter(Stream &stream, const ChipDesc &chip)
 // all DRAM writes of the previous one, and no unit races ahead into
 // scratchpad buffers that are still in use.
 void StreamEmitter::beginKernel() {
+  spmUse = SpmUse{};
   if (kernelCount++ == 0)
     return;
   unsigned units = chipDesc.dma.engines + 2;
@@ -228,6 +229,8 @@ void emitRegionDma(CoreBuilder &b, uint8_t engine,
 uint64_t SpmAlloc::take(uint64_t bytes) {
   uint64_t at = offset;
   offset = (offset + bytes + 63) / 64 * 64;
+  if (use)
+    use->add(at, offset);
   if (offset > capacity)
     fail(kernel, "needs " + std::to_string(offset) +
                      " scratchpad bytes per core; the chip has " +

@@ -29,6 +29,8 @@ enum : uint16_t { kFenceDone = 0, kFenceGo = 1, kKernelSem = 2 };
 struct Ctx {
   Stream &stream;
   const ChipDesc &chip;
+  /// Where the kernel records the scratchpad it uses (null: nowhere).
+  StreamEmitter::SpmUse *use = nullptr;
   CoreBuilder core(unsigned c) const {
     return CoreBuilder(stream, static_cast<uint16_t>(c));
   }
@@ -85,6 +87,7 @@ struct SpmAlloc {
   std::string kernel;
   uint64_t capacity;
   uint64_t offset = 0;
+  StreamEmitter::SpmUse *use = nullptr; ///< Records what is taken.
   uint64_t take(uint64_t bytes);
 };
 

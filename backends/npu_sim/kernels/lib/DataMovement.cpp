@@ -70,7 +70,7 @@ void StreamEmitter::copy(const Tensor &in, const Tensor &out) {
     fail("copy", "needs equal element counts and dtypes, got " +
                      shapeStr(in.shape) + " " + dtypeName(in.dtype) + " and " +
                      shapeStr(out.shape) + " " + dtypeName(out.dtype));
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   beginKernel();
   if (in.numel())
     emitViewCopy(ctx, {in.numel()}, in.addr, {1}, out.addr, {1},
@@ -96,7 +96,7 @@ void StreamEmitter::transpose(const Tensor &in,
                        " does not match the permuted input");
     srcStr[i] = inStr[p];
   }
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   beginKernel();
   if (out.numel())
     emitViewCopy(ctx, out.shape, in.addr, srcStr, out.addr,
@@ -123,7 +123,7 @@ void StreamEmitter::slice(const Tensor &in, const std::vector<int64_t> &starts,
     offset += starts[i] * inStr[i];
     srcStr[i] = steps[i] * inStr[i];
   }
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   beginKernel();
   unsigned e = dtypeBytes(in.dtype);
   if (out.numel())
@@ -153,7 +153,7 @@ void StreamEmitter::concat(const std::vector<Tensor> &ins, int64_t axis,
     fail(kernel, "inputs add up to " + std::to_string(total) +
                      " along the axis, result has " +
                      std::to_string(out.shape[axis]));
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   beginKernel();
   unsigned e = dtypeBytes(out.dtype);
   std::vector<int64_t> outStr = rowMajorStrides(out.shape);
@@ -169,7 +169,7 @@ void StreamEmitter::concat(const std::vector<Tensor> &ins, int64_t axis,
 void StreamEmitter::broadcastTo(const Tensor &in, const Tensor &out) {
   if (in.dtype != out.dtype)
     fail("broadcastTo", "dtypes differ");
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   std::vector<int64_t> srcStr = broadcastStrides("broadcastTo", in, out.shape);
   beginKernel();
   if (out.numel())
@@ -192,7 +192,7 @@ void StreamEmitter::gatherRows(const Tensor &table, const Tensor &indices,
   expect.insert(expect.end(), table.shape.begin() + 1, table.shape.end());
   if (out.shape != expect || out.dtype != table.dtype)
     fail(kernel, "result must be " + shapeStr(expect) + " of the table dtype");
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   beginKernel();
   int64_t count = indices.numel(),
           rowElems = table.numel() / std::max<int64_t>(table.shape[0], 1);
@@ -205,6 +205,7 @@ void StreamEmitter::gatherRows(const Tensor &table, const Tensor &indices,
   int64_t block =
       std::min<int64_t>(count, (chipDesc.scratchpad.bytes - 4096) / ei);
   int64_t blocks = ceilDiv(count, block);
+  spmUse.add(0, uint64_t(block) * ei);
   for (unsigned c = 0; c < chipDesc.cores; ++c) {
     int64_t first = splitBegin(count, chipDesc.cores, c),
             last = splitBegin(count, chipDesc.cores, c + 1);

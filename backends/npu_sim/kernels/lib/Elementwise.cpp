@@ -145,7 +145,7 @@ void emitElementwise(const Ctx &ctx, const std::string &kernel,
     scratchBytes = std::max<uint64_t>(scratchBytes, p.tr * p.tc * 4);
     plans.push_back(p);
   }
-  SpmAlloc spm{kernel, capacity};
+  SpmAlloc spm{kernel, capacity, 0, ctx.use};
   std::vector<std::array<uint64_t, 2>> inSlot(nIn);
   for (size_t i = 0; i < nIn; ++i)
     inSlot[i] = {spm.take(inBytes[i]), spm.take(inBytes[i])};
@@ -240,7 +240,7 @@ void StreamEmitter::binary(VecOp op, const Tensor &a, const Tensor &b,
   std::string kernel = std::string("binary ") + vecOpName(op);
   if (vecOpArity(op) != 2 || isReductionVecOp(op))
     fail(kernel, std::string(vecOpName(op)) + " is not a binary op");
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   ctx.needVecOp(kernel, op);
   beginKernel();
   // Operands constant along the last dim stay columns (bcast col).
@@ -256,7 +256,7 @@ void StreamEmitter::unary(VecOp op, const Tensor &in, const Tensor &out,
   std::string kernel = std::string("unary ") + vecOpName(op);
   if (isBinaryVecOp(op) || isReductionVecOp(op))
     fail(kernel, std::string(vecOpName(op)) + " is not a unary op");
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   ctx.needVecOp(kernel, op);
   beginKernel();
   emitElementwise(ctx, kernel, {{in, false}}, out, 0,
@@ -276,7 +276,7 @@ void StreamEmitter::cast(const Tensor &in, const Tensor &out) {
 void StreamEmitter::activation(Activation act, const Tensor &in,
                                const Tensor &out) {
   std::string kernel = "activation";
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   if (in.shape != out.shape)
     fail(kernel,
          "shapes differ: " + shapeStr(in.shape) + " vs " + shapeStr(out.shape));
@@ -291,7 +291,7 @@ void StreamEmitter::activation(Activation act, const Tensor &in,
 void StreamEmitter::select(const Tensor &cond, const Tensor &a, const Tensor &b,
                            const Tensor &out) {
   std::string kernel = "select";
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   beginKernel();
   emitElementwise(ctx, kernel, {{a, true}, {b, true}, {cond, true}}, out, 0,
                   [&](CoreBuilder &cb, const EwTile &t) {

@@ -283,6 +283,12 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
                      " scratchpad bytes per core; chip " + chip.name + " has " +
                      std::to_string(chip.scratchpad.bytes));
   s.buffers = {aBuf, bBuf, 2};
+  // Weights streamed past a resident A: each core's slice of B can be
+  // loaded while the previous kernel finishes, if it takes at most a
+  // quarter of the scratchpad (room for that kernel and this one).
+  int64_t perCore = ceilDiv(mBlocks * nBlocks, std::max<unsigned>(s.cores, 1));
+  s.prefetch = p.constantB && aBuf == 1 &&
+               uint64_t(perCore) * K * t.tn * sh.e <= chip.scratchpad.bytes / 4;
 }
 
 } // namespace detail
@@ -290,7 +296,7 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
 void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
                            const Epilogue &ep, const Schedule *schedule) {
   const std::string kernel = "matmul";
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   MatmulShape sh = analyze(chipDesc, a, b, out, ep);
   Schedule sched =
       schedule ? *schedule
@@ -321,14 +327,77 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
          "the schedule does not fit the scratchpad of chip " + chipDesc.name);
   unsigned useCores =
       sched.cores ? std::min(sched.cores, ctx.cores()) : ctx.cores();
-  beginKernel();
-  if (out.numel() == 0)
-    return;
+  int64_t mTiles = ceilDiv(M, t.tm), nTiles = ceilDiv(N, t.tn);
+  int64_t total = batches * mTiles * nTiles;
   const std::vector<int64_t> &aOff = sh.aOff, &bOff = sh.bOff;
   DType type = sh.type;
   unsigned e = sh.e, eo = sh.eo, eb = sh.eb, er = sh.er;
   bool epilogue = sh.epilogue;
-  SpmAlloc spm{kernel, chipDesc.scratchpad.bytes};
+
+  // Prefetch: each core's B blocks (one per output tile: with A resident
+  // the tiles are distinct column blocks) go to scratchpad the previous
+  // kernel left free, loaded on dma0 right after that kernel's last
+  // transfer and before this kernel's fence (whose barrier waits for them).
+  // Skipped, with the same result, when there is no room or no previous
+  // kernel.
+  uint64_t blockBytes = uint64_t(K) * t.tn * e, region = 0, regionAt = 0;
+  bool prefetched = false;
+  if (sched.prefetch && aResident && kernelCount > 0 && total > 0) {
+    region = uint64_t(ceilDiv(total, useCores)) * blockBytes;
+    uint64_t own = footprint(chipDesc, sh, t, 1, 0, 2);
+    uint64_t prevHi = (spmUse.hi + 63) / 64 * 64;
+    if (prevHi + region + own <= chipDesc.scratchpad.bytes) {
+      regionAt = prevHi;
+      prefetched = true;
+    } else if (spmUse.lo != UINT64_MAX && region + own <= spmUse.lo / 64 * 64) {
+      regionAt = 0;
+      prefetched = true;
+    }
+  }
+  auto blockAt = [&](int64_t localItem) {
+    return regionAt + uint64_t(localItem) * blockBytes;
+  };
+  if (prefetched) {
+    for (unsigned core = 0; core < useCores; ++core) {
+      int64_t first = splitBegin(total, useCores, core),
+              last = splitBegin(total, useCores, core + 1);
+      std::vector<Instr> loads;
+      for (int64_t item = first; item < last; ++item) {
+        int64_t ni = sched.split == Split::Cols ? item / mTiles : item % nTiles;
+        int64_t n0 = ni * t.tn;
+        DmaCmd d;
+        d.src = MemRef::dram(b.addr + (bOff[0] + n0) * e);
+        d.dst = MemRef::spm(static_cast<uint16_t>(core), blockAt(item - first));
+        d.rowBytes = static_cast<uint32_t>(std::min(t.tn, N - n0) * e);
+        d.rows = static_cast<uint32_t>(K);
+        d.srcRowStride = uint64_t(N) * e;
+        d.dstRowStride = uint64_t(t.tn) * e;
+        loads.push_back({UnitRef::dma(0), d});
+      }
+      // Before the previous kernel's trailing dma0 waits on this core (they
+      // need not hold the loads back), after its last transfer or signal (a
+      // signal fires only once the unit's earlier work is done).
+      std::vector<Instr> &program = stream.cores[core];
+      size_t at = program.size();
+      for (size_t i = program.size(); i-- > 0;) {
+        const Instr &instr = program[i];
+        if (!(instr.unit == UnitRef::dma(0)) ||
+            std::holds_alternative<WaitCmd>(instr.cmd))
+          continue;
+        at = i + 1;
+        break;
+      }
+      program.insert(program.begin() + at, loads.begin(), loads.end());
+    }
+  }
+  beginKernel();
+  if (out.numel() == 0)
+    return;
+  SpmAlloc spm{kernel, chipDesc.scratchpad.bytes, 0, ctx.use};
+  if (prefetched) {
+    spmUse.add(regionAt, regionAt + region);
+    spm.offset = regionAt ? regionAt + region : (region + 63) / 64 * 64;
+  }
   uint64_t aSlot[2] = {0, 0};
   if (aResident) {
     aSlot[0] = spm.take(M * K * e);
@@ -337,7 +406,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     aSlot[1] = spm.take(t.tm * t.tk * e);
   }
   std::vector<uint64_t> bSlot;
-  for (int64_t i = 0; i < nSlots; ++i)
+  for (int64_t i = 0; i < nSlots && !prefetched; ++i)
     bSlot.push_back(spm.take(t.tk * t.tn * e));
   uint64_t cSlot[2] = {spm.take(t.tm * t.tn * 4), spm.take(t.tm * t.tn * 4)};
   uint64_t oSlot[2] = {0, 0}, biasSlot[2] = {0, 0}, resSlot[2] = {0, 0};
@@ -367,10 +436,12 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     return f;
   };
 
-  int64_t mTiles = ceilDiv(M, t.tm), nTiles = ceilDiv(N, t.tn);
-  int64_t total = batches * mTiles * nTiles;
   UnitRef loader = ctx.loader(), storer = ctx.storer();
   // Engine j loads slots j, j + 2, ... (per-engine semaphores keep order).
+  // Bias/residual tiles follow the tile's loads; with B prefetched they go
+  // on the storer, so that dma0's last transfer (after which the next
+  // kernel's prefetch is placed) is this kernel's first A load.
+  UnitRef epUnit = prefetched && engines >= 2 ? storer : loader;
   auto slotLoader = [&](int s) {
     return UnitRef::dma(static_cast<uint8_t>(s % ldEngines));
   };
@@ -417,7 +488,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       auto epLoad = [&] {
         if (epLoads) {
           if (reuse)
-            cb.wait(loader, kEpFree);
+            cb.wait(epUnit, kEpFree);
           if (ep.bias) {
             DmaCmd bc;
             bc.src = MemRef::dram(ep.bias->addr + n0 * eb);
@@ -426,13 +497,13 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
             bc.rows = foldFor(rows, cols);
             bc.srcRowStride = 0; // repeated once per folded row
             bc.dstRowStride = cols * eb;
-            cb.dma(0, bc);
+            cb.dma(epUnit.index, bc);
           }
           if (ep.residual)
-            cb.dma(0, cb.spm(resSlot[cs]),
+            cb.dma(epUnit.index, cb.spm(resSlot[cs]),
                    MemRef::dram(ep.residual->addr + (outRow * N + n0) * er),
                    cols * er, rows, t.tn * er, N * er);
-          cb.signal(loader, kEpIn);
+          cb.signal(epUnit, kEpIn);
         }
       };
       for (int64_t k0 = 0, ks = 0; k0 < K; k0 += t.tk, ++step, ++ks) {
@@ -464,9 +535,12 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
             aTag[s] = tag;
           }
         }
-        cb.dma(ld.index, cb.spm(bSlot[bs]),
-               MemRef::dram(b.addr + (bOff[bi] + k0 * N + n0) * e), cols * e,
-               depth, t.tn * e, N * e);
+        uint64_t bAddr =
+            prefetched ? blockAt(item - first) + k0 * t.tn * e : bSlot[bs];
+        if (!prefetched)
+          cb.dma(ld.index, cb.spm(bAddr),
+                 MemRef::dram(b.addr + (bOff[bi] + k0 * N + n0) * e), cols * e,
+                 depth, t.tn * e, N * e);
         cb.signal(ld, fullSem[en]);
         if (ks == 1 || k0 + t.tk >= K) {
           flushStore();
@@ -486,7 +560,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         mm.accumulate = k0 > 0;
         mm.a = aAddr;
         mm.lda = lda;
-        mm.b = bSlot[bs];
+        mm.b = bAddr;
         mm.ldb = static_cast<uint32_t>(t.tn * e);
         mm.c = cSlot[cs];
         mm.ldc = static_cast<uint32_t>(t.tn * 4);
@@ -552,7 +626,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     }
     cb.wait(tensor, kCFree, lastTwo);
     if (epLoads)
-      cb.wait(loader, kEpFree, lastTwo);
+      cb.wait(epUnit, kEpFree, lastTwo);
     if (epilogue)
       cb.wait(vector, kOFree, lastTwo);
   }

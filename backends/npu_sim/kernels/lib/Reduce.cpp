@@ -20,7 +20,7 @@ void StreamEmitter::reduce(ReduceOp op, const Tensor &in,
                            const std::vector<int64_t> &axes,
                            const Tensor &out) {
   const std::string kernel = "reduce";
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   int64_t n = static_cast<int64_t>(in.shape.size());
   std::vector<bool> reduced(n, axes.empty());
   for (int64_t a : axes) {
@@ -70,7 +70,7 @@ void StreamEmitter::reduce(ReduceOp op, const Tensor &in,
   int64_t tr = std::min<int64_t>({(chipDesc.scratchpad.bytes - 1024) / perRow,
                                   ceilDiv(R, ctx.cores()),
                                   std::max<int64_t>(1, 32768 / L)});
-  SpmAlloc spm{kernel, chipDesc.scratchpad.bytes};
+  SpmAlloc spm{kernel, chipDesc.scratchpad.bytes, 0, ctx.use};
   uint64_t inSlot[2] = {spm.take(tr * L * ei), spm.take(tr * L * ei)};
   uint64_t col = spm.take(tr * 4);
   uint64_t outSlot[2] = {spm.take(tr * eo), spm.take(tr * eo)};

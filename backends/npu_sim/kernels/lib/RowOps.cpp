@@ -152,7 +152,7 @@ void emitRowKernel(const Ctx &ctx, RowKind kind, const Tensor &in,
   unsigned useCores =
       sched.cores ? std::min(sched.cores, ctx.cores()) : ctx.cores();
   int scratchTiles = scratchTilesOf(kind);
-  SpmAlloc spm{kernel, ctx.chip.scratchpad.bytes};
+  SpmAlloc spm{kernel, ctx.chip.scratchpad.bytes, 0, ctx.use};
   uint64_t inSlot[2] = {spm.take(tr * L * ei), spm.take(tr * L * ei)};
   uint64_t outSlot[2] = {spm.take(tr * L * eo), spm.take(tr * L * eo)};
   uint64_t x = spm.take(tr * L * 4),
@@ -221,7 +221,7 @@ void emitRowKernel(const Ctx &ctx, RowKind kind, const Tensor &in,
 
 void StreamEmitter::softmax(const Tensor &in, const Tensor &out,
                             const Schedule *schedule) {
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   ctx.needVecOp("softmax", VecOp::Exp);
   ctx.needVecOp("softmax", VecOp::Recip);
   beginKernel();
@@ -240,7 +240,7 @@ void StreamEmitter::softmax(const Tensor &in, const Tensor &out,
 void StreamEmitter::layerNorm(const Tensor &in, const Tensor &scale,
                               const Tensor *bias, double eps, const Tensor &out,
                               const Schedule *schedule) {
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   ctx.needVecOp("layerNorm", VecOp::Rsqrt);
   beginKernel();
   float invL = 1.0f / float(in.shape.empty() ? 1 : in.shape.back());
@@ -267,7 +267,7 @@ void StreamEmitter::layerNorm(const Tensor &in, const Tensor &scale,
 
 void StreamEmitter::rmsNorm(const Tensor &in, const Tensor &scale, double eps,
                             const Tensor &out, const Schedule *schedule) {
-  Ctx ctx{stream, chipDesc};
+  Ctx ctx{stream, chipDesc, &spmUse};
   ctx.needVecOp("rmsNorm", VecOp::Rsqrt);
   beginKernel();
   float invL = 1.0f / float(in.shape.empty() ? 1 : in.shape.back());

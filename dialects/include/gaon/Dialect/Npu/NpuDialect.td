@@ -83,7 +83,9 @@ def Npu_ScheduleAttr : AttrDef<Npu_Dialect, "Schedule"> {
       cores (`rows`, `cols` or `heads`) and to how many;
     - `buffers` (gaon-npu-double-buffer): scratchpad slots per operand,
       matmul [A, B, C] (A = 1: A stays resident), attention [Q, K/V,
-      scores], row ops [in, out].
+      scores], row ops [in, out]; `prefetch` (matmul with constant B and A
+      resident): each core's slice of B is loaded into free scratchpad
+      while the previous kernel finishes, before this kernel's fence.
 
     ```mlir
     #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8,
@@ -94,11 +96,14 @@ def Npu_ScheduleAttr : AttrDef<Npu_Dialect, "Schedule"> {
     ArrayRefParameter<"int64_t", "tile sizes">:$tile,
     Npu_SplitParameter:$split,
     DefaultValuedParameter<"int64_t", "0", "cores that get work">:$cores,
-    OptionalArrayRefParameter<"int64_t", "slots per operand">:$buffers
+    OptionalArrayRefParameter<"int64_t", "slots per operand">:$buffers,
+    DefaultValuedParameter<"bool", "false",
+                           "B loaded before the kernel's fence">:$prefetch
   );
   let assemblyFormat = [{
     `<` `tile` `=` `[` $tile `]` (`,` `split` `=` $split^)?
-        (`,` `cores` `=` $cores^)? (`,` `buffers` `=` `[` $buffers^ `]`)? `>`
+        (`,` `cores` `=` $cores^)? (`,` `buffers` `=` `[` $buffers^ `]`)?
+        (`,` `prefetch` `=` $prefetch^)? `>`
   }];
   let genVerifyDecl = 1;
 }

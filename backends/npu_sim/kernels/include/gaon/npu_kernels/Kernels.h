@@ -87,6 +87,11 @@ struct Schedule {
   /// resident, loaded once); attention {Q, K/V, scores}; row ops {in, out}.
   /// Empty: the kernel's default buffering.
   std::vector<int64_t> buffers;
+  /// Matmul with a constant B and A resident: each core's whole slice of
+  /// B is loaded into free scratchpad before the kernel's fence, behind the
+  /// previous kernel's last loads, so it streams while that kernel
+  /// finishes. Only valid when no earlier kernel writes B (weights).
+  bool prefetch = false;
 };
 
 /// Where attention finds one [B, H, S, D] operand: element (b, h, s, d) at
@@ -105,6 +110,8 @@ struct AttentionLayout {
 struct MatmulProblem {
   Tensor a, b, out;
   Epilogue epilogue;
+  /// B is a constant no kernel writes (weights): it may be prefetched.
+  bool constantB = false;
 };
 struct AttentionProblem {
   Tensor q, k, v;
@@ -205,9 +212,19 @@ public:
   int kernels() const { return kernelCount; }
 
   struct Impl; // Internal helpers (lib/Common.h).
+  /// Scratchpad offsets a kernel used (any core): [lo, hi).
+  struct SpmUse {
+    uint64_t lo = UINT64_MAX, hi = 0;
+    void add(uint64_t from, uint64_t to) {
+      lo = from < lo ? from : lo;
+      hi = to > hi ? to : hi;
+    }
+  };
 
 private:
   void beginKernel();
+  /// Of the kernel being emitted (reset by beginKernel).
+  SpmUse spmUse;
   npu_sim::Stream &stream;
   npu_sim::ChipDesc chipDesc;
   int kernelCount = 0;
