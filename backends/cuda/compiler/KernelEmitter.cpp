@@ -1067,7 +1067,12 @@ Value KernelBuilder::blockReduce(Value v, Combine kind, Value smem,
 }
 
 /// One block per row: each thread strides over the row, the block reduces
-/// with shuffles and shared memory; passes recompute the fused producers.
+/// with shuffles and shared memory. When a thread has at most
+/// kMaxCachedPerThread elements, it reads them once into registers and every
+/// pass (max, sum, variance, write) reuses them; otherwise each pass
+/// recomputes the fused producers from memory.
+constexpr int64_t kMaxCachedPerThread = 8;
+
 LaunchShape KernelBuilder::buildRow(const RowRoot &root) {
   unsigned threads = 32;
   while (threads < blockSize && threads < root.rowSize)
@@ -1076,19 +1081,67 @@ LaunchShape KernelBuilder::buildRow(const RowRoot &root) {
   Value row = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
   Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
   Value rowStart = e.mul(row, e.idx(root.rowSize));
+  // Element c of the row is at the row's outer indices (delinearized once
+  // per block) and c delinearized over the row's own dims (no division for
+  // a row of one dim).
   auto inShape = tensorType(root.input).getShape();
+  size_t firstAxis = inShape.size();
+  for (int64_t size = 1; firstAxis > 0 && size < root.rowSize;)
+    size *= inShape[--firstAxis];
+  SmallVector<Value> outer = e.delinearize(row, inShape.take_front(firstAxis));
   auto indicesAt = [&](Value c) {
-    return e.delinearize(e.add(rowStart, c), inShape);
+    SmallVector<Value> indices(outer);
+    llvm::append_range(indices,
+                       e.delinearize(c, inShape.drop_front(firstAxis)));
+    return indices;
   };
+
+  // The cached elements: column, whether it is inside the row (null when
+  // every one is), indices and value.
+  struct Cached {
+    Value c, valid, x;
+    SmallVector<Value> indices;
+  };
+  SmallVector<Cached> cached;
+  int64_t perThread = (root.rowSize + threads - 1) / threads;
+  if (perThread <= kMaxCachedPerThread) {
+    bool exact = root.rowSize % threads == 0;
+    for (int64_t j = 0; j < perThread; ++j) {
+      Cached el;
+      el.c = e.add(tid, e.idx(j * threads));
+      Value at = el.c;
+      if (!exact && (j + 1) * threads > root.rowSize) {
+        // Past the end: read the last element (in bounds) and mask it.
+        el.valid = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                         el.c, e.idx(root.rowSize));
+        at = arith::MinUIOp::create(b, loc, el.c, e.idx(root.rowSize - 1));
+      }
+      el.indices = indicesAt(at);
+      el.x = e.element(root.input, el.indices);
+      cached.push_back(std::move(el));
+    }
+  }
+
   // sum_c f(c, x[c]) over the row, for every thread of the block.
   auto rowReduce = [&](Combine kind,
                        function_ref<Value(Value, Value)> f) -> Value {
-    Value acc =
-        e.loop(tid, e.idx(root.rowSize), e.idx(threads), {e.identity(kind)},
-               [&](Value c, ValueRange carried) -> SmallVector<Value> {
-                 Value x = e.element(root.input, indicesAt(c));
-                 return {e.combine(kind, carried[0], f(c, x))};
-               })[0];
+    Value acc;
+    if (!cached.empty()) {
+      acc = e.identity(kind);
+      for (const Cached &el : cached) {
+        Value v = f(el.c, el.x);
+        if (el.valid)
+          v = arith::SelectOp::create(b, loc, el.valid, v, e.identity(kind));
+        acc = e.combine(kind, acc, v);
+      }
+    } else {
+      acc = e.loop(tid, e.idx(root.rowSize), e.idx(threads),
+                   {e.identity(kind)},
+                   [&](Value c, ValueRange carried) -> SmallVector<Value> {
+                     Value x = e.element(root.input, indicesAt(c));
+                     return {e.combine(kind, carried[0], f(c, x))};
+                   })[0];
+    }
     return blockReduce(acc, kind, smem, threads);
   };
   auto identityF = [](Value, Value x) { return x; };
@@ -1097,13 +1150,29 @@ LaunchShape KernelBuilder::buildRow(const RowRoot &root) {
   Value out = outputMemref(0);
   // Writes g(c, x[c]) over the row.
   auto rowWrite = [&](function_ref<Value(Value, Value, ArrayRef<Value>)> g) {
-    e.loop(tid, e.idx(root.rowSize), e.idx(threads), {},
-           [&](Value c, ValueRange) -> SmallVector<Value> {
-             SmallVector<Value> indices = indicesAt(c);
-             Value x = e.element(root.input, indices);
-             e.store(g(c, x, indices), out, e.add(rowStart, c), outElement);
-             return {};
-           });
+    if (cached.empty()) {
+      e.loop(tid, e.idx(root.rowSize), e.idx(threads), {},
+             [&](Value c, ValueRange) -> SmallVector<Value> {
+               SmallVector<Value> indices = indicesAt(c);
+               Value x = e.element(root.input, indices);
+               e.store(g(c, x, indices), out, e.add(rowStart, c), outElement);
+               return {};
+             });
+      return;
+    }
+    for (const Cached &el : cached) {
+      if (!el.valid) {
+        e.store(g(el.c, el.x, el.indices), out, e.add(rowStart, el.c),
+                outElement);
+        continue;
+      }
+      auto ifOp = scf::IfOp::create(b, loc, el.valid, /*withElse=*/false);
+      OpBuilder::InsertionGuard guard(b);
+      b.setInsertionPointToStart(&ifOp.getThenRegion().front());
+      Emitter::Scope scope(e);
+      e.store(g(el.c, el.x, el.indices), out, e.add(rowStart, el.c),
+              outElement);
+    }
   };
   auto writeScalar = [&](Value v) {
     Value first =

@@ -31,20 +31,25 @@ func.func @elementwise(%x: tensor<125x8xf16>, %b: tensor<8xf16>) -> tensor<125x8
 // -----
 
 // A layer norm over the last dimension runs one block per row (6 rows of
-// 768): strided loops over the row, warp shuffles and shared memory for the
-// mean and the variance, then the normalized writes.
+// 768): each of the 256 threads reads its 3 elements once into registers
+// (no loop), warp shuffles and shared memory reduce the mean and then the
+// variance from those registers, and the 3 normalized values are written.
 // CHECK-LABEL: func.func @layer_norm
 // CHECK: gaon_cuda.launch @gaon_kernels::@fusion_0(%arg0, %arg1, %arg2) {block = array<i32: 256, 1, 1>, grid = array<i32: 6, 1, 1>
 // CHECK: gpu.func @fusion_0
 // CHECK-SAME: workgroup(%[[SMEM:.*]] : memref<32xf32, #gpu.address_space<workgroup>>)
 // CHECK: gpu.block_id  x
-// CHECK: scf.for
+// CHECK-NOT: scf.for
+// CHECK-COUNT-3: memref.load %arg0
+// CHECK-NOT: memref.load %arg0
 // CHECK: gpu.shuffle  xor
 // CHECK: memref.store %{{.*}}, %[[SMEM]]
 // CHECK: gpu.barrier
 // CHECK: math.rsqrt
-// CHECK: scf.for
-// CHECK: memref.store
+// CHECK-NOT: memref.load %arg0
+// CHECK-COUNT-3: memref.store %{{.*}}, %arg3
+// CHECK-NOT: scf.for
+// CHECK: gpu.return
 func.func @layer_norm(%x: tensor<2x3x768xf32>, %g: tensor<768xf32>, %b: tensor<768xf32>) -> tensor<2x3x768xf32> {
   %0 = gaon_cuda.fusion(%x, %g, %b) : (tensor<2x3x768xf32>, tensor<768xf32>, tensor<768xf32>) -> tensor<2x3x768xf32> {
   ^bb0(%a: tensor<2x3x768xf32>, %s: tensor<768xf32>, %c: tensor<768xf32>):
@@ -169,4 +174,49 @@ func.func @f64_sum(%x: tensor<4x8xf64>) -> tensor<4x1xf64> {
     gaon_cuda.yield %r : tensor<4x1xf64>
   }
   return %0 : tensor<4x1xf64>
+}
+
+// -----
+
+// A softmax row of 100 f16 runs on 128 threads, one element each: threads
+// past the end read the last element (minui, in bounds), give the identity
+// to the max and the sum (select), and skip the store (scf.if).
+// CHECK-LABEL: func.func @softmax_ragged_row
+// CHECK: block = array<i32: 128, 1, 1>, grid = array<i32: 4, 1, 1>
+// CHECK: gpu.func @fusion_0
+// CHECK: %[[VALID:.*]] = arith.cmpi ult, %{{.*}}, %c100
+// CHECK: arith.minui %{{.*}}, %c99
+// CHECK: memref.load %arg0
+// CHECK: arith.select %[[VALID]]
+// CHECK: math.exp
+// CHECK: arith.select %[[VALID]]
+// CHECK: scf.if %[[VALID]] {
+// CHECK: memref.store %{{.*}}, %arg1
+func.func @softmax_ragged_row(%x: tensor<4x100xf16>) -> tensor<4x100xf16> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<4x100xf16>) -> tensor<4x100xf16> {
+  ^bb0(%a: tensor<4x100xf16>):
+    %n = gaon_graph.softmax %a {axis = 1 : i64} : tensor<4x100xf16>
+    gaon_cuda.yield %n : tensor<4x100xf16>
+  }
+  return %0 : tensor<4x100xf16>
+}
+
+// -----
+
+// A row of 4096 is 16 elements per thread, more than the 8 kept in
+// registers: each pass loops over the row again (strided scf.for).
+// CHECK-LABEL: func.func @long_row
+// CHECK: block = array<i32: 256, 1, 1>, grid = array<i32: 2, 1, 1>
+// CHECK: gpu.func @fusion_0
+// CHECK: scf.for
+// CHECK: gpu.shuffle  xor
+// CHECK: scf.for
+// CHECK: memref.store %{{.*}}, %arg2
+func.func @long_row(%x: tensor<2x4096xf32>, %g: tensor<4096xf32>) -> tensor<2x4096xf32> {
+  %0 = gaon_cuda.fusion(%x, %g) : (tensor<2x4096xf32>, tensor<4096xf32>) -> tensor<2x4096xf32> {
+  ^bb0(%a: tensor<2x4096xf32>, %s: tensor<4096xf32>):
+    %n = gaon_graph.rms_norm %a, %s {axis = 1 : i64, epsilon = 1.0e-6 : f64} : (tensor<2x4096xf32>, tensor<4096xf32>) -> tensor<2x4096xf32>
+    gaon_cuda.yield %n : tensor<2x4096xf32>
+  }
+  return %0 : tensor<2x4096xf32>
 }
