@@ -17,6 +17,7 @@ void buildGraphOptimizationPipeline(OpPassManager &pm) {
   funcPm.addPass(createFuseSilu());
   funcPm.addPass(createFuseRmsNorm());
   funcPm.addPass(createFuseAttention());
+  funcPm.addPass(createFoldCausalMasks());
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
 }

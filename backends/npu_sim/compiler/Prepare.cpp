@@ -212,80 +212,12 @@ struct LogSoftmaxToReductions : OpRewritePattern<SoftmaxOp> {
   }
 };
 
-/// True when `value` is a constant [1.., S, S] mask that is 0 on and below
-/// the diagonal and -inf-like (<= -1e30, so exp underflows to exactly 0
-/// whatever the score) above it: top-left causal masking.
-bool isCausalMaskConstant(Value value) {
-  auto constant = value.getDefiningOp<ConstantOp>();
-  auto type = cast<RankedTensorType>(value.getType());
-  if (!constant || type.getRank() < 2 || !isa<FloatType>(type.getElementType()))
-    return false;
-  int64_t rows = type.getDimSize(type.getRank() - 2),
-          cols = type.getShape().back();
-  if (rows != cols || type.getNumElements() != rows * cols)
-    return false;
-  std::optional<ConstantTensor> tensor =
-      ConstantTensor::fromAttr(constant.getValue());
-  if (!tensor)
-    return false;
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) {
-      double v = tensor->getDouble(i * cols + j);
-      if (j <= i ? v != 0.0 : v > -1e30)
-        return false;
-    }
-  return true;
-}
-
-/// attention(mask = causal constant [+ other]) -> causal attention with the
-/// other mask: the kernel then skips the key blocks above the diagonal
-/// instead of loading and adding an S x S mask (exported GPT-2 folds its
-/// causal select into such a constant). Exact: masked keys get exp(-inf) =
-/// exp(-1e30 + s) = 0 either way, and a query always sees key 0.
-struct CausalMaskToFlag : OpRewritePattern<graph::AttentionOp> {
-  using OpRewritePattern::OpRewritePattern;
-
-  LogicalResult matchAndRewrite(graph::AttentionOp op,
-                                PatternRewriter &rewriter) const override {
-    Value mask = op.getMask();
-    if (!mask || op.getCausal())
-      return failure();
-    int64_t sq = op.getQuery().getType().getDimSize(2),
-            sk = op.getKey().getType().getDimSize(2);
-    if (sq != sk)
-      return failure();
-    Value rest;
-    if (isCausalMaskConstant(mask)) {
-      rest = Value();
-    } else if (auto add = mask.getDefiningOp<AddOp>()) {
-      if (isCausalMaskConstant(add.getLhs()) &&
-          add.getLhs().getType() == add.getType())
-        rest = add.getRhs();
-      else if (isCausalMaskConstant(add.getRhs()) &&
-               add.getRhs().getType() == add.getType())
-        rest = add.getLhs();
-      else
-        return failure();
-    } else {
-      return failure();
-    }
-    rewriter.modifyOpInPlace(op, [&] {
-      op.setCausal(true);
-      if (rest)
-        op.getMaskMutable().assign(rest);
-      else
-        op.getMaskMutable().clear();
-    });
-    return success();
-  }
-};
-
 struct NpuPreparePass : impl::NpuPrepareBase<NpuPreparePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<GatherNdToGather, ClampToMinMax, FlattenNorm<LayerNormOp>,
                  FlattenNorm<RmsNormOp>, SoftmaxToLastAxis,
-                 LogSoftmaxToReductions, CausalMaskToFlag>(&getContext());
+                 LogSoftmaxToReductions>(&getContext());
     // Do not fold the new ops back into what they replaced.
     GreedyRewriteConfig config;
     config.enableFolding(false);

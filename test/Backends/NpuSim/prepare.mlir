@@ -68,27 +68,3 @@ func.func @log_softmax(%x: tensor<2x5xf32>) -> tensor<2x5xf32> {
   %r = gaon_graph.softmax %x {axis = 1 : i64, log = true} : tensor<2x5xf32>
   return %r : tensor<2x5xf32>
 }
-
-// An additive causal mask constant (0 on and below the diagonal, -3.4e38
-// above, as exported GPT-2 folds its select) plus a padding mask becomes a
-// causal attention with the padding mask alone.
-// CHECK-LABEL: func.func @causal_mask_constant
-// CHECK-NOT: gaon_graph.add
-// CHECK: gaon_graph.attention %arg0, %arg1, %arg2, %arg3 {causal = true
-func.func @causal_mask_constant(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x3x4xf32>, %v: tensor<1x2x3x4xf32>, %pad: tensor<1x1x1x3xf32>) -> tensor<1x2x3x4xf32> {
-  %c = gaon_graph.constant dense<[[[[0.0, -3.4e38, -3.4e38], [0.0, 0.0, -3.4e38], [0.0, 0.0, 0.0]]]]> : tensor<1x1x3x3xf32>
-  %m = gaon_graph.add %c, %pad : (tensor<1x1x3x3xf32>, tensor<1x1x1x3xf32>) -> tensor<1x1x3x3xf32>
-  %o = gaon_graph.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x1x3x3xf32>) -> tensor<1x2x3x4xf32>
-  return %o : tensor<1x2x3x4xf32>
-}
-
-// A mask that is only nearly causal (-1e4 above the diagonal: exp does not
-// underflow to exactly 0 for every score) stays an additive mask.
-// CHECK-LABEL: func.func @not_causal_mask
-// CHECK: gaon_graph.attention %arg0, %arg1, %arg2, %{{.*}} {scale
-// CHECK-NOT: causal = true
-func.func @not_causal_mask(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x3x4xf32>, %v: tensor<1x2x3x4xf32>) -> tensor<1x2x3x4xf32> {
-  %c = gaon_graph.constant dense<[[[[0.0, -1.0e4, -1.0e4], [0.0, 0.0, -1.0e4], [0.0, 0.0, 0.0]]]]> : tensor<1x1x3x3xf32>
-  %o = gaon_graph.attention %q, %k, %v, %c {scale = 0.5 : f64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x1x3x3xf32>) -> tensor<1x2x3x4xf32>
-  return %o : tensor<1x2x3x4xf32>
-}

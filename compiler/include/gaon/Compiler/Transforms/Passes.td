@@ -80,6 +80,26 @@ def FuseAttention : Pass<"gaon-fuse-attention", "mlir::func::FuncOp"> {
   let dependentDialects = ["gaon::graph::GraphDialect"];
 }
 
+def FoldCausalMasks : Pass<"gaon-fold-causal-masks", "mlir::func::FuncOp"> {
+  let summary = "Turns constant causal attention masks into the causal flag";
+  let description = [{
+    A gaon_graph.attention whose mask is a constant [.., S, S] that is 0 on
+    and below the diagonal and <= -1e30 above it (exported GPT-2's folded
+    causal select), or such a constant plus another mask of the same type,
+    becomes `causal = true` with the other mask or none. Kernels then skip
+    the masked key blocks instead of reading an S x S mask per layer.
+    Masks that are only nearly causal (e.g. -1e4 above the diagonal, where
+    exp does not reach 0) are left alone.
+
+    Before:
+      %c = gaon_graph.constant dense<[[0, -3.4e38], [0, 0]]> : tensor<2x2xf32>
+      %o = gaon_graph.attention %q, %k, %v, %c {scale = 0.5 : f64}
+    After:
+      %o = gaon_graph.attention %q, %k, %v {causal = true, scale = 0.5 : f64}
+  }];
+  let dependentDialects = ["gaon::graph::GraphDialect"];
+}
+
 def ConvertPrecision : Pass<"gaon-convert-precision", "mlir::func::FuncOp"> {
   let summary = "Computes in bf16 or f16: converts f32 weights and activations";
   let description = [{

@@ -32,10 +32,9 @@ def NpuPrepare : Pass<"gaon-npu-prepare", "mlir::func::FuncOp"> {
       (the input viewed as [outer, inner]);
     - softmax over an inner axis -> transpose, softmax over the last axis,
       transpose back;
-    - log-softmax -> x - max - log(sum(exp(x - max))) with reductions;
-    - attention whose mask is a constant causal mask (0 on and below the
-      diagonal, <= -1e30 above), alone or plus another mask -> causal
-      attention with the other mask (the kernel skips the masked blocks).
+    - log-softmax -> x - max - log(sum(exp(x - max))) with reductions.
+    (Constant causal masks became the causal flag in gaon-graph-optimize:
+    gaon-fold-causal-masks.)
 
     Before:
       %y = gaon_graph.clamp %x {max = 6.0 : f64, min = 0.0 : f64} : tensor<4xf32>

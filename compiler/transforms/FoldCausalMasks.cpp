@@ -1,0 +1,104 @@
+//===- FoldCausalMasks.cpp - Constant causal masks -> causal attention ----===//
+//
+// Exported GPT-2 folds its causal `select(tril, scores, -inf)` into an
+// additive S x S constant per layer. As an operand, that mask costs every
+// backend an S x S read per (batch, head) and hides that half the keys never
+// count; as the `causal` flag, flash-style kernels skip the key blocks above
+// the diagonal. Exact: masked keys get exp(-inf) = exp(-1e30 + s) = 0
+// either way, and every query sees key 0.
+//
+//===----------------------------------------------------------------------===//
+
+#include "gaon/Compiler/Transforms/Passes.h"
+#include "gaon/Dialect/Graph/ConstantTensor.h"
+#include "gaon/Dialect/Graph/GraphOps.h"
+
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace gaon {
+#define GEN_PASS_DEF_FOLDCAUSALMASKS
+#include "gaon/Compiler/Transforms/Passes.h.inc"
+} // namespace gaon
+
+using namespace mlir;
+using namespace gaon::graph;
+
+namespace gaon {
+namespace {
+
+/// True when `value` is a constant [1.., S, S] mask that is 0 on and below
+/// the diagonal and -inf-like (<= -1e30, so exp underflows to exactly 0
+/// whatever the score) above it: top-left causal masking.
+bool isCausalMaskConstant(Value value) {
+  auto constant = value.getDefiningOp<ConstantOp>();
+  auto type = cast<RankedTensorType>(value.getType());
+  if (!constant || type.getRank() < 2 || !isa<FloatType>(type.getElementType()))
+    return false;
+  int64_t rows = type.getDimSize(type.getRank() - 2),
+          cols = type.getShape().back();
+  if (rows != cols || type.getNumElements() != rows * cols)
+    return false;
+  std::optional<ConstantTensor> tensor =
+      ConstantTensor::fromAttr(constant.getValue());
+  if (!tensor)
+    return false;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j) {
+      double v = tensor->getDouble(i * cols + j);
+      if (j <= i ? v != 0.0 : v > -1e30)
+        return false;
+    }
+  return true;
+}
+
+/// attention(mask = causal constant [+ other]) -> causal attention with the
+/// other mask (or none).
+struct CausalMaskToFlag : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Value mask = op.getMask();
+    if (!mask || op.getCausal())
+      return failure();
+    int64_t sq = op.getQuery().getType().getDimSize(2),
+            sk = op.getKey().getType().getDimSize(2);
+    if (sq != sk)
+      return failure();
+    Value rest;
+    if (isCausalMaskConstant(mask)) {
+      rest = Value();
+    } else if (auto add = mask.getDefiningOp<AddOp>()) {
+      if (isCausalMaskConstant(add.getLhs()) &&
+          add.getLhs().getType() == add.getType())
+        rest = add.getRhs();
+      else if (isCausalMaskConstant(add.getRhs()) &&
+               add.getRhs().getType() == add.getType())
+        rest = add.getLhs();
+      else
+        return failure();
+    } else {
+      return failure();
+    }
+    rewriter.modifyOpInPlace(op, [&] {
+      op.setCausal(true);
+      if (rest)
+        op.getMaskMutable().assign(rest);
+      else
+        op.getMaskMutable().clear();
+    });
+    return success();
+  }
+};
+
+struct FoldCausalMasksPass : impl::FoldCausalMasksBase<FoldCausalMasksPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<CausalMaskToFlag>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace gaon

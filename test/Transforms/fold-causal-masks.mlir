@@ -1,0 +1,35 @@
+// RUN: gaon-opt --pass-pipeline='builtin.module(func.func(gaon-fold-causal-masks))' %s | FileCheck %s
+
+// An additive causal mask constant (0 on and below the diagonal, -3.4e38
+// above, as exported GPT-2 folds its select) plus a padding mask becomes a
+// causal attention with the padding mask alone.
+// CHECK-LABEL: func.func @causal_mask_constant
+// CHECK-NOT: gaon_graph.add
+// CHECK: gaon_graph.attention %arg0, %arg1, %arg2, %arg3 {causal = true
+func.func @causal_mask_constant(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x3x4xf32>, %v: tensor<1x2x3x4xf32>, %pad: tensor<1x1x1x3xf32>) -> tensor<1x2x3x4xf32> {
+  %c = gaon_graph.constant dense<[[[[0.0, -3.4e38, -3.4e38], [0.0, 0.0, -3.4e38], [0.0, 0.0, 0.0]]]]> : tensor<1x1x3x3xf32>
+  %m = gaon_graph.add %c, %pad : (tensor<1x1x3x3xf32>, tensor<1x1x1x3xf32>) -> tensor<1x1x3x3xf32>
+  %o = gaon_graph.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x1x3x3xf32>) -> tensor<1x2x3x4xf32>
+  return %o : tensor<1x2x3x4xf32>
+}
+
+// A mask that is only nearly causal (-1e4 above the diagonal: exp does not
+// underflow to exactly 0 for every score) stays an additive mask.
+// CHECK-LABEL: func.func @not_causal_mask
+// CHECK: gaon_graph.attention %arg0, %arg1, %arg2, %{{.*}} {scale
+// CHECK-NOT: causal = true
+func.func @not_causal_mask(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x3x4xf32>, %v: tensor<1x2x3x4xf32>) -> tensor<1x2x3x4xf32> {
+  %c = gaon_graph.constant dense<[[[[0.0, -1.0e4, -1.0e4], [0.0, 0.0, -1.0e4], [0.0, 0.0, 0.0]]]]> : tensor<1x1x3x3xf32>
+  %o = gaon_graph.attention %q, %k, %v, %c {scale = 0.5 : f64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x1x3x3xf32>) -> tensor<1x2x3x4xf32>
+  return %o : tensor<1x2x3x4xf32>
+}
+
+// A causal constant of another size than the scores (cross-attention,
+// 3 queries x 4 keys) is not the flag's masking: left alone.
+// CHECK-LABEL: func.func @cross_attention
+// CHECK: gaon_graph.attention %arg0, %arg1, %arg2, %{{.*}} {scale
+// CHECK-NOT: causal = true
+func.func @cross_attention(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x4x4xf32>, %v: tensor<1x2x4x4xf32>, %m: tensor<1x1x3x4xf32>) -> tensor<1x2x3x4xf32> {
+  %o = gaon_graph.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<1x2x3x4xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<1x1x3x4xf32>) -> tensor<1x2x3x4xf32>
+  return %o : tensor<1x2x3x4xf32>
+}
