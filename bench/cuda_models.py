@@ -58,8 +58,9 @@ def prepare(args):
     build = args.build
     shutil.rmtree(STAGE, ignore_errors=True)
     os.makedirs(STAGE)
-    subprocess.run(["ninja", "-C", build, "gaon-run", "gaon-compile",
-                    "gaon-artifact"], check=True)
+    if not args.no_build:
+        subprocess.run(["ninja", "-C", build, "gaon-run", "gaon-compile",
+                        "gaon-artifact"], check=True)
     bin_dir = os.path.join(ROOT, ".device-carry", "cuda-bench-bin")
     os.makedirs(bin_dir, exist_ok=True)
     shutil.copy(os.path.join(build, "bin", "gaon-run"), bin_dir)
@@ -121,6 +122,32 @@ def prepare(args):
     print(f"staged {size / 2**20:.1f} MiB in {STAGE}")
 
 
+def column_parts(w, params, npdt):
+    """[(param, transpose)] whose column blocks, side by side, are `w`:
+    the Q, K and V weights gaon-cuda-merge-sibling-matmuls concatenated."""
+    import numpy as np
+    parts, col = [], 0
+    while col < w.shape[1]:
+        for pname, p in params.items():
+            v = p["value"]
+            if v.ndim != 2:
+                continue
+            for transpose in (False, True):
+                cand = (v.T if transpose else v).astype(npdt)
+                n = cand.shape[1]
+                if cand.shape[0] == w.shape[0] and col + n <= w.shape[1] and \
+                        np.array_equal(w[:, col:col + n], cand):
+                    parts.append([pname, transpose])
+                    col += n
+                    break
+            else:
+                continue
+            break
+        else:
+            return None
+    return parts if len(parts) > 1 else None
+
+
 def strip_weights(art, build, params):
     """Zeroes every weight of `art` that equals a parameter (or its
     transpose) in its dtype, and returns how to regenerate them."""
@@ -171,15 +198,25 @@ def strip_weights(art, build, params):
                         break
                 if found:
                     break
-            if not found or len(data) < 4096:
+            parts = None
+            if not found and len(shape) == 2:
+                parts = column_parts(np.frombuffer(data, npdt).reshape(shape),
+                                     params, npdt)
+            if not (found or parts) or len(data) < 4096:
                 kept += len(data)
+                if len(data) >= 1 << 20:
+                    print(f"  kept {t['name']} {t['shape']} {t['dtype']}: "
+                          "matches no parameter", flush=True)
                 continue
-            entries.append({"tensor": t["name"], "shape": t["shape"],
-                            "offset": base +
-                            t["weight_offset"], "bytes": len(data),
-                            "dtype": t["dtype"], "param": found[0],
-                            "transpose": found[1],
-                            "sha256": hashlib.sha256(data).hexdigest()})
+            entry = {"tensor": t["name"], "shape": t["shape"],
+                     "offset": base + t["weight_offset"], "bytes": len(data),
+                     "dtype": t["dtype"],
+                     "sha256": hashlib.sha256(data).hexdigest()}
+            if found:
+                entry.update({"param": found[0], "transpose": found[1]})
+            else:
+                entry["parts"] = parts
+            entries.append(entry)
             f.seek(base + t["weight_offset"])
             f.write(b"\0" * len(data))
     return entries, kept
@@ -198,14 +235,18 @@ def restore(manifest, model, stage):
     path = os.path.join(stage, model["artifact"])
     cache = {}
     with open(path, "r+b") as f:
+        def value(name, transpose):
+            p = params[name]
+            if name not in cache:
+                cache[name] = det.parameter_values(
+                    name, tuple(p["shape"]), p["norm_weight"], p["norm_bias"])
+            return cache[name].T if transpose else cache[name]
         for e in model["regenerated"]:
-            p = params[e["param"]]
-            if e["param"] not in cache:
-                cache[e["param"]] = det.parameter_values(
-                    e["param"], tuple(p["shape"]), p["norm_weight"],
-                    p["norm_bias"])
-            v = cache[e["param"]]
-            v = v.T if e["transpose"] else v
+            if "parts" in e:  # merged projections: column blocks
+                v = np.concatenate([value(n, t) for n, t in e["parts"]],
+                                   axis=1)
+            else:
+                v = value(e["param"], e["transpose"])
             shape = e.get("shape", list(v.shape))
             if v.ndim == 2 and len(shape) == 2 and v.shape[1] < shape[1]:
                 v = np.pad(v, ((0, 0), (0, shape[1] - v.shape[1])))
@@ -494,6 +535,8 @@ def main():
     p.add_argument("--build", default=os.path.join(ROOT, "build"))
     p.add_argument("--work", default="/tmp/benchwork")
     p.add_argument("--models", default="bert-base,gpt2-small")
+    p.add_argument("--no-build", action="store_true",
+                   help="use the tools already built in --build")
     r = sub.add_parser("run")
     r.add_argument("--iters", type=int, default=50,
                    help="timed torch iterations")
