@@ -232,27 +232,86 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
       t.tm = ceilDiv(t.tm, 2);
     while (items() < cores && t.tn > int64_t(tu.cols))
       t.tn = ceilDiv(t.tn, 2);
-    // One m-block (small M: weight streaming, memory bound): A stays
-    // resident and B streams in deep k-slices; more, narrower tiles per
-    // core so the epilogue of one tile overlaps the next tile's loads.
-    bool aResident = residentA(chip, sh, t);
-    while (aResident && items() < 2 * int64_t(cores) && t.tn > int64_t(tu.cols))
-      t.tn = std::max<int64_t>(ceilDiv(t.tn, 2), tu.cols);
-    // Sized for the buffering gaon-npu-double-buffer will choose.
-    int64_t aBuf, bBuf;
-    defaultBuffers(chip, sh, t, aBuf, bBuf);
-    while (footprint(chip, sh, t, aBuf, bBuf, 2) > chip.scratchpad.bytes) {
-      int64_t *largest = aResident ? &t.tk : &t.tm;
-      if (t.tn > *largest)
-        largest = &t.tn;
-      if (t.tk > *largest)
-        largest = &t.tk;
-      if (*largest <= 1)
-        fail(kernel, "tiles cannot fit the scratchpad of chip " + chip.name +
-                         " (" + std::to_string(chip.scratchpad.bytes) +
-                         " bytes per core)");
-      *largest = ceilDiv(*largest, 2);
+    auto finish = [&](Tiles c) {
+      // One m-block (small M: weight streaming, memory bound): A stays
+      // resident and B streams in deep k-slices; more, narrower tiles per
+      // core so the epilogue of one tile overlaps the next tile's loads.
+      bool aResident = residentA(chip, sh, c);
+      auto count = [&] {
+        return sh.batches * ceilDiv(M, c.tm) * ceilDiv(N, c.tn);
+      };
+      while (aResident && count() < 2 * int64_t(cores) &&
+             c.tn > int64_t(tu.cols))
+        c.tn = std::max<int64_t>(ceilDiv(c.tn, 2), tu.cols);
+      // Sized for the buffering gaon-npu-double-buffer will choose.
+      int64_t aBuf, bBuf;
+      defaultBuffers(chip, sh, c, aBuf, bBuf);
+      while (footprint(chip, sh, c, aBuf, bBuf, 2) > chip.scratchpad.bytes) {
+        int64_t *largest = aResident ? &c.tk : &c.tm;
+        if (c.tn > *largest)
+          largest = &c.tn;
+        if (c.tk > *largest)
+          largest = &c.tk;
+        if (*largest <= 1)
+          fail(kernel, "tiles cannot fit the scratchpad of chip " + chip.name +
+                           " (" + std::to_string(chip.scratchpad.bytes) +
+                           " bytes per core)");
+        *largest = ceilDiv(*largest, 2);
+      }
+      return c;
+    };
+    Tiles best = finish(t);
+    if (!residentA(chip, sh, best)) {
+      // Several row blocks (compute bound): smaller tiles balance the
+      // cores and shorten the last tile's exposed epilogue, but reload A
+      // and B more often. Estimated cycles of each candidate: the busiest
+      // core's tensor and vector work, the DRAM traffic, plus one epilogue.
+      double macs = chip.peakMacsPerCycle(sh.type);
+      double epGroup = 0;
+      if (sh.epilogue) {
+        epGroup = 1; // the final cast
+        if (p.epilogue.bias)
+          epGroup += 1;
+        if (p.epilogue.residual)
+          epGroup += 1;
+        if (p.epilogue.alpha != 1.0f)
+          epGroup += 1;
+        VecOp act = p.epilogue.activation == Activation::Gelu ? VecOp::Gelu
+                    : p.epilogue.activation == Activation::GeluTanh
+                        ? VecOp::GeluTanh
+                    : p.epilogue.activation == Activation::Silu ? VecOp::Silu
+                                                                : VecOp::Relu;
+        if (p.epilogue.activation != Activation::None)
+          epGroup += std::max(0.0, vectorOpCycles(chip, act));
+      }
+      auto cost = [&](const Tiles &c) {
+        double n = double(sh.batches * ceilDiv(M, c.tm) * ceilDiv(N, c.tn));
+        double perCore = std::ceil(n / cores);
+        double tensor = double(c.tm) * c.tn * K / macs;
+        double vec = double(c.tm) *
+                     std::ceil(double(c.tn) / chip.vector.lanes) * epGroup;
+        double dram =
+            n * double(c.tm + c.tn) * K * sh.e / chip.dramBytesPerCycle();
+        return std::max({perCore * tensor, perCore * vec, dram}) + vec;
+      };
+      double bestCost = cost(best);
+      for (int64_t dm : {1, 2, 4})
+        for (int64_t dn : {1, 2}) {
+          Tiles c = finish({std::max<int64_t>(ceilDiv(t.tm, dm),
+                                              std::min<int64_t>(M, tu.rows)),
+                            std::max<int64_t>(ceilDiv(t.tn, dn),
+                                              std::min<int64_t>(N, tu.cols)),
+                            t.tk});
+          if (residentA(chip, sh, c))
+            continue;
+          double k = cost(c);
+          if (k < 0.95 * bestCost) {
+            best = c;
+            bestCost = k;
+          }
+        }
     }
+    t = best;
     s.tile = {t.tm, t.tn, t.tk};
     return;
   }

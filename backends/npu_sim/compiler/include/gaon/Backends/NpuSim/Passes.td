@@ -110,8 +110,11 @@ def NpuTile : Pass<"gaon-npu-tile", "mlir::ModuleOp"> {
     norm and RMS norm, chooses the tile sizes from the #gaon_npu.chip on the
     module (scratchpad bytes, tensor-array shape, cores): the largest tiles
     whose double-buffered slots fit one core's scratchpad, split further so
-    that every core gets work. Fails, naming the sizes, when nothing fits
-    (e.g. a norm whose single row exceeds the scratchpad).
+    that every core gets work; for compute-bound matmuls (several row
+    blocks) halved tiles are taken when a cost estimate (busiest core's
+    tensor and epilogue work, DRAM traffic, the last exposed epilogue) says
+    they are faster. Fails, naming the sizes, when nothing fits (e.g. a norm
+    whose single row exceeds the scratchpad).
 
     Before:
       %y = gaon_npu.matmul %x, %w : (tensor<128x768xbf16>, tensor<768x3072xbf16>) -> ...
