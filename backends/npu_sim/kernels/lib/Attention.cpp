@@ -402,8 +402,28 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       VecOperand l{colL, 4, DType::F32}, tmp{colT, 4, DType::F32},
           corr{colC, 4, DType::F32};
       Broadcast none = Broadcast::None, col = Broadcast::Col;
+      // The vector unit costs per row and lane group: per-row statistics
+      // (r x 1 columns, contiguous) run as one 1 x r row, and elementwise
+      // ops over a packed score tile as one row of r * c elements.
+      auto rowOf = [&](VecOperand v, uint32_t n) {
+        return VecOperand{v.addr, n * dtypeBytes(v.type), v.type};
+      };
+      auto colOp = [&](VecOp op, VecOperand dst, VecOperand a,
+                       VecOperand b = {}) {
+        vec(cb, op, 1, r, rowOf(dst, r), rowOf(a, r),
+            b.stride ? rowOf(b, r) : b);
+      };
+      bool packed = int64_t(c) == tk;
+      auto tileOp = [&](VecOp op, VecOperand dst, VecOperand a, float alpha = 1,
+                        float beta = 0) {
+        if (packed)
+          vec(cb, op, 1, r * c, rowOf(dst, r * c), rowOf(a, r * c), {}, none,
+              alpha, beta);
+        else
+          vec(cb, op, r, c, dst, a, {}, none, alpha, beta);
+      };
       cb.wait(vector, kSFull);
-      vec(cb, VecOp::Scale, r, c, S, S, {}, none, float(scale), 0);
+      tileOp(VecOp::Scale, S, S, float(scale), 0);
       if (causal) {
         // Keys past the query's position become -inf (before the mask, so
         // a -inf mask never meets 0 * inf).
@@ -429,31 +449,28 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
                       : none);
         cb.signal(vector, kMaskFree);
       }
-      vec(cb, VecOp::ReduceMax, r, c, tmp, S);
-      if (s.first)
-        vec(cb, VecOp::Cast, r, 1, mNew, tmp);
-      else
-        vec(cb, VecOp::Max, r, 1, mNew, mOld, tmp);
+      // The first block's statistics go straight to m and l.
+      vec(cb, VecOp::ReduceMax, r, c, s.first ? mNew : tmp, S);
+      if (!s.first)
+        colOp(VecOp::Max, mNew, mOld, tmp);
       vec(cb, VecOp::Sub, r, c, S, S, mNew, col);
-      vec(cb, VecOp::Exp, r, c, S, S);
-      vec(cb, VecOp::ReduceSum, r, c, tmp, S);
-      if (s.first) {
-        vec(cb, VecOp::Cast, r, 1, l, tmp);
-      } else {
-        vec(cb, VecOp::Sub, r, 1, corr, mOld, mNew);
-        vec(cb, VecOp::Exp, r, 1, corr, corr);
-        vec(cb, VecOp::Mul, r, 1, l, l, corr);
-        vec(cb, VecOp::Add, r, 1, l, l, tmp);
+      tileOp(VecOp::Exp, S, S);
+      vec(cb, VecOp::ReduceSum, r, c, s.first ? l : tmp, S);
+      if (!s.first) {
+        colOp(VecOp::Sub, corr, mOld, mNew);
+        colOp(VecOp::Exp, corr, corr);
+        colOp(VecOp::Mul, l, l, corr);
+        colOp(VecOp::Add, l, l, tmp);
         cb.wait(vector, kPVDone); // O holds blocks < t
         vec(cb, VecOp::Mul, r, static_cast<uint32_t>(Dv), O, O, corr, col);
       }
-      vec(cb, VecOp::Cast, r, c,
-          {pSlot[t % 2], static_cast<uint32_t>(tk * e), type}, S);
+      tileOp(VecOp::Cast, {pSlot[t % 2], static_cast<uint32_t>(tk * e), type},
+             S);
       cb.signal(vector, kPReady);
       cur = 1 - cur;
       if (s.last) {
         cb.wait(vector, kPVDone);
-        vec(cb, VecOp::Recip, r, 1, tmp, l);
+        colOp(VecOp::Recip, tmp, l);
         if (w >= 2)
           cb.wait(vector, kOFree);
         vec(cb, VecOp::Mul, r, static_cast<uint32_t>(Dv),
