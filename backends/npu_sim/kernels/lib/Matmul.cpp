@@ -424,14 +424,19 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       for (int64_t item = first; item < last; ++item) {
         int64_t ni = sched.split == Split::Cols ? item / mTiles : item % nTiles;
         int64_t n0 = ni * t.tn;
-        DmaCmd d;
-        d.src = MemRef::dram(b.addr + (bOff[0] + n0) * e);
-        d.dst = MemRef::spm(static_cast<uint16_t>(core), blockAt(item - first));
-        d.rowBytes = static_cast<uint32_t>(std::min(t.tn, N - n0) * e);
-        d.rows = static_cast<uint32_t>(K);
-        d.srcRowStride = uint64_t(N) * e;
-        d.dstRowStride = uint64_t(t.tn) * e;
-        loads.push_back({UnitRef::dma(0), d});
+        // One transfer per k-slice: DRAM channels serve transfers in
+        // order, so smaller ones let the previous kernel's stores through.
+        for (int64_t k0 = 0; k0 < K; k0 += t.tk) {
+          DmaCmd d;
+          d.src = MemRef::dram(b.addr + (bOff[0] + k0 * N + n0) * e);
+          d.dst = MemRef::spm(static_cast<uint16_t>(core),
+                              blockAt(item - first) + k0 * t.tn * e);
+          d.rowBytes = static_cast<uint32_t>(std::min(t.tn, N - n0) * e);
+          d.rows = static_cast<uint32_t>(std::min(t.tk, K - k0));
+          d.srcRowStride = uint64_t(N) * e;
+          d.dstRowStride = uint64_t(t.tn) * e;
+          loads.push_back({UnitRef::dma(0), d});
+        }
       }
       // Before the previous kernel's trailing dma0 waits on this core (they
       // need not hold the loads back), after its last transfer or signal (a
@@ -571,7 +576,10 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         int s = static_cast<int>(step % 2);
         int en = static_cast<int>(step % ldEngines);
         UnitRef ld = slotLoader(s);
-        if (step >= nSlots)
+        // With B prefetched and A resident, only the steps that load an A
+        // slice hand over to the tensor unit (and no slot is ever reused).
+        bool handshake = !prefetched || !aLoaded[ks];
+        if (!prefetched && step >= nSlots)
           cb.wait(ld, emptySem[en]);
         uint64_t aAddr = aSlot[s];
         uint32_t lda = static_cast<uint32_t>(t.tk * e);
@@ -600,14 +608,16 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
           cb.dma(ld.index, cb.spm(bAddr),
                  MemRef::dram(b.addr + (bOff[bi] + k0 * N + n0) * e), cols * e,
                  depth, t.tn * e, N * e);
-        cb.signal(ld, fullSem[en]);
+        if (handshake)
+          cb.signal(ld, fullSem[en]);
         if (ks == 1 || k0 + t.tk >= K) {
           flushStore();
           if (epLoads && (ks == 1 || K <= t.tk))
             epLoad();
         }
 
-        cb.wait(tensor, fullSem[en]);
+        if (handshake)
+          cb.wait(tensor, fullSem[en]);
         if (k0 == 0 && reuse)
           cb.wait(tensor, kCFree);
         MatmulCmd mm;
@@ -624,7 +634,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         mm.c = cSlot[cs];
         mm.ldc = static_cast<uint32_t>(t.tn * 4);
         cb.matmul(mm);
-        cb.signal(tensor, emptySem[en]);
+        if (!prefetched)
+          cb.signal(tensor, emptySem[en]);
       }
       cb.signal(tensor, kCDone);
 
@@ -677,7 +688,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     flushStore();
     // Take the hand-backs nobody waited for: semaphores end at zero.
     uint32_t lastTwo = static_cast<uint32_t>(std::min<int64_t>(tileNo, 2));
-    for (unsigned en = 0; en < ldEngines; ++en) {
+    for (unsigned en = 0; en < ldEngines && !prefetched; ++en) {
       int64_t loadsOn = step / ldEngines + (int64_t(en) < step % ldEngines);
       int64_t left = std::min<int64_t>(loadsOn, nSlots / ldEngines);
       if (left)
