@@ -12,6 +12,7 @@ void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
   pm.addNestedPass<mlir::func::FuncOp>(createNpuPrepare());
   if (fuseEpilogues) {
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFuseEpilogues());
+    pm.addNestedPass<mlir::func::FuncOp>(createNpuFuseSiblingMatmuls());
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFoldAttentionLayouts());
   }
   pm.addPass(createNpuLegalize());

@@ -20,10 +20,11 @@ func.func @row_blocks(%x: tensor<8192x4096xbf16>, %w: tensor<4096x4096xbf16>) ->
   return %m : tensor<8192x4096xbf16>
 }
 
-// Attention splits by (batch, head, query block): 2 heads x 1 block give
-// work to 2 cores only.
+// Attention splits by (batch, head, query block): with 2 heads the tile
+// step halves the query blocks to 32 rows, so 2 x 4 items reach all 8
+// cores.
 // CHECK-LABEL: func.func @attention_heads
-// CHECK: #gaon_npu.schedule<tile = [128, 128], split = heads, cores = 2>
+// CHECK: #gaon_npu.schedule<tile = [32, 128], split = heads, cores = 8>
 func.func @attention_heads(%q: tensor<1x2x128x64xbf16>, %k: tensor<1x2x128x64xbf16>, %v: tensor<1x2x128x64xbf16>) -> tensor<1x2x128x64xbf16> {
   %o = gaon_graph.attention %q, %k, %v {scale = 0.125 : f64} : (tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>, tensor<1x2x128x64xbf16>) -> tensor<1x2x128x64xbf16>
   return %o : tensor<1x2x128x64xbf16>

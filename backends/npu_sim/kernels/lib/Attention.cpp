@@ -124,6 +124,14 @@ void planAttention(const ChipDesc &chip, const AttentionProblem &p,
     int64_t tq = std::clamp<int64_t>(a.Sq, 1, std::max<int64_t>(128, tu.rows));
     int64_t tk = std::clamp<int64_t>(
         a.Sk, 1, std::max<int64_t>({128, tu.cols, int64_t(chip.vector.lanes)}));
+    // Halve the query block while that evens out the cores' work (12
+    // heads of one 128-query block leave 4 of 8 cores doing two).
+    auto perCore = [&](int64_t q) {
+      return ceilDiv(a.B * a.H * ceilDiv(a.Sq, q), chip.cores) * q;
+    };
+    while (tq >= 2 * std::max<int64_t>(32, tu.rows / 4) &&
+           perCore(tq / 2) < perCore(tq))
+      tq /= 2;
     while (footprint(a, tq, tk) > chip.scratchpad.bytes) {
       if (tq <= 1 && tk <= 1)
         fail(kernel, "head dim " + std::to_string(a.D) +

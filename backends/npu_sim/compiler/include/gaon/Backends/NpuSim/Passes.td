@@ -67,6 +67,28 @@ def NpuFuseEpilogues : Pass<"gaon-npu-fuse-epilogues", "mlir::func::FuncOp"> {
   let dependentDialects = ["gaon::npu::NpuDialect"];
 }
 
+def NpuFuseSiblingMatmuls
+    : Pass<"gaon-npu-fuse-sibling-matmuls", "mlir::func::FuncOp"> {
+  let summary = "Merges matmuls that share A and have constant weights";
+  let description = [{
+    gaon_npu.matmul ops with the same A, constant weights (and constant
+    biases, or none), the same activation and no residual become one
+    matmul over the weights concatenated along N, followed by a split of
+    its result: A is read once instead of once per projection, and the
+    wider product keeps every core streaming weights (BERT's separate Q,
+    K, V projections).
+
+    Before:
+      %q = gaon_npu.matmul %x, %wq bias %bq : ... -> tensor<1x128x768xbf16>
+      %k = gaon_npu.matmul %x, %wk bias %bk : ... -> tensor<1x128x768xbf16>
+    After:
+      %w = gaon_graph.constant ... : tensor<768x1536xbf16>
+      %m = gaon_npu.matmul %x, %w bias %b : ... -> tensor<1x128x1536xbf16>
+      %s:2 = gaon_graph.split %m {axis = 2 : i64} : ... -> tensor<1x128x768xbf16>, ...
+  }];
+  let dependentDialects = ["gaon::graph::GraphDialect"];
+}
+
 def NpuFoldAttentionLayouts
     : Pass<"gaon-npu-fold-attention-layouts", "mlir::func::FuncOp"> {
   let summary = "Folds head split/merge transposes and QKV slices into attention";
