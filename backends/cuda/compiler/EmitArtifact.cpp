@@ -214,8 +214,11 @@ LogicalResult PlanBuilder::emitMatmul(MatMulOp op) {
     step.strideD = m * step.n;
   }
   step.lda = step.k;
-  step.ldb = step.transB ? step.k : step.n;
+  // A 2-D rhs may be wider than the result (zero-padded aligned rows).
+  step.ldb = step.transB ? step.k : rhs.getShape().back();
   step.ldd = step.n;
+  step.f32Out = tensorType(op.getResult()).getElementType().isF32() &&
+                !lhs.getElementType().isF32();
   StringRef act = op.getActivation();
   bool bias = op.getBias() != nullptr;
   step.epilogue = act == "gelu_tanh"

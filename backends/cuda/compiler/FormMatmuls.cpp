@@ -163,6 +163,18 @@ struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
       activation = "relu";
       last = user;
     }
+    // A final f16/bf16 -> f32 cast (GPT-2's logits) is cuBLASLt writing
+    // f32 from its f32 accumulators: no f16 round trip through memory, no
+    // cast kernel. Not with a bias or residual of the operands' type.
+    bool f32Out = false;
+    if (!bias && !residual && (element.isF16() || element.isBF16())) {
+      auto [castUser, castInput] = soleUser(last->getResult(0));
+      auto castOp = dyn_cast_or_null<graph::CastOp>(castUser);
+      if (castOp && tensorType(castOp.getResult()).getElementType().isF32()) {
+        last = castOp;
+        f32Out = true;
+      }
+    }
     OpBuilder b(last);
     SmallVector<Operation *> originals{op.getRhs().getDefiningOp(),
                                        bias ? bias.getDefiningOp() : nullptr};
@@ -184,6 +196,8 @@ struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
     }
     // The product's own shape; reshapes looked through are applied after.
     auto resultType = tensorType(op.getResult());
+    if (f32Out)
+      resultType = RankedTensorType::get(resultType.getShape(), b.getF32Type());
     if (residual && tensorType(residual) != resultType)
       residual = graph::ReshapeOp::create(b, op.getLoc(), resultType, residual);
     int64_t padded = (n + align - 1) / align * align;
@@ -192,6 +206,12 @@ struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
       rhs = padLastDim(b, op.getLoc(), rhs, padded);
       if (bias)
         bias = padLastDim(b, op.getLoc(), bias, padded);
+    }
+    // An f32 result is written unpadded from the padded rhs (the matmul
+    // reads only its N columns); an f16/bf16 one is computed padded and
+    // sliced (fused into the consumer).
+    bool slice = pad && !f32Out;
+    if (slice) {
       SmallVector<int64_t> shape(resultType.getShape());
       shape.back() = padded;
       resultType = RankedTensorType::get(shape, resultType.getElementType());
@@ -200,7 +220,7 @@ struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
                                    bias, residual, b.getStringAttr(activation),
                                    b.getBoolAttr(false));
     Value replacement = matmul.getResult();
-    if (pad) {
+    if (slice) {
       SmallVector<int64_t> starts(resultType.getRank(), 0),
           steps(resultType.getRank(), 1);
       replacement = graph::SliceOp::create(
@@ -234,9 +254,8 @@ struct CudaFormMatmulsPass : impl::CudaFormMatmulsBase<CudaFormMatmulsPass> {
             producers.push_back(def);
       cur->erase();
       for (Operation *def : producers)
-        if (def == first ||
-            isa<graph::AddOp, graph::GeluOp, graph::ReluOp, graph::ReshapeOp>(
-                def))
+        if (def == first || isa<graph::AddOp, graph::GeluOp, graph::ReluOp,
+                                graph::ReshapeOp, graph::CastOp>(def))
           worklist.push_back(def);
     }
   }

@@ -27,9 +27,12 @@ LogicalResult MatMulOp::verify() {
   int64_t rank = lhs.getRank();
   int64_t k = lhs.getDimSize(rank - 1), m = lhs.getDimSize(rank - 2);
   int64_t rk = rhs.getDimSize(rhs.getRank() - (getTransposeRhs() ? 1 : 2));
-  int64_t n = rhs.getDimSize(rhs.getRank() - (getTransposeRhs() ? 2 : 1));
-  if (k != rk || result.getDimSize(rank - 2) != m ||
-      result.getDimSize(rank - 1) != n)
+  int64_t rn = rhs.getDimSize(rhs.getRank() - (getTransposeRhs() ? 2 : 1));
+  int64_t n = result.getDimSize(rank - 1);
+  // A 2-D rhs may have zero-padded columns beyond the result's (aligned
+  // rows for cuBLASLt); they are not computed.
+  bool widerRhs = rhs.getRank() == 2 && !getTransposeRhs() && rn > n;
+  if (k != rk || result.getDimSize(rank - 2) != m || (rn != n && !widerRhs))
     return emitOpError("operand and result shapes do not form a matmul");
   if (rhs.getRank() != 2 && rhs.getRank() != rank)
     return emitOpError("rhs must be 2-D or have the lhs's batch dimensions");
@@ -43,10 +46,17 @@ LogicalResult MatMulOp::verify() {
   StringRef act = getActivation();
   if (act != "none" && act != "gelu_tanh" && act != "relu")
     return emitOpError("unknown activation '") << act << "'";
-  Type element = result.getElementType();
-  if (lhs.getElementType() != element || rhs.getElementType() != element ||
+  Type element = lhs.getElementType();
+  if (rhs.getElementType() != element ||
       (getBias() && getBias().getType().getElementType() != element))
-    return emitOpError("operands and result must share one element type");
+    return emitOpError("operands must share one element type");
+  // f16/bf16 products may be written as f32 (cuBLASLt converts in its
+  // epilogue), but then a bias would have another type than D.
+  Type out = result.getElementType();
+  if (out != element &&
+      !(out.isF32() && (element.isF16() || element.isBF16()) && !getBias()))
+    return emitOpError("result element type must be the operands' (or f32 "
+                       "for f16/bf16 operands without a bias)");
   return success();
 }
 

@@ -130,3 +130,35 @@ func.func @residual_not_absorbed(%x: tensor<8x16xf16>, %w: tensor<16x8xf16>, %r:
   %h = gaon_graph.gelu %flat {approximate = true} : tensor<64xf16>
   return %a, %b, %c, %h : tensor<8x8xf16>, tensor<8x8xf16>, tensor<8x5xf16>, tensor<64xf16>
 }
+
+// A final cast of an f16 product to f32 (GPT-2's logits) makes cuBLASLt
+// write f32 from its accumulators. With rows that need padding (5 x f16),
+// the rhs is padded but the f32 result is written unpadded: no slice, no
+// cast kernel.
+// CHECK-LABEL: func.func @f32_logits
+// CHECK: %[[M:.*]] = gaon_cuda.matmul %arg0, %arg1 : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x8xf32>
+// CHECK: %[[V:.*]] = gaon_graph.reshape %[[M]] : tensor<8x8xf32> -> tensor<1x8x8xf32>
+// CHECK: %[[P:.*]] = gaon_graph.pad %arg2
+// CHECK: %[[N:.*]] = gaon_cuda.matmul %arg0, %[[P]] : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x5xf32>
+// CHECK-NOT: gaon_graph.cast
+// CHECK-NOT: gaon_graph.slice
+// CHECK: return %[[V]], %[[N]]
+func.func @f32_logits(%x: tensor<8x16xf16>, %w: tensor<16x8xf16>, %w5: tensor<16x5xf16>) -> (tensor<1x8x8xf32>, tensor<8x5xf32>) {
+  %m = gaon_graph.matmul %x, %w : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x8xf16>
+  %v = gaon_graph.reshape %m : tensor<8x8xf16> -> tensor<1x8x8xf16>
+  %c = gaon_graph.cast %v : tensor<1x8x8xf16> -> tensor<1x8x8xf32>
+  %m5 = gaon_graph.matmul %x, %w5 : (tensor<8x16xf16>, tensor<16x5xf16>) -> tensor<8x5xf16>
+  %c5 = gaon_graph.cast %m5 : tensor<8x5xf16> -> tensor<8x5xf32>
+  return %c, %c5 : tensor<1x8x8xf32>, tensor<8x5xf32>
+}
+
+// With a bias (of f16 type, not D's f32) the cast stays a separate op.
+// CHECK-LABEL: func.func @f32_cast_after_bias
+// CHECK: %[[M:.*]] = gaon_cuda.matmul %arg0, %arg1 bias %arg2 : (tensor<8x16xf16>, tensor<16x8xf16>, tensor<8xf16>) -> tensor<8x8xf16>
+// CHECK: gaon_graph.cast %[[M]] : tensor<8x8xf16> -> tensor<8x8xf32>
+func.func @f32_cast_after_bias(%x: tensor<8x16xf16>, %w: tensor<16x8xf16>, %b: tensor<8xf16>) -> tensor<8x8xf32> {
+  %m = gaon_graph.matmul %x, %w : (tensor<8x16xf16>, tensor<16x8xf16>) -> tensor<8x8xf16>
+  %a = gaon_graph.add %m, %b : (tensor<8x8xf16>, tensor<8xf16>) -> tensor<8x8xf16>
+  %c = gaon_graph.cast %a : tensor<8x8xf16> -> tensor<8x8xf32>
+  return %c : tensor<8x8xf32>
+}

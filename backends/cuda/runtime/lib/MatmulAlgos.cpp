@@ -13,7 +13,7 @@ namespace {
 /// Candidates asked of the heuristic, and timed runs per candidate (after
 /// one warm-up run): enough to separate split-K and tile variants, a few
 /// milliseconds per distinct problem.
-constexpr int kCandidates = 8;
+constexpr int kCandidates = 32;
 constexpr int kTimedRuns = 5;
 
 /// Events and an L2-sized scratch buffer for one tuning session, released

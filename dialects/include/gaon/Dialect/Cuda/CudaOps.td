@@ -32,7 +32,10 @@ def Cuda_MatMulOp : Cuda_Op<"matmul", [Pure, AttrSizedOperandSegments]> {
     `transpose_rhs`), either with the lhs's batch dimensions or none
     (shared by every batch). `bias` has N elements; `residual` has the
     result's type (cuBLASLt's `beta * C` with beta 1). `activation` is
-    `none`, `gelu_tanh` or `relu`: the epilogues cuBLASLt offers.
+    `none`, `gelu_tanh` or `relu`: the epilogues cuBLASLt offers. The result
+    has the operands' element type, or f32 for f16/bf16 operands without a
+    bias; a 2-D rhs may have zero-padded columns beyond the result's N (rows
+    aligned for cuBLASLt), which are not computed.
   }];
   let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs,
                    Optional<AnyRankedTensor>:$bias,
