@@ -28,6 +28,17 @@ func.func @row_blocks(%x: tensor<8192x4096xbf16>, %w: tensor<4096x4096xbf16>) ->
   return %m : tensor<8192x4096xbf16>
 }
 
+// Several row blocks with a short K: each core keeps the m-block it works
+// on resident (two 256 x 768 blocks, the next loading while the current
+// one computes) instead of reloading A's k-slices for every output tile;
+// B in two slots on one engine, the other engine only stores.
+// CHECK-LABEL: func.func @resident_blocks
+// CHECK: #gaon_npu.schedule<tile = [256, 512, 256], split = rows, cores = 8, buffers = [1, 2, 2]>
+func.func @resident_blocks(%x: tensor<1024x768xbf16>, %w: tensor<768x768xbf16>) -> tensor<1024x768xbf16> {
+  %m = gaon_graph.matmul %x, %w : (tensor<1024x768xbf16>, tensor<768x768xbf16>) -> tensor<1024x768xbf16>
+  return %m : tensor<1024x768xbf16>
+}
+
 // Attention and row ops pipeline two of everything.
 // CHECK-LABEL: func.func @attention_and_norm
 // CHECK: gaon_graph.attention {{.*}}split = heads, cores = 8, buffers = [2, 2, 2]>

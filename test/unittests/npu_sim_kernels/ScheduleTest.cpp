@@ -66,6 +66,30 @@ TEST(Schedule, ExplicitMatmulSchedules) {
     }
 }
 
+// A resident per m-block (several m-blocks, two block buffers): any split,
+// any core count, m-blocks revisited by a core after its buffer was reused.
+TEST(Schedule, ResidentABlocks) {
+  for (Split split : {Split::Rows, Split::Cols})
+    for (unsigned cores : {1u, 2u})
+      for (int64_t tk : {24, 100}) {
+        Harness h("tiny");
+        Tensor a = h.input(DType::F32, {70, 100}),
+               b = h.input(DType::F32, {100, 90});
+        Tensor out = h.alloc(DType::F32, {70, 90});
+        Schedule s;
+        s.tile = {16, 32, tk};
+        s.split = split;
+        s.cores = cores;
+        s.buffers = {1, 4, 2};
+        h.emitter.matmul(a, b, out, {}, &s);
+        h.run();
+        EXPECT_LE(
+            relL2(h.read(out), refGemm(h.read(a), h.read(b), 70, 100, 90)),
+            1e-5)
+            << "split " << int(split) << " cores " << cores << " tk " << tk;
+      }
+}
+
 // A schedule that does not fit, or asks for what the kernel cannot do, is
 // rejected before anything is emitted.
 TEST(Schedule, RejectsBadSchedules) {
@@ -77,9 +101,19 @@ TEST(Schedule, RejectsBadSchedules) {
   s.tile = {512, 512, 512};
   s.buffers = {2, 2, 2};
   EXPECT_THROW(h.emitter.matmul(a, b, out, {}, &s), KernelError);
+  // One resident m-block streams B on two engines: an even slot count.
+  Tensor a2 = h.alloc(DType::F32, {32, 512}),
+         out2 = h.alloc(DType::F32, {32, 512});
+  s.tile = {32, 64, 64};
+  s.buffers = {1, 3, 2};
+  EXPECT_THROW(h.emitter.matmul(a2, b, out2, {}, &s), KernelError);
   s.tile = {64, 64, 64};
-  s.buffers = {1, 2, 2}; // A resident needs one m-block
-  EXPECT_THROW(h.emitter.matmul(a, b, out, {}, &s), KernelError);
+  // A resident needs an unbatched A.
+  Tensor a3 = h.alloc(DType::F32, {2, 64, 512}),
+         b3 = h.alloc(DType::F32, {2, 512, 64}),
+         out3 = h.alloc(DType::F32, {2, 64, 64});
+  s.buffers = {1, 2, 2};
+  EXPECT_THROW(h.emitter.matmul(a3, b3, out3, {}, &s), KernelError);
   s.buffers = {2, 2, 2};
   s.split = Split::Heads;
   EXPECT_THROW(h.emitter.matmul(a, b, out, {}, &s), KernelError);

@@ -34,6 +34,8 @@ enum : uint16_t {
   kOFree,             // output slot stored (storer -> vector)
   kFull1,             // slot 1 loaded (loader 1 -> tensor)
   kEmpty1,            // slot 1 consumed (tensor -> loader 1)
+  kAFree0,            // an m-block's last matmul done (tensor -> loader 0)
+  kAFree1,            // the same for loader 1
 };
 
 /// A matmul's problem after checking and batch folding.
@@ -168,13 +170,29 @@ bool residentA(const ChipDesc &chip, const MatmulShape &sh, const Tiles &t) {
          uint64_t(sh.M * sh.K * sh.e) <= chip.scratchpad.bytes / 4;
 }
 
+/// Several m-blocks: each core keeps the m-block it works on resident (all
+/// of K, two blocks so the next one loads while the last tiles of the
+/// current one compute) when two blocks take at most a quarter of the
+/// scratchpad, instead of reloading A's k-slices for every output tile.
+bool residentBlocks(const ChipDesc &chip, const MatmulShape &sh,
+                    const Tiles &t) {
+  return sh.batches == 1 && sh.M > t.tm &&
+         uint64_t(2 * t.tm * sh.K * sh.e) <= chip.scratchpad.bytes / 4;
+}
+
+/// Scratchpad bytes of A with `aBuf` slots (1: resident blocks).
+uint64_t aBytes(const MatmulShape &sh, const Tiles &t, int64_t aBuf) {
+  if (aBuf != 1)
+    return aBuf * t.tm * t.tk * sh.e;
+  return (sh.M > t.tm ? 2 * t.tm : sh.M) * sh.K * sh.e;
+}
+
 /// Scratchpad bytes per core for tiles `t` with `aBuf` A slots (1:
 /// resident), `bBuf` B slots and `cBuf` fp32 C slots.
 uint64_t footprint(const ChipDesc &chip, const MatmulShape &sh, const Tiles &t,
                    int64_t aBuf, int64_t bBuf, int64_t cBuf) {
   uint64_t total =
-      (aBuf == 1 ? sh.M * sh.K * sh.e : aBuf * t.tm * t.tk * sh.e) +
-      bBuf * t.tk * t.tn * sh.e + cBuf * t.tm * t.tn * 4;
+      aBytes(sh, t, aBuf) + bBuf * t.tk * t.tn * sh.e + cBuf * t.tm * t.tn * 4;
   if (sh.epilogue)
     total += 2 * (t.tm * t.tn * sh.eo +
                   std::max<int64_t>(t.tn, chip.vector.lanes) * sh.eb +
@@ -187,9 +205,9 @@ uint64_t footprint(const ChipDesc &chip, const MatmulShape &sh, const Tiles &t,
 /// reading it completed, so deeper buffering hides that), else two.
 void defaultBuffers(const ChipDesc &chip, const MatmulShape &sh, const Tiles &t,
                     int64_t &aBuf, int64_t &bBuf) {
-  bool resident = residentA(chip, sh, t);
+  bool resident = residentA(chip, sh, t) || residentBlocks(chip, sh, t);
   aBuf = resident ? 1 : 2;
-  bBuf = resident && chip.dma.engines >= 2 ? 4 : 2;
+  bBuf = residentA(chip, sh, t) && chip.dma.engines >= 2 ? 4 : 2;
 }
 
 Tiles tilesOf(const Schedule &s) { return {s.tile[0], s.tile[1], s.tile[2]}; }
@@ -346,7 +364,7 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
   // loaded while the previous kernel finishes, if it takes at most a
   // quarter of the scratchpad (room for that kernel and this one).
   int64_t perCore = ceilDiv(mBlocks * nBlocks, std::max<unsigned>(s.cores, 1));
-  s.prefetch = p.constantB && aBuf == 1 &&
+  s.prefetch = p.constantB && aBuf == 1 && mBlocks == 1 &&
                uint64_t(perCore) * K * t.tn * sh.e <= chip.scratchpad.bytes / 4;
 }
 
@@ -370,16 +388,19 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   Tiles t = tilesOf(sched);
   bool aResident = sched.buffers[0] == 1;
   unsigned engines = chipDesc.dma.engines;
-  // Slot s of B is loaded by engine s % ldEngines (two engines stream in
-  // parallel when A is resident), with per-engine semaphores.
-  unsigned ldEngines = aResident && engines >= 2 ? 2 : 1;
+  // Slot s of B is loaded by engine s % ldEngines, with per-engine
+  // semaphores: two engines stream weights past a single resident m-block
+  // (memory bound); otherwise one engine loads and the other only stores,
+  // so loads never queue behind a store waiting for its epilogue.
+  bool oneBlock = ceilDiv(M, t.tm) == 1;
+  unsigned ldEngines = aResident && oneBlock && engines >= 2 ? 2 : 1;
   int64_t nSlots = sched.buffers[1];
   if (sched.buffers[0] < 1 || sched.buffers[0] > 2 || sched.buffers[2] != 2 ||
       nSlots < 2 || nSlots % ldEngines)
     fail(kernel, "buffers {A, B, C} must be A 1 (resident) or 2, B >= 2 (a "
                  "multiple of the loading engines), C 2");
-  if (aResident && (batches != 1 || M > t.tm))
-    fail(kernel, "A can stay resident only with one m-block");
+  if (aResident && batches != 1)
+    fail(kernel, "A can stay resident only without batches");
   if (footprint(chipDesc, sh, t, sched.buffers[0], nSlots, 2) >
       chipDesc.scratchpad.bytes)
     fail(kernel,
@@ -401,7 +422,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // kernel.
   uint64_t blockBytes = uint64_t(K) * t.tn * e, region = 0, regionAt = 0;
   bool prefetched = false;
-  if (sched.prefetch && aResident && kernelCount > 0 && total > 0) {
+  if (sched.prefetch && aResident && mTiles == 1 && kernelCount > 0 &&
+      total > 0) {
     region = uint64_t(ceilDiv(total, useCores)) * blockBytes;
     uint64_t own = footprint(chipDesc, sh, t, 1, 0, 2);
     uint64_t prevHi = (spmUse.hi + 63) / 64 * 64;
@@ -464,7 +486,9 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   }
   uint64_t aSlot[2] = {0, 0};
   if (aResident) {
-    aSlot[0] = spm.take(M * K * e);
+    aSlot[0] = spm.take(std::min(M, t.tm) * K * e);
+    if (mTiles > 1)
+      aSlot[1] = spm.take(t.tm * K * e);
   } else {
     aSlot[0] = spm.take(t.tm * t.tk * e);
     aSlot[1] = spm.take(t.tm * t.tk * e);
@@ -520,6 +544,11 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     int64_t step = 0, tileNo = 0;
     int64_t aTag[2] = {-1, -1};
     std::vector<bool> aLoaded(aResident ? ceilDiv(K, t.tk) : 0, false);
+    // Resident A blocks: the m-blocks this core has met (the j-th lives in
+    // block j % 2), and per engine the m-block completions it waited for.
+    int64_t curBlock = -1, blocks = 0;
+    int64_t consumed[2] = {0, 0};
+    const uint16_t aFreeSem[2] = {kAFree0, kAFree1};
     // A tile's store is emitted after the next tile's first loads, so the
     // engine shared by loads and stores does not idle behind the epilogue.
     std::function<void()> pendingStore;
@@ -541,6 +570,20 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         ni = item % nTiles;
       }
       int64_t m0 = mi * t.tm, n0 = ni * t.tn;
+      // Resident A: a new m-block goes to the other block buffer.
+      auto blockOf = [&](int64_t it) {
+        return sched.split == Split::Cols ? it % (batches * mTiles)
+                                          : it / nTiles;
+      };
+      bool blockEnds = false;
+      if (aResident && mTiles > 1) {
+        if (blockOf(item) != curBlock) {
+          curBlock = blockOf(item);
+          ++blocks;
+          std::fill(aLoaded.begin(), aLoaded.end(), false);
+        }
+        blockEnds = item + 1 == last || blockOf(item + 1) != curBlock;
+      }
       uint32_t rows = static_cast<uint32_t>(std::min(t.tm, M - m0));
       uint32_t cols = static_cast<uint32_t>(std::min(t.tn, N - n0));
       int cs = static_cast<int>(tileNo % 2);
@@ -584,12 +627,18 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         uint64_t aAddr = aSlot[s];
         uint32_t lda = static_cast<uint32_t>(t.tk * e);
         if (aResident) {
-          aAddr = aSlot[0] + k0 * e;
+          aAddr = aSlot[blocks > 0 ? (blocks - 1) % 2 : 0] + k0 * e;
           lda = static_cast<uint32_t>(K * e);
           if (!aLoaded[ks]) {
+            // Block buffer j % 2 is free once block j - 2 is done.
+            int64_t need = blocks - 2 - consumed[en];
+            if (mTiles > 1 && blocks > 2 && need > 0) {
+              cb.wait(ld, aFreeSem[en], static_cast<uint32_t>(need));
+              consumed[en] += need;
+            }
             cb.dma(ld.index, cb.spm(aAddr),
-                   MemRef::dram(a.addr + (aOff[bi] + k0) * e), depth * e, rows,
-                   K * e, K * e);
+                   MemRef::dram(a.addr + (aOff[bi] + m0 * K + k0) * e),
+                   depth * e, rows, K * e, K * e);
             aLoaded[ks] = true;
           }
         } else {
@@ -637,6 +686,10 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         if (!prefetched)
           cb.signal(tensor, emptySem[en]);
       }
+      // The block's A buffer may be refilled once its last matmul is done.
+      if (blockEnds)
+        for (unsigned en = 0; en < ldEngines; ++en)
+          cb.signal(tensor, aFreeSem[en]);
       cb.signal(tensor, kCDone);
 
       uint64_t storeFrom = cSlot[cs];
@@ -694,6 +747,10 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       if (left)
         cb.wait(slotLoader(en), emptySem[en], static_cast<uint32_t>(left));
     }
+    for (unsigned en = 0; en < ldEngines && aResident && mTiles > 1; ++en)
+      if (blocks > consumed[en])
+        cb.wait(slotLoader(en), aFreeSem[en],
+                static_cast<uint32_t>(blocks - consumed[en]));
     cb.wait(tensor, kCFree, lastTwo);
     if (epLoads)
       cb.wait(epUnit, kEpFree, lastTwo);

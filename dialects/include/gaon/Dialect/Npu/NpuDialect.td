@@ -82,7 +82,8 @@ def Npu_ScheduleAttr : AttrDef<Npu_Dialect, "Schedule"> {
     - `split`, `cores` (gaon-npu-partition): how the tiles are dealt to
       cores (`rows`, `cols` or `heads`) and to how many;
     - `buffers` (gaon-npu-double-buffer): scratchpad slots per operand,
-      matmul [A, B, C] (A = 1: A stays resident), attention [Q, K/V,
+      matmul [A, B, C] (A = 1: A stays resident, per row block when there
+      are several), attention [Q, K/V,
       scores], row ops [in, out]; `prefetch` (matmul with constant B and A
       resident): each core's slice of B is loaded into free scratchpad
       while the previous kernel finishes, before this kernel's fence.

@@ -169,8 +169,10 @@ def NpuDoubleBuffer : Pass<"gaon-npu-double-buffer", "mlir::ModuleOp"> {
   let description = [{
     Records how many scratchpad slots each operand gets so that the loads
     of the next tile overlap the compute of this one: matmul [A, B, C]
-    (A = 1 keeps A resident when there is one row block; B gets two slots
-    per DMA engine then), attention [Q, K/V, scores], row ops [in, out].
+    (A = 1 keeps A resident: all of it when there is one row block, B then
+    streaming in two slots per DMA engine; with several row blocks the
+    block a core works on, two blocks deep, when they fit), attention [Q,
+    K/V, scores], row ops [in, out].
     Deeper buffering falls back to double buffering where it does not fit;
     a schedule that does not fit even then is an error naming the bytes.
     A weight-streaming matmul whose B is a constant (no kernel writes it)
