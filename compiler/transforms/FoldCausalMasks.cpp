@@ -69,11 +69,13 @@ struct CausalMaskToFlag : OpRewritePattern<AttentionOp> {
     if (isCausalMaskConstant(mask)) {
       rest = Value();
     } else if (auto add = mask.getDefiningOp<AddOp>()) {
-      if (isCausalMaskConstant(add.getLhs()) &&
-          add.getLhs().getType() == add.getType())
+      // The other mask broadcasts to the sum, which broadcasts to the
+      // scores: on its own it still masks every (batch, head, query, key)
+      // it did (GPT-2 at batch 16: [1, 1, S, S] causal + [16, 1, 1, S]
+      // padding).
+      if (isCausalMaskConstant(add.getLhs()))
         rest = add.getRhs();
-      else if (isCausalMaskConstant(add.getRhs()) &&
-               add.getRhs().getType() == add.getType())
+      else if (isCausalMaskConstant(add.getRhs()))
         rest = add.getLhs();
       else
         return failure();

@@ -33,3 +33,17 @@ func.func @cross_attention(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x4x4xf32>, %v:
   %o = gaon_graph.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<1x2x3x4xf32>, tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>, tensor<1x1x3x4xf32>) -> tensor<1x2x3x4xf32>
   return %o : tensor<1x2x3x4xf32>
 }
+
+// At batch 2 the padding mask [2, 1, 1, 3] makes the sum [2, 1, 3, 3],
+// larger than the causal constant: the padding mask alone still broadcasts
+// to the scores, so the fold applies.
+// CHECK-LABEL: func.func @causal_plus_batched_padding
+// CHECK-NOT: gaon_graph.add
+// CHECK: gaon_graph.attention %arg0, %arg1, %arg2, %arg3 {causal = true
+// CHECK-SAME: (tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x1x1x3xf32>)
+func.func @causal_plus_batched_padding(%q: tensor<2x2x3x4xf32>, %k: tensor<2x2x3x4xf32>, %v: tensor<2x2x3x4xf32>, %pad: tensor<2x1x1x3xf32>) -> tensor<2x2x3x4xf32> {
+  %c = gaon_graph.constant dense<[[[[0.0, -3.4e38, -3.4e38], [0.0, 0.0, -3.4e38], [0.0, 0.0, 0.0]]]]> : tensor<1x1x3x3xf32>
+  %m = gaon_graph.add %c, %pad : (tensor<1x1x3x3xf32>, tensor<2x1x1x3xf32>) -> tensor<2x1x3x3xf32>
+  %o = gaon_graph.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x1x3x3xf32>) -> tensor<2x2x3x4xf32>
+  return %o : tensor<2x2x3x4xf32>
+}
