@@ -20,11 +20,24 @@
 
 namespace gaon::cuda_kernels {
 
-/// Tensor-core kernels: Q (bm rows), K and V (bn rows each), 2-byte
-/// elements, rows padded by 8 elements (16 bytes) against bank conflicts.
+/// Largest dynamic shared memory any variant may use: what sm_86/sm_89 and
+/// sm_120 allow per block (99 KiB), so every variant runs on every GPU the
+/// fatbin supports.
+constexpr uint32_t kMaxAttentionSharedBytes = 99 * 1024;
+
+/// K/V buffers of the tensor-core kernels: two (tile n + 1 loads while
+/// tile n is computed) when they fit kMaxAttentionSharedBytes, else one.
+GAON_ATTENTION_HD constexpr int tcAttentionKvStages(int dp, int bm, int bn) {
+  return (bm + 4 * bn) * (dp + 8) * 2 <= int(kMaxAttentionSharedBytes) ? 2 : 1;
+}
+
+/// Tensor-core kernels: Q (bm rows), then per stage K and V (bn rows each),
+/// 2-byte elements, rows padded by 8 elements (16 bytes) against bank
+/// conflicts.
 GAON_ATTENTION_HD constexpr uint32_t tcAttentionSharedBytes(int dp, int bm,
                                                             int bn) {
-  return static_cast<uint32_t>((bm + 2 * bn) * (dp + 8) * 2);
+  return static_cast<uint32_t>((bm + 2 * bn * tcAttentionKvStages(dp, bm, bn)) *
+                               (dp + 8) * 2);
 }
 
 /// fp32 kernel: Q (16 rm rows) and K (bn rows) with stride dp + 1, V (bn
@@ -34,11 +47,6 @@ GAON_ATTENTION_HD constexpr uint32_t f32AttentionSharedBytes(int dp, int rm,
   return static_cast<uint32_t>(
       4 * (16 * rm * (dp + 1) + bn * (dp + 1) + bn * dp + 16 * rm * (bn + 1)));
 }
-
-/// Largest dynamic shared memory any variant may use: what sm_86/sm_89 and
-/// sm_120 allow per block (99 KiB), so every variant runs on every GPU the
-/// fatbin supports.
-constexpr uint32_t kMaxAttentionSharedBytes = 99 * 1024;
 
 } // namespace gaon::cuda_kernels
 

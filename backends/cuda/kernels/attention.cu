@@ -84,8 +84,20 @@ __device__ __forceinline__ void cpAsync4(uint32_t dst, const void *src,
 }
 
 __device__ __forceinline__ void cpAsyncCommit() {
-#ifndef GAON_CUDA_EMULATION
+#ifdef GAON_CUDA_EMULATION
+  gaonEmu::cpAsyncCommit();
+#else
   asm volatile("cp.async.commit_group;\n" ::: "memory");
+#endif
+}
+
+/// Waits for every committed group of this thread's copies but the N most
+/// recent.
+template <int N> __device__ __forceinline__ void cpAsyncWaitGroup() {
+#ifdef GAON_CUDA_EMULATION
+  gaonEmu::cpAsyncWaitGroup(N);
+#else
+  asm volatile("cp.async.wait_group %0;\n" ::"n"(N) : "memory");
 #endif
 }
 
@@ -228,8 +240,9 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
   constexpr int CH = DP / 8;  // 16-byte chunks per row
   static_assert(MT >= 1 && BM == MT * 16 * NW, "BM must be 16 * NW * MT");
   static_assert(BN % 16 == 0 && DP % 16 == 0, "tile shape");
+  constexpr int STAGES = gaon::cuda_kernels::tcAttentionKvStages(DP, BM, BN);
   static_assert(gaon::cuda_kernels::tcAttentionSharedBytes(DP, BM, BN) ==
-                    (BM + 2 * BN) * LD * sizeof(T),
+                    (BM + 2 * STAGES * BN) * LD * sizeof(T),
                 "AttentionConfig.h disagrees with the layout below");
   static_assert(gaon::cuda_kernels::tcAttentionSharedBytes(DP, BM, BN) <=
                     gaon::cuda_kernels::kMaxAttentionSharedBytes,
@@ -237,8 +250,9 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
 
   GAON_DYNAMIC_SHARED(smem);
   T *sQ = reinterpret_cast<T *>(smem);
-  T *sK = sQ + BM * LD;
-  T *sV = sK + BN * LD;
+  // Stage s holds a K tile, then a V tile.
+  auto kBuf = [&](int s) { return sQ + BM * LD + s * 2 * BN * LD; };
+  auto vBuf = [&](int s) { return sQ + BM * LD + s * 2 * BN * LD + BN * LD; };
 
   const int tid = threadIdx.x;
   const int warp = tid / 32, lane = tid % 32;
@@ -302,8 +316,10 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
   const int nTiles = nEnd > 0 ? (nEnd + BN - 1) / BN : 0;
 
   loadTile(sQ, gQ, p.qStride[2], m0, seqQ, RowsBM{});
-  if (nTiles > 0)
-    loadTile(sK, gK, p.kStride[2], 0, seqK, RowsBN{});
+  if (nTiles > 0) {
+    loadTile(kBuf(0), gK, p.kStride[2], 0, seqK, RowsBN{});
+    loadTile(vBuf(0), gV, p.vStride[2], 0, seqK, RowsBN{});
+  }
   cpAsyncCommit();
 
   const int warpRow0 = warp * 16 * MT; // first row of this warp in the tile
@@ -338,8 +354,28 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
 
   for (int n = 0; n < nTiles; ++n) {
     const int n0 = n * BN;
-    cpAsyncWaitAll(); // K tile n (and Q)
-    __syncthreads();  // ... visible to all; every warp done with V tile n-1
+    const int stage = STAGES == 2 ? (n & 1) : 0;
+    const T *sK = kBuf(stage), *sV = vBuf(stage);
+    if (STAGES == 2) {
+      // Tile n + 1 streams into the other stage while tile n is computed:
+      // each tile waits for loads issued a whole tile earlier.
+      if (n + 1 < nTiles) {
+        loadTile(kBuf(stage ^ 1), gK, p.kStride[2], n0 + BN, seqK, RowsBN{});
+        loadTile(vBuf(stage ^ 1), gV, p.vStride[2], n0 + BN, seqK, RowsBN{});
+        cpAsyncCommit();
+        cpAsyncWaitGroup<1>(); // tile n (and Q) have landed
+      } else {
+        cpAsyncWaitGroup<0>();
+      }
+    } else {
+      if (n > 0) {
+        loadTile(kBuf(0), gK, p.kStride[2], n0, seqK, RowsBN{});
+        loadTile(vBuf(0), gV, p.vStride[2], n0, seqK, RowsBN{});
+        cpAsyncCommit();
+      }
+      cpAsyncWaitGroup<0>();
+    }
+    __syncthreads(); // tile n visible to every warp
     if (QREG && n == 0) {
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
@@ -349,10 +385,6 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
               qFrag[QREG ? mt : 0][QREG ? kc : 0],
               smemAddr(sQ + (warpRow0 + mt * 16 + aRow) * LD + kc * 16 + aCol));
     }
-    // V tile n streams in while S = Q.K^T is computed.
-    loadTile(sV, gV, p.vStride[2], n0, seqK, RowsBN{});
-    cpAsyncCommit();
-
     float s[MT][NTS][4];
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt)
@@ -454,13 +486,6 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
       }
     }
 
-    cpAsyncWaitAll(); // V tile n
-    __syncthreads();  // ... visible to all; every warp done with K tile n
-    // K tile n+1 streams in while O += P.V is computed.
-    if (n + 1 < nTiles)
-      loadTile(sK, gK, p.kStride[2], n0 + BN, seqK, RowsBN{});
-    cpAsyncCommit();
-
     // O += P.V: the S accumulators of n tiles 2kc, 2kc+1 are exactly the A
     // fragment of keys [16 kc, 16 kc + 16).
 #pragma unroll
@@ -487,6 +512,7 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
         }
       }
     }
+    __syncthreads(); // every warp done with this stage before it refills
   }
 
   // Epilogue: O / rowSum (0 for rows with no finite score), staged through

@@ -63,6 +63,7 @@ struct Copy {
   const void *src;
   int bytes;
   bool valid;
+  uint32_t group; ///< commit group (cp.async.commit_group count when issued)
 };
 
 struct Fiber {
@@ -73,6 +74,7 @@ struct Fiber {
   unsigned waitGeneration = 0;
   std::vector<Copy> inFlight;
   uint32_t copies = 0;
+  uint32_t committed = 0; ///< cp.async.commit_group calls so far
 };
 
 /// Per-lane exchange slot of a warp collective.
@@ -159,7 +161,7 @@ inline void cpAsync(uint32_t dst, const void *src, int bytes, bool valid) {
     return;
   }
   Fiber &f = self();
-  const Copy c{dst, src, bytes, valid};
+  const Copy c{dst, src, bytes, valid, f.committed};
   if (((f.copies++ + gCta->current) * 2654435761u) & 0x100u)
     land(c);
   else
@@ -171,6 +173,22 @@ inline void cpAsyncWaitAll() {
   for (const Copy &c : f.inFlight)
     land(c);
   f.inFlight.clear();
+}
+
+inline void cpAsyncCommit() { ++self().committed; }
+
+/// cp.async.wait_group n: every committed group but the n most recent has
+/// landed; younger (and uncommitted) copies may still be in flight.
+inline void cpAsyncWaitGroup(uint32_t n) {
+  Fiber &f = self();
+  std::vector<Copy> pending;
+  for (const Copy &c : f.inFlight) {
+    if (c.group + n < f.committed)
+      land(c);
+    else
+      pending.push_back(c);
+  }
+  f.inFlight.swap(pending);
 }
 
 inline Slot *warpSlots() { return &gCta->slots[(gCta->current / 32) * 32]; }
