@@ -6,6 +6,7 @@ of gaon-bench, gaon-compile and gaon-run on a terminal."""
 import html.parser
 import json
 import os
+import re
 import subprocess
 
 import pytest
@@ -267,8 +268,10 @@ def test_progress_only_on_a_terminal(tmp_path):
     cmd = [BENCH, MODEL] + SHAPE_ARGS + ["--targets", "npu-sim:tiny"]
     rc, out, seen = run_on_terminal(cmd)
     assert rc == 0
-    assert b"[graph] [1/8] canonicalize" in seen
-    assert b"[npu-sim:tiny] [5/5] gaon-npu-plan-memory" in seen
+    # Pass counts follow the pipelines; plan-memory is the NPU's last pass.
+    assert re.search(rb"\[graph\] \[1/\d+\] canonicalize", seen)
+    assert re.search(rb"\[npu-sim:tiny\] \[(\d+)/\1\] gaon-npu-plan-memory",
+                     seen)
     assert seen.endswith(b"\r\x1b[K"), "the line is not cleared at the end"
     assert b"\x1b[K" not in out  # the table (stdout) is untouched
     env = dict(os.environ, GAON_PROGRESS="0")
@@ -282,7 +285,7 @@ def test_gaon_compile_and_gaon_run_progress(tmp_path):
         [os.path.join(BIN, "gaon-compile"), MODEL] + SHAPE_ARGS +
         ["--target=npu-sim:tiny", "-o", artifact])
     assert rc == 0, seen
-    assert b"[13/13] gaon-npu-plan-memory" in seen
+    assert re.search(rb"\[(\d+)/\1\] gaon-npu-plan-memory", seen)
     # Not a terminal: nothing.
     result = subprocess.run([os.path.join(BIN, "gaon-compile"), MODEL] +
                             SHAPE_ARGS + ["--target=npu-sim:tiny", "-o",

@@ -362,10 +362,14 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
   s.buffers = {aBuf, bBuf, 2};
   // Weights streamed past a resident A: each core's slice of B can be
   // loaded while the previous kernel finishes, if it takes at most a
-  // quarter of the scratchpad (room for that kernel and this one).
+  // quarter of the scratchpad (room for that kernel and this one) and at
+  // least 128 KiB (smaller slices stream within the kernel's first loads;
+  // prefetching them only lengthens the previous kernel: tiny_gpt on the
+  // tiny preset ran 5% slower).
   int64_t perCore = ceilDiv(mBlocks * nBlocks, std::max<unsigned>(s.cores, 1));
+  uint64_t slice = uint64_t(perCore) * K * t.tn * sh.e;
   s.prefetch = p.constantB && aBuf == 1 && mBlocks == 1 &&
-               uint64_t(perCore) * K * t.tn * sh.e <= chip.scratchpad.bytes / 4;
+               slice <= chip.scratchpad.bytes / 4 && slice >= (128u << 10);
 }
 
 } // namespace detail

@@ -176,9 +176,9 @@ def NpuDoubleBuffer : Pass<"gaon-npu-double-buffer", "mlir::ModuleOp"> {
     Deeper buffering falls back to double buffering where it does not fit;
     a schedule that does not fit even then is an error naming the bytes.
     A weight-streaming matmul whose B is a constant (no kernel writes it)
-    gets `prefetch = true` when each core's slice of B takes at most a
-    quarter of the scratchpad: the kernel loads it while the previous
-    kernel finishes, before its own fence.
+    gets `prefetch = true` when each core's slice of B takes between
+    128 KiB and a quarter of the scratchpad: the kernel loads it while the
+    previous kernel finishes, before its own fence.
 
     Before:
       #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8>
