@@ -31,13 +31,22 @@ func.func @ffn_gelu(%x: tensor<1024x768xbf16>, %w: tensor<768x3072xbf16>, %b: te
   return %m : tensor<1024x3072xbf16>
 }
 
-// Attention: 128-row query blocks (one array fold) and 256-key blocks (as
-// wide as RNGD's 256 vector lanes, which the online softmax runs on).
+// Attention: 128-row query blocks (one array fold); the key block holds
+// every key (256), as up to 1024 keys do: fewer blocks, fewer online
+// softmax rescales.
 // CHECK-LABEL: func.func @attention
 // CHECK: gaon_graph.attention {{.*}}#gaon_npu.schedule<tile = [128, 256]>
 func.func @attention(%q: tensor<1x12x256x64xbf16>, %k: tensor<1x12x256x64xbf16>, %v: tensor<1x12x256x64xbf16>) -> tensor<1x12x256x64xbf16> {
   %o = gaon_graph.attention %q, %k, %v {scale = 0.125 : f64, causal = true} : (tensor<1x12x256x64xbf16>, tensor<1x12x256x64xbf16>, tensor<1x12x256x64xbf16>) -> tensor<1x12x256x64xbf16>
   return %o : tensor<1x12x256x64xbf16>
+}
+
+// Attention over 2048 keys: key blocks of 1024.
+// CHECK-LABEL: func.func @long_attention
+// CHECK: gaon_graph.attention {{.*}}#gaon_npu.schedule<tile = [128, 1024]>
+func.func @long_attention(%q: tensor<1x12x2048x64xbf16>, %k: tensor<1x12x2048x64xbf16>, %v: tensor<1x12x2048x64xbf16>) -> tensor<1x12x2048x64xbf16> {
+  %o = gaon_graph.attention %q, %k, %v {scale = 0.125 : f64, causal = true} : (tensor<1x12x2048x64xbf16>, tensor<1x12x2048x64xbf16>, tensor<1x12x2048x64xbf16>) -> tensor<1x12x2048x64xbf16>
+  return %o : tensor<1x12x2048x64xbf16>
 }
 
 // Row ops: an even share of rows per core (1024 / 8), at most ~32k

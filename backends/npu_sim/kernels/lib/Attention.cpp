@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <functional>
 
 namespace gaon::npu_kernels {
 
@@ -95,7 +96,7 @@ uint64_t footprint(const AttnShape &a, int64_t tq, int64_t tk) {
   return 2 * (tq * a.D * a.e + tk * a.D * a.e + tk * a.Dv * a.e + tq * tk * 4 +
               tq * tk * a.e + tq * a.Dv * 4 + tq * a.Dv * a.eo +
               (a.mask ? (a.maskCol ? tq : tq * tk) * a.em : 0)) +
-         6 * tq * 4 + 24 * 64;
+         8 * tq * 4 + 24 * 64;
 }
 
 } // namespace
@@ -122,8 +123,12 @@ void planAttention(const ChipDesc &chip, const AttentionProblem &p,
     // score tile leaves lanes idle); halved until two of each fit.
     const TensorUnitDesc &tu = chip.tensor;
     int64_t tq = std::clamp<int64_t>(a.Sq, 1, std::max<int64_t>(128, tu.rows));
+    // Key blocks span up to 1024 keys (four vector widths on RNGD): each
+    // further block of an item costs the online softmax a rescale of O and
+    // a handful of statistics ops.
     int64_t tk = std::clamp<int64_t>(
-        a.Sk, 1, std::max<int64_t>({128, tu.cols, int64_t(chip.vector.lanes)}));
+        a.Sk, 1,
+        std::max<int64_t>({1024, tu.cols, int64_t(chip.vector.lanes)}));
     // Halve the query block while that evens out the cores' work (12
     // heads of one 128-query block leave 4 of 8 cores doing two).
     auto perCore = [&](int64_t q) {
@@ -242,7 +247,10 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
   std::array<uint64_t, 2> maskSlot{0, 0};
   if (mask)
     maskSlot = pair((maskCol ? tq : tq * tk) * em);
-  uint64_t colL = spm.take(tq * 4), colT = spm.take(tq * 4),
+  // Per item (two in flight): l; scratch columns for the block statistics,
+  // the correction and 1 / l.
+  std::array<uint64_t, 2> colL = pair(tq * 4);
+  uint64_t colR = spm.take(tq * 4), colT = spm.take(tq * 4),
            colC = spm.take(tq * 4);
 
   int64_t qBlocks = ceilDiv(Sq, tq), items = B * H * qBlocks;
@@ -250,17 +258,24 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
   UnitRef tensor = UnitRef::tensor(), vector = UnitRef::vector();
   const float negInf = -INFINITY;
   // Items go to the least-loaded core, costliest first (a causal item's
-  // cost is its number of key blocks, so late query blocks are spread
-  // instead of all landing on the same core); equal costs deal round-robin.
+  // cost grows with its keys, so late query blocks are spread instead of
+  // all landing on the same core); equal costs deal round-robin.
   auto keysOf = [&](int64_t item) {
     int64_t q0 = item % qBlocks * tq, nq = std::min(tq, Sq - q0);
     return causal ? std::min(Sk, q0 + nq) : Sk;
+  };
+  // An item's softmax work: its keys in lane groups (a key block can hold
+  // a whole causal row range, so blocks alone do not measure it), plus a
+  // little per block.
+  int64_t lanes = chipDesc.vector.lanes;
+  auto costOf = [&](int64_t item) {
+    return ceilDiv(keysOf(item), lanes) + ceilDiv(keysOf(item), tk);
   };
   std::vector<int64_t> order(items);
   for (int64_t i = 0; i < items; ++i)
     order[i] = i;
   std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
-    return ceilDiv(keysOf(x), tk) > ceilDiv(keysOf(y), tk);
+    return costOf(x) > costOf(y);
   });
   std::vector<std::vector<int64_t>> itemsOf(useCores);
   std::vector<int64_t> load(useCores, 0);
@@ -269,7 +284,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     for (unsigned c = 1; c < useCores; ++c)
       if (load[c] < load[best])
         best = c;
-    load[best] += ceilDiv(keysOf(item), tk);
+    load[best] += costOf(item);
     itemsOf[best].push_back(item);
   }
   for (unsigned core = 0; core < useCores; ++core) {
@@ -367,7 +382,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       mm.b = kSlot[t % 2];
       mm.ldb = static_cast<uint32_t>(D * e);
       mm.c = sSlot[t % 2];
-      mm.ldc = static_cast<uint32_t>(tk * 4);
+      mm.ldc = static_cast<uint32_t>(s.nk * 4); // packed at pitch nk
       cb.matmul(mm);
       cb.signal(tensor, kSFull);
       if (s.last)
@@ -387,7 +402,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       mm.outType = DType::F32;
       mm.accumulate = !s.first;
       mm.a = pSlot[t % 2];
-      mm.lda = static_cast<uint32_t>(tk * e);
+      mm.lda = static_cast<uint32_t>(s.nk * e);
       mm.b = vSlot[t % 2];
       mm.ldb = static_cast<uint32_t>(Dv * e);
       mm.c = oSlot[itemOf[t] % 2];
@@ -397,22 +412,28 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       cb.signal(tensor, kPVDone);
     }
 
-    // Vector: online softmax.
+    // Vector: online softmax. An item's normalisation (O / l, after its
+    // last P V) is deferred past the next item's first block, so the
+    // vector unit works on that block while the tensor unit finishes P V
+    // instead of waiting for it.
     int cur = 0;
+    std::function<void()> pendingFinish;
     for (int64_t t = 0; t < T; ++t) {
       const Step &s = steps[t];
       uint32_t r = static_cast<uint32_t>(s.nq), c = static_cast<uint32_t>(s.nk);
       int64_t w = itemOf[t];
-      VecOperand S{sSlot[t % 2], static_cast<uint32_t>(tk * 4), DType::F32};
+      // Score and probability tiles are packed at pitch nk.
+      VecOperand S{sSlot[t % 2], c * 4, DType::F32};
+      VecOperand P{pSlot[t % 2], c * e, type};
       VecOperand O{oSlot[w % 2], static_cast<uint32_t>(Dv * 4), DType::F32};
       VecOperand mOld{mSlot[cur], 4, DType::F32},
           mNew{mSlot[1 - cur], 4, DType::F32};
-      VecOperand l{colL, 4, DType::F32}, tmp{colT, 4, DType::F32},
+      VecOperand l{colL[w % 2], 4, DType::F32}, tmp{colT, 4, DType::F32},
           corr{colC, 4, DType::F32};
       Broadcast none = Broadcast::None, col = Broadcast::Col;
       // The vector unit costs per row and lane group: per-row statistics
       // (r x 1 columns, contiguous) run as one 1 x r row, and elementwise
-      // ops over a packed score tile as one row of r * c elements.
+      // ops over a packed tile as one row of r * c elements.
       auto rowOf = [&](VecOperand v, uint32_t n) {
         return VecOperand{v.addr, n * dtypeBytes(v.type), v.type};
       };
@@ -421,14 +442,10 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
         vec(cb, op, 1, r, rowOf(dst, r), rowOf(a, r),
             b.stride ? rowOf(b, r) : b);
       };
-      bool packed = int64_t(c) == tk;
       auto tileOp = [&](VecOp op, VecOperand dst, VecOperand a, float alpha = 1,
                         float beta = 0) {
-        if (packed)
-          vec(cb, op, 1, r * c, rowOf(dst, r * c), rowOf(a, r * c), {}, none,
-              alpha, beta);
-        else
-          vec(cb, op, r, c, dst, a, {}, none, alpha, beta);
+        vec(cb, op, 1, r * c, rowOf(dst, r * c), rowOf(a, r * c), {}, none,
+            alpha, beta);
       };
       cb.wait(vector, kSFull);
       tileOp(VecOp::Scale, S, S, float(scale), 0);
@@ -462,8 +479,10 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       if (!s.first)
         colOp(VecOp::Max, mNew, mOld, tmp);
       vec(cb, VecOp::Sub, r, c, S, S, mNew, col);
-      tileOp(VecOp::Exp, S, S);
-      vec(cb, VecOp::ReduceSum, r, c, s.first ? l : tmp, S);
+      // exp writes P in the input dtype directly (no separate cast); l sums
+      // the rounded P that P V multiplies.
+      tileOp(VecOp::Exp, P, S);
+      vec(cb, VecOp::ReduceSum, r, c, s.first ? l : tmp, P);
       if (!s.first) {
         colOp(VecOp::Sub, corr, mOld, mNew);
         colOp(VecOp::Exp, corr, corr);
@@ -472,29 +491,39 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
         cb.wait(vector, kPVDone); // O holds blocks < t
         vec(cb, VecOp::Mul, r, static_cast<uint32_t>(Dv), O, O, corr, col);
       }
-      tileOp(VecOp::Cast, {pSlot[t % 2], static_cast<uint32_t>(tk * e), type},
-             S);
       cb.signal(vector, kPReady);
       cur = 1 - cur;
+      // The previous item's normalisation waits for its last P V, which
+      // the tensor unit ran while this block's softmax did.
+      if (s.first && pendingFinish) {
+        pendingFinish();
+        pendingFinish = nullptr;
+      }
       if (s.last) {
-        cb.wait(vector, kPVDone);
-        colOp(VecOp::Recip, tmp, l);
-        if (w >= 2)
-          cb.wait(vector, kOFree);
-        vec(cb, VecOp::Mul, r, static_cast<uint32_t>(Dv),
-            {ooSlot[w % 2], static_cast<uint32_t>(Dv * eo), out.dtype}, O, tmp,
-            col);
-        cb.signal(vector, kODone);
+        pendingFinish = [&, s, w, r, l, O] {
+          cb.wait(vector, kPVDone);
+          VecOperand inv{colR, 4, DType::F32};
+          vec(cb, VecOp::Recip, 1, r, {inv.addr, r * 4, DType::F32},
+              {l.addr, r * 4, DType::F32});
+          if (w >= 2)
+            cb.wait(vector, kOFree);
+          vec(cb, VecOp::Mul, r, static_cast<uint32_t>(Dv),
+              {ooSlot[w % 2], static_cast<uint32_t>(Dv * eo), out.dtype}, O, inv,
+              Broadcast::Col);
+          cb.signal(vector, kODone);
 
-        cb.wait(storer, kODone);
-        headRows(
-            cb, storer.index,
-            MemRef::dram(out.addr +
-                         (s.b * os.batch + s.h * os.head + s.q0 * os.row) * eo),
-            cb.spm(ooSlot[w % 2]), Dv, eo, s.nq, os.row, true);
-        cb.signal(storer, kOFree);
+          cb.wait(storer, kODone);
+          headRows(cb, storer.index,
+                   MemRef::dram(out.addr + (s.b * os.batch + s.h * os.head +
+                                            s.q0 * os.row) *
+                                               eo),
+                   cb.spm(ooSlot[w % 2]), Dv, eo, s.nq, os.row, true);
+          cb.signal(storer, kOFree);
+        };
       }
     }
+    if (pendingFinish)
+      pendingFinish();
     uint32_t lastSteps = static_cast<uint32_t>(std::min<int64_t>(T, 2)),
              lastItems =
                  static_cast<uint32_t>(std::min<int64_t>(itemNo + 1, 2));
