@@ -406,6 +406,9 @@ def run(args):
             continue
         with open(report) as f:
             rep = json.load(f)
+        for line in r.stderr.splitlines():
+            if line.startswith("gaon cuda: matmul"):  # matmul_log=1
+                print("  " + line, flush=True)
         if args.gaon_only:
             g = rep["device_s_median"] / args.replays
             rows.append({"name": m["name"], "gaon_s": g,

@@ -21,6 +21,7 @@
 #define GAON_TEST_CUDA_KERNELS_CUDAEMULATION_H
 
 #include "gaon/cuda_kernels/Attention.h"
+#include "gaon/cuda_kernels/Gemm.h"
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
@@ -30,6 +31,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <string>
@@ -97,8 +99,8 @@ struct Cta {
 };
 
 inline Cta *gCta = nullptr;
-inline void (*gKernel)(gaon::cuda_kernels::AttentionParams) = nullptr;
-inline const gaon::cuda_kernels::AttentionParams *gParams = nullptr;
+/// What every thread runs: the kernel applied to its parameters.
+inline std::function<void()> gBody;
 
 inline void fail(const std::string &what) {
   if (gCta->error.empty())
@@ -286,7 +288,7 @@ inline void mma(float (&d)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1,
 }
 
 inline void fiberEntry() {
-  gKernel(*gParams);
+  gBody();
   Fiber &f = self();
   if (!f.inFlight.empty())
     fail("cp.async still in flight when the thread exits");
@@ -309,11 +311,18 @@ inline void fiberEntry() {
   makecontext(&f.context, fiberEntry, 0);
 }
 
-/// Runs `kernel` over the whole grid of `launch`, one CTA at a time; returns
+/// Runs `body` as every thread of a `grid` of `block` threads with
+/// `sharedBytes` of dynamic shared memory, one CTA at a time, in the order
+/// x, then y, then z (so with split-K the last slice arrives last); returns
 /// "" or the first error.
-inline std::string launch(void (*kernel)(gaon::cuda_kernels::AttentionParams),
-                          const gaon::cuda_kernels::AttentionLaunch &launch,
-                          const gaon::cuda_kernels::AttentionParams &params) {
+inline std::string launchGrid(std::function<void()> body,
+                              const uint32_t (&grid)[3],
+                              const uint32_t (&block)[3],
+                              uint32_t sharedBytes) {
+  struct Launch {
+    uint32_t grid[3], block[3], sharedBytes;
+  } launch = {
+      {grid[0], grid[1], grid[2]}, {block[0], block[1], block[2]}, sharedBytes};
   const int threads = static_cast<int>(launch.block[0]);
   if (threads % 32 != 0 || launch.block[1] != 1 || launch.block[2] != 1)
     return "emulation handles 1-D blocks of whole warps only";
@@ -324,8 +333,7 @@ inline std::string launch(void (*kernel)(gaon::cuda_kernels::AttentionParams),
   cta.warps.resize(threads / 32);
   cta.slots.resize(threads);
   gCta = &cta;
-  gKernel = kernel;
-  gParams = &params;
+  gBody = std::move(body);
   gridDim = {launch.grid[0], launch.grid[1], launch.grid[2]};
   blockDim = {launch.block[0], 1, 1};
   for (unsigned bz = 0; bz < launch.grid[2]; ++bz)
@@ -392,9 +400,26 @@ inline std::string launch(void (*kernel)(gaon::cuda_kernels::AttentionParams),
   return "";
 }
 
+/// Runs `kernel(params)` over the grid of `launch` (an AttentionLaunch or
+/// GemmLaunch).
+template <typename Params, typename Launch>
+std::string launch(void (*kernel)(Params), const Launch &launch,
+                   const Params &params) {
+  return launchGrid([&] { kernel(params); }, launch.grid, launch.block,
+                    launch.sharedBytes);
+}
+
 } // namespace gaonEmu
 
 inline void __syncthreads() { gaonEmu::wait(gaonEmu::gCta->block); }
+// CTAs run one after another: a fence has nothing to order, and an atomic
+// is a plain read-modify-write.
+inline void __threadfence() {}
+inline int atomicAdd(int *address, int value) {
+  const int old = *address;
+  *address = old + value;
+  return old;
+}
 inline void __syncwarp(unsigned = 0xffffffffu) { gaonEmu::syncWarp(); }
 inline float __shfl_xor_sync(unsigned, float v, int mask) {
   return gaonEmu::shflXor(v, mask);

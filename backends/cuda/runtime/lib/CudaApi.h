@@ -94,6 +94,10 @@ namespace gaon::cuda {
   X(cublasLtMatmulPreferenceSetAttribute)                                      \
   X(cublasLtMatmulPreferenceDestroy)                                           \
   X(cublasLtMatmulAlgoGetHeuristic)                                            \
+  X(cublasLtMatmulAlgoCapGetAttribute)                                         \
+  X(cublasLtMatmulAlgoConfigGetAttribute)                                      \
+  X(cublasLtMatmulAlgoConfigSetAttribute)                                      \
+  X(cublasLtMatmulAlgoCheck)                                                   \
   X(cublasLtMatmul)
 
 /// The CUDA driver API (libcuda.so.1).

@@ -257,7 +257,7 @@ gaon_queue_t *handle(CudaQueue *q) {
 
 const char *const kKnownOptions =
     "graphs, workspace_mb, sync_steps, replays, matmul_tuning, "
-    "queues_per_partition";
+    "matmul_split_k, matmul_log, queues_per_partition";
 
 bool parseUnsigned(const std::string &text, uint64_t *out) {
   if (text.empty() || text[0] == '-')
@@ -304,6 +304,16 @@ gaon_status_code_t parseOptions(const gaon_device_options_t *options,
         return fail(GAON_INVALID_ARGUMENT,
                     "device option matmul_tuning must be 0 or 1, got '" +
                         value + "'");
+    } else if (key == "matmul_split_k") {
+      if (!parseBool(value, &device.matmulSplitK))
+        return fail(GAON_INVALID_ARGUMENT,
+                    "device option matmul_split_k must be 0 or 1, got '" +
+                        value + "'");
+    } else if (key == "matmul_log") {
+      if (!parseBool(value, &device.matmulLog))
+        return fail(GAON_INVALID_ARGUMENT,
+                    "device option matmul_log must be 0 or 1, got '" + value +
+                        "'");
     } else if (key == "replays") {
       if (!parseUnsigned(value, &number) || number == 0 || number > 100000)
         return fail(GAON_INVALID_ARGUMENT,

@@ -46,6 +46,11 @@ struct CudaDevice {
   uint32_t queuesPerPartition = 4;
   /// Time cuBLASLt's candidates instead of taking its first (MatmulAlgos.h).
   bool matmulTuning = true;
+  /// With tuning: also time split-K variants of the candidates that allow
+  /// them (MatmulAlgos.h).
+  bool matmulSplitK = true;
+  /// Print each chosen algorithm to stderr (for tuning work).
+  bool matmulLog = false;
 
   /// Host <-> device copies and memsets: a non-blocking stream of its own,
   /// synchronized by each call, so that nothing ever uses the legacy default

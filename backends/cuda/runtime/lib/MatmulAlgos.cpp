@@ -5,6 +5,8 @@
 #include "DriverImpl.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstring>
 #include <vector>
 
 namespace gaon::cuda::detail {
@@ -131,6 +133,98 @@ std::string heuristic(CudaDevice &device, const MatmulProblem &p, int wanted,
   return "";
 }
 
+/// Split-K variants worth timing for a candidate: more CTAs for a
+/// latency-bound problem, each K slice at least 128 long.
+constexpr uint32_t kSplits[] = {2, 3, 4, 6, 8, 12, 16};
+constexpr int64_t kMinSliceK = 128;
+/// Split-K variants are made from this many leading candidates: the
+/// heuristic's later ones repeat the same kernels with other tiles.
+constexpr size_t kSplitSources = 8;
+
+template <typename T>
+bool capability(const CublasLtApi &lt, const cublasLtMatmulAlgo_t &algo,
+                cublasLtMatmulAlgoCapAttributes_t attribute, T *value) {
+  size_t written = 0;
+  return lt.cublasLtMatmulAlgoCapGetAttribute(&algo, attribute, value,
+                                              sizeof(T), &written) ==
+             CUBLAS_STATUS_SUCCESS &&
+         written == sizeof(T);
+}
+
+/// Appends to `candidates` the split-K variants of its first candidates
+/// that cuBLASLt accepts for `p` within the workspace; duplicates (equal
+/// algorithm configurations) are skipped.
+void addSplitKVariants(
+    CudaDevice &device, const MatmulProblem &p,
+    std::vector<cublasLtMatmulHeuristicResult_t> *candidates) {
+  const CublasLtApi &lt = *device.lt;
+  auto known = [&](const cublasLtMatmulAlgo_t &algo) {
+    return std::any_of(candidates->begin(), candidates->end(),
+                       [&](const cublasLtMatmulHeuristicResult_t &r) {
+                         return std::memcmp(&r.algo, &algo, sizeof(algo)) == 0;
+                       });
+  };
+  size_t sources = std::min(candidates->size(), kSplitSources);
+  for (size_t i = 0; i < sources; ++i) {
+    cublasLtMatmulAlgo_t base = (*candidates)[i].algo;
+    int32_t supported = 0;
+    uint32_t schemes = 0, current = 1;
+    size_t written = 0;
+    if (!capability(lt, base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT, &supported) ||
+        !supported ||
+        !capability(lt, base, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK,
+                    &schemes) ||
+        lt.cublasLtMatmulAlgoConfigGetAttribute(
+            &base, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &current, sizeof(current),
+            &written) != CUBLAS_STATUS_SUCCESS ||
+        current > 1)
+      continue;
+    // Reduce in a workspace in the compute type (f32) where the kernel can:
+    // in-place reduction accumulates in the output type.
+    uint32_t scheme = CUBLASLT_REDUCTION_SCHEME_NONE;
+    for (uint32_t preferred :
+         {uint32_t(CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE),
+          uint32_t(CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE),
+          uint32_t(CUBLASLT_REDUCTION_SCHEME_INPLACE)})
+      if (schemes & preferred) {
+        scheme = preferred;
+        break;
+      }
+    if (scheme == CUBLASLT_REDUCTION_SCHEME_NONE)
+      continue;
+    for (uint32_t split : kSplits) {
+      if (p.k < static_cast<int64_t>(split) * kMinSliceK)
+        break;
+      cublasLtMatmulAlgo_t algo = base;
+      cublasLtMatmulHeuristicResult_t result = {};
+      if (lt.cublasLtMatmulAlgoConfigSetAttribute(
+              &algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &split, sizeof(split)) !=
+              CUBLAS_STATUS_SUCCESS ||
+          lt.cublasLtMatmulAlgoConfigSetAttribute(
+              &algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &scheme,
+              sizeof(scheme)) != CUBLAS_STATUS_SUCCESS ||
+          lt.cublasLtMatmulAlgoCheck(device.ltHandle, p.desc, p.layoutA,
+                                     p.layoutB, p.layoutD, p.layoutD, &algo,
+                                     &result) != CUBLAS_STATUS_SUCCESS ||
+          result.workspaceSize > device.workspaceBytes || known(algo))
+        continue;
+      result.algo = algo;
+      result.state = CUBLAS_STATUS_SUCCESS;
+      candidates->push_back(result);
+    }
+  }
+}
+
+uint32_t splitKOf(const CublasLtApi &lt, const cublasLtMatmulAlgo_t &algo) {
+  uint32_t split = 1;
+  size_t written = 0;
+  if (lt.cublasLtMatmulAlgoConfigGetAttribute(
+          &algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &split, sizeof(split),
+          &written) != CUBLAS_STATUS_SUCCESS)
+    return 1;
+  return std::max<uint32_t>(split, 1);
+}
+
 /// The fastest candidate by median time; `out` unchanged when none ran.
 std::string
 timeCandidates(CudaDevice &device, const MatmulProblem &p, CUstream stream,
@@ -197,6 +291,8 @@ std::string chooseMatmulAlgo(CudaDevice &device, const MatmulProblem &problem,
           device, problem, device.matmulTuning ? kCandidates : 1, &candidates);
       !error.empty())
     return error;
+  if (device.matmulTuning && device.matmulSplitK)
+    addSplitKVariants(device, problem, &candidates);
   ChosenMatmulAlgo chosen;
   chosen.algo = candidates.front().algo;
   chosen.workspaceBytes = candidates.front().workspaceSize;
@@ -206,6 +302,17 @@ std::string chooseMatmulAlgo(CudaDevice &device, const MatmulProblem &problem,
             timeCandidates(device, problem, stream, candidates, &chosen);
         !error.empty())
       return error;
+  chosen.splitK = static_cast<int>(splitKOf(*device.lt, chosen.algo));
+  if (chosen.splitK > 1) {
+    std::lock_guard<std::mutex> lock(device.statsMutex);
+    ++device.stats.matmulSplitKChosen;
+  }
+  if (device.matmulLog)
+    std::fprintf(stderr,
+                 "gaon cuda: matmul %s: %d candidates, split-K %d, %.2f us, "
+                 "workspace %zu bytes\n",
+                 problem.description.c_str(), chosen.candidates, chosen.splitK,
+                 chosen.microseconds, chosen.workspaceBytes);
   device.matmulAlgos.emplace(problem.signature, chosen);
   *out = chosen;
   return "";

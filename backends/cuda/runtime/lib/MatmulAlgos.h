@@ -8,6 +8,13 @@
 // arrive cold, and keeps the fastest per problem signature for the device's
 // lifetime: layers with the same shapes are timed once.
 //
+// The heuristic rarely offers split-K on sm_90, yet at M = 128 a 768x768
+// GEMM has 6 output tiles of 128x128 for 132 SMs and is latency-bound.
+// With matmul_split_k=1 (the default) each candidate whose kernel supports
+// split-K is also timed split 2..16 ways along K (cublasLtMatmulAlgoCheck
+// vets each variant and sizes its workspace); the fastest variant wins like
+// any other candidate.
+//
 //===----------------------------------------------------------------------===//
 #ifndef GAON_CUDA_RUNTIME_MATMULALGOS_H
 #define GAON_CUDA_RUNTIME_MATMULALGOS_H
@@ -30,6 +37,7 @@ struct MatmulProblem {
   CUdeviceptr a = 0, b = 0, c = 0, d = 0;   ///< cuBLASLt's A, B, C, D
   uint32_t alignA = 256, alignB = 256, alignC = 256, alignD = 256; ///< bytes
   float alpha = 1.0f, beta = 0.0f;
+  int64_t k = 0; ///< the reduction length, which bounds useful split-K
   /// Problems with equal signatures get the same algorithm.
   std::string signature;
   /// For errors: "f16, operand alignments 256/256/256 bytes".
@@ -39,7 +47,8 @@ struct MatmulProblem {
 struct ChosenMatmulAlgo {
   cublasLtMatmulAlgo_t algo = {};
   size_t workspaceBytes = 0;
-  int candidates = 0;         ///< how many the heuristic offered
+  int candidates = 0;         ///< how many were timed (or 1)
+  int splitK = 1;             ///< the chosen algorithm's split along K
   double microseconds = -1.0; ///< median time of the chosen one, if timed
 };
 

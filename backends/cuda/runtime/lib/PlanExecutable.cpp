@@ -615,6 +615,7 @@ std::string matmulAlgo(CudaExecutable &exe, MatmulState &state,
   problem.alignD = alignD;
   problem.alpha = s.alpha;
   problem.beta = s.beta;
+  problem.k = s.k;
   // Everything the descriptor and layouts were made from, and the
   // alignments the heuristic was told.
   std::string sig;
@@ -624,7 +625,9 @@ std::string matmulAlgo(CudaExecutable &exe, MatmulState &state,
                     int64_t(s.beta != 0.0f), int64_t(key)})
     sig += std::to_string(v) + ",";
   problem.signature = std::move(sig);
-  problem.description = std::string(rt::dtypeName(s.dtype)) +
+  problem.description = std::string(rt::dtypeName(s.dtype)) + " " +
+                        std::to_string(s.batch) + "x" + std::to_string(s.m) +
+                        "x" + std::to_string(s.n) + "x" + std::to_string(s.k) +
                         ", operand alignments " + std::to_string(alignA) + "/" +
                         std::to_string(alignB) + "/" + std::to_string(alignD) +
                         " bytes";

@@ -53,6 +53,8 @@ struct CudaDeviceStats {
   uint64_t failedRuns = 0;     ///< dispatches that failed
   uint64_t matmulAlgoSelections = 0; ///< cuBLASLt heuristic queries
   uint64_t matmulAlgosTimed = 0; ///< candidates timed (matmul_tuning=1)
+  /// Distinct matmul problems whose chosen algorithm splits K.
+  uint64_t matmulSplitKChosen = 0;
   int computeMajor = 0, computeMinor = 0;
   bool reportsEnergy = false;
   std::string energyUnavailableReason; ///< why not, when !reportsEnergy

@@ -1,0 +1,318 @@
+//===- gemm.cu - Split-K tensor-core GEMM for few rows --------------------===//
+//
+// D = act(alpha * A.B + beta * C + bias) (include/gaon/cuda_kernels/Gemm.h).
+// CTA (x, y, z) computes the BM x BN output tile (y, x) over the z-th slice
+// of K: a kGemmStages-deep cp.async pipeline of kGemmBK-wide stages feeds
+// mma.sync.m16n8k16 (fp32 accumulation) through ldmatrix. With one slice
+// the CTA applies the epilogue itself; with several, every CTA writes its
+// fp32 partial tile to the workspace (coalesced: element j of thread t at
+// j * threads + t), and the last CTA to arrive at the tile's counter sums
+// all partials in slice order and applies the epilogue.
+//
+// Every entry point is extern "C" with one GemmParams by value, launched
+// through the driver API by name (GemmLaunch.cpp). With GAON_CUDA_EMULATION
+// the host compiler builds this file against
+// test/unittests/cuda_kernels/CudaEmulation.h (CI has no GPU).
+//
+//===----------------------------------------------------------------------===//
+
+#include "GemmConfig.h"
+#include "TensorCore.cuh"
+#include "gaon/cuda_kernels/Gemm.h"
+
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
+#include <cmath>
+#include <cstdint>
+
+using gaon::cuda_kernels::GemmEpilogue;
+using gaon::cuda_kernels::GemmParams;
+using gaon::cuda_kernels::kGemmBK;
+using gaon::cuda_kernels::kGemmPad;
+using gaon::cuda_kernels::kGemmStages;
+
+namespace {
+
+__device__ __forceinline__ float toFloat(__half x) { return __half2float(x); }
+__device__ __forceinline__ float toFloat(__nv_bfloat16 x) {
+  return __bfloat162float(x);
+}
+__device__ __forceinline__ float toFloat(float x) { return x; }
+
+/// Two adjacent outputs (the pair an mma accumulator fragment holds).
+__device__ __forceinline__ void storePair(__half *p, float x, float y) {
+  *reinterpret_cast<__half2 *>(p) = __floats2half2_rn(x, y);
+}
+__device__ __forceinline__ void storePair(__nv_bfloat16 *p, float x, float y) {
+  *reinterpret_cast<__nv_bfloat162 *>(p) = __floats2bfloat162_rn(x, y);
+}
+__device__ __forceinline__ void storePair(float *p, float x, float y) {
+  *reinterpret_cast<float2 *>(p) = make_float2(x, y);
+}
+
+/// L2-only load: the partials were written by other CTAs (other SMs), so
+/// this SM's L1 must not serve them.
+__device__ __forceinline__ float loadPartial(const float *p) {
+#ifdef GAON_CUDA_EMULATION
+  return *p;
+#else
+  return __ldcg(p);
+#endif
+}
+
+__device__ __forceinline__ float activate(float x, int32_t epilogue) {
+  switch (static_cast<GemmEpilogue>(epilogue)) {
+  case GemmEpilogue::Gelu:
+  case GemmEpilogue::BiasGelu: {
+    // cuBLASLt's GELU: the tanh approximation.
+    const float inner = 0.7978845608028654f * (x + 0.044715f * x * x * x);
+    return 0.5f * x * (1.0f + tanhf(inner));
+  }
+  case GemmEpilogue::Relu:
+  case GemmEpilogue::BiasRelu:
+    return x > 0.0f ? x : 0.0f;
+  default:
+    return x;
+  }
+}
+
+__device__ __forceinline__ bool hasBias(int32_t epilogue) {
+  auto e = static_cast<GemmEpilogue>(epilogue);
+  return e == GemmEpilogue::Bias || e == GemmEpilogue::BiasGelu ||
+         e == GemmEpilogue::BiasRelu;
+}
+
+/// The split-K GEMM.
+///   T        __half or __nv_bfloat16 (A, B, bias)
+///   TO       T or float (C, D)
+///   BT       B stored N x K (else K x N)
+///   BM, BN   the CTA's output tile
+///   WARPS_M, WARPS_N  warp grid; a warp owns (BM/WARPS_M) x (BN/WARPS_N)
+template <typename T, typename TO, bool BT, int BM, int BN, int WARPS_M,
+          int WARPS_N>
+__device__ __forceinline__ void gemm(const GemmParams &p) {
+  using Ty = TcType<T>;
+  constexpr int NT = WARPS_M * WARPS_N * 32;
+  constexpr int WM = BM / WARPS_M, WN = BN / WARPS_N;
+  constexpr int MT = WM / 16; // m16 tiles per warp
+  constexpr int NTL = WN / 8; // n8 tiles per warp
+  constexpr int BK = kGemmBK, STAGES = kGemmStages;
+  constexpr int LDA = BK + kGemmPad;
+  constexpr int LDB = BT ? BK + kGemmPad : BN + kGemmPad;
+  constexpr int B_ELEMS = BT ? BN * LDB : BK * LDB;
+  constexpr int STAGE_ELEMS = BM * LDA + B_ELEMS;
+  constexpr int PER_THREAD = MT * NTL * 4; // accumulators per thread
+  static_assert(WM % 16 == 0 && NTL % 2 == 0, "warp tile shape");
+  static_assert(BK % 16 == 0 && BN % 8 == 0, "CTA tile shape");
+  static_assert(gaon::cuda_kernels::gemmSharedBytes(BM, BN, BT) ==
+                    STAGES * STAGE_ELEMS * sizeof(T),
+                "GemmConfig.h disagrees with the layout below");
+
+  GAON_DYNAMIC_SHARED(smem);
+  T *shared = reinterpret_cast<T *>(smem);
+  auto stageA = [&](int s) { return shared + s * STAGE_ELEMS; };
+  auto stageB = [&](int s) { return shared + s * STAGE_ELEMS + BM * LDA; };
+
+  const int tid = threadIdx.x;
+  const int warp = tid / 32, lane = tid % 32;
+  const int wm = warp % WARPS_M, wn = warp / WARPS_M;
+  const int g = lane >> 2, t = lane & 3; // mma fragment row group / pair
+  const int n0 = blockIdx.x * BN, m0 = blockIdx.y * BM;
+  const int split = blockIdx.z, splits = gridDim.z;
+  const int kBegin = split * p.kSlice;
+  const int kEnd = min(p.k, kBegin + p.kSlice);
+  const int chunks = kEnd > kBegin ? (kEnd - kBegin + BK - 1) / BK : 0;
+  const T *A = reinterpret_cast<const T *>(p.a);
+  const T *B = reinterpret_cast<const T *>(p.b);
+
+  // Rows past M, columns past N and k past the slice load as zeros (K, N
+  // and the slice bounds are multiples of 8: pieces are all in or all out).
+  auto load = [&](int chunk, int s) {
+    const int k0 = kBegin + chunk * BK;
+    T *sA = stageA(s), *sB = stageB(s);
+#pragma unroll
+    for (int i = tid; i < BM * BK / 8; i += NT) {
+      const int r = i / (BK / 8), c = (i % (BK / 8)) * 8;
+      const bool ok = m0 + r < p.m && k0 + c < kEnd;
+      cpAsync16(smemAddr(sA + r * LDA + c),
+                ok ? A + (m0 + r) * p.lda + k0 + c : A, ok);
+    }
+    if constexpr (BT) {
+#pragma unroll
+      for (int i = tid; i < BN * BK / 8; i += NT) {
+        const int r = i / (BK / 8), c = (i % (BK / 8)) * 8;
+        const bool ok = n0 + r < p.n && k0 + c < kEnd;
+        cpAsync16(smemAddr(sB + r * LDB + c),
+                  ok ? B + (n0 + r) * p.ldb + k0 + c : B, ok);
+      }
+    } else {
+#pragma unroll
+      for (int i = tid; i < BK * BN / 8; i += NT) {
+        const int r = i / (BN / 8), c = (i % (BN / 8)) * 8;
+        const bool ok = k0 + r < kEnd && n0 + c < p.n;
+        cpAsync16(smemAddr(sB + r * LDB + c),
+                  ok ? B + (k0 + r) * p.ldb + n0 + c : B, ok);
+      }
+    }
+  };
+
+  float acc[MT][NTL][4];
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < NTL; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        acc[mt][nt][e] = 0.0f;
+
+#pragma unroll
+  for (int s = 0; s < STAGES - 1; ++s) {
+    if (s < chunks)
+      load(s, s);
+    cpAsyncCommit();
+  }
+  for (int c = 0; c < chunks; ++c) {
+    cpAsyncWaitGroup<STAGES - 2>();
+    __syncthreads(); // chunk c landed for all; stage (c - 1) % STAGES is free
+    if (c + STAGES - 1 < chunks)
+      load(c + STAGES - 1, (c + STAGES - 1) % STAGES);
+    cpAsyncCommit();
+    const T *sA = stageA(c % STAGES), *sB = stageB(c % STAGES);
+#pragma unroll
+    for (int kk = 0; kk < BK; kk += 16) {
+      uint32_t af[MT][4];
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt)
+        ldmatrixX4(af[mt], smemAddr(sA + (wm * WM + mt * 16 + lane % 16) * LDA +
+                                    kk + (lane / 16) * 8));
+#pragma unroll
+      for (int np = 0; np < NTL / 2; ++np) {
+        // Four 8x8 matrices: (n 0-7, k 0-7), (n 0-7, k 8-15), (n 8-15,
+        // k 0-7), (n 8-15, k 8-15) = b0, b1 of two n8 tiles.
+        uint32_t bf[4];
+        if constexpr (BT)
+          ldmatrixX4(
+              bf,
+              smemAddr(sB +
+                       (wn * WN + np * 16 + lane % 8 + (lane / 16) * 8) * LDB +
+                       kk + ((lane / 8) % 2) * 8));
+        else
+          ldmatrixX4Trans(
+              bf, smemAddr(sB + (kk + lane % 8 + ((lane / 8) % 2) * 8) * LDB +
+                           wn * WN + np * 16 + (lane / 16) * 8));
+#pragma unroll
+        for (int mt = 0; mt < MT; ++mt) {
+          Ty::mma(acc[mt][2 * np], af[mt], bf[0], bf[1]);
+          Ty::mma(acc[mt][2 * np + 1], af[mt], bf[2], bf[3]);
+        }
+      }
+    }
+  }
+  cpAsyncWaitAll();
+
+  if (splits > 1) {
+    const int tile = blockIdx.y * gridDim.x + blockIdx.x;
+    const int tiles = gridDim.x * gridDim.y;
+    float *partials = reinterpret_cast<float *>(p.workspace);
+    auto partialOf = [&](int s) {
+      return partials +
+             (static_cast<int64_t>(s) * tiles + tile) * (NT * PER_THREAD);
+    };
+    float *mine = partialOf(split);
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < NTL; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          mine[((mt * NTL + nt) * 4 + e) * NT + tid] = acc[mt][nt][e];
+    __threadfence(); // the partial is visible before the arrival counts
+    __syncthreads(); // every thread's partial (and shared reads) done
+    int *last = reinterpret_cast<int *>(smem);
+    if (tid == 0) {
+      int *counter = reinterpret_cast<int *>(p.counters) + tile;
+      const int arrived = atomicAdd(counter, 1);
+      *last = arrived == splits - 1;
+      if (*last)
+        *counter = 0; // every slice has arrived: ready for the next launch
+    }
+    __syncthreads();
+    if (!*last)
+      return;
+    __threadfence();
+    // Sum in slice order whoever arrived last: the result is deterministic.
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int nt = 0; nt < NTL; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e) {
+          const int j = ((mt * NTL + nt) * 4 + e) * NT + tid;
+          float sum = 0.0f;
+          for (int s = 0; s < splits; ++s)
+            sum += s == split ? acc[mt][nt][e] : loadPartial(partialOf(s) + j);
+          acc[mt][nt][e] = sum;
+        }
+  }
+
+  const T *bias =
+      hasBias(p.epilogue) ? reinterpret_cast<const T *>(p.bias) : nullptr;
+  const TO *C = p.beta != 0.0f ? reinterpret_cast<const TO *>(p.c) : nullptr;
+  TO *D = reinterpret_cast<TO *>(p.d);
+#pragma unroll
+  for (int nt = 0; nt < NTL; ++nt) {
+    const int col = n0 + wn * WN + nt * 8 + 2 * t;
+    if (col >= p.n)
+      continue;
+    const float b0 = bias ? toFloat(bias[col]) : 0.0f;
+    const float b1 = bias ? toFloat(bias[col + 1]) : 0.0f;
+#pragma unroll
+    for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int row = m0 + wm * WM + mt * 16 + g + 8 * h;
+        if (row >= p.m)
+          continue;
+        float x = p.alpha * acc[mt][nt][2 * h];
+        float y = p.alpha * acc[mt][nt][2 * h + 1];
+        if (C) {
+          x += p.beta * toFloat(C[row * p.ldc + col]);
+          y += p.beta * toFloat(C[row * p.ldc + col + 1]);
+        }
+        storePair(D + row * p.ldd + col, activate(x + b0, p.epilogue),
+                  activate(y + b1, p.epilogue));
+      }
+  }
+}
+
+} // namespace
+
+// Entry points: gaon_gemm_<in>_<out>_<layout>_m<BM>n<BN>, with in f16/bf16,
+// out o16 (the input type) or o32 (f32), layout nn (B is K x N) or nt
+// (B is N x K).
+#define GAON_GEMM_KERNEL(IN, T, OUT, TO, LAYOUT, BT, BM, BN, WARPS_M, WARPS_N) \
+  extern "C" __global__ void __launch_bounds__(WARPS_M *WARPS_N * 32)          \
+      gaon_gemm_##IN##_##OUT##_##LAYOUT##_m##BM##n##BN(GemmParams p) {         \
+    gemm<T, TO, BT, BM, BN, WARPS_M, WARPS_N>(p);                              \
+  }
+#define GAON_GEMM_TILE(INDEX, BM, BN, WARPS_M, WARPS_N)                        \
+  GAON_GEMM_KERNEL(f16, __half, o16, __half, nn, false, BM, BN, WARPS_M,       \
+                   WARPS_N)                                                    \
+  GAON_GEMM_KERNEL(f16, __half, o16, __half, nt, true, BM, BN, WARPS_M,        \
+                   WARPS_N)                                                    \
+  GAON_GEMM_KERNEL(f16, __half, o32, float, nn, false, BM, BN, WARPS_M,        \
+                   WARPS_N)                                                    \
+  GAON_GEMM_KERNEL(f16, __half, o32, float, nt, true, BM, BN, WARPS_M,         \
+                   WARPS_N)                                                    \
+  GAON_GEMM_KERNEL(bf16, __nv_bfloat16, o16, __nv_bfloat16, nn, false, BM, BN, \
+                   WARPS_M, WARPS_N)                                           \
+  GAON_GEMM_KERNEL(bf16, __nv_bfloat16, o16, __nv_bfloat16, nt, true, BM, BN,  \
+                   WARPS_M, WARPS_N)                                           \
+  GAON_GEMM_KERNEL(bf16, __nv_bfloat16, o32, float, nn, false, BM, BN,         \
+                   WARPS_M, WARPS_N)                                           \
+  GAON_GEMM_KERNEL(bf16, __nv_bfloat16, o32, float, nt, true, BM, BN, WARPS_M, \
+                   WARPS_N)
+#include "GemmVariants.def"
+#undef GAON_GEMM_TILE
+#undef GAON_GEMM_KERNEL
