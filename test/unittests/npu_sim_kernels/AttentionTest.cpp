@@ -153,11 +153,12 @@ TEST(Attention, StridedLayout) {
 // bf16) is vector-bound on RNGD: per item the softmax runs ~834 lane
 // groups (scale 64, max 128, sub 128, exp 64 x 4, sum 128, 1/l, O / l 128)
 // and the tensor unit ~400 cycles. With an item's normalisation deferred
-// past the next item's softmax, the vector unit does not wait for P V, so
+// past the next item's softmax, the vector unit does not wait for P V, and
+// with four K/V slots the loader runs two blocks ahead of the scores, so
 // the kernel takes the busiest core's vector work (12 items, 10.0k cycles)
 // plus the first block's loads and scores and the last item's P V and
-// store (12.7k measured). It took 17.3k (1.73x) when each item waited for
-// its last P V.
+// store: 11.4k measured. It took 17.3k when each item waited for its last
+// P V, 12.7k with two K/V slots.
 TEST(Attention, RngdVectorUnitStaysBusy) {
   Harness h("rngd");
   const int64_t B = 8, H = 12, S = 128, D = 64;
@@ -169,5 +170,5 @@ TEST(Attention, RngdVectorUnitStaysBusy) {
   Report report = h.run(/*functional=*/false);
   double perItem = 64 + 128 + 128 + 64 * 4 + 128 + 2 + 128;
   double vectorBound = perItem * double(B * H) / 8;
-  EXPECT_LE(double(report.cycles), 1.3 * vectorBound) << report.cycles;
+  EXPECT_LE(double(report.cycles), 1.2 * vectorBound) << report.cycles;
 }

@@ -225,3 +225,63 @@ TEST(Schedule, PlanPrefetch) {
 }
 
 } // namespace
+
+namespace {
+
+// Weights loaded during earlier kernels than the previous one: a
+// vector-bound attention (little DRAM traffic) is followed by two
+// weight-streaming matmuls. The first matmul's own DRAM time cannot hold
+// the second's weights, so part of them is loaded during the attention
+// (before the first barrier), into scratchpad the first matmul leaves
+// alone; the products are right and the chain is faster than without
+// prefetching (17.7k against 20.2k cycles).
+TEST(Schedule, PrefetchSpansKernels) {
+  auto build = [](Harness &h, bool prefetch, Tensor &x, Tensor &w1, Tensor &w2,
+                  Tensor &y, Tensor &z) {
+    const int64_t B = 8, H = 12, S = 128, D = 64, M = 128, K = 768;
+    Tensor q = h.input(DType::BF16, {B, H, S, D});
+    Tensor att = h.alloc(DType::BF16, {B, H, S, D});
+    h.emitter.attention(q, q, q, nullptr, 0.125, false, att);
+    x = h.input(DType::BF16, {M, K});
+    w1 = h.input(DType::BF16, {K, K});
+    w2 = h.input(DType::BF16, {K, 4 * K});
+    y = h.alloc(DType::BF16, {M, K});
+    z = h.alloc(DType::BF16, {M, 4 * K});
+    for (auto [a, w, out] : {std::tuple{x, w1, y}, std::tuple{y, w2, z}}) {
+      MatmulProblem p{a, w, out, {}, /*constantB=*/true};
+      Schedule s = defaultSchedule(h.emitter.chip(), p);
+      EXPECT_TRUE(s.prefetch);
+      s.prefetch = prefetch;
+      h.emitter.matmul(a, w, out, {}, &s);
+    }
+  };
+  Harness h("rngd");
+  Tensor x, w1, w2, y, z;
+  build(h, true, x, w1, w2, y, z);
+  // Core 0 loads some of w2 before the first barrier (the first matmul's
+  // fence): during the attention.
+  const std::vector<Instr> &program = h.stream.cores[0];
+  size_t firstBarrier = program.size(), w2Load = program.size();
+  for (size_t i = 0; i < program.size(); ++i) {
+    if (std::holds_alternative<BarrierCmd>(program[i].cmd) &&
+        firstBarrier == program.size())
+      firstBarrier = i;
+    if (auto *d = std::get_if<DmaCmd>(&program[i].cmd);
+        d && d->src.space == MemSpace::Dram && d->src.addr >= w2.addr &&
+        d->src.addr < w2.addr + w2.bytes() && w2Load == program.size())
+      w2Load = i;
+  }
+  EXPECT_LT(w2Load, firstBarrier);
+  Report withPrefetch = h.run();
+  std::vector<float> yv = h.read(y);
+  EXPECT_LE(relL2(yv, refGemm(h.read(x), h.read(w1), 128, 768, 768)), 2e-2);
+  EXPECT_LE(relL2(h.read(z), refGemm(yv, h.read(w2), 128, 768, 3072)), 2e-2);
+
+  Harness plain("rngd");
+  build(plain, false, x, w1, w2, y, z);
+  Report without = plain.run(/*functional=*/false);
+  EXPECT_LT(withPrefetch.cycles, 0.9 * without.cycles)
+      << withPrefetch.cycles << " vs " << without.cycles;
+}
+
+} // namespace

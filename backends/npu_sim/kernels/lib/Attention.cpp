@@ -1,11 +1,13 @@
 //===- Attention.cpp - Flash attention (online softmax, scores on chip) ---===//
 //
-// Work items are (batch, head, query block), dealt round-robin to cores.
+// Work items are (batch, head, query block), dealt to cores by cost.
 // Per key block the tensor unit computes S = Q K^T into one of two fp32
 // score slots while the vector unit runs the online softmax of the other
-// (running max m, running sum l, O rescaled by exp(m_old - m_new)), casts
-// P = exp(S - m) to the input dtype, and the tensor unit accumulates P V
-// into the item's fp32 O. dma0 double-buffers K/V/mask blocks and Q; the
+// (running max m, running sum l, O rescaled by exp(m_old - m_new)) and
+// writes P = exp(S - m) in the input dtype; the tensor unit accumulates
+// P V into the item's fp32 O. An item's O / l runs after the next item's
+// first block, so the vector unit never waits for the last P V. dma0 loads
+// Q (two slots) and K/V/mask blocks (the schedule's buffers[1] slots); the
 // last engine stores finished O blocks. Scores never reach DRAM.
 //
 //===----------------------------------------------------------------------===//
@@ -91,11 +93,14 @@ AttnShape analyze(const ChipDesc &chip, const Tensor &q, const Tensor &k,
   return a;
 }
 
-/// Scratchpad bytes per core: two slots of every block.
-uint64_t footprint(const AttnShape &a, int64_t tq, int64_t tk) {
-  return 2 * (tq * a.D * a.e + tk * a.D * a.e + tk * a.Dv * a.e + tq * tk * 4 +
-              tq * tk * a.e + tq * a.Dv * 4 + tq * a.Dv * a.eo +
-              (a.mask ? (a.maskCol ? tq : tq * tk) * a.em : 0)) +
+/// Scratchpad bytes per core: two slots of every block, `kv` of the K, V
+/// and mask blocks.
+uint64_t footprint(const AttnShape &a, int64_t tq, int64_t tk,
+                   int64_t kv = 2) {
+  return 2 * (tq * a.D * a.e + tq * tk * 4 + tq * tk * a.e + tq * a.Dv * 4 +
+              tq * a.Dv * a.eo) +
+         kv * (tk * a.D * a.e + tk * a.Dv * a.e +
+               (a.mask ? (a.maskCol ? tq : tq * tk) * a.em : 0)) +
          8 * tq * 4 + 24 * 64;
 }
 
@@ -109,7 +114,8 @@ uint64_t attentionBytes(const ChipDesc &chip, const AttentionProblem &p,
       analyze(chip, p.q, p.k, p.v, p.mask ? &*p.mask : nullptr, p.out);
   if (s.tile.size() != 2)
     fail("attention", "a schedule needs tile {query block, key block}");
-  return footprint(a, s.tile[0], s.tile[1]);
+  return footprint(a, s.tile[0], s.tile[1],
+                   s.buffers.size() == 3 ? s.buffers[1] : 2);
 }
 
 void planAttention(const ChipDesc &chip, const AttentionProblem &p,
@@ -165,8 +171,13 @@ void planAttention(const ChipDesc &chip, const AttentionProblem &p,
                      std::to_string(need) +
                      " scratchpad bytes per core; chip " + chip.name + " has " +
                      std::to_string(chip.scratchpad.bytes));
-  // The online softmax pipelines two of everything.
-  s.buffers = {2, 2, 2};
+  // The online softmax pipelines two of everything; K/V (and mask) blocks
+  // get four slots where they fit, so the loader runs two blocks ahead of
+  // the scores (one slot ahead, each block's load waited for a P V).
+  int64_t kv = footprint(a, s.tile[0], s.tile[1], 4) <= chip.scratchpad.bytes
+                   ? 4
+                   : 2;
+  s.buffers = {2, kv, 2};
 }
 
 } // namespace detail
@@ -188,10 +199,13 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
                                              out});
   if (sched.tile.size() != 2 || sched.tile[0] < 1 || sched.tile[1] < 1 ||
       sched.split != Split::Heads ||
-      sched.buffers != std::vector<int64_t>{2, 2, 2})
+      sched.buffers.size() != 3 || sched.buffers[0] != 2 ||
+      sched.buffers[2] != 2 || sched.buffers[1] < 2 || sched.buffers[1] > 8)
     fail(kernel, "the schedule needs tile {query block, key block} >= 1, "
-                 "split heads and buffers {2, 2, 2}");
-  if (footprint(as, sched.tile[0], sched.tile[1]) > chipDesc.scratchpad.bytes)
+                 "split heads and buffers {2, 2..8, 2}");
+  const int64_t kv = sched.buffers[1];
+  if (footprint(as, sched.tile[0], sched.tile[1], kv) >
+      chipDesc.scratchpad.bytes)
     fail(kernel,
          "the schedule does not fit the scratchpad of chip " + chipDesc.name);
   unsigned useCores =
@@ -240,13 +254,19 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     uint64_t first = spm.take(n);
     return std::array<uint64_t, 2>{first, spm.take(n)};
   };
-  auto qSlot = pair(tq * D * e), kSlot = pair(tk * D * e),
-       vSlot = pair(tk * Dv * e), sSlot = pair(tq * tk * 4),
+  auto ring = [&](uint64_t n) {
+    std::vector<uint64_t> slots;
+    for (int64_t i = 0; i < kv; ++i)
+      slots.push_back(spm.take(n));
+    return slots;
+  };
+  std::vector<uint64_t> kSlot = ring(tk * D * e), vSlot = ring(tk * Dv * e);
+  auto qSlot = pair(tq * D * e), sSlot = pair(tq * tk * 4),
        pSlot = pair(tq * tk * e), oSlot = pair(tq * Dv * 4),
        ooSlot = pair(tq * Dv * eo), mSlot = pair(tq * 4);
-  std::array<uint64_t, 2> maskSlot{0, 0};
+  std::vector<uint64_t> maskSlot(kv, 0);
   if (mask)
-    maskSlot = pair((maskCol ? tq : tq * tk) * em);
+    maskSlot = ring((maskCol ? tq : tq * tk) * em);
   // Per item (two in flight): l; scratch columns for the block statistics,
   // the correction and 1 / l.
   std::array<uint64_t, 2> colL = pair(tq * 4);
@@ -316,7 +336,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     itemNo = -1;
     for (int64_t t = 0; t < T; ++t) {
       const Step &s = steps[t];
-      int sl = static_cast<int>(t % 2);
+      int sl = static_cast<int>(t % kv);
       if (s.first) {
         ++itemNo;
         if (itemNo >= 2)
@@ -328,7 +348,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
             D, e, s.nq, qs.row, false);
         cb.signal(loader, kQFull);
       }
-      if (t >= 2)
+      if (t >= kv)
         cb.wait(loader, kKVFree);
       int64_t hk = s.h / (H / Hkv);
       headRows(
@@ -343,7 +363,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
           Dv, e, s.nk, vs.row, false);
       cb.signal(loader, kKVFull);
       if (mask) {
-        if (t >= 2)
+        if (t >= kv)
           cb.wait(loader, kMaskFree);
         DmaCmd d;
         int64_t at = s.b * maskStr[0] + s.h * maskStr[1] + s.q0 * maskStr[2] +
@@ -379,7 +399,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       mm.transposeB = true;
       mm.a = qSlot[itemOf[t] % 2];
       mm.lda = static_cast<uint32_t>(D * e);
-      mm.b = kSlot[t % 2];
+      mm.b = kSlot[t % kv];
       mm.ldb = static_cast<uint32_t>(D * e);
       mm.c = sSlot[t % 2];
       mm.ldc = static_cast<uint32_t>(s.nk * 4); // packed at pitch nk
@@ -403,7 +423,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       mm.accumulate = !s.first;
       mm.a = pSlot[t % 2];
       mm.lda = static_cast<uint32_t>(s.nk * e);
-      mm.b = vSlot[t % 2];
+      mm.b = vSlot[t % kv];
       mm.ldb = static_cast<uint32_t>(Dv * e);
       mm.c = oSlot[itemOf[t] % 2];
       mm.ldc = static_cast<uint32_t>(Dv * 4);
@@ -465,7 +485,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       }
       if (mask) {
         cb.wait(vector, kMaskFull);
-        VecOperand m{maskSlot[t % 2],
+        VecOperand m{maskSlot[t % kv],
                      static_cast<uint32_t>((maskCol ? 1 : s.nk) * em),
                      mask->dtype};
         vec(cb, VecOp::Add, r, c, S, S, m,
@@ -524,7 +544,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     }
     if (pendingFinish)
       pendingFinish();
-    uint32_t lastSteps = static_cast<uint32_t>(std::min<int64_t>(T, 2)),
+    uint32_t lastSteps = static_cast<uint32_t>(std::min<int64_t>(T, kv)),
              lastItems =
                  static_cast<uint32_t>(std::min<int64_t>(itemNo + 1, 2));
     cb.wait(loader, kKVFree, lastSteps);

@@ -2,6 +2,8 @@
 
 #include "Common.h"
 
+#include "gaon/npu_sim/Simulator.h"
+
 #include <algorithm>
 #include <cmath>
 
@@ -35,8 +37,43 @@ StreamEmitter::StreamEmitter(Stream &stream, const ChipDesc &chip)
 // cores at a barrier, then releases the units: the next kernel's reads see
 // all DRAM writes of the previous one, and no unit races ahead into
 // scratchpad buffers that are still in use.
+void StreamEmitter::closeRecord() {
+  if (records.empty() || records.back().closed)
+    return;
+  KernelRecord &r = records.back();
+  r.closed = true;
+  r.spm = spmUse;
+  // The kernel simulated alone (timing only): how long it takes and what
+  // DRAM traffic it makes, before later prefetches add loads to it.
+  Stream piece;
+  for (unsigned c = 0; c < chipDesc.cores; ++c) {
+    piece.cores.emplace_back();
+    if (c < stream.cores.size())
+      piece.cores.back().assign(stream.cores[c].begin() + r.start[c],
+                                stream.cores[c].end());
+  }
+  try {
+    npu_sim::Simulator sim(chipDesc);
+    npu_sim::RunOptions options;
+    options.functional = false;
+    npu_sim::Report report = sim.run(piece, options);
+    r.cycles = report.cycles;
+    r.dramBytes = double(report.dramReadBytes + report.dramWriteBytes);
+  } catch (const std::exception &) {
+    // A piece that does not run alone hosts nothing.
+    r.cycles = 0;
+    r.dramBytes = 0;
+  }
+}
+
 void StreamEmitter::beginKernel() {
+  closeRecord();
   spmUse = SpmUse{};
+  KernelRecord record;
+  for (unsigned c = 0; c < chipDesc.cores; ++c)
+    record.start.push_back(c < stream.cores.size() ? stream.cores[c].size()
+                                                   : 0);
+  records.push_back(std::move(record));
   if (kernelCount++ == 0)
     return;
   unsigned units = chipDesc.dma.engines + 2;

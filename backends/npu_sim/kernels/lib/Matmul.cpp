@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <optional>
 
 namespace gaon::npu_kernels {
 
@@ -374,6 +375,176 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
 
 } // namespace detail
 
+bool StreamEmitter::prefetchWeights(const Tensor &b, int64_t bOff, int64_t K,
+                                    int64_t N, int64_t tk, int64_t tn,
+                                    unsigned e, int64_t total, int64_t mTiles,
+                                    int64_t nTiles, bool colSplit,
+                                    unsigned useCores, uint64_t own,
+                                    uint64_t &region, uint64_t &regionAt) {
+  // Kernels that may host the loads, counting back from the previous one.
+  constexpr size_t kPrefetchDepth = 4;
+  // Share of a host's estimated duration its DRAM can give to prefetches.
+  constexpr double kSpareShare = 0.85;
+  closeRecord();
+  const uint64_t cap = chipDesc.scratchpad.bytes;
+  const uint64_t blockBytes = uint64_t(K) * tn * e;
+  region = uint64_t(ceilDiv(total, useCores)) * blockBytes;
+  const size_t consumer = records.size(); // this kernel's record, once begun
+  // The region sits at the top of the scratchpad, below the regions of
+  // other prefetches still live at `host`, above everything the kernels
+  // from `host` on use (they allocate from 0) and this kernel's buffers.
+  auto placeFor = [&](size_t host) -> std::optional<uint64_t> {
+    uint64_t top = cap;
+    for (const PrefetchRegion &r : regions)
+      if (r.consumer >= host)
+        top = std::min(top, r.lo);
+    if (top < region + own)
+      return std::nullopt;
+    uint64_t at = (top - region) / 64 * 64;
+    if (at < own)
+      return std::nullopt;
+    for (size_t k = host; k < consumer; ++k)
+      if (records[k].spm.hi > at)
+        return std::nullopt;
+    return at;
+  };
+
+  // Per core: one transfer per block and k-slice (DRAM channels serve
+  // transfers in order, so smaller ones let the hosts' own traffic
+  // through); destinations relative to the region.
+  std::vector<std::vector<DmaCmd>> chunks(useCores);
+  double totalBytes = 0;
+  for (unsigned core = 0; core < useCores; ++core) {
+    int64_t first = splitBegin(total, useCores, core),
+            last = splitBegin(total, useCores, core + 1);
+    for (int64_t item = first; item < last; ++item) {
+      int64_t ni = colSplit ? item / mTiles : item % nTiles;
+      int64_t n0 = ni * tn;
+      for (int64_t k0 = 0; k0 < K; k0 += tk) {
+        DmaCmd d;
+        d.src = MemRef::dram(b.addr + (bOff + k0 * N + n0) * e);
+        d.dst = MemRef::spm(static_cast<uint16_t>(core),
+                            uint64_t(item - first) * blockBytes + k0 * tn * e);
+        d.rowBytes = static_cast<uint32_t>(std::min(tn, N - n0) * e);
+        d.rows = static_cast<uint32_t>(std::min(tk, K - k0));
+        d.srcRowStride = uint64_t(N) * e;
+        d.dstRowStride = uint64_t(tn) * e;
+        totalBytes += double(d.rowBytes) * d.rows;
+        chunks[core].push_back(d);
+      }
+    }
+  }
+
+  // Hosts nearest first, each taking what its spare DRAM time holds; the
+  // rest goes to the previous kernel (which then runs longer).
+  std::vector<size_t> hosts;
+  std::vector<double> share;
+  double left = totalBytes, rate = chipDesc.dramBytesPerCycle();
+  for (size_t depth = 0; depth < kPrefetchDepth && depth < consumer; ++depth) {
+    size_t host = consumer - 1 - depth;
+    std::optional<uint64_t> at = placeFor(host);
+    if (!at)
+      break;
+    regionAt = *at;
+    const KernelRecord &r = records[host];
+    double spare =
+        std::max(0.0, kSpareShare * r.cycles * rate - r.dramBytes - r.hosted);
+    hosts.push_back(host);
+    share.push_back(std::min(left, spare));
+    left -= share.back();
+    if (left <= 0)
+      break;
+  }
+  if (hosts.empty())
+    return false;
+  share[0] += std::max(0.0, left);
+
+  unsigned engines = chipDesc.dma.engines;
+  UnitRef dma0 = UnitRef::dma(0),
+          storer = UnitRef::dma(static_cast<uint8_t>(engines - 1));
+  for (unsigned core = 0; core < useCores; ++core) {
+    std::vector<Instr> &program = stream.cores[core];
+    size_t n = chunks[core].size(), from = 0;
+    double done = 0;
+    // Farthest host first: it gets the first blocks.
+    for (size_t j = hosts.size(); j-- > 0;) {
+      size_t host = hosts[j];
+      done += share[j];
+      size_t to = j == 0 ? n
+                         : std::min<size_t>(n, size_t(std::llround(
+                                                   done / totalBytes * n)));
+      if (to <= from)
+        continue;
+      size_t begin = records[host].start[core],
+             end = host + 1 < records.size() ? records[host + 1].start[core]
+                                             : program.size();
+      // A host whose dma0 never waits in its body (row ops, prefetched
+      // matmuls) is done loading early: the loads follow its last dma0
+      // transfer. Otherwise dma0 runs until late in the kernel, so the
+      // loads go on the storing engine, spread after its fence and after
+      // each of its stores but the last (at the start only, they would
+      // hold the stores back and stall the kernel).
+      bool dma0Waits = false;
+      size_t afterDma0 = begin;
+      for (size_t i = begin; i < end; ++i) {
+        const Instr &instr = program[i];
+        if (!(instr.unit == dma0))
+          continue;
+        if (const auto *w = std::get_if<WaitCmd>(&instr.cmd)) {
+          if (w->sem != kFenceDone)
+            dma0Waits = true;
+        } else {
+          afterDma0 = i + 1;
+        }
+      }
+      std::vector<size_t> positions;
+      UnitRef unit = dma0;
+      if (!dma0Waits || engines < 2) {
+        positions.push_back(afterDma0);
+      } else {
+        unit = storer;
+        positions.push_back(begin);
+        for (size_t i = begin; i < end; ++i) {
+          const Instr &instr = program[i];
+          if (!(instr.unit == storer))
+            continue;
+          if (const auto *w = std::get_if<WaitCmd>(&instr.cmd)) {
+            if (w->sem == kFenceGo)
+              positions.front() = i + 1;
+          } else if (std::holds_alternative<DmaCmd>(instr.cmd) &&
+                     i + 1 > positions.front()) {
+            positions.push_back(i + 1);
+          }
+        }
+        // Not after the last store: that would lengthen the kernel.
+        if (positions.size() > 1)
+          positions.pop_back();
+      }
+      // Spread the chunks [from, to) over the positions; insert from the
+      // back so earlier positions stay valid.
+      size_t count = to - from, slots = positions.size();
+      for (size_t p = slots; p-- > 0;) {
+        size_t lo = from + count * p / slots, hi = from + count * (p + 1) / slots;
+        std::vector<Instr> loads;
+        for (size_t c = lo; c < hi; ++c) {
+          DmaCmd d = chunks[core][c];
+          d.dst.addr += regionAt;
+          loads.push_back({unit, d});
+        }
+        program.insert(program.begin() + positions[p], loads.begin(),
+                       loads.end());
+      }
+      for (size_t k = host + 1; k < records.size(); ++k)
+        records[k].start[core] += count;
+      from = to;
+    }
+  }
+  for (size_t j = 0; j < hosts.size(); ++j)
+    records[hosts[j]].hosted += share[j];
+  regions.push_back({regionAt, regionAt + region, hosts.back(), consumer});
+  return true;
+}
+
 void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
                            const Epilogue &ep, const Schedule *schedule) {
   const std::string kernel = "matmul";
@@ -419,75 +590,31 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   bool epilogue = sh.epilogue;
 
   // Prefetch: each core's B blocks (one per output tile: with A resident
-  // the tiles are distinct column blocks) go to scratchpad the previous
-  // kernel left free, loaded on dma0 right after that kernel's last
-  // transfer and before this kernel's fence (whose barrier waits for them).
-  // Skipped, with the same result, when there is no room or no previous
-  // kernel.
+  // the tiles are distinct column blocks) go to the top of its scratchpad,
+  // loaded while earlier kernels run: the previous kernel and, while it
+  // lacks spare DRAM time for all of them, up to kPrefetchDepth - 1 kernels
+  // before it (their fences wait for the loads; weights are constants, so
+  // loading them early is safe). Skipped, with the same result, when there
+  // is no room or no previous kernel.
   uint64_t blockBytes = uint64_t(K) * t.tn * e, region = 0, regionAt = 0;
   bool prefetched = false;
-  if (sched.prefetch && aResident && mTiles == 1 && kernelCount > 0 &&
-      total > 0) {
-    region = uint64_t(ceilDiv(total, useCores)) * blockBytes;
-    uint64_t own = footprint(chipDesc, sh, t, 1, 0, 2);
-    uint64_t prevHi = (spmUse.hi + 63) / 64 * 64;
-    if (prevHi + region + own <= chipDesc.scratchpad.bytes) {
-      regionAt = prevHi;
-      prefetched = true;
-    } else if (spmUse.lo != UINT64_MAX && region + own <= spmUse.lo / 64 * 64) {
-      regionAt = 0;
-      prefetched = true;
-    }
-  }
+  if (sched.prefetch && aResident && mTiles == 1 && !records.empty() &&
+      total > 0)
+    prefetched = prefetchWeights(b, bOff[0], K, N, t.tk, t.tn, e, total,
+                                 mTiles, nTiles, sched.split == Split::Cols,
+                                 useCores,
+                                 footprint(chipDesc, sh, t, 1, 0, 2), region,
+                                 regionAt);
   auto blockAt = [&](int64_t localItem) {
     return regionAt + uint64_t(localItem) * blockBytes;
   };
-  if (prefetched) {
-    for (unsigned core = 0; core < useCores; ++core) {
-      int64_t first = splitBegin(total, useCores, core),
-              last = splitBegin(total, useCores, core + 1);
-      std::vector<Instr> loads;
-      for (int64_t item = first; item < last; ++item) {
-        int64_t ni = sched.split == Split::Cols ? item / mTiles : item % nTiles;
-        int64_t n0 = ni * t.tn;
-        // One transfer per k-slice: DRAM channels serve transfers in
-        // order, so smaller ones let the previous kernel's stores through.
-        for (int64_t k0 = 0; k0 < K; k0 += t.tk) {
-          DmaCmd d;
-          d.src = MemRef::dram(b.addr + (bOff[0] + k0 * N + n0) * e);
-          d.dst = MemRef::spm(static_cast<uint16_t>(core),
-                              blockAt(item - first) + k0 * t.tn * e);
-          d.rowBytes = static_cast<uint32_t>(std::min(t.tn, N - n0) * e);
-          d.rows = static_cast<uint32_t>(std::min(t.tk, K - k0));
-          d.srcRowStride = uint64_t(N) * e;
-          d.dstRowStride = uint64_t(t.tn) * e;
-          loads.push_back({UnitRef::dma(0), d});
-        }
-      }
-      // Before the previous kernel's trailing dma0 waits on this core (they
-      // need not hold the loads back), after its last transfer or signal (a
-      // signal fires only once the unit's earlier work is done).
-      std::vector<Instr> &program = stream.cores[core];
-      size_t at = program.size();
-      for (size_t i = program.size(); i-- > 0;) {
-        const Instr &instr = program[i];
-        if (!(instr.unit == UnitRef::dma(0)) ||
-            std::holds_alternative<WaitCmd>(instr.cmd))
-          continue;
-        at = i + 1;
-        break;
-      }
-      program.insert(program.begin() + at, loads.begin(), loads.end());
-    }
-  }
   beginKernel();
   if (out.numel() == 0)
     return;
-  SpmAlloc spm{kernel, chipDesc.scratchpad.bytes, 0, ctx.use};
-  if (prefetched) {
-    spmUse.add(regionAt, regionAt + region);
-    spm.offset = regionAt ? regionAt + region : (region + 63) / 64 * 64;
-  }
+  // With a prefetched region at the top, this kernel's buffers go below it
+  // (the region itself is tracked with the prefetches, not in spmUse).
+  SpmAlloc spm{kernel, prefetched ? regionAt : chipDesc.scratchpad.bytes, 0,
+               ctx.use};
   uint64_t aSlot[2] = {0, 0};
   if (aResident) {
     aSlot[0] = spm.take(std::min(M, t.tm) * K * e);

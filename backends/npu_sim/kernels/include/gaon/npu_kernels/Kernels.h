@@ -221,10 +221,40 @@ public:
     }
   };
 
+  /// What the emitter knows of each kernel it appended, so that a later
+  /// matmul can have its weights loaded while earlier kernels run.
+  struct KernelRecord {
+    std::vector<size_t> start; ///< Per core: program index of its fence.
+    SpmUse spm;                ///< Scratchpad it uses.
+    double cycles = 0;         ///< Estimated duration (closeRecord).
+    double dramBytes = 0;      ///< Its own DRAM traffic.
+    double hosted = 0;         ///< Prefetched bytes other kernels put in it.
+    bool closed = false;
+  };
+  /// A prefetched weight slice, in scratchpad [lo, hi) of every core from
+  /// its first host kernel to the kernel that reads it.
+  struct PrefetchRegion {
+    uint64_t lo = 0, hi = 0;
+    size_t host = 0, consumer = 0;
+  };
+
 private:
   void beginKernel();
+  /// Estimates the duration and DRAM traffic of the last kernel appended.
+  void closeRecord();
+  /// Loads each core's B blocks of a weight-streaming matmul (the next
+  /// kernel) into the top of its scratchpad during earlier kernels
+  /// (Matmul.cpp). Returns false, having emitted nothing, when no region
+  /// fits; else sets the per-core region's size and offset.
+  bool prefetchWeights(const Tensor &b, int64_t bOff, int64_t K, int64_t N,
+                       int64_t tk, int64_t tn, unsigned e, int64_t total,
+                       int64_t mTiles, int64_t nTiles, bool colSplit,
+                       unsigned useCores, uint64_t own, uint64_t &region,
+                       uint64_t &regionAt);
   /// Of the kernel being emitted (reset by beginKernel).
   SpmUse spmUse;
+  std::vector<KernelRecord> records;
+  std::vector<PrefetchRegion> regions;
   npu_sim::Stream &stream;
   npu_sim::ChipDesc chipDesc;
   int kernelCount = 0;
