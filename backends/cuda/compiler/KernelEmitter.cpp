@@ -8,14 +8,21 @@
 //===----------------------------------------------------------------------===//
 
 #include "KernelEmitter.h"
+#include "ScalarOps.h"
 
 #include "gaon/Dialect/Graph/GraphOps.h"
 
+#include "mlir/Dialect/Affine/IR/AffineOps.h"
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Linalg/Transforms/Transforms.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/PatternMatch.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
@@ -36,28 +43,10 @@ Type storageElementType(Type element) {
 
 namespace {
 
-/// Reported on the op that cannot be lowered; unwinds the emitter.
-struct Unsupported {
-  Operation *op;
-  std::string what;
-};
-
-RankedTensorType tensorType(Value v) {
-  return cast<RankedTensorType>(v.getType());
-}
-
-Type computeType(Type element) {
-  if (element.isF16() || element.isBF16())
-    return Float32Type::get(element.getContext());
-  return element;
-}
-
-enum class Combine { Sum, Max, Min, Prod };
-
-class Emitter {
+class Emitter : public ScalarOps {
 public:
   Emitter(OpBuilder &b, Location loc, FusionOp fusion, ValueRange memrefs)
-      : b(b), loc(loc), fusion(fusion) {
+      : ScalarOps(b, loc), fusion(fusion) {
     for (auto [arg, memref] :
          llvm::zip(fusion.getBlock().getArguments(), memrefs))
       inputMemref[arg] = memref;
@@ -65,15 +54,6 @@ public:
 
   // --- constants and index helpers ---------------------------------------
   Value idx(int64_t v) { return arith::ConstantIndexOp::create(b, loc, v); }
-  Value f32(double v) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(float(v)));
-  }
-  Value constantOf(Type type, double v) {
-    if (isa<FloatType>(type))
-      return arith::ConstantOp::create(b, loc, b.getFloatAttr(type, v));
-    return arith::ConstantOp::create(b, loc,
-                                     b.getIntegerAttr(type, int64_t(v)));
-  }
   Value add(Value a, Value c) { return arith::AddIOp::create(b, loc, a, c); }
   Value mul(Value a, Value c) { return arith::MulIOp::create(b, loc, a, c); }
 
@@ -116,7 +96,8 @@ public:
     return stored;
   }
   Value toStorage(Value v, Type element) {
-    if (element.isF16() || element.isBF16())
+    // Linalg bodies round f16/bf16 results themselves.
+    if ((element.isF16() || element.isBF16()) && v.getType() != element)
       return arith::TruncFOp::create(b, loc, element, v);
     if (element.isInteger(1))
       return arith::ExtUIOp::create(b, loc, b.getI8Type(), v);
@@ -124,6 +105,9 @@ public:
   }
   Value load(Value memref, Value linear, Type element) {
     Value stored = memref::LoadOp::create(b, loc, memref, linear);
+    // Linalg bodies widen f16/bf16 elements themselves (arith.extf).
+    if (linalgBody && !element.isInteger(1))
+      return stored;
     return toCompute(stored, element);
   }
   void store(Value v, Value memref, Value linear, Type element) {
@@ -133,6 +117,8 @@ public:
   // --- elemental evaluation ---------------------------------------------
   /// The value of `v` at `indices` (one per dim of v), in compute type.
   Value element(Value v, ArrayRef<Value> indices) {
+    if (Value scalar = rowScalars.lookup(v))
+      return scalar;
     std::vector<const void *> key{v.getAsOpaquePointer()};
     for (Value i : indices)
       key.push_back(i.getAsOpaquePointer());
@@ -152,45 +138,91 @@ public:
 
   Value compute(Value v, ArrayRef<Value> indices);
   Value computeOp(Operation *op, unsigned resultIndex, ArrayRef<Value> indices);
-  Value unary(Operation *op, Value x);
-  Value binary(Operation *op, Value x, Value y, Type operandElement);
-  Value convert(Value x, Type from, Type to);
 
-  // --- reductions ----------------------------------------------------------
-  /// The identity of `kind` as a float of type `type` (f32 by default).
-  Value identity(Combine kind, Type type = {}) {
-    if (!type)
-      type = b.getF32Type();
-    switch (kind) {
-    case Combine::Sum:
-      return constantOf(type, 0);
-    case Combine::Prod:
-      return constantOf(type, 1);
-    case Combine::Max:
-      return constantOf(type, -std::numeric_limits<double>::infinity());
-    case Combine::Min:
-      return constantOf(type, std::numeric_limits<double>::infinity());
+  // --- linalg bodies -------------------------------------------------------
+  /// An index expression of a linalg indexing map. Indices and the maps'
+  /// constants are never negative, so floordiv and mod are the unsigned
+  /// divisions the elemental code uses (affine's signed lowering would add
+  /// selects for negative values).
+  Value indexExpr(AffineExpr expr, ArrayRef<Value> dims) {
+    if (auto dim = dyn_cast<AffineDimExpr>(expr))
+      return dims[dim.getPosition()];
+    if (auto constant = dyn_cast<AffineConstantExpr>(expr)) {
+      if (constant.getValue() < 0)
+        throw Unsupported{fusion, "negative constant in an indexing map"};
+      return idx(constant.getValue());
     }
-    return {};
+    auto binary = cast<AffineBinaryOpExpr>(expr);
+    Value lhs = indexExpr(binary.getLHS(), dims);
+    Value rhs = indexExpr(binary.getRHS(), dims);
+    switch (expr.getKind()) {
+    case AffineExprKind::Add:
+      return add(lhs, rhs);
+    case AffineExprKind::Mul:
+      return mul(lhs, rhs);
+    case AffineExprKind::FloorDiv:
+      return arith::DivUIOp::create(b, loc, lhs, rhs);
+    case AffineExprKind::Mod:
+      return arith::RemUIOp::create(b, loc, lhs, rhs);
+    default:
+      throw Unsupported{fusion, "unsupported indexing map"};
+    }
   }
-  Value combine(Combine kind, Value a, Value c) {
-    Type t = a.getType();
-    bool isFloat = isa<FloatType>(t);
-    switch (kind) {
-    case Combine::Sum:
-      return isFloat ? (Value)arith::AddFOp::create(b, loc, a, c)
-                     : (Value)arith::AddIOp::create(b, loc, a, c);
-    case Combine::Prod:
-      return isFloat ? (Value)arith::MulFOp::create(b, loc, a, c)
-                     : (Value)arith::MulIOp::create(b, loc, a, c);
-    case Combine::Max:
-      return isFloat ? (Value)arith::MaximumFOp::create(b, loc, a, c)
-                     : (Value)arith::MaxSIOp::create(b, loc, a, c);
-    case Combine::Min:
-      return isFloat ? (Value)arith::MinimumFOp::create(b, loc, a, c)
-                     : (Value)arith::MinSIOp::create(b, loc, a, c);
+  SmallVector<Value> indexMap(AffineMap map, ArrayRef<Value> dims) {
+    SmallVector<Value> out;
+    for (AffineExpr expr : map.getResults())
+      out.push_back(indexExpr(expr, dims));
+    return out;
+  }
+  /// Clones the body of `generic` with its inputs' elements `args` (in
+  /// order) until `until` (default: the yield) and returns what `value`
+  /// (default: the yielded value) maps to. The output's block argument (the
+  /// accumulator) must not be read.
+  Value cloneBody(linalg::GenericOp generic, ArrayRef<Value> args,
+                  Operation *until = nullptr, Value value = {}) {
+    Block &body = generic.getRegion().front();
+    if (!until)
+      until = body.getTerminator();
+    if (!value)
+      value = body.getTerminator()->getOperand(0);
+    IRMapping mapping;
+    for (auto [arg, v] : llvm::zip(body.getArguments(), args))
+      mapping.map(arg, v);
+    for (Operation &op : body) {
+      if (&op == until)
+        break;
+      mapCapturedConstants(&op, mapping, generic);
+      b.clone(op, mapping);
     }
-    return {};
+    return mapping.lookup(value);
+  }
+  /// Constants that `op` reads from outside its linalg body (the greedy
+  /// rewriter hoists them) are cloned here; any other outside value is not
+  /// expected.
+  void mapCapturedConstants(Operation *op, IRMapping &mapping,
+                            linalg::GenericOp generic) {
+    for (Value operand : op->getOperands()) {
+      if (mapping.contains(operand) ||
+          operand.getParentRegion() == &generic.getRegion())
+        continue;
+      Operation *def = operand.getDefiningOp();
+      if (!def || !def->hasTrait<OpTrait::ConstantLike>())
+        throw Unsupported{generic, "linalg body reads a value it does not "
+                                   "compute"};
+      mapping.map(operand, b.clone(*def)->getResult(0));
+    }
+  }
+  /// The element of a parallel generic's result at `indices`.
+  Value genericElement(linalg::GenericOp generic, ArrayRef<Value> indices) {
+    if (generic.getNumReductionLoops() != 0 ||
+        !generic.getIndexingMapsArray().back().isIdentity())
+      throw Unsupported{generic, "no elemental lowering for this linalg op"};
+    SmallVector<Value> args;
+    for (OpOperand *input : generic.getDpsInputOperands())
+      args.push_back(
+          element(input->get(),
+                  indexMap(generic.getMatchingIndexingMap(input), indices)));
+    return cloneBody(generic, args);
   }
   /// A loop [lo, hi) step `step` carrying `init`; `body` returns the new
   /// carried values.
@@ -212,11 +244,14 @@ public:
     return SmallVector<Value>(forOp.getResults());
   }
 
-  OpBuilder &b;
-  Location loc;
   FusionOp fusion;
   llvm::DenseMap<Value, Value> inputMemref;
   std::vector<std::map<std::vector<const void *>, Value>> memo{1};
+  /// The fusion body is linalg (FusionsToLinalg.cpp): loads keep the
+  /// tensor's element type, the bodies convert.
+  bool linalgBody = false;
+  /// Per-row values of a row kernel (one per block, whatever the indices).
+  llvm::DenseMap<Value, Value> rowScalars;
 };
 
 Value Emitter::compute(Value v, ArrayRef<Value> indices) {
@@ -229,242 +264,20 @@ Value Emitter::compute(Value v, ArrayRef<Value> indices) {
                    indices);
 }
 
-Value Emitter::convert(Value x, Type from, Type to) {
-  Type src = computeType(from), dst = computeType(to);
-  // Round through the narrow type so the result is what storing it gives.
-  auto roundTo = [&](Value f) -> Value {
-    if (to.isF16() || to.isBF16())
-      return arith::ExtFOp::create(
-          b, loc, dst, arith::TruncFOp::create(b, loc, to, f).getResult());
-    return f;
-  };
-  if (isa<FloatType>(src) && isa<FloatType>(dst)) {
-    if (src == dst)
-      return roundTo(x);
-    if (src.getIntOrFloatBitWidth() < dst.getIntOrFloatBitWidth())
-      return arith::ExtFOp::create(b, loc, dst, x);
-    return arith::TruncFOp::create(b, loc, dst, x);
-  }
-  if (isa<FloatType>(src)) {
-    if (dst.isInteger(1))
-      return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x,
-                                   constantOf(src, 0));
-    return arith::FPToSIOp::create(b, loc, dst, x);
-  }
-  if (isa<FloatType>(dst)) {
-    if (src.isInteger(1))
-      return arith::UIToFPOp::create(b, loc, dst, x);
-    return roundTo(arith::SIToFPOp::create(b, loc, dst, x));
-  }
-  unsigned sw = src.getIntOrFloatBitWidth(), dw = dst.getIntOrFloatBitWidth();
-  if (dw == 1)
-    return arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, x,
-                                 constantOf(src, 0));
-  if (sw == dw)
-    return x;
-  if (sw < dw)
-    return sw == 1 ? (Value)arith::ExtUIOp::create(b, loc, dst, x)
-                   : (Value)arith::ExtSIOp::create(b, loc, dst, x);
-  return arith::TruncIOp::create(b, loc, dst, x);
-}
-
-Value Emitter::unary(Operation *op, Value x) {
-  Type t = x.getType();
-  bool isFloat = isa<FloatType>(t);
-  auto one = [&] { return constantOf(t, 1); };
-  auto sigmoid = [&](Value y) -> Value {
-    Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, y));
-    return arith::DivFOp::create(b, loc, one(),
-                                 arith::AddFOp::create(b, loc, one(), e));
-  };
-  if (!isFloat && !isa<g::NegOp, g::AbsOp, g::SignOp, g::NotOp, g::ReluOp>(op))
-    throw Unsupported{op, "integer operands"};
-  return llvm::TypeSwitch<Operation *, Value>(op)
-      .Case([&](g::NegOp) -> Value {
-        return isFloat
-                   ? (Value)arith::NegFOp::create(b, loc, x)
-                   : (Value)arith::SubIOp::create(b, loc, constantOf(t, 0), x);
-      })
-      .Case([&](g::AbsOp) -> Value {
-        return isFloat ? (Value)math::AbsFOp::create(b, loc, x)
-                       : (Value)math::AbsIOp::create(b, loc, x);
-      })
-      .Case([&](g::ExpOp) -> Value { return math::ExpOp::create(b, loc, x); })
-      .Case([&](g::LogOp) -> Value { return math::LogOp::create(b, loc, x); })
-      .Case([&](g::SqrtOp) -> Value { return math::SqrtOp::create(b, loc, x); })
-      .Case(
-          [&](g::RsqrtOp) -> Value { return math::RsqrtOp::create(b, loc, x); })
-      .Case([&](g::ReciprocalOp) -> Value {
-        return arith::DivFOp::create(b, loc, one(), x);
-      })
-      .Case([&](g::TanhOp) -> Value { return math::TanhOp::create(b, loc, x); })
-      .Case([&](g::ErfOp) -> Value { return math::ErfOp::create(b, loc, x); })
-      .Case([&](g::SigmoidOp) -> Value { return sigmoid(x); })
-      .Case([&](g::ReluOp) -> Value {
-        return isFloat
-                   ? (Value)arith::MaximumFOp::create(b, loc, x,
-                                                      constantOf(t, 0))
-                   : (Value)arith::MaxSIOp::create(b, loc, x, constantOf(t, 0));
-      })
-      .Case([&](g::SiluOp) -> Value {
-        return arith::MulFOp::create(b, loc, x, sigmoid(x));
-      })
-      .Case([&](g::SinOp) -> Value { return math::SinOp::create(b, loc, x); })
-      .Case([&](g::CosOp) -> Value { return math::CosOp::create(b, loc, x); })
-      .Case(
-          [&](g::FloorOp) -> Value { return math::FloorOp::create(b, loc, x); })
-      .Case([&](g::CeilOp) -> Value { return math::CeilOp::create(b, loc, x); })
-      .Case([&](g::RoundOp) -> Value {
-        return math::RoundEvenOp::create(b, loc, x);
-      })
-      .Case([&](g::SignOp) -> Value {
-        Value zero = constantOf(t, 0);
-        Value pos, neg;
-        if (isFloat) {
-          pos =
-              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, zero);
-          neg =
-              arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x, zero);
-        } else {
-          pos =
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, x, zero);
-          neg =
-              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::slt, x, zero);
-        }
-        Value r = arith::SelectOp::create(b, loc, neg, constantOf(t, -1), zero);
-        return arith::SelectOp::create(b, loc, pos, one(), r);
-      })
-      .Case([&](g::NotOp) -> Value {
-        return arith::XOrIOp::create(b, loc, x, constantOf(t, 1));
-      })
-      .Case([&](g::GeluOp gelu) -> Value {
-        Type t = x.getType();
-        auto c = [&](double v) { return constantOf(t, v); };
-        Value half = c(0.5);
-        Value inner;
-        if (gelu.getApproximate()) {
-          // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
-          Value x3 = arith::MulFOp::create(b, loc, x,
-                                           arith::MulFOp::create(b, loc, x, x));
-          Value s = arith::AddFOp::create(
-              b, loc, x, arith::MulFOp::create(b, loc, c(0.044715), x3));
-          inner = math::TanhOp::create(
-              b, loc,
-              arith::MulFOp::create(b, loc, c(std::sqrt(2.0 / M_PI)), s));
-        } else {
-          inner = math::ErfOp::create(
-              b, loc, arith::MulFOp::create(b, loc, x, c(M_SQRT1_2)));
-        }
-        Value onePlus = arith::AddFOp::create(b, loc, one(), inner);
-        return arith::MulFOp::create(
-            b, loc, arith::MulFOp::create(b, loc, half, x), onePlus);
-      })
-      .Default([&](Operation *o) -> Value {
-        throw Unsupported{o, "no GPU lowering"};
-      });
-}
-
-Value Emitter::binary(Operation *op, Value x, Value y, Type operandElement) {
-  bool isFloat = isa<FloatType>(x.getType());
-  bool isBool = operandElement.isInteger(1);
-  using FP = arith::CmpFPredicate;
-  using IP = arith::CmpIPredicate;
-  auto cmp = [&](FP fp, IP ip) -> Value {
-    if (isFloat)
-      return arith::CmpFOp::create(b, loc, fp, x, y);
-    return arith::CmpIOp::create(b, loc, ip, x, y);
-  };
-  return llvm::TypeSwitch<Operation *, Value>(op)
-      .Case([&](g::AddOp) -> Value {
-        return isFloat ? (Value)arith::AddFOp::create(b, loc, x, y)
-                       : (Value)arith::AddIOp::create(b, loc, x, y);
-      })
-      .Case([&](g::SubOp) -> Value {
-        return isFloat ? (Value)arith::SubFOp::create(b, loc, x, y)
-                       : (Value)arith::SubIOp::create(b, loc, x, y);
-      })
-      .Case([&](g::MulOp) -> Value {
-        return isFloat ? (Value)arith::MulFOp::create(b, loc, x, y)
-                       : (Value)arith::MulIOp::create(b, loc, x, y);
-      })
-      .Case([&](g::DivOp) -> Value {
-        return isFloat ? (Value)arith::DivFOp::create(b, loc, x, y)
-                       : (Value)arith::DivSIOp::create(b, loc, x, y);
-      })
-      .Case([&](g::PowOp) -> Value {
-        if (!isFloat)
-          throw Unsupported{op, "integer operands"};
-        return math::PowFOp::create(b, loc, x, y);
-      })
-      .Case([&](g::MaxOp) -> Value { return combine(Combine::Max, x, y); })
-      .Case([&](g::MinOp) -> Value { return combine(Combine::Min, x, y); })
-      .Case([&](g::ModOp) -> Value {
-        if (isFloat)
-          return arith::RemFOp::create(b, loc, x, y); // fmod: dividend's sign
-        // Integer Mod takes the divisor's sign (Python's %).
-        Value r = arith::RemSIOp::create(b, loc, x, y);
-        Value zero = constantOf(r.getType(), 0);
-        Value nonZero = arith::CmpIOp::create(b, loc, IP::ne, r, zero);
-        Value signsDiffer = arith::XOrIOp::create(
-            b, loc, arith::CmpIOp::create(b, loc, IP::slt, r, zero),
-            arith::CmpIOp::create(b, loc, IP::slt, y, zero));
-        Value fix = arith::AndIOp::create(b, loc, nonZero, signsDiffer);
-        return arith::SelectOp::create(b, loc, fix,
-                                       arith::AddIOp::create(b, loc, r, y), r);
-      })
-      .Case([&](g::AndOp) -> Value {
-        return arith::AndIOp::create(b, loc, x, y);
-      })
-      .Case(
-          [&](g::OrOp) -> Value { return arith::OrIOp::create(b, loc, x, y); })
-      .Case([&](g::XorOp) -> Value {
-        return arith::XOrIOp::create(b, loc, x, y);
-      })
-      .Case([&](g::EqualOp) { return cmp(FP::OEQ, IP::eq); })
-      .Case([&](g::LessOp) { return cmp(FP::OLT, isBool ? IP::ult : IP::slt); })
-      .Case([&](g::LessEqualOp) {
-        return cmp(FP::OLE, isBool ? IP::ule : IP::sle);
-      })
-      .Case([&](g::GreaterOp) {
-        return cmp(FP::OGT, isBool ? IP::ugt : IP::sgt);
-      })
-      .Case([&](g::GreaterEqualOp) {
-        return cmp(FP::OGE, isBool ? IP::uge : IP::sge);
-      })
-      .Default([&](Operation *o) -> Value {
-        throw Unsupported{o, "no GPU lowering"};
-      });
-}
-
 Value Emitter::computeOp(Operation *op, unsigned resultIndex,
                          ArrayRef<Value> indices) {
   Type resultElement = tensorType(op->getResult(resultIndex)).getElementType();
 
-  if (auto constant = dyn_cast<g::ConstantOp>(op)) {
-    auto attr = dyn_cast<DenseElementsAttr>(constant.getValue());
-    if (!attr || !attr.isSplat())
-      throw Unsupported{op, "non-splat constant inside a fusion"};
-    Type ct = computeType(resultElement);
-    if (isa<FloatType>(resultElement))
-      return constantOf(ct, attr.getSplatValue<APFloat>().convertToDouble());
-    APInt value = attr.getSplatValue<APInt>();
-    return arith::ConstantOp::create(
-        b, loc,
-        b.getIntegerAttr(ct, resultElement.isInteger(1)
-                                 ? value.getZExtValue()
-                                 : value.getSExtValue()));
-  }
+  if (auto constant = dyn_cast<g::ConstantOp>(op))
+    return splatConstant(constant);
+  if (auto generic = dyn_cast<linalg::GenericOp>(op))
+    return genericElement(generic, indices);
 
   // Elementwise ops, with numpy broadcasting of their operands.
-  if (isa<g::NegOp, g::AbsOp, g::ExpOp, g::LogOp, g::SqrtOp, g::RsqrtOp,
-          g::ReciprocalOp, g::TanhOp, g::ErfOp, g::SigmoidOp, g::ReluOp,
-          g::SiluOp, g::SinOp, g::CosOp, g::FloorOp, g::CeilOp, g::RoundOp,
-          g::SignOp, g::NotOp, g::GeluOp>(op))
+  if (isUnary(op))
     return unary(op, element(op->getOperand(0),
                              broadcastIndex(op->getOperand(0), indices)));
-  if (isa<g::AddOp, g::SubOp, g::MulOp, g::DivOp, g::PowOp, g::MaxOp, g::MinOp,
-          g::ModOp, g::AndOp, g::OrOp, g::XorOp, g::EqualOp, g::LessOp,
-          g::LessEqualOp, g::GreaterOp, g::GreaterEqualOp>(op)) {
+  if (isBinary(op)) {
     Value x =
         element(op->getOperand(0), broadcastIndex(op->getOperand(0), indices));
     Value y =
@@ -479,13 +292,7 @@ Value Emitter::computeOp(Operation *op, unsigned resultIndex,
                        resultElement);
       })
       .Case([&](g::ClampOp c) -> Value {
-        Value x = element(c.getInput(), indices);
-        Type t = x.getType();
-        if (!isa<FloatType>(t))
-          throw Unsupported{op, "integer operands"};
-        Value lo = constantOf(t, c.getMin().convertToDouble());
-        Value hi = constantOf(t, c.getMax().convertToDouble());
-        return combine(Combine::Min, combine(Combine::Max, x, lo), hi);
+        return clamp(c, element(c.getInput(), indices));
       })
       .Case([&](g::SelectOp s) -> Value {
         Value c = element(s.getCondition(),
@@ -667,6 +474,7 @@ struct RowRoot {
   Operation *op = nullptr;
   Value input;
   int64_t rowSize = 0, rows = 0;
+  int64_t firstAxis = 0; ///< the first of the trailing axes of a row
 };
 
 std::optional<RowRoot> matchRowRoot(Operation *op) {
@@ -687,7 +495,8 @@ std::optional<RowRoot> matchRowRoot(Operation *op) {
     int64_t rowSize = 1;
     for (int64_t d = firstAxis; d < type.getRank(); ++d)
       rowSize *= type.getDimSize(d);
-    return RowRoot{op, input, rowSize, type.getNumElements() / rowSize};
+    return RowRoot{op, input, rowSize, type.getNumElements() / rowSize,
+                   firstAxis};
   };
   return llvm::TypeSwitch<Operation *, std::optional<RowRoot>>(op)
       .Case([&](g::SoftmaxOp o) -> std::optional<RowRoot> {
@@ -720,6 +529,20 @@ std::optional<RowRoot> matchRowRoot(Operation *op) {
       .Default([](Operation *) { return std::nullopt; });
 }
 
+/// f(x, indices): a function of a row element (the row input's value x in
+/// compute type and the element's indices).
+using RowFn = function_ref<Value(Value, ArrayRef<Value>)>;
+
+/// What the body of a row kernel can do: reduce over the row (every thread
+/// gets the result), write each element of the row, or write the row's one
+/// result (reductions).
+struct RowOps {
+  function_ref<Value(Combine, RowFn)> reduce;
+  function_ref<void(RowFn)> write;
+  function_ref<void(Value)> writeScalar;
+  int64_t rowSize = 0;
+};
+
 class KernelBuilder {
 public:
   KernelBuilder(OpBuilder &b, Location loc, FusionOp fusion,
@@ -740,7 +563,12 @@ private:
     return e.add(e.mul(bid, e.idx(blockSize)), tid);
   }
   LaunchShape buildElementwise();
-  LaunchShape buildRow(const RowRoot &root);
+  LaunchShape elementwiseShape(int64_t largest);
+  std::optional<LaunchShape> buildLinalgElementwise();
+  LaunchShape buildLinalgRow();
+  LaunchShape buildRow(const RowRoot &root,
+                       function_ref<void(RowOps &)> emitBody);
+  void rowGraphBody(Operation *op, RowOps &ops);
   Value blockReduce(Value v, Combine kind, Value smem, unsigned threads);
   Value serialElement(Operation *root, unsigned resultIndex,
                       ArrayRef<Value> indices);
@@ -758,9 +586,20 @@ LaunchShape KernelBuilder::build() {
   Operation *root = yield.getValues().empty()
                         ? nullptr
                         : yield.getValues().front().getDefiningOp();
+  if (isa_and_nonnull<linalg::GenericOp>(root)) {
+    e.linalgBody = true;
+    for (auto generic : fusion.getBlock().getOps<linalg::GenericOp>())
+      if (generic.getNumReductionLoops() != 0)
+        return buildLinalgRow();
+    if (std::optional<LaunchShape> shape = buildLinalgElementwise())
+      return *shape;
+    // The generics did not fuse into one over the fusion's inputs: each
+    // element is computed from the generics' bodies (elemental emission).
+    return buildElementwise();
+  }
   if (root && root->getNumResults() == 1)
     if (std::optional<RowRoot> row = matchRowRoot(root))
-      return buildRow(*row);
+      return buildRow(*row, [&](RowOps &ops) { rowGraphBody(root, ops); });
   return buildElementwise();
 }
 
@@ -790,6 +629,11 @@ LaunchShape KernelBuilder::buildElementwise() {
             : e.element(v, indices);
     e.store(value, outputMemref(i), linear, type.getElementType());
   }
+  return elementwiseShape(largest);
+}
+
+/// `blockSize` threads per block, enough blocks for `largest` threads.
+LaunchShape KernelBuilder::elementwiseShape(int64_t largest) {
   LaunchShape shape;
   shape.block = {int32_t(blockSize), 1, 1};
   int64_t blocks = (largest + blockSize - 1) / blockSize;
@@ -797,6 +641,265 @@ LaunchShape KernelBuilder::buildElementwise() {
     throw Unsupported{fusion, "more than 2^31 thread blocks"};
   shape.grid = {int32_t(std::max<int64_t>(blocks, 1)), 1, 1};
   return shape;
+}
+
+/// An all-parallel linalg fusion body: upstream elementwise fusion makes
+/// one linalg.generic of it, which becomes a generic on memref views of the
+/// kernel's parameters and, by linalg's own lowering, an scf.parallel over
+/// the result's elements. That loop is distributed here as the elemental
+/// kernels are: one thread per element in row-major order (block-size
+/// threads per block), the element's indices delinearized from the thread's
+/// linear index, every access addressing the flat parameter at its
+/// row-major linear index (the result's own element at the thread's).
+/// Returns nothing (and builds nothing) when the body does not fuse into a
+/// generic over the fusion's inputs.
+std::optional<LaunchShape> KernelBuilder::buildLinalgElementwise() {
+  MLIRContext *ctx = fusion.getContext();
+  {
+    RewritePatternSet patterns(ctx);
+    linalg::populateElementwiseOpsFusionPatterns(
+        patterns, [](OpOperand *) { return true; });
+    if (failed(applyPatternsGreedily(fusion.getBody(), std::move(patterns))))
+      return std::nullopt;
+  }
+  auto yield = cast<YieldOp>(fusion.getBlock().getTerminator());
+  Value result = yield.getValues().front();
+  auto generic = result.getDefiningOp<linalg::GenericOp>();
+  auto resultType = tensorType(result);
+  int64_t rank = resultType.getRank();
+  if (!generic || generic.getNumReductionLoops() != 0 || rank == 0 ||
+      generic.getNumDpsInits() != 1 ||
+      !generic.getIndexingMapsArray().back().isIdentity())
+    return std::nullopt;
+  for (Value input : generic.getDpsInputs()) {
+    auto arg = dyn_cast<BlockArgument>(input);
+    if (!arg || arg.getOwner() != &fusion.getBlock() ||
+        tensorType(input).getRank() == 0)
+      return std::nullopt;
+  }
+  Block &body = generic.getRegion().front();
+
+  // The memref form of the generic on views of the flat parameters;
+  // booleans are bytes in memory.
+  auto view = [&](Value flat, RankedTensorType type) -> Value {
+    if (type.getRank() == 1)
+      return flat;
+    auto viewType = MemRefType::get(type.getShape(),
+                                    storageElementType(type.getElementType()));
+    ReassociationIndices all =
+        llvm::to_vector(llvm::seq<int64_t>(0, type.getRank()));
+    return memref::ExpandShapeOp::create(b, loc, viewType, flat,
+                                         ArrayRef<ReassociationIndices>{all});
+  };
+  SmallVector<Value> views;
+  for (Value input : generic.getDpsInputs())
+    views.push_back(
+        view(func.getArgument(cast<BlockArgument>(input).getArgNumber()),
+             tensorType(input)));
+  Value out = view(outputMemref(0), resultType);
+  auto memGeneric = linalg::GenericOp::create(b, loc, views, ValueRange{out},
+                                              generic.getIndexingMapsArray(),
+                                              generic.getIteratorTypesArray());
+  {
+    OpBuilder::InsertionGuard guard(b);
+    SmallVector<Type> argTypes;
+    for (BlockArgument arg : body.getArguments())
+      argTypes.push_back(storageElementType(arg.getType()));
+    Block *memBody = b.createBlock(&memGeneric.getRegion(), {}, argTypes,
+                                   SmallVector<Location>(argTypes.size(), loc));
+    IRMapping mapping;
+    for (auto [arg, memArg] :
+         llvm::zip(body.getArguments(), memBody->getArguments()))
+      mapping.map(arg, arg.getType() == memArg.getType()
+                           ? memArg
+                           : e.toCompute(memArg, arg.getType()));
+    for (Operation &op : body.without_terminator()) {
+      e.mapCapturedConstants(&op, mapping, generic);
+      b.clone(op, mapping);
+    }
+    Value yielded = mapping.lookup(body.getTerminator()->getOperand(0));
+    linalg::YieldOp::create(b, loc,
+                            e.toStorage(yielded, resultType.getElementType()));
+  }
+
+  // Upstream: linalg -> scf.parallel with loads and stores at the maps.
+  IRRewriter rewriter(b);
+  rewriter.setInsertionPoint(memGeneric);
+  FailureOr<linalg::LinalgLoops> loops = linalg::linalgOpToParallelLoops(
+      rewriter, cast<linalg::LinalgOp>(memGeneric.getOperation()));
+  if (failed(loops) || loops->empty())
+    throw Unsupported{fusion, "linalg to loops failed"};
+  auto parallel = cast<scf::ParallelOp>(loops->front());
+  rewriter.eraseOp(memGeneric);
+  if (parallel.getNumLoops() != size_t(rank))
+    throw Unsupported{fusion, "unexpected loop nest from linalg"};
+
+  // Ours: the loop's iterations onto threads.
+  b.setInsertionPointAfter(parallel);
+  int64_t count = resultType.getNumElements();
+  Value linear = threadLinear();
+  Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                        linear, e.idx(count));
+  auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElse=*/false);
+  Block *then = &ifOp.getThenRegion().front();
+  b.setInsertionPointToStart(then);
+  SmallVector<Value> indices = e.delinearize(linear, resultType.getShape());
+  Block *loopBody = parallel.getBody();
+  for (auto [iv, index] : llvm::zip(parallel.getInductionVars(), indices))
+    iv.replaceAllUsesWith(index);
+  then->getOperations().splice(b.getInsertionPoint(), loopBody->getOperations(),
+                               loopBody->begin(), std::prev(loopBody->end()));
+  rewriter.eraseOp(parallel);
+
+  // The maps' index arithmetic, unsigned as in the elemental kernels.
+  SmallVector<affine::AffineApplyOp> applies;
+  then->walk([&](affine::AffineApplyOp op) { applies.push_back(op); });
+  for (affine::AffineApplyOp apply : applies) {
+    b.setInsertionPoint(apply);
+    if (apply.getAffineMap().getNumSymbols() != 0)
+      throw Unsupported{fusion, "symbolic indexing map"};
+    SmallVector<Value> dims(apply.getMapOperands());
+    apply.replaceAllUsesWith(
+        e.indexExpr(apply.getAffineMap().getResult(0), dims));
+    apply.erase();
+  }
+  // Accesses through the views address the flat parameters.
+  auto flatIndex = [&](ValueRange at, ArrayRef<int64_t> shape) -> Value {
+    if (llvm::equal(at, indices) && shape == resultType.getShape())
+      return linear;
+    return e.linearize(SmallVector<Value>(at), shape);
+  };
+  SmallVector<Operation *> accesses;
+  then->walk([&](Operation *op) {
+    if (isa<memref::LoadOp, memref::StoreOp>(op))
+      accesses.push_back(op);
+  });
+  for (Operation *op : accesses) {
+    b.setInsertionPoint(op);
+    if (auto load = dyn_cast<memref::LoadOp>(op)) {
+      auto expand = load.getMemRef().getDefiningOp<memref::ExpandShapeOp>();
+      if (!expand)
+        continue;
+      Value at = flatIndex(load.getIndices(), expand.getType().getShape());
+      load.replaceAllUsesWith(
+          memref::LoadOp::create(b, loc, expand.getSrc(), at).getResult());
+      load.erase();
+    } else {
+      auto store = cast<memref::StoreOp>(op);
+      auto expand = store.getMemRef().getDefiningOp<memref::ExpandShapeOp>();
+      if (!expand)
+        continue;
+      Value at = flatIndex(store.getIndices(), expand.getType().getShape());
+      memref::StoreOp::create(b, loc, store.getValueToStore(), expand.getSrc(),
+                              at);
+      store.erase();
+    }
+  }
+  // What the loop nest left unused: its bounds, the output's load (linalg
+  // reads every operand) and the views.
+  SmallVector<Operation *> ops;
+  func.getBody().walk([&](Operation *op) { ops.push_back(op); });
+  for (Operation *op : llvm::reverse(ops))
+    if (isOpTriviallyDead(op))
+      op->erase();
+  b.setInsertionPointAfter(ifOp);
+  return elementwiseShape(count);
+}
+
+/// A linalg row body (FusionsToLinalg's form of a row op): the reduction
+/// generics reduce over the trailing `reduction` dims of one domain. The
+/// row schedule (buildRow) runs them as the gaon_graph row ops: one block
+/// per row, each reduction a block reduction of its body's contribution,
+/// the per-row generics (mean, rsqrt, ...) once per block, and the root
+/// written per element (or once per row when it is per-row).
+LaunchShape KernelBuilder::buildLinalgRow() {
+  Block &block = fusion.getBlock();
+  auto yield = cast<YieldOp>(block.getTerminator());
+  Value result = yield.getValues().front();
+  SmallVector<linalg::GenericOp> reductions;
+  for (auto generic : block.getOps<linalg::GenericOp>())
+    if (generic.getNumReductionLoops() != 0)
+      reductions.push_back(generic);
+  linalg::GenericOp first = reductions.front();
+  SmallVector<int64_t> domain = first.getStaticLoopRanges();
+  int64_t firstAxis = first.getNumParallelLoops();
+  auto fail = [&](Operation *op) {
+    return Unsupported{op, "linalg row body the row schedule does not run"};
+  };
+  // What the row schedule assumes: every reduction has the first one's
+  // domain, parallel dims then reduction dims, an f32 accumulator, and a
+  // body ending in `combine(acc, contribution)`.
+  SmallVector<std::pair<Combine, Operation *>> combiners;
+  for (linalg::GenericOp r : reductions) {
+    if (r.getStaticLoopRanges() != domain ||
+        r.getNumParallelLoops() != unsigned(firstAxis) ||
+        r.getNumDpsInits() != 1 ||
+        !getElementTypeOrSelf(r.getResult(0).getType()).isF32())
+      throw fail(r);
+    for (auto [i, type] : llvm::enumerate(r.getIteratorTypesArray()))
+      if ((int64_t(i) < firstAxis) != (type == utils::IteratorType::parallel))
+        throw fail(r);
+    Block &body = r.getRegion().front();
+    Operation *combiner = body.getTerminator()->getOperand(0).getDefiningOp();
+    if (!combiner || combiner->getNumOperands() != 2 ||
+        combiner->getOperand(0) != body.getArguments().back())
+      throw fail(r);
+    std::optional<Combine> kind =
+        llvm::TypeSwitch<Operation *, std::optional<Combine>>(combiner)
+            .Case([](arith::AddFOp) { return Combine::Sum; })
+            .Case([](arith::MaximumFOp) { return Combine::Max; })
+            .Case([](arith::MinimumFOp) { return Combine::Min; })
+            .Default([](Operation *) { return std::nullopt; });
+    if (!kind)
+      throw fail(r);
+    combiners.push_back({*kind, combiner});
+  }
+  Value input = first.getDpsInputs().front();
+  if (!first.getMatchingIndexingMap(first.getDpsInputOperand(0)).isIdentity())
+    throw fail(first);
+  RowRoot root;
+  root.op = result.getDefiningOp();
+  root.input = input;
+  root.firstAxis = firstAxis;
+  root.rowSize = 1;
+  root.rows = 1;
+  for (auto [d, size] : llvm::enumerate(domain))
+    (int64_t(d) < firstAxis ? root.rows : root.rowSize) *= size;
+
+  return buildRow(root, [&](RowOps &ops) {
+    unsigned next = 0;
+    for (auto generic : block.getOps<linalg::GenericOp>()) {
+      if (generic.getNumReductionLoops() != 0) {
+        auto [kind, combiner] = combiners[next++];
+        Value reduced = ops.reduce(kind, [&](Value, ArrayRef<Value> indices) {
+          SmallVector<Value> args;
+          for (OpOperand *in : generic.getDpsInputOperands())
+            args.push_back(e.element(
+                in->get(),
+                e.indexMap(generic.getMatchingIndexingMap(in), indices)));
+          return e.cloneBody(generic, args, combiner, combiner->getOperand(1));
+        });
+        e.rowScalars[generic.getResult(0)] = reduced;
+        continue;
+      }
+      // A generic of per-row values only (mean = sum / n, ...): computed
+      // once per block, as the graph row ops compute them.
+      SmallVector<Value> args;
+      for (Value in : generic.getDpsInputs())
+        if (Value scalar = e.rowScalars.lookup(in))
+          args.push_back(scalar);
+      if (args.empty() || args.size() != generic.getDpsInputs().size())
+        continue;
+      e.rowScalars[generic.getResult(0)] = e.cloneBody(generic, args);
+    }
+    if (Value scalar = e.rowScalars.lookup(result))
+      return ops.writeScalar(scalar);
+    if (tensorType(result).getShape() != ArrayRef<int64_t>(domain))
+      throw fail(root.op);
+    ops.write([&](Value, ArrayRef<Value> indices) {
+      return e.element(result, indices);
+    });
+  });
 }
 
 /// Per-element loops for reductions and products that are not row ops; the
@@ -1073,7 +1176,8 @@ Value KernelBuilder::blockReduce(Value v, Combine kind, Value smem,
 /// recomputes the fused producers from memory.
 constexpr int64_t kMaxCachedPerThread = 8;
 
-LaunchShape KernelBuilder::buildRow(const RowRoot &root) {
+LaunchShape KernelBuilder::buildRow(const RowRoot &root,
+                                    function_ref<void(RowOps &)> emitBody) {
   unsigned threads = 32;
   while (threads < blockSize && threads < root.rowSize)
     threads *= 2;
@@ -1122,56 +1226,51 @@ LaunchShape KernelBuilder::buildRow(const RowRoot &root) {
     }
   }
 
-  // sum_c f(c, x[c]) over the row, for every thread of the block.
-  auto rowReduce = [&](Combine kind,
-                       function_ref<Value(Value, Value)> f) -> Value {
+  // combine(f(x[c], indices of c)) over the row, for every thread.
+  auto rowReduce = [&](Combine kind, RowFn f) -> Value {
     Value acc;
     if (!cached.empty()) {
       acc = e.identity(kind);
       for (const Cached &el : cached) {
-        Value v = f(el.c, el.x);
+        Value v = f(el.x, el.indices);
         if (el.valid)
           v = arith::SelectOp::create(b, loc, el.valid, v, e.identity(kind));
         acc = e.combine(kind, acc, v);
       }
     } else {
-      acc = e.loop(tid, e.idx(root.rowSize), e.idx(threads),
-                   {e.identity(kind)},
+      acc = e.loop(tid, e.idx(root.rowSize), e.idx(threads), {e.identity(kind)},
                    [&](Value c, ValueRange carried) -> SmallVector<Value> {
-                     Value x = e.element(root.input, indicesAt(c));
-                     return {e.combine(kind, carried[0], f(c, x))};
+                     SmallVector<Value> indices = indicesAt(c);
+                     Value x = e.element(root.input, indices);
+                     return {e.combine(kind, carried[0], f(x, indices))};
                    })[0];
     }
     return blockReduce(acc, kind, smem, threads);
   };
-  auto identityF = [](Value, Value x) { return x; };
-  Value n = e.f32(double(root.rowSize));
   Type outElement = tensorType(root.op->getResult(0)).getElementType();
   Value out = outputMemref(0);
-  // Writes g(c, x[c]) over the row.
-  auto rowWrite = [&](function_ref<Value(Value, Value, ArrayRef<Value>)> g) {
+  // Writes g(x[c], indices of c) over the row.
+  auto rowWrite = [&](RowFn g) {
     if (cached.empty()) {
       e.loop(tid, e.idx(root.rowSize), e.idx(threads), {},
              [&](Value c, ValueRange) -> SmallVector<Value> {
                SmallVector<Value> indices = indicesAt(c);
                Value x = e.element(root.input, indices);
-               e.store(g(c, x, indices), out, e.add(rowStart, c), outElement);
+               e.store(g(x, indices), out, e.add(rowStart, c), outElement);
                return {};
              });
       return;
     }
     for (const Cached &el : cached) {
       if (!el.valid) {
-        e.store(g(el.c, el.x, el.indices), out, e.add(rowStart, el.c),
-                outElement);
+        e.store(g(el.x, el.indices), out, e.add(rowStart, el.c), outElement);
         continue;
       }
       auto ifOp = scf::IfOp::create(b, loc, el.valid, /*withElse=*/false);
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(&ifOp.getThenRegion().front());
       Emitter::Scope scope(e);
-      e.store(g(el.c, el.x, el.indices), out, e.add(rowStart, el.c),
-              outElement);
+      e.store(g(el.x, el.indices), out, e.add(rowStart, el.c), outElement);
     }
   };
   auto writeScalar = [&](Value v) {
@@ -1183,16 +1282,32 @@ LaunchShape KernelBuilder::buildRow(const RowRoot &root) {
     e.store(v, out, row, outElement);
   };
 
-  llvm::TypeSwitch<Operation *>(root.op)
+  RowOps ops{rowReduce, rowWrite, writeScalar, root.rowSize};
+  emitBody(ops);
+
+  LaunchShape shape;
+  shape.block = {int32_t(threads), 1, 1};
+  if (root.rows > std::numeric_limits<int32_t>::max())
+    throw Unsupported{root.op, "more than 2^31 rows"};
+  shape.grid = {int32_t(root.rows), 1, 1};
+  return shape;
+}
+
+/// The row schedule of a gaon_graph row op (matchRowRoot).
+void KernelBuilder::rowGraphBody(Operation *op, RowOps &ops) {
+  auto identity = [](Value x, ArrayRef<Value>) { return x; };
+  Value n = e.f32(double(ops.rowSize));
+  llvm::TypeSwitch<Operation *>(op)
       .Case([&](g::SoftmaxOp o) {
-        Value max = rowReduce(Combine::Max, identityF);
-        Value sum = rowReduce(Combine::Sum, [&](Value, Value x) -> Value {
-          return math::ExpOp::create(b, loc,
-                                     arith::SubFOp::create(b, loc, x, max));
-        });
+        Value max = ops.reduce(Combine::Max, identity);
+        Value sum =
+            ops.reduce(Combine::Sum, [&](Value x, ArrayRef<Value>) -> Value {
+              return math::ExpOp::create(b, loc,
+                                         arith::SubFOp::create(b, loc, x, max));
+            });
         Value logSum =
             o.getLog() ? (Value)math::LogOp::create(b, loc, sum) : Value();
-        rowWrite([&](Value, Value x, ArrayRef<Value>) -> Value {
+        ops.write([&](Value x, ArrayRef<Value>) -> Value {
           Value shifted = arith::SubFOp::create(b, loc, x, max);
           if (o.getLog())
             return arith::SubFOp::create(b, loc, shifted, logSum);
@@ -1202,20 +1317,20 @@ LaunchShape KernelBuilder::buildRow(const RowRoot &root) {
       })
       .Case([&](g::LayerNormOp o) {
         Value mean = arith::DivFOp::create(
-            b, loc, rowReduce(Combine::Sum, identityF), n);
+            b, loc, ops.reduce(Combine::Sum, identity), n);
         Value var = arith::DivFOp::create(
             b, loc,
-            rowReduce(Combine::Sum,
-                      [&](Value, Value x) -> Value {
-                        Value d = arith::SubFOp::create(b, loc, x, mean);
-                        return arith::MulFOp::create(b, loc, d, d);
-                      }),
+            ops.reduce(Combine::Sum,
+                       [&](Value x, ArrayRef<Value>) -> Value {
+                         Value d = arith::SubFOp::create(b, loc, x, mean);
+                         return arith::MulFOp::create(b, loc, d, d);
+                       }),
             n);
         Value inv = math::RsqrtOp::create(
             b, loc,
             arith::AddFOp::create(b, loc, var,
                                   e.f32(o.getEpsilon().convertToDouble())));
-        rowWrite([&](Value, Value x, ArrayRef<Value> indices) -> Value {
+        ops.write([&](Value x, ArrayRef<Value> indices) -> Value {
           Value y = arith::MulFOp::create(
               b, loc, arith::SubFOp::create(b, loc, x, mean), inv);
           y = arith::MulFOp::create(
@@ -1231,16 +1346,16 @@ LaunchShape KernelBuilder::buildRow(const RowRoot &root) {
       .Case([&](g::RmsNormOp o) {
         Value ms = arith::DivFOp::create(
             b, loc,
-            rowReduce(Combine::Sum,
-                      [&](Value, Value x) -> Value {
-                        return arith::MulFOp::create(b, loc, x, x);
-                      }),
+            ops.reduce(Combine::Sum,
+                       [&](Value x, ArrayRef<Value>) -> Value {
+                         return arith::MulFOp::create(b, loc, x, x);
+                       }),
             n);
         Value inv = math::RsqrtOp::create(
             b, loc,
             arith::AddFOp::create(b, loc, ms,
                                   e.f32(o.getEpsilon().convertToDouble())));
-        rowWrite([&](Value, Value x, ArrayRef<Value> indices) -> Value {
+        ops.write([&](Value x, ArrayRef<Value> indices) -> Value {
           Value y = arith::MulFOp::create(b, loc, x, inv);
           return arith::MulFOp::create(
               b, loc, y,
@@ -1248,28 +1363,27 @@ LaunchShape KernelBuilder::buildRow(const RowRoot &root) {
         });
       })
       .Case([&](g::ReduceSumOp) {
-        writeScalar(rowReduce(Combine::Sum, identityF));
+        ops.writeScalar(ops.reduce(Combine::Sum, identity));
       })
       .Case([&](g::ReduceMeanOp) {
-        writeScalar(arith::DivFOp::create(
-            b, loc, rowReduce(Combine::Sum, identityF), n));
+        ops.writeScalar(arith::DivFOp::create(
+            b, loc, ops.reduce(Combine::Sum, identity), n));
       })
       .Case([&](g::ReduceMaxOp) {
-        writeScalar(rowReduce(Combine::Max, identityF));
+        ops.writeScalar(ops.reduce(Combine::Max, identity));
       })
       .Case([&](g::ReduceMinOp) {
-        writeScalar(rowReduce(Combine::Min, identityF));
+        ops.writeScalar(ops.reduce(Combine::Min, identity));
       });
-
-  LaunchShape shape;
-  shape.block = {int32_t(threads), 1, 1};
-  if (root.rows > std::numeric_limits<int32_t>::max())
-    throw Unsupported{root.op, "more than 2^31 rows"};
-  shape.grid = {int32_t(root.rows), 1, 1};
-  return shape;
 }
 
 } // namespace
+
+std::optional<int64_t> rowOpFirstAxis(Operation *op) {
+  if (std::optional<RowRoot> row = matchRowRoot(op))
+    return row->firstAxis;
+  return std::nullopt;
+}
 
 FailureOr<LaunchShape> emitFusionKernel(FusionOp fusion,
                                         gpu::GPUModuleOp gpuModule,
@@ -1302,8 +1416,7 @@ FailureOr<LaunchShape> emitFusionKernel(FusionOp fusion,
     fusion.getBody().walk([](Operation *op) {
       for (Type type :
            llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes()))
-        if (auto integer = dyn_cast<IntegerType>(
-                cast<RankedTensorType>(type).getElementType());
+        if (auto integer = dyn_cast<IntegerType>(getElementTypeOrSelf(type));
             integer && !integer.isSignless())
           throw Unsupported{op, "unsigned integer types are not supported "
                                 "by the cuda backend"};

@@ -15,6 +15,7 @@
 #include "mlir/Support/LLVM.h"
 
 #include <array>
+#include <optional>
 
 namespace gaon::cuda {
 
@@ -29,6 +30,11 @@ mlir::FailureOr<LaunchShape> emitFusionKernel(FusionOp fusion,
                                               mlir::gpu::GPUModuleOp gpuModule,
                                               llvm::StringRef name,
                                               unsigned blockSize);
+
+/// When `op` runs on the row schedule (softmax over the last axis, layer/RMS
+/// norm, float reductions over trailing axes, with f32 compute): the first
+/// of the trailing axes that form a row.
+std::optional<int64_t> rowOpFirstAxis(mlir::Operation *op);
 
 /// The element type a tensor has in device memory (booleans take a byte).
 mlir::Type storageElementType(mlir::Type element);

@@ -11,6 +11,7 @@ void buildCudaLoweringPipeline(mlir::OpPassManager &pm) {
   pm.addNestedPass<mlir::func::FuncOp>(createCudaFormMatmuls());
   pm.addNestedPass<mlir::func::FuncOp>(createCudaFoldAttentionLayouts());
   pm.addNestedPass<mlir::func::FuncOp>(createCudaFormFusions());
+  pm.addNestedPass<mlir::func::FuncOp>(createCudaFusionsToLinalg());
   pm.addPass(createCudaLowerFusions());
 }
 

@@ -86,6 +86,42 @@ def CudaFormFusions : Pass<"gaon-cuda-form-fusions", "mlir::func::FuncOp"> {
   let dependentDialects = ["gaon::cuda::CudaDialect"];
 }
 
+def CudaFusionsToLinalg
+    : Pass<"gaon-cuda-fusions-to-linalg", "mlir::func::FuncOp"> {
+  let summary = "Rewrites fusion bodies from gaon_graph ops into linalg on "
+                "tensors";
+  let description = [{
+    The body of each gaon_cuda.fusion becomes linalg on tensors: every
+    elementwise op (unary, binary, cast, clamp, select, broadcast,
+    transpose, reshape) an all-parallel linalg.generic whose indexing maps
+    carry the operand index maps (numpy broadcasting as constant-0 results,
+    reshapes as linearize/delinearize maps); a row op at the root (softmax
+    over the last axis, layer/RMS norm, float reductions over trailing
+    axes) the linalg.fill + linalg.generic ops with `reduction` iterators
+    over the row, and the parallel generics, that the row kernel runs.
+    Bodies compute in the kernels' compute type (f32 for f16/bf16 data);
+    a last generic rounds the result to its element type.
+    Fusions with ops that have no linalg form here (gathers, concat, pad,
+    slice, tile, split, trilu, serial reductions, matmul, ...) keep their
+    gaon_graph body. gaon-cuda-lower-fusions lowers both.
+
+    Before:
+      %s = gaon_graph.add %a, %c : (tensor<4x8xf16>, tensor<8xf16>) -> tensor<4x8xf16>
+    After:
+      %s = linalg.generic {indexing_maps = [(d0, d1) -> (d0, d1),
+             (d0, d1) -> (d1), (d0, d1) -> (d0, d1)], ...}
+             ins(%a, %c : tensor<4x8xf16>, tensor<8xf16>) outs(%e : tensor<4x8xf32>) {
+        ^bb0(%x: f16, %y: f16, %o: f32):
+          ... arith.extf, arith.addf ...
+      }
+      %r = linalg.generic ... { arith.truncf ... } -> tensor<4x8xf16>
+  }];
+  let dependentDialects = [
+    "mlir::linalg::LinalgDialect", "mlir::tensor::TensorDialect",
+    "mlir::arith::ArithDialect", "mlir::math::MathDialect"
+  ];
+}
+
 def CudaLowerFusions : Pass<"gaon-cuda-lower-fusions", "mlir::ModuleOp"> {
   let summary = "Generates a gpu.func for every fusion and launches it";
   let description = [{
@@ -108,7 +144,8 @@ def CudaLowerFusions : Pass<"gaon-cuda-lower-fusions", "mlir::ModuleOp"> {
   let dependentDialects = [
     "mlir::gpu::GPUDialect", "mlir::arith::ArithDialect",
     "mlir::math::MathDialect", "mlir::memref::MemRefDialect",
-    "mlir::scf::SCFDialect"
+    "mlir::scf::SCFDialect", "mlir::linalg::LinalgDialect",
+    "mlir::affine::AffineDialect"
   ];
 }
 
