@@ -131,6 +131,10 @@ def CudaLowerFusions : Pass<"gaon-cuda-lower-fusions", "mlir::ModuleOp"> {
     elements from indices, through the fused ops' index maps (broadcast,
     transpose, reshape, slice, concat, gather, ...), with math in f32 for
     f16/bf16 data.
+    Linalg bodies (gaon-cuda-fusions-to-linalg) are lowered with upstream
+    elementwise fusion and linalg-to-parallel-loops, the loop mapped onto
+    the same one-thread-per-element schedule, and reduction generics through
+    the row schedule; gaon_graph bodies by elemental emission.
     Schedules: elementwise roots use one thread per output element (256 per
     block); row ops over the innermost dimension (softmax, layer_norm,
     rms_norm, reductions) use one block per row with warp shuffles and
