@@ -31,9 +31,10 @@ func.func @row_blocks(%x: tensor<8192x4096xbf16>, %w: tensor<4096x4096xbf16>) ->
 // Several row blocks with a short K: each core keeps the m-block it works
 // on resident (two 256 x 768 blocks, the next loading while the current
 // one computes) instead of reloading A's k-slices for every output tile;
-// B in two slots on one engine, the other engine only stores.
+// B in two slots on one engine, the other engine only stores. (Tiles: 24
+// of 256 x 128, 3 per core.)
 // CHECK-LABEL: func.func @resident_blocks
-// CHECK: #gaon_npu.schedule<tile = [256, 512, 256], split = rows, cores = 8, buffers = [1, 2, 2]>
+// CHECK: #gaon_npu.schedule<tile = [256, 128, 256], split = rows, cores = 8, buffers = [1, 2, 2]>
 func.func @resident_blocks(%x: tensor<1024x768xbf16>, %w: tensor<768x768xbf16>) -> tensor<1024x768xbf16> {
   %m = gaon_graph.matmul %x, %w : (tensor<1024x768xbf16>, tensor<768x768xbf16>) -> tensor<1024x768xbf16>
   return %m : tensor<1024x768xbf16>

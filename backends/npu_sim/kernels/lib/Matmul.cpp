@@ -283,8 +283,8 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
     if (!residentA(chip, sh, best)) {
       // Several row blocks (compute bound): smaller tiles balance the
       // cores and shorten the last tile's exposed epilogue, but reload A
-      // and B more often. Estimated cycles of each candidate: the busiest
-      // core's tensor and vector work, the DRAM traffic, plus one epilogue.
+      // and B more often; the candidate with the fewest estimated cycles
+      // wins.
       double macs = chip.peakMacsPerCycle(sh.type);
       double epGroup = 0;
       if (sh.epilogue) {
@@ -303,24 +303,55 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
         if (p.epilogue.activation != Activation::None)
           epGroup += std::max(0.0, vectorOpCycles(chip, act));
       }
+      // Per candidate: the busiest core's tensor work (array folds: a
+      // 384-wide tile costs three, a 320-wide one three too), its epilogue
+      // work, the DRAM traffic (A once per row block a core meets, B once
+      // per tile, C and the residual once), whichever is largest, plus the
+      // first loads and the last epilogue.
+      double pack = std::max(1.0, std::floor(macs / (double(tu.rows) * tu.cols)));
+      double rate = chip.dramBytesPerCycle();
       auto cost = [&](const Tiles &c) {
-        double n = double(sh.batches * ceilDiv(M, c.tm) * ceilDiv(N, c.tn));
-        double perCore = std::ceil(n / cores);
-        double tensor = double(c.tm) * c.tn * K / macs;
+        int64_t mB = sh.batches * ceilDiv(M, c.tm), nB = ceilDiv(N, c.tn);
+        int64_t n = mB * nB;
+        double perCore = std::ceil(double(n) / cores);
+        double folds = std::ceil(double(c.tn) / tu.cols) *
+                       std::ceil(double(K) / (tu.rows * pack));
+        double tensor = double(std::max<int64_t>(c.tm, tu.rows)) * folds;
         double vec = double(c.tm) *
                      std::ceil(double(c.tn) / chip.vector.lanes) * epGroup;
-        double dram =
-            n * double(c.tm + c.tn) * K * sh.e / chip.dramBytesPerCycle();
-        return std::max({perCore * tensor, perCore * vec, dram}) + vec;
+        double aLoads = 0;
+        for (unsigned core = 0; core < cores; ++core) {
+          int64_t first = splitBegin(n, cores, core),
+                  last = splitBegin(n, cores, core + 1);
+          if (first < last)
+            aLoads += double((last - 1) / nB - first / nB + 1);
+        }
+        double bytes = aLoads * c.tm * K * sh.e + double(n) * K * c.tn * sh.e +
+                       double(M) * N * (sh.eo + sh.er) * sh.batches;
+        double startup =
+            double(c.tm + c.tn) * c.tk * sh.e * std::min<double>(n, cores) /
+            rate;
+        return std::max({perCore * tensor, perCore * vec, bytes / rate}) +
+               vec + startup;
       };
       double bestCost = cost(best);
-      for (int64_t dm : {1, 2, 4})
-        for (int64_t dn : {1, 2}) {
-          Tiles c = finish({std::max<int64_t>(ceilDiv(t.tm, dm),
-                                              std::min<int64_t>(M, tu.rows)),
-                            std::max<int64_t>(ceilDiv(t.tn, dn),
-                                              std::min<int64_t>(N, tu.cols)),
-                            t.tk});
+      // Candidates: tiles that split M and N into near-equal parts, in
+      // whole array folds (balanced items per core, e.g. 1024 x 768 as
+      // eight 256 x 384 tiles), up to 1024 x 1024.
+      std::vector<int64_t> tms, tns;
+      for (int64_t d = 1; d <= 16; ++d) {
+        int64_t tm = std::min<int64_t>(
+            M, ceilDiv(ceilDiv(M, d), int64_t(tu.rows)) * tu.rows);
+        int64_t tn = std::min<int64_t>(
+            N, ceilDiv(ceilDiv(N, d), int64_t(tu.cols)) * tu.cols);
+        if (tm <= 1024 && std::find(tms.begin(), tms.end(), tm) == tms.end())
+          tms.push_back(tm);
+        if (tn <= 1024 && std::find(tns.begin(), tns.end(), tn) == tns.end())
+          tns.push_back(tn);
+      }
+      for (int64_t tm : tms)
+        for (int64_t tn : tns) {
+          Tiles c = finish({tm, tn, t.tk});
           if (residentA(chip, sh, c))
             continue;
           double k = cost(c);
