@@ -25,13 +25,37 @@ constexpr int kGemmStages = 4;
 /// ldmatrix reads start in 8 different 4-bank groups.
 constexpr int kGemmPad = 8;
 
-GAON_GEMM_HD constexpr uint32_t gemmSharedBytes(int bm, int bn,
-                                                bool bTransposed) {
+/// The cp.async pipeline's stages of A and B tiles.
+GAON_GEMM_HD constexpr uint32_t gemmPipelineBytes(int bm, int bn,
+                                                  bool bTransposed) {
   return static_cast<uint32_t>(
       kGemmStages *
       (bm * (kGemmBK + kGemmPad) +
        (bTransposed ? bn * (kGemmBK + kGemmPad) : kGemmBK * (bn + kGemmPad))) *
       2);
+}
+
+/// Row stride (floats) of the fp32 output tile that reuses the pipeline's
+/// shared memory: +4 floats, so the accumulator pairs of a warp's 8 rows
+/// spread over the banks.
+GAON_GEMM_HD constexpr int gemmTileStride(int bn) { return bn + 4; }
+
+GAON_GEMM_HD constexpr uint32_t gemmTileBytes(int bm, int bn) {
+  return static_cast<uint32_t>(bm * gemmTileStride(bn) * 4);
+}
+
+/// The split-K "last to arrive" flag lives after the output tile.
+template <int BM, int BN> GAON_GEMM_HD constexpr uint32_t gemmLastFlagOffset() {
+  return gemmTileBytes(BM, BN);
+}
+
+/// Dynamic shared memory of a launch: the pipeline, or the output tile and
+/// the flag, whichever is larger.
+GAON_GEMM_HD constexpr uint32_t gemmSharedBytes(int bm, int bn,
+                                                bool bTransposed) {
+  return gemmPipelineBytes(bm, bn, bTransposed) > gemmTileBytes(bm, bn) + 16
+             ? gemmPipelineBytes(bm, bn, bTransposed)
+             : gemmTileBytes(bm, bn) + 16;
 }
 
 } // namespace gaon::cuda_kernels

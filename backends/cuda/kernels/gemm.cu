@@ -22,6 +22,8 @@
 
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
+#include <vector_functions.h>
+#include <vector_types.h>
 
 #include <cmath>
 #include <cstdint>
@@ -102,10 +104,10 @@ __device__ __forceinline__ void gemm(const GemmParams &p) {
   constexpr int LDB = BT ? BK + kGemmPad : BN + kGemmPad;
   constexpr int B_ELEMS = BT ? BN * LDB : BK * LDB;
   constexpr int STAGE_ELEMS = BM * LDA + B_ELEMS;
-  constexpr int PER_THREAD = MT * NTL * 4; // accumulators per thread
+  constexpr int LDC = gaon::cuda_kernels::gemmTileStride(BN);
   static_assert(WM % 16 == 0 && NTL % 2 == 0, "warp tile shape");
   static_assert(BK % 16 == 0 && BN % 8 == 0, "CTA tile shape");
-  static_assert(gaon::cuda_kernels::gemmSharedBytes(BM, BN, BT) ==
+  static_assert(gaon::cuda_kernels::gemmPipelineBytes(BM, BN, BT) ==
                     STAGES * STAGE_ELEMS * sizeof(T),
                 "GemmConfig.h disagrees with the layout below");
 
@@ -210,26 +212,44 @@ __device__ __forceinline__ void gemm(const GemmParams &p) {
     }
   }
   cpAsyncWaitAll();
+  __syncthreads(); // every warp is done with the pipeline's shared memory
 
+  // The accumulators go through shared memory as an fp32 BM x BN tile, so
+  // that the split-K exchange and the epilogue are plain row-major loops:
+  // coalesced, and compiled once rather than unrolled per fragment.
+  float *tileC = reinterpret_cast<float *>(smem);
+#pragma unroll
+  for (int mt = 0; mt < MT; ++mt)
+#pragma unroll
+    for (int nt = 0; nt < NTL; ++nt)
+#pragma unroll
+      for (int h = 0; h < 2; ++h) {
+        const int r = wm * WM + mt * 16 + g + 8 * h;
+        const int c = wn * WN + nt * 8 + 2 * t;
+        *reinterpret_cast<float2 *>(tileC + r * LDC + c) =
+            make_float2(acc[mt][nt][2 * h], acc[mt][nt][2 * h + 1]);
+      }
+  __syncthreads();
+
+  const float *partials = nullptr; // the other slices' tiles, when split
+  const int tile = blockIdx.y * gridDim.x + blockIdx.x;
+  const int tiles = gridDim.x * gridDim.y;
+  auto partialOf = [&](int s) {
+    return reinterpret_cast<float *>(p.workspace) +
+           (static_cast<int64_t>(s) * tiles + tile) * (BM * BN);
+  };
   if (splits > 1) {
-    const int tile = blockIdx.y * gridDim.x + blockIdx.x;
-    const int tiles = gridDim.x * gridDim.y;
-    float *partials = reinterpret_cast<float *>(p.workspace);
-    auto partialOf = [&](int s) {
-      return partials +
-             (static_cast<int64_t>(s) * tiles + tile) * (NT * PER_THREAD);
-    };
     float *mine = partialOf(split);
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int nt = 0; nt < NTL; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e)
-          mine[((mt * NTL + nt) * 4 + e) * NT + tid] = acc[mt][nt][e];
+#pragma unroll 1
+    for (int i = tid; i < BM * BN / 4; i += NT) {
+      const int r = i / (BN / 4), c = (i % (BN / 4)) * 4;
+      *reinterpret_cast<float4 *>(mine + r * BN + c) =
+          *reinterpret_cast<const float4 *>(tileC + r * LDC + c);
+    }
     __threadfence(); // the partial is visible before the arrival counts
-    __syncthreads(); // every thread's partial (and shared reads) done
-    int *last = reinterpret_cast<int *>(smem);
+    __syncthreads();
+    int *last = reinterpret_cast<int *>(
+        smem + gaon::cuda_kernels::gemmLastFlagOffset<BM, BN>());
     if (tid == 0) {
       int *counter = reinterpret_cast<int *>(p.counters) + tile;
       const int arrived = atomicAdd(counter, 1);
@@ -241,48 +261,37 @@ __device__ __forceinline__ void gemm(const GemmParams &p) {
     if (!*last)
       return;
     __threadfence();
-    // Sum in slice order whoever arrived last: the result is deterministic.
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int nt = 0; nt < NTL; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int j = ((mt * NTL + nt) * 4 + e) * NT + tid;
-          float sum = 0.0f;
-          for (int s = 0; s < splits; ++s)
-            sum += s == split ? acc[mt][nt][e] : loadPartial(partialOf(s) + j);
-          acc[mt][nt][e] = sum;
-        }
+    partials = partialOf(0);
   }
 
   const T *bias =
       hasBias(p.epilogue) ? reinterpret_cast<const T *>(p.bias) : nullptr;
   const TO *C = p.beta != 0.0f ? reinterpret_cast<const TO *>(p.c) : nullptr;
   TO *D = reinterpret_cast<TO *>(p.d);
-#pragma unroll
-  for (int nt = 0; nt < NTL; ++nt) {
-    const int col = n0 + wn * WN + nt * 8 + 2 * t;
-    if (col >= p.n)
+#pragma unroll 1
+  for (int i = tid; i < BM * BN / 2; i += NT) {
+    const int r = i / (BN / 2), c = (i % (BN / 2)) * 2;
+    const int row = m0 + r, col = n0 + c;
+    if (row >= p.m || col >= p.n)
       continue;
-    const float b0 = bias ? toFloat(bias[col]) : 0.0f;
-    const float b1 = bias ? toFloat(bias[col + 1]) : 0.0f;
-#pragma unroll
-    for (int mt = 0; mt < MT; ++mt)
-#pragma unroll
-      for (int h = 0; h < 2; ++h) {
-        const int row = m0 + wm * WM + mt * 16 + g + 8 * h;
-        if (row >= p.m)
-          continue;
-        float x = p.alpha * acc[mt][nt][2 * h];
-        float y = p.alpha * acc[mt][nt][2 * h + 1];
-        if (C) {
-          x += p.beta * toFloat(C[row * p.ldc + col]);
-          y += p.beta * toFloat(C[row * p.ldc + col + 1]);
-        }
-        storePair(D + row * p.ldd + col, activate(x + b0, p.epilogue),
-                  activate(y + b1, p.epilogue));
-      }
+    float v[2] = {tileC[r * LDC + c], tileC[r * LDC + c + 1]};
+    if (partials) {
+      // Sum in slice order whoever arrived last: deterministic results.
+      v[0] = v[1] = 0.0f;
+      for (int s = 0; s < splits; ++s)
+        for (int e = 0; e < 2; ++e)
+          v[e] += s == split ? tileC[r * LDC + c + e]
+                             : loadPartial(partialOf(s) + r * BN + c + e);
+    }
+    for (int e = 0; e < 2; ++e) {
+      v[e] *= p.alpha;
+      if (C)
+        v[e] += p.beta * toFloat(C[row * p.ldc + col + e]);
+      if (bias)
+        v[e] += toFloat(bias[col + e]);
+      v[e] = activate(v[e], p.epilogue);
+    }
+    storePair(D + row * p.ldd + col, v[0], v[1]);
   }
 }
 

@@ -435,12 +435,12 @@ private:
   std::map<std::string, CUfunction> functions_;
 };
 
-/// Launches `launch` like the runtime driver: opt in to > 48 KiB of dynamic
-/// shared memory, pass the params by value as the only argument.
-inline std::string launchAttention(CudaDriver &drv, CUfunction f,
-                                   const AttentionLaunch &launch,
-                                   AttentionParams params,
-                                   CUstream stream = nullptr) {
+/// Launches `launch` (an AttentionLaunch or GemmLaunch) like the runtime
+/// driver: opt in to > 48 KiB of dynamic shared memory, pass the params by
+/// value as the only argument.
+template <typename Launch, typename Params>
+std::string launchKernel(CudaDriver &drv, CUfunction f, const Launch &launch,
+                         Params params, CUstream stream = nullptr) {
   if (launch.sharedBytes > 48 * 1024) {
     CUresult r = drv.cuFuncSetAttribute(
         f, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
@@ -457,6 +457,13 @@ inline std::string launchAttention(CudaDriver &drv, CUfunction f,
     return std::string("cuLaunchKernel(") + launch.kernel +
            "): " + drv.describe(r);
   return "";
+}
+
+inline std::string launchAttention(CudaDriver &drv, CUfunction f,
+                                   const AttentionLaunch &launch,
+                                   AttentionParams params,
+                                   CUstream stream = nullptr) {
+  return launchKernel(drv, f, launch, params, stream);
 }
 
 /// Allocates and uploads every tensor of `d` (mask only when present).

@@ -89,7 +89,7 @@ TEST_P(CudaAttention, MatchesCpuReference) {
   plan.bindingCount = 5;
   plan.steps = {makeStep(dtype, s)};
   rt::Status loaded = h.load(plan);
-#ifndef GAON_CUDA_HAVE_ATTENTION_KERNELS
+#ifndef GAON_CUDA_HAVE_KERNELS
   ASSERT_FALSE(loaded.isOk());
   EXPECT_EQ(loaded.code(), rt::StatusCode::Unimplemented);
   EXPECT_NE(loaded.message().find("no fused attention kernels"),

@@ -257,7 +257,7 @@ gaon_queue_t *handle(CudaQueue *q) {
 
 const char *const kKnownOptions =
     "graphs, workspace_mb, sync_steps, replays, matmul_tuning, "
-    "matmul_split_k, matmul_log, queues_per_partition";
+    "matmul_split_k, matmul_gaon_gemm, matmul_log, queues_per_partition";
 
 bool parseUnsigned(const std::string &text, uint64_t *out) {
   if (text.empty() || text[0] == '-')
@@ -308,6 +308,11 @@ gaon_status_code_t parseOptions(const gaon_device_options_t *options,
       if (!parseBool(value, &device.matmulSplitK))
         return fail(GAON_INVALID_ARGUMENT,
                     "device option matmul_split_k must be 0 or 1, got '" +
+                        value + "'");
+    } else if (key == "matmul_gaon_gemm") {
+      if (!parseBool(value, &device.matmulGaonGemm))
+        return fail(GAON_INVALID_ARGUMENT,
+                    "device option matmul_gaon_gemm must be 0 or 1, got '" +
                         value + "'");
     } else if (key == "matmul_log") {
       if (!parseBool(value, &device.matmulLog))
@@ -398,8 +403,12 @@ void releaseDevice(CudaDevice *device) {
       device->lt->cublasLtDestroy(device->ltHandle);
     if (device->workspace)
       cu->cuMemFree_v2(device->workspace);
-    if (device->attentionModule)
-      cu->cuModuleUnload(device->attentionModule);
+    for (KernelModule *kernels :
+         {&device->attentionKernels, &device->gemmKernels})
+      if (kernels->module)
+        cu->cuModuleUnload(kernels->module);
+    if (device->gemmCounters)
+      cu->cuMemFree_v2(device->gemmCounters);
     if (device->transferStream)
       cu->cuStreamDestroy_v2(device->transferStream);
     cu->cuDevicePrimaryCtxRelease_v2(device->device);

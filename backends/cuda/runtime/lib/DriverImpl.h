@@ -10,6 +10,7 @@
 #define GAON_CUDA_RUNTIME_DRIVERIMPL_H
 
 #include "CudaApi.h"
+#include "HandWrittenKernels.h"
 #include "MatmulAlgos.h"
 
 #include "gaon/cuda_runtime/Driver.h"
@@ -51,6 +52,8 @@ struct CudaDevice {
   bool matmulSplitK = true;
   /// Print each chosen algorithm to stderr (for tuning work).
   bool matmulLog = false;
+  /// With tuning: also time the split-K GEMM kernels (HandWrittenKernels.h).
+  bool matmulGaonGemm = true;
 
   /// Host <-> device copies and memsets: a non-blocking stream of its own,
   /// synchronized by each call, so that nothing ever uses the legacy default
@@ -69,8 +72,8 @@ struct CudaDevice {
   const CublasLtApi *lt = nullptr;
   cublasLtHandle_t ltHandle = nullptr;
   CUdeviceptr workspace = 0;
-  CUmodule attentionModule = nullptr;
-  std::map<std::string, CUfunction> attentionFunctions;
+  KernelModule attentionKernels, gemmKernels;
+  CUdeviceptr gemmCounters = 0; ///< HandWrittenKernels.h
 
   /// Chosen cuBLASLt algorithms by problem signature, for all executables.
   std::mutex matmulAlgoMutex;

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 namespace gaon::cuda::detail {
@@ -182,10 +183,9 @@ void addSplitKVariants(
     // Reduce in a workspace in the compute type (f32) where the kernel can:
     // in-place reduction accumulates in the output type.
     uint32_t scheme = CUBLASLT_REDUCTION_SCHEME_NONE;
-    for (uint32_t preferred :
-         {uint32_t(CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE),
-          uint32_t(CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE),
-          uint32_t(CUBLASLT_REDUCTION_SCHEME_INPLACE)})
+    for (uint32_t preferred : {uint32_t(CUBLASLT_REDUCTION_SCHEME_COMPUTE_TYPE),
+                               uint32_t(CUBLASLT_REDUCTION_SCHEME_OUTPUT_TYPE),
+                               uint32_t(CUBLASLT_REDUCTION_SCHEME_INPLACE)})
       if (schemes & preferred) {
         scheme = preferred;
         break;
@@ -225,27 +225,81 @@ uint32_t splitKOf(const CublasLtApi &lt, const cublasLtMatmulAlgo_t &algo) {
   return std::max<uint32_t>(split, 1);
 }
 
-/// The fastest candidate by median time; `out` unchanged when none ran.
-std::string
-timeCandidates(CudaDevice &device, const MatmulProblem &p, CUstream stream,
-               const std::vector<cublasLtMatmulHeuristicResult_t> &candidates,
-               ChosenMatmulAlgo *out) {
-  TimingScope scope(device);
-  if (std::string error = scope.init(); !error.empty())
-    return error;
-  const CublasLtApi &lt = *device.lt;
-  double best = -1.0;
-  for (const cublasLtMatmulHeuristicResult_t &candidate : candidates) {
-    auto issue = [&] {
+/// Something that can run the matmul, and what choosing it records.
+struct Candidate {
+  std::function<bool(CUstream)> issue; ///< enqueues one run; false: cannot
+  ChosenMatmulAlgo choice;
+};
+
+std::vector<Candidate> cublasLtCandidates(
+    CudaDevice &device, const MatmulProblem &p,
+    const std::vector<cublasLtMatmulHeuristicResult_t> &results) {
+  std::vector<Candidate> candidates;
+  for (const cublasLtMatmulHeuristicResult_t &result : results) {
+    Candidate c;
+    c.choice.algo = result.algo;
+    c.choice.workspaceBytes = result.workspaceSize;
+    c.issue = [&device, &p, result](CUstream stream) {
+      const CublasLtApi &lt = *device.lt;
       return lt.cublasLtMatmul(
                  device.ltHandle, p.desc, &p.alpha,
                  reinterpret_cast<const void *>(p.a), p.layoutA,
                  reinterpret_cast<const void *>(p.b), p.layoutB, &p.beta,
                  reinterpret_cast<const void *>(p.c), p.layoutD,
-                 reinterpret_cast<void *>(p.d), p.layoutD, &candidate.algo,
+                 reinterpret_cast<void *>(p.d), p.layoutD, &result.algo,
                  reinterpret_cast<void *>(device.workspace),
-                 candidate.workspaceSize, stream) == CUBLAS_STATUS_SUCCESS;
+                 result.workspaceSize, stream) == CUBLAS_STATUS_SUCCESS;
     };
+    candidates.push_back(std::move(c));
+  }
+  return candidates;
+}
+
+#ifdef GAON_CUDA_HAVE_KERNELS
+/// Splits of K tried per tile shape of Gaon's GEMM.
+constexpr int kGemmSplits[] = {1, 2, 3, 4, 6, 8, 12, 16};
+
+/// Gaon's GEMM kernels for `p`: every tile shape and split that launches
+/// at most 4 CTAs per SM (splitting only while the tiles alone leave SMs
+/// idle) within the workspace.
+void addGemmCandidates(CudaDevice &device, const MatmulProblem &p,
+                       std::vector<Candidate> *candidates) {
+  if (!p.gemmEligible || !ensureGemmKernels(device).empty())
+    return;
+  const int64_t sms = std::max(device.multiprocessors, 1);
+  for (int tile = 0; tile < gaon::cuda_kernels::gemmTileCount(); ++tile)
+    for (int splits : kGemmSplits) {
+      gaon::cuda_kernels::GemmParams params = p.gemm;
+      gaon::cuda_kernels::GemmLaunch launch =
+          gaon::cuda_kernels::chooseGemmLaunch(params, p.gemmShape, tile,
+                                               splits, nullptr);
+      if (!launch.kernel || launch.workspaceBytes > device.workspaceBytes ||
+          launch.counters > kGemmCounters)
+        continue;
+      const int64_t tiles = int64_t(launch.grid[0]) * launch.grid[1];
+      if (tiles * splits > 4 * sms || (splits > 1 && tiles >= sms))
+        continue;
+      Candidate c;
+      c.choice.gemmTile = tile;
+      c.choice.gemmSplits = splits;
+      c.issue = [&device, launch, params](CUstream stream) {
+        return launchGemm(device, launch, params, stream).empty();
+      };
+      candidates->push_back(std::move(c));
+    }
+}
+#endif
+
+/// The fastest candidate by median time; `out` unchanged when none ran.
+std::string timeCandidates(CudaDevice &device, CUstream stream,
+                           const std::vector<Candidate> &candidates,
+                           ChosenMatmulAlgo *out) {
+  TimingScope scope(device);
+  if (std::string error = scope.init(); !error.empty())
+    return error;
+  double best = -1.0;
+  for (const Candidate &candidate : candidates) {
+    auto issue = [&] { return candidate.issue(stream); };
     std::vector<double> times;
     std::string error;
     for (int run = 0; run <= kTimedRuns; ++run) {
@@ -268,8 +322,9 @@ timeCandidates(CudaDevice &device, const MatmulProblem &p, CUstream stream,
     double median = times[kTimedRuns / 2];
     if (best < 0 || median < best) {
       best = median;
-      out->algo = candidate.algo;
-      out->workspaceBytes = candidate.workspaceSize;
+      int offered = out->candidates;
+      *out = candidate.choice;
+      out->candidates = offered;
       out->microseconds = median;
     }
   }
@@ -293,26 +348,32 @@ std::string chooseMatmulAlgo(CudaDevice &device, const MatmulProblem &problem,
     return error;
   if (device.matmulTuning && device.matmulSplitK)
     addSplitKVariants(device, problem, &candidates);
-  ChosenMatmulAlgo chosen;
-  chosen.algo = candidates.front().algo;
-  chosen.workspaceBytes = candidates.front().workspaceSize;
-  chosen.candidates = static_cast<int>(candidates.size());
-  if (candidates.size() > 1)
-    if (std::string error =
-            timeCandidates(device, problem, stream, candidates, &chosen);
+  std::vector<Candidate> all = cublasLtCandidates(device, problem, candidates);
+#ifdef GAON_CUDA_HAVE_KERNELS
+  if (device.matmulTuning && device.matmulGaonGemm)
+    addGemmCandidates(device, problem, &all);
+#endif
+  ChosenMatmulAlgo chosen = all.front().choice;
+  chosen.candidates = static_cast<int>(all.size());
+  if (all.size() > 1)
+    if (std::string error = timeCandidates(device, stream, all, &chosen);
         !error.empty())
       return error;
-  chosen.splitK = static_cast<int>(splitKOf(*device.lt, chosen.algo));
-  if (chosen.splitK > 1) {
+  chosen.splitK = chosen.gemmTile >= 0
+                      ? chosen.gemmSplits
+                      : static_cast<int>(splitKOf(*device.lt, chosen.algo));
+  {
     std::lock_guard<std::mutex> lock(device.statsMutex);
-    ++device.stats.matmulSplitKChosen;
+    device.stats.matmulSplitKChosen += chosen.splitK > 1;
+    device.stats.matmulGaonGemmChosen += chosen.gemmTile >= 0;
   }
   if (device.matmulLog)
     std::fprintf(stderr,
-                 "gaon cuda: matmul %s: %d candidates, split-K %d, %.2f us, "
-                 "workspace %zu bytes\n",
-                 problem.description.c_str(), chosen.candidates, chosen.splitK,
-                 chosen.microseconds, chosen.workspaceBytes);
+                 "gaon cuda: matmul %s: %d candidates, %s tile %d, split-K %d, "
+                 "%.2f us\n",
+                 problem.description.c_str(), chosen.candidates,
+                 chosen.gemmTile >= 0 ? "gaon gemm" : "cublasLt",
+                 chosen.gemmTile, chosen.splitK, chosen.microseconds);
   device.matmulAlgos.emplace(problem.signature, chosen);
   *out = chosen;
   return "";

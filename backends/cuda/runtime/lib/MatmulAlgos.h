@@ -15,11 +15,17 @@
 // vets each variant and sizes its workspace); the fastest variant wins like
 // any other candidate.
 //
+// With matmul_gaon_gemm=1 (the default) Gaon's own split-K GEMM kernels
+// (backends/cuda/kernels/gemm.cu) are candidates too, for the matmuls they
+// handle (one batch, f16/bf16, A not transposed, aligned): each tile shape
+// split 1..16 ways, timed like the cuBLASLt algorithms.
+//
 //===----------------------------------------------------------------------===//
 #ifndef GAON_CUDA_RUNTIME_MATMULALGOS_H
 #define GAON_CUDA_RUNTIME_MATMULALGOS_H
 
 #include "CudaApi.h"
+#include "HandWrittenKernels.h"
 
 #include <cstddef>
 #include <string>
@@ -40,15 +46,25 @@ struct MatmulProblem {
   int64_t k = 0; ///< the reduction length, which bounds useful split-K
   /// Problems with equal signatures get the same algorithm.
   std::string signature;
-  /// For errors: "f16, operand alignments 256/256/256 bytes".
+  /// For errors: "f16 1x128x768x768, operand alignments 256/256/256 bytes".
   std::string description;
+#ifdef GAON_CUDA_HAVE_KERNELS
+  /// Our view of the same matmul, when the GEMM kernels can run it.
+  bool gemmEligible = false;
+  gaon::cuda_kernels::GemmShape gemmShape;
+  gaon::cuda_kernels::GemmParams gemm = {};
+#endif
 };
 
 struct ChosenMatmulAlgo {
   cublasLtMatmulAlgo_t algo = {};
   size_t workspaceBytes = 0;
-  int candidates = 0;         ///< how many were timed (or 1)
-  int splitK = 1;             ///< the chosen algorithm's split along K
+  int candidates = 0; ///< how many were timed (or 1)
+  int splitK = 1;     ///< the chosen algorithm's split along K
+  /// >= 0: Gaon's GEMM kernel of this tile shape, split gemmSplits ways,
+  /// instead of cuBLASLt's `algo`.
+  int gemmTile = -1;
+  int gemmSplits = 1;
   double microseconds = -1.0; ///< median time of the chosen one, if timed
 };
 

@@ -17,7 +17,7 @@
 
 #include "DriverImpl.h"
 
-#ifdef GAON_CUDA_HAVE_ATTENTION_KERNELS
+#ifdef GAON_CUDA_HAVE_KERNELS
 #include "gaon/cuda_kernels/Attention.h"
 #endif
 
@@ -109,6 +109,8 @@ struct MatmulAlgo {
   uint64_t key = 0; ///< alignments of (our) A, B, D and the bias
   cublasLtMatmulAlgo_t algo;
   size_t workspaceBytes = 0;
+  int gemmTile = -1; ///< >= 0: Gaon's GEMM kernel instead (MatmulAlgos.h)
+  int gemmSplits = 1;
 };
 
 /// cuBLASLt objects of one Matmul step, made at load. Algorithms depend on
@@ -352,7 +354,7 @@ Status prepareMatmul(CudaExecutable &exe, size_t i, const MatmulStep &s) {
   return Status::ok();
 }
 
-#ifdef GAON_CUDA_HAVE_ATTENTION_KERNELS
+#ifdef GAON_CUDA_HAVE_KERNELS
 using gaon::cuda_kernels::AttentionDType;
 using gaon::cuda_kernels::AttentionLaunch;
 using gaon::cuda_kernels::AttentionParams;
@@ -401,57 +403,16 @@ AttentionParams attentionParams(const AttentionStep &s,
 
 /// The fatbin is loaded once per device, on first use.
 Status ensureAttentionModule(CudaDevice &device) {
-  std::lock_guard<std::mutex> lock(device.lazyMutex);
-  if (device.attentionModule)
-    return Status::ok();
-  CUresult r = device.cu->cuModuleLoadDataEx(
-      &device.attentionModule, gaon::cuda_kernels::attentionFatbin(), 0,
-      nullptr, nullptr);
-  if (r != CUDA_SUCCESS) {
-    device.attentionModule = nullptr;
-    return fail(StatusCode::FailedPrecondition,
-                "loading the fused attention kernels on " + device.describe() +
-                    ": " + cuFailure(device, "cuModuleLoadDataEx", r));
-  }
-  return Status::ok();
-}
-
-/// The attention kernel `name`, opted into `sharedBytes` of shared memory.
-std::string attentionFunction(CudaDevice &device, const char *name,
-                              uint32_t sharedBytes, CUfunction *out) {
-  std::lock_guard<std::mutex> lock(device.lazyMutex);
-  auto it = device.attentionFunctions.find(name);
-  if (it == device.attentionFunctions.end()) {
-    CUfunction function = nullptr;
-    CUresult r =
-        device.cu->cuModuleGetFunction(&function, device.attentionModule, name);
-    if (r != CUDA_SUCCESS)
-      return "the attention fatbin has no kernel '" + std::string(name) +
-             "': " + cuFailure(device, "cuModuleGetFunction", r);
-    // Opt into the most the device allows, once, whatever this launch
-    // needs: the attribute is per function, and launches vary.
-    if (device.maxSharedOptin > 48 * 1024) {
-      r = device.cu->cuFuncSetAttribute(
-          function, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-          device.maxSharedOptin);
-      if (r != CUDA_SUCCESS)
-        return cuFailure(device, "cuFuncSetAttribute", r);
-    }
-    it = device.attentionFunctions.emplace(name, function).first;
-  }
-  if (static_cast<int64_t>(sharedBytes) >
-      std::max<int64_t>(device.maxSharedOptin, 48 * 1024))
-    return "kernel '" + std::string(name) + "' wants " +
-           std::to_string(sharedBytes) + " bytes of shared memory; " +
-           device.describe() + " allows " +
-           std::to_string(device.maxSharedOptin);
-  *out = it->second;
-  return "";
+  std::string error = ensureKernelModule(device, device.attentionKernels,
+                                         gaon::cuda_kernels::attentionFatbin(),
+                                         "the fused attention kernels");
+  return error.empty() ? Status::ok()
+                       : fail(StatusCode::FailedPrecondition, error);
 }
 #endif
 
 Status prepareAttention(CudaExecutable &exe, size_t i, const AttentionStep &s) {
-#ifdef GAON_CUDA_HAVE_ATTENTION_KERNELS
+#ifdef GAON_CUDA_HAVE_KERNELS
   CudaDevice &device = *exe.device;
   GAON_RETURN_IF_ERROR(ensureAttentionModule(device));
   // The choice may depend on addresses (alignment); with none yet, this
@@ -582,6 +543,43 @@ std::string issueLaunch(CudaExecutable &exe, size_t i, const LaunchStep &s,
   return r == CUDA_SUCCESS ? "" : cuFailure(*exe.device, "cuLaunchKernel", r);
 }
 
+#ifdef GAON_CUDA_HAVE_KERNELS
+/// The step as Gaon's GEMM kernel sees it; false when the kernel does not
+/// handle it (batched, A transposed, fp32 inputs, bias with f32 output).
+bool gemmParamsOf(const MatmulStep &s, CUdeviceptr a, CUdeviceptr b,
+                  CUdeviceptr c, CUdeviceptr d, CUdeviceptr bias,
+                  gaon::cuda_kernels::GemmParams *params,
+                  gaon::cuda_kernels::GemmShape *shape) {
+  if (s.batch != 1 || s.transA ||
+      (s.dtype != rt::DType::F16 && s.dtype != rt::DType::BF16) ||
+      (s.f32Out && hasBias(s.epilogue)) || s.m > INT32_MAX || s.n > INT32_MAX ||
+      s.k > INT32_MAX)
+    return false;
+  shape->dtype = s.dtype == rt::DType::BF16
+                     ? gaon::cuda_kernels::GemmDType::BF16
+                     : gaon::cuda_kernels::GemmDType::F16;
+  shape->f32Out = s.f32Out;
+  shape->bTransposed = s.transB;
+  *params = {};
+  params->a = a;
+  params->b = b;
+  params->bias = bias;
+  params->c = s.beta != 0.0f ? c : 0;
+  params->d = d;
+  params->m = static_cast<int32_t>(s.m);
+  params->n = static_cast<int32_t>(s.n);
+  params->k = static_cast<int32_t>(s.k);
+  params->lda = s.lda;
+  params->ldb = s.ldb;
+  params->ldc = s.ldd; // C has D's layout
+  params->ldd = s.ldd;
+  params->epilogue = static_cast<int32_t>(s.epilogue);
+  params->alpha = s.alpha;
+  params->beta = s.beta;
+  return true;
+}
+#endif
+
 /// The algorithm for the operands' alignments (our A, B, D, bias), from
 /// chooseMatmulAlgo on first use. The heuristic reads the bias pointer from
 /// the descriptor for its alignment, so it must be set before.
@@ -616,6 +614,10 @@ std::string matmulAlgo(CudaExecutable &exe, MatmulState &state,
   problem.alpha = s.alpha;
   problem.beta = s.beta;
   problem.k = s.k;
+#ifdef GAON_CUDA_HAVE_KERNELS
+  problem.gemmEligible =
+      gemmParamsOf(s, a, b, c, d, bias, &problem.gemm, &problem.gemmShape);
+#endif
   // Everything the descriptor and layouts were made from, and the
   // alignments the heuristic was told.
   std::string sig;
@@ -625,18 +627,18 @@ std::string matmulAlgo(CudaExecutable &exe, MatmulState &state,
                     int64_t(s.beta != 0.0f), int64_t(key)})
     sig += std::to_string(v) + ",";
   problem.signature = std::move(sig);
-  problem.description = std::string(rt::dtypeName(s.dtype)) + " " +
-                        std::to_string(s.batch) + "x" + std::to_string(s.m) +
-                        "x" + std::to_string(s.n) + "x" + std::to_string(s.k) +
-                        ", operand alignments " + std::to_string(alignA) + "/" +
-                        std::to_string(alignB) + "/" + std::to_string(alignD) +
-                        " bytes";
+  problem.description =
+      std::string(rt::dtypeName(s.dtype)) + " " + std::to_string(s.batch) +
+      "x" + std::to_string(s.m) + "x" + std::to_string(s.n) + "x" +
+      std::to_string(s.k) + ", operand alignments " + std::to_string(alignA) +
+      "/" + std::to_string(alignB) + "/" + std::to_string(alignD) + " bytes";
   ChosenMatmulAlgo chosen;
   if (std::string error =
           chooseMatmulAlgo(*exe.device, problem, stream, &chosen);
       !error.empty())
     return error;
-  state.algos.push_back({key, chosen.algo, chosen.workspaceBytes});
+  state.algos.push_back({key, chosen.algo, chosen.workspaceBytes,
+                         chosen.gemmTile, chosen.gemmSplits});
   *out = &state.algos.back();
   return "";
 }
@@ -668,6 +670,22 @@ std::string issueMatmul(CudaExecutable &exe, size_t i, const MatmulStep &s,
           matmulAlgo(exe, state, s, a, b, c, d, biasAddress, stream, &algo);
       !error.empty())
     return error;
+#ifdef GAON_CUDA_HAVE_KERNELS
+  if (algo->gemmTile >= 0) {
+    gaon::cuda_kernels::GemmParams params;
+    gaon::cuda_kernels::GemmShape shape;
+    const char *whyNot = "unsupported";
+    gaon::cuda_kernels::GemmLaunch launch;
+    if (gemmParamsOf(s, a, b, c, d, biasAddress, &params, &shape))
+      launch = gaon::cuda_kernels::chooseGemmLaunch(
+          params, shape, algo->gemmTile, algo->gemmSplits, &whyNot);
+    if (!launch.kernel)
+      return std::string("the GEMM kernel chosen for this matmul cannot run "
+                         "it: ") +
+             whyNot;
+    return launchGemm(device, launch, params, stream);
+  }
+#endif
   cublasStatus_t st = lt.cublasLtMatmul(
       device.ltHandle, state.desc, &alpha, reinterpret_cast<const void *>(b),
       state.layoutA, reinterpret_cast<const void *>(a), state.layoutB, &beta,
@@ -682,7 +700,7 @@ std::string issueMatmul(CudaExecutable &exe, size_t i, const MatmulStep &s,
 std::string issueAttention(CudaExecutable &exe, const AttentionStep &s,
                            const std::vector<CUdeviceptr> &bases,
                            CUstream stream) {
-#ifdef GAON_CUDA_HAVE_ATTENTION_KERNELS
+#ifdef GAON_CUDA_HAVE_KERNELS
   CudaDevice &device = *exe.device;
   AttentionParams params = attentionParams(s, &bases);
   const char *whyNot = nullptr;
@@ -693,8 +711,9 @@ std::string issueAttention(CudaExecutable &exe, const AttentionStep &s,
     return std::string("no fused attention kernel for these operands: ") +
            (whyNot ? whyNot : "unsupported");
   CUfunction function = nullptr;
-  if (std::string error = attentionFunction(device, launch.kernel,
-                                            launch.sharedBytes, &function);
+  if (std::string error =
+          kernelFunction(device, device.attentionKernels, launch.kernel,
+                         launch.sharedBytes, &function);
       !error.empty())
     return error;
   void *kernelParams[] = {&params};

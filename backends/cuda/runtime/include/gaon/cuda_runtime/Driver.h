@@ -55,6 +55,8 @@ struct CudaDeviceStats {
   uint64_t matmulAlgosTimed = 0; ///< candidates timed (matmul_tuning=1)
   /// Distinct matmul problems whose chosen algorithm splits K.
   uint64_t matmulSplitKChosen = 0;
+  /// Distinct matmul problems that run Gaon's GEMM kernel, not cuBLASLt.
+  uint64_t matmulGaonGemmChosen = 0;
   int computeMajor = 0, computeMinor = 0;
   bool reportsEnergy = false;
   std::string energyUnavailableReason; ///< why not, when !reportsEnergy
