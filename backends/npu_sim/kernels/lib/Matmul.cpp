@@ -37,6 +37,7 @@ enum : uint16_t {
   kEmpty1,            // slot 1 consumed (tensor -> loader 1)
   kAFree0,            // an m-block's last matmul done (tensor -> loader 0)
   kAFree1,            // the same for loader 1
+  kAChunk,            // a row chunk of a new A block loaded (-> tensor)
 };
 
 /// A matmul's problem after checking and batch folding.
@@ -213,6 +214,274 @@ void defaultBuffers(const ChipDesc &chip, const MatmulShape &sh, const Tiles &t,
 
 Tiles tilesOf(const Schedule &s) { return {s.tile[0], s.tile[1], s.tile[2]}; }
 
+/// out = act(alpha * C + bias) + residual in fp32 over C; the last op
+/// writes the output slot in its dtype (rounded once, no separate cast
+/// unless there is no op). Waits for the output slot (kOFree) just before
+/// writing it when `reuse`.
+void emitEpilogueOps(const Ctx &ctx, const std::string &kernel,
+                     CoreBuilder &cb, const Epilogue &ep, uint32_t vr,
+                     uint32_t vc, VecOperand c, VecOperand bias,
+                     VecOperand res, VecOperand o, bool reuse) {
+  UnitRef vector = UnitRef::vector();
+  enum class Step { Scale, Bias, Act, Residual };
+  std::vector<Step> steps;
+  if (ep.alpha != 1.0f)
+    steps.push_back(Step::Scale);
+  if (ep.bias)
+    steps.push_back(Step::Bias);
+  if (ep.activation != Activation::None)
+    steps.push_back(Step::Act);
+  if (ep.residual)
+    steps.push_back(Step::Residual);
+  if (steps.empty()) {
+    if (reuse)
+      cb.wait(vector, kOFree);
+    vec(cb, VecOp::Cast, vr, vc, o, c);
+    return;
+  }
+  for (size_t i = 0; i < steps.size(); ++i) {
+    bool lastStep = i + 1 == steps.size();
+    if (lastStep && reuse)
+      cb.wait(vector, kOFree);
+    VecOperand dst = lastStep ? o : c;
+    switch (steps[i]) {
+    case Step::Scale:
+      vec(cb, VecOp::Scale, vr, vc, dst, c, {}, Broadcast::None, ep.alpha,
+          0.0f);
+      break;
+    case Step::Bias:
+      vec(cb, VecOp::Add, vr, vc, dst, c, bias, Broadcast::Row);
+      break;
+    case Step::Act:
+      emitActivation(ctx, kernel, cb, ep.activation, vr, vc, dst, c);
+      break;
+    case Step::Residual:
+      vec(cb, VecOp::Add, vr, vc, dst, c, res);
+      break;
+    }
+  }
+}
+
+/// Scratchpad bytes of the row-chunked form (emitRowChunked): two resident
+/// A blocks, two whole B blocks (K x tn), two chunk-sized C, output,
+/// residual and bias slots.
+uint64_t chunkedFootprint(const ChipDesc &chip, const MatmulShape &sh,
+                          const Tiles &t, int64_t cr) {
+  uint64_t total = 2 * uint64_t(t.tm) * sh.K * sh.e +
+                   2 * uint64_t(sh.K) * t.tn * sh.e + 2 * uint64_t(cr) * t.tn * 4;
+  if (sh.epilogue)
+    total += 2 * (uint64_t(cr) * t.tn * (sh.eo + sh.er) +
+                  std::max<uint64_t>(t.tn, chip.vector.lanes) * sh.eb);
+  return total + 16 * 64;
+}
+
+/// Several row blocks with resident A blocks: each output tile is computed
+/// in chunks of one array height of rows, each over all of K, so the
+/// epilogue and store of one chunk overlap the next chunk's matmuls and
+/// only the last chunk's epilogue is exposed at the end (a 512-row tile's
+/// GELU is as long as its matmuls). The tile's B block stays in scratchpad
+/// for all its chunks (two blocks: the next tile's loads during this one);
+/// dma0 loads A and B, the last engine loads bias/residual and stores.
+void emitRowChunked(const Ctx &ctx, const std::string &kernel,
+                    const MatmulShape &sh, const Tiles &t, unsigned useCores,
+                    const Tensor &a, const Tensor &b, const Tensor &out,
+                    const Epilogue &ep, SpmAlloc &spm) {
+  const ChipDesc &chip = ctx.chip;
+  const int64_t M = sh.M, N = sh.N, K = sh.K;
+  const int64_t cr = chip.tensor.rows;
+  const unsigned e = sh.e, eo = sh.eo, eb = sh.eb, er = sh.er;
+  const bool epilogue = sh.epilogue, epLoads = ep.bias || ep.residual;
+  const int64_t mTiles = ceilDiv(M, t.tm), nTiles = ceilDiv(N, t.tn);
+  const int64_t total = mTiles * nTiles;
+  uint64_t aSlot[2] = {spm.take(t.tm * K * e), spm.take(t.tm * K * e)};
+  uint64_t bBlock[2] = {spm.take(K * t.tn * e), spm.take(K * t.tn * e)};
+  uint64_t cSlot[2] = {spm.take(cr * t.tn * 4), spm.take(cr * t.tn * 4)};
+  uint64_t oSlot[2] = {0, 0}, biasSlot[2] = {0, 0}, resSlot[2] = {0, 0};
+  if (epilogue) {
+    oSlot[0] = spm.take(cr * t.tn * eo);
+    oSlot[1] = spm.take(cr * t.tn * eo);
+    if (ep.bias) {
+      uint64_t biasBytes = std::max<uint64_t>(t.tn, chip.vector.lanes) * eb;
+      biasSlot[0] = spm.take(biasBytes);
+      biasSlot[1] = spm.take(biasBytes);
+    }
+    if (ep.residual) {
+      resSlot[0] = spm.take(cr * t.tn * er);
+      resSlot[1] = spm.take(cr * t.tn * er);
+    }
+  }
+  uint32_t lanes = chip.vector.lanes;
+  auto foldFor = [&](uint32_t rows, uint32_t cols) -> uint32_t {
+    if (int64_t(cols) != t.tn || cols >= lanes || lanes % cols)
+      return 1;
+    uint32_t f = lanes / cols;
+    while (f > 1 && rows % f)
+      f /= 2;
+    return f;
+  };
+  UnitRef loader = ctx.loader(), storer = ctx.storer();
+  UnitRef tensor = UnitRef::tensor(), vector = UnitRef::vector();
+  for (unsigned core = 0; core < useCores; ++core) {
+    int64_t first = splitBegin(total, useCores, core),
+            last = splitBegin(total, useCores, core + 1);
+    if (first == last)
+      continue;
+    CoreBuilder cb = ctx.core(core);
+    int64_t curBlock = -1, blocks = 0, consumed = 0, chunkNo = 0;
+    std::function<void()> pendingStore;
+    for (int64_t item = first; item < last; ++item) {
+      int64_t li = item - first;
+      int64_t mi = item / nTiles, ni = item % nTiles;
+      int64_t m0 = mi * t.tm, n0 = ni * t.tn;
+      bool newBlock = mi != curBlock;
+      if (newBlock) {
+        curBlock = mi;
+        ++blocks;
+      }
+      bool blockEnds = item + 1 == last || (item + 1) / nTiles != curBlock;
+      uint64_t aBase = aSlot[(blocks - 1) % 2];
+      uint64_t bBase = bBlock[li % 2];
+      int64_t rows = std::min(t.tm, M - m0);
+      uint32_t cols = static_cast<uint32_t>(std::min(t.tn, N - n0));
+      // Loads: the tile's B block (its slot free once tile li - 2 is done)
+      // and, for a new row block, A (its buffer free once block - 2 is).
+      if (li >= 2)
+        cb.wait(loader, kEmpty);
+      // A new block's first chunk of rows comes with B's k-slices, its
+      // other chunks after them (in the order the tensor unit needs them).
+      if (newBlock) {
+        int64_t need = blocks - 2 - consumed;
+        if (blocks > 2 && need > 0) {
+          cb.wait(loader, kAFree0, static_cast<uint32_t>(need));
+          consumed += need;
+        }
+      }
+      uint32_t firstRows = static_cast<uint32_t>(std::min(cr, rows));
+      for (int64_t k0 = 0; k0 < K; k0 += t.tk) {
+        uint32_t depth = static_cast<uint32_t>(std::min(t.tk, K - k0));
+        if (newBlock)
+          cb.dma(loader.index, cb.spm(aBase + k0 * e),
+                 MemRef::dram(a.addr + (sh.aOff[0] + m0 * K + k0) * e),
+                 depth * e, firstRows, K * e, K * e);
+        cb.dma(loader.index, cb.spm(bBase + k0 * t.tn * e),
+               MemRef::dram(b.addr + (sh.bOff[0] + k0 * N + n0) * e),
+               cols * e, depth, t.tn * e, N * e);
+        cb.signal(loader, kFull);
+      }
+      if (newBlock)
+        for (int64_t r0 = cr; r0 < rows; r0 += cr) {
+          cb.dma(loader.index, cb.spm(aBase + r0 * K * e),
+                 MemRef::dram(a.addr + (sh.aOff[0] + (m0 + r0) * K) * e),
+                 static_cast<uint32_t>(std::min(cr, rows - r0) * K * e));
+          cb.signal(loader, kAChunk);
+        }
+      for (int64_t r0 = 0; r0 < rows; r0 += cr, ++chunkNo) {
+        uint32_t nr = static_cast<uint32_t>(std::min(cr, rows - r0));
+        int cs = static_cast<int>(chunkNo % 2);
+        bool reuse = chunkNo >= 2;
+        int64_t outRow = m0 + r0;
+        // Bias/residual of this chunk, on the storing engine.
+        if (epLoads) {
+          if (reuse)
+            cb.wait(storer, kEpFree);
+          if (ep.bias) {
+            DmaCmd bc;
+            bc.src = MemRef::dram(ep.bias->addr + n0 * eb);
+            bc.dst = cb.spm(biasSlot[cs]);
+            bc.rowBytes = cols * eb;
+            bc.rows = foldFor(nr, cols);
+            bc.srcRowStride = 0; // repeated once per folded row
+            bc.dstRowStride = cols * eb;
+            cb.dma(storer.index, bc);
+          }
+          if (ep.residual)
+            cb.dma(storer.index, cb.spm(resSlot[cs]),
+                   MemRef::dram(ep.residual->addr + (outRow * N + n0) * er),
+                   cols * er, nr, t.tn * er, N * er);
+          cb.signal(storer, kEpIn);
+        }
+        if (pendingStore)
+          pendingStore();
+        pendingStore = nullptr;
+        // The chunk over all of K (the first chunk waits for the loads).
+        if (reuse)
+          cb.wait(tensor, kCFree);
+        if (newBlock && r0 > 0)
+          cb.wait(tensor, kAChunk);
+        for (int64_t k0 = 0; k0 < K; k0 += t.tk) {
+          if (r0 == 0)
+            cb.wait(tensor, kFull);
+          MatmulCmd mm;
+          mm.m = nr;
+          mm.n = cols;
+          mm.k = static_cast<uint32_t>(std::min(t.tk, K - k0));
+          mm.inType = sh.type;
+          mm.outType = DType::F32;
+          mm.accumulate = k0 > 0;
+          mm.a = aBase + (r0 * K + k0) * e;
+          mm.lda = static_cast<uint32_t>(K * e);
+          mm.b = bBase + k0 * t.tn * e;
+          mm.ldb = static_cast<uint32_t>(t.tn * e);
+          mm.c = cSlot[cs];
+          mm.ldc = static_cast<uint32_t>(t.tn * 4);
+          cb.matmul(mm);
+        }
+        cb.signal(tensor, kCDone);
+        uint64_t storeFrom = cSlot[cs];
+        uint32_t pitch = static_cast<uint32_t>(t.tn * 4);
+        unsigned es = 4;
+        if (epilogue) {
+          cb.wait(vector, kCDone);
+          if (epLoads)
+            cb.wait(vector, kEpIn);
+          uint32_t vr = nr, vc = cols, vfold = foldFor(nr, cols);
+          vr /= vfold;
+          vc *= vfold;
+          VecOperand c{cSlot[cs], pitch * vfold, DType::F32};
+          emitEpilogueOps(
+              ctx, kernel, cb, ep, vr, vc, c,
+              {biasSlot[cs], vc * eb, ep.bias ? ep.bias->dtype : DType::F32},
+              {resSlot[cs], static_cast<uint32_t>(t.tn * er * vfold),
+               ep.residual ? ep.residual->dtype : DType::F32},
+              {oSlot[cs], static_cast<uint32_t>(t.tn * eo * vfold), out.dtype},
+              reuse);
+          cb.signal(vector, kCFree);
+          if (epLoads)
+            cb.signal(vector, kEpFree);
+          cb.signal(vector, kODone);
+          storeFrom = oSlot[cs];
+          pitch = static_cast<uint32_t>(t.tn * eo);
+          es = eo;
+        }
+        pendingStore = [&cb, &out, storer, epilogue, outRow, N, n0, es,
+                        storeFrom, cols, nr, pitch] {
+          cb.wait(storer, epilogue ? kODone : kCDone);
+          cb.dma(storer.index, MemRef::dram(out.addr + (outRow * N + n0) * es),
+                 cb.spm(storeFrom), cols * es, nr, N * es, pitch);
+          cb.signal(storer, epilogue ? kOFree : kCFree);
+        };
+      }
+      // The tile's B block, and at a block's end its A, may be refilled.
+      cb.signal(tensor, kEmpty);
+      if (blockEnds)
+        cb.signal(tensor, kAFree0);
+    }
+    if (pendingStore)
+      pendingStore();
+    // Take the hand-backs nobody waited for: semaphores end at zero.
+    int64_t items = last - first;
+    cb.wait(loader, kEmpty, static_cast<uint32_t>(std::min<int64_t>(items, 2)));
+    if (blocks > consumed)
+      cb.wait(loader, kAFree0, static_cast<uint32_t>(blocks - consumed));
+    uint32_t lastTwo = static_cast<uint32_t>(std::min<int64_t>(chunkNo, 2));
+    cb.wait(tensor, kCFree, lastTwo);
+    if (epLoads)
+      cb.wait(storer, kEpFree, lastTwo);
+    if (epilogue)
+      cb.wait(vector, kOFree, lastTwo);
+  }
+}
+
 } // namespace
 
 namespace detail {
@@ -307,7 +576,7 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
       // 384-wide tile costs three, a 320-wide one three too), its epilogue
       // work, the DRAM traffic (A once per row block a core meets, B once
       // per tile, C and the residual once), whichever is largest, plus the
-      // first loads and the last epilogue.
+      // first loads and the last chunk's epilogue.
       double pack = std::max(1.0, std::floor(macs / (double(tu.rows) * tu.cols)));
       double rate = chip.dramBytesPerCycle();
       auto cost = [&](const Tiles &c) {
@@ -331,8 +600,16 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
         double startup =
             double(c.tm + c.tn) * c.tk * sh.e * std::min<double>(n, cores) /
             rate;
+        // With an activation, tiles over resident A blocks run in row
+        // chunks of one array height: only the last chunk's epilogue is
+        // exposed.
+        double tail =
+            double(p.epilogue.activation != Activation::None
+                       ? std::min<int64_t>(c.tm, tu.rows)
+                       : c.tm) *
+            std::ceil(double(c.tn) / chip.vector.lanes) * epGroup;
         return std::max({perCore * tensor, perCore * vec, bytes / rate}) +
-               vec + startup;
+               tail + startup;
       };
       double bestCost = cost(best);
       // Candidates: tiles that split M and N into near-equal parts, in
@@ -646,6 +923,20 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // (the region itself is tracked with the prefetches, not in spmUse).
   SpmAlloc spm{kernel, prefetched ? regionAt : chipDesc.scratchpad.bytes, 0,
                ctx.use};
+  // Tiles taller than the array over resident A blocks, with an
+  // activation (an epilogue as long as the matmuls: GELU), run in row
+  // chunks where the scratchpad holds whole B blocks. (Without one the
+  // exposed epilogue is short, and whole B blocks load later than k-slices
+  // would: the FFN down-projection ran 20% slower chunked.)
+  if (aResident && mTiles > 1 && batches == 1 && !prefetched &&
+      ep.activation != Activation::None &&
+      sched.split == Split::Rows && engines >= 2 &&
+      t.tm > int64_t(chipDesc.tensor.rows) &&
+      chunkedFootprint(chipDesc, sh, t, chipDesc.tensor.rows) <=
+          chipDesc.scratchpad.bytes) {
+    emitRowChunked(ctx, kernel, sh, t, useCores, a, b, out, ep, spm);
+    return;
+  }
   uint64_t aSlot[2] = {0, 0};
   if (aResident) {
     aSlot[0] = spm.take(std::min(M, t.tm) * K * e);
@@ -868,22 +1159,13 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         vr /= vfold;
         vc *= vfold;
         VecOperand c{cSlot[cs], pitch * vfold, DType::F32};
-        if (ep.alpha != 1.0f)
-          vec(cb, VecOp::Scale, vr, vc, c, c, {}, Broadcast::None, ep.alpha,
-              0.0f);
-        if (ep.bias)
-          vec(cb, VecOp::Add, vr, vc, c, c,
-              {biasSlot[cs], vc * eb, ep.bias->dtype}, Broadcast::Row);
-        emitActivation(ctx, kernel, cb, ep.activation, vr, vc, c, c);
-        if (ep.residual)
-          vec(cb, VecOp::Add, vr, vc, c, c,
-              {resSlot[cs], static_cast<uint32_t>(t.tn * er * vfold),
-               ep.residual->dtype});
-        if (reuse)
-          cb.wait(vector, kOFree);
-        vec(cb, VecOp::Cast, vr, vc,
+        emitEpilogueOps(
+            ctx, kernel, cb, ep, vr, vc, c,
+            {biasSlot[cs], vc * eb, ep.bias ? ep.bias->dtype : DType::F32},
+            {resSlot[cs], static_cast<uint32_t>(t.tn * er * vfold),
+             ep.residual ? ep.residual->dtype : DType::F32},
             {oSlot[cs], static_cast<uint32_t>(t.tn * eo * vfold), out.dtype},
-            c);
+            reuse);
         cb.signal(vector, kCFree);
         if (epLoads)
           cb.signal(vector, kEpFree);
