@@ -1112,10 +1112,14 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
                  depth, t.tn * e, N * e);
         if (handshake)
           cb.signal(ld, fullSem[en]);
+        // This tile's bias/residual before the previous tile's store: on
+        // the storing engine (prefetched B) the store waits for that tile's
+        // epilogue, and the loads behind it would hold this tile's
+        // epilogue back.
         if (ks == 1 || k0 + t.tk >= K) {
-          flushStore();
           if (epLoads && (ks == 1 || K <= t.tk))
             epLoad();
+          flushStore();
         }
 
         if (handshake)
