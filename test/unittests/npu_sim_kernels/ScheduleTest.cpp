@@ -207,7 +207,8 @@ TEST(Schedule, PrefetchedWeights) {
   EXPECT_LE(relL2(h.read(out), refGemm(av, h.read(w), M, K, N)), 1e-5);
 }
 
-// The planner prefetches constant weights of weight-streaming matmuls only.
+// The planner prefetches constant weights of matmuls over resident A
+// (weight streaming: every block; several row blocks: the first per core).
 TEST(Schedule, PlanPrefetch) {
   ChipDesc chip = loadChip("rngd");
   MatmulProblem p{{0, DType::BF16, {128, 768}},
@@ -219,9 +220,15 @@ TEST(Schedule, PlanPrefetch) {
   p.constantB = false;
   EXPECT_FALSE(defaultSchedule(chip, p).prefetch);
   p.constantB = true;
+  // Several row blocks over resident A blocks: each core's first B block.
   p.a.shape = {4096, 768};
   p.out.shape = {4096, 768};
-  EXPECT_FALSE(defaultSchedule(chip, p).prefetch); // A not resident
+  EXPECT_TRUE(defaultSchedule(chip, p).prefetch);
+  // A not resident (two 1024-row blocks of K = 8192 exceed a quarter of
+  // the scratchpad).
+  p.a.shape = {4096, 8192};
+  p.b.shape = {8192, 768};
+  EXPECT_FALSE(defaultSchedule(chip, p).prefetch);
 }
 
 } // namespace
@@ -282,6 +289,53 @@ TEST(Schedule, PrefetchSpansKernels) {
   Report without = plain.run(/*functional=*/false);
   EXPECT_LT(withPrefetch.cycles, 0.9 * without.cycles)
       << withPrefetch.cycles << " vs " << without.cycles;
+}
+
+} // namespace
+
+namespace {
+
+// Several row blocks over resident A (compute bound): each core's first
+// B block is loaded before the matmul's fence, the rest in the kernel;
+// products right with and without an activation (with one, tiles taller
+// than the array run in row chunks).
+TEST(Schedule, PrefetchedFirstBlocks) {
+  for (Activation act : {Activation::None, Activation::Relu}) {
+    Harness h("rngd");
+    const int64_t M = 1024, K = 768, N = 640;
+    Tensor x = h.input(DType::BF16, {M, K}), y = h.input(DType::BF16, {M, K});
+    Tensor a = h.alloc(DType::BF16, {M, K});
+    Tensor w = h.input(DType::BF16, {K, N});
+    Tensor out = h.alloc(DType::BF16, {M, N});
+    h.emitter.binary(VecOp::Add, x, y, a);
+    Epilogue ep;
+    ep.activation = act;
+    MatmulProblem p{a, w, out, ep, /*constantB=*/true};
+    Schedule s = defaultSchedule(h.emitter.chip(), p);
+    ASSERT_TRUE(s.prefetch);
+    ASSERT_LT(s.tile[0], M); // several row blocks
+    h.emitter.matmul(a, w, out, ep, &s);
+    const std::vector<Instr> &program = h.stream.cores[0];
+    size_t barrier = 0, weightLoad = program.size();
+    for (size_t i = 0; i < program.size(); ++i) {
+      if (std::holds_alternative<BarrierCmd>(program[i].cmd))
+        barrier = i;
+      if (auto *d = std::get_if<DmaCmd>(&program[i].cmd);
+          d && d->src.space == MemSpace::Dram && d->src.addr >= w.addr &&
+          d->src.addr < w.addr + w.bytes() && weightLoad == program.size())
+        weightLoad = i;
+    }
+    EXPECT_LT(weightLoad, barrier);
+    h.run();
+    std::vector<float> av = h.read(x), bv = h.read(y);
+    for (size_t i = 0; i < av.size(); ++i)
+      av[i] = float(double(av[i]) + bv[i]);
+    std::vector<double> ref = refGemm(av, h.read(w), M, K, N);
+    if (act == Activation::Relu)
+      for (double &v : ref)
+        v = std::max(v, 0.0);
+    EXPECT_LE(relL2(h.read(out), ref), 2e-2) << int(act);
+  }
 }
 
 } // namespace

@@ -285,7 +285,8 @@ uint64_t chunkedFootprint(const ChipDesc &chip, const MatmulShape &sh,
 void emitRowChunked(const Ctx &ctx, const std::string &kernel,
                     const MatmulShape &sh, const Tiles &t, unsigned useCores,
                     const Tensor &a, const Tensor &b, const Tensor &out,
-                    const Epilogue &ep, SpmAlloc &spm) {
+                    const Epilogue &ep, SpmAlloc &spm,
+                    std::optional<uint64_t> firstB) {
   const ChipDesc &chip = ctx.chip;
   const int64_t M = sh.M, N = sh.N, K = sh.K;
   const int64_t cr = chip.tensor.rows;
@@ -340,7 +341,9 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
       }
       bool blockEnds = item + 1 == last || (item + 1) / nTiles != curBlock;
       uint64_t aBase = aSlot[(blocks - 1) % 2];
-      uint64_t bBase = bBlock[li % 2];
+      // The first tile's B block may have been prefetched.
+      bool preloaded = li == 0 && firstB;
+      uint64_t bBase = preloaded ? *firstB : bBlock[li % 2];
       int64_t rows = std::min(t.tm, M - m0);
       uint32_t cols = static_cast<uint32_t>(std::min(t.tn, N - n0));
       // Loads: the tile's B block (its slot free once tile li - 2 is done)
@@ -363,9 +366,10 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
           cb.dma(loader.index, cb.spm(aBase + k0 * e),
                  MemRef::dram(a.addr + (sh.aOff[0] + m0 * K + k0) * e),
                  depth * e, firstRows, K * e, K * e);
-        cb.dma(loader.index, cb.spm(bBase + k0 * t.tn * e),
-               MemRef::dram(b.addr + (sh.bOff[0] + k0 * N + n0) * e),
-               cols * e, depth, t.tn * e, N * e);
+        if (!preloaded)
+          cb.dma(loader.index, cb.spm(bBase + k0 * t.tn * e),
+                 MemRef::dram(b.addr + (sh.bOff[0] + k0 * N + n0) * e),
+                 cols * e, depth, t.tn * e, N * e);
         cb.signal(loader, kFull);
       }
       if (newBlock)
@@ -679,6 +683,12 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
   uint64_t slice = uint64_t(perCore) * K * t.tn * sh.e;
   s.prefetch = p.constantB && aBuf == 1 && mBlocks == 1 &&
                slice <= chip.scratchpad.bytes / 4 && slice >= (128u << 10);
+  // Several row blocks over resident A: each core's first B block is
+  // loaded during earlier kernels, so the kernel starts on A's loads only.
+  uint64_t block = uint64_t(K) * t.tn * sh.e;
+  if (p.constantB && aBuf == 1 && mBlocks > 1 && sh.batches == 1 &&
+      block <= chip.scratchpad.bytes / 4 && block >= (128u << 10))
+    s.prefetch = true;
 }
 
 } // namespace detail
@@ -689,14 +699,53 @@ bool StreamEmitter::prefetchWeights(const Tensor &b, int64_t bOff, int64_t K,
                                     int64_t nTiles, bool colSplit,
                                     unsigned useCores, uint64_t own,
                                     uint64_t &region, uint64_t &regionAt) {
+  const uint64_t blockBytes = uint64_t(K) * tn * e;
+  region = uint64_t(ceilDiv(total, useCores)) * blockBytes;
+  // Per core: one transfer per block and k-slice (DRAM channels serve
+  // transfers in order, so smaller ones let the hosts' own traffic
+  // through); destinations relative to the region.
+  std::vector<std::vector<DmaCmd>> chunks(useCores);
+  for (unsigned core = 0; core < useCores; ++core) {
+    int64_t first = splitBegin(total, useCores, core),
+            last = splitBegin(total, useCores, core + 1);
+    for (int64_t item = first; item < last; ++item) {
+      int64_t ni = colSplit ? item / mTiles : item % nTiles;
+      appendBlockLoads(chunks[core], b, bOff, K, N, tk, tn, e, ni * tn,
+                       uint64_t(item - first) * blockBytes, core);
+    }
+  }
+  return hostPrefetch(chunks, own, region, regionAt);
+}
+
+void StreamEmitter::appendBlockLoads(std::vector<DmaCmd> &loads,
+                                     const Tensor &b, int64_t bOff, int64_t K,
+                                     int64_t N, int64_t tk, int64_t tn,
+                                     unsigned e, int64_t n0, uint64_t at,
+                                     unsigned core) {
+  for (int64_t k0 = 0; k0 < K; k0 += tk) {
+    DmaCmd d;
+    d.src = MemRef::dram(b.addr + (bOff + k0 * N + n0) * e);
+    d.dst = MemRef::spm(static_cast<uint16_t>(core), at + k0 * tn * e);
+    d.rowBytes = static_cast<uint32_t>(std::min(tn, N - n0) * e);
+    d.rows = static_cast<uint32_t>(std::min(tk, K - k0));
+    d.srcRowStride = uint64_t(N) * e;
+    d.dstRowStride = uint64_t(tn) * e;
+    loads.push_back(d);
+  }
+}
+
+bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
+                                 uint64_t own, uint64_t region,
+                                 uint64_t &regionAt) {
   // Kernels that may host the loads, counting back from the previous one.
   constexpr size_t kPrefetchDepth = 4;
   // Share of a host's estimated duration its DRAM can give to prefetches.
   constexpr double kSpareShare = 0.85;
+  if (records.empty())
+    return false;
   closeRecord();
   const uint64_t cap = chipDesc.scratchpad.bytes;
-  const uint64_t blockBytes = uint64_t(K) * tn * e;
-  region = uint64_t(ceilDiv(total, useCores)) * blockBytes;
+  const unsigned useCores = static_cast<unsigned>(chunks.size());
   const size_t consumer = records.size(); // this kernel's record, once begun
   // The region sits at the top of the scratchpad, below the regions of
   // other prefetches still live at `host`, above everything the kernels
@@ -717,31 +766,12 @@ bool StreamEmitter::prefetchWeights(const Tensor &b, int64_t bOff, int64_t K,
     return at;
   };
 
-  // Per core: one transfer per block and k-slice (DRAM channels serve
-  // transfers in order, so smaller ones let the hosts' own traffic
-  // through); destinations relative to the region.
-  std::vector<std::vector<DmaCmd>> chunks(useCores);
   double totalBytes = 0;
-  for (unsigned core = 0; core < useCores; ++core) {
-    int64_t first = splitBegin(total, useCores, core),
-            last = splitBegin(total, useCores, core + 1);
-    for (int64_t item = first; item < last; ++item) {
-      int64_t ni = colSplit ? item / mTiles : item % nTiles;
-      int64_t n0 = ni * tn;
-      for (int64_t k0 = 0; k0 < K; k0 += tk) {
-        DmaCmd d;
-        d.src = MemRef::dram(b.addr + (bOff + k0 * N + n0) * e);
-        d.dst = MemRef::spm(static_cast<uint16_t>(core),
-                            uint64_t(item - first) * blockBytes + k0 * tn * e);
-        d.rowBytes = static_cast<uint32_t>(std::min(tn, N - n0) * e);
-        d.rows = static_cast<uint32_t>(std::min(tk, K - k0));
-        d.srcRowStride = uint64_t(N) * e;
-        d.dstRowStride = uint64_t(tn) * e;
-        totalBytes += double(d.rowBytes) * d.rows;
-        chunks[core].push_back(d);
-      }
-    }
-  }
+  for (const std::vector<DmaCmd> &core : chunks)
+    for (const DmaCmd &d : core)
+      totalBytes += double(d.rowBytes) * d.rows;
+  if (totalBytes <= 0)
+    return false;
 
   // Hosts nearest first, each taking what its spare DRAM time holds; the
   // rest goes to the previous kernel (which then runs longer).
@@ -916,25 +946,50 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   auto blockAt = [&](int64_t localItem) {
     return regionAt + uint64_t(localItem) * blockBytes;
   };
-  beginKernel();
-  if (out.numel() == 0)
-    return;
-  // With a prefetched region at the top, this kernel's buffers go below it
-  // (the region itself is tracked with the prefetches, not in spmUse).
-  SpmAlloc spm{kernel, prefetched ? regionAt : chipDesc.scratchpad.bytes, 0,
-               ctx.use};
   // Tiles taller than the array over resident A blocks, with an
   // activation (an epilogue as long as the matmuls: GELU), run in row
   // chunks where the scratchpad holds whole B blocks. (Without one the
   // exposed epilogue is short, and whole B blocks load later than k-slices
   // would: the FFN down-projection ran 20% slower chunked.)
-  if (aResident && mTiles > 1 && batches == 1 && !prefetched &&
-      ep.activation != Activation::None &&
-      sched.split == Split::Rows && engines >= 2 &&
-      t.tm > int64_t(chipDesc.tensor.rows) &&
-      chunkedFootprint(chipDesc, sh, t, chipDesc.tensor.rows) <=
-          chipDesc.scratchpad.bytes) {
-    emitRowChunked(ctx, kernel, sh, t, useCores, a, b, out, ep, spm);
+  bool chunked = aResident && mTiles > 1 && batches == 1 && !prefetched &&
+                 ep.activation != Activation::None &&
+                 sched.split == Split::Rows && engines >= 2 &&
+                 t.tm > int64_t(chipDesc.tensor.rows) &&
+                 chunkedFootprint(chipDesc, sh, t, chipDesc.tensor.rows) <=
+                     chipDesc.scratchpad.bytes;
+  // Several row blocks: each core's first B block (a constant) is loaded
+  // during earlier kernels, above this kernel's buffers.
+  bool firstFromRegion = false;
+  uint64_t firstAt = 0;
+  if (sched.prefetch && aResident && mTiles > 1 && batches == 1 &&
+      sched.split == Split::Rows && total > 0) {
+    std::vector<std::vector<DmaCmd>> loads(useCores);
+    for (unsigned core = 0; core < useCores; ++core) {
+      int64_t first = splitBegin(total, useCores, core),
+              last = splitBegin(total, useCores, core + 1);
+      if (first < last)
+        appendBlockLoads(loads[core], b, bOff[0], K, N, t.tk, t.tn, e,
+                         first % nTiles * t.tn, 0, core);
+    }
+    uint64_t own =
+        chunked ? chunkedFootprint(chipDesc, sh, t, chipDesc.tensor.rows)
+                : footprint(chipDesc, sh, t, sched.buffers[0], nSlots, 2);
+    firstFromRegion = hostPrefetch(loads, own, blockBytes, firstAt);
+  }
+  beginKernel();
+  if (out.numel() == 0)
+    return;
+  // With a prefetched region at the top, this kernel's buffers go below it
+  // (the region itself is tracked with the prefetches, not in spmUse).
+  SpmAlloc spm{kernel,
+               prefetched         ? regionAt
+               : firstFromRegion ? firstAt
+                                  : chipDesc.scratchpad.bytes,
+               0, ctx.use};
+  if (chunked) {
+    emitRowChunked(ctx, kernel, sh, t, useCores, a, b, out, ep, spm,
+                   firstFromRegion ? std::optional<uint64_t>(firstAt)
+                                   : std::nullopt);
     return;
   }
   uint64_t aSlot[2] = {0, 0};
@@ -1066,7 +1121,11 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
           cb.signal(epUnit, kEpIn);
         }
       };
-      for (int64_t k0 = 0, ks = 0; k0 < K; k0 += t.tk, ++step, ++ks) {
+      // The first tile's B block may have been prefetched: its steps use
+      // no B slot (and do not count as slot steps).
+      bool fromRegion = firstFromRegion && item == first;
+      bool useSlot = !prefetched && !fromRegion;
+      for (int64_t k0 = 0, ks = 0; k0 < K; k0 += t.tk, ++ks) {
         uint32_t depth = static_cast<uint32_t>(std::min(t.tk, K - k0));
         int bs = static_cast<int>(step % nSlots);
         int s = static_cast<int>(step % 2);
@@ -1075,7 +1134,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         // With B prefetched and A resident, only the steps that load an A
         // slice hand over to the tensor unit (and no slot is ever reused).
         bool handshake = !prefetched || !aLoaded[ks];
-        if (!prefetched && step >= nSlots)
+        if (useSlot && step >= nSlots)
           cb.wait(ld, emptySem[en]);
         uint64_t aAddr = aSlot[s];
         uint32_t lda = static_cast<uint32_t>(t.tk * e);
@@ -1104,9 +1163,10 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
             aTag[s] = tag;
           }
         }
-        uint64_t bAddr =
-            prefetched ? blockAt(item - first) + k0 * t.tn * e : bSlot[bs];
-        if (!prefetched)
+        uint64_t bAddr = prefetched   ? blockAt(item - first) + k0 * t.tn * e
+                         : fromRegion ? firstAt + k0 * t.tn * e
+                                      : bSlot[bs];
+        if (useSlot)
           cb.dma(ld.index, cb.spm(bAddr),
                  MemRef::dram(b.addr + (bOff[bi] + k0 * N + n0) * e), cols * e,
                  depth, t.tn * e, N * e);
@@ -1140,8 +1200,10 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         mm.c = cSlot[cs];
         mm.ldc = static_cast<uint32_t>(t.tn * 4);
         cb.matmul(mm);
-        if (!prefetched)
+        if (useSlot)
           cb.signal(tensor, emptySem[en]);
+        if (!fromRegion)
+          ++step;
       }
       // The block's A buffer may be refilled once its last matmul is done.
       if (blockEnds)

@@ -251,6 +251,18 @@ private:
                        int64_t mTiles, int64_t nTiles, bool colSplit,
                        unsigned useCores, uint64_t own, uint64_t &region,
                        uint64_t &regionAt);
+  /// Appends the k-slice loads of B's column block at n0 into scratchpad
+  /// offset `at` (relative to a prefetch region) of `core`.
+  static void appendBlockLoads(std::vector<npu_sim::DmaCmd> &loads,
+                               const Tensor &b, int64_t bOff, int64_t K,
+                               int64_t N, int64_t tk, int64_t tn, unsigned e,
+                               int64_t n0, uint64_t at, unsigned core);
+  /// Places a prefetch region of `region` bytes per core above `own` bytes
+  /// and spreads each core's `chunks` (destinations relative to the
+  /// region) over earlier kernels; false, having emitted nothing, when no
+  /// region fits.
+  bool hostPrefetch(std::vector<std::vector<npu_sim::DmaCmd>> &chunks,
+                    uint64_t own, uint64_t region, uint64_t &regionAt);
   /// Of the kernel being emitted (reset by beginKernel).
   SpmUse spmUse;
   std::vector<KernelRecord> records;
