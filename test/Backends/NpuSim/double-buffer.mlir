@@ -40,6 +40,16 @@ func.func @resident_blocks(%x: tensor<1024x768xbf16>, %w: tensor<768x768xbf16>) 
   return %m : tensor<1024x768xbf16>
 }
 
+// The same with constant weights: each core's first B block (768 x 128,
+// 192 KiB) is prefetched during the previous kernel.
+// CHECK-LABEL: func.func @resident_blocks_constant
+// CHECK: #gaon_npu.schedule<tile = [256, 128, 256], split = rows, cores = 8, buffers = [1, 2, 2], prefetch = true>
+func.func @resident_blocks_constant(%x: tensor<1024x768xbf16>) -> tensor<1024x768xbf16> {
+  %w = gaon_graph.constant dense<1.0> : tensor<768x768xbf16>
+  %m = gaon_graph.matmul %x, %w : (tensor<1024x768xbf16>, tensor<768x768xbf16>) -> tensor<1024x768xbf16>
+  return %m : tensor<1024x768xbf16>
+}
+
 // Row ops pipeline two of everything; attention two Q and score blocks and
 // four K/V blocks (the loader runs two blocks ahead of the scores).
 // CHECK-LABEL: func.func @attention_and_norm
