@@ -26,6 +26,15 @@ struct RowTile {
 };
 using RowBody = std::function<void(CoreBuilder &, const RowTile &)>;
 
+/// An op over a rows x 1 statistics column (contiguous, stride 4) issued
+/// as one 1 x rows row: the vector unit costs per row and lane group, so
+/// this takes rows / lanes groups instead of rows.
+void colOp(CoreBuilder &b, VecOp op, uint32_t rows, const VecOperand &dst,
+           const VecOperand &a, float alpha = 1, float beta = 0) {
+  vec(b, op, 1, rows, {dst.addr, rows * 4, dst.type},
+      {a.addr, rows * 4, a.type}, {}, Broadcast::None, alpha, beta);
+}
+
 const char *kernelName(RowKind kind) {
   return kind == RowKind::Softmax     ? "softmax"
          : kind == RowKind::LayerNorm ? "layerNorm"
@@ -232,7 +241,7 @@ void StreamEmitter::softmax(const Tensor &in, const Tensor &out,
                   vec(b, VecOp::Sub, r, c, t.x, t.in, t.colA, Broadcast::Col);
                   vec(b, VecOp::Exp, r, c, t.x, t.x);
                   vec(b, VecOp::ReduceSum, r, c, t.colB, t.x);
-                  vec(b, VecOp::Recip, r, 1, t.colB, t.colB);
+                  colOp(b, VecOp::Recip, r, t.colB, t.colB);
                   vec(b, VecOp::Mul, r, c, t.out, t.x, t.colB, Broadcast::Col);
                 });
 }
@@ -249,14 +258,13 @@ void StreamEmitter::layerNorm(const Tensor &in, const Tensor &scale,
       ctx, RowKind::LayerNorm, in, out, &scale, bias, schedule,
       [=](CoreBuilder &b, const RowTile &t) {
         uint32_t r = t.rows, c = t.cols;
-        Broadcast none = Broadcast::None;
         vec(b, VecOp::ReduceSum, r, c, t.colA, t.in);
-        vec(b, VecOp::Scale, r, 1, t.colA, t.colA, {}, none, invL, 0);
+        colOp(b, VecOp::Scale, r, t.colA, t.colA, invL, 0);
         vec(b, VecOp::Sub, r, c, t.x, t.in, t.colA, Broadcast::Col);
         vec(b, VecOp::Mul, r, c, t.y, t.x, t.x);
         vec(b, VecOp::ReduceSum, r, c, t.colB, t.y);
-        vec(b, VecOp::Scale, r, 1, t.colB, t.colB, {}, none, invL, float(eps));
-        vec(b, VecOp::Rsqrt, r, 1, t.colB, t.colB);
+        colOp(b, VecOp::Scale, r, t.colB, t.colB, invL, float(eps));
+        colOp(b, VecOp::Rsqrt, r, t.colB, t.colB);
         vec(b, VecOp::Mul, r, c, t.x, t.x, t.colB, Broadcast::Col);
         vec(b, VecOp::Mul, r, c, hasBias ? t.x : t.out, t.x, t.scale,
             Broadcast::Row);
@@ -276,9 +284,9 @@ void StreamEmitter::rmsNorm(const Tensor &in, const Tensor &scale, double eps,
                   uint32_t r = t.rows, c = t.cols;
                   vec(b, VecOp::Mul, r, c, t.x, t.in, t.in);
                   vec(b, VecOp::ReduceSum, r, c, t.colB, t.x);
-                  vec(b, VecOp::Scale, r, 1, t.colB, t.colB, {},
-                      Broadcast::None, invL, float(eps));
-                  vec(b, VecOp::Rsqrt, r, 1, t.colB, t.colB);
+                  colOp(b, VecOp::Scale, r, t.colB, t.colB, invL,
+                        float(eps));
+                  colOp(b, VecOp::Rsqrt, r, t.colB, t.colB);
                   vec(b, VecOp::Mul, r, c, t.x, t.in, t.colB, Broadcast::Col);
                   vec(b, VecOp::Mul, r, c, t.out, t.x, t.scale, Broadcast::Row);
                 });
