@@ -37,6 +37,7 @@ enum : uint16_t {
   kPVDone,             // P V accumulated into O (tensor -> vector)
   kODone,              // O block normalised (vector -> storer)
   kOFree,              // O block stored (storer -> vector)
+  kQScaled,            // Q block scaled in place (vector -> tensor)
 };
 
 struct Step {
@@ -93,12 +94,12 @@ AttnShape analyze(const ChipDesc &chip, const Tensor &q, const Tensor &k,
   return a;
 }
 
-/// Scratchpad bytes per core: two slots of every block, `kv` of the K, V
-/// and mask blocks.
+/// Scratchpad bytes per core: three Q slots, two of the other blocks,
+/// `kv` of the K, V and mask blocks.
 uint64_t footprint(const AttnShape &a, int64_t tq, int64_t tk,
                    int64_t kv = 2) {
-  return 2 * (tq * a.D * a.e + tq * tk * 4 + tq * tk * a.e + tq * a.Dv * 4 +
-              tq * a.Dv * a.eo) +
+  return 3 * tq * a.D * a.e +
+         2 * (tq * tk * 4 + tq * tk * a.e + tq * a.Dv * 4 + tq * a.Dv * a.eo) +
          kv * (tk * a.D * a.e + tk * a.Dv * a.e +
                (a.mask ? (a.maskCol ? tq : tq * tk) * a.em : 0)) +
          8 * tq * 4 + 24 * 64;
@@ -204,6 +205,11 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     fail(kernel, "the schedule needs tile {query block, key block} >= 1, "
                  "split heads and buffers {2, 2..8, 2}");
   const int64_t kv = sched.buffers[1];
+  // Scale Q once per item instead of every score block when that is exact:
+  // a power-of-two scale (1/8 for 64-wide heads), or fp32.
+  int scaleExp = 0;
+  bool prescale = scale > 0 && (std::frexp(scale, &scaleExp) == 0.5 ||
+                                q.dtype == DType::F32);
   if (footprint(as, sched.tile[0], sched.tile[1], kv) >
       chipDesc.scratchpad.bytes)
     fail(kernel,
@@ -261,7 +267,11 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     return slots;
   };
   std::vector<uint64_t> kSlot = ring(tk * D * e), vSlot = ring(tk * Dv * e);
-  auto qSlot = pair(tq * D * e), sSlot = pair(tq * tk * 4),
+  // Q: three slots (the vector unit scales Q one item ahead of its use).
+  std::vector<uint64_t> qSlot;
+  for (int i = 0; i < 3; ++i)
+    qSlot.push_back(spm.take(tq * D * e));
+  auto sSlot = pair(tq * tk * 4),
        pSlot = pair(tq * tk * e), oSlot = pair(tq * Dv * 4),
        ooSlot = pair(tq * Dv * eo), mSlot = pair(tq * 4);
   std::vector<uint64_t> maskSlot(kv, 0);
@@ -332,22 +342,33 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     CoreBuilder cb = ctx.core(core);
     int64_t T = static_cast<int64_t>(steps.size()), itemNo = -1;
 
-    // dma0: Q per item, K/V (and mask) per step.
+    // First step of each item.
+    std::vector<int64_t> firstOf;
+    for (int64_t t = 0; t < T; ++t)
+      if (steps[t].first)
+        firstOf.push_back(t);
+    int64_t itemCount = static_cast<int64_t>(firstOf.size());
+    // Q of item w into slot w % 3 (free once item w - 3's last QK ran).
+    auto loadQ = [&](int64_t w) {
+      const Step &s = steps[firstOf[w]];
+      if (w >= 3)
+        cb.wait(loader, kQFree);
+      headRows(cb, 0, cb.spm(qSlot[w % 3]),
+               MemRef::dram(q.addr +
+                            (s.b * qs.batch + s.h * qs.head + s.q0 * qs.row) *
+                                e),
+               D, e, s.nq, qs.row, false);
+      cb.signal(loader, kQFull);
+    };
+
+    // dma0: Q one item ahead, K/V (and mask) per step.
     itemNo = -1;
+    loadQ(0);
     for (int64_t t = 0; t < T; ++t) {
       const Step &s = steps[t];
       int sl = static_cast<int>(t % kv);
-      if (s.first) {
-        ++itemNo;
-        if (itemNo >= 2)
-          cb.wait(loader, kQFree);
-        headRows(
-            cb, 0, cb.spm(qSlot[itemNo % 2]),
-            MemRef::dram(q.addr +
-                         (s.b * qs.batch + s.h * qs.head + s.q0 * qs.row) * e),
-            D, e, s.nq, qs.row, false);
-        cb.signal(loader, kQFull);
-      }
+      if (s.first && ++itemNo + 1 < itemCount)
+        loadQ(itemNo + 1);
       if (t >= kv)
         cb.wait(loader, kKVFree);
       int64_t hk = s.h / (H / Hkv);
@@ -389,7 +410,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       const Step &s = steps[t];
       cb.wait(tensor, kKVFull);
       if (s.first)
-        cb.wait(tensor, kQFull);
+        cb.wait(tensor, prescale ? kQScaled : kQFull);
       MatmulCmd mm;
       mm.m = static_cast<uint32_t>(s.nq);
       mm.n = static_cast<uint32_t>(s.nk);
@@ -397,7 +418,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       mm.inType = type;
       mm.outType = DType::F32;
       mm.transposeB = true;
-      mm.a = qSlot[itemOf[t] % 2];
+      mm.a = qSlot[itemOf[t] % 3];
       mm.lda = static_cast<uint32_t>(D * e);
       mm.b = kSlot[t % kv];
       mm.ldb = static_cast<uint32_t>(D * e);
@@ -438,10 +459,24 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     // instead of waiting for it.
     int cur = 0;
     std::function<void()> pendingFinish;
+    // Q scaled in place (exact: a power of two) one item ahead, so the
+    // scores need no scaling pass.
+    auto scaleQ = [&](int64_t w) {
+      if (!prescale || w >= itemCount)
+        return;
+      uint32_t n = static_cast<uint32_t>(steps[firstOf[w]].nq * D);
+      cb.wait(vector, kQFull);
+      vec(cb, VecOp::Scale, 1, n, {qSlot[w % 3], n * e, type},
+          {qSlot[w % 3], n * e, type}, {}, Broadcast::None, float(scale), 0);
+      cb.signal(vector, kQScaled);
+    };
+    scaleQ(0);
     for (int64_t t = 0; t < T; ++t) {
       const Step &s = steps[t];
       uint32_t r = static_cast<uint32_t>(s.nq), c = static_cast<uint32_t>(s.nk);
       int64_t w = itemOf[t];
+      if (s.first)
+        scaleQ(w + 1);
       // Score and probability tiles are packed at pitch nk.
       VecOperand S{sSlot[t % 2], c * 4, DType::F32};
       VecOperand P{pSlot[t % 2], c * e, type};
@@ -468,7 +503,8 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
             alpha, beta);
       };
       cb.wait(vector, kSFull);
-      tileOp(VecOp::Scale, S, S, float(scale), 0);
+      if (!prescale)
+        tileOp(VecOp::Scale, S, S, float(scale), 0);
       if (causal) {
         // Keys past the query's position become -inf (before the mask, so
         // a -inf mask never meets 0 * inf).
@@ -550,7 +586,8 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     cb.wait(loader, kKVFree, lastSteps);
     if (mask)
       cb.wait(loader, kMaskFree, lastSteps);
-    cb.wait(loader, kQFree, lastItems);
+    cb.wait(loader, kQFree,
+            static_cast<uint32_t>(std::min<int64_t>(itemCount, 3)));
     cb.wait(vector, kOFree, lastItems);
   }
 }
