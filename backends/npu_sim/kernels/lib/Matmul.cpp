@@ -738,7 +738,7 @@ bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
                                  uint64_t own, uint64_t region,
                                  uint64_t &regionAt) {
   // Kernels that may host the loads, counting back from the previous one.
-  constexpr size_t kPrefetchDepth = 4;
+  constexpr size_t kPrefetchDepth = 8;
   // Share of a host's estimated duration its DRAM can give to prefetches.
   constexpr double kSpareShare = 0.85;
   if (records.empty())
