@@ -50,10 +50,11 @@ func.func @resident_blocks_constant(%x: tensor<1024x768xbf16>) -> tensor<1024x76
   return %m : tensor<1024x768xbf16>
 }
 
-// Row ops pipeline two of everything; attention two Q and score blocks and
-// four K/V blocks (the loader runs two blocks ahead of the scores).
+// Row ops pipeline two of everything; attention three Q blocks (Q is
+// scaled one item ahead), four K/V blocks (the loader runs two blocks
+// ahead of the scores) and two score blocks.
 // CHECK-LABEL: func.func @attention_and_norm
-// CHECK: gaon_graph.attention {{.*}}split = heads, cores = 8, buffers = [2, 4, 2]>
+// CHECK: gaon_graph.attention {{.*}}split = heads, cores = 8, buffers = [3, 4, 2]>
 // CHECK: gaon_graph.rms_norm {{.*}}split = rows, cores = 8, buffers = [2, 2]>
 func.func @attention_and_norm(%q: tensor<1x12x128x64xbf16>, %k: tensor<1x12x128x64xbf16>, %v: tensor<1x12x128x64xbf16>, %x: tensor<128x768xbf16>, %s: tensor<768xbf16>) -> (tensor<1x12x128x64xbf16>, tensor<128x768xbf16>) {
   %o = gaon_graph.attention %q, %k, %v {scale = 0.125 : f64} : (tensor<1x12x128x64xbf16>, tensor<1x12x128x64xbf16>, tensor<1x12x128x64xbf16>) -> tensor<1x12x128x64xbf16>

@@ -149,7 +149,7 @@ TEST(Schedule, ExplicitAttentionAndRows) {
   s.tile = {8, 16};
   s.split = Split::Heads;
   s.cores = 1;
-  s.buffers = {2, 2, 2};
+  s.buffers = {3, 2, 2}; // two K/V slots
   h.emitter.attention(q, k, v, nullptr, 0.25, true, o2, &s);
   Tensor x = h.input(DType::F32, {37, 24});
   Tensor r1 = h.alloc(DType::F32, {37, 24}), r2 = h.alloc(DType::F32, {37, 24});

@@ -172,13 +172,15 @@ void planAttention(const ChipDesc &chip, const AttentionProblem &p,
                      std::to_string(need) +
                      " scratchpad bytes per core; chip " + chip.name + " has " +
                      std::to_string(chip.scratchpad.bytes));
-  // The online softmax pipelines two of everything; K/V (and mask) blocks
-  // get four slots where they fit, so the loader runs two blocks ahead of
-  // the scores (one slot ahead, each block's load waited for a P V).
+  // The online softmax pipelines two score and output blocks; Q gets three
+  // slots (the vector unit scales Q one item ahead of its scores); K/V
+  // (and mask) blocks get four where they fit, so the loader runs two
+  // blocks ahead of the scores (one slot ahead, each block's load waited
+  // for a P V).
   int64_t kv = footprint(a, s.tile[0], s.tile[1], 4) <= chip.scratchpad.bytes
                    ? 4
                    : 2;
-  s.buffers = {2, kv, 2};
+  s.buffers = {3, kv, 2};
 }
 
 } // namespace detail
@@ -200,10 +202,10 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
                                              out});
   if (sched.tile.size() != 2 || sched.tile[0] < 1 || sched.tile[1] < 1 ||
       sched.split != Split::Heads ||
-      sched.buffers.size() != 3 || sched.buffers[0] != 2 ||
+      sched.buffers.size() != 3 || sched.buffers[0] != 3 ||
       sched.buffers[2] != 2 || sched.buffers[1] < 2 || sched.buffers[1] > 8)
     fail(kernel, "the schedule needs tile {query block, key block} >= 1, "
-                 "split heads and buffers {2, 2..8, 2}");
+                 "split heads and buffers {3, 2..8, 2}");
   const int64_t kv = sched.buffers[1];
   // Scale Q once per item instead of every score block when that is exact:
   // a power-of-two scale (1/8 for 64-wide heads), or fp32.
