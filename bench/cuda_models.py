@@ -407,7 +407,7 @@ def run(args):
         with open(report) as f:
             rep = json.load(f)
         for line in r.stderr.splitlines():
-            if line.startswith("gaon cuda: matmul"):  # matmul_log=1
+            if line.startswith("gaon cuda: "):  # matmul_log=1 or 2
                 print("  " + line, flush=True)
         if args.gaon_only:
             g = rep["device_s_median"] / args.replays
@@ -483,7 +483,10 @@ def profile_kernels(gaon_run, art, ids, mask, out_dir, device_options):
     import csv
     import io
     extra = [a for o in device_options for a in ("--device-option", o)]
-    r = subprocess.run(["ncu", "--metrics", "gpu__time_duration.sum", "--csv",
+    # Clocks and caches as in a normal run: ncu's defaults (base clocks,
+    # caches flushed before every kernel) inflate short kernels.
+    r = subprocess.run(["ncu", "--clock-control", "none", "--cache-control",
+                        "none", "--metrics", "gpu__time_duration.sum", "--csv",
                         "--print-units", "base", gaon_run, art, "--input",
                         "input_ids=" + ids, "--input", "attention_mask=" + mask,
                         "--device-option", "graphs=0", *extra, "--warmup", "1",

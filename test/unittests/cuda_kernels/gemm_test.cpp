@@ -93,8 +93,9 @@ TEST_P(GemmKernel, MatchesReference) {
   Module *m = gemmModule(drv);
   ASSERT_TRUE(m->ok()) << m->error();
   const GemmProblem &p = GetParam().problem;
+  const GemmData original = makeGemmData(p);
   for (int splits : {1, 4, 12}) {
-    GemmData data = makeGemmData(p);
+    GemmData data = original;
     DeviceBuffer a(drv, data.a.size() * 2, data.a.data()),
         b(drv, data.b.size() * 2, data.b.data()),
         bias(drv, data.bias.size() * 2, data.bias.data()),

@@ -310,15 +310,17 @@ gaon_status_code_t parseOptions(const gaon_device_options_t *options,
                     "device option matmul_split_k must be 0 or 1, got '" +
                         value + "'");
     } else if (key == "matmul_gaon_gemm") {
-      if (!parseBool(value, &device.matmulGaonGemm))
+      if (!parseUnsigned(value, &number) || number > 2)
         return fail(GAON_INVALID_ARGUMENT,
-                    "device option matmul_gaon_gemm must be 0 or 1, got '" +
+                    "device option matmul_gaon_gemm must be 0, 1 or 2, got '" +
                         value + "'");
+      device.matmulGaonGemm = static_cast<uint32_t>(number);
     } else if (key == "matmul_log") {
-      if (!parseBool(value, &device.matmulLog))
+      if (!parseUnsigned(value, &number) || number > 2)
         return fail(GAON_INVALID_ARGUMENT,
-                    "device option matmul_log must be 0 or 1, got '" + value +
-                        "'");
+                    "device option matmul_log must be 0, 1 or 2, got '" +
+                        value + "'");
+      device.matmulLog = static_cast<uint32_t>(number);
     } else if (key == "replays") {
       if (!parseUnsigned(value, &number) || number == 0 || number > 100000)
         return fail(GAON_INVALID_ARGUMENT,

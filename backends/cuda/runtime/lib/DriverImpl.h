@@ -50,10 +50,12 @@ struct CudaDevice {
   /// With tuning: also time split-K variants of the candidates that allow
   /// them (MatmulAlgos.h).
   bool matmulSplitK = true;
-  /// Print each chosen algorithm to stderr (for tuning work).
-  bool matmulLog = false;
-  /// With tuning: also time the split-K GEMM kernels (HandWrittenKernels.h).
-  bool matmulGaonGemm = true;
+  /// Print each chosen algorithm (1), and every candidate's time (2), to
+  /// stderr (for tuning work).
+  uint32_t matmulLog = 0;
+  /// With tuning: also time the split-K GEMM kernels (HandWrittenKernels.h)
+  /// (1), or time only them where they apply (2, for studying the kernel).
+  uint32_t matmulGaonGemm = 1;
 
   /// Host <-> device copies and memsets: a non-blocking stream of its own,
   /// synchronized by each call, so that nothing ever uses the legacy default

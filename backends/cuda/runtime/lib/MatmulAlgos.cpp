@@ -260,8 +260,7 @@ std::vector<Candidate> cublasLtCandidates(
 constexpr int kGemmSplits[] = {1, 2, 3, 4, 6, 8, 12, 16};
 
 /// Gaon's GEMM kernels for `p`: every tile shape and split that launches
-/// at most 4 CTAs per SM (splitting only while the tiles alone leave SMs
-/// idle) within the workspace.
+/// at most 4 CTAs per SM within the workspace.
 void addGemmCandidates(CudaDevice &device, const MatmulProblem &p,
                        std::vector<Candidate> *candidates) {
   if (!p.gemmEligible || !ensureGemmKernels(device).empty())
@@ -277,7 +276,7 @@ void addGemmCandidates(CudaDevice &device, const MatmulProblem &p,
           launch.counters > kGemmCounters)
         continue;
       const int64_t tiles = int64_t(launch.grid[0]) * launch.grid[1];
-      if (tiles * splits > 4 * sms || (splits > 1 && tiles >= sms))
+      if (tiles * splits > 4 * sms)
         continue;
       Candidate c;
       c.choice.gemmTile = tile;
@@ -320,6 +319,15 @@ std::string timeCandidates(CudaDevice &device, CUstream stream,
     std::nth_element(times.begin(), times.begin() + kTimedRuns / 2,
                      times.end());
     double median = times[kTimedRuns / 2];
+    if (device.matmulLog >= 2)
+      std::fprintf(
+          stderr, "gaon cuda:   candidate %s: %.2f us\n",
+          candidate.choice.gemmTile >= 0
+              ? ("gaon gemm tile " + std::to_string(candidate.choice.gemmTile) +
+                 " split " + std::to_string(candidate.choice.gemmSplits))
+                    .c_str()
+              : "cublasLt",
+          median);
     if (best < 0 || median < best) {
       best = median;
       int offered = out->candidates;
@@ -350,8 +358,14 @@ std::string chooseMatmulAlgo(CudaDevice &device, const MatmulProblem &problem,
     addSplitKVariants(device, problem, &candidates);
   std::vector<Candidate> all = cublasLtCandidates(device, problem, candidates);
 #ifdef GAON_CUDA_HAVE_KERNELS
-  if (device.matmulTuning && device.matmulGaonGemm)
-    addGemmCandidates(device, problem, &all);
+  if (device.matmulTuning && device.matmulGaonGemm) {
+    std::vector<Candidate> gemms;
+    addGemmCandidates(device, problem, &gemms);
+    if (device.matmulGaonGemm == 2 && !gemms.empty())
+      all.clear();
+    for (Candidate &c : gemms)
+      all.push_back(std::move(c));
+  }
 #endif
   ChosenMatmulAlgo chosen = all.front().choice;
   chosen.candidates = static_cast<int>(all.size());
