@@ -52,11 +52,12 @@ func.func @long_attention(%q: tensor<1x12x2048x64xbf16>, %k: tensor<1x12x2048x64
   return %o : tensor<1x12x2048x64xbf16>
 }
 
-// Row ops: an even share of rows per core (1024 / 8), at most ~32k
-// elements per tile (32768 / 768 = 42 rows).
+// Row ops: an even share of rows per core (1024 / 8), at most ~8k
+// elements per tile (8192 / 128 = 64 rows, 8192 / 768 = 10 rows): small
+// tiles pipeline finely.
 // CHECK-LABEL: func.func @row_ops
-// CHECK: gaon_graph.softmax {{.*}}#gaon_npu.schedule<tile = [128]>
-// CHECK: gaon_graph.layer_norm {{.*}}#gaon_npu.schedule<tile = [42]>
+// CHECK: gaon_graph.softmax {{.*}}#gaon_npu.schedule<tile = [64]>
+// CHECK: gaon_graph.layer_norm {{.*}}#gaon_npu.schedule<tile = [10]>
 func.func @row_ops(%x: tensor<1024x128xf32>, %y: tensor<1024x768xf32>, %s: tensor<768xf32>) -> (tensor<1024x128xf32>, tensor<1024x768xf32>) {
   %a = gaon_graph.softmax %x {axis = 1 : i64} : tensor<1024x128xf32>
   %n = gaon_graph.layer_norm %y, %s {axis = 1 : i64, epsilon = 1.0e-5 : f64} : (tensor<1024x768xf32>, tensor<768xf32>) -> tensor<1024x768xf32>

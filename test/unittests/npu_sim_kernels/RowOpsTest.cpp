@@ -105,7 +105,8 @@ namespace {
 // core 128 rows x 3 lane groups x 7 full-row ops = 2,688 cycles. The row
 // statistics (mean, variance, 1 / sqrt) are rows x 1 columns issued as one
 // row each, so they add a few groups per tile instead of 4 per row (one
-// row at a time: 512 more cycles per core). 3,695 cycles measured.
+// row at a time: 512 more cycles per core). 3,186 cycles measured with the
+// planner's 10-row tiles (3,695 with 42-row tiles).
 TEST(RowOps, LayerNormStatisticsAsRowsRngd) {
   Harness h("rngd");
   Tensor x = h.alloc(DType::BF16, {1024, 768}),
@@ -114,7 +115,7 @@ TEST(RowOps, LayerNormStatisticsAsRowsRngd) {
   h.emitter.layerNorm(x, g, &bias, 1e-5, y);
   Report r = h.run(/*functional=*/false);
   std::printf("layer norm 1024 x 768 bf16 on rngd: %.0f cycles\n", r.cycles);
-  EXPECT_LE(r.cycles, 4000);
+  EXPECT_LE(r.cycles, 3500);
 }
 
 } // namespace
