@@ -55,7 +55,9 @@ struct CudaDevice {
   uint32_t matmulLog = 0;
   /// With tuning: also time the split-K GEMM kernels (HandWrittenKernels.h)
   /// (1), or time only them where they apply (2, for studying the kernel).
-  uint32_t matmulGaonGemm = 1;
+  /// Off by default: on the H100 they are 2-3x slower than cuBLASLt
+  /// (docs/cuda-gemm-kernel.md).
+  uint32_t matmulGaonGemm = 0;
 
   /// Host <-> device copies and memsets: a non-blocking stream of its own,
   /// synchronized by each call, so that nothing ever uses the legacy default

@@ -23,10 +23,15 @@ namespace gaon::cuda::detail {
 
 struct CudaDevice;
 
-/// One loaded fatbin and the functions looked up in it so far.
+/// One loaded fatbin and the functions looked up in it so far, with the
+/// dynamic shared memory each is opted into.
 struct KernelModule {
+  struct Function {
+    CUfunction function = nullptr;
+    uint32_t sharedOptIn = 48 * 1024;
+  };
   CUmodule module = nullptr;
-  std::map<std::string, CUfunction> functions;
+  std::map<std::string, Function> functions;
 };
 
 /// Loads `fatbin` into `kernels` unless already loaded; "" or why not
@@ -34,8 +39,9 @@ struct KernelModule {
 std::string ensureKernelModule(CudaDevice &device, KernelModule &kernels,
                                const unsigned char *fatbin, const char *what);
 
-/// The kernel `name` of a loaded module, opted into the most dynamic shared
-/// memory the device allows; fails when `sharedBytes` exceeds that.
+/// The kernel `name` of a loaded module, opted into `sharedBytes` of
+/// dynamic shared memory (never less than before); fails when the device
+/// allows less.
 std::string kernelFunction(CudaDevice &device, KernelModule &kernels,
                            const char *name, uint32_t sharedBytes,
                            CUfunction *out);

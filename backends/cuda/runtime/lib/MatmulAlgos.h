@@ -15,7 +15,7 @@
 // vets each variant and sizes its workspace); the fastest variant wins like
 // any other candidate.
 //
-// With matmul_gaon_gemm=1 (the default) Gaon's own split-K GEMM kernels
+// With matmul_gaon_gemm=1 (off by default) Gaon's own split-K GEMM kernels
 // (backends/cuda/kernels/gemm.cu) are candidates too, for the matmuls they
 // handle (one batch, f16/bf16, A not transposed, aligned): each tile shape
 // split 1..16 ways, timed like the cuBLASLt algorithms.
