@@ -4,7 +4,7 @@
 // Weight streaming: A resident (one slot, loaded once), B in four slots
 // over the two DMA engines, two fp32 C slots.
 // CHECK-LABEL: func.func @weight_streaming
-// CHECK: #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8, buffers = [1, 4, 2]>
+// CHECK: #gaon_npu.schedule<tile = [128, 128, 128], split = cols, cores = 8, buffers = [1, 4, 2]>
 func.func @weight_streaming(%x: tensor<128x768xbf16>, %w: tensor<768x3072xbf16>) -> tensor<128x3072xbf16> {
   %m = gaon_graph.matmul %x, %w : (tensor<128x768xbf16>, tensor<768x3072xbf16>) -> tensor<128x3072xbf16>
   return %m : tensor<128x3072xbf16>
@@ -13,7 +13,7 @@ func.func @weight_streaming(%x: tensor<128x768xbf16>, %w: tensor<768x3072xbf16>)
 // Constant weights streamed past a resident A are prefetched: each core's
 // slice of B is loaded while the previous kernel finishes.
 // CHECK-LABEL: func.func @constant_weights
-// CHECK: #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 6, buffers = [1, 4, 2], prefetch = true>
+// CHECK: #gaon_npu.schedule<tile = [128, 128, 128], split = cols, cores = 6, buffers = [1, 4, 2], prefetch = true>
 func.func @constant_weights(%x: tensor<128x768xbf16>) -> tensor<128x768xbf16> {
   %w = gaon_graph.constant dense<1.0> : tensor<768x768xbf16>
   %m = gaon_graph.matmul %x, %w : (tensor<128x768xbf16>, tensor<768x768xbf16>) -> tensor<128x768xbf16>

@@ -4,7 +4,7 @@
 // One row block (128 tokens): the 24 column blocks are split across all 8
 // cores, each streaming its own slice of the weights.
 // CHECK-LABEL: func.func @weight_streaming
-// CHECK: #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8>
+// CHECK: #gaon_npu.schedule<tile = [128, 128, 128], split = cols, cores = 8>
 // UNTILED: error: gaon-npu-partition needs the op's tiles (run gaon-npu-tile first)
 func.func @weight_streaming(%x: tensor<128x768xbf16>, %w: tensor<768x3072xbf16>) -> tensor<128x3072xbf16> {
   %m = gaon_graph.matmul %x, %w : (tensor<128x768xbf16>, tensor<768x3072xbf16>) -> tensor<128x3072xbf16>

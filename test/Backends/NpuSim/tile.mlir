@@ -3,10 +3,11 @@
 // RUN: not gaon-opt --gaon-npu-tile %s 2>&1 | FileCheck %s --check-prefix=NOCHIP
 
 // A weight matmul with 128 tokens on RNGD (32 MiB scratchpad, 128x128
-// array, 8 cores): one m-block of all 128 rows, k two array folds deep, n
+// array, 8 cores): one m-block of all 128 rows, k one array fold deep
+// (weight streaming: the first matmul waits for a smaller first slice), n
 // narrowed to one fold so each of the 8 cores gets two column blocks.
 // CHECK-LABEL: func.func @weight_matmul
-// CHECK: gaon_npu.matmul {{.*}}gaon_npu.schedule = #gaon_npu.schedule<tile = [128, 128, 256]>
+// CHECK: gaon_npu.matmul {{.*}}gaon_npu.schedule = #gaon_npu.schedule<tile = [128, 128, 128]>
 func.func @weight_matmul(%x: tensor<128x768xbf16>, %w: tensor<768x3072xbf16>, %b: tensor<3072xbf16>) -> tensor<128x3072xbf16> {
   %m = gaon_npu.matmul %x, %w bias %b {activation = "gelu"} : (tensor<128x768xbf16>, tensor<768x3072xbf16>, tensor<3072xbf16>) -> tensor<128x3072xbf16>
   return %m : tensor<128x3072xbf16>

@@ -339,3 +339,22 @@ TEST(Schedule, PrefetchedFirstBlocks) {
 }
 
 } // namespace
+
+namespace {
+
+// Weight streaming (one row block, A resident) uses k-slices one array
+// fold deep; several row blocks keep two folds.
+TEST(Schedule, WeightStreamingSlicesOneFold) {
+  ChipDesc chip = loadChip("rngd");
+  MatmulProblem p{{0, DType::BF16, {128, 768}},
+                  {0, DType::BF16, {768, 3072}},
+                  {0, DType::BF16, {128, 3072}},
+                  {},
+                  /*constantB=*/true};
+  EXPECT_EQ(defaultSchedule(chip, p).tile, (std::vector<int64_t>{128, 128, 128}));
+  p.a.shape = {1024, 768};
+  p.out.shape = {1024, 3072};
+  EXPECT_EQ(defaultSchedule(chip, p).tile[2], 256);
+}
+
+} // namespace

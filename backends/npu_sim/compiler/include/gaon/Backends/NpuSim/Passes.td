@@ -142,7 +142,7 @@ def NpuTile : Pass<"gaon-npu-tile", "mlir::ModuleOp"> {
       %y = gaon_npu.matmul %x, %w : (tensor<128x768xbf16>, tensor<768x3072xbf16>) -> ...
     After:
       %y = gaon_npu.matmul %x, %w {gaon_npu.schedule =
-             #gaon_npu.schedule<tile = [128, 128, 256]>} : ...
+             #gaon_npu.schedule<tile = [128, 128, 128]>} : ...
   }];
   let dependentDialects = ["gaon::npu::NpuDialect"];
 }
@@ -157,9 +157,9 @@ def NpuPartition : Pass<"gaon-npu-partition", "mlir::ModuleOp"> {
     batch x head x query-block items, round-robin).
 
     Before:
-      #gaon_npu.schedule<tile = [128, 128, 256]>
+      #gaon_npu.schedule<tile = [128, 128, 128]>
     After:
-      #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8>
+      #gaon_npu.schedule<tile = [128, 128, 128], split = cols, cores = 8>
   }];
   let dependentDialects = ["gaon::npu::NpuDialect"];
 }
@@ -172,18 +172,21 @@ def NpuDoubleBuffer : Pass<"gaon-npu-double-buffer", "mlir::ModuleOp"> {
     (A = 1 keeps A resident: all of it when there is one row block, B then
     streaming in two slots per DMA engine; with several row blocks the
     block a core works on, two blocks deep, when they fit), attention [Q,
-    K/V, scores], row ops [in, out].
+    K/V, scores] = [3, 4, 2] (Q is scaled one item ahead; K/V load two
+    blocks ahead), row ops [in, out].
     Deeper buffering falls back to double buffering where it does not fit;
     a schedule that does not fit even then is an error naming the bytes.
-    A weight-streaming matmul whose B is a constant (no kernel writes it)
-    gets `prefetch = true` when each core's slice of B takes between
-    128 KiB and a quarter of the scratchpad: the kernel loads it while the
-    previous kernel finishes, before its own fence.
+    A matmul over a resident A whose B is a constant (no kernel writes it)
+    gets `prefetch = true` when each core's slice of B (one row block:
+    weight streaming) or first B block (several row blocks) takes between
+    128 KiB and a quarter of the scratchpad: the emitter loads it during
+    earlier kernels (the previous one and up to 7 before it, by their
+    spare DRAM time), before this kernel's fence.
 
     Before:
-      #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8>
+      #gaon_npu.schedule<tile = [128, 128, 128], split = cols, cores = 8>
     After:
-      #gaon_npu.schedule<tile = [128, 128, 256], split = cols, cores = 8,
+      #gaon_npu.schedule<tile = [128, 128, 128], split = cols, cores = 8,
                          buffers = [1, 4, 2]>
   }];
   let dependentDialects = ["gaon::npu::NpuDialect"];
