@@ -198,9 +198,10 @@ TEST(Matmul, RowChunkedEpilogueRngd) {
   auto bv = h.read(bias), rv = h.read(res);
   for (int64_t i = 0; i < M * N; ++i) {
     double x = mm[i] + bv[i % N];
-    mm[i] = 0.5 * x *
-                (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))) +
-            rv[i];
+    mm[i] =
+        0.5 * x *
+            (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))) +
+        rv[i];
   }
   EXPECT_LE(relL2(h.read(out), mm), tolerance(DType::BF16));
 }

@@ -109,8 +109,8 @@ namespace {
 // planner's 10-row tiles (3,695 with 42-row tiles).
 TEST(RowOps, LayerNormStatisticsAsRowsRngd) {
   Harness h("rngd");
-  Tensor x = h.alloc(DType::BF16, {1024, 768}),
-         g = h.alloc(DType::BF16, {768}), bias = h.alloc(DType::BF16, {768}),
+  Tensor x = h.alloc(DType::BF16, {1024, 768}), g = h.alloc(DType::BF16, {768}),
+         bias = h.alloc(DType::BF16, {768}),
          y = h.alloc(DType::BF16, {1024, 768});
   h.emitter.layerNorm(x, g, &bias, 1e-5, y);
   Report r = h.run(/*functional=*/false);

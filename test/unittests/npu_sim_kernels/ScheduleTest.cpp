@@ -351,7 +351,8 @@ TEST(Schedule, WeightStreamingSlicesOneFold) {
                   {0, DType::BF16, {128, 3072}},
                   {},
                   /*constantB=*/true};
-  EXPECT_EQ(defaultSchedule(chip, p).tile, (std::vector<int64_t>{128, 128, 128}));
+  EXPECT_EQ(defaultSchedule(chip, p).tile,
+            (std::vector<int64_t>{128, 128, 128}));
   p.a.shape = {1024, 768};
   p.out.shape = {1024, 3072};
   EXPECT_EQ(defaultSchedule(chip, p).tile[2], 256);

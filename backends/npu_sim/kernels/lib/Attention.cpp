@@ -96,8 +96,7 @@ AttnShape analyze(const ChipDesc &chip, const Tensor &q, const Tensor &k,
 
 /// Scratchpad bytes per core: three Q slots, two of the other blocks,
 /// `kv` of the K, V and mask blocks.
-uint64_t footprint(const AttnShape &a, int64_t tq, int64_t tk,
-                   int64_t kv = 2) {
+uint64_t footprint(const AttnShape &a, int64_t tq, int64_t tk, int64_t kv = 2) {
   return 3 * tq * a.D * a.e +
          2 * (tq * tk * 4 + tq * tk * a.e + tq * a.Dv * 4 + tq * a.Dv * a.eo) +
          kv * (tk * a.D * a.e + tk * a.Dv * a.e +
@@ -177,9 +176,8 @@ void planAttention(const ChipDesc &chip, const AttentionProblem &p,
   // (and mask) blocks get four where they fit, so the loader runs two
   // blocks ahead of the scores (one slot ahead, each block's load waited
   // for a P V).
-  int64_t kv = footprint(a, s.tile[0], s.tile[1], 4) <= chip.scratchpad.bytes
-                   ? 4
-                   : 2;
+  int64_t kv =
+      footprint(a, s.tile[0], s.tile[1], 4) <= chip.scratchpad.bytes ? 4 : 2;
   s.buffers = {3, kv, 2};
 }
 
@@ -201,9 +199,9 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
                                                   : std::nullopt,
                                              out});
   if (sched.tile.size() != 2 || sched.tile[0] < 1 || sched.tile[1] < 1 ||
-      sched.split != Split::Heads ||
-      sched.buffers.size() != 3 || sched.buffers[0] != 3 ||
-      sched.buffers[2] != 2 || sched.buffers[1] < 2 || sched.buffers[1] > 8)
+      sched.split != Split::Heads || sched.buffers.size() != 3 ||
+      sched.buffers[0] != 3 || sched.buffers[2] != 2 || sched.buffers[1] < 2 ||
+      sched.buffers[1] > 8)
     fail(kernel, "the schedule needs tile {query block, key block} >= 1, "
                  "split heads and buffers {3, 2..8, 2}");
   const int64_t kv = sched.buffers[1];
@@ -273,9 +271,9 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
   std::vector<uint64_t> qSlot;
   for (int i = 0; i < 3; ++i)
     qSlot.push_back(spm.take(tq * D * e));
-  auto sSlot = pair(tq * tk * 4),
-       pSlot = pair(tq * tk * e), oSlot = pair(tq * Dv * 4),
-       ooSlot = pair(tq * Dv * eo), mSlot = pair(tq * 4);
+  auto sSlot = pair(tq * tk * 4), pSlot = pair(tq * tk * e),
+       oSlot = pair(tq * Dv * 4), ooSlot = pair(tq * Dv * eo),
+       mSlot = pair(tq * 4);
   std::vector<uint64_t> maskSlot(kv, 0);
   if (mask)
     maskSlot = ring((maskCol ? tq : tq * tk) * em);
@@ -306,9 +304,8 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
   std::vector<int64_t> order(items);
   for (int64_t i = 0; i < items; ++i)
     order[i] = i;
-  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
-    return costOf(x) > costOf(y);
-  });
+  std::stable_sort(order.begin(), order.end(),
+                   [&](int64_t x, int64_t y) { return costOf(x) > costOf(y); });
   std::vector<std::vector<int64_t>> itemsOf(useCores);
   std::vector<int64_t> load(useCores, 0);
   for (int64_t item : order) {
@@ -355,11 +352,11 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       const Step &s = steps[firstOf[w]];
       if (w >= 3)
         cb.wait(loader, kQFree);
-      headRows(cb, 0, cb.spm(qSlot[w % 3]),
-               MemRef::dram(q.addr +
-                            (s.b * qs.batch + s.h * qs.head + s.q0 * qs.row) *
-                                e),
-               D, e, s.nq, qs.row, false);
+      headRows(
+          cb, 0, cb.spm(qSlot[w % 3]),
+          MemRef::dram(q.addr +
+                       (s.b * qs.batch + s.h * qs.head + s.q0 * qs.row) * e),
+          D, e, s.nq, qs.row, false);
       cb.signal(loader, kQFull);
     };
 
@@ -566,15 +563,15 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
           if (w >= 2)
             cb.wait(vector, kOFree);
           vec(cb, VecOp::Mul, r, static_cast<uint32_t>(Dv),
-              {ooSlot[w % 2], static_cast<uint32_t>(Dv * eo), out.dtype}, O, inv,
-              Broadcast::Col);
+              {ooSlot[w % 2], static_cast<uint32_t>(Dv * eo), out.dtype}, O,
+              inv, Broadcast::Col);
           cb.signal(vector, kODone);
 
           cb.wait(storer, kODone);
           headRows(cb, storer.index,
-                   MemRef::dram(out.addr + (s.b * os.batch + s.h * os.head +
-                                            s.q0 * os.row) *
-                                               eo),
+                   MemRef::dram(
+                       out.addr +
+                       (s.b * os.batch + s.h * os.head + s.q0 * os.row) * eo),
                    cb.spm(ooSlot[w % 2]), Dv, eo, s.nq, os.row, true);
           cb.signal(storer, kOFree);
         };

@@ -218,10 +218,10 @@ Tiles tilesOf(const Schedule &s) { return {s.tile[0], s.tile[1], s.tile[2]}; }
 /// writes the output slot in its dtype (rounded once, no separate cast
 /// unless there is no op). Waits for the output slot (kOFree) just before
 /// writing it when `reuse`.
-void emitEpilogueOps(const Ctx &ctx, const std::string &kernel,
-                     CoreBuilder &cb, const Epilogue &ep, uint32_t vr,
-                     uint32_t vc, VecOperand c, VecOperand bias,
-                     VecOperand res, VecOperand o, bool reuse) {
+void emitEpilogueOps(const Ctx &ctx, const std::string &kernel, CoreBuilder &cb,
+                     const Epilogue &ep, uint32_t vr, uint32_t vc, VecOperand c,
+                     VecOperand bias, VecOperand res, VecOperand o,
+                     bool reuse) {
   UnitRef vector = UnitRef::vector();
   enum class Step { Scale, Bias, Act, Residual };
   std::vector<Step> steps;
@@ -268,7 +268,8 @@ void emitEpilogueOps(const Ctx &ctx, const std::string &kernel,
 uint64_t chunkedFootprint(const ChipDesc &chip, const MatmulShape &sh,
                           const Tiles &t, int64_t cr) {
   uint64_t total = 2 * uint64_t(t.tm) * sh.K * sh.e +
-                   2 * uint64_t(sh.K) * t.tn * sh.e + 2 * uint64_t(cr) * t.tn * 4;
+                   2 * uint64_t(sh.K) * t.tn * sh.e +
+                   2 * uint64_t(cr) * t.tn * 4;
   if (sh.epilogue)
     total += 2 * (uint64_t(cr) * t.tn * (sh.eo + sh.er) +
                   std::max<uint64_t>(t.tn, chip.vector.lanes) * sh.eb);
@@ -588,7 +589,8 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
       // work, the DRAM traffic (A once per row block a core meets, B once
       // per tile, C and the residual once), whichever is largest, plus the
       // first loads and the last chunk's epilogue.
-      double pack = std::max(1.0, std::floor(macs / (double(tu.rows) * tu.cols)));
+      double pack =
+          std::max(1.0, std::floor(macs / (double(tu.rows) * tu.cols)));
       double rate = chip.dramBytesPerCycle();
       auto cost = [&](const Tiles &c) {
         int64_t mB = sh.batches * ceilDiv(M, c.tm), nB = ceilDiv(N, c.tn);
@@ -608,17 +610,15 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
         }
         double bytes = aLoads * c.tm * K * sh.e + double(n) * K * c.tn * sh.e +
                        double(M) * N * (sh.eo + sh.er) * sh.batches;
-        double startup =
-            double(c.tm + c.tn) * c.tk * sh.e * std::min<double>(n, cores) /
-            rate;
+        double startup = double(c.tm + c.tn) * c.tk * sh.e *
+                         std::min<double>(n, cores) / rate;
         // With an activation, tiles over resident A blocks run in row
         // chunks of one array height: only the last chunk's epilogue is
         // exposed.
-        double tail =
-            double(p.epilogue.activation != Activation::None
-                       ? std::min<int64_t>(c.tm, tu.rows)
-                       : c.tm) *
-            std::ceil(double(c.tn) / chip.vector.lanes) * epGroup;
+        double tail = double(p.epilogue.activation != Activation::None
+                                 ? std::min<int64_t>(c.tm, tu.rows)
+                                 : c.tm) *
+                      std::ceil(double(c.tn) / chip.vector.lanes) * epGroup;
         return std::max({perCore * tensor, perCore * vec, bytes / rate}) +
                tail + startup;
       };
@@ -816,8 +816,8 @@ bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
       size_t host = hosts[j];
       done += share[j];
       size_t to = j == 0 ? n
-                         : std::min<size_t>(n, size_t(std::llround(
-                                                   done / totalBytes * n)));
+                         : std::min<size_t>(
+                               n, size_t(std::llround(done / totalBytes * n)));
       if (to <= from)
         continue;
       size_t begin = records[host].start[core],
@@ -869,7 +869,8 @@ bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
       // back so earlier positions stay valid.
       size_t count = to - from, slots = positions.size();
       for (size_t p = slots; p-- > 0;) {
-        size_t lo = from + count * p / slots, hi = from + count * (p + 1) / slots;
+        size_t lo = from + count * p / slots,
+               hi = from + count * (p + 1) / slots;
         std::vector<Instr> loads;
         for (size_t c = lo; c < hi; ++c) {
           DmaCmd d = chunks[core][c];
@@ -945,11 +946,10 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   bool prefetched = false;
   if (sched.prefetch && aResident && mTiles == 1 && !records.empty() &&
       total > 0)
-    prefetched = prefetchWeights(b, bOff[0], K, N, t.tk, t.tn, e, total,
-                                 mTiles, nTiles, sched.split == Split::Cols,
-                                 useCores,
-                                 footprint(chipDesc, sh, t, 1, 0, 2), region,
-                                 regionAt);
+    prefetched =
+        prefetchWeights(b, bOff[0], K, N, t.tk, t.tn, e, total, mTiles, nTiles,
+                        sched.split == Split::Cols, useCores,
+                        footprint(chipDesc, sh, t, 1, 0, 2), region, regionAt);
   auto blockAt = [&](int64_t localItem) {
     return regionAt + uint64_t(localItem) * blockBytes;
   };
@@ -989,9 +989,9 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // With a prefetched region at the top, this kernel's buffers go below it
   // (the region itself is tracked with the prefetches, not in spmUse).
   SpmAlloc spm{kernel,
-               prefetched         ? regionAt
+               prefetched        ? regionAt
                : firstFromRegion ? firstAt
-                                  : chipDesc.scratchpad.bytes,
+                                 : chipDesc.scratchpad.bytes,
                0, ctx.use};
   if (chunked) {
     emitRowChunked(ctx, kernel, sh, t, useCores, a, b, out, ep, spm,

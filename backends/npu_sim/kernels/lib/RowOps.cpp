@@ -259,23 +259,23 @@ void StreamEmitter::layerNorm(const Tensor &in, const Tensor &scale,
   beginKernel();
   float invL = 1.0f / float(in.shape.empty() ? 1 : in.shape.back());
   bool hasBias = bias != nullptr;
-  emitRowKernel(
-      ctx, RowKind::LayerNorm, in, out, &scale, bias, schedule,
-      [=](CoreBuilder &b, const RowTile &t) {
-        uint32_t r = t.rows, c = t.cols;
-        vec(b, VecOp::ReduceSum, r, c, t.colA, t.in);
-        colOp(b, VecOp::Scale, r, t.colA, t.colA, invL, 0);
-        vec(b, VecOp::Sub, r, c, t.x, t.in, t.colA, Broadcast::Col);
-        vec(b, VecOp::Mul, r, c, t.y, t.x, t.x);
-        vec(b, VecOp::ReduceSum, r, c, t.colB, t.y);
-        colOp(b, VecOp::Scale, r, t.colB, t.colB, invL, float(eps));
-        colOp(b, VecOp::Rsqrt, r, t.colB, t.colB);
-        vec(b, VecOp::Mul, r, c, t.x, t.x, t.colB, Broadcast::Col);
-        vec(b, VecOp::Mul, r, c, hasBias ? t.x : t.out, t.x, t.scale,
-            Broadcast::Row);
-        if (hasBias)
-          vec(b, VecOp::Add, r, c, t.out, t.x, t.bias, Broadcast::Row);
-      });
+  emitRowKernel(ctx, RowKind::LayerNorm, in, out, &scale, bias, schedule,
+                [=](CoreBuilder &b, const RowTile &t) {
+                  uint32_t r = t.rows, c = t.cols;
+                  vec(b, VecOp::ReduceSum, r, c, t.colA, t.in);
+                  colOp(b, VecOp::Scale, r, t.colA, t.colA, invL, 0);
+                  vec(b, VecOp::Sub, r, c, t.x, t.in, t.colA, Broadcast::Col);
+                  vec(b, VecOp::Mul, r, c, t.y, t.x, t.x);
+                  vec(b, VecOp::ReduceSum, r, c, t.colB, t.y);
+                  colOp(b, VecOp::Scale, r, t.colB, t.colB, invL, float(eps));
+                  colOp(b, VecOp::Rsqrt, r, t.colB, t.colB);
+                  vec(b, VecOp::Mul, r, c, t.x, t.x, t.colB, Broadcast::Col);
+                  vec(b, VecOp::Mul, r, c, hasBias ? t.x : t.out, t.x, t.scale,
+                      Broadcast::Row);
+                  if (hasBias)
+                    vec(b, VecOp::Add, r, c, t.out, t.x, t.bias,
+                        Broadcast::Row);
+                });
 }
 
 void StreamEmitter::rmsNorm(const Tensor &in, const Tensor &scale, double eps,
@@ -289,8 +289,7 @@ void StreamEmitter::rmsNorm(const Tensor &in, const Tensor &scale, double eps,
                   uint32_t r = t.rows, c = t.cols;
                   vec(b, VecOp::Mul, r, c, t.x, t.in, t.in);
                   vec(b, VecOp::ReduceSum, r, c, t.colB, t.x);
-                  colOp(b, VecOp::Scale, r, t.colB, t.colB, invL,
-                        float(eps));
+                  colOp(b, VecOp::Scale, r, t.colB, t.colB, invL, float(eps));
                   colOp(b, VecOp::Rsqrt, r, t.colB, t.colB);
                   vec(b, VecOp::Mul, r, c, t.x, t.in, t.colB, Broadcast::Col);
                   vec(b, VecOp::Mul, r, c, t.out, t.x, t.scale, Broadcast::Row);
