@@ -231,7 +231,6 @@ __device__ __forceinline__ void gemm(const GemmParams &p) {
       }
   __syncthreads();
 
-  const float *partials = nullptr; // the other slices' tiles, when split
   const int tile = blockIdx.y * gridDim.x + blockIdx.x;
   const int tiles = gridDim.x * gridDim.y;
   auto partialOf = [&](int s) {
@@ -261,7 +260,6 @@ __device__ __forceinline__ void gemm(const GemmParams &p) {
     if (!*last)
       return;
     __threadfence();
-    partials = partialOf(0);
   }
 
   const T *bias =
@@ -275,7 +273,7 @@ __device__ __forceinline__ void gemm(const GemmParams &p) {
     if (row >= p.m || col >= p.n)
       continue;
     float v[2] = {tileC[r * LDC + c], tileC[r * LDC + c + 1]};
-    if (partials) {
+    if (splits > 1) {
       // Sum in slice order whoever arrived last: deterministic results.
       v[0] = v[1] = 0.0f;
       for (int s = 0; s < splits; ++s)

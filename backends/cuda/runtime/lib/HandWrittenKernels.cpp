@@ -60,6 +60,22 @@ std::string kernelFunction(CudaDevice &device, KernelModule &kernels,
   return "";
 }
 
+std::string launchKernel(CudaDevice &device, KernelModule &kernels,
+                         const char *name, const uint32_t (&grid)[3],
+                         const uint32_t (&block)[3], uint32_t sharedBytes,
+                         void *params, CUstream stream) {
+  CUfunction function = nullptr;
+  if (std::string error =
+          kernelFunction(device, kernels, name, sharedBytes, &function);
+      !error.empty())
+    return error;
+  void *kernelParams[] = {params};
+  CUresult r = device.cu->cuLaunchKernel(
+      function, grid[0], grid[1], grid[2], block[0], block[1], block[2],
+      sharedBytes, stream, kernelParams, nullptr);
+  return r == CUDA_SUCCESS ? "" : cuFailure(device, "cuLaunchKernel", r);
+}
+
 #ifdef GAON_CUDA_HAVE_KERNELS
 std::string ensureGemmKernels(CudaDevice &device) {
   if (std::string error = ensureKernelModule(device, device.gemmKernels,
@@ -91,20 +107,10 @@ std::string launchGemm(CudaDevice &device,
     return "the GEMM needs " + std::to_string(launch.workspaceBytes) +
            " bytes of workspace and " + std::to_string(launch.counters) +
            " counters";
-  CUfunction function = nullptr;
-  if (std::string error =
-          kernelFunction(device, device.gemmKernels, launch.kernel,
-                         launch.sharedBytes, &function);
-      !error.empty())
-    return error;
   params.workspace = device.workspace;
   params.counters = device.gemmCounters;
-  void *kernelParams[] = {&params};
-  CUresult r = device.cu->cuLaunchKernel(
-      function, launch.grid[0], launch.grid[1], launch.grid[2], launch.block[0],
-      launch.block[1], launch.block[2], launch.sharedBytes, stream,
-      kernelParams, nullptr);
-  return r == CUDA_SUCCESS ? "" : cuFailure(device, "cuLaunchKernel", r);
+  return launchKernel(device, device.gemmKernels, launch.kernel, launch.grid,
+                      launch.block, launch.sharedBytes, &params, stream);
 }
 #endif
 

@@ -46,6 +46,13 @@ std::string kernelFunction(CudaDevice &device, KernelModule &kernels,
                            const char *name, uint32_t sharedBytes,
                            CUfunction *out);
 
+/// Launches kernel `name` of `kernels` with `params` (a pointer to the
+/// kernel's only, by-value argument).
+std::string launchKernel(CudaDevice &device, KernelModule &kernels,
+                         const char *name, const uint32_t (&grid)[3],
+                         const uint32_t (&block)[3], uint32_t sharedBytes,
+                         void *params, CUstream stream);
+
 #ifdef GAON_CUDA_HAVE_KERNELS
 /// Arrival counters the split-K GEMM can use (one per output tile).
 constexpr uint32_t kGemmCounters = 1u << 16;

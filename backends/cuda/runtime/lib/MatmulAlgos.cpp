@@ -152,6 +152,16 @@ bool capability(const CublasLtApi &lt, const cublasLtMatmulAlgo_t &algo,
          written == sizeof(T);
 }
 
+uint32_t splitKOf(const CublasLtApi &lt, const cublasLtMatmulAlgo_t &algo) {
+  uint32_t split = 1;
+  size_t written = 0;
+  if (lt.cublasLtMatmulAlgoConfigGetAttribute(
+          &algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &split, sizeof(split),
+          &written) != CUBLAS_STATUS_SUCCESS)
+    return 1;
+  return std::max<uint32_t>(split, 1);
+}
+
 /// Appends to `candidates` the split-K variants of its first candidates
 /// that cuBLASLt accepts for `p` within the workspace; duplicates (equal
 /// algorithm configurations) are skipped.
@@ -169,16 +179,12 @@ void addSplitKVariants(
   for (size_t i = 0; i < sources; ++i) {
     cublasLtMatmulAlgo_t base = (*candidates)[i].algo;
     int32_t supported = 0;
-    uint32_t schemes = 0, current = 1;
-    size_t written = 0;
+    uint32_t schemes = 0;
     if (!capability(lt, base, CUBLASLT_ALGO_CAP_SPLITK_SUPPORT, &supported) ||
         !supported ||
         !capability(lt, base, CUBLASLT_ALGO_CAP_REDUCTION_SCHEME_MASK,
                     &schemes) ||
-        lt.cublasLtMatmulAlgoConfigGetAttribute(
-            &base, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &current, sizeof(current),
-            &written) != CUBLAS_STATUS_SUCCESS ||
-        current > 1)
+        splitKOf(lt, base) > 1)
       continue;
     // Reduce in a workspace in the compute type (f32) where the kernel can:
     // in-place reduction accumulates in the output type.
@@ -213,16 +219,6 @@ void addSplitKVariants(
       candidates->push_back(result);
     }
   }
-}
-
-uint32_t splitKOf(const CublasLtApi &lt, const cublasLtMatmulAlgo_t &algo) {
-  uint32_t split = 1;
-  size_t written = 0;
-  if (lt.cublasLtMatmulAlgoConfigGetAttribute(
-          &algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &split, sizeof(split),
-          &written) != CUBLAS_STATUS_SUCCESS)
-    return 1;
-  return std::max<uint32_t>(split, 1);
 }
 
 /// Something that can run the matmul, and what choosing it records.
@@ -330,9 +326,7 @@ std::string timeCandidates(CudaDevice &device, CUstream stream,
           median);
     if (best < 0 || median < best) {
       best = median;
-      int offered = out->candidates;
       *out = candidate.choice;
-      out->candidates = offered;
       out->microseconds = median;
     }
   }
@@ -368,11 +362,11 @@ std::string chooseMatmulAlgo(CudaDevice &device, const MatmulProblem &problem,
   }
 #endif
   ChosenMatmulAlgo chosen = all.front().choice;
-  chosen.candidates = static_cast<int>(all.size());
   if (all.size() > 1)
     if (std::string error = timeCandidates(device, stream, all, &chosen);
         !error.empty())
       return error;
+  chosen.candidates = static_cast<int>(all.size());
   chosen.splitK = chosen.gemmTile >= 0
                       ? chosen.gemmSplits
                       : static_cast<int>(splitKOf(*device.lt, chosen.algo));

@@ -710,18 +710,9 @@ std::string issueAttention(CudaExecutable &exe, const AttentionStep &s,
   if (!launch.kernel)
     return std::string("no fused attention kernel for these operands: ") +
            (whyNot ? whyNot : "unsupported");
-  CUfunction function = nullptr;
-  if (std::string error =
-          kernelFunction(device, device.attentionKernels, launch.kernel,
-                         launch.sharedBytes, &function);
-      !error.empty())
-    return error;
-  void *kernelParams[] = {&params};
-  CUresult r = device.cu->cuLaunchKernel(
-      function, launch.grid[0], launch.grid[1], launch.grid[2], launch.block[0],
-      launch.block[1], launch.block[2], launch.sharedBytes, stream,
-      kernelParams, nullptr);
-  return r == CUDA_SUCCESS ? "" : cuFailure(device, "cuLaunchKernel", r);
+  return launchKernel(device, device.attentionKernels, launch.kernel,
+                      launch.grid, launch.block, launch.sharedBytes, &params,
+                      stream);
 #else
   (void)exe, (void)s, (void)bases, (void)stream;
   return "this build has no fused attention kernels";
