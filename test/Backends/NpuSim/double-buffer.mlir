@@ -20,6 +20,17 @@ func.func @constant_weights(%x: tensor<128x768xbf16>) -> tensor<128x768xbf16> {
   return %m : tensor<128x768xbf16>
 }
 
+// A K split in pairs over constant weights: A's half resident ([1, ...];
+// the B and C entries are unused: every tile has its own slots), each
+// core's B blocks (1536 x 192) prefetched.
+// CHECK-LABEL: func.func @k_split_pairs
+// CHECK: #gaon_npu.schedule<tile = [128, 192, 128, 2], split = cols, cores = 8, buffers = [1, 2, 2], prefetch = true>
+func.func @k_split_pairs(%h: tensor<128x3072xbf16>) -> tensor<128x768xbf16> {
+  %w = gaon_graph.constant dense<1.0> : tensor<3072x768xbf16>
+  %m = gaon_graph.matmul %h, %w : (tensor<128x3072xbf16>, tensor<3072x768xbf16>) -> tensor<128x768xbf16>
+  return %m : tensor<128x768xbf16>
+}
+
 // Several row blocks: A and B double-buffered.
 // CHECK-LABEL: func.func @row_blocks
 // CHECK: buffers = [2, 2, 2]>

@@ -11,6 +11,16 @@ func.func @weight_streaming(%x: tensor<128x768xbf16>, %w: tensor<768x3072xbf16>)
   return %m : tensor<128x3072xbf16>
 }
 
+// A K split in pairs (the FFN down-projection at 128 tokens): the four
+// 192-column tiles go to four pairs of cores, all 8 working (without the
+// split only 6 column blocks of 128 would have work).
+// CHECK-LABEL: func.func @k_split_pairs
+// CHECK: #gaon_npu.schedule<tile = [128, 192, 128, 2], split = cols, cores = 8>
+func.func @k_split_pairs(%h: tensor<128x3072xbf16>, %w: tensor<3072x768xbf16>) -> tensor<128x768xbf16> {
+  %m = gaon_graph.matmul %h, %w : (tensor<128x3072xbf16>, tensor<3072x768xbf16>) -> tensor<128x768xbf16>
+  return %m : tensor<128x768xbf16>
+}
+
 // Many row blocks (8192 rows in blocks of 1024): contiguous row ranges, so
 // a core reuses its A tile across the column blocks.
 // CHECK-LABEL: func.func @row_blocks

@@ -35,6 +35,26 @@ func.func @ffn_gelu(%x: tensor<1024x768xbf16>, %w: tensor<768x3072xbf16>, %b: te
   return %m : tensor<1024x3072xbf16>
 }
 
+// The FFN down-projection at 128 tokens (K = 3072, N = 768): every core
+// reading all of A (6 x 786 KB) costs more DRAM time than pairs of cores
+// each reading half of K and exchanging partial sums of half their 192
+// columns over the network, so K is split in pairs: tile [m, n, k, 2].
+// CHECK-LABEL: func.func @k_split_pairs
+// CHECK: gaon_npu.matmul {{.*}}#gaon_npu.schedule<tile = [128, 192, 128, 2]>
+func.func @k_split_pairs(%h: tensor<128x3072xbf16>, %w: tensor<3072x768xbf16>, %b: tensor<768xbf16>, %r: tensor<128x768xbf16>) -> tensor<128x768xbf16> {
+  %m = gaon_npu.matmul %h, %w bias %b residual %r : (tensor<128x3072xbf16>, tensor<3072x768xbf16>, tensor<768xbf16>, tensor<128x768xbf16>) -> tensor<128x768xbf16>
+  return %m : tensor<128x768xbf16>
+}
+
+// The output projection (K = 768) reads too little of A for the exchange
+// to pay: plain weight streaming.
+// CHECK-LABEL: func.func @no_k_split
+// CHECK: gaon_npu.matmul {{.*}}#gaon_npu.schedule<tile = [128, 128, 128]>
+func.func @no_k_split(%h: tensor<128x768xbf16>, %w: tensor<768x768xbf16>, %b: tensor<768xbf16>, %r: tensor<128x768xbf16>) -> tensor<128x768xbf16> {
+  %m = gaon_npu.matmul %h, %w bias %b residual %r : (tensor<128x768xbf16>, tensor<768x768xbf16>, tensor<768xbf16>, tensor<128x768xbf16>) -> tensor<128x768xbf16>
+  return %m : tensor<128x768xbf16>
+}
+
 // Attention: 128-row query blocks (one array fold); the key block holds
 // every key (256), as up to 1024 keys do: fewer blocks, fewer online
 // softmax rescales.

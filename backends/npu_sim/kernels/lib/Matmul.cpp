@@ -217,11 +217,12 @@ Tiles tilesOf(const Schedule &s) { return {s.tile[0], s.tile[1], s.tile[2]}; }
 /// out = act(alpha * C + bias) + residual in fp32 over C; the last op
 /// writes the output slot in its dtype (rounded once, no separate cast
 /// unless there is no op). Waits for the output slot (kOFree) just before
-/// writing it when `reuse`.
+/// writing it when `reuse`. The bias is one row broadcast over the tile, or
+/// (`biasBcast` None) a whole tile of repeated rows.
 void emitEpilogueOps(const Ctx &ctx, const std::string &kernel, CoreBuilder &cb,
                      const Epilogue &ep, uint32_t vr, uint32_t vc, VecOperand c,
-                     VecOperand bias, VecOperand res, VecOperand o,
-                     bool reuse) {
+                     VecOperand bias, VecOperand res, VecOperand o, bool reuse,
+                     Broadcast biasBcast = Broadcast::Row) {
   UnitRef vector = UnitRef::vector();
   enum class Step { Scale, Bias, Act, Residual };
   std::vector<Step> steps;
@@ -250,7 +251,7 @@ void emitEpilogueOps(const Ctx &ctx, const std::string &kernel, CoreBuilder &cb,
           0.0f);
       break;
     case Step::Bias:
-      vec(cb, VecOp::Add, vr, vc, dst, c, bias, Broadcast::Row);
+      vec(cb, VecOp::Add, vr, vc, dst, c, bias, biasBcast);
       break;
     case Step::Act:
       emitActivation(ctx, kernel, cb, ep.activation, vr, vc, dst, c);
@@ -487,6 +488,258 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
   }
 }
 
+/// K split over pairs of cores (schedule tile {m, n, k, 2}): weight
+/// streaming over one row block where every core reading all of A would
+/// cost more DRAM time than exchanging partial sums over the network (the
+/// FFN down-projection at 128 tokens: K = 3072 against N = 768). Core
+/// 2p + q of pair p multiplies A's K part q (k-slices up to `kAt`, the
+/// rest) by the same rows of the pair's column tiles.
+struct KSplit {
+  int64_t kAt = 0;      ///< First K index of part 1.
+  int64_t kMax = 0;     ///< Longer part.
+  int64_t pairs = 0;    ///< Core pairs that get work.
+  int64_t nTiles = 0;   ///< Column tiles, dealt to pairs.
+  int64_t maxItems = 0; ///< Most tiles a pair gets.
+  int64_t half = 0;     ///< Widest half of a tile (ceil(tn / 2)).
+};
+
+KSplit kSplitOf(const MatmulShape &sh, const Tiles &t, unsigned useCores) {
+  KSplit k;
+  k.kAt = std::min(sh.K, ceilDiv(ceilDiv(sh.K, 2), t.tk) * t.tk);
+  k.kMax = std::max(k.kAt, sh.K - k.kAt);
+  k.nTiles = ceilDiv(sh.N, t.tn);
+  k.pairs = std::min<int64_t>(useCores / 2, k.nTiles);
+  k.maxItems = k.pairs ? ceilDiv(k.nTiles, k.pairs) : 0;
+  k.half = ceilDiv(t.tn, 2);
+  return k;
+}
+
+/// Scratchpad bytes per core of the K split without its B blocks: A's
+/// part, per tile three fp32 half tiles (the partner's half, the own half,
+/// the partner's partial sums of it) and the epilogue slots.
+uint64_t kSplitOwnBytes(const ChipDesc &chip, const MatmulShape &sh,
+                        const KSplit &k) {
+  uint64_t perItem = 3 * uint64_t(sh.M) * k.half * 4;
+  if (sh.epilogue)
+    perItem += uint64_t(sh.M) * k.half * (sh.eo + sh.eb + sh.er) +
+               std::max<uint64_t>(k.half, chip.vector.lanes) * sh.eb;
+  return uint64_t(sh.M) * k.kMax * sh.e + k.maxItems * perItem + 16 * 64;
+}
+
+/// The B blocks of a core's tiles (its K part x tn each).
+uint64_t kSplitBBytes(const MatmulShape &sh, const Tiles &t, const KSplit &k) {
+  return uint64_t(k.maxItems) * k.kMax * t.tn * sh.e;
+}
+
+/// Per core: its K part of A stays resident (k-slices on both loading
+/// engines, B's k-slices with them unless prefetched); per tile the
+/// tensor unit first computes the half of the columns the partner owns
+/// (part 0 owns the first half, part 1 the second) and the storing engine
+/// sends those partial sums into the partner's scratchpad while the
+/// tensor unit computes the own half; the vector unit adds the partner's
+/// partial sums to it, applies the epilogue (packed rows as wide as the
+/// vector unit; bias and residual loaded as whole tiles) and the storing
+/// engine writes the own half. Every slot is used once: no hand-backs.
+void emitKPairs(const Ctx &ctx, const std::string &kernel,
+                const MatmulShape &sh, const Tiles &t, const KSplit &k,
+                const Tensor &a, const Tensor &b, const Tensor &out,
+                const Epilogue &ep, SpmAlloc &spm,
+                std::optional<uint64_t> bRegion) {
+  // Semaphores this form does not otherwise use.
+  const uint16_t kSendReady = static_cast<uint16_t>(kEmpty),
+                 kRecv = static_cast<uint16_t>(kCFree);
+  const ChipDesc &chip = ctx.chip;
+  const int64_t M = sh.M, N = sh.N, K = sh.K;
+  const unsigned e = sh.e, eo = sh.eo, eb = sh.eb, er = sh.er;
+  const bool epilogue = sh.epilogue, epLoads = ep.bias || ep.residual;
+  const uint32_t lanes = chip.vector.lanes;
+  const uint64_t blockBytes = uint64_t(k.kMax) * t.tn * e;
+  const uint64_t aBuf = spm.take(M * k.kMax * e);
+  const uint64_t bBase = bRegion ? *bRegion : spm.take(k.maxItems * blockBytes);
+  const uint64_t halfBytes = uint64_t(M) * k.half;
+  std::vector<uint64_t> cSend, cOwn, recv, oSlot, biasSlot, resSlot;
+  for (int64_t i = 0; i < k.maxItems; ++i) {
+    cSend.push_back(spm.take(halfBytes * 4));
+    cOwn.push_back(spm.take(halfBytes * 4));
+    recv.push_back(spm.take(halfBytes * 4));
+    if (epilogue) {
+      oSlot.push_back(spm.take(halfBytes * eo));
+      biasSlot.push_back(
+          ep.bias ? spm.take(std::max<uint64_t>(halfBytes, lanes) * eb) : 0);
+      resSlot.push_back(ep.residual ? spm.take(halfBytes * er) : 0);
+    }
+  }
+  const unsigned engines = chip.dma.engines;
+  const unsigned ldEngines = engines >= 2 ? 2 : 1;
+  const uint16_t fullSem[2] = {kFull, kFull1};
+  UnitRef storer = ctx.storer(), tensor = UnitRef::tensor(),
+          vector = UnitRef::vector();
+  for (unsigned core = 0; core < 2 * k.pairs; ++core) {
+    int64_t pair = core / 2, q = core % 2;
+    unsigned partner = core ^ 1u;
+    int64_t first = splitBegin(k.nTiles, k.pairs, pair),
+            last = splitBegin(k.nTiles, k.pairs, pair + 1);
+    if (first == last)
+      continue;
+    int64_t kq0 = q ? k.kAt : 0, kLen = q ? K - k.kAt : k.kAt;
+    CoreBuilder cb = ctx.core(core);
+    // Per tile: its columns and the halves (offsets within the tile).
+    struct Half {
+      int64_t n0;
+      uint32_t cols, ownOff, own, sendOff, send;
+    };
+    std::vector<Half> halves;
+    for (int64_t item = first; item < last; ++item) {
+      Half hv;
+      hv.n0 = item * t.tn;
+      hv.cols = static_cast<uint32_t>(std::min(t.tn, N - hv.n0));
+      if (hv.cols < 2)
+        fail(kernel, "a K split needs column tiles of at least 2 columns");
+      uint32_t h = hv.cols / 2;
+      hv.ownOff = q ? h : 0;
+      hv.own = q ? hv.cols - h : h;
+      hv.sendOff = q ? 0 : h;
+      hv.send = hv.cols - hv.own;
+      halves.push_back(hv);
+    }
+    // The own half's elementwise ops run over packed rows as wide as the
+    // vector unit where the tile divides into them.
+    auto vecShape = [&](uint32_t own, uint32_t &vr, uint32_t &vc) {
+      uint64_t n = uint64_t(M) * own;
+      if (n % lanes == 0 && own < lanes) {
+        vr = static_cast<uint32_t>(n / lanes);
+        vc = lanes;
+      } else {
+        vr = static_cast<uint32_t>(M);
+        vc = own;
+      }
+    };
+    // Bias (as a whole tile of repeated rows) and residual of the own
+    // halves, first on the storing engine.
+    if (epLoads)
+      for (size_t li = 0; li < halves.size(); ++li) {
+        const Half &hv = halves[li];
+        if (ep.bias) {
+          DmaCmd bc;
+          bc.src = MemRef::dram(ep.bias->addr + (hv.n0 + hv.ownOff) * eb);
+          bc.dst = cb.spm(biasSlot[li]);
+          bc.rowBytes = hv.own * eb;
+          bc.rows = static_cast<uint32_t>(M);
+          bc.srcRowStride = 0; // the same row M times
+          bc.dstRowStride = hv.own * eb;
+          cb.dma(storer.index, bc);
+        }
+        if (ep.residual)
+          cb.dma(storer.index, cb.spm(resSlot[li]),
+                 MemRef::dram(ep.residual->addr + (hv.n0 + hv.ownOff) * er),
+                 hv.own * er, static_cast<uint32_t>(M), hv.own * er, N * er);
+        cb.signal(storer, kEpIn);
+      }
+    // Loads: A's part with the first tile's B k-slices, then (without a
+    // prefetch) the other tiles' B blocks; engines alternate by k-slice.
+    int64_t step = 0;
+    for (size_t li = 0; li < halves.size(); ++li) {
+      if (li > 0 && bRegion)
+        break;
+      const Half &hv = halves[li];
+      for (int64_t kk = 0; kk < kLen; kk += t.tk, ++step) {
+        uint32_t depth = static_cast<uint32_t>(std::min(t.tk, kLen - kk));
+        uint8_t en = static_cast<uint8_t>(step % ldEngines);
+        if (li == 0)
+          cb.dma(en, cb.spm(aBuf + kk * e),
+                 MemRef::dram(a.addr + (sh.aOff[0] + kq0 + kk) * e), depth * e,
+                 static_cast<uint32_t>(M), kLen * e, K * e);
+        if (!bRegion)
+          cb.dma(
+              en, cb.spm(bBase + li * blockBytes + kk * t.tn * e),
+              MemRef::dram(b.addr + (sh.bOff[0] + (kq0 + kk) * N + hv.n0) * e),
+              hv.cols * e, depth, t.tn * e, N * e);
+        cb.signal(UnitRef::dma(en), fullSem[en]);
+      }
+    }
+    // Tensor: per tile the partner's half (taking the loads), then the
+    // own half.
+    int64_t tstep = 0;
+    for (size_t li = 0; li < halves.size(); ++li) {
+      const Half &hv = halves[li];
+      bool handshake = li == 0 || !bRegion;
+      for (int pass = 0; pass < 2; ++pass) {
+        uint32_t off = pass == 0 ? hv.sendOff : hv.ownOff;
+        uint32_t cols = pass == 0 ? hv.send : hv.own;
+        uint64_t c = pass == 0 ? cSend[li] : cOwn[li];
+        for (int64_t kk = 0; kk < kLen; kk += t.tk) {
+          if (pass == 0 && handshake) {
+            cb.wait(tensor, fullSem[tstep % ldEngines]);
+            ++tstep;
+          }
+          MatmulCmd mm;
+          mm.m = static_cast<uint32_t>(M);
+          mm.n = cols;
+          mm.k = static_cast<uint32_t>(std::min(t.tk, kLen - kk));
+          mm.inType = sh.type;
+          mm.outType = DType::F32;
+          mm.accumulate = kk > 0;
+          mm.a = aBuf + kk * e;
+          mm.lda = static_cast<uint32_t>(kLen * e);
+          mm.b = bBase + li * blockBytes + (kk * t.tn + off) * e;
+          mm.ldb = static_cast<uint32_t>(t.tn * e);
+          mm.c = c;
+          mm.ldc = cols * 4;
+          cb.matmul(mm);
+        }
+        cb.signal(tensor, pass == 0 ? kSendReady : uint16_t(kCDone));
+      }
+    }
+    // Storer: the partner's halves into its scratchpad (same offsets on
+    // every core), then the own halves to DRAM.
+    for (size_t li = 0; li < halves.size(); ++li) {
+      const Half &hv = halves[li];
+      cb.wait(storer, kSendReady);
+      cb.dma(storer.index,
+             MemRef::spm(static_cast<uint16_t>(partner), recv[li]),
+             cb.spm(cSend[li]), hv.send * 4 * static_cast<uint32_t>(M));
+      cb.signal(storer, kRecv, 1, static_cast<int>(partner));
+    }
+    // Vector: own half + the partner's partial sums, then the epilogue.
+    std::vector<std::pair<uint64_t, unsigned>> stores;
+    for (size_t li = 0; li < halves.size(); ++li) {
+      const Half &hv = halves[li];
+      uint32_t vr, vc;
+      vecShape(hv.own, vr, vc);
+      cb.wait(vector, kCDone);
+      cb.wait(vector, kRecv);
+      VecOperand c{cOwn[li], vc * 4, DType::F32};
+      vec(cb, VecOp::Add, vr, vc, c, c, {recv[li], vc * 4, DType::F32});
+      uint64_t from = cOwn[li];
+      unsigned es = 4;
+      if (epilogue) {
+        if (epLoads)
+          cb.wait(vector, kEpIn);
+        emitEpilogueOps(ctx, kernel, cb, ep, vr, vc, c,
+                        {ep.bias ? biasSlot[li] : 0, vc * eb,
+                         ep.bias ? ep.bias->dtype : DType::F32},
+                        {ep.residual ? resSlot[li] : 0, vc * er,
+                         ep.residual ? ep.residual->dtype : DType::F32},
+                        {oSlot[li], vc * eo, out.dtype}, false,
+                        Broadcast::None);
+        from = oSlot[li];
+        es = eo;
+      }
+      cb.signal(vector, kODone);
+      stores.push_back({from, es});
+    }
+    for (size_t li = 0; li < halves.size(); ++li) {
+      const Half &hv = halves[li];
+      cb.wait(storer, kODone);
+      cb.dma(storer.index,
+             MemRef::dram(out.addr + (hv.n0 + hv.ownOff) * stores[li].second),
+             cb.spm(stores[li].first), hv.own * stores[li].second,
+             static_cast<uint32_t>(M), N * stores[li].second,
+             hv.own * stores[li].second);
+    }
+  }
+}
+
 } // namespace
 
 namespace detail {
@@ -494,6 +747,11 @@ namespace detail {
 uint64_t matmulBytes(const ChipDesc &chip, const MatmulProblem &p,
                      const Schedule &s) {
   MatmulShape sh = analyze(chip, p.a, p.b, p.out, p.epilogue);
+  if (s.tile.size() == 4 && s.buffers.size() == 3) {
+    Tiles t = tilesOf(s);
+    KSplit k = kSplitOf(sh, t, std::max<unsigned>(s.cores, 2));
+    return kSplitOwnBytes(chip, sh, k) + kSplitBBytes(sh, t, k);
+  }
   if (s.tile.size() != 3 || s.buffers.size() != 3)
     fail("matmul", "a schedule needs tile {m, n, k} and buffers {A, B, C}");
   return footprint(chip, sh, tilesOf(s), s.buffers[0], s.buffers[1],
@@ -651,12 +909,59 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
     }
     t = best;
     s.tile = {t.tm, t.tn, t.tk};
+    // Weight streaming reads all of A on every core. Where that costs more
+    // DRAM time than pairs of cores each reading half of K and exchanging
+    // partial sums of half their columns over the network (each link
+    // carries one half tile each way), split K in pairs: GPT-2's FFN
+    // down-projection at 128 tokens (K = 3072, N = 768) reads 3.1 MB of A
+    // instead of 4.7 MB for 768 cycles of exchange per link.
+    if (residentA(chip, sh, t) && sh.batches == 1 && cores >= 2 &&
+        chip.network.bytesPerCycle > 0) {
+      int64_t pairs = cores / 2;
+      Tiles c{t.tm, ceilDiv(N, pairs), t.tk};
+      c.tn += c.tn % 2;
+      KSplit k = kSplitOf(sh, c, cores);
+      double aBytes = double(M) * K * sh.e;
+      double now = std::min<int64_t>(cores, ceilDiv(N, t.tn)) * aBytes;
+      double split = double(k.pairs) * aBytes;
+      double saved = (now - split) / chip.dramBytesPerCycle();
+      double exchange =
+          2.0 * M * k.half * 4 / double(chip.network.bytesPerCycle);
+      int64_t lastCols = N - (k.nTiles - 1) * c.tn;
+      if (k.kAt < K && lastCols >= 2 && saved > exchange &&
+          kSplitOwnBytes(chip, sh, k) + kSplitBBytes(sh, c, k) <=
+              chip.scratchpad.bytes)
+        s.tile = {c.tm, c.tn, c.tk, 2};
+    }
     return;
   }
-  if (s.tile.size() != 3)
+  if (s.tile.size() != 3 && s.tile.size() != 4)
     fail(kernel, "tile sizes {m, n, k} must be chosen first");
   Tiles t = tilesOf(s);
   int64_t mBlocks = sh.batches * ceilDiv(M, t.tm), nBlocks = ceilDiv(N, t.tn);
+  if (s.tile.size() == 4) {
+    // K split over pairs: column tiles to pairs, every core of a pair
+    // working; A resident, B prefetched like plain weight streaming.
+    KSplit k = kSplitOf(sh, t, cores);
+    if (step == PlanStep::Partition) {
+      s.split = Split::Cols;
+      s.cores = static_cast<unsigned>(2 * k.pairs);
+      return;
+    }
+    k = kSplitOf(sh, t, std::max<unsigned>(s.cores, 2));
+    uint64_t bBytes = kSplitBBytes(sh, t, k);
+    uint64_t need = kSplitOwnBytes(chip, sh, k) + bBytes;
+    if (need > chip.scratchpad.bytes)
+      fail(kernel, "a K split of tiles [" + std::to_string(t.tm) + ", " +
+                       std::to_string(t.tn) + ", " + std::to_string(t.tk) +
+                       "] needs " + std::to_string(need) +
+                       " scratchpad bytes per core; chip " + chip.name +
+                       " has " + std::to_string(chip.scratchpad.bytes));
+    s.buffers = {1, 2, 2};
+    s.prefetch = p.constantB && bBytes <= chip.scratchpad.bytes / 4 &&
+                 bBytes >= (128u << 10);
+    return;
+  }
   if (step == PlanStep::Partition) {
     // One row block: every core takes a slice of the columns (weight
     // streaming); otherwise contiguous ranges in row-major block order.
@@ -899,10 +1204,15 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   Schedule sched =
       schedule ? *schedule
                : defaultSchedule(chipDesc, MatmulProblem{a, b, out, ep});
-  if (sched.tile.size() != 3 || sched.buffers.size() != 3 ||
+  if (sched.tile.size() < 3 || sched.tile.size() > 4 ||
+      sched.buffers.size() != 3 ||
       *std::min_element(sched.tile.begin(), sched.tile.end()) < 1)
-    fail(kernel, "the schedule needs tile {m, n, k} >= 1 and buffers "
-                 "{A, B, C}");
+    fail(kernel, "the schedule needs tile {m, n, k} (or {m, n, k, 2}) >= 1 "
+                 "and buffers {A, B, C}");
+  if (sched.tile.size() == 4) {
+    matmulKSplit(a, b, out, ep, sched);
+    return;
+  }
   if (sched.split != Split::Rows && sched.split != Split::Cols)
     fail(kernel, "splits output blocks by rows or columns, not heads");
   int64_t M = sh.M, N = sh.N, K = sh.K, batches = sh.batches;
@@ -1274,6 +1584,58 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     if (epilogue)
       cb.wait(vector, kOFree, lastTwo);
   }
+}
+
+void StreamEmitter::matmulKSplit(const Tensor &a, const Tensor &b,
+                                 const Tensor &out, const Epilogue &ep,
+                                 const Schedule &sched) {
+  const std::string kernel = "matmul";
+  Ctx ctx{stream, chipDesc, &spmUse};
+  MatmulShape sh = analyze(chipDesc, a, b, out, ep);
+  Tiles t = tilesOf(sched);
+  unsigned useCores =
+      sched.cores ? std::min(sched.cores, ctx.cores()) : ctx.cores();
+  if (sched.tile[3] != 2 || sched.split != Split::Cols ||
+      sched.buffers[0] != 1 || sh.batches != 1 || sh.M > t.tm || useCores < 2 ||
+      t.tn < 2)
+    fail(kernel, "a K split (tile {m, n, k, 2}) needs one row block, "
+                 "split = cols, A resident (buffers {1, ...}), at least two "
+                 "cores and column tiles of at least 2");
+  KSplit k = kSplitOf(sh, t, useCores);
+  if (k.kAt >= sh.K)
+    fail(kernel, "a K split needs K (" + std::to_string(sh.K) +
+                     ") deeper than one k-slice (" + std::to_string(t.tk) +
+                     ")");
+  uint64_t own = kSplitOwnBytes(chipDesc, sh, k),
+           bBytes = kSplitBBytes(sh, t, k);
+  if (own + bBytes > chipDesc.scratchpad.bytes)
+    fail(kernel,
+         "the schedule does not fit the scratchpad of chip " + chipDesc.name);
+  // Prefetch: each core's B blocks (its K part of its pair's tiles) during
+  // earlier kernels, as for plain weight streaming.
+  uint64_t regionAt = 0;
+  bool prefetched = false;
+  if (sched.prefetch && !records.empty() && out.numel() > 0) {
+    std::vector<std::vector<DmaCmd>> chunks(2 * k.pairs);
+    for (unsigned core = 0; core < 2 * k.pairs; ++core) {
+      int64_t pair = core / 2, q = core % 2;
+      int64_t kq0 = q ? k.kAt : 0, kLen = q ? sh.K - k.kAt : k.kAt;
+      int64_t first = splitBegin(k.nTiles, k.pairs, pair),
+              last = splitBegin(k.nTiles, k.pairs, pair + 1);
+      for (int64_t item = first; item < last; ++item)
+        appendBlockLoads(chunks[core], b, sh.bOff[0] + kq0 * sh.N, kLen, sh.N,
+                         t.tk, t.tn, sh.e, item * t.tn,
+                         uint64_t(item - first) * k.kMax * t.tn * sh.e, core);
+    }
+    prefetched = hostPrefetch(chunks, own, bBytes, regionAt);
+  }
+  beginKernel();
+  if (out.numel() == 0)
+    return;
+  SpmAlloc spm{kernel, prefetched ? regionAt : chipDesc.scratchpad.bytes, 0,
+               ctx.use};
+  emitKPairs(ctx, kernel, sh, t, k, a, b, out, ep, spm,
+             prefetched ? std::optional<uint64_t>(regionAt) : std::nullopt);
 }
 
 } // namespace gaon::npu_kernels

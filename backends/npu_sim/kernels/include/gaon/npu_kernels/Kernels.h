@@ -77,8 +77,10 @@ enum class Split {
 /// gaon-npu-partition and gaon-npu-double-buffer passes make and record on
 /// the op as #gaon_npu.schedule, and that the kernels follow.
 struct Schedule {
-  /// Tile sizes: matmul {m, n, k}; attention {query block, key block}; row
-  /// ops (softmax, layer/RMS norm) {rows}.
+  /// Tile sizes: matmul {m, n, k}, or {m, n, k, 2} where pairs of cores
+  /// split K (weight streaming over one row block: each core reads half of
+  /// A, partners exchange partial sums over the network); attention
+  /// {query block, key block}; row ops (softmax, layer/RMS norm) {rows}.
   std::vector<int64_t> tile;
   Split split = Split::Rows;
   /// Cores that get work (0: every core of the chip).
@@ -240,6 +242,10 @@ public:
 
 private:
   void beginKernel();
+  /// A matmul whose schedule splits K over pairs of cores (tile {m, n, k,
+  /// 2}; Matmul.cpp).
+  void matmulKSplit(const Tensor &a, const Tensor &b, const Tensor &out,
+                    const Epilogue &ep, const Schedule &sched);
   /// Estimates the duration and DRAM traffic of the last kernel appended.
   void closeRecord();
   /// Loads each core's B blocks of a weight-streaming matmul (the next

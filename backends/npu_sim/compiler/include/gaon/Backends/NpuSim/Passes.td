@@ -135,8 +135,12 @@ def NpuTile : Pass<"gaon-npu-tile", "mlir::ModuleOp"> {
     that every core gets work; for compute-bound matmuls (several row
     blocks) halved tiles are taken when a cost estimate (busiest core's
     tensor and epilogue work, DRAM traffic, the last exposed epilogue) says
-    they are faster. Fails, naming the sizes, when nothing fits (e.g. a norm
-    whose single row exceeds the scratchpad).
+    they are faster. A weight-streaming matmul (one row block) whose A is
+    deep enough that every core reading all of it costs more DRAM time
+    than exchanging partial sums over the network gets a fourth entry,
+    `tile = [m, n, k, 2]`: pairs of cores split K, each reading half of A
+    (the FFN down-projection at 128 tokens). Fails, naming the sizes, when
+    nothing fits (e.g. a norm whose single row exceeds the scratchpad).
 
     Before:
       %y = gaon_npu.matmul %x, %w : (tensor<128x768xbf16>, tensor<768x3072xbf16>) -> ...
@@ -153,8 +157,9 @@ def NpuPartition : Pass<"gaon-npu-partition", "mlir::ModuleOp"> {
     With the tiles chosen by gaon-npu-tile, records how the work is dealt
     to cores and to how many: `rows` (contiguous output row blocks, a core
     reuses its A tile across column blocks), `cols` (one row block: every
-    core streams its own slice of the weights) or `heads` (attention's
-    batch x head x query-block items, round-robin).
+    core streams its own slice of the weights; with a K split, `tile =
+    [m, n, k, 2]`, the column tiles go to pairs of cores) or `heads`
+    (attention's batch x head x query-block items, round-robin).
 
     Before:
       #gaon_npu.schedule<tile = [128, 128, 128]>
@@ -173,7 +178,8 @@ def NpuDoubleBuffer : Pass<"gaon-npu-double-buffer", "mlir::ModuleOp"> {
     streaming in two slots per DMA engine; with several row blocks the
     block a core works on, two blocks deep, when they fit), attention [Q,
     K/V, scores] = [3, 4, 2] (Q is scaled one item ahead; K/V load two
-    blocks ahead), row ops [in, out].
+    blocks ahead), row ops [in, out]; a K split in pairs [1, 2, 2] (A's
+    half resident; every tile has its own B, C and exchange slots).
     Deeper buffering falls back to double buffering where it does not fit;
     a schedule that does not fit even then is an error naming the bytes.
     A matmul over a resident A whose B is a constant (no kernel writes it)
