@@ -31,6 +31,16 @@ func.func @k_split_pairs(%h: tensor<128x3072xbf16>) -> tensor<128x768xbf16> {
   return %m : tensor<128x768xbf16>
 }
 
+// A K split with row chunks over constant weights: each core's first
+// (only) B block, 1536 x 384 of its K part, is prefetched.
+// CHECK-LABEL: func.func @k_split_row_chunks
+// CHECK: #gaon_npu.schedule<tile = [512, 384, 256, 2], split = rows, cores = 8, buffers = [1, 2, 2], prefetch = true>
+func.func @k_split_row_chunks(%h: tensor<1024x3072xbf16>) -> tensor<1024x768xbf16> {
+  %w = gaon_graph.constant dense<1.0> : tensor<3072x768xbf16>
+  %m = gaon_graph.matmul %h, %w : (tensor<1024x3072xbf16>, tensor<3072x768xbf16>) -> tensor<1024x768xbf16>
+  return %m : tensor<1024x768xbf16>
+}
+
 // Several row blocks: A and B double-buffered.
 // CHECK-LABEL: func.func @row_blocks
 // CHECK: buffers = [2, 2, 2]>

@@ -21,6 +21,15 @@ func.func @k_split_pairs(%h: tensor<128x3072xbf16>, %w: tensor<3072x768xbf16>) -
   return %m : tensor<128x768xbf16>
 }
 
+// A K split with row chunks (the FFN down-projection at 1024 tokens):
+// the four 512 x 384 tiles go to four pairs, dealt like row blocks.
+// CHECK-LABEL: func.func @k_split_row_chunks
+// CHECK: #gaon_npu.schedule<tile = [512, 384, 256, 2], split = rows, cores = 8>
+func.func @k_split_row_chunks(%h: tensor<1024x3072xbf16>, %w: tensor<3072x768xbf16>) -> tensor<1024x768xbf16> {
+  %m = gaon_graph.matmul %h, %w : (tensor<1024x3072xbf16>, tensor<3072x768xbf16>) -> tensor<1024x768xbf16>
+  return %m : tensor<1024x768xbf16>
+}
+
 // Many row blocks (8192 rows in blocks of 1024): contiguous row ranges, so
 // a core reuses its A tile across the column blocks.
 // CHECK-LABEL: func.func @row_blocks

@@ -55,6 +55,27 @@ func.func @no_k_split(%h: tensor<128x768xbf16>, %w: tensor<768x768xbf16>, %b: te
   return %m : tensor<128x768xbf16>
 }
 
+// The FFN down-projection at 1024 tokens (compute bound): every split
+// into eight plain tiles reads ~31 MB (A and B re-read); 512 x 384 tiles
+// with K split in pairs (one tile per pair, row chunks exchanged) read 25
+// MB and keep the tensor units busier: tile [512, 384, 256, 2].
+// CHECK-LABEL: func.func @k_split_row_chunks
+// CHECK: gaon_npu.matmul {{.*}}#gaon_npu.schedule<tile = [512, 384, 256, 2]>
+func.func @k_split_row_chunks(%h: tensor<1024x3072xbf16>, %w: tensor<3072x768xbf16>, %b: tensor<768xbf16>, %r: tensor<1024x768xbf16>) -> tensor<1024x768xbf16> {
+  %m = gaon_npu.matmul %h, %w bias %b residual %r : (tensor<1024x3072xbf16>, tensor<3072x768xbf16>, tensor<768xbf16>, tensor<1024x768xbf16>) -> tensor<1024x768xbf16>
+  return %m : tensor<1024x768xbf16>
+}
+
+// The output projection at 1024 tokens (K = 768): exchanging 512 x 384
+// tiles' chunks would keep the links busier than the tensor units, so
+// plain tiles.
+// CHECK-LABEL: func.func @no_k_split_row_chunks
+// CHECK: gaon_npu.matmul {{.*}}#gaon_npu.schedule<tile = [256, 128, 256]>
+func.func @no_k_split_row_chunks(%h: tensor<1024x768xbf16>, %w: tensor<768x768xbf16>, %b: tensor<768xbf16>, %r: tensor<1024x768xbf16>) -> tensor<1024x768xbf16> {
+  %m = gaon_npu.matmul %h, %w bias %b residual %r : (tensor<1024x768xbf16>, tensor<768x768xbf16>, tensor<768xbf16>, tensor<1024x768xbf16>) -> tensor<1024x768xbf16>
+  return %m : tensor<1024x768xbf16>
+}
+
 // Attention: 128-row query blocks (one array fold); the key block holds
 // every key (256), as up to 1024 keys do: fewer blocks, fewer online
 // softmax rescales.
