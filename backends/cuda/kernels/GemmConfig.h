@@ -17,10 +17,22 @@
 
 namespace gaon::cuda_kernels {
 
-/// K per pipeline stage, and stages in flight: a CTA's whole K slice is
-/// usually 4-8 stages, issued up front so that its loads overlap.
-constexpr int kGemmBK = 32;
+/// K per pipeline stage, and stages in flight. 64 x 4 measured fastest at
+/// M = 128 on the H100 among 32 x 4, 32 x 8, 64 x 3 and 64 x 4
+/// (bench/cuda_gemm_probe.py): fewer, larger stages mean fewer barriers
+/// and more independent mma.sync per barrier.
+/// GAON_GEMM_BK and GAON_GEMM_STAGES override them for
+/// bench/cuda_gemm_probe.py.
+#ifdef GAON_GEMM_BK
+constexpr int kGemmBK = GAON_GEMM_BK;
+#else
+constexpr int kGemmBK = 64;
+#endif
+#ifdef GAON_GEMM_STAGES
+constexpr int kGemmStages = GAON_GEMM_STAGES;
+#else
 constexpr int kGemmStages = 4;
+#endif
 /// Every shared row is padded by 8 elements (16 bytes), so the 8 rows an
 /// ldmatrix reads start in 8 different 4-bank groups.
 constexpr int kGemmPad = 8;

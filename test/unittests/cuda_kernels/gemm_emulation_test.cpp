@@ -143,12 +143,12 @@ TEST(GemmLaunchChoice, RejectsWhatTheKernelsCannotRun) {
   GemmParams ok = params();
   GemmLaunch launch = chooseGemmLaunch(ok, p.shape, 0, 4, &why);
   ASSERT_NE(launch.kernel, nullptr) << why;
-  EXPECT_STREQ(launch.kernel, "gaon_gemm_f16_o16_nn_m128n32");
-  EXPECT_EQ(ok.kSlice, 192);
+  EXPECT_STREQ(launch.kernel, "gaon_gemm_f16_o16_nn_m32n32");
+  EXPECT_EQ(ok.kSlice, 192); // 12 stages of 64 in 4 slices
   EXPECT_EQ(launch.grid[0], 24u);
-  EXPECT_EQ(launch.grid[1], 1u);
+  EXPECT_EQ(launch.grid[1], 4u);
   EXPECT_EQ(launch.grid[2], 4u);
-  EXPECT_EQ(launch.counters, 24u);
+  EXPECT_EQ(launch.counters, 96u);
   EXPECT_EQ(launch.workspaceBytes, 4ull * 128 * 768 * 4);
 
   GemmParams misaligned = params();
@@ -162,7 +162,7 @@ TEST(GemmLaunchChoice, RejectsWhatTheKernelsCannotRun) {
   EXPECT_STREQ(why, "N and K must be multiples of 8");
 
   GemmParams tooSplit = params();
-  EXPECT_EQ(chooseGemmLaunch(tooSplit, p.shape, 0, 25, &why).kernel, nullptr);
+  EXPECT_EQ(chooseGemmLaunch(tooSplit, p.shape, 0, 13, &why).kernel, nullptr);
   EXPECT_STREQ(why, "more K slices than pipeline stages");
 
   GemmParams badTile = params();
