@@ -94,6 +94,15 @@ TEST(Attention, Rngd) {
   runAttention("rngd", {1, 8, 2, 129, 257, 128, 128, {}, false}, DType::F32);
 }
 
+// Several key blocks (1024 keys each) per item on rngd, where the tensor
+// unit sums P's rows into l (ones x P^T) and the vector unit rescales l
+// with O between blocks: causal and a per-key mask, bf16 and fp32.
+TEST(Attention, RngdKeyBlocksLOnTensor) {
+  runAttention("rngd", {1, 2, 1, 200, 2100, 64, 64, {1, 1, 1, 2100}, false},
+               DType::BF16);
+  runAttention("rngd", {1, 2, 2, 1100, 1100, 64, 64, {}, true}, DType::F32);
+}
+
 TEST(Attention, BadShapesThrow) {
   Harness h("tiny");
   Tensor q = h.alloc(DType::F32, {1, 3, 4, 8}),
@@ -150,16 +159,17 @@ TEST(Attention, StridedLayout) {
 }
 
 // BERT-style attention at batch 8 (8 x 12 heads of 128 queries and keys,
-// bf16) is vector-bound on RNGD: per item the softmax runs ~802 lane
-// groups (Q scaled once 32, max 128, sub 128, exp 64 x 4, sum 128, 1/l,
-// O / l 128) and the tensor unit ~400 cycles. With an item's
-// normalisation deferred past the next item's softmax the vector unit
-// does not wait for P V, and with four K/V slots the loader runs two
-// blocks ahead of the scores, so the kernel takes the busiest core's
-// vector work (12 items, 9.6k cycles) plus the first block's loads and
-// scores and the last item's P V and store: 11.0k measured. It took 17.3k
-// when each item waited for its last P V, 12.7k with two K/V slots, 11.4k
-// scaling every score block instead of Q.
+// bf16) is vector-bound on RNGD: per item the softmax runs ~674 lane
+// groups (Q scaled once 32, max 128, sub 128, exp 64 x 4, 1/l, O / l 128;
+// the tensor unit sums P's rows into l) and the tensor unit ~530 cycles.
+// With an item's normalisation deferred past the next item's softmax the
+// vector unit does not wait for P V, and with four K/V slots the loader
+// runs two blocks ahead of the scores, so the kernel takes the busiest
+// core's vector work (12 items, 8.1k cycles) plus the first block's loads
+// and scores and the last item's P V and store: 9.7k measured. It took
+// 17.3k when each item waited for its last P V, 12.7k with two K/V slots,
+// 11.4k scaling every score block instead of Q, 11.0k with the row sum on
+// the vector unit.
 TEST(Attention, RngdVectorUnitStaysBusy) {
   Harness h("rngd");
   const int64_t B = 8, H = 12, S = 128, D = 64;
@@ -169,7 +179,10 @@ TEST(Attention, RngdVectorUnitStaysBusy) {
          out = h.alloc(DType::BF16, {B, H, S, D});
   h.emitter.attention(q, k, v, nullptr, 0.125, false, out);
   Report report = h.run(/*functional=*/false);
-  double perItem = 32 + 128 + 128 + 64 * 4 + 128 + 2 + 128;
+  // Per 128 x 128 item: Q scaling, row max, subtract, exp (packed, 4
+  // cycles), 1 / l, the normalising multiply (l is summed on the tensor
+  // unit, no row sum).
+  double perItem = 32 + 128 + 128 + 64 * 4 + 2 + 128;
   double vectorBound = perItem * double(B * H) / 8;
-  EXPECT_LE(double(report.cycles), 1.2 * vectorBound) << report.cycles;
+  EXPECT_LE(double(report.cycles), 1.25 * vectorBound) << report.cycles;
 }

@@ -95,9 +95,9 @@ AttnShape analyze(const ChipDesc &chip, const Tensor &q, const Tensor &k,
 }
 
 /// Scratchpad bytes per core: three Q slots, two of the other blocks,
-/// `kv` of the K, V and mask blocks.
+/// `kv` of the K, V and mask blocks, a row of ones (and its scratch).
 uint64_t footprint(const AttnShape &a, int64_t tq, int64_t tk, int64_t kv = 2) {
-  return 3 * tq * a.D * a.e +
+  return 3 * tq * a.D * a.e + 3 * tk * a.e +
          2 * (tq * tk * 4 + tq * tk * a.e + tq * a.Dv * 4 + tq * a.Dv * a.eo) +
          kv * (tk * a.D * a.e + tk * a.Dv * a.e +
                (a.mask ? (a.maskCol ? tq : tq * tk) * a.em : 0)) +
@@ -282,6 +282,15 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
   std::array<uint64_t, 2> colL = pair(tq * 4);
   uint64_t colR = spm.take(tq * 4), colT = spm.take(tq * 4),
            colC = spm.take(tq * 4);
+  // Heads no wider than the array: the tensor unit sums P's rows into l
+  // (a 1 x nk row of ones times P^T, one more pass like P V), so the
+  // vector unit drops its row sum, 1 of the 8 cycles per lane group of a
+  // masked score block. (Wider heads keep the tensor unit busier than
+  // the vector unit already.)
+  const bool lOnTensor =
+      D <= int64_t(chipDesc.tensor.rows) && Dv <= int64_t(chipDesc.tensor.cols);
+  uint64_t onesRow = spm.take(tk * e), onesTmp = spm.take(tk * e),
+           onesTmp2 = spm.take(tk * e);
 
   int64_t qBlocks = ceilDiv(Sq, tq), items = B * H * qBlocks;
   UnitRef loader = ctx.loader(), storer = ctx.storer();
@@ -294,12 +303,20 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     int64_t q0 = item % qBlocks * tq, nq = std::min(tq, Sq - q0);
     return causal ? std::min(Sk, q0 + nq) : Sk;
   };
-  // An item's softmax work: its keys in lane groups (a key block can hold
-  // a whole causal row range, so blocks alone do not measure it), plus a
-  // little per block.
-  int64_t lanes = chipDesc.vector.lanes;
+  // An item's work: the softmax's ~7 ops per row and lane group of its
+  // keys (a key block can hold a whole causal row range, so blocks alone
+  // do not measure it) plus the tensor unit's passes (Q K^T, P V and,
+  // with l on the tensor unit, ones x P^T) per array fold of keys, and a
+  // little per block. (Lane groups alone dealt the 896- and 1024-key
+  // items of a 1024-token causal attention to different cores: equal
+  // softmax work, but 12% more tensor work on half the cores.)
+  int64_t lanes = chipDesc.vector.lanes, arr = chipDesc.tensor.rows;
   auto costOf = [&](int64_t item) {
-    return ceilDiv(keysOf(item), lanes) + ceilDiv(keysOf(item), tk);
+    int64_t keys = keysOf(item);
+    int64_t nq = std::min(tq, Sq - item % qBlocks * tq);
+    return 7 * nq * ceilDiv(keys, lanes) +
+           (lOnTensor ? 3 : 2) * std::max(nq, arr) * ceilDiv(keys, arr) +
+           64 * ceilDiv(keys, tk);
   };
   std::vector<int64_t> order(items);
   for (int64_t i = 0; i < items; ++i)
@@ -448,6 +465,25 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       mm.c = oSlot[itemOf[t] % 2];
       mm.ldc = static_cast<uint32_t>(Dv * 4);
       cb.matmul(mm);
+      if (lOnTensor) {
+        // l (a 1 x nq row) += ones (1 x nk) x P^T; the vector unit has
+        // rescaled l with O.
+        MatmulCmd lm;
+        lm.m = 1;
+        lm.n = static_cast<uint32_t>(s.nq);
+        lm.k = static_cast<uint32_t>(s.nk);
+        lm.inType = type;
+        lm.outType = DType::F32;
+        lm.accumulate = !s.first;
+        lm.transposeB = true;
+        lm.a = onesRow;
+        lm.lda = static_cast<uint32_t>(s.nk * e);
+        lm.b = pSlot[t % 2];
+        lm.ldb = static_cast<uint32_t>(s.nk * e);
+        lm.c = colL[itemOf[t] % 2];
+        lm.ldc = static_cast<uint32_t>(s.nq * 4);
+        cb.matmul(lm);
+      }
       cb.signal(tensor, kKVFree);
       cb.signal(tensor, kPVDone);
     }
@@ -469,6 +505,16 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
           {qSlot[w % 3], n * e, type}, {}, Broadcast::None, float(scale), 0);
       cb.signal(vector, kQScaled);
     };
+    if (lOnTensor) {
+      // A row of ones from whatever the scratchpad holds: x == x is 1
+      // unless x is NaN, x != x is 1 only then.
+      uint32_t n = static_cast<uint32_t>(tk);
+      VecOperand raw{onesTmp, n * e, type}, ne{onesTmp2, n * e, type},
+          ones{onesRow, n * e, type};
+      vec(cb, VecOp::CmpEq, 1, n, ones, raw, raw);
+      vec(cb, VecOp::CmpNe, 1, n, ne, raw, raw);
+      vec(cb, VecOp::Add, 1, n, ones, ones, ne);
+    }
     scaleQ(0);
     for (int64_t t = 0; t < T; ++t) {
       const Step &s = steps[t];
@@ -537,13 +583,18 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       // exp writes P in the input dtype directly (no separate cast); l sums
       // the rounded P that P V multiplies.
       tileOp(VecOp::Exp, P, S);
-      vec(cb, VecOp::ReduceSum, r, c, s.first ? l : tmp, P);
+      if (!lOnTensor)
+        vec(cb, VecOp::ReduceSum, r, c, s.first ? l : tmp, P);
       if (!s.first) {
         colOp(VecOp::Sub, corr, mOld, mNew);
         colOp(VecOp::Exp, corr, corr);
-        colOp(VecOp::Mul, l, l, corr);
-        colOp(VecOp::Add, l, l, tmp);
-        cb.wait(vector, kPVDone); // O holds blocks < t
+        if (!lOnTensor) {
+          colOp(VecOp::Mul, l, l, corr);
+          colOp(VecOp::Add, l, l, tmp);
+        }
+        cb.wait(vector, kPVDone); // O (and l) hold blocks < t
+        if (lOnTensor)
+          colOp(VecOp::Mul, l, l, corr);
         vec(cb, VecOp::Mul, r, static_cast<uint32_t>(Dv), O, O, corr, col);
       }
       cb.signal(vector, kPReady);
