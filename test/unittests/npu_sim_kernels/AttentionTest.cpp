@@ -15,14 +15,26 @@ struct Case {
   bool causal;
 };
 
-void runAttention(const std::string &preset, const Case &c, DType type) {
+/// Returns the stream's first core program (to inspect what was emitted).
+/// `maskInf`: every 7th key (from key 3) is -inf in the mask.
+std::vector<Instr> runAttention(const std::string &preset, const Case &c,
+                                DType type, DType maskType = DType::F32,
+                                bool maskInf = false) {
   Harness h(preset);
   Tensor q = h.input(type, {c.B, c.H, c.Sq, c.D}, -2, 2);
   Tensor k = h.input(type, {c.B, c.Hkv, c.Sk, c.D}, -2, 2);
   Tensor v = h.input(type, {c.B, c.Hkv, c.Sk, c.Dv});
   Tensor mask;
-  if (!c.mask.empty())
-    mask = h.input(DType::F32, c.mask, -3, 0);
+  if (!c.mask.empty()) {
+    mask = h.input(maskType, c.mask, -3, 0);
+    if (maskInf) {
+      std::vector<float> m = h.read(mask);
+      for (size_t i = 0; i < m.size(); ++i)
+        if (i % c.mask.back() % 7 == 3)
+          m[i] = -INFINITY;
+      h.write(mask, m);
+    }
+  }
   Tensor out = h.alloc(type, {c.B, c.H, c.Sq, c.Dv});
   double scale = 1 / std::sqrt(double(c.D));
   h.emitter.attention(q, k, v, c.mask.empty() ? nullptr : &mask, scale,
@@ -64,6 +76,7 @@ void runAttention(const std::string &preset, const Case &c, DType type) {
       << preset << " B" << c.B << " H" << c.H << " Sq" << c.Sq << " Sk" << c.Sk
       << " D" << c.D << " causal " << c.causal << " mask "
       << testing::PrintToString(c.mask);
+  return h.stream.cores[0];
 }
 
 const std::vector<Case> kCases = {
@@ -92,6 +105,30 @@ TEST(Attention, Rngd) {
   runAttention("rngd", {2, 4, 4, 300, 300, 64, 64, {2, 1, 1, 300}, true},
                DType::BF16);
   runAttention("rngd", {1, 8, 2, 129, 257, 128, 128, {}, false}, DType::F32);
+}
+
+// A per-key (padding) mask in the input dtype is folded into the scores'
+// matmul on rngd (K's extra column holds the mask, loaded by DMA; Q's a
+// column of ones): causal with -inf mask entries (the causal mask then
+// takes min(S, -inf), never 0 * -inf), two key blocks, grouped heads; and
+// BERT's shape. Right in bf16, and the mask goes to K's column (one
+// element per DMA row).
+TEST(Attention, RngdFoldedPaddingMask) {
+  for (auto [c, withInf] :
+       {std::pair{Case{2, 4, 2, 200, 1100, 64, 64, {2, 1, 1, 1100}, true},
+                  true},
+        std::pair{Case{2, 4, 4, 128, 128, 64, 64, {2, 1, 1, 128}, false},
+                  false}}) {
+    std::vector<Instr> program =
+        runAttention("rngd", c, DType::BF16, DType::BF16, withInf);
+    bool maskColumn = false;
+    for (const Instr &instr : program)
+      if (auto *d = std::get_if<DmaCmd>(&instr.cmd))
+        maskColumn = maskColumn || (d->rowBytes == 2 && d->rows > 1 &&
+                                    d->dstRowStride == 65 * 2 &&
+                                    d->src.space == MemSpace::Dram);
+    EXPECT_TRUE(maskColumn) << c.Sk;
+  }
 }
 
 // Several key blocks (1024 keys each) per item on rngd, where the tensor

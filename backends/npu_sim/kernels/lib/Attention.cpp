@@ -38,6 +38,7 @@ enum : uint16_t {
   kODone,              // O block normalised (vector -> storer)
   kOFree,              // O block stored (storer -> vector)
   kQScaled,            // Q block scaled in place (vector -> tensor)
+  kConsts,             // rows of ones and 1 / scale made (vector -> dma0)
 };
 
 struct Step {
@@ -95,9 +96,11 @@ AttnShape analyze(const ChipDesc &chip, const Tensor &q, const Tensor &k,
 }
 
 /// Scratchpad bytes per core: three Q slots, two of the other blocks,
-/// `kv` of the K, V and mask blocks, a row of ones (and its scratch).
+/// `kv` of the K, V and mask blocks, rows of ones and 1 / scale (and
+/// their scratch), the extra column of Q and K when the mask is folded.
 uint64_t footprint(const AttnShape &a, int64_t tq, int64_t tk, int64_t kv = 2) {
-  return 3 * tq * a.D * a.e + 3 * tk * a.e +
+  return 3 * tq * (a.D + 1) * a.e + 4 * std::max(tk, tq) * a.e + kv * tk * a.e +
+         64 +
          2 * (tq * tk * 4 + tq * tk * a.e + tq * a.Dv * 4 + tq * a.Dv * a.eo) +
          kv * (tk * a.D * a.e + tk * a.Dv * a.e +
                (a.mask ? (a.maskCol ? tq : tq * tk) * a.em : 0)) +
@@ -266,22 +269,6 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       slots.push_back(spm.take(n));
     return slots;
   };
-  std::vector<uint64_t> kSlot = ring(tk * D * e), vSlot = ring(tk * Dv * e);
-  // Q: three slots (the vector unit scales Q one item ahead of its use).
-  std::vector<uint64_t> qSlot;
-  for (int i = 0; i < 3; ++i)
-    qSlot.push_back(spm.take(tq * D * e));
-  auto sSlot = pair(tq * tk * 4), pSlot = pair(tq * tk * e),
-       oSlot = pair(tq * Dv * 4), ooSlot = pair(tq * Dv * eo),
-       mSlot = pair(tq * 4);
-  std::vector<uint64_t> maskSlot(kv, 0);
-  if (mask)
-    maskSlot = ring((maskCol ? tq : tq * tk) * em);
-  // Per item (two in flight): l; scratch columns for the block statistics,
-  // the correction and 1 / l.
-  std::array<uint64_t, 2> colL = pair(tq * 4);
-  uint64_t colR = spm.take(tq * 4), colT = spm.take(tq * 4),
-           colC = spm.take(tq * 4);
   // Heads no wider than the array: the tensor unit sums P's rows into l
   // (a 1 x nk row of ones times P^T, one more pass like P V), so the
   // vector unit drops its row sum, 1 of the 8 cycles per lane group of a
@@ -289,8 +276,37 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
   // the vector unit already.)
   const bool lOnTensor =
       D <= int64_t(chipDesc.tensor.rows) && Dv <= int64_t(chipDesc.tensor.cols);
-  uint64_t onesRow = spm.take(tk * e), onesTmp = spm.take(tk * e),
-           onesTmp2 = spm.take(tk * e);
+  // A per-key mask in the input dtype (padding masks) is folded into the
+  // scores' matmul: K gets the mask as an extra column, Q a column of
+  // ones (1 / scale before Q is scaled in place), so S = Q K^T + mask
+  // needs no add on the vector unit (1 of the 7 cycles per lane group
+  // left). The extra column fits the array's fold when the head is
+  // narrower than the array.
+  const bool fold = mask && maskRow && mask->dtype == type && prescale &&
+                    D + 1 <= int64_t(chipDesc.tensor.rows) &&
+                    chipDesc.semaphoresPerCore > kConsts;
+  const int64_t dq = fold ? D + 1 : D; // Q and K row pitch (elements)
+  std::vector<uint64_t> kSlot = ring(tk * dq * e), vSlot = ring(tk * Dv * e);
+  // Q: three slots (the vector unit scales Q one item ahead of its use).
+  std::vector<uint64_t> qSlot;
+  for (int i = 0; i < 3; ++i)
+    qSlot.push_back(spm.take(tq * dq * e));
+  auto sSlot = pair(tq * tk * 4), pSlot = pair(tq * tk * e),
+       oSlot = pair(tq * Dv * 4), ooSlot = pair(tq * Dv * eo),
+       mSlot = pair(tq * 4);
+  std::vector<uint64_t> maskSlot(kv, 0);
+  if (mask && !fold)
+    maskSlot = ring((maskCol ? tq : tq * tk) * em);
+  // Per item (two in flight): l; scratch columns for the block statistics,
+  // the correction and 1 / l.
+  std::array<uint64_t, 2> colL = pair(tq * 4);
+  uint64_t colR = spm.take(tq * 4), colT = spm.take(tq * 4),
+           colC = spm.take(tq * 4);
+  const int64_t onesLen = std::max(tk, tq);
+  uint64_t onesRow = spm.take(onesLen * e), onesTmp = spm.take(onesLen * e),
+           onesTmp2 = spm.take(onesLen * e);
+  uint64_t invScaleRow = fold ? spm.take(tq * e) : 0,
+           negInfAt = fold ? spm.take(64) : 0;
 
   int64_t qBlocks = ceilDiv(Sq, tq), items = B * H * qBlocks;
   UnitRef loader = ctx.loader(), storer = ctx.storer();
@@ -369,11 +385,19 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       const Step &s = steps[firstOf[w]];
       if (w >= 3)
         cb.wait(loader, kQFree);
-      headRows(
-          cb, 0, cb.spm(qSlot[w % 3]),
-          MemRef::dram(q.addr +
-                       (s.b * qs.batch + s.h * qs.head + s.q0 * qs.row) * e),
-          D, e, s.nq, qs.row, false);
+      MemRef qSrc = MemRef::dram(
+          q.addr + (s.b * qs.batch + s.h * qs.head + s.q0 * qs.row) * e);
+      if (fold) {
+        // Rows at pitch D + 1; column D gets 1 / scale (1 once scaled).
+        cb.dma(0, cb.spm(qSlot[w % 3]), qSrc, static_cast<uint32_t>(D * e),
+               static_cast<uint32_t>(s.nq), dq * e, qs.row * e);
+        if (w == 0)
+          cb.wait(loader, kConsts);
+        cb.dma(0, cb.spm(qSlot[w % 3] + D * e), cb.spm(invScaleRow), e,
+               static_cast<uint32_t>(s.nq), dq * e, e);
+      } else {
+        headRows(cb, 0, cb.spm(qSlot[w % 3]), qSrc, D, e, s.nq, qs.row, false);
+      }
       cb.signal(loader, kQFull);
     };
 
@@ -388,18 +412,25 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       if (t >= kv)
         cb.wait(loader, kKVFree);
       int64_t hk = s.h / (H / Hkv);
-      headRows(
-          cb, 0, cb.spm(kSlot[sl]),
-          MemRef::dram(k.addr +
-                       (s.b * ks.batch + hk * ks.head + s.k0 * ks.row) * e),
-          D, e, s.nk, ks.row, false);
+      MemRef kSrc = MemRef::dram(
+          k.addr + (s.b * ks.batch + hk * ks.head + s.k0 * ks.row) * e);
+      if (fold) {
+        // Rows at pitch D + 1; column D gets the block's mask.
+        cb.dma(0, cb.spm(kSlot[sl]), kSrc, static_cast<uint32_t>(D * e),
+               static_cast<uint32_t>(s.nk), dq * e, ks.row * e);
+        int64_t at = s.b * maskStr[0] + s.h * maskStr[1] + s.k0 * maskStr[3];
+        cb.dma(0, cb.spm(kSlot[sl] + D * e), MemRef::dram(mask->addr + at * em),
+               em, static_cast<uint32_t>(s.nk), dq * e, maskStr[3] * em);
+      } else {
+        headRows(cb, 0, cb.spm(kSlot[sl]), kSrc, D, e, s.nk, ks.row, false);
+      }
       headRows(
           cb, 0, cb.spm(vSlot[sl]),
           MemRef::dram(v.addr +
                        (s.b * vs.batch + hk * vs.head + s.k0 * vs.row) * e),
           Dv, e, s.nk, vs.row, false);
       cb.signal(loader, kKVFull);
-      if (mask) {
+      if (mask && !fold) {
         if (t >= kv)
           cb.wait(loader, kMaskFree);
         DmaCmd d;
@@ -430,14 +461,14 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       MatmulCmd mm;
       mm.m = static_cast<uint32_t>(s.nq);
       mm.n = static_cast<uint32_t>(s.nk);
-      mm.k = static_cast<uint32_t>(D);
+      mm.k = static_cast<uint32_t>(dq);
       mm.inType = type;
       mm.outType = DType::F32;
       mm.transposeB = true;
       mm.a = qSlot[itemOf[t] % 3];
-      mm.lda = static_cast<uint32_t>(D * e);
+      mm.lda = static_cast<uint32_t>(dq * e);
       mm.b = kSlot[t % kv];
-      mm.ldb = static_cast<uint32_t>(D * e);
+      mm.ldb = static_cast<uint32_t>(dq * e);
       mm.c = sSlot[t % 2];
       mm.ldc = static_cast<uint32_t>(s.nk * 4); // packed at pitch nk
       cb.matmul(mm);
@@ -499,21 +530,31 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
     auto scaleQ = [&](int64_t w) {
       if (!prescale || w >= itemCount)
         return;
-      uint32_t n = static_cast<uint32_t>(steps[firstOf[w]].nq * D);
+      uint32_t n = static_cast<uint32_t>(steps[firstOf[w]].nq * dq);
       cb.wait(vector, kQFull);
       vec(cb, VecOp::Scale, 1, n, {qSlot[w % 3], n * e, type},
           {qSlot[w % 3], n * e, type}, {}, Broadcast::None, float(scale), 0);
       cb.signal(vector, kQScaled);
     };
-    if (lOnTensor) {
+    if (lOnTensor || fold) {
       // A row of ones from whatever the scratchpad holds: x == x is 1
       // unless x is NaN, x != x is 1 only then.
-      uint32_t n = static_cast<uint32_t>(tk);
+      uint32_t n = static_cast<uint32_t>(onesLen);
       VecOperand raw{onesTmp, n * e, type}, ne{onesTmp2, n * e, type},
           ones{onesRow, n * e, type};
       vec(cb, VecOp::CmpEq, 1, n, ones, raw, raw);
       vec(cb, VecOp::CmpNe, 1, n, ne, raw, raw);
       vec(cb, VecOp::Add, 1, n, ones, ones, ne);
+      if (fold) {
+        // 1 / scale for Q's extra column, -inf for the causal mask.
+        uint32_t nq = static_cast<uint32_t>(tq);
+        vec(cb, VecOp::Scale, 1, nq, {invScaleRow, nq * e, type},
+            {onesRow, nq * e, type}, {}, Broadcast::None, float(1.0 / scale),
+            0);
+        vec(cb, VecOp::Scale, 1, 1, {negInfAt, 4, DType::F32},
+            {onesRow, e, type}, {}, Broadcast::None, 0, negInf);
+        cb.signal(vector, kConsts);
+      }
     }
     scaleQ(0);
     for (int64_t t = 0; t < T; ++t) {
@@ -560,11 +601,15 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
           from = std::max<int64_t>(from, 0);
           VecOperand row{S.addr + i * S.stride + from * 4, S.stride,
                          DType::F32};
-          vec(cb, VecOp::Scale, 1, static_cast<uint32_t>(s.nk - from), row, row,
-              {}, none, 0, negInf);
+          if (fold) // S holds the mask, maybe -inf: 0 * -inf is NaN
+            vec(cb, VecOp::Min, 1, static_cast<uint32_t>(s.nk - from), row, row,
+                {negInfAt, 4, DType::F32}, Broadcast::Scalar);
+          else
+            vec(cb, VecOp::Scale, 1, static_cast<uint32_t>(s.nk - from), row,
+                row, {}, none, 0, negInf);
         }
       }
-      if (mask) {
+      if (mask && !fold) {
         cb.wait(vector, kMaskFull);
         VecOperand m{maskSlot[t % kv],
                      static_cast<uint32_t>((maskCol ? 1 : s.nk) * em),
@@ -634,7 +679,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
              lastItems =
                  static_cast<uint32_t>(std::min<int64_t>(itemNo + 1, 2));
     cb.wait(loader, kKVFree, lastSteps);
-    if (mask)
+    if (mask && !fold)
       cb.wait(loader, kMaskFree, lastSteps);
     cb.wait(loader, kQFree,
             static_cast<uint32_t>(std::min<int64_t>(itemCount, 3)));
