@@ -76,6 +76,16 @@ func.func @no_k_split_row_chunks(%h: tensor<1024x768xbf16>, %w: tensor<768x768xb
   return %m : tensor<1024x768xbf16>
 }
 
+// GPT-2's LM head at 1024 tokens (N = 50257, weight streaming over a
+// resident A): 512-wide tiles would leave 13 of 99 tiles (52 array folds)
+// on some cores; 256-wide ones leave 25 of 197 (50 folds), the fewest.
+// CHECK-LABEL: func.func @lm_head_balanced
+// CHECK: gaon_npu.matmul {{.*}}#gaon_npu.schedule<tile = [1024, 256, 128]>
+func.func @lm_head_balanced(%h: tensor<1024x768xbf16>, %w: tensor<768x50257xbf16>) -> tensor<1024x50257xf32> {
+  %m = gaon_npu.matmul %h, %w : (tensor<1024x768xbf16>, tensor<768x50257xbf16>) -> tensor<1024x50257xf32>
+  return %m : tensor<1024x50257xf32>
+}
+
 // Attention: 128-row query blocks (one array fold); the key block holds
 // every key (256), as up to 1024 keys do: fewer blocks, fewer online
 // softmax rescales.

@@ -1025,6 +1025,22 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
       while (aResident && count() < 2 * int64_t(cores) &&
              c.tn > int64_t(tu.cols))
         c.tn = std::max<int64_t>(ceilDiv(c.tn, 2), tu.cols);
+      // Many column tiles: the width (in whole array folds, up to the
+      // one chosen) whose busiest core has the fewest folds, widest on
+      // ties. GPT-2's LM head (N = 50257): 512-wide tiles leave 13 of 99
+      // (52 folds) on some cores, 256-wide ones 25 of 197 (50 folds).
+      if (aResident && c.tn > int64_t(tu.cols)) {
+        auto busiest = [&](int64_t tn) {
+          return ceilDiv(ceilDiv(N, tn), int64_t(cores)) *
+                 ceilDiv(tn, int64_t(tu.cols));
+        };
+        int64_t bestTn = c.tn;
+        for (int64_t tn = c.tn / int64_t(tu.cols) * tu.cols;
+             tn >= int64_t(tu.cols); tn -= tu.cols)
+          if (busiest(tn) < busiest(bestTn))
+            bestTn = tn;
+        c.tn = bestTn;
+      }
       // Sized for the buffering gaon-npu-double-buffer will choose.
       int64_t aBuf, bBuf;
       defaultBuffers(chip, sh, c, aBuf, bBuf);
