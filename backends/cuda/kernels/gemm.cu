@@ -50,11 +50,17 @@ __device__ __forceinline__ float toFloat(float x) { return x; }
 
 /// Eight consecutive elements (16 bytes of f16/bf16, 32 of f32) to and
 /// from fp32 registers, as whole vector loads and stores.
+/// Under emulation the host compiler sees these as what they are, type
+/// punning, so they go through memcpy there.
 template <typename T>
 __device__ __forceinline__ void load8(const T *p, float (&out)[8]) {
-  const uint4 raw = *reinterpret_cast<const uint4 *>(p);
   T x[8];
+#ifdef GAON_CUDA_EMULATION
+  memcpy(x, p, sizeof x);
+#else
+  const uint4 raw = *reinterpret_cast<const uint4 *>(p);
   memcpy(x, &raw, sizeof raw); // no type punning through pointers
+#endif
 #pragma unroll
   for (int e = 0; e < 8; ++e)
     out[e] = toFloat(x[e]);
@@ -74,18 +80,26 @@ __device__ __forceinline__ void store8(__half *p, const float (&v)[8]) {
 #pragma unroll
   for (int e = 0; e < 4; ++e)
     h[e] = __floats2half2_rn(v[2 * e], v[2 * e + 1]);
+#ifdef GAON_CUDA_EMULATION
+  memcpy(p, h, sizeof h);
+#else
   uint4 raw;
   memcpy(&raw, h, sizeof raw);
   *reinterpret_cast<uint4 *>(p) = raw;
+#endif
 }
 __device__ __forceinline__ void store8(__nv_bfloat16 *p, const float (&v)[8]) {
   __nv_bfloat162 h[4];
 #pragma unroll
   for (int e = 0; e < 4; ++e)
     h[e] = __floats2bfloat162_rn(v[2 * e], v[2 * e + 1]);
+#ifdef GAON_CUDA_EMULATION
+  memcpy(p, h, sizeof h);
+#else
   uint4 raw;
   memcpy(&raw, h, sizeof raw);
   *reinterpret_cast<uint4 *>(p) = raw;
+#endif
 }
 
 /// L2-only load: the partials were written by other CTAs (other SMs), so
