@@ -25,18 +25,34 @@ namespace gaon::cuda_kernels {
 /// fatbin supports.
 constexpr uint32_t kMaxAttentionSharedBytes = 99 * 1024;
 
-/// K/V buffers of the tensor-core kernels: two (tile n + 1 loads while
-/// tile n is computed) when they fit kMaxAttentionSharedBytes, else one.
-GAON_ATTENTION_HD constexpr int tcAttentionKvStages(int dp, int bm, int bn) {
-  return (bm + 4 * bn) * (dp + 8) * 2 <= int(kMaxAttentionSharedBytes) ? 2 : 1;
+/// Warps of a tensor-core CTA that split each tile's keys among themselves.
+/// A CTA of nw warps with fewer than nw m16 row tiles (bm < 16 nw) gives
+/// every row tile 16 nw / bm warps, each taking its own bn keys of a round
+/// of bn * groups keys; their partial softmax states merge at the end. At
+/// one warp per row tile a short sequence leaves every SM with one warp and
+/// its latency exposed (1x12x128x64: 13 us).
+GAON_ATTENTION_HD constexpr int tcAttentionKeyGroups(int bm, int nw) {
+  return bm < 16 * nw ? 16 * nw / bm : 1;
 }
 
-/// Tensor-core kernels: Q (bm rows), then per stage K and V (bn rows each),
-/// 2-byte elements, rows padded by 8 elements (16 bytes) against bank
-/// conflicts.
+/// K/V buffers of the tensor-core kernels: two (round n + 1 loads while
+/// round n is computed) when they fit kMaxAttentionSharedBytes, else one.
+GAON_ATTENTION_HD constexpr int tcAttentionKvStages(int dp, int bm, int bn,
+                                                    int nw) {
+  return (bm + 4 * bn * tcAttentionKeyGroups(bm, nw)) * (dp + 8) * 2 <=
+                 int(kMaxAttentionSharedBytes)
+             ? 2
+             : 1;
+}
+
+/// Tensor-core kernels: Q (bm rows), then per stage K and V (bn rows per
+/// key group each), 2-byte elements, rows padded by 8 elements (16 bytes)
+/// against bank conflicts. With key groups, the merge of their softmax
+/// states reuses the K/V buffers (checked in attention.cu).
 GAON_ATTENTION_HD constexpr uint32_t tcAttentionSharedBytes(int dp, int bm,
-                                                            int bn) {
-  return static_cast<uint32_t>((bm + 2 * bn * tcAttentionKvStages(dp, bm, bn)) *
+                                                            int bn, int nw) {
+  return static_cast<uint32_t>((bm + 2 * bn * tcAttentionKeyGroups(bm, nw) *
+                                         tcAttentionKvStages(dp, bm, bn, nw)) *
                                (dp + 8) * 2);
 }
 

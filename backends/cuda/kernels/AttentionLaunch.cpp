@@ -38,7 +38,7 @@ constexpr Variant kVariants[] = {
    GENERIC != 0,                                                               \
    BM,                                                                         \
    NW * 32,                                                                    \
-   tcAttentionSharedBytes(DP, BM, BN)},
+   tcAttentionSharedBytes(DP, BM, BN, NW)},
 #define GAON_ATTENTION_F32(NAME, DP, RM, BN)                                   \
   {#NAME,                                                                      \
    AttentionDType::F32,                                                        \

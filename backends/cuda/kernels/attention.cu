@@ -87,7 +87,12 @@ template <typename T, int DP, int BM, int BN, int NW, bool QREG, bool GENERIC>
 __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
   using Ty = TcType<T>;
   constexpr int NT = NW * 32;
-  constexpr int MT = BM / (16 * NW);
+  // KG warps per row tile split the keys (AttentionConfig.h): RW row warps
+  // of MT m16 tiles each, KG key groups of BN keys per round of BNR keys.
+  constexpr int KG = gaon::cuda_kernels::tcAttentionKeyGroups(BM, NW);
+  constexpr int RW = NW / KG;
+  constexpr int BNR = BN * KG;
+  constexpr int MT = BM / (16 * RW);
   // +8 elements (16 bytes) per row: the 8 rows of every ldmatrix 8x8 matrix
   // then start in 8 different 4-bank groups, so no bank conflicts.
   constexpr int LD = DP + 8;
@@ -95,24 +100,33 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
   constexpr int NTS = BN / 8; // n tiles of S
   constexpr int DT = DP / 8;  // n tiles of O
   constexpr int CH = DP / 8;  // 16-byte chunks per row
-  static_assert(MT >= 1 && BM == MT * 16 * NW, "BM must be 16 * NW * MT");
+  static_assert(MT >= 1 && BM == MT * 16 * RW && NW == RW * KG,
+                "BM must be 16 * NW * MT, or 16 with NW key groups");
   static_assert(BN % 16 == 0 && DP % 16 == 0, "tile shape");
-  constexpr int STAGES = gaon::cuda_kernels::tcAttentionKvStages(DP, BM, BN);
-  static_assert(gaon::cuda_kernels::tcAttentionSharedBytes(DP, BM, BN) ==
-                    (BM + 2 * STAGES * BN) * LD * sizeof(T),
+  constexpr int STAGES =
+      gaon::cuda_kernels::tcAttentionKvStages(DP, BM, BN, NW);
+  static_assert(gaon::cuda_kernels::tcAttentionSharedBytes(DP, BM, BN, NW) ==
+                    (BM + 2 * STAGES * BNR) * LD * sizeof(T),
                 "AttentionConfig.h disagrees with the layout below");
-  static_assert(gaon::cuda_kernels::tcAttentionSharedBytes(DP, BM, BN) <=
+  // The key groups' merge: per group > 0 and row warp, every lane's
+  // accumulators, row maxima and row sums, in the K/V buffers.
+  constexpr int MERGE_PER_LANE = MT * DT * 4 + MT * 2 * 2;
+  static_assert(KG == 1 || (KG - 1) * RW * 32 * MERGE_PER_LANE * 4 <=
+                               2 * STAGES * BNR * LD * int(sizeof(T)),
+                "key-group merge does not fit the K/V buffers");
+  static_assert(gaon::cuda_kernels::tcAttentionSharedBytes(DP, BM, BN, NW) <=
                     gaon::cuda_kernels::kMaxAttentionSharedBytes,
                 "too much shared memory for sm_86/sm_89/sm_120");
 
   GAON_DYNAMIC_SHARED(smem);
   T *sQ = reinterpret_cast<T *>(smem);
-  // Stage s holds a K tile, then a V tile.
-  auto kBuf = [&](int s) { return sQ + BM * LD + s * 2 * BN * LD; };
-  auto vBuf = [&](int s) { return sQ + BM * LD + s * 2 * BN * LD + BN * LD; };
+  // Stage s holds a round's K rows, then its V rows.
+  auto kBuf = [&](int s) { return sQ + BM * LD + s * 2 * BNR * LD; };
+  auto vBuf = [&](int s) { return sQ + BM * LD + s * 2 * BNR * LD + BNR * LD; };
 
   const int tid = threadIdx.x;
   const int warp = tid / 32, lane = tid % 32;
+  const int rowWarp = warp % RW, group = warp / RW;
   const int g = lane >> 2, t = lane & 3; // mma fragment row group / column pair
   // Reverse order: with a causal mask the last query blocks see the most
   // keys; starting them first shortens the tail.
@@ -163,14 +177,14 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
     }
   };
   using RowsBM = std::integral_constant<int, BM>;
-  using RowsBN = std::integral_constant<int, BN>;
+  using RowsBN = std::integral_constant<int, BNR>;
 
   // Keys this CTA needs: all, or with a causal mask up to its last row's
   // diagonal. nTiles == 0 (every row fully masked) writes zeros.
   int nEnd = seqK;
   if (p.causal)
     nEnd = min(seqK, min(m0 + BM, seqQ) + diag);
-  const int nTiles = nEnd > 0 ? (nEnd + BN - 1) / BN : 0;
+  const int nTiles = nEnd > 0 ? (nEnd + BNR - 1) / BNR : 0; // rounds
 
   loadTile(sQ, gQ, p.qStride[2], m0, seqQ, RowsBM{});
   if (nTiles > 0) {
@@ -179,7 +193,7 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
   }
   cpAsyncCommit();
 
-  const int warpRow0 = warp * 16 * MT; // first row of this warp in the tile
+  const int warpRow0 = rowWarp * 16 * MT; // this warp's first row in the tile
   const float scaleLog2 = p.scale * kLog2e;
 
   float acc[MT][DT][4];
@@ -210,15 +224,21 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
             vCol = (lane >> 4) * 8;
 
   for (int n = 0; n < nTiles; ++n) {
-    const int n0 = n * BN;
     const int stage = STAGES == 2 ? (n & 1) : 0;
-    const T *sK = kBuf(stage), *sV = vBuf(stage);
+    // This warp's keys of round n: [n0, n0 + BN). With key groups a group
+    // may be past the last key (or the causal diagonal): its scores are
+    // all masked, and it adds nothing.
+    const int n0 = n * BNR + group * BN;
+    const T *sK = kBuf(stage) + group * BN * LD,
+            *sV = vBuf(stage) + group * BN * LD;
     if (STAGES == 2) {
       // Tile n + 1 streams into the other stage while tile n is computed:
       // each tile waits for loads issued a whole tile earlier.
       if (n + 1 < nTiles) {
-        loadTile(kBuf(stage ^ 1), gK, p.kStride[2], n0 + BN, seqK, RowsBN{});
-        loadTile(vBuf(stage ^ 1), gV, p.vStride[2], n0 + BN, seqK, RowsBN{});
+        loadTile(kBuf(stage ^ 1), gK, p.kStride[2], (n + 1) * BNR, seqK,
+                 RowsBN{});
+        loadTile(vBuf(stage ^ 1), gV, p.vStride[2], (n + 1) * BNR, seqK,
+                 RowsBN{});
         cpAsyncCommit();
         cpAsyncWaitGroup<1>(); // tile n (and Q) have landed
       } else {
@@ -226,8 +246,8 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
       }
     } else {
       if (n > 0) {
-        loadTile(kBuf(0), gK, p.kStride[2], n0, seqK, RowsBN{});
-        loadTile(vBuf(0), gV, p.vStride[2], n0, seqK, RowsBN{});
+        loadTile(kBuf(0), gK, p.kStride[2], n * BNR, seqK, RowsBN{});
+        loadTile(vBuf(0), gV, p.vStride[2], n * BNR, seqK, RowsBN{});
         cpAsyncCommit();
       }
       cpAsyncWaitGroup<0>();
@@ -379,6 +399,60 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
   // everywhere before overwriting.
   cpAsyncWaitAll();
   __syncthreads();
+  if constexpr (KG > 1) {
+    // Key groups > 0 hand their softmax states to group 0 through the
+    // (now free) K/V buffers, lane for lane (the same lane of every group
+    // holds the same rows and columns), and are done.
+    float *merge = reinterpret_cast<float *>(kBuf(0));
+    auto slot = [&](int grp) {
+      return merge + ((grp - 1) * RW + rowWarp) * 32 * MERGE_PER_LANE + lane;
+    };
+    if (group > 0) {
+      float *mine = slot(group);
+      int k = 0;
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            mine[32 * k++] = acc[mt][dt][e];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          mine[32 * k++] = rowMax[mt][r];
+          mine[32 * k++] = rowSum[mt][r];
+        }
+      }
+    }
+    __syncthreads();
+    if (group > 0)
+      return;
+#pragma unroll 1
+    for (int grp = 1; grp < KG; ++grp) {
+      const float *other = slot(grp);
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+        float fa[2], fb[2];
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int k = MT * DT * 4 + (mt * 2 + r) * 2;
+          const float mo = other[32 * k], lo = other[32 * (k + 1)];
+          const float mx = fmaxf(rowMax[mt][r], mo);
+          const float ref = mx == negInf() ? 0.f : mx;
+          fa[r] = fastExp2(rowMax[mt][r] - ref);
+          fb[r] = fastExp2(mo - ref);
+          rowMax[mt][r] = mx;
+          rowSum[mt][r] = rowSum[mt][r] * fa[r] + lo * fb[r];
+        }
+#pragma unroll
+        for (int dt = 0; dt < DT; ++dt)
+#pragma unroll
+          for (int e = 0; e < 4; ++e)
+            acc[mt][dt][e] = acc[mt][dt][e] * fa[e / 2] +
+                             other[32 * ((mt * DT + dt) * 4 + e)] * fb[e / 2];
+      }
+    }
+  }
 #pragma unroll
   for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll

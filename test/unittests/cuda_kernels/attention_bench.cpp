@@ -45,7 +45,7 @@ struct TuningVariant {
 
 const TuningVariant kTuning[] = {
 #define GAON_ATTENTION_TC(NAME, DTYPE, DP, BM, BN, NW, QREG, GENERIC, MINB)    \
-  {#NAME, DP, BM, NW * 32, tcAttentionSharedBytes(DP, BM, BN)},
+  {#NAME, DP, BM, NW * 32, tcAttentionSharedBytes(DP, BM, BN, NW)},
 #include "AttentionTuning.def"
 #undef GAON_ATTENTION_TC
 };

@@ -21,7 +21,7 @@ namespace gaon::cuda_kernels::test {
 const std::vector<EmulatedKernel> &emulatedKernels() {
   static const std::vector<EmulatedKernel> kernels = {
 #define GAON_ATTENTION_TC(NAME, DTYPE, DP, BM, BN, NW, QREG, GENERIC, MINB)    \
-  {#NAME, &::NAME, DP, BM, NW * 32, tcAttentionSharedBytes(DP, BM, BN)},
+  {#NAME, &::NAME, DP, BM, NW * 32, tcAttentionSharedBytes(DP, BM, BN, NW)},
 #define GAON_ATTENTION_F32(NAME, DP, RM, BN)                                   \
   {#NAME, &::NAME, DP, 16 * RM, 128, f32AttentionSharedBytes(DP, RM, BN)},
 #include "AttentionVariants.def"

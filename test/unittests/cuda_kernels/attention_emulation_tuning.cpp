@@ -22,7 +22,7 @@ namespace gaon::cuda_kernels::test {
 const std::vector<EmulatedKernel> &emulatedTuningKernels() {
   static const std::vector<EmulatedKernel> kernels = {
 #define GAON_ATTENTION_TC(NAME, DTYPE, DP, BM, BN, NW, QREG, GENERIC, MINB)    \
-  {#NAME, &::NAME, DP, BM, NW * 32, tcAttentionSharedBytes(DP, BM, BN)},
+  {#NAME, &::NAME, DP, BM, NW * 32, tcAttentionSharedBytes(DP, BM, BN, NW)},
 #include "AttentionTuning.def"
 #undef GAON_ATTENTION_TC
   };

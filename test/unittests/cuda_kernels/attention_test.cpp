@@ -95,8 +95,8 @@ TEST(AttentionLaunch, ShrinksQueryTilesForSmallGrids) {
   const char *why = nullptr;
   AttentionLaunch l = chooseAttentionLaunch(
       shape(1, 12, 12, 128, 128, 64), AttentionDType::F16, 9, 0, 132, &why);
-  EXPECT_EQ(l.grid[0], 8u); // 128 rows / 16 per CTA
-  EXPECT_EQ(l.block[0], 32u);
+  EXPECT_EQ(l.grid[0], 8u);    // 128 rows / 16 per CTA
+  EXPECT_EQ(l.block[0], 128u); // 4 warps, each with its own 32 of 128 keys
 }
 
 TEST(AttentionLaunch, FallsBackToGenericKernels) {
