@@ -235,9 +235,20 @@ void Emitter::emit(Operation *op) {
         std::optional<kernels::Tensor> bias;
         if (n.getBias())
           bias = tensor(n.getBias());
-        kernels.layerNorm(
-            tensor(n.getInput()), tensor(n.getScale()), bias ? &*bias : nullptr,
-            n.getEpsilon().convertToDouble(), tensor(n.getResult()), schedule);
+        // A scale of ones (gaon-npu-fold-norm-affine) is skipped.
+        std::optional<kernels::Tensor> scale = tensor(n.getScale());
+        if (auto c = n.getScale().getDefiningOp<graph::ConstantOp>())
+          if (auto ones = graph::ConstantTensor::fromAttr(c.getValue())) {
+            bool allOnes = true;
+            for (int64_t i = 0; i < ones->getNumElements() && allOnes; ++i)
+              allOnes = ones->getDouble(i) == 1.0;
+            if (allOnes)
+              scale.reset();
+          }
+        kernels.layerNorm(tensor(n.getInput()), scale ? &*scale : nullptr,
+                          bias ? &*bias : nullptr,
+                          n.getEpsilon().convertToDouble(),
+                          tensor(n.getResult()), schedule);
       })
       .Case([&](RmsNormOp n) {
         kernels.rmsNorm(tensor(n.getInput()), tensor(n.getScale()),

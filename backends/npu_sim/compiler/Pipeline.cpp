@@ -13,6 +13,7 @@ void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
   if (fuseEpilogues) {
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFuseEpilogues());
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFuseSiblingMatmuls());
+    pm.addNestedPass<mlir::func::FuncOp>(createNpuFoldNormAffine());
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFoldAttentionLayouts());
   }
   pm.addPass(createNpuLegalize());

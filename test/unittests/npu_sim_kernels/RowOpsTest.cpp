@@ -12,7 +12,16 @@ namespace {
 const std::vector<std::vector<int64_t>> kShapes = {
     {}, {1}, {5}, {3, 1}, {7, 33}, {2, 3, 100}, {300, 17}, {4, 1000}};
 
-enum class Kind { Softmax, LayerNorm, LayerNormNoBias, RmsNorm };
+// LayerNormBare / LayerNormShiftOnly: no scale (a norm whose scale was
+// folded into the next matmul's weights), without or with the shift.
+enum class Kind {
+  Softmax,
+  LayerNorm,
+  LayerNormNoBias,
+  LayerNormBare,
+  LayerNormShiftOnly,
+  RmsNorm
+};
 
 void runRowOp(const std::string &preset, Kind kind,
               const std::vector<int64_t> &shape, DType type) {
@@ -28,6 +37,12 @@ void runRowOp(const std::string &preset, Kind kind,
     h.emitter.layerNorm(in, gamma, &beta, eps, out);
   else if (kind == Kind::LayerNormNoBias)
     h.emitter.layerNorm(in, gamma, nullptr, eps, out);
+  else if (kind == Kind::LayerNormBare)
+    h.emitter.layerNorm(in, static_cast<const Tensor *>(nullptr), nullptr, eps,
+                        out);
+  else if (kind == Kind::LayerNormShiftOnly)
+    h.emitter.layerNorm(in, static_cast<const Tensor *>(nullptr), &beta, eps,
+                        out);
   else
     h.emitter.rmsNorm(in, gamma, eps, out);
   h.run();
@@ -59,9 +74,12 @@ void runRowOp(const std::string &preset, Kind kind,
       for (int64_t i = 0; i < L; ++i)
         var += (row[i] - mean) * (row[i] - mean);
       double rs = 1 / std::sqrt(var / L + eps);
+      bool scaled = kind == Kind::LayerNorm || kind == Kind::LayerNormNoBias;
+      bool shifted =
+          kind == Kind::LayerNorm || kind == Kind::LayerNormShiftOnly;
       for (int64_t i = 0; i < L; ++i)
-        o[i] = (row[i] - mean) * rs * g[i] +
-               (kind == Kind::LayerNorm ? bt[i] : 0.0);
+        o[i] = (row[i] - mean) * rs * (scaled ? g[i] : 1.0) +
+               (shifted ? bt[i] : 0.0);
     }
   }
   double err = relL2(h.read(out), ref);
@@ -79,14 +97,16 @@ void runRowOp(const std::string &preset, Kind kind,
 
 TEST(RowOps, SweepTiny) {
   for (Kind kind :
-       {Kind::Softmax, Kind::LayerNorm, Kind::LayerNormNoBias, Kind::RmsNorm})
+       {Kind::Softmax, Kind::LayerNorm, Kind::LayerNormNoBias,
+        Kind::LayerNormBare, Kind::LayerNormShiftOnly, Kind::RmsNorm})
     for (DType type : {DType::F32, DType::BF16})
       for (const auto &shape : kShapes)
         runRowOp("tiny", kind, shape, type);
 }
 
 TEST(RowOps, Rngd) {
-  for (Kind kind : {Kind::Softmax, Kind::LayerNorm, Kind::RmsNorm})
+  for (Kind kind :
+       {Kind::Softmax, Kind::LayerNorm, Kind::LayerNormBare, Kind::RmsNorm})
     runRowOp("rngd", kind, {2, 128, 768}, DType::BF16);
   runRowOp("rngd", Kind::Softmax, {1000, 129}, DType::F32);
 }

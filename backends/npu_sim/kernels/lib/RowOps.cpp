@@ -254,12 +254,18 @@ void StreamEmitter::softmax(const Tensor &in, const Tensor &out,
 void StreamEmitter::layerNorm(const Tensor &in, const Tensor &scale,
                               const Tensor *bias, double eps, const Tensor &out,
                               const Schedule *schedule) {
+  layerNorm(in, &scale, bias, eps, out, schedule);
+}
+
+void StreamEmitter::layerNorm(const Tensor &in, const Tensor *scale,
+                              const Tensor *bias, double eps, const Tensor &out,
+                              const Schedule *schedule) {
   Ctx ctx{stream, chipDesc, &spmUse};
   ctx.needVecOp("layerNorm", VecOp::Rsqrt);
   beginKernel();
   float invL = 1.0f / float(in.shape.empty() ? 1 : in.shape.back());
-  bool hasBias = bias != nullptr;
-  emitRowKernel(ctx, RowKind::LayerNorm, in, out, &scale, bias, schedule,
+  bool hasBias = bias != nullptr, hasScale = scale != nullptr;
+  emitRowKernel(ctx, RowKind::LayerNorm, in, out, scale, bias, schedule,
                 [=](CoreBuilder &b, const RowTile &t) {
                   uint32_t r = t.rows, c = t.cols;
                   vec(b, VecOp::ReduceSum, r, c, t.colA, t.in);
@@ -269,9 +275,12 @@ void StreamEmitter::layerNorm(const Tensor &in, const Tensor &scale,
                   vec(b, VecOp::ReduceSum, r, c, t.colB, t.y);
                   colOp(b, VecOp::Scale, r, t.colB, t.colB, invL, float(eps));
                   colOp(b, VecOp::Rsqrt, r, t.colB, t.colB);
-                  vec(b, VecOp::Mul, r, c, t.x, t.x, t.colB, Broadcast::Col);
-                  vec(b, VecOp::Mul, r, c, hasBias ? t.x : t.out, t.x, t.scale,
-                      Broadcast::Row);
+                  // The last op writes the output dtype.
+                  vec(b, VecOp::Mul, r, c, hasScale || hasBias ? t.x : t.out,
+                      t.x, t.colB, Broadcast::Col);
+                  if (hasScale)
+                    vec(b, VecOp::Mul, r, c, hasBias ? t.x : t.out, t.x,
+                        t.scale, Broadcast::Row);
                   if (hasBias)
                     vec(b, VecOp::Add, r, c, t.out, t.x, t.bias,
                         Broadcast::Row);

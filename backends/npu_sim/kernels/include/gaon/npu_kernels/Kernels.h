@@ -184,6 +184,11 @@ public:
   void layerNorm(const Tensor &in, const Tensor &scale, const Tensor *bias,
                  double eps, const Tensor &out,
                  const Schedule *schedule = nullptr);
+  /// Without a scale (null): the bare normalisation, plus the bias if any
+  /// (a norm whose scale and shift were folded into the next matmuls).
+  void layerNorm(const Tensor &in, const Tensor *scale, const Tensor *bias,
+                 double eps, const Tensor &out,
+                 const Schedule *schedule = nullptr);
   void rmsNorm(const Tensor &in, const Tensor &scale, double eps,
                const Tensor &out, const Schedule *schedule = nullptr);
   /// Flash attention: q [B, H, Sq, D], k [B, Hkv, Sk, D], v [B, Hkv, Sk, Dv]

@@ -89,6 +89,30 @@ def NpuFuseSiblingMatmuls
   let dependentDialects = ["gaon::graph::GraphDialect"];
 }
 
+def NpuFoldNormAffine
+    : Pass<"gaon-npu-fold-norm-affine", "mlir::func::FuncOp"> {
+  let summary = "Folds a layer norm's scale and shift into the matmuls it feeds";
+  let description = [{
+    A gaon_graph.layer_norm over the last axis with constant scale (and
+    shift) whose result only feeds gaon_npu.matmul ops as A, over constant
+    weights and constant biases (or none): `(x^ g + b) W + c = x^ (diag(g)
+    W) + (b W + c)`, so the weights' rows are scaled by g and b W joins the
+    bias at compile time (rounded once to the weights' and bias' dtypes),
+    and the norm keeps a scale of ones and no shift, which the kernel
+    skips (two of its seven vector passes per row). GPT-2's pre-norms feed
+    only the QKV and FFN up-projections; BERT's post-norm output also feeds
+    the residual and keeps its affine.
+
+    Before:
+      %n = gaon_graph.layer_norm %x, %g, %b {axis = 2 : i64, ...}
+      %y = gaon_npu.matmul %n, %w bias %c : ...
+    After:
+      %n = gaon_graph.layer_norm %x, %ones {axis = 2 : i64, ...}
+      %y = gaon_npu.matmul %n, %w_scaled bias %c_shifted : ...
+  }];
+  let dependentDialects = ["gaon::graph::GraphDialect"];
+}
+
 def NpuFoldAttentionLayouts
     : Pass<"gaon-npu-fold-attention-layouts", "mlir::func::FuncOp"> {
   let summary = "Folds head split/merge transposes and QKV slices into attention";
