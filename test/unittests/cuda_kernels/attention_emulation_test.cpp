@@ -74,11 +74,12 @@ std::vector<Case> cases() {
     p.causal = true; // the first query block has no key tile at all
     add("d64_causal_sq300_sk40", p);
     // Smaller query tiles for small grids (fp16/bf16): the largest tile
-    // that gives each of `mp` SMs a CTA, else the smallest (16 rows).
+    // that gives each of `mp` SMs two CTAs, else the smallest (16 rows).
     p = make(t, 1, 2, 2, 130, 130, 64);
     p.mask = MaskKind::PerKey;
     p.maskInfFraction = 0.2;
-    add("d64_mask_m64", p, 5); // 4 CTAs of 128 rows, 6 of 64
+    add("d64_mask_m64", p, 3); // 4 CTAs of 128 rows, 6 of 64
+    add("d64_mask_m32", p, 5); // 6 of 64 rows, 10 of 32 (split keys)
     p = make(t, 1, 4, 2, 100, 140, 64);
     p.causal = true;
     add("d64_gqa_causal_m16", p, 132);
@@ -86,7 +87,7 @@ std::vector<Case> cases() {
     p.bshd = true;
     p.mask = MaskKind::Full;
     p.fullyMaskedRow = 3;
-    add("d128_bshd_mask_m64", p, 3); // 2 of 128 rows, 4 of 64
+    add("d128_bshd_mask_m64", p, 2); // 2 of 128 rows, 4 of 64
     p = make(t, 2, 2, 2, 1, 77, 128);
     add("decode_d128_m16", p, 132);
     // Generic kernels.

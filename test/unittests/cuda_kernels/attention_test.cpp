@@ -68,21 +68,26 @@ TEST(AttentionLaunch, PicksSpecializedKernels) {
             "gaon_attention_f16_d128");
 }
 
-// With the SM count, the query tile shrinks until the grid fills the GPU.
+// With the SM count, the query tile shrinks until the grid gives every SM
+// two CTAs.
 TEST(AttentionLaunch, ShrinksQueryTilesForSmallGrids) {
   // 16 x 12 x 4 = 768 CTAs of 128 rows: plenty for 132 SMs.
   EXPECT_EQ(
       chosen(shape(16, 12, 12, 512, 512, 64), AttentionDType::F16, 9, 0, 132),
       "gaon_attention_f16_d64");
-  // BERT-base at 1 x 128: 12 CTAs of 128 rows, 24 of 64, 96 of 16: the
-  // smallest tile, the closest to filling the SMs.
+  // BERT-base at 1 x 128: 12 CTAs of 128 rows, 24 of 64, 48 of 32, 96 of
+  // 16: the smallest tile, the closest to filling the SMs.
   EXPECT_EQ(
       chosen(shape(1, 12, 12, 128, 128, 64), AttentionDType::F16, 9, 0, 132),
       "gaon_attention_f16_d64_m16");
-  // 1 x 12 x 1024: 96 CTAs of 128 rows, 192 of 64.
+  // 1 x 12 x 1024: 96 CTAs of 128 rows, 192 of 64, 384 of 32 (two waves).
   EXPECT_EQ(
       chosen(shape(1, 12, 12, 1024, 1024, 64), AttentionDType::BF16, 9, 0, 132),
-      "gaon_attention_bf16_d64_m64");
+      "gaon_attention_bf16_d64_m32");
+  // 4 x 12 x 1024: 384 CTAs of 128 rows.
+  EXPECT_EQ(
+      chosen(shape(4, 12, 12, 1024, 1024, 64), AttentionDType::F16, 9, 0, 132),
+      "gaon_attention_f16_d64");
   EXPECT_EQ(
       chosen(shape(1, 8, 8, 256, 256, 128), AttentionDType::F16, 9, 0, 108),
       "gaon_attention_f16_d128_m16");
