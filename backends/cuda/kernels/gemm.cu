@@ -75,30 +75,16 @@ __device__ __forceinline__ void store8(float *p, const float (&v)[8]) {
   *reinterpret_cast<float4 *>(p) = make_float4(v[0], v[1], v[2], v[3]);
   *reinterpret_cast<float4 *>(p + 4) = make_float4(v[4], v[5], v[6], v[7]);
 }
-__device__ __forceinline__ void store8(__half *p, const float (&v)[8]) {
-  __half2 h[4];
+template <typename T>
+__device__ __forceinline__ void store8(T *p, const float (&v)[8]) {
+  uint32_t w[4];
 #pragma unroll
   for (int e = 0; e < 4; ++e)
-    h[e] = __floats2half2_rn(v[2 * e], v[2 * e + 1]);
+    w[e] = TcType<T>::pack(v[2 * e], v[2 * e + 1]);
 #ifdef GAON_CUDA_EMULATION
-  memcpy(p, h, sizeof h);
+  memcpy(p, w, sizeof w);
 #else
-  uint4 raw;
-  memcpy(&raw, h, sizeof raw);
-  *reinterpret_cast<uint4 *>(p) = raw;
-#endif
-}
-__device__ __forceinline__ void store8(__nv_bfloat16 *p, const float (&v)[8]) {
-  __nv_bfloat162 h[4];
-#pragma unroll
-  for (int e = 0; e < 4; ++e)
-    h[e] = __floats2bfloat162_rn(v[2 * e], v[2 * e + 1]);
-#ifdef GAON_CUDA_EMULATION
-  memcpy(p, h, sizeof h);
-#else
-  uint4 raw;
-  memcpy(&raw, h, sizeof raw);
-  *reinterpret_cast<uint4 *>(p) = raw;
+  *reinterpret_cast<uint4 *>(p) = make_uint4(w[0], w[1], w[2], w[3]);
 #endif
 }
 
