@@ -46,7 +46,6 @@ __device__ __forceinline__ float toFloat(__half x) { return __half2float(x); }
 __device__ __forceinline__ float toFloat(__nv_bfloat16 x) {
   return __bfloat162float(x);
 }
-__device__ __forceinline__ float toFloat(float x) { return x; }
 
 /// Eight consecutive elements (16 bytes of f16/bf16, 32 of f32) to and
 /// from fp32 registers, as whole vector loads and stores.
