@@ -55,7 +55,7 @@ struct CudaDevice {
   uint32_t matmulLog = 0;
   /// With tuning: also time the split-K GEMM kernels (HandWrittenKernels.h)
   /// (1), or time only them where they apply (2, for studying the kernel).
-  /// Off by default: on the H100 they are 2-3x slower than cuBLASLt
+  /// Off by default: on the H100 they are 1.3-2x slower than cuBLASLt
   /// (docs/cuda-gemm-kernel.md).
   uint32_t matmulGaonGemm = 0;
 
