@@ -9,6 +9,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "GraphMatchers.h"
 #include "gaon/Compiler/Transforms/Passes.h"
 #include "gaon/Dialect/Graph/ConstantTensor.h"
 #include "gaon/Dialect/Graph/GraphOps.h"
@@ -97,7 +98,8 @@ struct FoldCausalMasksPass : impl::FoldCausalMasksBase<FoldCausalMasksPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<CausalMaskToFlag>(&getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
+                                     fusionRewriteConfig())))
       signalPassFailure();
   }
 };

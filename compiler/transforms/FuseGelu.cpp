@@ -102,7 +102,8 @@ struct FuseGeluPass : impl::FuseGeluBase<FuseGeluPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseGeluPattern>(&getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
+                                     fusionRewriteConfig())))
       signalPassFailure();
   }
 };

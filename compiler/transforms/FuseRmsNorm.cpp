@@ -105,7 +105,8 @@ struct FuseRmsNormPass : impl::FuseRmsNormBase<FuseRmsNormPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseRmsNormPattern>(&getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
+                                     fusionRewriteConfig())))
       signalPassFailure();
   }
 };

@@ -1,5 +1,6 @@
 //===- FuseSilu.cpp - Fuse x * sigmoid(x) into gaon_graph.silu ------------===//
 
+#include "GraphMatchers.h"
 #include "gaon/Compiler/Transforms/Passes.h"
 #include "gaon/Dialect/Graph/GraphOps.h"
 
@@ -37,7 +38,8 @@ struct FuseSiluPass : impl::FuseSiluBase<FuseSiluPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
     patterns.add<FuseSiluPattern>(&getContext());
-    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns),
+                                     fusionRewriteConfig())))
       signalPassFailure();
   }
 };

@@ -25,6 +25,7 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "mlir/Support/Timing.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/InitLLVM.h"
@@ -95,6 +96,12 @@ cl::opt<bool> keepWeights(
     cl::desc("Print weight blobs in full (default: elide blobs over 64 bytes "
              "so the IR stays readable)"),
     cl::init(false), cl::cat(category));
+
+cl::opt<bool>
+    timing("timing",
+           cl::desc("Print where the compile time goes (import, each pass, "
+                    "emission) to stderr"),
+           cl::init(false), cl::cat(category));
 
 int fail(const Twine &message) {
   WithColor::error(errs(), "") << message << "\n";
@@ -204,8 +211,14 @@ int main(int argc, char **argv) {
   // "[3/7] pass" on a terminal; cleared before any diagnostic is printed.
   gaon::tools::ProgressLine progress;
   gaon::tools::ClearProgressOnDiagnostic clearProgress(context, progress);
+  // --timing: the report prints when the manager goes out of scope, after
+  // every phase's scope (declared later) has closed.
+  mlir::DefaultTimingManager timingManager;
+  timingManager.setEnabled(timing);
+  mlir::TimingScope rootTiming = timingManager.getRootScope();
   mlir::OwningOpRef<mlir::ModuleOp> module;
   {
+    mlir::TimingScope importTiming = rootTiming.nest("import (ONNX reader)");
     gaon::tools::Spinner spinner(progress, "importing " + inputPath);
     module = gaon::onnx::importOnnxModel(context, inputPath, options);
   }
@@ -220,10 +233,13 @@ int main(int argc, char **argv) {
     if (lowersForNpu || lowersForCuda)
       gaon::tools::buildTargetPipeline(pm, spec);
     gaon::tools::addPassProgress(pm, progress);
+    mlir::TimingScope passTiming = rootTiming.nest("passes");
+    pm.enableTiming(passTiming);
     if (failed(pm.run(*module)))
       return 1;
     progress.clear();
   }
+  mlir::TimingScope emitTiming = rootTiming.nest("emission");
 
   std::string modelName = gaon::tools::modelNameFor(inputPath);
 
