@@ -7,6 +7,7 @@
 #include "mlir/IR/DialectResourceBlobManager.h"
 #include "llvm/ADT/APFloat.h"
 
+#include <cmath>
 #include <cstring>
 
 using namespace mlir;
@@ -145,6 +146,62 @@ static uint64_t loadBits(const char *ptr, int64_t bytes) {
   return bits;
 }
 
+namespace {
+
+/// A 16-bit IEEE-style float format: bf16 (8 exponent bits) or f16 (5).
+struct Half16 {
+  int mantissaBits, exponentBias;
+};
+constexpr Half16 kBF16{7, 127}, kF16{10, 15};
+
+/// The format of `type` when it is bf16 or f16.
+std::optional<Half16> half16Of(FloatType type) {
+  if (type.isBF16())
+    return kBF16;
+  if (type.isF16())
+    return kF16;
+  return std::nullopt;
+}
+
+/// Normal 16-bit values widened exactly (weights are converted and read
+/// element by element: APFloat took ~100 ns per element, seconds for a
+/// model). Zeros, subnormals, infinities and NaNs go to APFloat.
+std::optional<double> widenHalf16(uint16_t bits, Half16 f) {
+  const int e = (bits >> f.mantissaBits) & ((1 << (15 - f.mantissaBits)) - 1);
+  if (e == 0 || e == (1 << (15 - f.mantissaBits)) - 1)
+    return std::nullopt;
+  const double mantissa = 1.0 + double(bits & ((1 << f.mantissaBits) - 1)) /
+                                    double(1 << f.mantissaBits);
+  const double v = std::ldexp(mantissa, e - f.exponentBias);
+  return (bits >> 15) ? -v : v;
+}
+
+/// `v` rounded to nearest-even in one step, when the result is a normal
+/// number (as APFloat's conversion rounds it); otherwise nullopt.
+std::optional<uint16_t> narrowToHalf16(double v, Half16 f) {
+  uint64_t bits;
+  std::memcpy(&bits, &v, 8);
+  const int e = int((bits >> 52) & 0x7ff) - 1023;
+  const int maxExponent = (1 << (14 - f.mantissaBits)) - 1; // bias
+  if (e < 1 - f.exponentBias || e > maxExponent)
+    return std::nullopt;
+  const int drop = 52 - f.mantissaBits;
+  uint64_t keep = (bits & ((1ull << 52) - 1)) >> drop;
+  const uint64_t rest = bits & ((1ull << drop) - 1), half = 1ull << (drop - 1);
+  if (rest > half || (rest == half && (keep & 1)))
+    ++keep;
+  uint64_t exponent = uint64_t(e + f.exponentBias);
+  if (keep >> f.mantissaBits) { // the mantissa rounded up to 2
+    keep = 0;
+    ++exponent;
+  }
+  if (exponent >= uint64_t(1 << (15 - f.mantissaBits)) - 1)
+    return std::nullopt; // rounds to infinity
+  return uint16_t((bits >> 63) << 15 | exponent << f.mantissaBits | keep);
+}
+
+} // namespace
+
 double ConstantTensor::getDouble(int64_t index) const {
   const char *ptr = &data[index * elementBytes];
   if (auto floatType = dyn_cast<FloatType>(type.getElementType())) {
@@ -157,6 +214,12 @@ double ConstantTensor::getDouble(int64_t index) const {
       double value;
       std::memcpy(&value, ptr, 8);
       return value;
+    }
+    if (std::optional<Half16> f = half16Of(floatType)) {
+      uint16_t bits;
+      std::memcpy(&bits, ptr, 2);
+      if (std::optional<double> v = widenHalf16(bits, *f))
+        return *v;
     }
     unsigned width = floatType.getWidth();
     llvm::APFloat value(floatType.getFloatSemantics(),
@@ -195,6 +258,11 @@ void ConstantTensor::setDouble(int64_t index, double value) {
     std::memcpy(ptr, &value, 8);
     return;
   }
+  if (std::optional<Half16> f = half16Of(floatType))
+    if (std::optional<uint16_t> bits = narrowToHalf16(value, *f)) {
+      std::memcpy(ptr, &*bits, 2);
+      return;
+    }
   llvm::APFloat converted(value);
   bool losesInfo = false;
   converted.convert(floatType.getFloatSemantics(),
