@@ -214,6 +214,43 @@ void defaultBuffers(const ChipDesc &chip, const MatmulShape &sh, const Tiles &t,
 
 Tiles tilesOf(const Schedule &s) { return {s.tile[0], s.tile[1], s.tile[2]}; }
 
+/// Output tiles are packed at pitch `tn`: when a tile's `cols == tn`
+/// divides the vector lanes, this many consecutive rows (dividing `rows`)
+/// form one vector row.
+uint32_t foldedRows(uint32_t rows, uint32_t cols, int64_t tn, uint32_t lanes) {
+  if (int64_t(cols) != tn || cols >= lanes || lanes % cols)
+    return 1;
+  uint32_t f = lanes / cols;
+  while (f > 1 && rows % f)
+    f /= 2;
+  return f;
+}
+
+/// DMAs on `unit` for an output tile's epilogue inputs: the bias row at
+/// column n0, repeated once per folded row into `biasSlot` (when
+/// `loadBias`), and the residual's rows x cols block at (outRow, n0) into
+/// `resSlot` at pitch tn.
+void loadEpilogueInputs(CoreBuilder &cb, UnitRef unit, const Epilogue &ep,
+                        bool loadBias, uint64_t biasSlot, uint64_t resSlot,
+                        int64_t outRow, int64_t n0, uint32_t rows,
+                        uint32_t cols, uint32_t fold, int64_t tn, int64_t N,
+                        unsigned eb, unsigned er) {
+  if (ep.bias && loadBias) {
+    DmaCmd bc;
+    bc.src = MemRef::dram(ep.bias->addr + n0 * eb);
+    bc.dst = cb.spm(biasSlot);
+    bc.rowBytes = cols * eb;
+    bc.rows = fold;
+    bc.srcRowStride = 0; // repeated once per folded row
+    bc.dstRowStride = cols * eb;
+    cb.dma(unit.index, bc);
+  }
+  if (ep.residual)
+    cb.dma(unit.index, cb.spm(resSlot),
+           MemRef::dram(ep.residual->addr + (outRow * N + n0) * er), cols * er,
+           rows, tn * er, N * er);
+}
+
 /// out = act(alpha * C + bias) + residual in fp32 over C; the last op
 /// writes the output slot in its dtype (rounded once, no separate cast
 /// unless there is no op). Waits for the output slot (kOFree) just before
@@ -323,13 +360,8 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
     }
   }
   uint64_t biasAll = biasResident ? spm.take(N * eb) : 0;
-  auto foldFor = [&](uint32_t rows, uint32_t cols) -> uint32_t {
-    if (int64_t(cols) != t.tn || cols >= lanes || lanes % cols)
-      return 1;
-    uint32_t f = lanes / cols;
-    while (f > 1 && rows % f)
-      f /= 2;
-    return f;
+  auto foldFor = [&](uint32_t rows, uint32_t cols) {
+    return foldedRows(rows, cols, t.tn, lanes);
   };
   UnitRef loader = ctx.loader(), storer = ctx.storer();
   UnitRef tensor = UnitRef::tensor(), vector = UnitRef::vector();
@@ -405,20 +437,9 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
         if (epLoads) {
           if (reuse)
             cb.wait(storer, kEpFree);
-          if (ep.bias && !biasResident) {
-            DmaCmd bc;
-            bc.src = MemRef::dram(ep.bias->addr + n0 * eb);
-            bc.dst = cb.spm(biasSlot[cs]);
-            bc.rowBytes = cols * eb;
-            bc.rows = foldFor(nr, cols);
-            bc.srcRowStride = 0; // repeated once per folded row
-            bc.dstRowStride = cols * eb;
-            cb.dma(storer.index, bc);
-          }
-          if (ep.residual)
-            cb.dma(storer.index, cb.spm(resSlot[cs]),
-                   MemRef::dram(ep.residual->addr + (outRow * N + n0) * er),
-                   cols * er, nr, t.tn * er, N * er);
+          loadEpilogueInputs(cb, storer, ep, !biasResident, biasSlot[cs],
+                             resSlot[cs], outRow, n0, nr, cols,
+                             foldFor(nr, cols), t.tn, N, eb, er);
           cb.signal(storer, kEpIn);
         }
         if (pendingStore)
@@ -1648,13 +1669,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // Tiles are packed at pitch tn: when cols == tn divides the lanes, `fold`
   // consecutive rows form one vector row.
   uint32_t lanes = chipDesc.vector.lanes;
-  auto foldFor = [&](uint32_t rows, uint32_t cols) -> uint32_t {
-    if (int64_t(cols) != t.tn || cols >= lanes || lanes % cols)
-      return 1;
-    uint32_t f = lanes / cols;
-    while (f > 1 && rows % f)
-      f /= 2;
-    return f;
+  auto foldFor = [&](uint32_t rows, uint32_t cols) {
+    return foldedRows(rows, cols, t.tn, lanes);
   };
 
   UnitRef loader = ctx.loader(), storer = ctx.storer();
@@ -1729,20 +1745,9 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         if (epLoads) {
           if (reuse)
             cb.wait(epUnit, kEpFree);
-          if (ep.bias) {
-            DmaCmd bc;
-            bc.src = MemRef::dram(ep.bias->addr + n0 * eb);
-            bc.dst = cb.spm(biasSlot[cs]);
-            bc.rowBytes = cols * eb;
-            bc.rows = foldFor(rows, cols);
-            bc.srcRowStride = 0; // repeated once per folded row
-            bc.dstRowStride = cols * eb;
-            cb.dma(epUnit.index, bc);
-          }
-          if (ep.residual)
-            cb.dma(epUnit.index, cb.spm(resSlot[cs]),
-                   MemRef::dram(ep.residual->addr + (outRow * N + n0) * er),
-                   cols * er, rows, t.tn * er, N * er);
+          loadEpilogueInputs(cb, epUnit, ep, true, biasSlot[cs], resSlot[cs],
+                             outRow, n0, rows, cols, foldFor(rows, cols), t.tn,
+                             N, eb, er);
           cb.signal(epUnit, kEpIn);
         }
       };
