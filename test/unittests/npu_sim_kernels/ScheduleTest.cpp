@@ -409,6 +409,54 @@ TEST(Schedule, KSplitPairsExplicit) {
   EXPECT_THROW(h.emitter.matmul(a, w, out, ep, &bad), KernelError);
 }
 
+/// The FFN down-projection of BERT/GPT-2 (M x 3072 by 3072 x 768, bias and
+/// residual), behind an add that produces its A. The planner's schedule is
+/// checked to be `tile` split by `split` over 8 cores with prefetch; with
+/// `plainTile`, that plain (unsplit) schedule runs instead.
+struct DownProjection {
+  Tensor x, w, bias, res, out;
+};
+DownProjection emitDownProjection(Harness &h, int64_t M,
+                                  const std::vector<int64_t> &tile, Split split,
+                                  const std::vector<int64_t> *plainTile) {
+  const int64_t K = 3072, N = 768;
+  DownProjection d;
+  Tensor x0 = h.input(DType::BF16, {M, K}), x1 = h.input(DType::BF16, {M, K});
+  d.x = h.alloc(DType::BF16, {M, K});
+  h.emitter.binary(VecOp::Add, x0, x1, d.x);
+  d.w = h.input(DType::BF16, {K, N}, -0.05f, 0.05f);
+  d.bias = h.input(DType::BF16, {N});
+  d.res = h.input(DType::BF16, {M, N});
+  d.out = h.alloc(DType::BF16, {M, N});
+  Epilogue ep;
+  ep.bias = d.bias;
+  ep.residual = d.res;
+  MatmulProblem p{d.x, d.w, d.out, ep, /*constantB=*/true};
+  Schedule s = defaultSchedule(h.emitter.chip(), p);
+  EXPECT_EQ(s.tile, tile);
+  EXPECT_EQ(s.split, split);
+  EXPECT_EQ(s.cores, 8u);
+  EXPECT_TRUE(s.prefetch);
+  if (plainTile) {
+    s.tile = *plainTile;
+    planStep(h.emitter.chip(), p, PlanStep::Partition, s);
+    planStep(h.emitter.chip(), p, PlanStep::Buffer, s);
+  }
+  h.emitter.matmul(d.x, d.w, d.out, ep, &s);
+  return d;
+}
+
+/// The product of a run of emitDownProjection is right in bf16.
+void expectDownProjectionRight(Harness &h, const DownProjection &d, int64_t M) {
+  const int64_t K = 3072, N = 768;
+  std::vector<double> ref = refGemm(h.read(d.x), h.read(d.w), M, K, N);
+  std::vector<float> bv = h.read(d.bias), rv = h.read(d.res);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n)
+      ref[m * N + n] += double(bv[n]) + rv[m * N + n];
+  EXPECT_LE(relL2(h.read(d.out), ref), 1e-2);
+}
+
 // The planner splits K in pairs where every core reading all of A costs
 // more DRAM time than the exchange: BERT/GPT-2's FFN down-projection at
 // 128 tokens on rngd (K = 3072, N = 768: four pairs of 192 columns, A read
@@ -425,46 +473,15 @@ TEST(Schedule, KSplitPairsPlanned) {
                      /*constantB=*/true};
   EXPECT_EQ(defaultSchedule(chip, proj).tile.size(), 3u);
 
-  auto build = [](Harness &h, bool split, Tensor &x, Tensor &w, Tensor &bias,
-                  Tensor &res, Tensor &out) {
-    const int64_t M = 128, K = 3072, N = 768;
-    Tensor x0 = h.input(DType::BF16, {M, K}), x1 = h.input(DType::BF16, {M, K});
-    x = h.alloc(DType::BF16, {M, K});
-    h.emitter.binary(VecOp::Add, x0, x1, x);
-    w = h.input(DType::BF16, {K, N}, -0.05f, 0.05f);
-    bias = h.input(DType::BF16, {N});
-    res = h.input(DType::BF16, {M, N});
-    out = h.alloc(DType::BF16, {M, N});
-    Epilogue ep;
-    ep.bias = bias;
-    ep.residual = res;
-    MatmulProblem p{x, w, out, ep, /*constantB=*/true};
-    Schedule s = defaultSchedule(h.emitter.chip(), p);
-    EXPECT_EQ(s.tile, (std::vector<int64_t>{128, 192, 128, 2}));
-    EXPECT_EQ(s.split, Split::Cols);
-    EXPECT_EQ(s.cores, 8u);
-    EXPECT_TRUE(s.prefetch);
-    if (!split) {
-      // The plain weight-streaming schedule of the same problem.
-      s.tile = {128, 128, 128};
-      planStep(h.emitter.chip(), p, PlanStep::Partition, s);
-      planStep(h.emitter.chip(), p, PlanStep::Buffer, s);
-    }
-    h.emitter.matmul(x, w, out, ep, &s);
-  };
+  const std::vector<int64_t> tile = {128, 192, 128, 2},
+                             plainTile = {128, 128, 128};
   Harness h("rngd");
-  Tensor x, w, bias, res, out;
-  build(h, true, x, w, bias, res, out);
+  DownProjection d = emitDownProjection(h, 128, tile, Split::Cols, nullptr);
   Report report = h.run();
-  std::vector<double> ref = refGemm(h.read(x), h.read(w), 128, 3072, 768);
-  std::vector<float> bv = h.read(bias), rv = h.read(res);
-  for (int64_t m = 0; m < 128; ++m)
-    for (int64_t n = 0; n < 768; ++n)
-      ref[m * 768 + n] += double(bv[n]) + rv[m * 768 + n];
-  EXPECT_LE(relL2(h.read(out), ref), 1e-2);
+  expectDownProjectionRight(h, d, 128);
 
   Harness plain("rngd");
-  build(plain, false, x, w, bias, res, out);
+  emitDownProjection(plain, 128, tile, Split::Cols, &plainTile);
   Report without = plain.run(/*functional=*/false);
   // A: 4 x 786 KB instead of 6 x 786 KB.
   EXPECT_LT(report.dramReadBytes + 1000000, without.dramReadBytes)
@@ -519,46 +536,16 @@ TEST(Schedule, KSplitPairsRowChunks) {
 // two kernels run at least 10% faster than with the best plain schedule,
 // which is DRAM bound (40.5k against 46.8k cycles).
 TEST(Schedule, KSplitPairsComputeBound) {
-  auto build = [](Harness &h, bool split, Tensor &x, Tensor &w, Tensor &bias,
-                  Tensor &res, Tensor &out) {
-    const int64_t M = 1024, K = 3072, N = 768;
-    Tensor x0 = h.input(DType::BF16, {M, K}), x1 = h.input(DType::BF16, {M, K});
-    x = h.alloc(DType::BF16, {M, K});
-    h.emitter.binary(VecOp::Add, x0, x1, x);
-    w = h.input(DType::BF16, {K, N}, -0.05f, 0.05f);
-    bias = h.input(DType::BF16, {N});
-    res = h.input(DType::BF16, {M, N});
-    out = h.alloc(DType::BF16, {M, N});
-    Epilogue ep;
-    ep.bias = bias;
-    ep.residual = res;
-    MatmulProblem p{x, w, out, ep, /*constantB=*/true};
-    Schedule s = defaultSchedule(h.emitter.chip(), p);
-    EXPECT_EQ(s.tile, (std::vector<int64_t>{512, 384, 256, 2}));
-    EXPECT_EQ(s.split, Split::Rows);
-    EXPECT_EQ(s.cores, 8u);
-    EXPECT_TRUE(s.prefetch);
-    if (!split) {
-      // The plain schedule the cost model picked before the split.
-      s.tile = {256, 384, 256};
-      planStep(h.emitter.chip(), p, PlanStep::Partition, s);
-      planStep(h.emitter.chip(), p, PlanStep::Buffer, s);
-    }
-    h.emitter.matmul(x, w, out, ep, &s);
-  };
+  // The plain schedule is the one the cost model picked before the split.
+  const std::vector<int64_t> tile = {512, 384, 256, 2},
+                             plainTile = {256, 384, 256};
   Harness h("rngd");
-  Tensor x, w, bias, res, out;
-  build(h, true, x, w, bias, res, out);
+  DownProjection d = emitDownProjection(h, 1024, tile, Split::Rows, nullptr);
   Report report = h.run();
-  std::vector<double> ref = refGemm(h.read(x), h.read(w), 1024, 3072, 768);
-  std::vector<float> bv = h.read(bias), rv = h.read(res);
-  for (int64_t m = 0; m < 1024; ++m)
-    for (int64_t n = 0; n < 768; ++n)
-      ref[m * 768 + n] += double(bv[n]) + rv[m * 768 + n];
-  EXPECT_LE(relL2(h.read(out), ref), 1e-2);
+  expectDownProjectionRight(h, d, 1024);
 
   Harness plain("rngd");
-  build(plain, false, x, w, bias, res, out);
+  emitDownProjection(plain, 1024, tile, Split::Rows, &plainTile);
   Report without = plain.run(/*functional=*/false);
   EXPECT_LT(report.cycles, 0.9 * without.cycles)
       << report.cycles << " vs " << without.cycles;
