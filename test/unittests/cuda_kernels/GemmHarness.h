@@ -198,6 +198,16 @@ inline std::string compareGemm(const GemmProblem &p, const GemmData &data) {
   return "";
 }
 
+/// Calls fn(tile, shape) for every entry point of gemm.cu: each tile shape
+/// with f16/bf16 inputs, input-type/f32 outputs and both B layouts.
+template <typename Fn> void forEachGemmEntryPoint(Fn fn) {
+  for (int tile = 0; tile < gemmTileCount(); ++tile)
+    for (GemmDType t : {GemmDType::F16, GemmDType::BF16})
+      for (bool f32Out : {false, true})
+        for (bool bT : {false, true})
+          fn(tile, GemmShape{t, f32Out, bT});
+}
+
 } // namespace gaon::cuda_kernels::test
 
 #endif // GAON_TEST_CUDA_KERNELS_GEMMHARNESS_H

@@ -63,27 +63,24 @@ void PrintTo(const Case &c, std::ostream *os) { *os << c.name(); }
 std::vector<Case> cases() {
   std::vector<Case> all;
   uint64_t seed = 1;
-  for (int tile = 0; tile < gemmTileCount(); ++tile)
-    for (GemmDType t : {GemmDType::F16, GemmDType::BF16})
-      for (bool f32Out : {false, true})
-        for (bool bT : {false, true}) {
-          // Ragged M, N and K (K = 4.25 pipeline stages): bias + GELU
-          // (input-type outputs; cuBLASLt has no bias with f32 outputs
-          // either) unsplit, and a residual with ReLU split 3 ways.
-          GemmProblem p;
-          p.shape = {t, f32Out, bT};
-          p.m = 70;
-          p.n = 72;
-          p.k = 136;
-          p.seed = seed++;
-          p.epilogue = f32Out ? GemmEpilogue::Gelu : GemmEpilogue::BiasGelu;
-          all.push_back({p, tile, 1});
-          p.seed = seed++;
-          p.epilogue = GemmEpilogue::Relu;
-          p.alpha = 0.5f;
-          p.beta = 1.0f;
-          all.push_back({p, tile, 3});
-        }
+  forEachGemmEntryPoint([&](int tile, GemmShape shape) {
+    // Ragged M, N and K (K = 4.25 pipeline stages): bias + GELU
+    // (input-type outputs; cuBLASLt has no bias with f32 outputs
+    // either) unsplit, and a residual with ReLU split 3 ways.
+    GemmProblem p;
+    p.shape = shape;
+    p.m = 70;
+    p.n = 72;
+    p.k = 136;
+    p.seed = seed++;
+    p.epilogue = shape.f32Out ? GemmEpilogue::Gelu : GemmEpilogue::BiasGelu;
+    all.push_back({p, tile, 1});
+    p.seed = seed++;
+    p.epilogue = GemmEpilogue::Relu;
+    p.alpha = 0.5f;
+    p.beta = 1.0f;
+    all.push_back({p, tile, 3});
+  });
   return all;
 }
 

@@ -38,28 +38,25 @@ void PrintTo(const Case &c, std::ostream *os) { *os << c.name(); }
 std::vector<Case> cases() {
   std::vector<Case> all;
   uint64_t seed = 100;
-  for (int tile = 0; tile < gemmTileCount(); ++tile)
-    for (GemmDType t : {GemmDType::F16, GemmDType::BF16})
-      for (bool f32Out : {false, true})
-        for (bool bT : {false, true}) {
-          // BERT's FFN up-projection (bias + GELU), and its down-projection
-          // with the residual, at 128 tokens; then 77 tokens (ragged M).
-          GemmProblem p;
-          p.shape = {t, f32Out, bT};
-          p.m = 128;
-          p.n = 3072;
-          p.k = 768;
-          p.seed = seed++;
-          p.epilogue = f32Out ? GemmEpilogue::Gelu : GemmEpilogue::BiasGelu;
-          all.push_back({p, tile});
-          p.m = 77;
-          p.n = 768;
-          p.k = 3072;
-          p.seed = seed++;
-          p.epilogue = GemmEpilogue::None;
-          p.beta = 1.0f;
-          all.push_back({p, tile});
-        }
+  forEachGemmEntryPoint([&](int tile, GemmShape shape) {
+    // BERT's FFN up-projection (bias + GELU), and its down-projection
+    // with the residual, at 128 tokens; then 77 tokens (ragged M).
+    GemmProblem p;
+    p.shape = shape;
+    p.m = 128;
+    p.n = 3072;
+    p.k = 768;
+    p.seed = seed++;
+    p.epilogue = shape.f32Out ? GemmEpilogue::Gelu : GemmEpilogue::BiasGelu;
+    all.push_back({p, tile});
+    p.m = 77;
+    p.n = 768;
+    p.k = 3072;
+    p.seed = seed++;
+    p.epilogue = GemmEpilogue::None;
+    p.beta = 1.0f;
+    all.push_back({p, tile});
+  });
   return all;
 }
 
