@@ -459,7 +459,8 @@ def run(args):
         m = next(m for m in manifest["models"] if m["name"] == name)
         restore(manifest, m, work)
         rng = np.random.default_rng(0)
-        ids = rng.integers(0, 50000, (m["batch"], m["seq"]), dtype=np.int64)
+        vocab = 30522 if m["config"] == "bert-base" else 50257
+        ids = rng.integers(0, vocab, (m["batch"], m["seq"]), dtype=np.int64)
         np.save(os.path.join(work, m["name"] + ".ids.npy"), ids)
         np.save(os.path.join(work, m["name"] + ".mask.npy"), np.ones_like(ids))
         profile_kernels(gaon_run, os.path.join(work, m["artifact"]),

@@ -38,6 +38,20 @@
 using gaon::cuda_kernels::AttentionDType;
 using gaon::cuda_kernels::AttentionParams;
 
+// Probe points for bench/cuda_attention_probe.cu (nothing otherwise):
+// 0 start, 1 round `n`'s tile ready, 2 round `n` done, 3 loop done,
+// 4 output stored.
+#ifndef GAON_ATTENTION_MARK
+#define GAON_ATTENTION_MARK(point, round)
+#endif
+
+// Launch order of the tensor-core kernels' CTAs: 1 walks the query blocks
+// from the last (longest under a causal mask) with the heads innermost;
+// 0 walks every head's blocks in turn (the probe compares the two).
+#ifndef GAON_ATTENTION_HEADS_INNER
+#define GAON_ATTENTION_HEADS_INNER 1
+#endif
+
 namespace {
 
 constexpr float kLog2e = 1.4426950408889634f;
@@ -128,10 +142,19 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
   const int warp = tid / 32, lane = tid % 32;
   const int rowWarp = warp % RW, group = warp / RW;
   const int g = lane >> 2, t = lane & 3; // mma fragment row group / column pair
-  // Reverse order: with a causal mask the last query blocks see the most
-  // keys; starting them first shortens the tail.
+  GAON_ATTENTION_MARK(0, 0);
+  // With a causal mask the last query blocks see the most keys: CTAs take
+  // them first, of every head before any shorter block (the blocks of one
+  // head after another left the last heads' long blocks for a second wave:
+  // 1x12x1024 causal has 384 CTAs for 264 slots).
+#if GAON_ATTENTION_HEADS_INNER
+  const int cta = blockIdx.x + gridDim.x * blockIdx.y;
+  const int mBlock = gridDim.x - 1 - cta / gridDim.y;
+  const int h = cta % gridDim.y, b = blockIdx.z;
+#else
   const int mBlock = gridDim.x - 1 - blockIdx.x;
   const int h = blockIdx.y, b = blockIdx.z;
+#endif
   const int hk = h / (p.heads / p.kvHeads);
   const int m0 = mBlock * BM;
   const int headDim = GENERIC ? p.headDim : DP;
@@ -253,6 +276,7 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
       cpAsyncWaitGroup<0>();
     }
     __syncthreads(); // tile n visible to every warp
+    GAON_ATTENTION_MARK(1, n);
     if (QREG && n == 0) {
 #pragma unroll
       for (int mt = 0; mt < MT; ++mt)
@@ -389,6 +413,7 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
         }
       }
     }
+    GAON_ATTENTION_MARK(2, n);
     __syncthreads(); // every warp done with this stage before it refills
   }
 
@@ -399,6 +424,7 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
   // everywhere before overwriting.
   cpAsyncWaitAll();
   __syncthreads();
+  GAON_ATTENTION_MARK(3, nTiles);
   if constexpr (KG > 1) {
     // Key groups > 0 hand their softmax states to group 0 through the
     // (now free) K/V buffers, lane for lane (the same lane of every group
@@ -489,6 +515,7 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
         gO[i * p.oStride[2] + c] = sQ[(warpRow0 + r) * LD + c];
     }
   }
+  GAON_ATTENTION_MARK(4, 0);
 }
 
 /// fp32 flash attention on CUDA cores, 128 threads as 16 x 8 (ty, tx).
