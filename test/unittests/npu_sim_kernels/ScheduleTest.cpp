@@ -342,6 +342,114 @@ TEST(Schedule, PrefetchedFirstBlocks) {
 
 namespace {
 
+// Several row blocks, not row-chunked (no activation), each core's tiles
+// distinct column blocks: all of a core's B blocks are loaded before the
+// matmul's fence (the kernel itself reads only A); with an activation
+// (row chunks) only the first block is, the others load in the kernel.
+// Products right either way.
+TEST(Schedule, PrefetchedAllBlocks) {
+  for (Activation act : {Activation::None, Activation::Relu}) {
+    Harness h("rngd");
+    const int64_t M = 1024, K = 768, N = 768;
+    Tensor x = h.input(DType::BF16, {M, K}), y = h.input(DType::BF16, {M, K});
+    Tensor a = h.alloc(DType::BF16, {M, K});
+    Tensor w = h.input(DType::BF16, {K, N});
+    Tensor out = h.alloc(DType::BF16, {M, N});
+    h.emitter.binary(VecOp::Add, x, y, a);
+    Epilogue ep;
+    ep.activation = act;
+    // BERT's attention output projection at 1024 tokens: 24 tiles of
+    // 256 x 128, three per core, each in one row block.
+    Schedule s;
+    s.tile = {256, 128, 256};
+    s.split = Split::Rows;
+    s.cores = 8;
+    s.buffers = {1, 2, 2};
+    s.prefetch = true;
+    h.emitter.matmul(a, w, out, ep, &s);
+    for (unsigned core = 0; core < 8; ++core) {
+      const std::vector<Instr> &program = h.stream.cores[core];
+      size_t barrier = 0, before = 0, after = 0;
+      for (size_t i = 0; i < program.size(); ++i)
+        if (std::holds_alternative<BarrierCmd>(program[i].cmd))
+          barrier = i;
+      for (size_t i = 0; i < program.size(); ++i)
+        if (auto *d = std::get_if<DmaCmd>(&program[i].cmd);
+            d && d->src.space == MemSpace::Dram && d->src.addr >= w.addr &&
+            d->src.addr < w.addr + w.bytes())
+          ++(i < barrier ? before : after);
+      // Three 768 x 128 blocks, one transfer per k-slice of 256 (row
+      // chunks: the first block only).
+      if (act == Activation::None) {
+        EXPECT_EQ(before, 9u) << core;
+        EXPECT_EQ(after, 0u) << core;
+      } else {
+        EXPECT_EQ(before, 3u) << core;
+        EXPECT_GT(after, 0u) << core;
+      }
+    }
+    h.run();
+    std::vector<float> av = h.read(x), bv = h.read(y);
+    for (size_t i = 0; i < av.size(); ++i)
+      av[i] = float(double(av[i]) + bv[i]);
+    std::vector<double> ref = refGemm(av, h.read(w), M, K, N);
+    if (act == Activation::Relu)
+      for (double &v : ref)
+        v = std::max(v, 0.0);
+    EXPECT_LE(relL2(h.read(out), ref), 2e-2) << int(act);
+  }
+}
+
+} // namespace
+
+namespace {
+
+// Prefetches hosted by a kernel whose dma0 waits go on the storing engine,
+// unless that engine is the busier one: row-chunked tiles broadcast the
+// bias into C there, and loads queued behind its stores delayed those
+// fills. The FFN up-projection (BERT, 1024 tokens) hosts the
+// down-projection's first B blocks on dma0.
+TEST(Schedule, HostedLoadsAvoidTheBusierEngine) {
+  Harness h("rngd");
+  Tensor x = h.input(DType::BF16, {1024, 768});
+  Tensor w1 = h.input(DType::BF16, {768, 3072}),
+         b1 = h.input(DType::BF16, {3072});
+  Tensor w2 = h.input(DType::BF16, {3072, 768});
+  Tensor hid = h.alloc(DType::BF16, {1024, 3072});
+  Tensor out = h.alloc(DType::BF16, {1024, 768});
+  Epilogue up;
+  up.bias = b1;
+  up.activation = Activation::Gelu;
+  Schedule s1;
+  s1.tile = {512, 256, 256};
+  s1.split = Split::Rows;
+  s1.cores = 8;
+  s1.buffers = {1, 2, 2};
+  h.emitter.matmul(x, w1, hid, up, &s1);
+  MatmulProblem p{hid, w2, out, {}, /*constantB=*/true};
+  Schedule s2 = defaultSchedule(h.emitter.chip(), p);
+  ASSERT_TRUE(s2.prefetch);
+  h.emitter.matmul(hid, w2, out, {}, &s2);
+  size_t onDma0 = 0, elsewhere = 0;
+  for (const auto &program : h.stream.cores) {
+    size_t barrier = 0;
+    for (size_t i = 0; i < program.size(); ++i)
+      if (std::holds_alternative<BarrierCmd>(program[i].cmd))
+        barrier = i;
+    for (size_t i = 0; i < barrier; ++i)
+      if (auto *d = std::get_if<DmaCmd>(&program[i].cmd);
+          d && d->src.space == MemSpace::Dram && d->src.addr >= w2.addr &&
+          d->src.addr < w2.addr + w2.bytes())
+        ++(program[i].unit == UnitRef::dma(0) ? onDma0 : elsewhere);
+  }
+  EXPECT_GT(onDma0, 0u);
+  EXPECT_EQ(elsewhere, 0u);
+}
+
+} // namespace
+
+namespace {
+
 // Weight streaming (one row block, A resident) uses k-slices one array
 // fold deep; several row blocks keep two folds.
 TEST(Schedule, WeightStreamingSlicesOneFold) {

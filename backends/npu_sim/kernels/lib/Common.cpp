@@ -59,6 +59,14 @@ void StreamEmitter::closeRecord() {
     npu_sim::Report report = sim.run(piece, options);
     r.cycles = report.cycles;
     r.dramBytes = double(report.dramReadBytes + report.dramWriteBytes);
+    std::string storer = npu_sim::unitName(npu_sim::UnitRef::dma(
+        static_cast<uint8_t>(std::max<uint32_t>(chipDesc.dma.engines, 1) - 1)));
+    for (const npu_sim::UnitReport &u : report.units) {
+      if (u.unit == "dma0")
+        r.dma0Busy = std::max(r.dma0Busy, u.busyCycles);
+      if (u.unit == storer)
+        r.storerBusy = std::max(r.storerBusy, u.busyCycles);
+    }
   } catch (const std::exception &) {
     // A piece that does not run alone hosts nothing.
     r.cycles = 0;

@@ -38,6 +38,8 @@ enum : uint16_t {
   kAFree0,            // an m-block's last matmul done (tensor -> loader 0)
   kAFree1,            // the same for loader 1
   kAChunk,            // a row chunk of a new A block loaded (-> tensor)
+  kBiasF32,           // fp32 copy of the bias ready (vector -> storer)
+  kCInit,             // C slot holds the bias (storer -> tensor)
 };
 
 /// A matmul's problem after checking and batch folding.
@@ -300,18 +302,27 @@ void emitEpilogueOps(const Ctx &ctx, const std::string &kernel, CoreBuilder &cb,
   }
 }
 
+/// Whether the row-chunked form starts each chunk's C from the bias (see
+/// emitRowChunked): a resident bias (tiles at least as wide as the vector
+/// unit), no alpha (it would scale the bias too) and a storing engine of
+/// its own to broadcast it.
+bool chunkedBiasInit(const ChipDesc &chip, const Tiles &t, const Epilogue &ep) {
+  return ep.bias && t.tn >= int64_t(chip.vector.lanes) && ep.alpha == 1.0f &&
+         chip.dma.engines >= 2;
+}
+
 /// Scratchpad bytes of the row-chunked form (emitRowChunked): two resident
-/// A blocks, two whole B blocks (K x tn), two chunk-sized C, output,
-/// residual and bias slots.
+/// A blocks, two whole B blocks (K x tn), three chunk-sized C, output,
+/// residual and bias slots (and the whole bias in fp32 where it starts C).
 uint64_t chunkedFootprint(const ChipDesc &chip, const MatmulShape &sh,
                           const Tiles &t, int64_t cr) {
   uint64_t total = 2 * uint64_t(t.tm) * sh.K * sh.e +
                    2 * uint64_t(sh.K) * t.tn * sh.e +
-                   2 * uint64_t(cr) * t.tn * 4;
+                   3 * uint64_t(cr) * t.tn * 4;
   if (sh.epilogue)
     total += 2 * (uint64_t(cr) * t.tn * (sh.eo + sh.er) +
                   std::max<uint64_t>(t.tn, chip.vector.lanes) * sh.eb) +
-             uint64_t(sh.N) * sh.eb; // or the whole bias, resident
+             uint64_t(sh.N) * (sh.eb + 4); // or the whole bias, resident
   return total + 16 * 64;
 }
 
@@ -340,11 +351,24 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
   // tile).
   const bool biasResident = ep.bias && t.tn >= int64_t(lanes);
   const bool epLoads = ep.residual || (ep.bias && !biasResident);
+  // The resident bias, cast once to fp32, is broadcast into each chunk's C
+  // by the storing engine before its matmuls (which then accumulate onto
+  // it), so the epilogue drops its bias pass: GELU's is 11 cycles per lane
+  // group, so with the bias add the vector unit took as long as the tensor
+  // unit. Three C slots: a slot is filled one chunk ahead, while the
+  // previous two are multiplied into and through the epilogue.
+  const bool biasInit = chunkedBiasInit(chip, t, ep);
+  Epilogue epOps = ep;
+  if (biasInit)
+    epOps.bias.reset();
+  const int cSlots = biasInit ? 3 : 2;
   const int64_t mTiles = ceilDiv(M, t.tm), nTiles = ceilDiv(N, t.tn);
   const int64_t total = mTiles * nTiles;
   uint64_t aSlot[2] = {spm.take(t.tm * K * e), spm.take(t.tm * K * e)};
   uint64_t bBlock[2] = {spm.take(K * t.tn * e), spm.take(K * t.tn * e)};
-  uint64_t cSlot[2] = {spm.take(cr * t.tn * 4), spm.take(cr * t.tn * 4)};
+  uint64_t cSlot[3] = {spm.take(cr * t.tn * 4), spm.take(cr * t.tn * 4), 0};
+  if (biasInit)
+    cSlot[2] = spm.take(cr * t.tn * 4);
   uint64_t oSlot[2] = {0, 0}, biasSlot[2] = {0, 0}, resSlot[2] = {0, 0};
   if (epilogue) {
     oSlot[0] = spm.take(cr * t.tn * eo);
@@ -360,6 +384,7 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
     }
   }
   uint64_t biasAll = biasResident ? spm.take(N * eb) : 0;
+  uint64_t biasF32 = biasInit ? spm.take(N * 4) : 0;
   auto foldFor = [&](uint32_t rows, uint32_t cols) {
     return foldedRows(rows, cols, t.tn, lanes);
   };
@@ -377,7 +402,39 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
              static_cast<uint32_t>(N * eb));
       cb.signal(loader, kFull1);
       cb.wait(vector, kFull1);
+      if (biasInit) {
+        vec(cb, VecOp::Cast, 1, static_cast<uint32_t>(N),
+            {biasF32, static_cast<uint32_t>(N * 4), DType::F32},
+            {biasAll, static_cast<uint32_t>(N * eb), ep.bias->dtype});
+        cb.signal(vector, kBiasF32);
+        cb.wait(storer, kBiasF32);
+      }
     }
+    // Chunks of this core in order, (column, rows, cols), for the fills
+    // of C one chunk ahead.
+    struct Fill {
+      int64_t n0;
+      uint32_t rows, cols;
+    };
+    std::vector<Fill> fills;
+    if (biasInit)
+      for (int64_t item = first; item < last; ++item) {
+        int64_t m0 = item / nTiles * t.tm, n0 = item % nTiles * t.tn;
+        int64_t rows = std::min(t.tm, M - m0);
+        for (int64_t r0 = 0; r0 < rows; r0 += cr)
+          fills.push_back({n0, static_cast<uint32_t>(std::min(cr, rows - r0)),
+                           static_cast<uint32_t>(std::min(t.tn, N - n0))});
+      }
+    auto fillC = [&](int64_t j) {
+      if (j >= cSlots)
+        cb.wait(storer, kCFree);
+      const Fill &f = fills[j];
+      cb.broadcastDma(storer.index, cb.spm(cSlot[j % cSlots]),
+                      cb.spm(biasF32 + f.n0 * 4), f.cols * 4, f.rows, t.tn * 4);
+      cb.signal(storer, kCInit);
+    };
+    if (biasInit)
+      fillC(0);
     std::function<void()> pendingStore;
     for (int64_t item = first; item < last; ++item) {
       int64_t li = item - first;
@@ -431,8 +488,15 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
       for (int64_t r0 = 0; r0 < rows; r0 += cr, ++chunkNo) {
         uint32_t nr = static_cast<uint32_t>(std::min(cr, rows - r0));
         int cs = static_cast<int>(chunkNo % 2);
+        int ccs = static_cast<int>(chunkNo % cSlots);
         bool reuse = chunkNo >= 2;
         int64_t outRow = m0 + r0;
+        // The bias into the next chunk's C (its slot free once the
+        // epilogue of chunk chunkNo - 2 is done), ahead of this chunk's
+        // loads and the previous chunk's store: behind that store, which
+        // waits for the previous epilogue, it held the tensor unit back.
+        if (biasInit && chunkNo + 1 < int64_t(fills.size()))
+          fillC(chunkNo + 1);
         // Bias/residual of this chunk, on the storing engine.
         if (epLoads) {
           if (reuse)
@@ -446,7 +510,9 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
           pendingStore();
         pendingStore = nullptr;
         // The chunk over all of K (the first chunk waits for the loads).
-        if (reuse)
+        if (biasInit)
+          cb.wait(tensor, kCInit);
+        else if (reuse)
           cb.wait(tensor, kCFree);
         if (newBlock && r0 > 0)
           cb.wait(tensor, kAChunk);
@@ -459,17 +525,17 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
           mm.k = static_cast<uint32_t>(std::min(t.tk, K - k0));
           mm.inType = sh.type;
           mm.outType = DType::F32;
-          mm.accumulate = k0 > 0;
+          mm.accumulate = biasInit || k0 > 0;
           mm.a = aBase + (r0 * K + k0) * e;
           mm.lda = static_cast<uint32_t>(K * e);
           mm.b = bBase + k0 * t.tn * e;
           mm.ldb = static_cast<uint32_t>(t.tn * e);
-          mm.c = cSlot[cs];
+          mm.c = cSlot[ccs];
           mm.ldc = static_cast<uint32_t>(t.tn * 4);
           cb.matmul(mm);
         }
         cb.signal(tensor, kCDone);
-        uint64_t storeFrom = cSlot[cs];
+        uint64_t storeFrom = cSlot[ccs];
         uint32_t pitch = static_cast<uint32_t>(t.tn * 4);
         unsigned es = 4;
         if (epilogue) {
@@ -479,9 +545,9 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
           uint32_t vr = nr, vc = cols, vfold = foldFor(nr, cols);
           vr /= vfold;
           vc *= vfold;
-          VecOperand c{cSlot[cs], pitch * vfold, DType::F32};
+          VecOperand c{cSlot[ccs], pitch * vfold, DType::F32};
           emitEpilogueOps(
-              ctx, kernel, cb, ep, vr, vc, c,
+              ctx, kernel, cb, epOps, vr, vc, c,
               {biasResident ? biasAll + n0 * eb : biasSlot[cs], vc * eb,
                ep.bias ? ep.bias->dtype : DType::F32},
               {resSlot[cs], static_cast<uint32_t>(t.tn * er * vfold),
@@ -517,7 +583,11 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
     if (blocks > consumed)
       cb.wait(loader, kAFree0, static_cast<uint32_t>(blocks - consumed));
     uint32_t lastTwo = static_cast<uint32_t>(std::min<int64_t>(chunkNo, 2));
-    cb.wait(tensor, kCFree, lastTwo);
+    if (biasInit)
+      cb.wait(storer, kCFree,
+              static_cast<uint32_t>(std::min<int64_t>(chunkNo, cSlots)));
+    else
+      cb.wait(tensor, kCFree, lastTwo);
     if (epLoads)
       cb.wait(storer, kEpFree, lastTwo);
     if (epilogue)
@@ -1380,8 +1450,11 @@ bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
                                  uint64_t &regionAt) {
   // Kernels that may host the loads, counting back from the previous one.
   constexpr size_t kPrefetchDepth = 8;
-  // Share of a host's estimated duration its DRAM can give to prefetches.
-  constexpr double kSpareShare = 0.85;
+  // Share of a host's estimated duration its DRAM can give to prefetches
+  // (0.85 before whole B blocks of several-row-block matmuls were
+  // prefetched; with them, BERT's attention hosted 6 MB and ran 10% longer:
+  // 0.8 is best on BERT-base and GPT-2 small, 0.75 and 0.7 slower).
+  constexpr double kSpareShare = 0.8;
   if (records.empty())
     return false;
   closeRecord();
@@ -1478,7 +1551,12 @@ bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
       }
       std::vector<size_t> positions;
       UnitRef unit = dma0;
-      if (!dma0Waits || engines < 2) {
+      // Where dma0 waits but the storing engine is the busier one (row
+      // chunks that broadcast the bias into C there), the loads still go
+      // after dma0's last transfer: behind the stores they delayed the
+      // fills and the tensor unit waited.
+      const KernelRecord &hr = records[host];
+      if (!dma0Waits || engines < 2 || hr.storerBusy > hr.dma0Busy) {
         positions.push_back(afterDma0);
       } else {
         unit = storer;
@@ -1582,9 +1660,31 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // loading them early is safe). Skipped, with the same result, when there
   // is no room or no previous kernel.
   uint64_t blockBytes = uint64_t(K) * t.tn * e, region = 0, regionAt = 0;
+  // Tiles taller than the array over resident A blocks, with an
+  // activation (an epilogue as long as the matmuls: GELU), run in row
+  // chunks where the scratchpad holds whole B blocks. (Without one the
+  // exposed epilogue is short, and whole B blocks load later than k-slices
+  // would: the FFN down-projection ran 20% slower chunked.)
+  bool chunked = aResident && mTiles > 1 && batches == 1 &&
+                 ep.activation != Activation::None &&
+                 sched.split == Split::Rows && engines >= 2 &&
+                 t.tm > int64_t(chipDesc.tensor.rows) &&
+                 chunkedFootprint(chipDesc, sh, t, chipDesc.tensor.rows) <=
+                     chipDesc.scratchpad.bytes;
+  // Several row blocks, not chunked: when a core's tiles are distinct
+  // column blocks (at most one row's worth) and all its B blocks take at
+  // most a quarter of the scratchpad, all of them are prefetched, not only
+  // the first: a DRAM-bound matmul (BERT's attention output projection at
+  // 1024 tokens) then reads only A, the residual and the output, and its
+  // weights stream during the vector-bound attention before it.
+  int64_t perCore = ceilDiv(total, std::max<int64_t>(useCores, 1));
+  bool allBlocks =
+      mTiles > 1 && batches == 1 && !chunked && sched.split == Split::Rows &&
+      perCore <= nTiles &&
+      uint64_t(perCore) * blockBytes <= chipDesc.scratchpad.bytes / 4;
   bool prefetched = false;
-  if (sched.prefetch && aResident && mTiles == 1 && !records.empty() &&
-      total > 0)
+  if (sched.prefetch && aResident && (mTiles == 1 || allBlocks) &&
+      !records.empty() && total > 0)
     prefetched =
         prefetchWeights(b, bOff[0], K, N, t.tk, t.tn, e, total, mTiles, nTiles,
                         sched.split == Split::Cols, useCores,
@@ -1592,23 +1692,12 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   auto blockAt = [&](int64_t localItem) {
     return regionAt + uint64_t(localItem) * blockBytes;
   };
-  // Tiles taller than the array over resident A blocks, with an
-  // activation (an epilogue as long as the matmuls: GELU), run in row
-  // chunks where the scratchpad holds whole B blocks. (Without one the
-  // exposed epilogue is short, and whole B blocks load later than k-slices
-  // would: the FFN down-projection ran 20% slower chunked.)
-  bool chunked = aResident && mTiles > 1 && batches == 1 && !prefetched &&
-                 ep.activation != Activation::None &&
-                 sched.split == Split::Rows && engines >= 2 &&
-                 t.tm > int64_t(chipDesc.tensor.rows) &&
-                 chunkedFootprint(chipDesc, sh, t, chipDesc.tensor.rows) <=
-                     chipDesc.scratchpad.bytes;
   // Several row blocks: each core's first B block (a constant) is loaded
   // during earlier kernels, above this kernel's buffers.
   bool firstFromRegion = false;
   uint64_t firstAt = 0;
   if (sched.prefetch && aResident && mTiles > 1 && batches == 1 &&
-      sched.split == Split::Rows && total > 0) {
+      sched.split == Split::Rows && total > 0 && !prefetched) {
     std::vector<std::vector<DmaCmd>> loads(useCores);
     for (unsigned core = 0; core < useCores; ++core) {
       int64_t first = splitBegin(total, useCores, core),

@@ -236,6 +236,8 @@ public:
     double cycles = 0;         ///< Estimated duration (closeRecord).
     double dramBytes = 0;      ///< Its own DRAM traffic.
     double hosted = 0;         ///< Prefetched bytes other kernels put in it.
+    /// Busiest core's busy cycles of dma0 and of the storing (last) engine.
+    double dma0Busy = 0, storerBusy = 0;
     bool closed = false;
   };
   /// A prefetched weight slice, in scratchpad [lo, hi) of every core from
