@@ -35,7 +35,8 @@ __device__ __forceinline__ unsigned long long globalTimer() {
   return t;
 }
 __device__ __forceinline__ void probeMark(int point, int round) {
-  const int cta = blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
+  const int cta =
+      blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
   if (cta >= kMaxTraceCtas)
     return;
   unsigned long long *t = gTrace[cta];
@@ -63,7 +64,13 @@ __device__ __forceinline__ void probeMark(int point, int round) {
   } while (0)
 #endif
 
+// -DPROBE_ATTENTION_SOURCE="path" times another version of the kernels
+// (the probe's --baseline).
+#ifdef PROBE_ATTENTION_SOURCE
+#include PROBE_ATTENTION_SOURCE
+#else
 #include "../backends/cuda/kernels/attention.cu"
+#endif
 
 // Candidate tiles (name, dtype, head dim, rows, keys per group, warps, Q in
 // registers, generic, min blocks per SM), next to the shipped variants.
@@ -80,6 +87,8 @@ GAON_ATTENTION_TC(probe_m64n32w2, F16, 64, 64, 32, 2, 1, 0, 4)
 GAON_ATTENTION_TC(probe_m128n64w4, F16, 64, 128, 64, 4, 1, 0, 2)
 GAON_ATTENTION_TC(probe_m128n32w4, F16, 64, 128, 32, 4, 1, 0, 2)
 GAON_ATTENTION_TC(probe_m32n64w1, F16, 64, 32, 64, 1, 1, 0, 8)
+// The shipped 64-row tile held to 128 registers (four CTAs per SM).
+GAON_ATTENTION_TC(probe_m64n64w4b4, F16, 64, 64, 64, 4, 1, 0, 4)
 
 #define CHECK(x)                                                               \
   do {                                                                         \
@@ -101,7 +110,8 @@ struct Variant {
   int rows, keys, warps;
 };
 
-#define VARIANT(NAME, BM, BN, NW) {#NAME, NAME, BM, BN, NW}
+#define VARIANT(NAME, BM, BN, NW)                                              \
+  { #NAME, NAME, BM, BN, NW }
 const Variant kVariants[] = {
     VARIANT(gaon_attention_f16_d64_m64, 64, 64, 4), // reference
     VARIANT(gaon_attention_f16_d64, 128, 64, 8),
@@ -118,21 +128,26 @@ const Variant kVariants[] = {
     VARIANT(probe_m128n64w4, 128, 64, 4),
     VARIANT(probe_m128n32w4, 128, 32, 4),
     VARIANT(probe_m32n64w1, 32, 64, 1),
+    VARIANT(probe_m64n64w4b4, 64, 64, 4),
 };
 #undef VARIANT
 
 struct Shape {
   int b, h, s;
-  bool causal;
+  bool causal, mask; // mask: a [B, 1, 1, S] padding mask (BERT's)
 };
 
-const Shape kShapes[] = {{1, 12, 128, false}, {1, 12, 128, true},
-                         {1, 12, 1024, true}, {16, 12, 512, true},
-                         {32, 12, 128, false}, {8, 12, 512, false}};
+const Shape kShapes[] = {
+    {1, 12, 128, false, false},  {1, 12, 128, true, false},
+    {1, 12, 1024, true, false},  {16, 12, 512, true, false},
+    {32, 12, 128, false, false}, {8, 12, 512, false, false},
+    {1, 12, 128, false, true},   {32, 12, 128, false, true},
+    {8, 12, 512, false, true}};
 
 std::string shapeName(const Shape &s) {
   return std::to_string(s.b) + "x" + std::to_string(s.h) + "x" +
-         std::to_string(s.s) + "x64" + (s.causal ? " causal" : "");
+         std::to_string(s.s) + "x64" + (s.causal ? " causal" : "") +
+         (s.mask ? " mask" : "");
 }
 
 float median(std::vector<float> v) {
@@ -201,10 +216,14 @@ void printTrace(const std::string &shape, const Variant &v, int ctas) {
 
 } // namespace
 
-int main() {
+// Usage: probe [SHAPE [KERNEL]]: only shapes whose name contains SHAPE and
+// kernels named KERNEL (e.g. for Nsight Compute on one launch).
+int main(int argc, char **argv) {
+  const std::string onlyShape = argc > 1 ? argv[1] : "",
+                    onlyKernel = argc > 2 ? argv[2] : "";
   for (const Variant &v : kVariants)
-    CHECK(cudaFuncSetAttribute(v.fn, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                               sharedBytes(v)));
+    CHECK(cudaFuncSetAttribute(
+        v.fn, cudaFuncAttributeMaxDynamicSharedMemorySize, sharedBytes(v)));
   cudaStream_t st;
   CHECK(cudaStreamCreateWithFlags(&st, cudaStreamNonBlocking));
   cudaEvent_t e0, e1;
@@ -213,6 +232,8 @@ int main() {
   std::mt19937 rng(1);
   std::normal_distribution<float> nd(0.f, 1.f);
   for (const Shape &s : kShapes) {
+    if (shapeName(s).find(onlyShape) == std::string::npos)
+      continue;
     const int B = s.b, H = s.h, S = s.s, D = 64;
     const size_t qkvElems = size_t(B) * S * 3 * H * D,
                  oElems = size_t(B) * S * H * D;
@@ -239,11 +260,25 @@ int main() {
       st3[1] = D;
       st3[2] = 3 * H * D;
     }
+    __half *mask = nullptr;
+    if (s.mask) {
+      // The last eighth of every sequence is padding.
+      std::vector<__half> hmask(size_t(B) * S);
+      for (size_t i = 0; i < hmask.size(); ++i)
+        hmask[i] = __float2half(i % S >= S - S / 8 ? -10000.f : 0.f);
+      CHECK(cudaMalloc(&mask, hmask.size() * 2));
+      CHECK(cudaMemcpy(mask, hmask.data(), hmask.size() * 2,
+                       cudaMemcpyHostToDevice));
+      p.mask = reinterpret_cast<uint64_t>(mask);
+      p.maskStride[0] = S;
+    }
     p.oStride[0] = int64_t(S) * H * D;
     p.oStride[1] = D;
     p.oStride[2] = H * D;
     std::vector<__half> ref(oElems), got(oElems);
     for (const Variant &v : kVariants) {
+      if (!onlyKernel.empty() && onlyKernel != v.name && &v != &kVariants[0])
+        continue;
       CHECK(cudaMemsetAsync(o, 0, oElems * 2, st));
       for (int w = 0; w < 3; ++w)
         launch(v, p, st);
@@ -254,8 +289,8 @@ int main() {
         ref = got;
       double maxDiff = 0;
       for (size_t i = 0; i < oElems; ++i)
-        maxDiff = std::max<double>(maxDiff, std::fabs(__half2float(got[i]) -
-                                                      __half2float(ref[i])));
+        maxDiff = std::max<double>(
+            maxDiff, std::fabs(__half2float(got[i]) - __half2float(ref[i])));
       std::vector<float> single;
       for (int r = 0; r < 30; ++r) {
         CHECK(cudaEventRecord(e0, st));
@@ -302,6 +337,7 @@ int main() {
     }
     CHECK(cudaFree(qkv));
     CHECK(cudaFree(o));
+    CHECK(cudaFree(mask));
   }
   return 0;
 }

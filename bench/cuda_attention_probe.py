@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Where the fused attention's time goes on the GPU (run on the GPU machine).
 
-Builds bench/cuda_attention_probe.cu with nvcc three ways (CTAs with the
-heads innermost, as shipped; every head's query blocks in turn, as before;
-and a traced build), runs them, and times the peer, torch's
+Builds bench/cuda_attention_probe.cu with nvcc (the kernels as they are,
+a traced build, and with --baseline another copy of attention.cu, e.g. the
+last commit's), runs them, and times the peer, torch's
 scaled_dot_product_attention, on the same shapes and layout (Q, K, V as
 views of one packed [B, S, 3, H, D] projection) the same two ways: events
 around one launch, and back to back in a CUDA graph. Prints a table per
 shape with each kernel's ratio to torch, and writes JSON.
 
     python3 bench/cuda_attention_probe.py [--out DIR] [--arch sm_90]
+        [--baseline PATH/attention.cu] [--no-trace]
 """
 import argparse
 import json
@@ -18,12 +19,17 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHAPES = [(1, 12, 128, False), (1, 12, 128, True), (1, 12, 1024, True),
-          (16, 12, 512, True), (32, 12, 128, False), (8, 12, 512, False)]
+# (batch, heads, sequence, causal, padding mask [B, 1, 1, S])
+SHAPES = [(1, 12, 128, False, False), (1, 12, 128, True, False),
+          (1, 12, 1024, True, False), (16, 12, 512, True, False),
+          (32, 12, 128, False, False), (8, 12, 512, False, False),
+          (1, 12, 128, False, True), (32, 12, 128, False, True),
+          (8, 12, 512, False, True)]
 
 
-def shape_name(b, h, s, causal):
-    return f"{b}x{h}x{s}x64" + (" causal" if causal else "")
+def shape_name(b, h, s, causal, mask):
+    return (f"{b}x{h}x{s}x64" + (" causal" if causal else "") +
+            (" mask" if mask else ""))
 
 
 def build(arch, out_dir, name, defines):
@@ -48,12 +54,17 @@ def torch_peer():
     import torch
     import torch.nn.functional as F
     rows = []
-    for b, h, s, causal in SHAPES:
+    for b, h, s, causal, masked in SHAPES:
         qkv = torch.randn(b, s, 3, h, 64, device="cuda", dtype=torch.float16)
         q, k, v = (qkv[:, :, i].transpose(1, 2) for i in range(3))
+        mask = None
+        if masked:  # the last eighth of every sequence is padding
+            mask = torch.zeros(b, 1, 1, s, device="cuda", dtype=torch.float16)
+            mask[..., s - s // 8:] = -10000.0
 
         def f():
-            return F.scaled_dot_product_attention(q, k, v, is_causal=causal)
+            return F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
+                                                  is_causal=causal)
         for _ in range(3):
             f()
         single = []
@@ -84,7 +95,8 @@ def torch_peer():
             e1.record()
             e1.synchronize()
             per.append(e0.elapsed_time(e1) * 1e3 / 20)
-        rows.append({"kind": "torch", "shape": shape_name(b, h, s, causal),
+        rows.append({"kind": "torch",
+                     "shape": shape_name(b, h, s, causal, masked),
                      "single_us": sorted(single)[len(single) // 2],
                      "graph_us": sorted(per)[len(per) // 2]})
         del g
@@ -96,12 +108,18 @@ def main():
     ap.add_argument("--out", default=os.environ.get("OUT",
                                                     "/tmp/attention-probe"))
     ap.add_argument("--arch", default="sm_90")
+    ap.add_argument("--baseline", default="",
+                    help="another attention.cu to time beside this one")
+    ap.add_argument("--no-trace", action="store_true")
     args = ap.parse_args()
     os.makedirs(args.out, exist_ok=True)
     from concurrent.futures import ThreadPoolExecutor
-    builds = [("heads_inner", []),
-              ("blocks_per_head", ["-DGAON_ATTENTION_HEADS_INNER=0"]),
-              ("trace", ["-DPROBE_TRACE"])]
+    builds = [("current", [])]
+    if args.baseline:
+        builds.append(("baseline", ['-DPROBE_ATTENTION_SOURCE="%s"' %
+                                    os.path.abspath(args.baseline)]))
+    if not args.no_trace:
+        builds.append(("trace", ["-DPROBE_TRACE"]))
     with ThreadPoolExecutor(len(builds)) as pool:
         exes = list(pool.map(lambda b: build(args.arch, args.out, *b), builds))
     rows = []

@@ -323,46 +323,71 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
       }
     }
 
-    // Scores in log2 units (exp2 below), plus the mask; -inf where causal
-    // or past the last key. Fragment element e of n tile nt is row
-    // g + 8 (e / 2), key 8 nt + 2 t + e % 2.
+    // Scores in log2 units (exp2 below): x = s * scale * log2(e) + mask *
+    // log2(e), -inf where causal or past the last key. Fragment element e
+    // of n tile nt is row g + 8 (e / 2), key 8 nt + 2 t + e % 2. Most
+    // tiles lie off every edge: without a mask their scale moves into the
+    // exponent's FMA (k below), and a mask that is the same for every
+    // query row (padding masks, [B, 1, 1, Sk]) is read once per key.
     const bool edge = n0 + BN > seqK || (p.causal && n0 + BN - 1 > m0 + diag);
+    const bool keyMask = gMask && p.maskStride[2] == 0;
+    float k = 1.f; // the softmax takes exp2(k s - max(k s))
+    if (!edge && !gMask && scaleLog2 > 0.f) {
+      k = scaleLog2;
+    } else if (!edge && (!gMask || keyMask)) {
 #pragma unroll
-    for (int mt = 0; mt < MT; ++mt) {
+      for (int nt = 0; nt < NTS; ++nt) {
 #pragma unroll
-      for (int r = 0; r < 2; ++r) {
-        const int i = m0 + warpRow0 + mt * 16 + g + 8 * r;
-        const T *maskRow =
-            gMask && i < seqQ ? gMask + i * p.maskStride[2] : nullptr;
+        for (int c = 0; c < 2; ++c) {
+          const float m =
+              keyMask ? Ty::toFloat(gMask[n0 + nt * 8 + 2 * t + c]) * kLog2e
+                      : 0.f;
 #pragma unroll
-        for (int nt = 0; nt < NTS; ++nt) {
+          for (int mt = 0; mt < MT; ++mt)
 #pragma unroll
-          for (int c = 0; c < 2; ++c) {
-            const int j = n0 + nt * 8 + 2 * t + c;
-            float x = s[mt][nt][2 * r + c] * scaleLog2;
-            if (maskRow && j < seqK)
-              x = fmaf(Ty::toFloat(maskRow[j]), kLog2e, x);
-            if (edge && (j >= seqK || (p.causal && j > i + diag)))
-              x = negInf();
-            s[mt][nt][2 * r + c] = x;
+            for (int r = 0; r < 2; ++r)
+              s[mt][nt][2 * r + c] = fmaf(s[mt][nt][2 * r + c], scaleLog2, m);
+        }
+      }
+    } else {
+#pragma unroll
+      for (int mt = 0; mt < MT; ++mt) {
+#pragma unroll
+        for (int r = 0; r < 2; ++r) {
+          const int i = m0 + warpRow0 + mt * 16 + g + 8 * r;
+          const T *maskRow =
+              gMask && i < seqQ ? gMask + i * p.maskStride[2] : nullptr;
+#pragma unroll
+          for (int nt = 0; nt < NTS; ++nt) {
+#pragma unroll
+            for (int c = 0; c < 2; ++c) {
+              const int j = n0 + nt * 8 + 2 * t + c;
+              float x = s[mt][nt][2 * r + c] * scaleLog2;
+              if (maskRow && j < seqK)
+                x = fmaf(Ty::toFloat(maskRow[j]), kLog2e, x);
+              if (edge && (j >= seqK || (p.causal && j > i + diag)))
+                x = negInf();
+              s[mt][nt][2 * r + c] = x;
+            }
           }
         }
       }
     }
 
-    // Online softmax. The 4 lanes of a quad hold one row; the max is
-    // reduced across them now, the sum only at the end (each lane keeps a
-    // partial sum, rescaled by the same factor). A row whose scores are all
-    // -inf so far subtracts 0 instead of -inf (no inf - inf = NaN); its
-    // probabilities are exp2(-inf) = 0.
+    // Online softmax over k s (k > 0, so max(k s) = k max(s)). The 4 lanes
+    // of a quad hold one row; the max is reduced across them now, the sum
+    // only at the end (each lane keeps a partial sum, rescaled by the same
+    // factor). A row whose scores are all -inf so far subtracts 0 instead
+    // of -inf (no inf - inf = NaN); its probabilities are exp2(-inf) = 0.
 #pragma unroll
     for (int mt = 0; mt < MT; ++mt) {
 #pragma unroll
       for (int r = 0; r < 2; ++r) {
-        float mx = rowMax[mt][r];
+        float mx = s[mt][0][2 * r];
 #pragma unroll
         for (int nt = 0; nt < NTS; ++nt)
           mx = fmaxf(mx, fmaxf(s[mt][nt][2 * r], s[mt][nt][2 * r + 1]));
+        mx = fmaxf(rowMax[mt][r], mx * k);
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 1));
         mx = fmaxf(mx, __shfl_xor_sync(0xffffffffu, mx, 2));
         const float ref = mx == negInf() ? 0.f : mx;
@@ -373,7 +398,7 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
         for (int nt = 0; nt < NTS; ++nt) {
 #pragma unroll
           for (int c = 0; c < 2; ++c) {
-            const float e = fastExp2(s[mt][nt][2 * r + c] - ref);
+            const float e = fastExp2(fmaf(s[mt][nt][2 * r + c], k, -ref));
             s[mt][nt][2 * r + c] = e;
             sum += e;
           }

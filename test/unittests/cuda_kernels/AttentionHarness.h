@@ -149,6 +149,9 @@ struct Problem {
   /// A query row whose every mask entry is -inf (with MaskKind::Full or
   /// PerRow): its output must be exactly 0.
   int fullyMaskedRow = -1;
+  /// The softmax scale; 0: 1 / sqrt(headDim). (The kernels fold a positive
+  /// scale into the exponent; a negative one takes the general path.)
+  double scale = 0;
   uint64_t seed = 1;
 
   double flops() const {
@@ -277,7 +280,8 @@ inline AttentionParams makeParams(const Problem &p, const ProblemData &d) {
   a.seqK = p.seqK;
   a.headDim = p.headDim;
   a.causal = p.causal ? 1 : 0;
-  a.scale = static_cast<float>(1.0 / std::sqrt(double(p.headDim)));
+  a.scale = static_cast<float>(
+      p.scale != 0 ? p.scale : 1.0 / std::sqrt(double(p.headDim)));
   for (int i = 0; i < 3; ++i) {
     a.qStride[i] = d.q.stride[i];
     a.kStride[i] = d.k.stride[i];

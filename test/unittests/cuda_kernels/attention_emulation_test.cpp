@@ -73,6 +73,13 @@ std::vector<Case> cases() {
     p = make(t, 1, 1, 1, 300, 40, 64);
     p.causal = true; // the first query block has no key tile at all
     add("d64_causal_sq300_sk40", p);
+    // A negative scale: max(scale s) is not scale max(s), so the scale
+    // cannot move into the exponent; with and without a per-key mask.
+    p = make(t, 1, 2, 2, 130, 130, 64);
+    p.scale = -0.3;
+    add("d64_negative_scale", p);
+    p.mask = MaskKind::PerKey;
+    add("d64_negative_scale_mask_b11k", p);
     // Smaller query tiles for small grids (fp16/bf16): the largest tile
     // that gives each of `mp` SMs two CTAs, else the smallest (16 rows).
     p = make(t, 1, 2, 2, 130, 130, 64);

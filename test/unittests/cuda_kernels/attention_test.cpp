@@ -88,6 +88,18 @@ TEST(AttentionLaunch, ShrinksQueryTilesForSmallGrids) {
   EXPECT_EQ(
       chosen(shape(4, 12, 12, 1024, 1024, 64), AttentionDType::F16, 9, 0, 132),
       "gaon_attention_f16_d64");
+  // Causal: 64-row tiles at most, with or without the SM count (GPT-2 at
+  // 16 x 512; head dim 128 likewise).
+  AttentionParams causal = shape(16, 12, 12, 512, 512, 64);
+  causal.causal = 1;
+  EXPECT_EQ(chosen(causal, AttentionDType::F16, 9, 0, 132),
+            "gaon_attention_f16_d64_m64");
+  EXPECT_EQ(chosen(causal, AttentionDType::BF16),
+            "gaon_attention_bf16_d64_m64");
+  causal = shape(8, 32, 8, 1024, 1024, 128);
+  causal.causal = 1;
+  EXPECT_EQ(chosen(causal, AttentionDType::F16, 9, 0, 132),
+            "gaon_attention_f16_d128_m64");
   EXPECT_EQ(
       chosen(shape(1, 8, 8, 256, 256, 128), AttentionDType::F16, 9, 0, 108),
       "gaon_attention_f16_d128_m16");
