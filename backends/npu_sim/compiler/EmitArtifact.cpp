@@ -206,6 +206,8 @@ void Emitter::emit(Operation *op) {
           epilogue.bias = tensor(m.getBias());
         if (m.getResidual())
           epilogue.residual = tensor(m.getResidual());
+        if (m.getResidualScale())
+          epilogue.residualScale = tensor(m.getResidualScale());
         epilogue.activation =
             llvm::StringSwitch<kernels::Activation>(m.getActivation())
                 .Case("relu", kernels::Activation::Relu)

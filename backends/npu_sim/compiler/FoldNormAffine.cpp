@@ -5,8 +5,13 @@
 // as the bare normalisation x^ feeding matmuls over diag(gamma) W with
 // bias beta W + b: the weights absorb the scale and shift at compile time
 // and the norm kernel drops two of its seven vector passes per row
-// (GPT-2's pre-norm layers and its final norm before the LM head; BERT's
-// post-norm output also feeds the residual, so it keeps its affine).
+// (GPT-2's pre-norm layers and its final norm before the LM head). A
+// matmul that takes the norm as its residual instead, with a constant
+// bias c, computes P + c + x^ * gamma + beta: it gets gamma as its
+// residual_scale and c + beta as its bias (BERT's post-norms feed the
+// next layer's matmuls as A and its output projection or FFN
+// down-projection as residual; one more vector pass in that matmul's
+// epilogue, two fewer per row in the norm).
 //
 //===----------------------------------------------------------------------===//
 
@@ -95,14 +100,25 @@ struct NpuFoldNormAffinePass
     // Every user: a matmul reading the norm as A only, over constant [L, N]
     // weights and a constant [N] bias (or none when there is no shift: a
     // new bias would cost the matmul an epilogue pass, e.g. GPT-2's LM
-    // head, 1024 x 50257 in fp32, ran 8% longer with one).
+    // head, 1024 x 50257 in fp32, ran 8% longer with one); or reading it
+    // as its residual only (not yet scaled), with a constant bias of L
+    // elements when there is a shift.
     bool shift = beta && !allEqual(*beta, 0.0);
-    SmallVector<MatMulOp> users;
+    SmallVector<MatMulOp> users, residualUsers;
     for (Operation *user : n.getResult().getUsers()) {
       auto m = dyn_cast<MatMulOp>(user);
-      if (!m || m.getLhs() != n.getResult() || m.getRhs() == n.getResult() ||
-          m.getBias() == n.getResult() || m.getResidual() == n.getResult() ||
-          m.getRhs().getType().getRank() != 2 ||
+      if (!m || m.getRhs() == n.getResult() || m.getBias() == n.getResult())
+        return;
+      if (m.getResidual() == n.getResult()) {
+        if (m.getLhs() == n.getResult() || m.getResidualScale() ||
+            m.getType().getShape().back() != L ||
+            (shift && !isFloatConstant(m.getBias(), L)))
+          return;
+        if (!llvm::is_contained(residualUsers, m))
+          residualUsers.push_back(m);
+        continue;
+      }
+      if (m.getLhs() != n.getResult() || m.getRhs().getType().getRank() != 2 ||
           m.getRhs().getType().getDimSize(0) != L)
         return;
       int64_t N = m.getRhs().getType().getDimSize(1);
@@ -113,7 +129,7 @@ struct NpuFoldNormAffinePass
       if (!llvm::is_contained(users, m))
         users.push_back(m);
     }
-    if (users.empty())
+    if (users.empty() && residualUsers.empty())
       return;
     SmallVector<double> g = doublesOf(*gamma);
     SmallVector<double> shiftBy =
@@ -150,6 +166,23 @@ struct NpuFoldNormAffinePass
       eraseIfDead(oldW);
       if (shift)
         eraseIfDead(oldBias);
+    }
+    // Residual users: gamma scales the residual, beta joins the bias, kept
+    // in f32 (in bf16 the sum's rounding moved BERT-base's output by
+    // another 1e-3 rel-L2; the epilogue adds in f32 either way).
+    for (MatMulOp m : residualUsers) {
+      OpBuilder b(m);
+      m.getResidualScaleMutable().assign(n.getScale());
+      if (!shift)
+        continue;
+      Value oldBias = m.getBias();
+      graph::ConstantTensor c = *constantOf(oldBias, L);
+      graph::ConstantTensor bias(RankedTensorType::get({L}, b.getF32Type()));
+      for (int64_t j = 0; j < L; ++j)
+        bias.setDouble(j, c.getDouble(j) + shiftBy[j]);
+      m.getBiasMutable().assign(graph::ConstantOp::create(
+          b, m.getLoc(), bias.toAttr("norm_shifted_bias")));
+      eraseIfDead(oldBias);
     }
     // The bare normalisation: scale ones, no shift.
     OpBuilder b(n);

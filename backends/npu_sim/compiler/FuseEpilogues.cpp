@@ -93,7 +93,7 @@ struct FuseMatMulEpilogue : OpRewritePattern<graph::MatMulOp> {
       residual = graph::ReshapeOp::create(rewriter, loc, type, residual);
     Value fused =
         MatMulOp::create(rewriter, loc, type, op.getLhs(), op.getRhs(), bias,
-                         residual, rewriter.getStringAttr(activation));
+                         residual, Value(), rewriter.getStringAttr(activation));
     Type lastType = last->getResult(0).getType();
     if (lastType != type)
       fused = graph::ReshapeOp::create(rewriter, loc, lastType, fused);
@@ -136,7 +136,7 @@ struct FoldMatMulCast : OpRewritePattern<graph::CastOp> {
     }
     rewriter.setInsertionPoint(cast);
     Value fused = MatMulOp::create(rewriter, cast.getLoc(), cast.getType(), lhs,
-                                   rhs, bias, Value(), activation);
+                                   rhs, bias, Value(), Value(), activation);
     rewriter.replaceOp(cast, fused);
     rewriter.eraseOp(producer);
     return success();

@@ -125,7 +125,7 @@ struct NpuFuseSiblingMatmulsPass
     shape.back() = total;
     auto fused = MatMulOp::create(
         b, loc, RankedTensorType::get(shape, outType.getElementType()),
-        lead.getLhs(), w, bias, Value(), lead.getActivationAttr());
+        lead.getLhs(), w, bias, Value(), Value(), lead.getActivationAttr());
     SmallVector<Type> parts;
     for (MatMulOp op : group)
       parts.push_back(op.getType());

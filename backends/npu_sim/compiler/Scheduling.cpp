@@ -119,6 +119,7 @@ std::optional<kernels::Problem> scheduleProblemOf(Operation *op) {
         kernels::Epilogue epilogue;
         epilogue.bias = optionalTensorOf(m.getBias());
         epilogue.residual = optionalTensorOf(m.getResidual());
+        epilogue.residualScale = optionalTensorOf(m.getResidualScale());
         // Only the dtypes of the epilogue matter here, but an activation
         // must be one the chip's vector unit runs.
         epilogue.activation =

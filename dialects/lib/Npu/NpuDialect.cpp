@@ -54,6 +54,12 @@ LogicalResult MatMulOp::verify() {
     return emitOpError("bias must have one element per output column");
   if (getResidual() && getResidual().getType() != result)
     return emitOpError("residual must have the result's type");
+  if (getResidualScale() && !getResidual())
+    return emitOpError("residual_scale needs a residual");
+  if (getResidualScale() &&
+      getResidualScale().getType().getNumElements() != result.getShape().back())
+    return emitOpError(
+        "residual_scale must have one element per output column");
   StringRef act = getActivation();
   if (act != "none" && act != "relu" && act != "gelu" && act != "gelu_tanh" &&
       act != "silu")

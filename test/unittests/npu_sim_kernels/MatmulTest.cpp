@@ -307,3 +307,66 @@ TEST(Matmul, BertFfnExactGeluUtilizationRngd) {
 }
 
 } // namespace
+
+namespace {
+
+// A residual scaled per column (a post-norm's scale moved out of the norm
+// by gaon-npu-fold-norm-affine): out = C + bias + residual * scale, right
+// in every form that takes a residual: plain tiles (narrower than the
+// vector unit: folded rows), K split in pairs by column halves and by row
+// chunks. Without a residual it is refused, as is one of the wrong size.
+// (Folded tiles read a vector as two repeated rows from DRAM: allowed.)
+TEST(Matmul, ResidualScaleRngd) {
+  struct Case {
+    int64_t M, K, N;
+    std::vector<int64_t> tile;
+    Split split;
+  };
+  for (const Case &c : {Case{600, 200, 300, {256, 128, 128}, Split::Rows},
+                        Case{128, 512, 300, {128, 76, 128, 2}, Split::Cols},
+                        Case{600, 512, 300, {512, 128, 128, 2}, Split::Rows}}) {
+    Harness h("rngd");
+    Tensor a = h.input(DType::BF16, {c.M, c.K}),
+           b = h.input(DType::BF16, {c.K, c.N}, -0.1f, 0.1f);
+    Tensor bias = h.input(DType::BF16, {c.N}),
+           res = h.input(DType::BF16, {c.M, c.N}),
+           scale = h.input(DType::BF16, {c.N}, 0.5f, 2.0f);
+    Tensor out = h.alloc(DType::BF16, {c.M, c.N});
+    Epilogue ep;
+    ep.bias = bias;
+    ep.residual = res;
+    ep.residualScale = scale;
+    Schedule s;
+    s.tile = c.tile;
+    s.split = c.split;
+    s.cores = 8;
+    s.buffers = {1, 2, 2};
+    h.emitter.matmul(a, b, out, ep, &s);
+    // Per-column vectors repeated over rows are read from DRAM once and
+    // repeated within the scratchpad (the same DRAM row read once per row
+    // queued on one channel).
+    for (const auto &program : h.stream.cores)
+      for (const Instr &instr : program)
+        if (auto *d = std::get_if<DmaCmd>(&instr.cmd);
+            d && d->src.space == MemSpace::Dram)
+          EXPECT_FALSE(d->srcRowStride == 0 && d->rows > 2) << d->rows;
+    h.run();
+    auto mm = refMatmul(h.read(a), {c.M, c.K}, h.read(b), {c.K, c.N}, {});
+    auto bv = h.read(bias), rv = h.read(res), sv = h.read(scale);
+    for (int64_t i = 0; i < c.M * c.N; ++i)
+      mm[i] += bv[i % c.N] + rv[i] * sv[i % c.N];
+    EXPECT_LE(relL2(h.read(out), mm), tolerance(DType::BF16))
+        << c.tile.size() << " " << c.tile[0];
+  }
+  Harness h("rngd");
+  Tensor a = h.input(DType::BF16, {16, 32}), b = h.input(DType::BF16, {32, 8});
+  Tensor out = h.alloc(DType::BF16, {16, 8});
+  Epilogue ep;
+  ep.residualScale = h.input(DType::BF16, {8});
+  EXPECT_THROW(h.emitter.matmul(a, b, out, ep), KernelError);
+  ep.residual = h.input(DType::BF16, {16, 8});
+  ep.residualScale = h.input(DType::BF16, {7});
+  EXPECT_THROW(h.emitter.matmul(a, b, out, ep), KernelError);
+}
+
+} // namespace

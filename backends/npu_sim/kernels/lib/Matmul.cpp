@@ -49,6 +49,7 @@ struct MatmulShape {
   std::vector<int64_t> aOff, bOff;
   DType type = DType::F32;
   unsigned e = 0, eo = 0, eb = 0, er = 0;
+  unsigned es = 0; ///< Bytes per element of the residual's scale (or 0).
   bool epilogue = false;
 };
 
@@ -109,6 +110,13 @@ MatmulShape analyze(const ChipDesc &chip, const Tensor &a, const Tensor &b,
   if (ep.residual && ep.residual->shape != out.shape)
     fail(kernel, "residual of shape " + shapeStr(ep.residual->shape) +
                      " must match the result " + shapeStr(out.shape));
+  if (ep.residualScale && !ep.residual)
+    fail(kernel, "a residual scale needs a residual");
+  if (ep.residualScale &&
+      (ep.residualScale->numel() != N || !isFloatType(ep.residualScale->dtype)))
+    fail(kernel, "residual scale of shape " +
+                     shapeStr(ep.residualScale->shape) + " must hold " +
+                     std::to_string(N) + " float elements");
   if (ep.activation != Activation::None) {
     VecOp actOp = ep.activation == Activation::Gelu       ? VecOp::Gelu
                   : ep.activation == Activation::GeluTanh ? VecOp::GeluTanh
@@ -158,6 +166,7 @@ MatmulShape analyze(const ChipDesc &chip, const Tensor &a, const Tensor &b,
   sh.eo = dtypeBytes(out.dtype);
   sh.eb = ep.bias ? dtypeBytes(ep.bias->dtype) : 0;
   sh.er = ep.residual ? dtypeBytes(ep.residual->dtype) : 0;
+  sh.es = ep.residualScale ? dtypeBytes(ep.residualScale->dtype) : 0;
   sh.epilogue = ep.bias || ep.residual || ep.activation != Activation::None ||
                 ep.alpha != 1.0f || out.dtype != DType::F32;
   return sh;
@@ -199,8 +208,9 @@ uint64_t footprint(const ChipDesc &chip, const MatmulShape &sh, const Tiles &t,
       aBytes(sh, t, aBuf) + bBuf * t.tk * t.tn * sh.e + cBuf * t.tm * t.tn * 4;
   if (sh.epilogue)
     total += 2 * (t.tm * t.tn * sh.eo +
-                  std::max<int64_t>(t.tn, chip.vector.lanes) * sh.eb +
-                  t.tm * t.tn * sh.er);
+                  std::max<int64_t>(t.tn, chip.vector.lanes) * (sh.eb + sh.es) +
+                  t.tm * t.tn * sh.er) +
+             (sh.es ? t.tm * t.tn * 4 : 0);
   return total + 16 * 64;
 }
 
@@ -236,17 +246,23 @@ void loadEpilogueInputs(CoreBuilder &cb, UnitRef unit, const Epilogue &ep,
                         bool loadBias, uint64_t biasSlot, uint64_t resSlot,
                         int64_t outRow, int64_t n0, uint32_t rows,
                         uint32_t cols, uint32_t fold, int64_t tn, int64_t N,
-                        unsigned eb, unsigned er) {
-  if (ep.bias && loadBias) {
+                        unsigned eb, unsigned er, uint64_t scaleSlot = 0) {
+  // A per-column vector, repeated once per folded row.
+  auto loadRow = [&](const Tensor &v, uint64_t slot) {
+    unsigned ev = dtypeBytes(v.dtype);
     DmaCmd bc;
-    bc.src = MemRef::dram(ep.bias->addr + n0 * eb);
-    bc.dst = cb.spm(biasSlot);
-    bc.rowBytes = cols * eb;
+    bc.src = MemRef::dram(v.addr + n0 * ev);
+    bc.dst = cb.spm(slot);
+    bc.rowBytes = cols * ev;
     bc.rows = fold;
-    bc.srcRowStride = 0; // repeated once per folded row
-    bc.dstRowStride = cols * eb;
+    bc.srcRowStride = 0;
+    bc.dstRowStride = cols * ev;
     cb.dma(unit.index, bc);
-  }
+  };
+  if (ep.bias && loadBias)
+    loadRow(*ep.bias, biasSlot);
+  if (ep.residualScale)
+    loadRow(*ep.residualScale, scaleSlot);
   if (ep.residual)
     cb.dma(unit.index, cb.spm(resSlot),
            MemRef::dram(ep.residual->addr + (outRow * N + n0) * er), cols * er,
@@ -261,7 +277,8 @@ void loadEpilogueInputs(CoreBuilder &cb, UnitRef unit, const Epilogue &ep,
 void emitEpilogueOps(const Ctx &ctx, const std::string &kernel, CoreBuilder &cb,
                      const Epilogue &ep, uint32_t vr, uint32_t vc, VecOperand c,
                      VecOperand bias, VecOperand res, VecOperand o, bool reuse,
-                     Broadcast biasBcast = Broadcast::Row) {
+                     Broadcast biasBcast = Broadcast::Row,
+                     VecOperand scale = {}, VecOperand scaled = {}) {
   UnitRef vector = UnitRef::vector();
   enum class Step { Scale, Bias, Act, Residual };
   std::vector<Step> steps;
@@ -296,7 +313,15 @@ void emitEpilogueOps(const Ctx &ctx, const std::string &kernel, CoreBuilder &cb,
       emitActivation(ctx, kernel, cb, ep.activation, vr, vc, dst, c);
       break;
     case Step::Residual:
-      vec(cb, VecOp::Add, vr, vc, dst, c, res);
+      // A scaled residual goes through an f32 buffer (`scaled`, at C's
+      // shape): scaled in place in its bf16 slot, BERT-base's output
+      // moved by another 1e-3 rel-L2.
+      if (ep.residualScale) {
+        vec(cb, VecOp::Mul, vr, vc, scaled, res, scale, biasBcast);
+        vec(cb, VecOp::Add, vr, vc, dst, c, scaled);
+      } else {
+        vec(cb, VecOp::Add, vr, vc, dst, c, res);
+      }
       break;
     }
   }
@@ -649,14 +674,15 @@ uint64_t kSplitOwnBytes(const ChipDesc &chip, const MatmulShape &sh,
                        (k.chunks + own) * cr * t.tn * 4;
     if (sh.epilogue)
       perItem += own * cr * t.tn * (sh.eo + sh.er) +
-                 std::max<uint64_t>(t.tn, chip.vector.lanes) * sh.eb;
-    return k.maxItems * perItem + 16 * 64;
+                 std::max<uint64_t>(t.tn, chip.vector.lanes) * (sh.eb + sh.es);
+    return k.maxItems * perItem + (sh.es ? cr * t.tn * 4 : 0) + 16 * 64;
   }
   uint64_t perItem = 3 * uint64_t(sh.M) * k.half * 4;
   if (sh.epilogue)
-    perItem += uint64_t(sh.M) * k.half * (sh.eo + sh.eb + sh.er) +
-               std::max<uint64_t>(k.half, chip.vector.lanes) * sh.eb;
-  return uint64_t(sh.M) * k.kMax * sh.e + k.maxItems * perItem + 16 * 64;
+    perItem += uint64_t(sh.M) * k.half * (sh.eo + sh.eb + sh.er + sh.es) +
+               std::max<uint64_t>(k.half, chip.vector.lanes) * (sh.eb + sh.es);
+  return uint64_t(sh.M) * k.kMax * sh.e + k.maxItems * perItem +
+         (sh.es ? uint64_t(sh.M) * k.half * 4 : 0) + 16 * 64;
 }
 
 /// The B blocks that can be prefetched (its K part x tn each): column
@@ -691,7 +717,9 @@ void emitKPairs(const Ctx &ctx, const std::string &kernel,
   const uint64_t aBuf = spm.take(M * k.kMax * e);
   const uint64_t bBase = bRegion ? *bRegion : spm.take(k.maxItems * blockBytes);
   const uint64_t halfBytes = uint64_t(M) * k.half;
-  std::vector<uint64_t> cSend, cOwn, recv, oSlot, biasSlot, resSlot;
+  const unsigned esc = sh.es;
+  const uint64_t scaled = esc ? spm.take(halfBytes * 4) : 0;
+  std::vector<uint64_t> cSend, cOwn, recv, oSlot, biasSlot, resSlot, scaleSlot;
   for (int64_t i = 0; i < k.maxItems; ++i) {
     cSend.push_back(spm.take(halfBytes * 4));
     cOwn.push_back(spm.take(halfBytes * 4));
@@ -701,6 +729,8 @@ void emitKPairs(const Ctx &ctx, const std::string &kernel,
       biasSlot.push_back(
           ep.bias ? spm.take(std::max<uint64_t>(halfBytes, lanes) * eb) : 0);
       resSlot.push_back(ep.residual ? spm.take(halfBytes * er) : 0);
+      scaleSlot.push_back(
+          esc ? spm.take(std::max<uint64_t>(halfBytes, lanes) * esc) : 0);
     }
   }
   const unsigned engines = chip.dma.engines;
@@ -753,16 +783,23 @@ void emitKPairs(const Ctx &ctx, const std::string &kernel,
     if (epLoads)
       for (size_t li = 0; li < halves.size(); ++li) {
         const Half &hv = halves[li];
-        if (ep.bias) {
-          DmaCmd bc;
-          bc.src = MemRef::dram(ep.bias->addr + (hv.n0 + hv.ownOff) * eb);
-          bc.dst = cb.spm(biasSlot[li]);
-          bc.rowBytes = hv.own * eb;
-          bc.rows = static_cast<uint32_t>(M);
-          bc.srcRowStride = 0; // the same row M times
-          bc.dstRowStride = hv.own * eb;
-          cb.dma(storer.index, bc);
-        }
+        // A per-column vector as M repeated rows: one row from DRAM, then
+        // copied within the scratchpad (the same DRAM row read M times
+        // queued M reads on the one or two channels that hold it: 0.5k
+        // cycles for BERT's FFN down-projection at 128 tokens).
+        auto loadRows = [&](const Tensor &v, uint64_t slot) {
+          unsigned ev = dtypeBytes(v.dtype);
+          uint32_t rowBytes = hv.own * ev;
+          cb.dma(storer.index, cb.spm(slot),
+                 MemRef::dram(v.addr + (hv.n0 + hv.ownOff) * ev), rowBytes);
+          if (M > 1)
+            cb.broadcastDma(storer.index, cb.spm(slot + rowBytes), cb.spm(slot),
+                            rowBytes, static_cast<uint32_t>(M - 1), rowBytes);
+        };
+        if (ep.bias)
+          loadRows(*ep.bias, biasSlot[li]);
+        if (ep.residualScale)
+          loadRows(*ep.residualScale, scaleSlot[li]);
         if (ep.residual)
           cb.dma(storer.index, cb.spm(resSlot[li]),
                  MemRef::dram(ep.residual->addr + (hv.n0 + hv.ownOff) * er),
@@ -854,8 +891,10 @@ void emitKPairs(const Ctx &ctx, const std::string &kernel,
                          ep.bias ? ep.bias->dtype : DType::F32},
                         {ep.residual ? resSlot[li] : 0, vc * er,
                          ep.residual ? ep.residual->dtype : DType::F32},
-                        {oSlot[li], vc * eo, out.dtype}, false,
-                        Broadcast::None);
+                        {oSlot[li], vc * eo, out.dtype}, false, Broadcast::None,
+                        {esc ? scaleSlot[li] : 0, vc * esc,
+                         esc ? ep.residualScale->dtype : DType::F32},
+                        {scaled, vc * 4, DType::F32});
         from = oSlot[li];
         es = eo;
       }
@@ -896,10 +935,11 @@ void emitKPairsRows(const Ctx &ctx, const std::string &kernel,
   const bool epilogue = sh.epilogue, epLoads = ep.bias || ep.residual;
   const int64_t ownMax = ceilDiv(k.chunks, 2);
   struct Slots {
-    uint64_t a = 0, b = 0, bias = 0;
+    uint64_t a = 0, b = 0, bias = 0, scale = 0;
     std::vector<uint64_t> c, recv, o, res;
   };
   std::vector<Slots> slots(k.maxItems);
+  const uint64_t scaled = sh.es ? spm.take(cr * t.tn * 4) : 0;
   for (Slots &sl : slots) {
     sl.a = spm.take(t.tm * k.kMax * e);
     sl.b = spm.take(k.kMax * t.tn * e);
@@ -914,6 +954,8 @@ void emitKPairsRows(const Ctx &ctx, const std::string &kernel,
     }
     if (ep.bias)
       sl.bias = spm.take(std::max<uint64_t>(t.tn, chip.vector.lanes) * eb);
+    if (sh.es)
+      sl.scale = spm.take(std::max<uint64_t>(t.tn, chip.vector.lanes) * sh.es);
   }
   UnitRef loader = ctx.loader(), storer = ctx.storer(),
           tensor = UnitRef::tensor(), vector = UnitRef::vector();
@@ -958,6 +1000,10 @@ void emitKPairsRows(const Ctx &ctx, const std::string &kernel,
           if (ep.bias && j == 0)
             cb.dma(storer.index, cb.spm(slots[li].bias),
                    MemRef::dram(ep.bias->addr + it.n0 * eb), it.cols * eb);
+          if (ep.residualScale && j == 0)
+            cb.dma(storer.index, cb.spm(slots[li].scale),
+                   MemRef::dram(ep.residualScale->addr + it.n0 * sh.es),
+                   it.cols * sh.es);
           if (ep.residual)
             cb.dma(storer.index, cb.spm(slots[li].res[c / 2]),
                    MemRef::dram(ep.residual->addr +
@@ -1058,8 +1104,11 @@ void emitKPairsRows(const Ctx &ctx, const std::string &kernel,
               {ep.residual ? sl.res[c / 2] : 0,
                static_cast<uint32_t>(t.tn * er),
                ep.residual ? ep.residual->dtype : DType::F32},
-              {sl.o[c / 2], static_cast<uint32_t>(t.tn * eo), out.dtype},
-              false);
+              {sl.o[c / 2], static_cast<uint32_t>(t.tn * eo), out.dtype}, false,
+              Broadcast::Row,
+              {sl.scale, it.cols * sh.es,
+               sh.es ? ep.residualScale->dtype : DType::F32},
+              {scaled, static_cast<uint32_t>(t.tn * 4), DType::F32});
         }
         cb.signal(vector, kODone);
       }
@@ -1409,7 +1458,8 @@ bool StreamEmitter::prefetchWeights(const Tensor &b, int64_t bOff, int64_t K,
                                     unsigned e, int64_t total, int64_t mTiles,
                                     int64_t nTiles, bool colSplit,
                                     unsigned useCores, uint64_t own,
-                                    uint64_t &region, uint64_t &regionAt) {
+                                    uint64_t &region, uint64_t &regionAt,
+                                    bool mustFit) {
   const uint64_t blockBytes = uint64_t(K) * tn * e;
   region = uint64_t(ceilDiv(total, useCores)) * blockBytes;
   // Per core: one transfer per block and k-slice (DRAM channels serve
@@ -1425,7 +1475,7 @@ bool StreamEmitter::prefetchWeights(const Tensor &b, int64_t bOff, int64_t K,
                        uint64_t(item - first) * blockBytes, core);
     }
   }
-  return hostPrefetch(chunks, own, region, regionAt);
+  return hostPrefetch(chunks, own, region, regionAt, mustFit);
 }
 
 void StreamEmitter::appendBlockLoads(std::vector<DmaCmd> &loads,
@@ -1447,7 +1497,7 @@ void StreamEmitter::appendBlockLoads(std::vector<DmaCmd> &loads,
 
 bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
                                  uint64_t own, uint64_t region,
-                                 uint64_t &regionAt) {
+                                 uint64_t &regionAt, bool mustFit) {
   // Kernels that may host the loads, counting back from the previous one.
   constexpr size_t kPrefetchDepth = 8;
   // Share of a host's estimated duration its DRAM can give to prefetches
@@ -1507,7 +1557,9 @@ bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
     if (left <= 0)
       break;
   }
-  if (hosts.empty())
+  // With `mustFit`, a quarter of the loads may still go to the previous
+  // kernel beyond its spare time.
+  if (hosts.empty() || (mustFit && left > 0.25 * totalBytes))
     return false;
   share[0] += std::max(0.0, left);
 
@@ -1666,7 +1718,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // exposed epilogue is short, and whole B blocks load later than k-slices
   // would: the FFN down-projection ran 20% slower chunked.)
   bool chunked = aResident && mTiles > 1 && batches == 1 &&
-                 ep.activation != Activation::None &&
+                 ep.activation != Activation::None && !ep.residualScale &&
                  sched.split == Split::Rows && engines >= 2 &&
                  t.tm > int64_t(chipDesc.tensor.rows) &&
                  chunkedFootprint(chipDesc, sh, t, chipDesc.tensor.rows) <=
@@ -1676,7 +1728,10 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // most a quarter of the scratchpad, all of them are prefetched, not only
   // the first: a DRAM-bound matmul (BERT's attention output projection at
   // 1024 tokens) then reads only A, the residual and the output, and its
-  // weights stream during the vector-bound attention before it.
+  // weights stream during the vector-bound attention before it. Only where
+  // the earlier kernels' spare DRAM time takes all of them: otherwise the
+  // first block alone (BERT's first QKV projection, after the short
+  // embedding kernels, put 8 MB of weights into the kernel before it).
   int64_t perCore = ceilDiv(total, std::max<int64_t>(useCores, 1));
   bool allBlocks =
       mTiles > 1 && batches == 1 && !chunked && sched.split == Split::Rows &&
@@ -1688,7 +1743,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     prefetched =
         prefetchWeights(b, bOff[0], K, N, t.tk, t.tn, e, total, mTiles, nTiles,
                         sched.split == Split::Cols, useCores,
-                        footprint(chipDesc, sh, t, 1, 0, 2), region, regionAt);
+                        footprint(chipDesc, sh, t, 1, 0, 2), region, regionAt,
+                        /*mustFit=*/mTiles > 1);
   auto blockAt = [&](int64_t localItem) {
     return regionAt + uint64_t(localItem) * blockBytes;
   };
@@ -1753,6 +1809,14 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       resSlot[0] = spm.take(t.tm * t.tn * er);
       resSlot[1] = spm.take(t.tm * t.tn * er);
     }
+  }
+  uint64_t scaleSlot[2] = {0, 0}, scaled = 0;
+  if (ep.residualScale) {
+    uint64_t scaleBytes =
+        std::max<uint64_t>(t.tn, chipDesc.vector.lanes) * sh.es;
+    scaleSlot[0] = spm.take(scaleBytes);
+    scaleSlot[1] = spm.take(scaleBytes);
+    scaled = spm.take(t.tm * t.tn * 4);
   }
   bool epLoads = ep.bias || ep.residual;
   // Tiles are packed at pitch tn: when cols == tn divides the lanes, `fold`
@@ -1836,7 +1900,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
             cb.wait(epUnit, kEpFree);
           loadEpilogueInputs(cb, epUnit, ep, true, biasSlot[cs], resSlot[cs],
                              outRow, n0, rows, cols, foldFor(rows, cols), t.tn,
-                             N, eb, er);
+                             N, eb, er, scaleSlot[cs]);
           cb.signal(epUnit, kEpIn);
         }
       };
@@ -1950,7 +2014,10 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
             {resSlot[cs], static_cast<uint32_t>(t.tn * er * vfold),
              ep.residual ? ep.residual->dtype : DType::F32},
             {oSlot[cs], static_cast<uint32_t>(t.tn * eo * vfold), out.dtype},
-            reuse);
+            reuse, Broadcast::Row,
+            {scaleSlot[cs], vc * sh.es,
+             sh.es ? ep.residualScale->dtype : DType::F32},
+            {scaled, pitch * vfold, DType::F32});
         cb.signal(vector, kCFree);
         if (epLoads)
           cb.signal(vector, kEpFree);

@@ -11,21 +11,27 @@ def Npu_MatMulOp : Op<Npu_Dialect, "matmul",
                       [Pure, AttrSizedOperandSegments]> {
   let summary = "Matrix product with an epilogue fused on the vector unit";
   let description = [{
-    `act(lhs x rhs + bias) + residual`, computed by one NPU kernel: the
-    epilogue runs on each output tile while the tensor unit works on the
-    next, so the product never goes to DRAM before its bias, activation and
-    residual are applied. Formed by `gaon-npu-fuse-epilogues` from
-    gaon_graph.matmul and the elementwise ops that follow it.
+    `act(lhs x rhs + bias) + residual * residual_scale`, computed by one
+    NPU kernel: the epilogue runs on each output tile while the tensor unit
+    works on the next, so the product never goes to DRAM before its bias,
+    activation and residual are applied. Formed by
+    `gaon-npu-fuse-epilogues` from gaon_graph.matmul and the elementwise
+    ops that follow it.
 
     `activation` is one of none, relu, gelu, gelu_tanh, silu.
+    `residual_scale` (one element per output column, with a residual only)
+    multiplies the residual per column: `gaon-npu-fold-norm-affine` moves a
+    layer norm's scale there when the norm also feeds the residual.
   }];
   let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs,
                    Optional<AnyRankedTensor>:$bias,
                    Optional<AnyRankedTensor>:$residual,
+                   Optional<AnyRankedTensor>:$residual_scale,
                    DefaultValuedAttr<StrAttr, "\"none\"">:$activation);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
-    $lhs `,` $rhs (`bias` $bias^)? (`residual` $residual^)? attr-dict `:`
+    $lhs `,` $rhs (`bias` $bias^)? (`residual` $residual^)?
+    (`residual_scale` $residual_scale^)? attr-dict `:`
     functional-type(operands, results)
   }];
   let hasVerifier = 1;

@@ -62,6 +62,10 @@ struct Epilogue {
   Activation activation = Activation::None;
   std::optional<Tensor> residual; ///< Same shape as out.
   float alpha = 1.0f;
+  /// N elements: the residual is multiplied by them per column before it
+  /// is added (a layer norm's scale moved out of the norm into every
+  /// consumer: gaon-npu-fold-norm-affine). Needs a residual.
+  std::optional<Tensor> residualScale;
 };
 
 /// How the work of a kernel is dealt to cores.
@@ -258,12 +262,13 @@ private:
   /// Loads each core's B blocks of a weight-streaming matmul (the next
   /// kernel) into the top of its scratchpad during earlier kernels
   /// (Matmul.cpp). Returns false, having emitted nothing, when no region
-  /// fits; else sets the per-core region's size and offset.
+  /// fits (or, with `mustFit`, when the hosts' spare DRAM time cannot take
+  /// all of it); else sets the per-core region's size and offset.
   bool prefetchWeights(const Tensor &b, int64_t bOff, int64_t K, int64_t N,
                        int64_t tk, int64_t tn, unsigned e, int64_t total,
                        int64_t mTiles, int64_t nTiles, bool colSplit,
                        unsigned useCores, uint64_t own, uint64_t &region,
-                       uint64_t &regionAt);
+                       uint64_t &regionAt, bool mustFit = false);
   /// Appends the k-slice loads of B's column block at n0 into scratchpad
   /// offset `at` (relative to a prefetch region) of `core`.
   static void appendBlockLoads(std::vector<npu_sim::DmaCmd> &loads,
@@ -273,9 +278,11 @@ private:
   /// Places a prefetch region of `region` bytes per core above `own` bytes
   /// and spreads each core's `chunks` (destinations relative to the
   /// region) over earlier kernels; false, having emitted nothing, when no
-  /// region fits.
+  /// region fits, or with `mustFit` when the hosts' spare DRAM time holds
+  /// less than 75% of it (otherwise the previous kernel takes the rest).
   bool hostPrefetch(std::vector<std::vector<npu_sim::DmaCmd>> &chunks,
-                    uint64_t own, uint64_t region, uint64_t &regionAt);
+                    uint64_t own, uint64_t region, uint64_t &regionAt,
+                    bool mustFit = false);
   /// Of the kernel being emitted (reset by beginKernel).
   SpmUse spmUse;
   std::vector<KernelRecord> records;
