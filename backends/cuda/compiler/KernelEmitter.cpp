@@ -557,13 +557,18 @@ private:
   Value outputMemref(unsigned i) {
     return func.getArgument(fusion.getInputs().size() + i);
   }
-  Value threadLinear() {
+  /// The thread's first element when each block covers `perThread`
+  /// consecutive runs of blockSize elements.
+  Value threadLinear(unsigned perThread = 1) {
     Value tid = gpu::ThreadIdOp::create(b, loc, gpu::Dimension::x);
     Value bid = gpu::BlockIdOp::create(b, loc, gpu::Dimension::x);
-    return e.add(e.mul(bid, e.idx(blockSize)), tid);
+    return e.add(e.mul(bid, e.idx(int64_t(blockSize) * perThread)), tid);
   }
+  unsigned elementsPerThread(int64_t count) const;
+  void unrollElementwise(scf::IfOp ifOp, Value linear, Value inRange,
+                         int64_t count, unsigned perThread);
   LaunchShape buildElementwise();
-  LaunchShape elementwiseShape(int64_t largest);
+  LaunchShape elementwiseShape(int64_t largest, unsigned perThread = 1);
   std::optional<LaunchShape> buildLinalgElementwise();
   LaunchShape buildLinalgRow();
   LaunchShape buildRow(const RowRoot &root,
@@ -603,14 +608,16 @@ LaunchShape KernelBuilder::build() {
   return buildElementwise();
 }
 
-/// One thread per element of each result (results may differ in size: the
-/// grid covers the largest).
+/// One thread per element of each result, or a few for large results
+/// (elementsPerThread; results may differ in size: the grid covers the
+/// largest).
 LaunchShape KernelBuilder::buildElementwise() {
   auto yield = cast<YieldOp>(fusion.getBlock().getTerminator());
   int64_t largest = 1;
   for (Value v : yield.getValues())
     largest = std::max(largest, tensorType(v).getNumElements());
-  Value linear = threadLinear();
+  const unsigned perThread = elementsPerThread(largest);
+  Value linear = threadLinear(perThread);
   for (auto [i, v] : llvm::enumerate(yield.getValues())) {
     auto type = tensorType(v);
     if (type.getNumElements() == 0)
@@ -628,19 +635,106 @@ LaunchShape KernelBuilder::buildElementwise() {
             ? serialElement(def, cast<OpResult>(v).getResultNumber(), indices)
             : e.element(v, indices);
     e.store(value, outputMemref(i), linear, type.getElementType());
+    if (perThread > 1) {
+      unrollElementwise(ifOp, linear, inRange, type.getNumElements(),
+                        perThread);
+      b.setInsertionPointToEnd(&func.getBody().front());
+    }
   }
-  return elementwiseShape(largest);
+  return elementwiseShape(largest, perThread);
 }
 
-/// `blockSize` threads per block, enough blocks for `largest` threads.
-LaunchShape KernelBuilder::elementwiseShape(int64_t largest) {
+/// `blockSize` threads per block, enough blocks for `largest` elements at
+/// `perThread` a thread.
+LaunchShape KernelBuilder::elementwiseShape(int64_t largest,
+                                            unsigned perThread) {
   LaunchShape shape;
   shape.block = {int32_t(blockSize), 1, 1};
-  int64_t blocks = (largest + blockSize - 1) / blockSize;
+  const int64_t perBlock = int64_t(blockSize) * perThread;
+  int64_t blocks = (largest + perBlock - 1) / perBlock;
   if (blocks > std::numeric_limits<int32_t>::max())
     throw Unsupported{fusion, "more than 2^31 thread blocks"};
   shape.grid = {int32_t(std::max<int64_t>(blocks, 1)), 1, 1};
   return shape;
+}
+
+/// Elements per thread of a large elementwise kernel: a thread with one
+/// element has a 2-4 byte load in flight, too little to keep DRAM busy
+/// (GPT-2's f16 -> f32 logits cast ran at 1.9 TB/s). Doubled up to
+/// kMaxElementsPerThread while the grid keeps kMinUnrolledBlocks blocks, so
+/// small kernels keep one element per thread and their full parallelism.
+unsigned KernelBuilder::elementsPerThread(int64_t count) const {
+  constexpr unsigned kMaxElementsPerThread = 8;
+  constexpr int64_t kMinUnrolledBlocks = 2048;
+  unsigned perThread = 1;
+  while (perThread < kMaxElementsPerThread &&
+         count / (int64_t(blockSize) * perThread * 2) >= kMinUnrolledBlocks)
+    perThread *= 2;
+  return perThread;
+}
+
+/// `ifOp` computes the element at `linear` (when `inRange`) and stores it.
+/// Makes it `perThread` elements, at linear + j blockSize (coalesced for
+/// every j). When its one store is the last thing it does, each element's
+/// loads and arithmetic go in an scf.if yielding its value and the stores
+/// follow all of them, so that no store (which might alias a later load)
+/// keeps the elements' loads from being in flight together; otherwise the
+/// elements are plain copies of `ifOp`.
+void KernelBuilder::unrollElementwise(scf::IfOp ifOp, Value linear,
+                                      Value inRange, int64_t count,
+                                      unsigned perThread) {
+  OpBuilder::InsertionGuard guard(b);
+  SmallVector<IRMapping> elements(perThread);
+  auto mapElement = [&](unsigned j) {
+    Value at = e.add(linear, e.idx(int64_t(j) * blockSize));
+    Value in = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, at,
+                                     e.idx(count));
+    elements[j].map(linear, at);
+    elements[j].map(inRange, in);
+  };
+  Block *then = &ifOp.getThenRegion().front();
+  SmallVector<memref::StoreOp> stores;
+  ifOp.walk([&](memref::StoreOp store) { stores.push_back(store); });
+  if (stores.size() != 1 || stores.front()->getBlock() != then ||
+      stores.front()->getNextNode() != then->getTerminator()) {
+    Operation *last = ifOp;
+    for (unsigned j = 1; j < perThread; ++j) {
+      b.setInsertionPointAfter(last);
+      mapElement(j);
+      last = b.clone(*ifOp, elements[j]);
+    }
+    return;
+  }
+  memref::StoreOp store = stores.front();
+  Value value = store.getValueToStore();
+  b.setInsertionPoint(ifOp);
+  auto valueIf = scf::IfOp::create(b, loc, TypeRange{value.getType()}, inRange,
+                                   /*withElseRegion=*/true);
+  Block *compute = &valueIf.getThenRegion().front();
+  compute->getOperations().splice(compute->end(), then->getOperations(),
+                                  then->begin(), Block::iterator(store));
+  b.setInsertionPointToEnd(compute);
+  scf::YieldOp::create(b, loc, value);
+  b.setInsertionPointToEnd(&valueIf.getElseRegion().front());
+  Value zero = arith::ConstantOp::create(
+      b, loc, cast<TypedAttr>(b.getZeroAttr(value.getType())));
+  scf::YieldOp::create(b, loc, zero);
+  store.getValueMutable().assign(valueIf.getResult(0));
+
+  Operation *last = valueIf;
+  for (unsigned j = 1; j < perThread; ++j) {
+    b.setInsertionPointAfter(last);
+    mapElement(j);
+    auto next = cast<scf::IfOp>(b.clone(*valueIf, elements[j]));
+    elements[j].map(valueIf.getResult(0), next.getResult(0));
+    last = next;
+  }
+  ifOp->moveAfter(last);
+  last = ifOp;
+  for (unsigned j = 1; j < perThread; ++j) {
+    b.setInsertionPointAfter(last);
+    last = b.clone(*ifOp, elements[j]);
+  }
 }
 
 /// An all-parallel linalg fusion body: upstream elementwise fusion makes
@@ -737,7 +831,8 @@ std::optional<LaunchShape> KernelBuilder::buildLinalgElementwise() {
   // Ours: the loop's iterations onto threads.
   b.setInsertionPointAfter(parallel);
   int64_t count = resultType.getNumElements();
-  Value linear = threadLinear();
+  const unsigned perThread = elementsPerThread(count);
+  Value linear = threadLinear(perThread);
   Value inRange = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
                                         linear, e.idx(count));
   auto ifOp = scf::IfOp::create(b, loc, inRange, /*withElse=*/false);
@@ -802,8 +897,10 @@ std::optional<LaunchShape> KernelBuilder::buildLinalgElementwise() {
   for (Operation *op : llvm::reverse(ops))
     if (isOpTriviallyDead(op))
       op->erase();
-  b.setInsertionPointAfter(ifOp);
-  return elementwiseShape(count);
+  if (perThread > 1)
+    unrollElementwise(ifOp, linear, inRange, count, perThread);
+  b.setInsertionPointToEnd(&func.getBody().front());
+  return elementwiseShape(count, perThread);
 }
 
 /// A linalg row body (FusionsToLinalg's form of a row op): the reduction

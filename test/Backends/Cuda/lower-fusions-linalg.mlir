@@ -44,6 +44,60 @@ func.func @elementwise(%x: tensor<125x8xf16>, %b: tensor<8xf16>) -> tensor<125x8
 
 // -----
 
+// A large elementwise generic (8M elements) gives each thread 8 elements,
+// 256 apart: each element's loads and math in an scf.if yielding its
+// value, then the 8 stores, so that all 16 loads are in flight together
+// (the same schedule as lower-fusions.mlir's @large_elementwise).
+// CHECK-LABEL: func.func @large_elementwise
+// CHECK: gaon_cuda.launch @gaon_kernels::@fusion_0(%arg0, %arg1) {block = array<i32: 256, 1, 1>, grid = array<i32: 4096, 1, 1>
+// CHECK: gpu.func @fusion_0(%[[X:.*]]: memref<8388608xf16>, %[[B:.*]]: memref<4096xf16>, %[[OUT:.*]]: memref<8388608xf16>)
+// CHECK: scf.if %{{.*}} -> (f16)
+// CHECK: memref.load %[[X]]
+// CHECK: memref.load %[[B]]
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f16)
+// CHECK: memref.load %[[X]]
+// CHECK: memref.load %[[B]]
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f16)
+// CHECK: memref.load %[[X]]
+// CHECK: memref.load %[[B]]
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f16)
+// CHECK: memref.load %[[X]]
+// CHECK: memref.load %[[B]]
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f16)
+// CHECK: memref.load %[[X]]
+// CHECK: memref.load %[[B]]
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f16)
+// CHECK: memref.load %[[X]]
+// CHECK: memref.load %[[B]]
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f16)
+// CHECK: memref.load %[[X]]
+// CHECK: memref.load %[[B]]
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f16)
+// CHECK: memref.load %[[X]]
+// CHECK: memref.load %[[B]]
+// CHECK-NOT: memref.store
+// CHECK-COUNT-8: memref.store %{{.*}}, %[[OUT]]
+// CHECK-NOT: memref.store
+// CHECK: gpu.return
+func.func @large_elementwise(%x: tensor<2048x4096xf16>, %b: tensor<4096xf16>) -> tensor<2048x4096xf16> {
+  %0 = gaon_cuda.fusion(%x, %b) : (tensor<2048x4096xf16>, tensor<4096xf16>) -> tensor<2048x4096xf16> {
+  ^bb0(%a: tensor<2048x4096xf16>, %c: tensor<4096xf16>):
+    %s = gaon_graph.add %a, %c : (tensor<2048x4096xf16>, tensor<4096xf16>) -> tensor<2048x4096xf16>
+    %t = gaon_graph.tanh %s : tensor<2048x4096xf16>
+    gaon_cuda.yield %t : tensor<2048x4096xf16>
+  }
+  return %0 : tensor<2048x4096xf16>
+}
+
+// -----
+
 // A transpose and reshape compute the source index with unsigned divisions
 // (no affine left); booleans are bytes in memory, compared with zero on
 // load and widened on store.

@@ -30,6 +30,53 @@ func.func @elementwise(%x: tensor<125x8xf16>, %b: tensor<8xf16>) -> tensor<125x8
 
 // -----
 
+// A large elementwise fusion (8M elements, a cast like GPT-2's logits)
+// gives each thread 8 elements, 256 apart (coalesced); each element's load
+// and widening is an scf.if yielding its value, and the 8 stores come after
+// all 8 loads, so that the loads are in flight together. 4096 blocks of
+// 256 threads cover the 8M elements.
+// CHECK-LABEL: func.func @large_elementwise
+// CHECK: gaon_cuda.launch @gaon_kernels::@fusion_0(%arg0) {block = array<i32: 256, 1, 1>, grid = array<i32: 4096, 1, 1>
+// CHECK: gpu.func @fusion_0
+// CHECK: scf.if %{{.*}} -> (f32)
+// CHECK: memref.load %arg0
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f32)
+// CHECK: memref.load %arg0
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f32)
+// CHECK: memref.load %arg0
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f32)
+// CHECK: memref.load %arg0
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f32)
+// CHECK: memref.load %arg0
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f32)
+// CHECK: memref.load %arg0
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f32)
+// CHECK: memref.load %arg0
+// CHECK-NOT: memref.store
+// CHECK: scf.if %{{.*}} -> (f32)
+// CHECK: memref.load %arg0
+// CHECK-NOT: memref.store
+// CHECK-COUNT-8: memref.store %{{.*}}, %arg1
+// CHECK-NOT: memref.store
+// CHECK: gpu.return
+func.func @large_elementwise(%x: tensor<2048x4096xf16>) -> tensor<2048x4096xf32> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<2048x4096xf16>) -> tensor<2048x4096xf32> {
+  ^bb0(%a: tensor<2048x4096xf16>):
+    %c = gaon_graph.cast %a : tensor<2048x4096xf16> -> tensor<2048x4096xf32>
+    gaon_cuda.yield %c : tensor<2048x4096xf32>
+  }
+  return %0 : tensor<2048x4096xf32>
+}
+
+// -----
+
+
 // A layer norm over the last dimension runs one block per row (6 rows of
 // 768): each of the 256 threads reads its 3 elements once into registers
 // (no loop), warp shuffles and shared memory reduce the mean and then the
