@@ -68,3 +68,31 @@ func.func @log_softmax(%x: tensor<2x5xf32>) -> tensor<2x5xf32> {
   %r = gaon_graph.softmax %x {axis = 1 : i64, log = true} : tensor<2x5xf32>
   return %r : tensor<2x5xf32>
 }
+
+// Two adds of constants to the same tensor become one add of their sum
+// (BERT's embeddings: a position table and a token-type row): [1, 2] +
+// [10] = [11, 12] per row.
+// CHECK-LABEL: func.func @constant_adds
+// CHECK: %[[C:.*]] = gaon_graph.constant dense<{{\[\[}}1.100000e+01, 1.200000e+01]]> : tensor<1x2xf32>
+// CHECK: %[[R:.*]] = gaon_graph.add %arg0, %[[C]] : (tensor<3x2xf32>, tensor<1x2xf32>) -> tensor<3x2xf32>
+// CHECK-NOT: gaon_graph.add
+// CHECK: return %[[R]]
+func.func @constant_adds(%x: tensor<3x2xf32>) -> tensor<3x2xf32> {
+  %c1 = gaon_graph.constant dense<[[1.0, 2.0]]> : tensor<1x2xf32>
+  %c2 = gaon_graph.constant dense<10.0> : tensor<1xf32>
+  %a = gaon_graph.add %x, %c1 : (tensor<3x2xf32>, tensor<1x2xf32>) -> tensor<3x2xf32>
+  %b = gaon_graph.add %c2, %a : (tensor<1xf32>, tensor<3x2xf32>) -> tensor<3x2xf32>
+  return %b : tensor<3x2xf32>
+}
+
+// The inner add has another use: both stay.
+// CHECK-LABEL: func.func @constant_adds_shared
+// CHECK: gaon_graph.add %arg0
+// CHECK: gaon_graph.add
+func.func @constant_adds_shared(%x: tensor<3x2xf32>) -> (tensor<3x2xf32>, tensor<3x2xf32>) {
+  %c1 = gaon_graph.constant dense<[[1.0, 2.0]]> : tensor<1x2xf32>
+  %c2 = gaon_graph.constant dense<10.0> : tensor<1xf32>
+  %a = gaon_graph.add %x, %c1 : (tensor<3x2xf32>, tensor<1x2xf32>) -> tensor<3x2xf32>
+  %b = gaon_graph.add %a, %c2 : (tensor<3x2xf32>, tensor<1xf32>) -> tensor<3x2xf32>
+  return %a, %b : tensor<3x2xf32>, tensor<3x2xf32>
+}

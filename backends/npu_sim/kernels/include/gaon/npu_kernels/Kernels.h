@@ -262,8 +262,8 @@ private:
   /// Loads each core's B blocks of a weight-streaming matmul (the next
   /// kernel) into the top of its scratchpad during earlier kernels
   /// (Matmul.cpp). Returns false, having emitted nothing, when no region
-  /// fits (or, with `mustFit`, when the hosts' spare DRAM time cannot take
-  /// all of it); else sets the per-core region's size and offset.
+  /// fits (or, with `mustFit`, when the hosts' spare DRAM time takes less
+  /// than half of it); else sets the per-core region's size and offset.
   bool prefetchWeights(const Tensor &b, int64_t bOff, int64_t K, int64_t N,
                        int64_t tk, int64_t tn, unsigned e, int64_t total,
                        int64_t mTiles, int64_t nTiles, bool colSplit,
@@ -279,7 +279,7 @@ private:
   /// and spreads each core's `chunks` (destinations relative to the
   /// region) over earlier kernels; false, having emitted nothing, when no
   /// region fits, or with `mustFit` when the hosts' spare DRAM time holds
-  /// less than 75% of it (otherwise the previous kernel takes the rest).
+  /// less than half of it (otherwise the previous kernel takes the rest).
   bool hostPrefetch(std::vector<std::vector<npu_sim::DmaCmd>> &chunks,
                     uint64_t own, uint64_t region, uint64_t &regionAt,
                     bool mustFit = false);
