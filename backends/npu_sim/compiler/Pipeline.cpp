@@ -15,6 +15,7 @@ void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFuseSiblingMatmuls());
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFoldNormAffine());
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFoldAttentionLayouts());
+    pm.addNestedPass<mlir::func::FuncOp>(createNpuFoldAttentionScale());
   }
   pm.addPass(createNpuLegalize());
   pm.addPass(createNpuTile());

@@ -17,9 +17,10 @@ struct Case {
 
 /// Returns the stream's first core program (to inspect what was emitted).
 /// `maskInf`: every 7th key (from key 3) is -inf in the mask.
+/// `scale`: 0 for 1 / sqrt(D).
 std::vector<Instr> runAttention(const std::string &preset, const Case &c,
                                 DType type, DType maskType = DType::F32,
-                                bool maskInf = false) {
+                                bool maskInf = false, double scale = 0) {
   Harness h(preset);
   Tensor q = h.input(type, {c.B, c.H, c.Sq, c.D}, -2, 2);
   Tensor k = h.input(type, {c.B, c.Hkv, c.Sk, c.D}, -2, 2);
@@ -36,7 +37,8 @@ std::vector<Instr> runAttention(const std::string &preset, const Case &c,
     }
   }
   Tensor out = h.alloc(type, {c.B, c.H, c.Sq, c.Dv});
-  double scale = 1 / std::sqrt(double(c.D));
+  if (scale == 0)
+    scale = 1 / std::sqrt(double(c.D));
   h.emitter.attention(q, k, v, c.mask.empty() ? nullptr : &mask, scale,
                       c.causal, out);
   h.run();
@@ -128,6 +130,24 @@ TEST(Attention, RngdFoldedPaddingMask) {
                                     d->dstRowStride == 65 * 2 &&
                                     d->src.space == MemSpace::Dram);
     EXPECT_TRUE(maskColumn) << c.Sk;
+  }
+}
+
+// A scale of 1 (gaon-npu-fold-attention-scale moved it into Q's
+// projection): no pass scales Q or the scores, the padding mask still
+// folds into the scores' matmul (Q's extra column is ones), and the result
+// is right (BERT's shape, bf16, with and without the mask).
+TEST(Attention, RngdUnitScale) {
+  for (bool withMask : {true, false}) {
+    Case c{2, 4, 4, 128, 128, 64, 64, {}, false};
+    if (withMask)
+      c.mask = {2, 1, 1, 128};
+    std::vector<Instr> program =
+        runAttention("rngd", c, DType::BF16, DType::BF16, false, 1.0);
+    for (const Instr &instr : program)
+      if (auto *v = std::get_if<VectorCmd>(&instr.cmd))
+        EXPECT_FALSE(v->op == VecOp::Scale && v->rows * v->cols > 128)
+            << v->rows << " x " << v->cols;
   }
 }
 

@@ -209,10 +209,14 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
                  "split heads and buffers {3, 2..8, 2}");
   const int64_t kv = sched.buffers[1];
   // Scale Q once per item instead of every score block when that is exact:
-  // a power-of-two scale (1/8 for 64-wide heads), or fp32.
+  // a power-of-two scale (1/8 for 64-wide heads), or fp32. A scale of 1
+  // (folded into Q's projection: gaon-npu-fold-attention-scale) needs
+  // neither.
+  const bool unitScale = scale == 1.0;
   int scaleExp = 0;
-  bool prescale = scale > 0 && (std::frexp(scale, &scaleExp) == 0.5 ||
-                                q.dtype == DType::F32);
+  bool prescale =
+      !unitScale && scale > 0 &&
+      (std::frexp(scale, &scaleExp) == 0.5 || q.dtype == DType::F32);
   if (footprint(as, sched.tile[0], sched.tile[1], kv) >
       chipDesc.scratchpad.bytes)
     fail(kernel,
@@ -282,7 +286,8 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
   // needs no add on the vector unit (1 of the 7 cycles per lane group
   // left). The extra column fits the array's fold when the head is
   // narrower than the array.
-  const bool fold = mask && maskRow && mask->dtype == type && prescale &&
+  const bool fold = mask && maskRow && mask->dtype == type &&
+                    (prescale || unitScale) &&
                     D + 1 <= int64_t(chipDesc.tensor.rows) &&
                     chipDesc.semaphoresPerCore > kConsts;
   const int64_t dq = fold ? D + 1 : D; // Q and K row pitch (elements)
@@ -589,7 +594,7 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
             alpha, beta);
       };
       cb.wait(vector, kSFull);
-      if (!prescale)
+      if (!prescale && !unitScale)
         tileOp(VecOp::Scale, S, S, float(scale), 0);
       if (causal) {
         // Keys past the query's position become -inf (before the mask, so

@@ -140,6 +140,26 @@ def NpuFoldAttentionLayouts
   let dependentDialects = ["gaon::npu::NpuDialect"];
 }
 
+def NpuFoldAttentionScale
+    : Pass<"gaon-npu-fold-attention-scale", "mlir::func::FuncOp"> {
+  let summary = "Folds a power-of-two attention scale into Q's projection";
+  let description = [{
+    A gaon_npu.attention whose query is the product of a gaon_npu.matmul
+    over constant weights (and bias) that only this attention reads, with
+    no activation or residual: the scale (a power of two, so exactly)
+    multiplies the weight columns and bias entries that form Q, and the
+    attention's scale becomes 1, so the kernel does not scale Q per item.
+
+    Before:
+      %qkv = gaon_npu.matmul %x, %w bias %b : ... -> tensor<1x128x2304xbf16>
+      %o = gaon_npu.attention %qkv, %qkv, %qkv {scale = 0.125,
+             query_offset = 0, key_offset = 768, value_offset = 1536, ...}
+    After:
+      %qkv = gaon_npu.matmul %x, %w' bias %b' : ...   (columns 0..767 / 8)
+      %o = gaon_npu.attention %qkv, %qkv, %qkv {scale = 1.0, ...}
+  }];
+}
+
 def NpuLegalize : Pass<"gaon-npu-legalize", "mlir::ModuleOp"> {
   let summary = "Checks that every op and element type can run on the NPU";
   let description = [{
