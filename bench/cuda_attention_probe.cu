@@ -13,6 +13,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "cuda_probe_util.cuh"
+
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -29,11 +31,6 @@ constexpr int kTraceWords = 4 + 2 * kMaxRounds;
 // Per CTA: start, loop done, end, smid | rounds << 32, then per round the
 // times its tile was ready and done.
 __device__ unsigned long long gTrace[kMaxTraceCtas][kTraceWords];
-__device__ __forceinline__ unsigned long long globalTimer() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
 __device__ __forceinline__ void probeMark(int point, int round) {
   const int cta =
       blockIdx.x + gridDim.x * (blockIdx.y + gridDim.y * blockIdx.z);
@@ -42,10 +39,8 @@ __device__ __forceinline__ void probeMark(int point, int round) {
   unsigned long long *t = gTrace[cta];
   const unsigned long long now = globalTimer();
   if (point == 0) {
-    unsigned sm;
-    asm volatile("mov.u32 %0, %%smid;" : "=r"(sm));
     t[0] = now;
-    t[3] = sm;
+    t[3] = smId();
   } else if (point == 1 && round < kMaxRounds) {
     t[4 + 2 * round] = now;
   } else if (point == 2 && round < kMaxRounds) {
@@ -89,16 +84,6 @@ GAON_ATTENTION_TC(probe_m128n32w4, F16, 64, 128, 32, 4, 1, 0, 2)
 GAON_ATTENTION_TC(probe_m32n64w1, F16, 64, 32, 64, 1, 1, 0, 8)
 // The shipped 64-row tile held to 128 registers (four CTAs per SM).
 GAON_ATTENTION_TC(probe_m64n64w4b4, F16, 64, 64, 64, 4, 1, 0, 4)
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    cudaError_t e = (x);                                                       \
-    if (e != cudaSuccess) {                                                    \
-      fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x,                \
-              cudaGetErrorString(e));                                          \
-      exit(1);                                                                 \
-    }                                                                          \
-  } while (0)
 
 namespace {
 

@@ -53,6 +53,7 @@ def run_lines(name, exe):
 def torch_peer():
     import torch
     import torch.nn.functional as F
+    from torch_timing import graph_us, single_us
     rows = []
     for b, h, s, causal, masked in SHAPES:
         qkv = torch.randn(b, s, 3, h, 64, device="cuda", dtype=torch.float16)
@@ -62,44 +63,15 @@ def torch_peer():
             mask = torch.zeros(b, 1, 1, s, device="cuda", dtype=torch.float16)
             mask[..., s - s // 8:] = -10000.0
 
-        def f():
+        def f(_):
             return F.scaled_dot_product_attention(q, k, v, attn_mask=mask,
                                                   is_causal=causal)
         for _ in range(3):
-            f()
-        single = []
-        for _ in range(30):
-            e0 = torch.cuda.Event(enable_timing=True)
-            e1 = torch.cuda.Event(enable_timing=True)
-            e0.record()
-            f()
-            e1.record()
-            e1.synchronize()
-            single.append(e0.elapsed_time(e1) * 1e3)
-        g = torch.cuda.CUDAGraph()
-        st = torch.cuda.Stream()
-        st.wait_stream(torch.cuda.current_stream())
-        with torch.cuda.stream(st):
-            f()
-        torch.cuda.current_stream().wait_stream(st)
-        with torch.cuda.graph(g):
-            for _ in range(20):
-                f()
-        g.replay()
-        per = []
-        for _ in range(11):
-            e0 = torch.cuda.Event(enable_timing=True)
-            e1 = torch.cuda.Event(enable_timing=True)
-            e0.record()
-            g.replay()
-            e1.record()
-            e1.synchronize()
-            per.append(e0.elapsed_time(e1) * 1e3 / 20)
+            f(0)
         rows.append({"kind": "torch",
                      "shape": shape_name(b, h, s, causal, masked),
-                     "single_us": sorted(single)[len(single) // 2],
-                     "graph_us": sorted(per)[len(per) // 2]})
-        del g
+                     "single_us": single_us(f, 30),
+                     "graph_us": graph_us(f, 20)})
     return rows
 
 

@@ -14,6 +14,8 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "cuda_probe_util.cuh"
+
 #include <cuda_runtime.h>
 
 #include <algorithm>
@@ -24,16 +26,6 @@
 #ifdef PROBE_TRACE
 constexpr int kMaxTraceCtas = 8192;
 __device__ unsigned long long gTrace[kMaxTraceCtas][5];
-__device__ __forceinline__ unsigned long long globalTimer() {
-  unsigned long long t;
-  asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
-  return t;
-}
-__device__ __forceinline__ unsigned smId() {
-  unsigned r;
-  asm volatile("mov.u32 %0, %%smid;" : "=r"(r));
-  return r;
-}
 #define GAON_GEMM_MARK(point)                                                  \
   do {                                                                         \
     if (threadIdx.x == 0) {                                                    \
@@ -49,16 +41,6 @@ __device__ __forceinline__ unsigned smId() {
 #endif
 
 #include "../backends/cuda/kernels/gemm.cu"
-
-#define CHECK(x)                                                               \
-  do {                                                                         \
-    cudaError_t e = (x);                                                       \
-    if (e != cudaSuccess) {                                                    \
-      fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x,                \
-              cudaGetErrorString(e));                                          \
-      exit(1);                                                                 \
-    }                                                                          \
-  } while (0)
 
 extern "C" __global__ void probeEmpty() {}
 

@@ -43,6 +43,7 @@ def run_lines(exe):
 
 def torch_peer():
     import torch
+    from torch_timing import graph_us, single_us
     rows = []
     flush = torch.empty(256 << 20, dtype=torch.uint8, device="cuda")
     for name, m, n, k in PROBLEMS:
@@ -53,40 +54,11 @@ def torch_peer():
             f = (lambda i: a @ ws[i].t()) if bt else (lambda i: a @ ws[i])
             for i in range(3):
                 f(i)
-            singles = []
-            for r in range(16):
-                flush.fill_(r)
-                e0 = torch.cuda.Event(enable_timing=True)
-                e1 = torch.cuda.Event(enable_timing=True)
-                e0.record()
-                f(r)
-                e1.record()
-                e1.synchronize()
-                if r:
-                    singles.append(e0.elapsed_time(e1) * 1e3)
-            g = torch.cuda.CUDAGraph()
-            s = torch.cuda.Stream()
-            s.wait_stream(torch.cuda.current_stream())
-            with torch.cuda.stream(s):
-                f(0)
-            torch.cuda.current_stream().wait_stream(s)
-            with torch.cuda.graph(g):
-                for i in range(48):
-                    f(i)
-            per = []
-            for r in range(11):
-                e0 = torch.cuda.Event(enable_timing=True)
-                e1 = torch.cuda.Event(enable_timing=True)
-                e0.record()
-                g.replay()
-                e1.record()
-                e1.synchronize()
-                if r:
-                    per.append(e0.elapsed_time(e1) * 1e3 / 48)
             rows.append({"kind": "torch", "problem": name, "bt": int(bt),
-                         "single_us": sorted(singles)[len(singles) // 2],
-                         "graph_us": sorted(per)[len(per) // 2]})
-            del g, ws
+                         "single_us": single_us(f, 16, before=flush.fill_,
+                                                skip_first=True),
+                         "graph_us": graph_us(f, 48)})
+            del ws
     return rows
 
 
