@@ -641,6 +641,24 @@ struct KSplit {
   int64_t chunk = 0;    ///< Rows per chunk (the array height).
   int64_t chunks = 0;   ///< Chunks of a full tile; 1: column halves.
   bool byRows() const { return chunks > 1; }
+
+  /// What core `core` computes: pair `pair`'s tiles [first, last), part q
+  /// of K (kLen k-slices from k0), exchanging partial sums with `partner`.
+  struct CoreShare {
+    int64_t pair, q;
+    unsigned partner;
+    int64_t first, last, k0, kLen;
+  };
+  CoreShare share(unsigned core, int64_t K) const {
+    const int64_t pair = core / 2, q = core % 2;
+    return {pair,
+            q,
+            core ^ 1u,
+            splitBegin(items, pairs, pair),
+            splitBegin(items, pairs, pair + 1),
+            q ? kAt : 0,
+            q ? K - kAt : kAt};
+  }
 };
 
 KSplit kSplitOf(const ChipDesc &chip, const MatmulShape &sh, const Tiles &t,
@@ -739,13 +757,9 @@ void emitKPairs(const Ctx &ctx, const std::string &kernel,
   UnitRef storer = ctx.storer(), tensor = UnitRef::tensor(),
           vector = UnitRef::vector();
   for (unsigned core = 0; core < 2 * k.pairs; ++core) {
-    int64_t pair = core / 2, q = core % 2;
-    unsigned partner = core ^ 1u;
-    int64_t first = splitBegin(k.items, k.pairs, pair),
-            last = splitBegin(k.items, k.pairs, pair + 1);
+    auto [pair, q, partner, first, last, kq0, kLen] = k.share(core, K);
     if (first == last)
       continue;
-    int64_t kq0 = q ? k.kAt : 0, kLen = q ? K - k.kAt : k.kAt;
     CoreBuilder cb = ctx.core(core);
     // Per tile: its columns and the halves (offsets within the tile).
     struct Half {
@@ -960,13 +974,9 @@ void emitKPairsRows(const Ctx &ctx, const std::string &kernel,
   UnitRef loader = ctx.loader(), storer = ctx.storer(),
           tensor = UnitRef::tensor(), vector = UnitRef::vector();
   for (unsigned core = 0; core < 2 * k.pairs; ++core) {
-    int64_t pair = core / 2, q = core % 2;
-    unsigned partner = core ^ 1u;
-    int64_t first = splitBegin(k.items, k.pairs, pair),
-            last = splitBegin(k.items, k.pairs, pair + 1);
+    auto [pair, q, partner, first, last, kq0, kLen] = k.share(core, K);
     if (first == last)
       continue;
-    int64_t kq0 = q ? k.kAt : 0, kLen = q ? K - k.kAt : k.kAt;
     CoreBuilder cb = ctx.core(core);
     // Per tile: origin, extent, its chunks (partner's first, then own).
     struct Item {
@@ -2132,10 +2142,7 @@ void StreamEmitter::matmulKSplit(const Tensor &a, const Tensor &b,
   if (sched.prefetch && !records.empty() && out.numel() > 0) {
     std::vector<std::vector<DmaCmd>> chunks(2 * k.pairs);
     for (unsigned core = 0; core < 2 * k.pairs; ++core) {
-      int64_t pair = core / 2, q = core % 2;
-      int64_t kq0 = q ? k.kAt : 0, kLen = q ? sh.K - k.kAt : k.kAt;
-      int64_t first = splitBegin(k.items, k.pairs, pair),
-              last = splitBegin(k.items, k.pairs, pair + 1);
+      auto [pair, q, partner, first, last, kq0, kLen] = k.share(core, sh.K);
       if (k.byRows())
         last = std::min(last, first + 1);
       for (int64_t item = first; item < last; ++item)
