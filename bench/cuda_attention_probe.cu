@@ -72,8 +72,8 @@ __device__ __forceinline__ void probeMark(int point, int round) {
 GAON_ATTENTION_TC(probe_m64n32w8, F16, 64, 64, 32, 8, 1, 0, 2)
 GAON_ATTENTION_TC(probe_m64n64w8, F16, 64, 64, 64, 8, 1, 0, 2)
 GAON_ATTENTION_TC(probe_m32n32w4, F16, 64, 32, 32, 4, 1, 0, 3)
-GAON_ATTENTION_TC(probe_m32n64w4, F16, 64, 32, 64, 4, 1, 0, 3)
-GAON_ATTENTION_TC(probe_m16n16w4, F16, 64, 16, 16, 4, 1, 0, 4)
+GAON_ATTENTION_TC(probe_m32n32w8, F16, 64, 32, 32, 8, 1, 0, 2)
+GAON_ATTENTION_TC(probe_m16n32w4, F16, 64, 16, 32, 4, 1, 0, 2)
 GAON_ATTENTION_TC(probe_m128n32w8, F16, 64, 128, 32, 8, 1, 0, 2)
 // Two m16 tiles per warp: each K/V fragment read from shared memory feeds
 // two mma (half the shared-memory traffic per FLOP).
@@ -100,13 +100,13 @@ struct Variant {
 const Variant kVariants[] = {
     VARIANT(gaon_attention_f16_d64_m64, 64, 64, 4), // reference
     VARIANT(gaon_attention_f16_d64, 128, 64, 8),
-    VARIANT(gaon_attention_f16_d64_m32, 32, 32, 8),
-    VARIANT(gaon_attention_f16_d64_m16, 16, 32, 4),
+    VARIANT(gaon_attention_f16_d64_m32, 32, 64, 4),
+    VARIANT(gaon_attention_f16_d64_m16, 16, 16, 4),
     VARIANT(probe_m64n32w8, 64, 32, 8),
     VARIANT(probe_m64n64w8, 64, 64, 8),
     VARIANT(probe_m32n32w4, 32, 32, 4),
-    VARIANT(probe_m32n64w4, 32, 64, 4),
-    VARIANT(probe_m16n16w4, 16, 16, 4),
+    VARIANT(probe_m32n32w8, 32, 32, 8),
+    VARIANT(probe_m16n32w4, 16, 32, 4),
     VARIANT(probe_m128n32w8, 128, 32, 8),
     VARIANT(probe_m64n64w2, 64, 64, 2),
     VARIANT(probe_m64n32w2, 64, 32, 2),
