@@ -102,20 +102,7 @@ TEST(Matmul, FusedEpilogue) {
       h.emitter.matmul(a, b, out, ep);
       h.run();
       auto mm = refMatmul(h.read(a), {M, K}, h.read(b), {K, N}, {});
-      auto bv = h.read(bias), rv = h.read(res);
-      for (int64_t i = 0; i < M * N; ++i) {
-        double x = 0.5 * mm[i] + bv[i % N], y = x;
-        if (act == Activation::Relu)
-          y = x > 0 ? x : 0;
-        else if (act == Activation::Gelu)
-          y = 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
-        else if (act == Activation::GeluTanh)
-          y = 0.5 * x *
-              (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
-        else if (act == Activation::Silu)
-          y = x / (1 + std::exp(-x));
-        mm[i] = y + rv[i];
-      }
+      refEpilogue(mm, N, act, h.read(bias), h.read(res), 0.5);
       EXPECT_LE(relL2(h.read(out), mm), tolerance(type)) << int(act);
     }
 }
@@ -195,14 +182,7 @@ TEST(Matmul, RowChunkedEpilogueRngd) {
   h.emitter.matmul(a, b, out, ep, &s);
   h.run();
   auto mm = refMatmul(h.read(a), {M, K}, h.read(b), {K, N}, {});
-  auto bv = h.read(bias), rv = h.read(res);
-  for (int64_t i = 0; i < M * N; ++i) {
-    double x = mm[i] + bv[i % N];
-    mm[i] =
-        0.5 * x *
-            (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x))) +
-        rv[i];
-  }
+  refEpilogue(mm, N, Activation::GeluTanh, h.read(bias), h.read(res));
   EXPECT_LE(relL2(h.read(out), mm), tolerance(DType::BF16));
 }
 
@@ -271,11 +251,7 @@ TEST(Matmul, RowChunkedBiasInitRngd) {
   EXPECT_EQ(rowAdds, 0u);
   h.run();
   auto mm = refMatmul(h.read(a), {M, K}, h.read(b), {K, N}, {});
-  auto bv = h.read(bias), rv = h.read(res);
-  for (int64_t i = 0; i < M * N; ++i) {
-    double x = mm[i] + bv[i % N];
-    mm[i] = 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))) + rv[i];
-  }
+  refEpilogue(mm, N, Activation::Gelu, h.read(bias), h.read(res));
   EXPECT_LE(relL2(h.read(out), mm), tolerance(DType::BF16));
 }
 

@@ -516,12 +516,7 @@ TEST(Schedule, KSplitPairsExplicit) {
   Report report = h.run();
   EXPECT_GT(report.networkBytes, 0u);
   std::vector<double> ref = refGemm(h.read(a), h.read(w), M, K, N);
-  std::vector<float> bv = h.read(bias), rv = h.read(res);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) {
-      double &v = ref[m * N + n];
-      v = std::max(v + bv[n], 0.0) + rv[m * N + n];
-    }
+  refEpilogue(ref, N, Activation::Relu, h.read(bias), h.read(res));
   EXPECT_LE(relL2(h.read(out), ref), 1e-5);
   // Malformed K splits are refused, naming the problem.
   Schedule bad = s;
@@ -639,12 +634,7 @@ TEST(Schedule, KSplitPairsRowChunks) {
   Report report = h.run();
   EXPECT_GT(report.networkBytes, 0u);
   std::vector<double> ref = refGemm(h.read(a), h.read(w), M, K, N);
-  std::vector<float> bv = h.read(bias), rv = h.read(res);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) {
-      double &v = ref[m * N + n];
-      v = std::max(v + bv[n], 0.0) + rv[m * N + n];
-    }
+  refEpilogue(ref, N, Activation::Relu, h.read(bias), h.read(res));
   EXPECT_LE(relL2(h.read(out), ref), 1e-5);
   // Taller tiles exchange row chunks under split = rows only.
   Schedule bad = s;
@@ -708,13 +698,7 @@ TEST(Schedule, RowChunksResidentBias) {
   }
   h.run();
   std::vector<double> ref = refGemm(h.read(a), h.read(w), M, K, N);
-  std::vector<float> bv = h.read(bias), rv = h.read(res);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) {
-      double x = ref[m * N + n] + bv[n];
-      ref[m * N + n] =
-          0.5 * x * (1 + std::erf(x / std::sqrt(2.0))) + rv[m * N + n];
-    }
+  refEpilogue(ref, N, Activation::Gelu, h.read(bias), h.read(res));
   EXPECT_LE(relL2(h.read(out), ref), 2e-2);
 }
 

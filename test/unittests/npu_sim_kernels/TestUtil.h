@@ -78,6 +78,35 @@ inline double relL2(const std::vector<float> &got,
 
 inline double tolerance(DType type) { return type == DType::F32 ? 1e-5 : 1e-2; }
 
+/// An epilogue activation in double precision.
+inline double refActivation(Activation act, double x) {
+  switch (act) {
+  case Activation::None:
+    return x;
+  case Activation::Relu:
+    return x > 0 ? x : 0;
+  case Activation::Gelu:
+    return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0)));
+  case Activation::GeluTanh:
+    return 0.5 * x *
+           (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+  case Activation::Silu:
+    return x / (1 + std::exp(-x));
+  }
+  return x;
+}
+
+/// The matmul epilogue on a reference product `mm` (rows of `n`, in
+/// place): act(alpha mm + bias[col]) + residual (an empty residual: none).
+inline void refEpilogue(std::vector<double> &mm, int64_t n, Activation act,
+                        const std::vector<float> &bias,
+                        const std::vector<float> &residual = {},
+                        double alpha = 1) {
+  for (size_t i = 0; i < mm.size(); ++i)
+    mm[i] = refActivation(act, alpha * mm[i] + bias[i % n]) +
+            (residual.empty() ? 0.0 : residual[i]);
+}
+
 /// Row-major index helpers for references.
 inline std::vector<int64_t> unravel(int64_t flat,
                                     const std::vector<int64_t> &shape) {
