@@ -673,39 +673,22 @@ unsigned KernelBuilder::elementsPerThread(int64_t count) const {
   return perThread;
 }
 
-/// `ifOp` computes the element at `linear` (when `inRange`) and stores it.
-/// Makes it `perThread` elements, at linear + j blockSize (coalesced for
-/// every j). When its one store is the last thing it does, each element's
-/// loads and arithmetic go in an scf.if yielding its value and the stores
-/// follow all of them, so that no store (which might alias a later load)
-/// keeps the elements' loads from being in flight together; otherwise the
-/// elements are plain copies of `ifOp`.
+/// `ifOp` computes the element at `linear` (when `inRange`) and ends with
+/// its one store (both elementwise schedules build it so). Makes it
+/// `perThread` elements, at linear + j blockSize (coalesced for every j):
+/// each element's loads and arithmetic go in an scf.if yielding its value
+/// and the stores follow all of them, so that no store (which might alias
+/// a later load) keeps the elements' loads from being in flight together.
 void KernelBuilder::unrollElementwise(scf::IfOp ifOp, Value linear,
                                       Value inRange, int64_t count,
                                       unsigned perThread) {
   OpBuilder::InsertionGuard guard(b);
-  SmallVector<IRMapping> elements(perThread);
-  auto mapElement = [&](unsigned j) {
-    Value at = e.add(linear, e.idx(int64_t(j) * blockSize));
-    Value in = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, at,
-                                     e.idx(count));
-    elements[j].map(linear, at);
-    elements[j].map(inRange, in);
-  };
   Block *then = &ifOp.getThenRegion().front();
-  SmallVector<memref::StoreOp> stores;
-  ifOp.walk([&](memref::StoreOp store) { stores.push_back(store); });
-  if (stores.size() != 1 || stores.front()->getBlock() != then ||
-      stores.front()->getNextNode() != then->getTerminator()) {
-    Operation *last = ifOp;
-    for (unsigned j = 1; j < perThread; ++j) {
-      b.setInsertionPointAfter(last);
-      mapElement(j);
-      last = b.clone(*ifOp, elements[j]);
-    }
-    return;
-  }
-  memref::StoreOp store = stores.front();
+  auto store =
+      dyn_cast_or_null<memref::StoreOp>(then->getTerminator()->getPrevNode());
+  if (!store)
+    throw Unsupported{fusion, "elementwise kernel that does not end with "
+                              "its store"};
   Value value = store.getValueToStore();
   b.setInsertionPoint(ifOp);
   auto valueIf = scf::IfOp::create(b, loc, TypeRange{value.getType()}, inRange,
@@ -721,10 +704,15 @@ void KernelBuilder::unrollElementwise(scf::IfOp ifOp, Value linear,
   scf::YieldOp::create(b, loc, zero);
   store.getValueMutable().assign(valueIf.getResult(0));
 
+  SmallVector<IRMapping> elements(perThread);
   Operation *last = valueIf;
   for (unsigned j = 1; j < perThread; ++j) {
     b.setInsertionPointAfter(last);
-    mapElement(j);
+    Value at = e.add(linear, e.idx(int64_t(j) * blockSize));
+    elements[j].map(linear, at);
+    elements[j].map(inRange,
+                    arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, at,
+                                          e.idx(count)));
     auto next = cast<scf::IfOp>(b.clone(*valueIf, elements[j]));
     elements[j].map(valueIf.getResult(0), next.getResult(0));
     last = next;

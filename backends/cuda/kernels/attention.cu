@@ -45,13 +45,6 @@ using gaon::cuda_kernels::AttentionParams;
 #define GAON_ATTENTION_MARK(point, round)
 #endif
 
-// Launch order of the tensor-core kernels' CTAs: 1 walks the query blocks
-// from the last (longest under a causal mask) with the heads innermost;
-// 0 walks every head's blocks in turn (the probe compares the two).
-#ifndef GAON_ATTENTION_HEADS_INNER
-#define GAON_ATTENTION_HEADS_INNER 1
-#endif
-
 namespace {
 
 constexpr float kLog2e = 1.4426950408889634f;
@@ -147,14 +140,9 @@ __device__ __forceinline__ void tcAttention(const AttentionParams &p) {
   // them first, of every head before any shorter block (the blocks of one
   // head after another left the last heads' long blocks for a second wave:
   // 1x12x1024 causal has 384 CTAs for 264 slots).
-#if GAON_ATTENTION_HEADS_INNER
   const int cta = blockIdx.x + gridDim.x * blockIdx.y;
   const int mBlock = gridDim.x - 1 - cta / gridDim.y;
   const int h = cta % gridDim.y, b = blockIdx.z;
-#else
-  const int mBlock = gridDim.x - 1 - blockIdx.x;
-  const int h = blockIdx.y, b = blockIdx.z;
-#endif
   const int hk = h / (p.heads / p.kvHeads);
   const int m0 = mBlock * BM;
   const int headDim = GENERIC ? p.headDim : DP;
