@@ -11,7 +11,7 @@ config.test_format = lit.formats.ShTest(not llvm_config.use_lit_shell)
 # .mlir: dialect and pass tests; .onnxtxt: importer tests whose ONNX models
 # are written in ONNX's text syntax; .test: tool tests on real models.
 config.suffixes = [".mlir", ".onnxtxt", ".test"]
-config.excludes = ["Inputs", "lib", "unittests", "CMakeLists.txt", "lit.cfg.py",
+config.excludes = ["Inputs", "lib", "models", "unittests", "CMakeLists.txt", "lit.cfg.py",
                    "lit.site.cfg.py.in"]
 config.test_source_root = os.path.dirname(__file__)
 config.test_exec_root = os.path.join(config.gaon_obj_root, "test")
@@ -25,6 +25,9 @@ config.substitutions.append(
     ("%onnx-cases", config.python_executable + " " +
      os.path.join(config.test_source_root, "lib", "onnx_cases.py")))
 config.substitutions.append(("%shared_models", config.shared_models_dir))
+# More transformer families, exported by test/models/make_zoo.py.
+config.substitutions.append(
+    ("%zoo_models", os.path.join(config.test_source_root, "models", "zoo")))
 
 if os.path.isdir(config.shared_models_dir):
     config.available_features.add("shared-models")

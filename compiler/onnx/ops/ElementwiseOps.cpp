@@ -206,6 +206,55 @@ LogicalResult convertGelu(NodeContext &ctx) {
   return success();
 }
 
+/// IsNaN(x) = not(x == x): exact for every float, NaN being the only value
+/// unequal to itself, and every backend already has both ops.
+LogicalResult convertIsNaN(NodeContext &ctx) {
+  if (!ctx.hasInput(0))
+    return ctx.fail("expects one input");
+  if (failed(requireFloat(ctx)))
+    return failure();
+  auto equal = ctx.binary<EqualOp>(ctx.input(0), ctx.input(0), true);
+  if (failed(equal))
+    return failure();
+  ctx.setOutput(0, ctx.create<NotOp>(tensorType(*equal), *equal));
+  return success();
+}
+
+/// IsInf(x) = (x == +inf) [or (x == -inf)], per detect_positive and
+/// detect_negative.
+LogicalResult convertIsInf(NodeContext &ctx) {
+  if (!ctx.hasInput(0))
+    return ctx.fail("expects one input");
+  if (failed(requireFloat(ctx)))
+    return failure();
+  Type element = ctx.inputType(0).getElementType();
+  bool positive = ctx.attrInt("detect_positive", 1) != 0;
+  bool negative = ctx.attrInt("detect_negative", 1) != 0;
+  auto compareWith = [&](double infinity) {
+    return ctx.binary<EqualOp>(ctx.input(0), ctx.splat(element, {}, infinity),
+                               true);
+  };
+  double inf = std::numeric_limits<double>::infinity();
+  FailureOr<Value> result = failure();
+  if (positive && negative) {
+    auto absolute = ctx.create<AbsOp>(ctx.inputType(0), ctx.input(0));
+    result = ctx.binary<EqualOp>(absolute, ctx.splat(element, {}, inf), true);
+  } else if (positive || negative) {
+    result = compareWith(positive ? inf : -inf);
+  } else {
+    // Neither sign detected: all false, still shaped like x.
+    auto equal = ctx.binary<EqualOp>(ctx.input(0), ctx.input(0), true);
+    if (failed(equal))
+      return failure();
+    auto nan = ctx.create<NotOp>(tensorType(*equal), *equal);
+    result = ctx.binary<AndOp>(*equal, nan);
+  }
+  if (failed(result))
+    return failure();
+  ctx.setOutput(0, *result);
+  return success();
+}
+
 LogicalResult convertIdentity(NodeContext &ctx) {
   ctx.setOutput(0, ctx.input(0));
   return success();
@@ -271,6 +320,8 @@ void registerElementwiseOps(ConverterRegistry &r) {
   r["Cast"] = convertCast;
   r["CastLike"] = convertCastLike;
   r["Identity"] = convertIdentity;
+  r["IsNaN"] = convertIsNaN;
+  r["IsInf"] = convertIsInf;
 }
 
 } // namespace gaon::onnx

@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Export small random-weight transformers of many families to ONNX.
+
+The six models in ../shared/models cover GPT-2, BERT and LLaMA. Issue 5 asks
+that any transformer the importer handles compiles and passes, so this script
+builds more families from Hugging Face `transformers` model classes (config
+only: no download), with the real model code and random weights, and exports
+each the two ways real users do:
+
+  NAME_torchscript   torch.onnx.export(dynamo=False), opset 17, dynamic axes
+  NAME_dynamo        torch.onnx.export(dynamo=True), opset 18, static shapes
+
+in the ONNX backend-test layout (model.onnx, test_data_set_0/input_N.pb,
+output_0.pb computed by torch in float32). onnxruntime, where installed,
+checks every export against torch's output; an export it does not reproduce
+is reported and left out.
+
+Sizes follow ../shared/models: hidden 64, 2 layers, 4 heads of 16, FFN 128,
+vocab 512, batch 2 x 16 tokens with the second row padded from position 12.
+Norm scales and all biases are random (an importer that drops one fails).
+
+Needs torch, transformers, onnx (and onnxscript for the dynamo exports);
+the GPU machine's python3 has them (not this machine's):
+
+  python3 test/models/make_zoo.py --out OUTDIR [--only vit,t5,...]
+"""
+
+import argparse
+import os
+import sys
+import time
+import traceback
+
+import numpy as np
+import onnx
+import torch
+import torch.nn as nn
+from onnx import numpy_helper
+
+BATCH, SEQ, PAD_FROM = 2, 16, 12
+COMMON = dict(vocab_size=512)
+
+
+def text_inputs(gen, vocab=512, low=2):
+    ids = torch.randint(low, vocab, (BATCH, SEQ), generator=gen)
+    mask = torch.ones(BATCH, SEQ, dtype=torch.int64)
+    mask[1, PAD_FROM:] = 0
+    return ids, mask
+
+
+def build(name):
+    """(model, input names, example inputs, output field, dynamic axes)."""
+    import transformers as tf
+    gen = torch.Generator().manual_seed(1234)
+    lm = dict(vocab_size=512, hidden_size=64, num_hidden_layers=2,
+              num_attention_heads=4, intermediate_size=128,
+              max_position_embeddings=64, use_cache=False)
+    text_axes = {"input_ids": {0: "batch", 1: "seq"},
+                 "attention_mask": {0: "batch", 1: "seq"}}
+    if name == "vit":
+        cfg = tf.ViTConfig(image_size=32, patch_size=8, num_channels=3,
+                           hidden_size=64, num_hidden_layers=2,
+                           num_attention_heads=4, intermediate_size=128)
+        model = tf.ViTModel(cfg, add_pooling_layer=False)
+        pixels = torch.randn(BATCH, 3, 32, 32, generator=gen)
+        return (model, ["pixel_values"], (pixels,), "last_hidden_state",
+                {"pixel_values": {0: "batch"}, "out": {0: "batch"}})
+    if name == "t5":
+        cfg = tf.T5Config(vocab_size=512, d_model=64, d_kv=16, d_ff=128,
+                          num_layers=2, num_decoder_layers=2, num_heads=4,
+                          relative_attention_num_buckets=32,
+                          relative_attention_max_distance=64,
+                          feed_forward_proj="gated-gelu", use_cache=False,
+                          decoder_start_token_id=0, pad_token_id=0)
+        model = tf.T5Model(cfg)
+        ids, mask = text_inputs(gen)
+        dec = torch.randint(2, 512, (BATCH, 8), generator=gen)
+        axes = dict(text_axes)
+        axes["decoder_input_ids"] = {0: "batch", 1: "dec_seq"}
+        axes["out"] = {0: "batch", 1: "dec_seq"}
+        return (model, ["input_ids", "attention_mask", "decoder_input_ids"],
+                (ids, mask, dec), "last_hidden_state", axes)
+    ids, mask = text_inputs(gen)
+    names = ["input_ids", "attention_mask"]
+    axes = dict(text_axes)
+    axes["out"] = {0: "batch", 1: "seq"}
+    if name == "distilbert":
+        cfg = tf.DistilBertConfig(vocab_size=512, dim=64, n_layers=2,
+                                  n_heads=4, hidden_dim=128,
+                                  max_position_embeddings=64)
+        return tf.DistilBertModel(cfg), names, (ids, mask), \
+            "last_hidden_state", axes
+    if name == "roberta":
+        cfg = tf.RobertaConfig(vocab_size=512, hidden_size=64,
+                               num_hidden_layers=2, num_attention_heads=4,
+                               intermediate_size=128,
+                               max_position_embeddings=66, pad_token_id=1)
+        return tf.RobertaModel(cfg, add_pooling_layer=False), names, \
+            (ids, mask), "last_hidden_state", axes
+    if name == "gpt_neox":
+        cfg = tf.GPTNeoXConfig(rotary_pct=0.25, **lm)
+        return tf.GPTNeoXForCausalLM(cfg), names, (ids, mask), "logits", axes
+    if name == "qwen2":
+        cfg = tf.Qwen2Config(num_key_value_heads=2, **lm)
+        return tf.Qwen2ForCausalLM(cfg), names, (ids, mask), "logits", axes
+    if name == "mistral":
+        cfg = tf.MistralConfig(num_key_value_heads=2, **lm)
+        return tf.MistralForCausalLM(cfg), names, (ids, mask), "logits", axes
+    if name == "phi":
+        cfg = tf.PhiConfig(partial_rotary_factor=0.5, **lm)
+        return tf.PhiForCausalLM(cfg), names, (ids, mask), "logits", axes
+    raise SystemExit(f"unknown model {name}")
+
+
+MODELS = ["vit", "t5", "distilbert", "roberta", "gpt_neox", "qwen2",
+          "mistral", "phi"]
+
+
+def randomize(model, seed):
+    """Random norm scales/shifts and biases (HF initializes them to 1 / 0)."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for pname, p in model.named_parameters():
+            if p.dim() != 1:
+                continue
+            noise = torch.randn(p.shape, generator=gen)
+            low = pname.lower()
+            is_scale = pname.endswith("weight") and (
+                "norm" in low or "ln" in low)
+            p.copy_(1.0 + 0.1 * noise if is_scale else 0.05 * noise)
+
+
+class Wrapped(nn.Module):
+    """Keyword inputs in, one tensor out (no cache, no tuple)."""
+
+    def __init__(self, model, names, field):
+        super().__init__()
+        self.model, self.names, self.field = model, names, field
+
+    def forward(self, *args):
+        out = self.model(**dict(zip(self.names, args)))
+        return getattr(out, self.field)
+
+
+def write_case(dst, model_path, inputs, output):
+    os.makedirs(os.path.join(dst, "test_data_set_0"), exist_ok=True)
+    os.replace(model_path, os.path.join(dst, "model.onnx"))
+    m = onnx.load(os.path.join(dst, "model.onnx"))
+    graph_inputs = [i.name for i in m.graph.input]
+    for i, (tensor, gname) in enumerate(zip(inputs, graph_inputs)):
+        t = numpy_helper.from_array(tensor.numpy(), gname)
+        with open(os.path.join(dst, "test_data_set_0", f"input_{i}.pb"),
+                  "wb") as f:
+            f.write(t.SerializeToString())
+    t = numpy_helper.from_array(output, m.graph.output[0].name)
+    with open(os.path.join(dst, "test_data_set_0", "output_0.pb"), "wb") as f:
+        f.write(t.SerializeToString())
+    return m
+
+
+def ort_check(path, inputs, ref):
+    try:
+        import onnxruntime as ort
+    except ImportError:
+        return None
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    feed = {i.name: t.numpy() for i, t in zip(sess.get_inputs(), inputs)}
+    got = sess.run(None, feed)[0]
+    return float(np.abs(got - ref).max())
+
+
+def export(name, exporter, out_dir):
+    torch.manual_seed(0)  # HF's weight init draws from the global generator
+    model, names, inputs, field, axes = build(name)
+    randomize(model, seed=7)
+    model.eval()
+    wrapped = Wrapped(model, names, field).eval()
+    with torch.no_grad():
+        ref = wrapped(*inputs).float().numpy()
+    tmp = os.path.join(out_dir, f".{name}_{exporter}.onnx")
+    t0 = time.time()
+    if exporter == "torchscript":
+        torch.onnx.export(wrapped, inputs, tmp, dynamo=False,
+                          opset_version=17, input_names=names,
+                          output_names=["out"], dynamic_axes=axes)
+    else:
+        torch.onnx.export(wrapped, inputs, tmp, dynamo=True,
+                          opset_version=18, input_names=names,
+                          output_names=["out"], external_data=False)
+    secs = time.time() - t0
+    err = ort_check(tmp, inputs, ref)
+    if err is not None and err > 1e-4 * max(1.0, float(np.abs(ref).max())):
+        raise RuntimeError(f"onnxruntime differs from torch: max abs {err}")
+    dst = os.path.join(out_dir, f"{name}_{exporter}")
+    m = write_case(dst, tmp, inputs, ref)
+    ops = sorted({n.op_type for n in m.graph.node})
+    return (f"{name}_{exporter}: opset {m.opset_import[0].version}, "
+            f"{len(m.graph.node)} nodes, export {secs:.1f} s, ort max abs "
+            f"{err}, out {list(ref.shape)}; ops: {' '.join(ops)}")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--only", default=",".join(MODELS))
+    ap.add_argument("--exporters", default="torchscript,dynamo")
+    args = ap.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    failed = 0
+    for name in args.only.split(","):
+        for exporter in args.exporters.split(","):
+            try:
+                print(export(name, exporter, args.out), flush=True)
+            except Exception as e:  # report and go on with the others
+                failed += 1
+                print(f"{name}_{exporter}: FAILED: {type(e).__name__}: "
+                      f"{str(e)[:400]}", flush=True)
+                traceback.print_exc(limit=3)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
