@@ -418,15 +418,18 @@ LogicalResult Interpreter::evalAttention(graph::AttentionOp op) {
           scores[j] = s;
           maxValue = std::max(maxValue, s);
         }
+        // Every key masked: zeros (see the op), not exp(-inf + inf) = NaN.
+        double reference = maxValue == -INFINITY ? 0.0 : maxValue;
         double sum = 0;
         for (int64_t j = 0; j < sk; ++j)
-          sum += (scores[j] = std::exp(scores[j] - maxValue));
+          sum += (scores[j] = std::exp(scores[j] - reference));
         for (int64_t e = 0; e < dv; ++e) {
           double acc = 0;
           for (int64_t j = 0; j < sk; ++j)
             acc +=
                 scores[j] * v.getDouble(((b * kvHeads + kh) * sk + j) * dv + e);
-          out.setDouble(((b * heads + h) * sq + i) * dv + e, acc / sum);
+          out.setDouble(((b * heads + h) * sq + i) * dv + e,
+                        sum > 0 ? acc / sum : 0.0);
         }
       }
   set(op.getResult(), std::move(out));

@@ -129,6 +129,24 @@ Value buildMask(PatternRewriter &rewriter, Location loc,
   return mask;
 }
 
+/// torch's SDPA export guards the probabilities against the NaN that a row
+/// of only -inf scores gives: select(isnan(p), 0, p), isnan(p) imported as
+/// not(p == p). The attention op gives 0 for such rows itself, so the guard
+/// goes; returns the guarded value, or `value` when there is no guard.
+Value peelNanGuard(Value value) {
+  auto select = value.getDefiningOp<SelectOp>();
+  if (!select || select.getRhs().getType() != select.getType())
+    return value;
+  auto fill = getSplatValue(select.getLhs());
+  auto isNan = select.getCondition().getDefiningOp<NotOp>();
+  auto equal = isNan ? isNan.getInput().getDefiningOp<EqualOp>() : EqualOp();
+  Value guarded = select.getRhs();
+  if (!fill || *fill != 0 || !equal || equal.getLhs() != guarded ||
+      equal.getRhs() != guarded)
+    return value;
+  return guarded;
+}
+
 bool isRank4(Value value) {
   auto type = dyn_cast<RankedTensorType>(value.getType());
   return type && type.getRank() == 4;
@@ -139,7 +157,7 @@ struct FuseAttentionPattern : OpRewritePattern<MatMulOp> {
 
   LogicalResult matchAndRewrite(MatMulOp op,
                                 PatternRewriter &rewriter) const override {
-    auto softmax = op.getLhs().getDefiningOp<SoftmaxOp>();
+    auto softmax = peelNanGuard(op.getLhs()).getDefiningOp<SoftmaxOp>();
     Value v = op.getRhs();
     if (!softmax || softmax.getLog() || !isRank4(v) || !isRank4(op) ||
         softmax.getAxis() != 3)

@@ -63,3 +63,42 @@ func.func @select_not_a_mask(%q: tensor<1x1x4x8xf32>, %kt: tensor<1x1x8x4xf32>, 
   %o = gaon_graph.matmul %p, %v : (tensor<1x1x4x4xf32>, tensor<1x1x4x8xf32>) -> tensor<1x1x4x8xf32>
   return %o : tensor<1x1x4x8xf32>
 }
+
+// torch's SDPA export guards the probabilities, select(isnan(p), 0, p), with
+// isnan imported as not(p == p); the attention op gives zeros for a row with
+// every key masked itself, so the guard fuses away with the softmax.
+// CHECK-LABEL: func.func @nan_guard
+// CHECK: %[[A:.*]] = gaon_graph.attention %arg0, %arg1, %arg2, %arg3 {scale = 2.500000e-01 : f64}
+// CHECK-NOT: gaon_graph.select
+// CHECK-NOT: gaon_graph.softmax
+// CHECK: return %[[A]]
+func.func @nan_guard(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf32>, %m: tensor<1x1x4x4xf32>) -> tensor<1x2x4x8xf32> {
+  %c = gaon_graph.constant dense<0.25> : tensor<f32>
+  %zero = gaon_graph.constant dense<0.0> : tensor<1xf32>
+  %kt = gaon_graph.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x4x8xf32> -> tensor<1x2x8x4xf32>
+  %s = gaon_graph.matmul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %sc = gaon_graph.mul %s, %c : (tensor<1x2x4x4xf32>, tensor<f32>) -> tensor<1x2x4x4xf32>
+  %a = gaon_graph.add %sc, %m : (tensor<1x2x4x4xf32>, tensor<1x1x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %p = gaon_graph.softmax %a {axis = 3 : i64} : tensor<1x2x4x4xf32>
+  %eq = gaon_graph.equal %p, %p : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xi1>
+  %nan = gaon_graph.not %eq : tensor<1x2x4x4xi1>
+  %g = gaon_graph.select %nan, %zero, %p : (tensor<1x2x4x4xi1>, tensor<1xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %o = gaon_graph.matmul %g, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
+
+// A select that is not the NaN guard (here it writes 0 where p == p, i.e.
+// everywhere but NaNs) changes the probabilities: no fusion.
+// CHECK-LABEL: func.func @not_a_nan_guard
+// CHECK: gaon_graph.softmax
+// CHECK-NOT: gaon_graph.attention
+func.func @not_a_nan_guard(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  %zero = gaon_graph.constant dense<0.0> : tensor<1xf32>
+  %kt = gaon_graph.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x4x8xf32> -> tensor<1x2x8x4xf32>
+  %s = gaon_graph.matmul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %p = gaon_graph.softmax %s {axis = 3 : i64} : tensor<1x2x4x4xf32>
+  %eq = gaon_graph.equal %p, %p : (tensor<1x2x4x4xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xi1>
+  %g = gaon_graph.select %eq, %zero, %p : (tensor<1x2x4x4xi1>, tensor<1xf32>, tensor<1x2x4x4xf32>) -> tensor<1x2x4x4xf32>
+  %o = gaon_graph.matmul %g, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}

@@ -395,7 +395,9 @@ def Graph_AttentionOp : Graph_Op<"attention", [Pure]> {
     `query` is `[B, H, Sq, D]`, `key` and `value` are `[B, Hkv, Sk, D]` with
     `H % Hkv == 0` (grouped-query attention). The optional additive `mask`
     broadcasts to `[B, H, Sq, Sk]`. With `causal`, positions j > i + (Sk-Sq)
-    are masked as well.
+    are masked as well. A query row whose scores are all -inf (every key
+    masked) gives zeros, as torch's scaled_dot_product_attention does, not
+    the NaN of a plain softmax.
   }];
   let arguments = (ins AnyRankedTensor:$query, AnyRankedTensor:$key,
                    AnyRankedTensor:$value, Optional<AnyRankedTensor>:$mask,
