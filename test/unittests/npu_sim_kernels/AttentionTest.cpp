@@ -18,9 +18,15 @@ struct Case {
 /// Returns the stream's first core program (to inspect what was emitted).
 /// `maskInf`: every 7th key (from key 3) is -inf in the mask.
 /// `scale`: 0 for 1 / sqrt(D).
+/// `fullRows`: some query rows get -inf for every key: with a per-query
+/// mask every 4th query (from 1); with a per-key mask the first Sk / 2
+/// keys (left padding: with causal, queries < Sk / 2 see no key) and, where
+/// the mask has a batch dim, every key of batch 0. Such rows must come out
+/// as exact zeros (torch's SDPA), not NaN.
 std::vector<Instr> runAttention(const std::string &preset, const Case &c,
                                 DType type, DType maskType = DType::F32,
-                                bool maskInf = false, double scale = 0) {
+                                bool maskInf = false, double scale = 0,
+                                bool fullRows = false) {
   Harness h(preset);
   Tensor q = h.input(type, {c.B, c.H, c.Sq, c.D}, -2, 2);
   Tensor k = h.input(type, {c.B, c.Hkv, c.Sk, c.D}, -2, 2);
@@ -35,6 +41,21 @@ std::vector<Instr> runAttention(const std::string &preset, const Case &c,
           m[i] = -INFINITY;
       h.write(mask, m);
     }
+    if (fullRows) {
+      std::vector<float> m = h.read(mask);
+      size_t rank = c.mask.size();
+      bool perQuery = rank >= 2 && c.mask[rank - 2] > 1;
+      bool batched = rank == 4 && c.mask[0] > 1;
+      for (size_t i = 0; i < m.size(); ++i) {
+        std::vector<int64_t> idx = unravel(int64_t(i), c.mask);
+        int64_t key = idx.back();
+        bool masked = perQuery ? idx[rank - 2] % 4 == 1
+                               : key < c.Sk / 2 || (batched && idx[0] == 0);
+        if (masked)
+          m[i] = -INFINITY;
+      }
+      h.write(mask, m);
+    }
   }
   Tensor out = h.alloc(type, {c.B, c.H, c.Sq, c.Dv});
   if (scale == 0)
@@ -46,6 +67,7 @@ std::vector<Instr> runAttention(const std::string &preset, const Case &c,
   std::vector<float> mv = c.mask.empty() ? std::vector<float>{} : h.read(mask);
   std::vector<double> ref(c.B * c.H * c.Sq * c.Dv);
   std::vector<double> s(c.Sk);
+  int64_t fullyMasked = 0;
   for (int64_t b = 0; b < c.B; ++b)
     for (int64_t hh = 0; hh < c.H; ++hh) {
       int64_t hk = hh / (c.H / c.Hkv);
@@ -63,6 +85,12 @@ std::vector<Instr> runAttention(const std::string &preset, const Case &c,
             s[j] = -INFINITY;
           mx = std::max(mx, s[j]);
         }
+        if (mx == -INFINITY) { // every key masked: zeros
+          for (int64_t d = 0; d < c.Dv; ++d)
+            ref[((b * c.H + hh) * c.Sq + i) * c.Dv + d] = 0;
+          ++fullyMasked;
+          continue;
+        }
         double sum = 0;
         for (int64_t j = 0; j < c.Sk; ++j)
           sum += s[j] = std::exp(s[j] - mx);
@@ -74,7 +102,18 @@ std::vector<Instr> runAttention(const std::string &preset, const Case &c,
         }
       }
     }
-  EXPECT_LE(relL2(h.read(out), ref), type == DType::F32 ? 1e-5 : 2e-2)
+  std::vector<float> got = h.read(out);
+  if (fullRows) {
+    // The fully masked rows are exact zeros (the reference holds 0 there).
+    EXPECT_GT(fullyMasked, 0);
+    int64_t wrong = 0;
+    for (size_t i = 0; i < ref.size(); ++i)
+      wrong += ref[i] == 0 && got[i] != 0;
+    EXPECT_EQ(wrong, 0) << preset << " Sq" << c.Sq << " Sk" << c.Sk
+                        << " causal " << c.causal << " mask "
+                        << testing::PrintToString(c.mask);
+  }
+  EXPECT_LE(relL2(got, ref), type == DType::F32 ? 1e-5 : 2e-2)
       << preset << " B" << c.B << " H" << c.H << " Sq" << c.Sq << " Sk" << c.Sk
       << " D" << c.D << " causal " << c.causal << " mask "
       << testing::PrintToString(c.mask);
@@ -158,6 +197,33 @@ TEST(Attention, RngdKeyBlocksLOnTensor) {
   runAttention("rngd", {1, 2, 1, 200, 2100, 64, 64, {1, 1, 1, 2100}, false},
                DType::BF16);
   runAttention("rngd", {1, 2, 2, 1100, 1100, 64, 64, {}, true}, DType::F32);
+}
+
+// Query rows whose every key is masked (-inf) give zeros, as torch's SDPA
+// (and gaon_graph.attention) do: per-query masks, left padding with causal
+// (a left-padded causal LM's first rows), whole batches padded, f32 and
+// bf16, on tiny (mask added on the vector unit) and rngd (per-key mask
+// folded into the scores' matmul, l on the tensor unit), including rows
+// whose first 1024-key block is all -inf and whose later blocks are not.
+TEST(Attention, FullyMaskedRowsAreZero) {
+  std::vector<Case> tiny = {
+      {2, 2, 2, 33, 47, 8, 8, {2, 1, 33, 47}, false},
+      {2, 2, 2, 33, 47, 8, 8, {2, 1, 1, 47}, false},
+      {2, 2, 2, 47, 47, 8, 8, {2, 1, 1, 47}, true},
+      {1, 1, 1, 300, 260, 16, 16, {1, 1, 1, 260}, true}, // many blocks
+  };
+  for (DType type : {DType::F32, DType::BF16})
+    for (const Case &c : tiny)
+      runAttention("tiny", c, type, DType::F32, false, 0, true);
+  std::vector<Case> rngd = {
+      {2, 4, 2, 200, 1100, 64, 64, {2, 1, 1, 1100}, true},
+      {2, 4, 4, 128, 128, 64, 64, {2, 1, 1, 128}, false},
+      {2, 2, 1, 200, 2100, 64, 64, {2, 1, 1, 2100}, false},
+      {2, 2, 2, 130, 130, 64, 64, {2, 1, 130, 130}, true},
+  };
+  for (DType type : {DType::F32, DType::BF16})
+    for (const Case &c : rngd)
+      runAttention("rngd", c, type, type, false, 0, true);
 }
 
 TEST(Attention, BadShapesThrow) {

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 
 namespace gaon::npu_kernels {
 
@@ -310,8 +311,11 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
   const int64_t onesLen = std::max(tk, tq);
   uint64_t onesRow = spm.take(onesLen * e), onesTmp = spm.take(onesLen * e),
            onesTmp2 = spm.take(onesLen * e);
+  // Constants: -inf (the folded causal mask), -FLT_MAX and FLT_MIN (the
+  // guards of fully masked rows).
   uint64_t invScaleRow = fold ? spm.take(tq * e) : 0,
-           negInfAt = fold ? spm.take(64) : 0;
+           negInfAt = mask ? spm.take(64) : 0, negMaxAt = negInfAt + 4,
+           tinyAt = negInfAt + 8;
 
   int64_t qBlocks = ceilDiv(Sq, tq), items = B * H * qBlocks;
   UnitRef loader = ctx.loader(), storer = ctx.storer();
@@ -561,6 +565,22 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
         cb.signal(vector, kConsts);
       }
     }
+    if (mask) {
+      // A masked row can be -inf everywhere (left padding): m starts at
+      // max(m, -FLT_MAX) so that S - m stays -inf there (exp: 0) instead of
+      // -inf - -inf = NaN, and the normalisation takes 1 / max(l, FLT_MIN)
+      // so that such a row's l of 0 gives O = 0, as torch's SDPA does.
+      // Both are no-ops on rows with a key left (m finite, l >= 1). The
+      // constants come from whatever the scratchpad holds: x < x is 0.
+      VecOperand guards{negMaxAt, 8, DType::F32};
+      vec(cb, VecOp::CmpLt, 1, 2, guards, guards, guards);
+      vec(cb, VecOp::Scale, 1, 1, {negMaxAt, 4, DType::F32},
+          {negMaxAt, 4, DType::F32}, {}, Broadcast::None, 1,
+          -std::numeric_limits<float>::max());
+      vec(cb, VecOp::Scale, 1, 1, {tinyAt, 4, DType::F32},
+          {tinyAt, 4, DType::F32}, {}, Broadcast::None, 1,
+          std::numeric_limits<float>::min());
+    }
     scaleQ(0);
     for (int64_t t = 0; t < T; ++t) {
       const Step &s = steps[t];
@@ -628,7 +648,10 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
       // The first block's statistics go straight to m and l.
       vec(cb, VecOp::ReduceMax, r, c, s.first ? mNew : tmp, S);
       if (!s.first)
-        colOp(VecOp::Max, mNew, mOld, tmp);
+        colOp(VecOp::Max, mNew, mOld, tmp); // >= -FLT_MAX as mOld is
+      else if (mask)
+        vec(cb, VecOp::Max, 1, r, rowOf(mNew, r), rowOf(mNew, r),
+            {negMaxAt, 0, DType::F32}, Broadcast::Scalar);
       vec(cb, VecOp::Sub, r, c, S, S, mNew, col);
       // exp writes P in the input dtype directly (no separate cast); l sums
       // the rounded P that P V multiplies.
@@ -659,6 +682,10 @@ void StreamEmitter::attention(const Tensor &q, const Tensor &k, const Tensor &v,
         pendingFinish = [&, s, w, r, l, O] {
           cb.wait(vector, kPVDone);
           VecOperand inv{colR, 4, DType::F32};
+          if (mask)
+            vec(cb, VecOp::Max, 1, r, {l.addr, r * 4, DType::F32},
+                {l.addr, r * 4, DType::F32}, {tinyAt, 0, DType::F32},
+                Broadcast::Scalar);
           vec(cb, VecOp::Recip, 1, r, {inv.addr, r * 4, DType::F32},
               {l.addr, r * 4, DType::F32});
           if (w >= 2)
