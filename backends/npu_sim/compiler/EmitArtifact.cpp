@@ -227,6 +227,10 @@ void Emitter::emit(Operation *op) {
         std::vector<int64_t> axes(r.getAxes().begin(), r.getAxes().end());
         kernels.reduce(kind, tensor(r.getInput()), axes, tensor(r.getResult()));
       })
+      .Case([&](CumSumOp c) {
+        kernels.cumsum(tensor(c.getInput()), c.getAxis(), c.getExclusive(),
+                       c.getReverse(), tensor(c.getResult()));
+      })
       .Case([&](SoftmaxOp s) {
         if (s.getLog() || s.getAxis() != s.getType().getRank() - 1)
           throw std::runtime_error(

@@ -1,9 +1,32 @@
-// RUN: gaon-opt --gaon-npu-legalize %s -split-input-file -verify-diagnostics
+// RUN: gaon-opt --gaon-npu-legalize %s -split-input-file -verify-diagnostics | FileCheck %s
 
 // Supported ops pass unchanged.
+// CHECK-LABEL: func.func @supported
+// CHECK: gaon_graph.matmul
 func.func @supported(%x: tensor<4x8xf32>, %w: tensor<8x2xf32>) -> tensor<4x2xf32> {
   %m = gaon_graph.matmul %x, %w : (tensor<4x8xf32>, tensor<8x2xf32>) -> tensor<4x2xf32>
   return %m : tensor<4x2xf32>
+}
+
+// -----
+
+// CumSum has a kernel: RoBERTa's position ids (cumsum of an int64 mask over
+// the sequence axis) pass unchanged.
+// CHECK-LABEL: func.func @cumsum_i64
+// CHECK: gaon_graph.cumsum %{{.*}} {axis = 1 : i64}
+func.func @cumsum_i64(%x: tensor<2x7xi64>) -> tensor<2x7xi64> {
+  %c = gaon_graph.cumsum %x {axis = 1 : i64} : tensor<2x7xi64>
+  return %c : tensor<2x7xi64>
+}
+
+// -----
+
+// ... and so do float scans along an outer axis, exclusive and reverse.
+// CHECK-LABEL: func.func @cumsum_bf16_exclusive_reverse
+// CHECK: gaon_graph.cumsum %{{.*}} {axis = 0 : i64, exclusive = true, reverse = true}
+func.func @cumsum_bf16_exclusive_reverse(%x: tensor<5x3xbf16>) -> tensor<5x3xbf16> {
+  %c = gaon_graph.cumsum %x {axis = 0 : i64, exclusive = true, reverse = true} : tensor<5x3xbf16>
+  return %c : tensor<5x3xbf16>
 }
 
 // -----

@@ -181,6 +181,12 @@ public:
   /// the kept dims in order, with or without the reduced dims kept as 1.
   void reduce(ReduceOp op, const Tensor &in, const std::vector<int64_t> &axes,
               const Tensor &out);
+  /// Cumulative sum along `axis` (negative counts from the end): exclusive
+  /// sums the elements before each position (the first gets 0), reverse
+  /// sums from the end. Exact on integers (wrapping as their dtype); bf16,
+  /// fp16 and fp8 accumulate in fp32 and are rounded once.
+  void cumsum(const Tensor &in, int64_t axis, bool exclusive, bool reverse,
+              const Tensor &out);
   /// Over the last axis.
   void softmax(const Tensor &in, const Tensor &out,
                const Schedule *schedule = nullptr);
