@@ -216,11 +216,64 @@ struct FuseAttentionPattern : OpRewritePattern<MatMulOp> {
   }
 };
 
+/// HF's repeat_kv copies each key/value head G times for grouped-query
+/// attention: reshape [B,Hkv,S,D] -> [B,Hkv,1,S,D], broadcast to
+/// [B,Hkv,G,S,D], reshape to [B,Hkv*G,S,D]. Returns the [B,Hkv,S,D] source,
+/// or null when `value` is not such a copy.
+Value peelRepeatedHeads(Value value) {
+  auto merge = value.getDefiningOp<ReshapeOp>();
+  auto broadcast =
+      merge ? merge.getInput().getDefiningOp<BroadcastOp>() : BroadcastOp();
+  auto split =
+      broadcast ? broadcast.getInput().getDefiningOp<ReshapeOp>() : ReshapeOp();
+  if (!split)
+    return {};
+  auto source = cast<RankedTensorType>(split.getInput().getType());
+  ArrayRef<int64_t> unit = split.getType().getShape();
+  ArrayRef<int64_t> copies = broadcast.getType().getShape();
+  ArrayRef<int64_t> heads = cast<RankedTensorType>(merge.getType()).getShape();
+  if (source.getRank() != 4 || unit.size() != 5 || copies.size() != 5 ||
+      heads.size() != 4 || !source.hasStaticShape())
+    return {};
+  ArrayRef<int64_t> s = source.getShape();
+  SmallVector<int64_t> expectUnit = {s[0], s[1], 1, s[2], s[3]};
+  int64_t group = copies[2];
+  SmallVector<int64_t> expectCopies = {s[0], s[1], group, s[2], s[3]};
+  SmallVector<int64_t> expectHeads = {s[0], s[1] * group, s[2], s[3]};
+  if (unit != ArrayRef<int64_t>(expectUnit) ||
+      copies != ArrayRef<int64_t>(expectCopies) ||
+      heads != ArrayRef<int64_t>(expectHeads))
+    return {};
+  return split.getInput();
+}
+
+/// Attention over keys and values whose heads are copies (repeat_kv) reads
+/// the uncopied heads: the op maps query head h to key/value head h / G.
+struct AttentionOverGroupedHeads : OpRewritePattern<AttentionOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(AttentionOp op,
+                                PatternRewriter &rewriter) const override {
+    Value k = peelRepeatedHeads(op.getKey());
+    Value v = peelRepeatedHeads(op.getValue());
+    if (!k || !v ||
+        cast<RankedTensorType>(k.getType()).getDimSize(1) !=
+            cast<RankedTensorType>(v.getType()).getDimSize(1))
+      return failure();
+    rewriter.modifyOpInPlace(op, [&] {
+      op.getKeyMutable().assign(k);
+      op.getValueMutable().assign(v);
+    });
+    return success();
+  }
+};
+
 struct FuseAttentionPass : impl::FuseAttentionBase<FuseAttentionPass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<FuseAttentionPattern>(&getContext());
+    patterns.add<FuseAttentionPattern, AttentionOverGroupedHeads>(
+        &getContext());
     TransposeOp::getCanonicalizationPatterns(patterns, &getContext());
+    ReshapeOp::getCanonicalizationPatterns(patterns, &getContext());
     if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
       signalPassFailure();
   }

@@ -102,3 +102,40 @@ func.func @not_a_nan_guard(%q: tensor<1x2x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v:
   %o = gaon_graph.matmul %g, %v : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
   return %o : tensor<1x2x4x8xf32>
 }
+
+// HF's repeat_kv (reshape to [B,Hkv,1,S,D], broadcast G times, reshape to
+// [B,Hkv*G,S,D]) on K and V: the attention reads the 2 uncopied heads.
+// CHECK-LABEL: func.func @grouped_query_heads
+// CHECK: gaon_graph.attention %arg0, %arg1, %arg2 {scale = 2.500000e-01 : f64} : (tensor<1x4x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x4x4x8xf32>
+// CHECK-NOT: gaon_graph.broadcast
+func.func @grouped_query_heads(%q: tensor<1x4x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x2x4x8xf32>) -> tensor<1x4x4x8xf32> {
+  %c = gaon_graph.constant dense<0.25> : tensor<f32>
+  %k1 = gaon_graph.reshape %k : tensor<1x2x4x8xf32> -> tensor<1x2x1x4x8xf32>
+  %k2 = gaon_graph.broadcast %k1 : tensor<1x2x1x4x8xf32> -> tensor<1x2x2x4x8xf32>
+  %k3 = gaon_graph.reshape %k2 : tensor<1x2x2x4x8xf32> -> tensor<1x4x4x8xf32>
+  %v1 = gaon_graph.reshape %v : tensor<1x2x4x8xf32> -> tensor<1x2x1x4x8xf32>
+  %v2 = gaon_graph.broadcast %v1 : tensor<1x2x1x4x8xf32> -> tensor<1x2x2x4x8xf32>
+  %v3 = gaon_graph.reshape %v2 : tensor<1x2x2x4x8xf32> -> tensor<1x4x4x8xf32>
+  %kt = gaon_graph.transpose %k3 {perm = array<i64: 0, 1, 3, 2>} : tensor<1x4x4x8xf32> -> tensor<1x4x8x4xf32>
+  %s = gaon_graph.matmul %q, %kt : (tensor<1x4x4x8xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x4x4xf32>
+  %sc = gaon_graph.mul %s, %c : (tensor<1x4x4x4xf32>, tensor<f32>) -> tensor<1x4x4x4xf32>
+  %p = gaon_graph.softmax %sc {axis = 3 : i64} : tensor<1x4x4x4xf32>
+  %o = gaon_graph.matmul %p, %v3 : (tensor<1x4x4x4xf32>, tensor<1x4x4x8xf32>) -> tensor<1x4x4x8xf32>
+  return %o : tensor<1x4x4x8xf32>
+}
+
+// Copies of K's heads but not of V's (V has all 4 heads of its own): the
+// attention keeps the copied K (the op needs one head count for K and V).
+// CHECK-LABEL: func.func @only_key_heads_copied
+// CHECK: gaon_graph.broadcast
+// CHECK: gaon_graph.attention {{.*}} : (tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>, tensor<1x4x4x8xf32>) -> tensor<1x4x4x8xf32>
+func.func @only_key_heads_copied(%q: tensor<1x4x4x8xf32>, %k: tensor<1x2x4x8xf32>, %v: tensor<1x4x4x8xf32>) -> tensor<1x4x4x8xf32> {
+  %k1 = gaon_graph.reshape %k : tensor<1x2x4x8xf32> -> tensor<1x2x1x4x8xf32>
+  %k2 = gaon_graph.broadcast %k1 : tensor<1x2x1x4x8xf32> -> tensor<1x2x2x4x8xf32>
+  %k3 = gaon_graph.reshape %k2 : tensor<1x2x2x4x8xf32> -> tensor<1x4x4x8xf32>
+  %kt = gaon_graph.transpose %k3 {perm = array<i64: 0, 1, 3, 2>} : tensor<1x4x4x8xf32> -> tensor<1x4x8x4xf32>
+  %s = gaon_graph.matmul %q, %kt : (tensor<1x4x4x8xf32>, tensor<1x4x8x4xf32>) -> tensor<1x4x4x4xf32>
+  %p = gaon_graph.softmax %s {axis = 3 : i64} : tensor<1x4x4x4xf32>
+  %o = gaon_graph.matmul %p, %v : (tensor<1x4x4x4xf32>, tensor<1x4x4x8xf32>) -> tensor<1x4x4x8xf32>
+  return %o : tensor<1x4x4x8xf32>
+}

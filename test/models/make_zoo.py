@@ -11,7 +11,8 @@ each the two ways real users do:
   NAME_dynamo        torch.onnx.export(dynamo=True), opset 18, static shapes
 
 in the ONNX backend-test layout (model.onnx, test_data_set_0/input_N.pb,
-output_0.pb computed by torch in float32). onnxruntime, where installed,
+output_0.pb computed by torch in float32; causal LMs also get test_data_set_1,
+left-padded, whose first query rows see no key). onnxruntime, where installed,
 checks every export against torch's output; an export it does not reproduce
 is reported and left out.
 
@@ -142,20 +143,33 @@ class Wrapped(nn.Module):
         return getattr(out, self.field)
 
 
-def write_case(dst, model_path, inputs, output):
-    os.makedirs(os.path.join(dst, "test_data_set_0"), exist_ok=True)
+def write_case(dst, model_path, data_sets):
+    """model.onnx and test_data_set_N/ for each (inputs, output)."""
+    os.makedirs(dst, exist_ok=True)
     os.replace(model_path, os.path.join(dst, "model.onnx"))
     m = onnx.load(os.path.join(dst, "model.onnx"))
     graph_inputs = [i.name for i in m.graph.input]
-    for i, (tensor, gname) in enumerate(zip(inputs, graph_inputs)):
-        t = numpy_helper.from_array(tensor.numpy(), gname)
-        with open(os.path.join(dst, "test_data_set_0", f"input_{i}.pb"),
-                  "wb") as f:
+    for n, (inputs, output) in enumerate(data_sets):
+        folder = os.path.join(dst, f"test_data_set_{n}")
+        os.makedirs(folder, exist_ok=True)
+        for i, (tensor, gname) in enumerate(zip(inputs, graph_inputs)):
+            t = numpy_helper.from_array(tensor.numpy(), gname)
+            with open(os.path.join(folder, f"input_{i}.pb"), "wb") as f:
+                f.write(t.SerializeToString())
+        t = numpy_helper.from_array(output, m.graph.output[0].name)
+        with open(os.path.join(folder, "output_0.pb"), "wb") as f:
             f.write(t.SerializeToString())
-    t = numpy_helper.from_array(output, m.graph.output[0].name)
-    with open(os.path.join(dst, "test_data_set_0", "output_0.pb"), "wb") as f:
-        f.write(t.SerializeToString())
     return m
+
+
+def left_padded(inputs):
+    """Causal LMs batched for generation pad on the left: the second row's
+    first 4 tokens are masked, so its first query rows see no key at all
+    (torch's SDPA gives zeros there; the export guards the NaN)."""
+    ids, mask = inputs
+    mask = torch.ones_like(mask)
+    mask[1, :4] = 0
+    return (ids, mask)
 
 
 def ort_check(path, inputs, ref):
@@ -175,8 +189,12 @@ def export(name, exporter, out_dir):
     randomize(model, seed=7)
     model.eval()
     wrapped = Wrapped(model, names, field).eval()
+    sets = [inputs]
+    if field == "logits":
+        sets.append(left_padded(inputs))
     with torch.no_grad():
-        ref = wrapped(*inputs).float().numpy()
+        refs = [wrapped(*x).float().numpy() for x in sets]
+    ref = refs[0]
     tmp = os.path.join(out_dir, f".{name}_{exporter}.onnx")
     t0 = time.time()
     if exporter == "torchscript":
@@ -188,13 +206,26 @@ def export(name, exporter, out_dir):
                           opset_version=18, input_names=names,
                           output_names=["out"], external_data=False)
     secs = time.time() - t0
-    err = ort_check(tmp, inputs, ref)
-    if err is not None and err > 1e-4 * max(1.0, float(np.abs(ref).max())):
-        raise RuntimeError(f"onnxruntime differs from torch: max abs {err}")
+    errs = [ort_check(tmp, x, r) for x, r in zip(sets, refs)]
+    bad = [e is not None and not e <= 1e-4 * max(1.0, float(np.abs(r).max()))
+           for e, r in zip(errs, refs)]
+    if bad[0]:
+        raise RuntimeError(f"onnxruntime differs from torch: max abs {errs[0]}")
+    # torch.export traces HF's mask code for the example input only: the
+    # dynamo exports of the causal LMs give other answers than torch for a
+    # left-padded batch (onnxruntime: 0.14-0.35 max abs). Such a set is the
+    # exporter's limit, not a test of the compiler: it is left out.
+    for i in reversed(range(1, len(sets))):
+        if bad[i]:
+            print(f"{name}_{exporter}: test_data_set_{i} left out: "
+                  f"onnxruntime differs from torch by {errs[i]:.3g}")
+            del sets[i], refs[i], errs[i]
+    err = max(errs) if None not in errs else None
     dst = os.path.join(out_dir, f"{name}_{exporter}")
-    m = write_case(dst, tmp, inputs, ref)
+    m = write_case(dst, tmp, list(zip(sets, refs)))
     ops = sorted({n.op_type for n in m.graph.node})
-    return (f"{name}_{exporter}: opset {m.opset_import[0].version}, "
+    return (f"{name}_{exporter}: {len(sets)} data sets, "
+            f"opset {m.opset_import[0].version}, "
             f"{len(m.graph.node)} nodes, export {secs:.1f} s, ort max abs "
             f"{err}, out {list(ref.shape)}; ops: {' '.join(ops)}")
 
@@ -216,7 +247,7 @@ def main():
                 failed += 1
                 print(f"{name}_{exporter}: FAILED: {type(e).__name__}: "
                       f"{str(e)[:400]}", flush=True)
-                traceback.print_exc(limit=3)
+                traceback.print_exc()
     return 1 if failed else 0
 
 

@@ -84,7 +84,55 @@ struct TransposeOfUnitDimsToReshape : OpRewritePattern<TransposeOp> {
   }
 };
 
+/// reshape(transpose(z)) -> transpose(reshape(z)) where the transpose keeps
+/// z's leading dims in place and the reshape only regroups those leading
+/// dims. torch.export writes a batched K^T as [B,H,S,D] -> [B*H,S,D] ->
+/// transpose -> [B,H,D,S]; with the reshapes next to each other they fold,
+/// and the transposes compose with the attention's own.
+struct ReshapeOfTransposeOfTrailingDims : OpRewritePattern<ReshapeOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ReshapeOp op,
+                                PatternRewriter &rewriter) const override {
+    auto transpose = op.getInput().getDefiningOp<TransposeOp>();
+    if (!transpose)
+      return failure();
+    auto source = cast<RankedTensorType>(transpose.getInput().getType());
+    auto permuted = cast<RankedTensorType>(transpose.getType());
+    auto result = cast<RankedTensorType>(op.getType());
+    if (!source.hasStaticShape() || !result.hasStaticShape())
+      return failure();
+    ArrayRef<int64_t> perm = transpose.getPerm();
+    int64_t rank = permuted.getRank(), leading = 0;
+    while (leading < rank && perm[leading] == leading)
+      ++leading;
+    int64_t trailing = rank - leading;
+    ArrayRef<int64_t> out = result.getShape();
+    if (leading == 0 || trailing == 0 || result.getRank() < trailing ||
+        out.take_back(trailing) != permuted.getShape().drop_front(leading))
+      return failure();
+    int64_t newLeading = result.getRank() - trailing;
+    SmallVector<int64_t> shape(out.take_front(newLeading));
+    llvm::append_range(shape, source.getShape().drop_front(leading));
+    SmallVector<int64_t> newPerm;
+    for (int64_t i = 0; i < newLeading; ++i)
+      newPerm.push_back(i);
+    for (int64_t p : perm.drop_front(leading))
+      newPerm.push_back(p - leading + newLeading);
+    Value regrouped = ReshapeOp::create(
+        rewriter, op.getLoc(),
+        RankedTensorType::get(shape, source.getElementType()),
+        transpose.getInput());
+    rewriter.replaceOpWithNewOp<TransposeOp>(op, result, regrouped, newPerm);
+    return success();
+  }
+};
+
 } // namespace
+
+void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                            MLIRContext *context) {
+  results.add<ReshapeOfTransposeOfTrailingDims>(context);
+}
 
 void AddOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                         MLIRContext *context) {

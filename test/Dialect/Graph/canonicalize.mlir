@@ -135,3 +135,27 @@ func.func @compose_then_reshape(%x: tensor<4x1x5xf32>) -> tensor<1x4x5xf32> {
   %1 = gaon_graph.transpose %0 {perm = array<i64: 2, 1, 0>} : tensor<5x4x1xf32> -> tensor<1x4x5xf32>
   return %1 : tensor<1x4x5xf32>
 }
+
+// torch.export's batched K^T: [B,H,S,D] -> [B*H,S,D] -> transpose -> [B,H,D,S].
+// The reshape of the transpose moves before it (the transpose keeps the
+// merged leading dim), the two reshapes fold, and one 4-D transpose is left.
+// CHECK-LABEL: func.func @reshape_of_trailing_transpose
+// CHECK-NEXT: %[[T:.*]] = gaon_graph.transpose %arg0 {perm = array<i64: 0, 1, 3, 2>} : tensor<2x4x16x8xf32> -> tensor<2x4x8x16xf32>
+// CHECK-NEXT: return %[[T]]
+func.func @reshape_of_trailing_transpose(%k: tensor<2x4x16x8xf32>) -> tensor<2x4x8x16xf32> {
+  %m = gaon_graph.reshape %k : tensor<2x4x16x8xf32> -> tensor<8x16x8xf32>
+  %t = gaon_graph.transpose %m {perm = array<i64: 0, 2, 1>} : tensor<8x16x8xf32> -> tensor<8x8x16xf32>
+  %r = gaon_graph.reshape %t : tensor<8x8x16xf32> -> tensor<2x4x8x16xf32>
+  return %r : tensor<2x4x8x16xf32>
+}
+
+// A reshape that also regroups the transposed dims (here the head merge
+// after attention, [B,S,H,D] -> [B,S,H*D]) must stay after the transpose.
+// CHECK-LABEL: func.func @reshape_of_transposed_dims_stays
+// CHECK-NEXT: gaon_graph.transpose %arg0
+// CHECK-NEXT: gaon_graph.reshape
+func.func @reshape_of_transposed_dims_stays(%x: tensor<2x4x16x8xf32>) -> tensor<2x16x32xf32> {
+  %t = gaon_graph.transpose %x {perm = array<i64: 0, 2, 1, 3>} : tensor<2x4x16x8xf32> -> tensor<2x16x4x8xf32>
+  %r = gaon_graph.reshape %t : tensor<2x16x4x8xf32> -> tensor<2x16x32xf32>
+  return %r : tensor<2x16x32xf32>
+}

@@ -25,6 +25,27 @@ def FuseGelu : Pass<"gaon-fuse-gelu", "mlir::func::FuncOp"> {
   let dependentDialects = ["gaon::graph::GraphDialect"];
 }
 
+def PatchConvToMatmul : Pass<"gaon-patch-conv-to-matmul", "mlir::func::FuncOp"> {
+  let summary = "Rewrites non-overlapping (patch) convolutions as matmuls";
+  let description = [{
+    A vision transformer embeds its image with a convolution whose stride
+    equals its kernel, without padding or dilation (ViT, DeiT, CLIP, Swin,
+    SigLIP): every output pixel reads its own patch. That is a matmul of the
+    patches, [N, P, C*K...], by the weights, [C*K..., O]: exact, the same
+    products and sums. Input dims that are not a multiple of the kernel are
+    not rewritten (the convolution would drop the remainder).
+
+    Before (2-D, kernel = stride = [K1, K2]):
+      %y = gaon_graph.conv %x, %w, %b {strides = [K1, K2], pads = [0, 0, 0, 0], ...}
+    After:
+      %p = reshape %x to [N, C, P1, K1, P2, K2], transpose to
+           [N, P1, P2, C, K1, K2], reshape to [N, P1*P2, C*K1*K2]
+      %m = matmul %p, transpose(reshape %w to [O, C*K1*K2]) (+ %b)
+      %y = transpose %m to [N, O, P1*P2], reshape to [N, O, P1, P2]
+  }];
+  let dependentDialects = ["gaon::graph::GraphDialect"];
+}
+
 def FuseSilu : Pass<"gaon-fuse-silu", "mlir::func::FuncOp"> {
   let summary = "Fuses x * sigmoid(x) into gaon_graph.silu";
   let description = [{
