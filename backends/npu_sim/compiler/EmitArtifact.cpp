@@ -287,6 +287,10 @@ void Emitter::emit(Operation *op) {
         kernels.gatherRows(tensor(g.getData()), tensor(g.getIndices()),
                            tensor(g.getResult()));
       })
+      .Case([&](GatherElementsOp g) {
+        kernels.gatherElements(tensor(g.getData()), tensor(g.getIndices()),
+                               g.getAxis(), tensor(g.getResult()));
+      })
       .Case([&](TransposeOp t) {
         std::vector<int64_t> perm(t.getPerm().begin(), t.getPerm().end());
         kernels.transpose(tensor(t.getInput()), perm, tensor(t.getResult()));

@@ -46,8 +46,7 @@ std::string unsupportedReason(Operation *op) {
   if (isa<GatherNdOp>(op))
     return "gather_nd is supported only with constant indices and no batch "
            "dimensions (rewritten into a gather)";
-  if (isa<ConvOp, PadOp, TileOp, ArgMaxOp, TriluOp, GatherElementsOp, ModOp,
-          RoundOp, SignOp>(op))
+  if (isa<ConvOp, PadOp, TileOp, ArgMaxOp, TriluOp, ModOp, RoundOp, SignOp>(op))
     return "this op is not supported by the npu-sim backend yet";
   if (op->getDialect() && (op->getDialect()->getNamespace() == "gaon_graph" ||
                            isa<npu::MatMulOp, npu::AttentionOp>(op)))

@@ -31,6 +31,17 @@ func.func @cumsum_bf16_exclusive_reverse(%x: tensor<5x3xbf16>) -> tensor<5x3xbf1
 
 // -----
 
+// GatherElements has a kernel too (RoBERTa's token-type ids gathered by its
+// position ids along axis 1).
+// CHECK-LABEL: func.func @gather_elements
+// CHECK: gaon_graph.gather_elements %{{.*}}, %{{.*}} {axis = 1 : i64}
+func.func @gather_elements(%x: tensor<2x514xi64>, %i: tensor<2x7xi64>) -> tensor<2x7xi64> {
+  %g = gaon_graph.gather_elements %x, %i {axis = 1 : i64} : (tensor<2x514xi64>, tensor<2x7xi64>) -> tensor<2x7xi64>
+  return %g : tensor<2x7xi64>
+}
+
+// -----
+
 // A convolution has no NPU kernel yet: the error names the op.
 func.func @conv(%x: tensor<1x1x4x4xf32>, %w: tensor<1x1x3x3xf32>) -> tensor<1x1x2x2xf32> {
   // expected-error @below {{cannot run 'gaon_graph.conv' on npu-sim: this op is not supported by the npu-sim backend yet}}

@@ -110,4 +110,51 @@ TEST(DataMovement, GatherRows) {
   }
 }
 
+// ONNX GatherElements against a plain loop: the last axis (RoBERTa's
+// token-type ids by position ids: data [B, 514], indices [B, S]), an outer
+// and a middle axis, indices narrower than the data off the axis,
+// negative indices, int32 and int64 indices, f32 and int64 data.
+TEST(DataMovement, GatherElements) {
+  struct C {
+    std::vector<int64_t> data, idx;
+    int64_t axis;
+  };
+  for (const C &c : std::vector<C>{{{2, 514}, {2, 9}, 1},
+                                   {{6, 5}, {4, 5}, 0},
+                                   {{3, 7, 4}, {2, 5, 3}, 1},
+                                   {{3, 7, 4}, {3, 7, 6}, -1}})
+    for (DType it : {DType::I32, DType::I64})
+      for (DType dt : {DType::F32, DType::I64}) {
+        Harness h("tiny");
+        Tensor data = h.input(dt, c.data, -100, 100);
+        Tensor idx = h.alloc(it, c.idx);
+        int64_t n = int64_t(c.data.size()),
+                ax = c.axis < 0 ? c.axis + n : c.axis, N = c.data[ax];
+        std::vector<float> iv(numel(c.idx));
+        for (size_t i = 0; i < iv.size(); ++i)
+          iv[i] = float(int64_t(i * 7 + 3) % N - (i % 3 == 0 ? N : 0));
+        h.write(idx, iv);
+        Tensor out = h.alloc(dt, c.idx);
+        h.emitter.gatherElements(data, idx, c.axis, out);
+        h.run();
+        auto dv = h.read(data), got = h.read(out);
+        std::vector<int64_t> dStr(n, 1);
+        for (int64_t d = n - 2; d >= 0; --d)
+          dStr[d] = dStr[d + 1] * c.data[d + 1];
+        for (size_t i = 0; i < iv.size(); ++i) {
+          std::vector<int64_t> at = unravel(int64_t(i), c.idx);
+          at[ax] = int64_t(iv[i]) < 0 ? int64_t(iv[i]) + N : int64_t(iv[i]);
+          int64_t flat = 0;
+          for (int64_t d = 0; d < n; ++d)
+            flat += at[d] * dStr[d];
+          ASSERT_EQ(got[i], dv[flat]) << testing::PrintToString(c.data)
+                                      << " axis " << c.axis << " at " << i;
+        }
+      }
+  Harness h("tiny");
+  Tensor data = h.alloc(DType::F32, {4, 5}), idx = h.alloc(DType::I64, {4, 6});
+  Tensor out = h.alloc(DType::F32, {4, 6});
+  EXPECT_THROW(h.emitter.gatherElements(data, idx, 0, out), KernelError);
+}
+
 } // namespace

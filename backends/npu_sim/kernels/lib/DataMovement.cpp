@@ -237,4 +237,95 @@ void StreamEmitter::gatherRows(const Tensor &table, const Tensor &indices,
   }
 }
 
+// One GatherCmd per line along the axis: the line's indices come to the
+// scratchpad (strided DMA), then the engine copies data[.., idx, ..] with
+// the data's axis stride as the table's row stride into the output line
+// at its axis stride (RoBERTa's token-type ids gathered by position ids).
+void StreamEmitter::gatherElements(const Tensor &data, const Tensor &indices,
+                                   int64_t axis, const Tensor &out) {
+  const std::string kernel = "gatherElements";
+  int64_t n = static_cast<int64_t>(data.shape.size());
+  if (n == 0 || indices.shape.size() != data.shape.size() ||
+      out.shape != indices.shape || out.dtype != data.dtype)
+    fail(kernel, "data " + shapeStr(data.shape) + ", indices " +
+                     shapeStr(indices.shape) + " and result " +
+                     shapeStr(out.shape) +
+                     " need one rank >= 1, the indices' shape and the "
+                     "data's dtype");
+  if (indices.dtype != DType::I32 && indices.dtype != DType::I64)
+    fail(kernel, std::string("indices must be int32 or int64, got ") +
+                     dtypeName(indices.dtype));
+  int64_t ax = axis < 0 ? axis + n : axis;
+  if (ax < 0 || ax >= n)
+    fail(kernel, "axis " + std::to_string(axis) + " out of range for " +
+                     shapeStr(data.shape));
+  for (int64_t d = 0; d < n; ++d)
+    if (d != ax && indices.shape[d] > data.shape[d])
+      fail(kernel, "indices " + shapeStr(indices.shape) + " exceed the data " +
+                       shapeStr(data.shape) + " off the axis");
+  Ctx ctx{stream, chipDesc, &spmUse};
+  beginKernel();
+  int64_t S = indices.shape[ax], count = indices.numel();
+  if (count == 0)
+    return;
+  if (data.shape[ax] == 0)
+    fail(kernel, "the data has no elements along the axis");
+  unsigned e = dtypeBytes(data.dtype), ei = dtypeBytes(indices.dtype);
+  std::vector<int64_t> dStr = rowMajorStrides(data.shape),
+                       iStr = rowMajorStrides(indices.shape);
+  // The other dims, outermost first: every index over them is one line.
+  std::vector<int64_t> lineShape;
+  for (int64_t d = 0; d < n; ++d)
+    if (d != ax)
+      lineShape.push_back(indices.shape[d]);
+  int64_t lines = count / S;
+  int64_t block = std::min<int64_t>(S, (chipDesc.scratchpad.bytes - 4096) / ei);
+  spmUse.add(0, uint64_t(block) * ei);
+  for (unsigned c = 0; c < chipDesc.cores; ++c) {
+    int64_t first = splitBegin(lines, chipDesc.cores, c),
+            last = splitBegin(lines, chipDesc.cores, c + 1);
+    CoreBuilder b = ctx.core(c);
+    for (int64_t line = first; line < last; ++line) {
+      int64_t rest = line, dBase = 0, iBase = 0;
+      for (int64_t d = n - 1, k = int64_t(lineShape.size()) - 1; d >= 0; --d) {
+        if (d == ax)
+          continue;
+        int64_t idx = rest % lineShape[k];
+        rest /= lineShape[k--];
+        dBase += idx * dStr[d];
+        iBase += idx * iStr[d];
+      }
+      for (int64_t j0 = 0; j0 < S; j0 += block) {
+        int64_t nj = std::min(block, S - j0);
+        int64_t at = iBase + j0 * iStr[ax];
+        DmaCmd load;
+        load.src = MemRef::dram(indices.addr + at * ei);
+        load.dst = b.spm(0);
+        load.rowBytes = ei;
+        load.rows = static_cast<uint32_t>(nj);
+        load.srcRowStride = uint64_t(iStr[ax]) * ei;
+        load.dstRowStride = ei;
+        b.dma(0, load);
+        // The gather reads the indices only once their load has landed,
+        // and the next load overwrites them only after the gather.
+        b.signal(UnitRef::dma(0), kKernelSem);
+        b.wait(UnitRef::dma(0), kKernelSem);
+        GatherCmd g;
+        g.table = MemRef::dram(data.addr + dBase * e);
+        g.rowBytes = e;
+        g.tableRowStride = uint64_t(dStr[ax]) * e;
+        g.numRows = static_cast<uint32_t>(data.shape[ax]);
+        g.indices = b.spm(0);
+        g.indexType = indices.dtype;
+        g.count = static_cast<uint32_t>(nj);
+        g.dst = MemRef::dram(out.addr + at * e);
+        g.dstRowStride = uint64_t(iStr[ax]) * e;
+        b.gather(0, g);
+        b.signal(UnitRef::dma(0), kKernelSem);
+        b.wait(UnitRef::dma(0), kKernelSem);
+      }
+    }
+  }
+}
+
 } // namespace gaon::npu_kernels

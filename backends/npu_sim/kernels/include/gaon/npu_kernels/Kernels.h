@@ -212,6 +212,11 @@ public:
   /// out[i, ...] = table[indices[i], ...] (embedding lookup, axis 0).
   void gatherRows(const Tensor &table, const Tensor &indices,
                   const Tensor &out);
+  /// ONNX GatherElements: out[.., j, ..] = data[.., indices[.., j, ..], ..]
+  /// along `axis` (negative indices count from the end; out of range is a
+  /// run-time SimError). out has the indices' shape and the data's dtype.
+  void gatherElements(const Tensor &data, const Tensor &indices, int64_t axis,
+                      const Tensor &out);
   /// out = in permuted (out.shape[i] == in.shape[perm[i]]).
   void transpose(const Tensor &in, const std::vector<int64_t> &perm,
                  const Tensor &out);
