@@ -3,8 +3,9 @@
 
 Runs what scripts/gpu_check_prepare.py staged in .device-carry/gpu-check:
 the GPU unit tests (cuda driver, plan codec, attention kernels), the six
-reference models in fp32/fp16/bf16 against their torch outputs (relative L2
-within 1e-4 / 2e-2 / 2e-2), and the ONNX node tests that compile for cuda
+reference models in fp32/fp16/bf16 and the model zoo (test/models/zoo) in
+fp32/fp16 against their torch outputs (relative L2 within 1e-4 / 2e-2 /
+2e-2), and the ONNX node tests that compile for cuda
 (gaon-run's elementwise tolerance). Prints a summary, writes
 $OUT/gpu-check.json and the logs, and exits non-zero on any failure.
 """
@@ -99,19 +100,22 @@ def main():
     for case in cases:
         res = run_case(case)
         results.append(res)
-        if case["suite"] == "models":
+        if case["suite"] in ("models", "zoo"):
             print(f"{res['name']:28s} rel L2 {res['rel_l2'] if res['rel_l2'] is not None else float('nan'):.3g}"
                   f" (<= {res['limit']:g}) {'PASS' if res['pass'] else 'FAIL'}",
                   flush=True)
     models = [r for r in results if r["suite"] == "models"]
+    zoo = [r for r in results if r["suite"] == "zoo"]
     nodes = [r for r in results if r["suite"] == "node"]
-    failures += sum(not r["pass"] for r in models)
+    failures += sum(not r["pass"] for r in models + zoo)
     node_failed = [r["name"] for r in nodes if not r["pass"]]
     failures += len(node_failed)
     print(f"models: {sum(r['pass'] for r in models)}/{len(models)} pass")
+    print(f"zoo: {sum(r['pass'] for r in zoo)}/{len(zoo)} pass")
     print(f"node tests: {len(nodes) - len(node_failed)}/{len(nodes)} pass"
           + (f"; failing: {' '.join(node_failed[:40])}" if node_failed else ""))
     summary["models"] = models
+    summary["zoo"] = zoo
     summary["node_tests"] = {"run": len(nodes),
                              "passed": len(nodes) - len(node_failed),
                              "failed": [r for r in nodes if not r["pass"]]}

@@ -2,13 +2,15 @@
 """Stages everything the GPU check needs into .device-carry/gpu-check.
 
 Runs on the build machine (which has MLIR but no GPU): compiles the six
-reference models for `cuda` in fp32, fp16 and bf16, and every ONNX node test
+reference models for `cuda` in fp32, fp16 and bf16, the model zoo
+(test/models/zoo, every data set) in fp32 and fp16, and every ONNX node test
 that the cuda target compiles (fp32), next to their inputs and expected
 outputs; copies the runtime-only binaries (gaon-run with the cuda driver,
 the GPU unit tests, the attention bench). scripts/gpu-check.sh then runs it
 all on the GPU machine in one call.
 
-    python3 scripts/gpu_check_prepare.py [--build build] [--no-node-tests]
+    python3 scripts/gpu_check_prepare.py [--build build] [--suites models,zoo,node]
+                                         [--no-unit-tests]
 """
 import argparse
 import json
@@ -34,6 +36,7 @@ DTYPES = {"fp32": 1e-4, "fp16": 2e-2, "bf16": 2e-2}
 BINARIES = ["gaon-run", "gaon-cuda-driver-tests", "gaon-cuda-plan-tests",
             "gaon-cuda-kernels-tests", "gaon-cuda-attention-bench"]
 NODE_TESTS = "/usr/share/libonnx-testdata/data/node"
+ZOO = os.path.join(ROOT, "test", "models", "zoo")
 
 
 def output_names(model_path):
@@ -46,6 +49,25 @@ def compile_model(compiler, model, out, extra):
     cmd = [compiler, model, "--target=cuda", "-o", out] + extra
     r = subprocess.run(cmd, capture_output=True, text=True)
     return r.returncode == 0, (r.stderr or r.stdout).strip().splitlines()[:3]
+
+
+def stage_more_sets(src_dir, case):
+    """Cases for src_dir's other data sets, on the artifact `case` staged
+    (same shapes), each set's files in its own subfolder."""
+    more = []
+    for data in sorted(os.listdir(src_dir)):
+        if not data.startswith("test_data_set_") or data == "test_data_set_0":
+            continue
+        dst = os.path.join(STAGE, case["dir"], data)
+        os.makedirs(dst, exist_ok=True)
+        for f in os.listdir(os.path.join(src_dir, data)):
+            shutil.copy(os.path.join(src_dir, data, f), dst)
+        more.append(dict(case,
+                         inputs=[f"{data}/{i}" for i in case["inputs"]],
+                         expect={k: f"{data}/{v}"
+                                 for k, v in case["expect"].items()},
+                         name=f"{case['name']}.{data[len('test_data_'):]}"))
+    return more
 
 
 def stage_case(compiler, src_dir, dst_dir, dtype, tolerance, extra=()):
@@ -95,6 +117,13 @@ def main():
                     default=os.path.join(os.path.dirname(ROOT), "shared",
                                          "models"))
     ap.add_argument("--no-node-tests", action="store_true")
+    ap.add_argument("--suites", default="models,zoo,node",
+                    help="comma-separated of: models (../shared/models in "
+                    "fp32/fp16/bf16), zoo (test/models/zoo in fp32/fp16, "
+                    "every data set), node (ONNX node tests)")
+    ap.add_argument("--no-unit-tests", action="store_true",
+                    help="stage gaon-run only, not the GPU unit tests and "
+                    "the attention bench (when the carry limit is tight)")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()
     STAGE = os.path.join(ROOT, ".device-carry", "gpu-check")
@@ -103,7 +132,10 @@ def main():
 
     subprocess.run(["ninja", "-C", args.build, "gaon-compile", "gaon-run"],
                    check=True)
-    for b in BINARIES:
+    suites = set(args.suites.split(","))
+    if args.no_node_tests:
+        suites.discard("node")
+    for b in BINARIES[:1] if args.no_unit_tests else BINARIES:
         # Test binaries are optional (a build without GoogleTest).
         r = subprocess.run(["ninja", "-C", args.build, b], capture_output=True)
         if r.returncode != 0:
@@ -114,7 +146,7 @@ def main():
     compiler = os.path.join(args.build, "bin", "gaon-compile")
 
     cases = []
-    for m in MODELS:
+    for m in MODELS if "models" in suites else []:
         for dtype, tol in DTYPES.items():
             case = stage_case(compiler, os.path.join(args.shared_models, m),
                               os.path.join(STAGE, "models", m), dtype, tol)
@@ -124,7 +156,22 @@ def main():
                   flush=True)
             cases.append(case)
 
-    if not args.no_node_tests and os.path.isdir(NODE_TESTS):
+    for m in sorted(os.listdir(ZOO)) if "zoo" in suites else []:
+        if not os.path.isdir(os.path.join(ZOO, m)):
+            continue
+        for dtype in ["fp32", "fp16"]:
+            case = stage_case(compiler, os.path.join(ZOO, m),
+                              os.path.join(STAGE, "zoo", m), dtype,
+                              DTYPES[dtype])
+            case["suite"] = "zoo"
+            case["name"] = f"{m}.{dtype}"
+            print(("staged " if case["compiled"] else "FAILED ") + case["name"],
+                  flush=True)
+            cases.append(case)
+            if case["compiled"]:
+                cases += stage_more_sets(os.path.join(ZOO, m), case)
+
+    if "node" in suites and os.path.isdir(NODE_TESTS):
         tests = sorted(os.listdir(NODE_TESTS))
 
         def one(t):
