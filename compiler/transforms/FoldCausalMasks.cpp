@@ -52,6 +52,73 @@ bool isCausalMaskConstant(Value value) {
   return true;
 }
 
+/// True when `value` is a constant boolean [1.., S, S] that is true exactly
+/// on and below the diagonal: the keys a causal query may see.
+bool isCausalConditionConstant(Value value) {
+  auto constant = value.getDefiningOp<ConstantOp>();
+  auto type = cast<RankedTensorType>(value.getType());
+  if (!constant || type.getRank() < 2 || !type.getElementType().isInteger(1))
+    return false;
+  int64_t rows = type.getDimSize(type.getRank() - 2),
+          cols = type.getShape().back();
+  if (rows != cols || type.getNumElements() != rows * cols)
+    return false;
+  std::optional<ConstantTensor> tensor =
+      ConstantTensor::fromAttr(constant.getValue());
+  if (!tensor)
+    return false;
+  for (int64_t i = 0; i < rows; ++i)
+    for (int64_t j = 0; j < cols; ++j)
+      if ((tensor->getDouble(i * cols + j) != 0) != (j <= i))
+        return false;
+  return true;
+}
+
+/// torch's SDPA export builds the additive mask from a boolean one,
+/// select(allowed, 0, -inf), where allowed = causal [and padding]. Returns
+/// true when `mask` is that with a causal constant, and in `rest` the mask
+/// of what else it and-ed in (null if nothing): select(padding, 0, -inf).
+bool splitCausalSelect(PatternRewriter &rewriter, Value mask, Value &rest) {
+  auto select = mask.getDefiningOp<SelectOp>();
+  if (!select)
+    return false;
+  auto zero = getSplatValue(select.getLhs());
+  auto fill = getSplatValue(select.getRhs());
+  if (!zero || *zero != 0 || !fill || *fill > -1e30)
+    return false;
+  Value condition = select.getCondition();
+  if (isCausalConditionConstant(condition)) {
+    rest = Value();
+    return true;
+  }
+  auto both = condition.getDefiningOp<AndOp>();
+  if (!both)
+    return false;
+  Value other;
+  if (isCausalConditionConstant(both.getLhs()))
+    other = both.getRhs();
+  else if (isCausalConditionConstant(both.getRhs()))
+    other = both.getLhs();
+  else
+    return false;
+  auto shapeOf = [](Value v) {
+    return cast<RankedTensorType>(v.getType()).getShape();
+  };
+  auto fills = broadcastShapes(shapeOf(select.getLhs()),
+                               shapeOf(select.getRhs()));
+  if (failed(fills))
+    return false;
+  auto shape = broadcastShapes(shapeOf(other), *fills);
+  if (failed(shape))
+    return false;
+  rewriter.setInsertionPoint(select);
+  rest = SelectOp::create(
+      rewriter, select.getLoc(),
+      RankedTensorType::get(*shape, select.getType().getElementType()), other,
+      select.getLhs(), select.getRhs());
+  return true;
+}
+
 /// attention(mask = causal constant [+ other]) -> causal attention with the
 /// other mask (or none).
 struct CausalMaskToFlag : OpRewritePattern<AttentionOp> {
@@ -80,7 +147,7 @@ struct CausalMaskToFlag : OpRewritePattern<AttentionOp> {
         rest = add.getLhs();
       else
         return failure();
-    } else {
+    } else if (!splitCausalSelect(rewriter, mask, rest)) {
       return failure();
     }
     rewriter.modifyOpInPlace(op, [&] {

@@ -47,3 +47,44 @@ func.func @causal_plus_batched_padding(%q: tensor<2x2x3x4xf32>, %k: tensor<2x2x3
   %o = gaon_graph.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x1x3x3xf32>) -> tensor<2x2x3x4xf32>
   return %o : tensor<2x2x3x4xf32>
 }
+
+// torch's SDPA export: select(causal and padding, 0, -inf). The causal
+// constant becomes the flag; the padding alone stays, as select(padding, 0,
+// -inf) over the padding's [B, 1, 1, S] shape.
+// CHECK-LABEL: func.func @sdpa_boolean_mask
+// CHECK: %[[PAD:.*]] = gaon_graph.select %arg3, %{{.*}}, %{{.*}} : (tensor<2x1x1x3xi1>, tensor<1xf32>, tensor<1xf32>) -> tensor<2x1x1x3xf32>
+// CHECK: gaon_graph.attention %arg0, %arg1, %arg2, %[[PAD]] {causal = true, scale = 5.000000e-01 : f64} : (tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x1x1x3xf32>)
+func.func @sdpa_boolean_mask(%q: tensor<2x2x3x4xf32>, %k: tensor<2x2x3x4xf32>, %v: tensor<2x2x3x4xf32>, %pad: tensor<2x1x1x3xi1>) -> tensor<2x2x3x4xf32> {
+  %tril = gaon_graph.constant dense<[[[[true, false, false], [true, true, false], [true, true, true]]]]> : tensor<1x1x3x3xi1>
+  %zero = gaon_graph.constant dense<0.0> : tensor<1xf32>
+  %ninf = gaon_graph.constant dense<0xFF800000> : tensor<1xf32>
+  %allowed = gaon_graph.and %tril, %pad : (tensor<1x1x3x3xi1>, tensor<2x1x1x3xi1>) -> tensor<2x1x3x3xi1>
+  %m = gaon_graph.select %allowed, %zero, %ninf : (tensor<2x1x3x3xi1>, tensor<1xf32>, tensor<1xf32>) -> tensor<2x1x3x3xf32>
+  %o = gaon_graph.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x1x3x3xf32>) -> tensor<2x2x3x4xf32>
+  return %o : tensor<2x2x3x4xf32>
+}
+
+// The causal constant alone (no padding) leaves no mask.
+// CHECK-LABEL: func.func @sdpa_causal_only
+// CHECK: gaon_graph.attention %arg0, %arg1, %arg2 {causal = true
+func.func @sdpa_causal_only(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x3x4xf32>, %v: tensor<1x2x3x4xf32>) -> tensor<1x2x3x4xf32> {
+  %tril = gaon_graph.constant dense<[[[[true, false, false], [true, true, false], [true, true, true]]]]> : tensor<1x1x3x3xi1>
+  %zero = gaon_graph.constant dense<0.0> : tensor<f32>
+  %ninf = gaon_graph.constant dense<0xFF800000> : tensor<f32>
+  %m = gaon_graph.select %tril, %zero, %ninf : (tensor<1x1x3x3xi1>, tensor<f32>, tensor<f32>) -> tensor<1x1x3x3xf32>
+  %o = gaon_graph.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x1x3x3xf32>) -> tensor<1x2x3x4xf32>
+  return %o : tensor<1x2x3x4xf32>
+}
+
+// An upper-triangular condition (each query sees the keys after it) is not
+// causal: the mask stays.
+// CHECK-LABEL: func.func @sdpa_anti_causal_stays
+// CHECK-NOT: causal = true
+func.func @sdpa_anti_causal_stays(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x3x4xf32>, %v: tensor<1x2x3x4xf32>) -> tensor<1x2x3x4xf32> {
+  %triu = gaon_graph.constant dense<[[[[true, true, true], [false, true, true], [false, false, true]]]]> : tensor<1x1x3x3xi1>
+  %zero = gaon_graph.constant dense<0.0> : tensor<f32>
+  %ninf = gaon_graph.constant dense<0xFF800000> : tensor<f32>
+  %m = gaon_graph.select %triu, %zero, %ninf : (tensor<1x1x3x3xi1>, tensor<f32>, tensor<f32>) -> tensor<1x1x3x3xf32>
+  %o = gaon_graph.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x1x3x3xf32>) -> tensor<1x2x3x4xf32>
+  return %o : tensor<1x2x3x4xf32>
+}
