@@ -16,6 +16,8 @@
 
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 
+#include <cmath>
+
 namespace gaon {
 #define GEN_PASS_DEF_FOLDCAUSALMASKS
 #include "gaon/Compiler/Transforms/Passes.h.inc"
@@ -91,8 +93,12 @@ bool splitCausalSelect(PatternRewriter &rewriter, Value mask, Value &rest) {
     rest = Value();
     return true;
   }
+  // With a finite fill (finfo.min), a query whose every key is masked, by
+  // causality or padding (left padding), attends uniformly to all keys;
+  // split, the padding's fill would leave it the causal keys only. With
+  // -inf such a row is -inf throughout either way (zeros, see the op).
   auto both = condition.getDefiningOp<AndOp>();
-  if (!both)
+  if (!both || !std::isinf(*fill))
     return false;
   Value other;
   if (isCausalConditionConstant(both.getLhs()))

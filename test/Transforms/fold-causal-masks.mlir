@@ -88,3 +88,19 @@ func.func @sdpa_anti_causal_stays(%q: tensor<1x2x3x4xf32>, %k: tensor<1x2x3x4xf3
   %o = gaon_graph.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x2x3x4xf32>, tensor<1x1x3x3xf32>) -> tensor<1x2x3x4xf32>
   return %o : tensor<1x2x3x4xf32>
 }
+
+// The same and-ed mask with a finite fill (finfo.min, HF's eager masks, as
+// GPT-J's export): a left-padded query whose every key is masked attends
+// uniformly to all keys; split into causal + padding it would see only the
+// causal ones. Not folded.
+// CHECK-LABEL: func.func @finite_fill_and_stays
+// CHECK-NOT: causal = true
+func.func @finite_fill_and_stays(%q: tensor<2x2x3x4xf32>, %k: tensor<2x2x3x4xf32>, %v: tensor<2x2x3x4xf32>, %pad: tensor<2x1x1x3xi1>) -> tensor<2x2x3x4xf32> {
+  %tril = gaon_graph.constant dense<[[[[true, false, false], [true, true, false], [true, true, true]]]]> : tensor<1x1x3x3xi1>
+  %zero = gaon_graph.constant dense<0.0> : tensor<1xf32>
+  %min = gaon_graph.constant dense<-3.40282347E+38> : tensor<1xf32>
+  %allowed = gaon_graph.and %tril, %pad : (tensor<1x1x3x3xi1>, tensor<2x1x1x3xi1>) -> tensor<2x1x3x3xi1>
+  %m = gaon_graph.select %allowed, %zero, %min : (tensor<2x1x3x3xi1>, tensor<1xf32>, tensor<1xf32>) -> tensor<2x1x3x3xf32>
+  %o = gaon_graph.attention %q, %k, %v, %m {scale = 0.5 : f64} : (tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x2x3x4xf32>, tensor<2x1x3x3xf32>) -> tensor<2x2x3x4xf32>
+  return %o : tensor<2x2x3x4xf32>
+}

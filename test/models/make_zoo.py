@@ -110,11 +110,77 @@ def build(name):
     if name == "phi":
         cfg = tf.PhiConfig(partial_rotary_factor=0.5, **lm)
         return tf.PhiForCausalLM(cfg), names, (ids, mask), "logits", axes
+    if name == "albert":
+        cfg = tf.AlbertConfig(vocab_size=512, embedding_size=32,
+                              hidden_size=64, num_hidden_layers=2,
+                              num_attention_heads=4, intermediate_size=128,
+                              max_position_embeddings=64)
+        return tf.AlbertModel(cfg, add_pooling_layer=False), names, \
+            (ids, mask), "last_hidden_state", axes
+    if name == "opt":
+        cfg = tf.OPTConfig(vocab_size=512, hidden_size=64,
+                           num_hidden_layers=2, ffn_dim=128,
+                           num_attention_heads=4, max_position_embeddings=64,
+                           word_embed_proj_dim=64, use_cache=False)
+        return tf.OPTForCausalLM(cfg), names, (ids, mask), "logits", axes
+    if name == "bloom":
+        cfg = tf.BloomConfig(vocab_size=512, hidden_size=64, n_layer=2,
+                             n_head=4, use_cache=False)
+        return tf.BloomForCausalLM(cfg), names, (ids, mask), "logits", axes
+    if name == "falcon":
+        cfg = tf.FalconConfig(vocab_size=512, hidden_size=64,
+                              num_hidden_layers=2, num_attention_heads=4,
+                              new_decoder_architecture=False,
+                              multi_query=True, parallel_attn=True,
+                              alibi=False, max_position_embeddings=64,
+                              use_cache=False)
+        return tf.FalconForCausalLM(cfg), names, (ids, mask), "logits", axes
+    if name == "gemma":
+        cfg = tf.GemmaConfig(num_key_value_heads=1, head_dim=16, **lm)
+        return tf.GemmaForCausalLM(cfg), names, (ids, mask), "logits", axes
+    if name == "gptj":
+        cfg = tf.GPTJConfig(vocab_size=512, n_embd=64, n_layer=2, n_head=4,
+                            rotary_dim=8, n_positions=64, use_cache=False)
+        return tf.GPTJForCausalLM(cfg), names, (ids, mask), "logits", axes
+    if name == "gpt_bigcode":
+        cfg = tf.GPTBigCodeConfig(vocab_size=512, n_embd=64, n_layer=2,
+                                  n_head=4, n_positions=64, multi_query=True,
+                                  use_cache=False)
+        return tf.GPTBigCodeForCausalLM(cfg), names, (ids, mask), "logits", \
+            axes
+    if name == "bart":
+        cfg = tf.BartConfig(vocab_size=512, d_model=64, encoder_layers=2,
+                            decoder_layers=2, encoder_attention_heads=4,
+                            decoder_attention_heads=4, encoder_ffn_dim=128,
+                            decoder_ffn_dim=128, max_position_embeddings=64,
+                            use_cache=False)
+        dec = torch.randint(2, 512, (BATCH, 8), generator=gen)
+        axes["decoder_input_ids"] = {0: "batch", 1: "dec_seq"}
+        axes["out"] = {0: "batch", 1: "dec_seq"}
+        return (tf.BartModel(cfg), names + ["decoder_input_ids"],
+                (ids, mask, dec), "last_hidden_state", axes)
+    if name == "whisper":
+        cfg = tf.WhisperConfig(vocab_size=512, d_model=64, encoder_layers=2,
+                               decoder_layers=2, encoder_attention_heads=4,
+                               decoder_attention_heads=4, encoder_ffn_dim=128,
+                               decoder_ffn_dim=128, num_mel_bins=16,
+                               max_source_positions=16,
+                               max_target_positions=64, use_cache=False,
+                               pad_token_id=1, bos_token_id=2,
+                               eos_token_id=2, decoder_start_token_id=3)
+        features = torch.randn(BATCH, 16, 32, generator=gen)
+        dec = torch.randint(2, 512, (BATCH, 8), generator=gen)
+        return (tf.WhisperModel(cfg), ["input_features", "decoder_input_ids"],
+                (features, dec), "last_hidden_state",
+                {"input_features": {0: "batch"},
+                 "decoder_input_ids": {0: "batch", 1: "dec_seq"},
+                 "out": {0: "batch", 1: "dec_seq"}})
     raise SystemExit(f"unknown model {name}")
 
 
 MODELS = ["vit", "t5", "distilbert", "roberta", "gpt_neox", "qwen2",
-          "mistral", "phi"]
+          "mistral", "phi", "albert", "opt", "bloom", "falcon", "gemma",
+          "gptj", "gpt_bigcode", "bart", "whisper"]
 
 
 def randomize(model, seed):
