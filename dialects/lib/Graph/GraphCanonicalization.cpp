@@ -127,7 +127,57 @@ struct ReshapeOfTransposeOfTrailingDims : OpRewritePattern<ReshapeOp> {
   }
 };
 
+/// gather(x, constant indices) along an axis where the indices step evenly
+/// (a single index, or a fused QKV's [..., 0, :] / [..., 1, :]) is a strided
+/// slice, reshaped to the gather's result: a view every backend moves with
+/// its DMA or folds into the consumer, not a lookup.
+struct GatherOfEvenIndicesToSlice : OpRewritePattern<GatherOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherOp op,
+                                PatternRewriter &rewriter) const override {
+    auto dataType = cast<RankedTensorType>(op.getData().getType());
+    Attribute attr;
+    if (!dataType.hasStaticShape() ||
+        !cast<RankedTensorType>(op.getType()).hasStaticShape() ||
+        !matchPattern(op.getIndices(), m_Constant(&attr)))
+      return failure();
+    auto indices = ConstantTensor::fromAttr(attr);
+    if (!indices || indices->getNumElements() == 0)
+      return failure();
+    int64_t axis = op.getAxis();
+    if (axis < 0)
+      axis += dataType.getRank();
+    int64_t size = dataType.getDimSize(axis), count = indices->getNumElements();
+    auto at = [&](int64_t i) {
+      auto v = static_cast<int64_t>(indices->getDouble(i));
+      return v < 0 ? v + size : v;
+    };
+    int64_t start = at(0), step = count > 1 ? at(1) - at(0) : 1;
+    if (step == 0)
+      return failure();
+    for (int64_t i = 0; i < count; ++i)
+      if (at(i) != start + i * step || at(i) < 0 || at(i) >= size)
+        return failure();
+    SmallVector<int64_t> starts(dataType.getRank(), 0),
+        steps(dataType.getRank(), 1), shape(dataType.getShape());
+    starts[axis] = start;
+    steps[axis] = step;
+    shape[axis] = count;
+    Value slice = SliceOp::create(
+        rewriter, op.getLoc(),
+        RankedTensorType::get(shape, dataType.getElementType()), op.getData(),
+        starts, steps);
+    rewriter.replaceOpWithNewOp<ReshapeOp>(op, op.getType(), slice);
+    return success();
+  }
+};
+
 } // namespace
+
+void GatherOp::getCanonicalizationPatterns(RewritePatternSet &results,
+                                           MLIRContext *context) {
+  results.add<GatherOfEvenIndicesToSlice>(context);
+}
 
 void ReshapeOp::getCanonicalizationPatterns(RewritePatternSet &results,
                                             MLIRContext *context) {

@@ -159,3 +159,36 @@ func.func @reshape_of_transposed_dims_stays(%x: tensor<2x4x16x8xf32>) -> tensor<
   %r = gaon_graph.reshape %t : tensor<2x16x4x8xf32> -> tensor<2x16x32xf32>
   return %r : tensor<2x16x32xf32>
 }
+
+// BLOOM's fused QKV, [..., 3, D] indexed with a constant scalar: a slice of
+// width 1 along the axis, reshaped to drop it.
+// CHECK-LABEL: func.func @gather_scalar_index_to_slice
+// CHECK-NEXT: %[[S:.*]] = gaon_graph.slice %arg0 {starts = array<i64: 0, 0, 1, 0>, steps = array<i64: 1, 1, 1, 1>} : tensor<2x4x3x8xf32> -> tensor<2x4x1x8xf32>
+// CHECK-NEXT: %[[R:.*]] = gaon_graph.reshape %[[S]] : tensor<2x4x1x8xf32> -> tensor<2x4x8xf32>
+// CHECK-NEXT: return %[[R]]
+func.func @gather_scalar_index_to_slice(%x: tensor<2x4x3x8xf32>) -> tensor<2x4x8xf32> {
+  %i = gaon_graph.constant dense<1> : tensor<i64>
+  %g = gaon_graph.gather %x, %i {axis = 2 : i64} : (tensor<2x4x3x8xf32>, tensor<i64>) -> tensor<2x4x8xf32>
+  return %g : tensor<2x4x8xf32>
+}
+
+// Evenly stepping indices, negative ones normalized ([-1, -3] on a dim of 6
+// is 5, 3): a slice with step -2.
+// CHECK-LABEL: func.func @gather_even_indices_to_slice
+// CHECK-NEXT: %[[S:.*]] = gaon_graph.slice %arg0 {starts = array<i64: 0, 5>, steps = array<i64: 1, -2>} : tensor<2x6xf32> -> tensor<2x2xf32>
+// CHECK-NEXT: return %[[S]]
+func.func @gather_even_indices_to_slice(%x: tensor<2x6xf32>) -> tensor<2x2xf32> {
+  %i = gaon_graph.constant dense<[-1, -3]> : tensor<2xi64>
+  %g = gaon_graph.gather %x, %i {axis = 1 : i64} : (tensor<2x6xf32>, tensor<2xi64>) -> tensor<2x2xf32>
+  return %g : tensor<2x2xf32>
+}
+
+// Uneven indices are a real lookup: the gather stays.
+// CHECK-LABEL: func.func @gather_uneven_indices_stays
+// CHECK: gaon_graph.gather
+// CHECK-NOT: gaon_graph.slice
+func.func @gather_uneven_indices_stays(%x: tensor<2x6xf32>) -> tensor<2x3xf32> {
+  %i = gaon_graph.constant dense<[0, 1, 4]> : tensor<3xi64>
+  %g = gaon_graph.gather %x, %i {axis = 1 : i64} : (tensor<2x6xf32>, tensor<3xi64>) -> tensor<2x3xf32>
+  return %g : tensor<2x3xf32>
+}

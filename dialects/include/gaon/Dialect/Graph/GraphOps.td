@@ -352,6 +352,7 @@ def Graph_GatherOp : Graph_Op<"gather", [Pure]> {
                        "functional-type(operands, results)";
   let hasVerifier = 1;
   let hasFolder = 1;
+  let hasCanonicalizer = 1;
 }
 
 def Graph_GatherElementsOp : Graph_Op<"gather_elements", [Pure]> {
