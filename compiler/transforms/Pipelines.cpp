@@ -13,7 +13,7 @@ void buildGraphOptimizationPipeline(OpPassManager &pm) {
   pm.addPass(createCanonicalizerPass());
   pm.addPass(createCSEPass());
   OpPassManager &funcPm = pm.nest<func::FuncOp>();
-  funcPm.addPass(createPatchConvToMatmul());
+  funcPm.addPass(createConvToMatmul());
   funcPm.addPass(createFuseGelu());
   funcPm.addPass(createFuseSilu());
   funcPm.addPass(createFuseRmsNorm());

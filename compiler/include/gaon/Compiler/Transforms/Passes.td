@@ -25,23 +25,29 @@ def FuseGelu : Pass<"gaon-fuse-gelu", "mlir::func::FuncOp"> {
   let dependentDialects = ["gaon::graph::GraphDialect"];
 }
 
-def PatchConvToMatmul : Pass<"gaon-patch-conv-to-matmul", "mlir::func::FuncOp"> {
-  let summary = "Rewrites non-overlapping (patch) convolutions as matmuls";
+def ConvToMatmul : Pass<"gaon-conv-to-matmul", "mlir::func::FuncOp"> {
+  let summary = "Rewrites convolutions (groups = 1) as matmuls";
   let description = [{
-    A vision transformer embeds its image with a convolution whose stride
-    equals its kernel, without padding or dilation (ViT, DeiT, CLIP, Swin,
-    SigLIP): every output pixel reads its own patch. That is a matmul of the
-    patches, [N, P, C*K...], by the weights, [C*K..., O]: exact, the same
-    products and sums. Input dims that are not a multiple of the kernel are
-    not rewritten (the convolution would drop the remainder).
+    Transformers convolve only at their inputs: a vision transformer embeds
+    its image with a convolution whose stride equals its kernel (ViT, DeiT,
+    CLIP, SigLIP), an audio one filters its features with small 1-D kernels
+    (Whisper: kernel 3, padding 1, stride 1 and 2). Both become one matmul,
+    which every backend runs well, with the same products and sums:
 
-    Before (2-D, kernel = stride = [K1, K2]):
-      %y = gaon_graph.conv %x, %w, %b {strides = [K1, K2], pads = [0, 0, 0, 0], ...}
-    After:
-      %p = reshape %x to [N, C, P1, K1, P2, K2], transpose to
-           [N, P1, P2, C, K1, K2], reshape to [N, P1*P2, C*K1*K2]
-      %m = matmul %p, transpose(reshape %w to [O, C*K1*K2]) (+ %b)
-      %y = transpose %m to [N, O, P1*P2], reshape to [N, O, P1, P2]
+    - Patches (stride = kernel, no padding or dilation, dims a multiple of
+      the kernel): each output pixel reads its own patch. A reshape and a
+      transpose lay the patches out as rows:
+        [N, C, P1*K1, P2*K2] -> [N, C, P1, K1, P2, K2]
+          -> [N, P1, P2, C, K1, K2] -> [N, P1*P2, C*K1*K2]
+    - Anything else (im2col): zero padding by concatenation, then one
+      strided slice of the padded input per kernel offset (at most 64
+      offsets), stacked after the channels:
+        [N, C, Ktot, O1..Or] -> [N, C*Ktot, P] -> [N, P, C*Ktot]
+
+    then `matmul` with the weights [O, C*K...] transposed, the bias added,
+    and the result transposed and reshaped back to [N, O, O1..Or].
+    Grouped convolutions, and kernels with more than 64 offsets that are not
+    patches, are left alone (the backends name them in their errors).
   }];
   let dependentDialects = ["gaon::graph::GraphDialect"];
 }

@@ -1,0 +1,209 @@
+//===- ConvToMatmul.cpp - Convolutions as matmuls -------------------------===//
+
+#include "gaon/Compiler/Transforms/Passes.h"
+#include "gaon/Dialect/Graph/GraphOps.h"
+
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
+
+namespace gaon {
+#define GEN_PASS_DEF_CONVTOMATMUL
+#include "gaon/Compiler/Transforms/Passes.h.inc"
+} // namespace gaon
+
+using namespace mlir;
+using namespace gaon::graph;
+
+namespace gaon {
+namespace {
+
+/// Convolutions with more kernel offsets than this (that are not patches)
+/// stay convolutions: im2col would be that many slices.
+constexpr int64_t kMaxKernelOffsets = 64;
+
+int64_t product(ArrayRef<int64_t> dims) {
+  int64_t p = 1;
+  for (int64_t d : dims)
+    p *= d;
+  return p;
+}
+
+/// Builds the ops both strategies share, at the convolution.
+struct Builder {
+  PatternRewriter &rewriter;
+  Location loc;
+  Type element;
+
+  Value reshape(Value v, ArrayRef<int64_t> shape) {
+    return ReshapeOp::create(rewriter, loc,
+                             RankedTensorType::get(shape, element), v);
+  }
+  Value transpose(Value v, ArrayRef<int64_t> perm) {
+    auto shape = cast<RankedTensorType>(v.getType()).getShape();
+    SmallVector<int64_t> out;
+    for (int64_t d : perm)
+      out.push_back(shape[d]);
+    return TransposeOp::create(rewriter, loc,
+                               RankedTensorType::get(out, element), v, perm);
+  }
+  Value zeros(ArrayRef<int64_t> shape) {
+    auto type = RankedTensorType::get(shape, element);
+    return ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(type, rewriter.getZeroAttr(element)));
+  }
+  Value concat(ArrayRef<Value> parts, int64_t axis) {
+    if (parts.size() == 1)
+      return parts.front();
+    SmallVector<int64_t> shape(
+        cast<RankedTensorType>(parts.front().getType()).getShape());
+    shape[axis] = 0;
+    for (Value part : parts)
+      shape[axis] += cast<RankedTensorType>(part.getType()).getDimSize(axis);
+    return ConcatOp::create(rewriter, loc,
+                            RankedTensorType::get(shape, element), parts,
+                            axis);
+  }
+
+  /// rows [N, P, C*K] times the weights, plus the bias, as [N, O, outDims].
+  Value matmulBack(ConvOp op, Value rows, ArrayRef<int64_t> outDims) {
+    auto w = cast<RankedTensorType>(op.getWeight().getType()).getShape();
+    auto r = cast<RankedTensorType>(rows.getType()).getShape();
+    int64_t n = r[0], p = r[1], k = r[2], o = w[0];
+    Value weights = transpose(reshape(op.getWeight(), {o, k}), {1, 0});
+    Value y = MatMulOp::create(rewriter, loc,
+                               RankedTensorType::get({n, p, o}, element), rows,
+                               weights);
+    if (Value bias = op.getBias())
+      y = AddOp::create(rewriter, loc, y.getType(), y, bias);
+    SmallVector<int64_t> shape = {n, o};
+    llvm::append_range(shape, outDims);
+    return reshape(transpose(y, {0, 2, 1}), shape);
+  }
+};
+
+/// Stride = kernel, no padding or dilation: [N, C, P1, K1, ...] patches.
+LogicalResult rewritePatches(ConvOp op, Builder &b) {
+  ArrayRef<int64_t> x =
+      cast<RankedTensorType>(op.getInput().getType()).getShape();
+  ArrayRef<int64_t> kernel =
+      cast<RankedTensorType>(op.getWeight().getType()).getShape().drop_front(2);
+  int64_t spatial = kernel.size();
+  if (op.getStrides() != kernel ||
+      llvm::any_of(op.getPads(), [](int64_t p) { return p != 0; }) ||
+      llvm::any_of(op.getDilations(), [](int64_t d) { return d != 1; }))
+    return failure();
+  SmallVector<int64_t> patches;
+  for (int64_t i = 0; i < spatial; ++i) {
+    if (x[2 + i] % kernel[i] != 0)
+      return failure(); // the convolution drops the remainder
+    patches.push_back(x[2 + i] / kernel[i]);
+  }
+  // [N, C, P1, K1, ..., Pr, Kr] -> [N, P1, ..., Pr, C, K1, ..., Kr].
+  SmallVector<int64_t> split = {x[0], x[1]};
+  SmallVector<int64_t> perm = {0};
+  for (int64_t i = 0; i < spatial; ++i) {
+    split.append({patches[i], kernel[i]});
+    perm.push_back(2 + 2 * i);
+  }
+  perm.push_back(1);
+  for (int64_t i = 0; i < spatial; ++i)
+    perm.push_back(3 + 2 * i);
+  Value rows =
+      b.reshape(b.transpose(b.reshape(op.getInput(), split), perm),
+                {x[0], product(patches), x[1] * product(kernel)});
+  b.rewriter.replaceOp(op, b.matmulBack(op, rows, patches));
+  return success();
+}
+
+/// Any strides, pads and dilations: one strided slice per kernel offset.
+LogicalResult rewriteIm2col(ConvOp op, Builder &b) {
+  auto xType = cast<RankedTensorType>(op.getInput().getType());
+  ArrayRef<int64_t> kernel =
+      cast<RankedTensorType>(op.getWeight().getType()).getShape().drop_front(2);
+  ArrayRef<int64_t> out =
+      cast<RankedTensorType>(op.getType()).getShape().drop_front(2);
+  int64_t spatial = kernel.size(), offsets = product(kernel);
+  if (offsets > kMaxKernelOffsets)
+    return failure();
+  ArrayRef<int64_t> pads = op.getPads(), strides = op.getStrides(),
+                    dilations = op.getDilations();
+  // Zero padding by concatenation, one spatial dim at a time.
+  Value padded = op.getInput();
+  SmallVector<int64_t> shape(xType.getShape());
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t before = pads[i], after = pads[spatial + i];
+    if (before == 0 && after == 0)
+      continue;
+    SmallVector<Value> parts;
+    SmallVector<int64_t> edge(shape);
+    if (before > 0) {
+      edge[2 + i] = before;
+      parts.push_back(b.zeros(edge));
+    }
+    parts.push_back(padded);
+    if (after > 0) {
+      edge[2 + i] = after;
+      parts.push_back(b.zeros(edge));
+    }
+    padded = b.concat(parts, 2 + i);
+    shape[2 + i] += before + after;
+  }
+  // Offsets in the weights' row-major order, each [N, C, 1, O1..Or].
+  SmallVector<Value> columns;
+  SmallVector<int64_t> sliceShape = {shape[0], shape[1]};
+  llvm::append_range(sliceShape, out);
+  SmallVector<int64_t> unitShape = {shape[0], shape[1], 1};
+  llvm::append_range(unitShape, out);
+  for (int64_t flat = 0; flat < offsets; ++flat) {
+    SmallVector<int64_t> starts = {0, 0}, steps = {1, 1};
+    int64_t rest = flat;
+    SmallVector<int64_t> offset(spatial);
+    for (int64_t i = spatial - 1; i >= 0; --i) {
+      offset[i] = rest % kernel[i];
+      rest /= kernel[i];
+    }
+    for (int64_t i = 0; i < spatial; ++i) {
+      starts.push_back(offset[i] * dilations[i]);
+      steps.push_back(strides[i]);
+    }
+    Value slice = SliceOp::create(
+        b.rewriter, b.loc, RankedTensorType::get(sliceShape, b.element),
+        padded, starts, steps);
+    columns.push_back(b.reshape(slice, unitShape));
+  }
+  Value stacked = b.concat(columns, 2);
+  int64_t n = shape[0], c = shape[1], p = product(out);
+  Value rows = b.transpose(b.reshape(stacked, {n, c * offsets, p}), {0, 2, 1});
+  b.rewriter.replaceOp(op, b.matmulBack(op, rows, out));
+  return success();
+}
+
+struct ConvToMatmulPattern : OpRewritePattern<ConvOp> {
+  using OpRewritePattern::OpRewritePattern;
+
+  LogicalResult matchAndRewrite(ConvOp op,
+                                PatternRewriter &rewriter) const override {
+    auto xType = cast<RankedTensorType>(op.getInput().getType());
+    if (!xType.hasStaticShape() ||
+        !cast<RankedTensorType>(op.getWeight().getType()).hasStaticShape() ||
+        !cast<RankedTensorType>(op.getType()).hasStaticShape() ||
+        op.getGroups() != 1 || xType.getRank() < 3)
+      return failure();
+    Builder b{rewriter, op.getLoc(), xType.getElementType()};
+    if (succeeded(rewritePatches(op, b)))
+      return success();
+    return rewriteIm2col(op, b);
+  }
+};
+
+struct ConvToMatmulPass : impl::ConvToMatmulBase<ConvToMatmulPass> {
+  void runOnOperation() override {
+    RewritePatternSet patterns(&getContext());
+    patterns.add<ConvToMatmulPattern>(&getContext());
+    if (failed(applyPatternsGreedily(getOperation(), std::move(patterns))))
+      signalPassFailure();
+  }
+};
+
+} // namespace
+} // namespace gaon

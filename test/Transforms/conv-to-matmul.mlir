@@ -1,0 +1,93 @@
+// RUN: gaon-opt --pass-pipeline='builtin.module(func.func(gaon-conv-to-matmul))' %s | FileCheck %s
+
+// ViT's patch embedding (kernel = stride = 8 on a 32 x 32 image, bias): the
+// patches [2, 16, 3*8*8] times the weights [192, 64], plus the bias, back to
+// NCHW [2, 64, 4, 4].
+// CHECK-LABEL: func.func @vit_patches
+// CHECK: %[[X:.*]] = gaon_graph.reshape %arg0 : tensor<2x3x32x32xf32> -> tensor<2x3x4x8x4x8xf32>
+// CHECK: %[[XT:.*]] = gaon_graph.transpose %[[X]] {perm = array<i64: 0, 2, 4, 1, 3, 5>} : tensor<2x3x4x8x4x8xf32> -> tensor<2x4x4x3x8x8xf32>
+// CHECK: %[[ROWS:.*]] = gaon_graph.reshape %[[XT]] : tensor<2x4x4x3x8x8xf32> -> tensor<2x16x192xf32>
+// CHECK: %[[W:.*]] = gaon_graph.reshape %arg1 : tensor<64x3x8x8xf32> -> tensor<64x192xf32>
+// CHECK: %[[WT:.*]] = gaon_graph.transpose %[[W]] {perm = array<i64: 1, 0>} : tensor<64x192xf32> -> tensor<192x64xf32>
+// CHECK: %[[M:.*]] = gaon_graph.matmul %[[ROWS]], %[[WT]] : (tensor<2x16x192xf32>, tensor<192x64xf32>) -> tensor<2x16x64xf32>
+// CHECK: %[[B:.*]] = gaon_graph.add %[[M]], %arg2 : (tensor<2x16x64xf32>, tensor<64xf32>) -> tensor<2x16x64xf32>
+// CHECK: %[[T:.*]] = gaon_graph.transpose %[[B]] {perm = array<i64: 0, 2, 1>} : tensor<2x16x64xf32> -> tensor<2x64x16xf32>
+// CHECK: %[[Y:.*]] = gaon_graph.reshape %[[T]] : tensor<2x64x16xf32> -> tensor<2x64x4x4xf32>
+// CHECK-NOT: gaon_graph.conv
+// CHECK: return %[[Y]]
+func.func @vit_patches(%x: tensor<2x3x32x32xf32>, %w: tensor<64x3x8x8xf32>, %b: tensor<64xf32>) -> tensor<2x64x4x4xf32> {
+  %y = gaon_graph.conv %x, %w, %b {dilations = array<i64: 1, 1>, groups = 1 : i64, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 8, 8>} : (tensor<2x3x32x32xf32>, tensor<64x3x8x8xf32>, tensor<64xf32>) -> tensor<2x64x4x4xf32>
+  return %y : tensor<2x64x4x4xf32>
+}
+
+// 1-D patches without bias (kernel = stride = 4 over 12 steps): no add.
+// CHECK-LABEL: func.func @patches_1d
+// CHECK: gaon_graph.transpose %{{.*}} {perm = array<i64: 0, 2, 1, 3>} : tensor<1x2x3x4xf32> -> tensor<1x3x2x4xf32>
+// CHECK: gaon_graph.matmul %{{.*}}, %{{.*}} : (tensor<1x3x8xf32>, tensor<8x5xf32>) -> tensor<1x3x5xf32>
+// CHECK-NOT: gaon_graph.add
+// CHECK-NOT: gaon_graph.conv
+func.func @patches_1d(%x: tensor<1x2x12xf32>, %w: tensor<5x2x4xf32>) -> tensor<1x5x3xf32> {
+  %y = gaon_graph.conv %x, %w {dilations = array<i64: 1>, groups = 1 : i64, pads = array<i64: 0, 0>, strides = array<i64: 4>} : (tensor<1x2x12xf32>, tensor<5x2x4xf32>) -> tensor<1x5x3xf32>
+  return %y : tensor<1x5x3xf32>
+}
+
+// Whisper's second convolution (kernel 3, padding 1, stride 2) by im2col:
+// zeros concatenated on both sides, one stride-2 slice per kernel offset at
+// 0, 1, 2, stacked after the channels, [2, 4*3, 4] -> rows [2, 4, 12].
+// CHECK-LABEL: func.func @im2col_padded_strided
+// CHECK: %[[Z:.*]] = gaon_graph.constant dense<0.000000e+00> : tensor<2x4x1xf32>
+// CHECK: %[[P:.*]] = gaon_graph.concat %[[Z]], %arg0, %[[Z]] {axis = 2 : i64} : (tensor<2x4x1xf32>, tensor<2x4x8xf32>, tensor<2x4x1xf32>) -> tensor<2x4x10xf32>
+// CHECK: gaon_graph.slice %[[P]] {starts = array<i64: 0, 0, 0>, steps = array<i64: 1, 1, 2>} : tensor<2x4x10xf32> -> tensor<2x4x4xf32>
+// CHECK: gaon_graph.slice %[[P]] {starts = array<i64: 0, 0, 1>, steps = array<i64: 1, 1, 2>} : tensor<2x4x10xf32> -> tensor<2x4x4xf32>
+// CHECK: gaon_graph.slice %[[P]] {starts = array<i64: 0, 0, 2>, steps = array<i64: 1, 1, 2>} : tensor<2x4x10xf32> -> tensor<2x4x4xf32>
+// CHECK: %[[S:.*]] = gaon_graph.concat %{{.*}}, %{{.*}}, %{{.*}} {axis = 2 : i64} : (tensor<2x4x1x4xf32>, tensor<2x4x1x4xf32>, tensor<2x4x1x4xf32>) -> tensor<2x4x3x4xf32>
+// CHECK: %[[C:.*]] = gaon_graph.reshape %[[S]] : tensor<2x4x3x4xf32> -> tensor<2x12x4xf32>
+// CHECK: %[[R:.*]] = gaon_graph.transpose %[[C]] {perm = array<i64: 0, 2, 1>} : tensor<2x12x4xf32> -> tensor<2x4x12xf32>
+// CHECK: gaon_graph.matmul %[[R]], %{{.*}} : (tensor<2x4x12xf32>, tensor<12x6xf32>) -> tensor<2x4x6xf32>
+// CHECK-NOT: gaon_graph.conv
+func.func @im2col_padded_strided(%x: tensor<2x4x8xf32>, %w: tensor<6x4x3xf32>, %b: tensor<6xf32>) -> tensor<2x6x4xf32> {
+  %y = gaon_graph.conv %x, %w, %b {dilations = array<i64: 1>, groups = 1 : i64, pads = array<i64: 1, 1>, strides = array<i64: 2>} : (tensor<2x4x8xf32>, tensor<6x4x3xf32>, tensor<6xf32>) -> tensor<2x6x4xf32>
+  return %y : tensor<2x6x4xf32>
+}
+
+// A 2-D 2x2 kernel with dilation 2: offsets (0,0) (0,2) (2,0) (2,2) in the
+// weights' row-major order.
+// CHECK-LABEL: func.func @im2col_dilated_2d
+// CHECK: gaon_graph.slice %arg0 {starts = array<i64: 0, 0, 0, 0>, steps = array<i64: 1, 1, 1, 1>} : tensor<1x2x5x5xf32> -> tensor<1x2x3x3xf32>
+// CHECK: gaon_graph.slice %arg0 {starts = array<i64: 0, 0, 0, 2>,
+// CHECK: gaon_graph.slice %arg0 {starts = array<i64: 0, 0, 2, 0>,
+// CHECK: gaon_graph.slice %arg0 {starts = array<i64: 0, 0, 2, 2>,
+// CHECK: gaon_graph.matmul %{{.*}}, %{{.*}} : (tensor<1x9x8xf32>, tensor<8x3xf32>) -> tensor<1x9x3xf32>
+// CHECK-NOT: gaon_graph.conv
+func.func @im2col_dilated_2d(%x: tensor<1x2x5x5xf32>, %w: tensor<3x2x2x2xf32>) -> tensor<1x3x3x3xf32> {
+  %y = gaon_graph.conv %x, %w {dilations = array<i64: 2, 2>, groups = 1 : i64, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x2x5x5xf32>, tensor<3x2x2x2xf32>) -> tensor<1x3x3x3xf32>
+  return %y : tensor<1x3x3x3xf32>
+}
+
+// 10 steps with kernel = stride = 4 are not whole patches (the convolution
+// drops the last two): im2col, not the patch layout.
+// CHECK-LABEL: func.func @remainder_by_im2col
+// CHECK: gaon_graph.slice %arg0 {starts = array<i64: 0, 0, 3>, steps = array<i64: 1, 1, 4>} : tensor<1x2x10xf32> -> tensor<1x2x2xf32>
+// CHECK-NOT: gaon_graph.conv
+func.func @remainder_by_im2col(%x: tensor<1x2x10xf32>, %w: tensor<4x2x4xf32>) -> tensor<1x4x2xf32> {
+  %y = gaon_graph.conv %x, %w {dilations = array<i64: 1>, groups = 1 : i64, pads = array<i64: 0, 0>, strides = array<i64: 4>} : (tensor<1x2x10xf32>, tensor<4x2x4xf32>) -> tensor<1x4x2xf32>
+  return %y : tensor<1x4x2xf32>
+}
+
+// A 9x9 kernel at stride 1 would be 81 slices (over the limit of 64): the
+// convolution stays, for the backend to name.
+// CHECK-LABEL: func.func @too_many_offsets_stays
+// CHECK: gaon_graph.conv
+// CHECK-NOT: gaon_graph.slice
+func.func @too_many_offsets_stays(%x: tensor<1x1x9x9xf32>, %w: tensor<1x1x9x9xf32>) -> tensor<1x1x1x1xf32> {
+  %y = gaon_graph.conv %x, %w {dilations = array<i64: 1, 1>, groups = 1 : i64, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x1x9x9xf32>, tensor<1x1x9x9xf32>) -> tensor<1x1x1x1xf32>
+  return %y : tensor<1x1x1x1xf32>
+}
+
+// Grouped (here depthwise) convolutions mix no channels: not one matmul.
+// CHECK-LABEL: func.func @grouped_stays
+// CHECK: gaon_graph.conv
+func.func @grouped_stays(%x: tensor<1x2x8xf32>, %w: tensor<2x1x4xf32>) -> tensor<1x2x2xf32> {
+  %y = gaon_graph.conv %x, %w {dilations = array<i64: 1>, groups = 2 : i64, pads = array<i64: 0, 0>, strides = array<i64: 4>} : (tensor<1x2x8xf32>, tensor<2x1x4xf32>) -> tensor<1x2x2xf32>
+  return %y : tensor<1x2x2xf32>
+}
