@@ -83,6 +83,64 @@ struct GatherNdToGather : OpRewritePattern<GatherNdOp> {
   }
 };
 
+/// trilu(x) over [..., N, M] -> select(constant triangle, x, 0): one
+/// broadcasting elementwise kernel. The constant is N x M booleans, so
+/// larger matrices stay trilu (and legalize names them).
+struct TriluToSelect : OpRewritePattern<TriluOp> {
+  using OpRewritePattern::OpRewritePattern;
+  static constexpr int64_t kMaxMaskElements = int64_t(1) << 22;
+
+  LogicalResult matchAndRewrite(TriluOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType type = op.getType();
+    if (!type.hasStaticShape() || type.getRank() < 2)
+      return failure();
+    int64_t rows = type.getDimSize(type.getRank() - 2),
+            cols = type.getShape().back(), k = op.getK();
+    if (rows * cols > kMaxMaskElements)
+      return failure();
+    SmallVector<bool> keep;
+    keep.reserve(rows * cols);
+    for (int64_t i = 0; i < rows; ++i)
+      for (int64_t j = 0; j < cols; ++j)
+        keep.push_back(op.getUpper() ? j - i >= k : j - i <= k);
+    auto maskType = RankedTensorType::get({rows, cols}, rewriter.getI1Type());
+    Value mask = ConstantOp::create(rewriter, op.getLoc(),
+                                    DenseElementsAttr::get(maskType, keep));
+    auto zeroType = RankedTensorType::get({}, type.getElementType());
+    Value zero = ConstantOp::create(
+        rewriter, op.getLoc(),
+        DenseElementsAttr::get(zeroType,
+                               rewriter.getZeroAttr(type.getElementType())));
+    rewriter.replaceOpWithNewOp<SelectOp>(op, type, mask, op.getInput(), zero);
+    return success();
+  }
+};
+
+/// tile(x, r) -> reshape(broadcast(reshape(x, [1, d0, 1, d1, ...]),
+/// [r0, d0, r1, d1, ...])): the copies are a broadcast.
+struct TileToBroadcast : OpRewritePattern<TileOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(TileOp op,
+                                PatternRewriter &rewriter) const override {
+    auto inType = cast<RankedTensorType>(op.getInput().getType());
+    if (!inType.hasStaticShape() || !op.getType().hasStaticShape())
+      return failure();
+    SmallVector<int64_t> spread, copies;
+    for (auto [d, r] : llvm::zip(inType.getShape(), op.getRepeats())) {
+      spread.append({1, d});
+      copies.append({r, d});
+    }
+    Value x = reshape(rewriter, op.getLoc(), op.getInput(), spread);
+    Value wide = BroadcastOp::create(
+        rewriter, op.getLoc(),
+        RankedTensorType::get(copies, inType.getElementType()), x);
+    rewriter.replaceOp(
+        op, reshape(rewriter, op.getLoc(), wide, op.getType().getShape()));
+    return success();
+  }
+};
+
 /// clamp(x) -> min(max(x, lo), hi).
 struct ClampToMinMax : OpRewritePattern<ClampOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -276,7 +334,8 @@ struct MergeConstantAdds : OpRewritePattern<AddOp> {
 struct NpuPreparePass : impl::NpuPrepareBase<NpuPreparePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<GatherNdToGather, ClampToMinMax, FlattenNorm<LayerNormOp>,
+    patterns.add<GatherNdToGather, ClampToMinMax, TriluToSelect,
+                 TileToBroadcast, FlattenNorm<LayerNormOp>,
                  FlattenNorm<RmsNormOp>, SoftmaxToLastAxis,
                  LogSoftmaxToReductions, MergeConstantAdds>(&getContext());
     // Do not fold the new ops back into what they replaced.

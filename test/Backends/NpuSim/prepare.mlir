@@ -96,3 +96,36 @@ func.func @constant_adds_shared(%x: tensor<3x2xf32>) -> (tensor<3x2xf32>, tensor
   %b = gaon_graph.add %a, %c2 : (tensor<3x2xf32>, tensor<1xf32>) -> tensor<3x2xf32>
   return %a, %b : tensor<3x2xf32>, tensor<3x2xf32>
 }
+
+// trilu keeps the upper triangle from diagonal 1 (j - i >= 1): a select of
+// x by a constant [3, 4] triangle, 0 elsewhere, over every leading batch.
+// CHECK-LABEL: func.func @trilu_upper
+// CHECK: %[[M:.*]] = gaon_graph.constant dense<{{\[\[}}false, true, true, true], [false, false, true, true], [false, false, false, true]]> : tensor<3x4xi1>
+// CHECK: %[[Z:.*]] = gaon_graph.constant dense<0.000000e+00> : tensor<f32>
+// CHECK: gaon_graph.select %[[M]], %arg0, %[[Z]] : (tensor<3x4xi1>, tensor<2x3x4xf32>, tensor<f32>) -> tensor<2x3x4xf32>
+// CHECK-NOT: gaon_graph.trilu
+func.func @trilu_upper(%x: tensor<2x3x4xf32>) -> tensor<2x3x4xf32> {
+  %y = gaon_graph.trilu %x {upper = true, k = 1 : i64} : tensor<2x3x4xf32>
+  return %y : tensor<2x3x4xf32>
+}
+
+// The lower triangle with a negative offset (j - i <= -1) on integers.
+// CHECK-LABEL: func.func @trilu_lower_negative
+// CHECK: gaon_graph.constant dense<{{\[\[}}false, false], [true, false], [true, true]]> : tensor<3x2xi1>
+// CHECK: gaon_graph.select {{.*}} : (tensor<3x2xi1>, tensor<3x2xi64>, tensor<i64>) -> tensor<3x2xi64>
+func.func @trilu_lower_negative(%x: tensor<3x2xi64>) -> tensor<3x2xi64> {
+  %y = gaon_graph.trilu %x {upper = false, k = -1 : i64} : tensor<3x2xi64>
+  return %y : tensor<3x2xi64>
+}
+
+// tile [2, 3] by [2, 1] repeats the rows: [1, 2, 1, 3] broadcast to
+// [2, 2, 1, 3], read back as [4, 3].
+// CHECK-LABEL: func.func @tile
+// CHECK: %[[R:.*]] = gaon_graph.reshape %arg0 : tensor<2x3xf32> -> tensor<1x2x1x3xf32>
+// CHECK: %[[B:.*]] = gaon_graph.broadcast %[[R]] : tensor<1x2x1x3xf32> -> tensor<2x2x1x3xf32>
+// CHECK: gaon_graph.reshape %[[B]] : tensor<2x2x1x3xf32> -> tensor<4x3xf32>
+// CHECK-NOT: gaon_graph.tile
+func.func @tile(%x: tensor<2x3xf32>) -> tensor<4x3xf32> {
+  %y = gaon_graph.tile %x {repeats = array<i64: 2, 1>} : tensor<2x3xf32> -> tensor<4x3xf32>
+  return %y : tensor<4x3xf32>
+}
