@@ -51,7 +51,10 @@ std::string unsupportedReason(Operation *op) {
   if (isa<TriluOp>(op))
     return "trilu over more than 4M elements per matrix is not supported "
            "(smaller ones run as a select)";
-  if (isa<ConvOp, PadOp, TileOp, ArgMaxOp, ModOp, RoundOp, SignOp>(op))
+  if (isa<ArgMaxOp>(op))
+    return "argmax is supported with i64 indices and static shapes (it runs "
+           "as reductions)";
+  if (isa<ConvOp, PadOp, TileOp, ModOp, RoundOp, SignOp>(op))
     return "this op is not supported by the npu-sim backend yet";
   if (op->getDialect() && (op->getDialect()->getNamespace() == "gaon_graph" ||
                            isa<npu::MatMulOp, npu::AttentionOp>(op)))

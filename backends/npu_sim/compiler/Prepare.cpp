@@ -141,6 +141,56 @@ struct TileToBroadcast : OpRewritePattern<TileOp> {
   }
 };
 
+/// argmax(x, axis) -> reduce_min(select(x == reduce_max(x), iota, n)): the
+/// smallest index holding the maximum, as ONNX's first-index ties ask, from
+/// the reductions and elementwise kernels. Indices are i64 (exact). A row
+/// of NaNs matches no maximum and gives n (ONNX leaves NaN order open).
+struct ArgMaxToReductions : OpRewritePattern<ArgMaxOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(ArgMaxOp op,
+                                PatternRewriter &rewriter) const override {
+    auto inType = cast<RankedTensorType>(op.getInput().getType());
+    RankedTensorType outType = op.getType();
+    if (!inType.hasStaticShape() || !outType.getElementType().isInteger(64))
+      return failure();
+    Location loc = op.getLoc();
+    int64_t rank = inType.getRank(), axis = op.getAxis();
+    if (axis < 0)
+      axis += rank;
+    int64_t n = inType.getDimSize(axis);
+    SmallVector<int64_t> kept(inType.getShape());
+    kept[axis] = 1;
+    auto axes = rewriter.getDenseI64ArrayAttr({axis});
+    Value max = ReduceMaxOp::create(
+        rewriter, loc, RankedTensorType::get(kept, inType.getElementType()),
+        op.getInput(), axes, rewriter.getBoolAttr(true));
+    auto boolType = RankedTensorType::get(inType.getShape(),
+                                          rewriter.getI1Type());
+    Value isMax = EqualOp::create(rewriter, loc, boolType, op.getInput(), max);
+    // iota along the axis, shaped to broadcast: [1.., n, 1..].
+    SmallVector<int64_t> iotaShape(rank, 1);
+    iotaShape[axis] = n;
+    auto i64 = rewriter.getI64Type();
+    SmallVector<int64_t> values(n);
+    for (int64_t i = 0; i < n; ++i)
+      values[i] = i;
+    Value iota = ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get(iotaShape, i64),
+                               ArrayRef<int64_t>(values)));
+    Value none = ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get({}, i64),
+                               ArrayRef<int64_t>{n}));
+    Value candidates = SelectOp::create(
+        rewriter, loc, RankedTensorType::get(inType.getShape(), i64), isMax,
+        iota, none);
+    rewriter.replaceOpWithNewOp<ReduceMinOp>(op, outType, candidates, axes,
+                                             op.getKeepDimsAttr());
+    return success();
+  }
+};
+
 /// clamp(x) -> min(max(x, lo), hi).
 struct ClampToMinMax : OpRewritePattern<ClampOp> {
   using OpRewritePattern::OpRewritePattern;
@@ -334,7 +384,8 @@ struct MergeConstantAdds : OpRewritePattern<AddOp> {
 struct NpuPreparePass : impl::NpuPrepareBase<NpuPreparePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<GatherNdToGather, ClampToMinMax, TriluToSelect,
+    patterns.add<GatherNdToGather, ClampToMinMax, ArgMaxToReductions,
+                 TriluToSelect,
                  TileToBroadcast, FlattenNorm<LayerNormOp>,
                  FlattenNorm<RmsNormOp>, SoftmaxToLastAxis,
                  LogSoftmaxToReductions, MergeConstantAdds>(&getContext());

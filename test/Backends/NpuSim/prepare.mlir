@@ -129,3 +129,18 @@ func.func @tile(%x: tensor<2x3xf32>) -> tensor<4x3xf32> {
   %y = gaon_graph.tile %x {repeats = array<i64: 2, 1>} : tensor<2x3xf32> -> tensor<4x3xf32>
   return %y : tensor<4x3xf32>
 }
+
+// argmax over axis 1 without keep_dims: the smallest index holding the row
+// maximum, reduce_min over select(x == max, iota [1, 4, 1], 4).
+// CHECK-LABEL: func.func @argmax
+// CHECK-DAG: %[[NONE:.*]] = gaon_graph.constant dense<4> : tensor<i64>
+// CHECK-DAG: %[[IOTA:.*]] = gaon_graph.constant dense<{{\[\[}}[0], [1], [2], [3]]]> : tensor<1x4x1xi64>
+// CHECK: %[[MAX:.*]] = gaon_graph.reduce_max %arg0 {axes = array<i64: 1>} : tensor<2x4x3xf32> -> tensor<2x1x3xf32>
+// CHECK: %[[EQ:.*]] = gaon_graph.equal %arg0, %[[MAX]] : (tensor<2x4x3xf32>, tensor<2x1x3xf32>) -> tensor<2x4x3xi1>
+// CHECK: %[[SEL:.*]] = gaon_graph.select %[[EQ]], %[[IOTA]], %[[NONE]] : (tensor<2x4x3xi1>, tensor<1x4x1xi64>, tensor<i64>) -> tensor<2x4x3xi64>
+// CHECK: gaon_graph.reduce_min %[[SEL]] {axes = array<i64: 1>, keep_dims = false} : tensor<2x4x3xi64> -> tensor<2x3xi64>
+// CHECK-NOT: gaon_graph.argmax
+func.func @argmax(%x: tensor<2x4x3xf32>) -> tensor<2x3xi64> {
+  %y = gaon_graph.argmax %x {axis = 1 : i64, keep_dims = false} : tensor<2x4x3xf32> -> tensor<2x3xi64>
+  return %y : tensor<2x3xi64>
+}
