@@ -85,14 +85,41 @@ LogicalResult convertReduce(NodeContext &ctx, int64_t axesInputOpset,
   return success();
 }
 
-LogicalResult convertArgMax(NodeContext &ctx) {
+/// ArgMax and ArgMin as gaon_graph.argmax (first index of the maximum):
+/// ArgMin takes the maximum of -x (floats, exact) or of -1 - x (signed
+/// integers: no overflow at the minimum); select_last_index=1 takes the
+/// first maximum of x reversed along the axis, n - 1 - i.
+LogicalResult convertArgExtreme(NodeContext &ctx, bool isMin) {
   auto type = ctx.inputType(0);
   auto axis = ctx.normalizeAxis(ctx.attrInt("axis", 0), type.getRank());
   if (failed(axis))
     return failure();
-  if (ctx.attrInt("select_last_index", 0))
-    return ctx.fail("ArgMax with select_last_index=1 is not supported");
   bool keepDims = ctx.attrInt("keepdims", 1) != 0;
+  bool last = ctx.attrInt("select_last_index", 0) != 0;
+  Type element = type.getElementType();
+  Value x = ctx.input(0);
+  if (isMin) {
+    if (isa<FloatType>(element)) {
+      x = ctx.create<NegOp>(type, x);
+    } else if (element.isSignlessInteger() && element.getIntOrFloatBitWidth() > 1) {
+      auto flipped = ctx.binary<SubOp>(ctx.splat(element, {}, -1), x);
+      if (failed(flipped))
+        return failure();
+      x = *flipped;
+    } else {
+      return ctx.fail("ArgMin of unsigned or boolean values is not supported");
+    }
+  }
+  int64_t n = type.getDimSize(*axis);
+  if (last) {
+    if (ShapedType::isDynamic(n))
+      return ctx.fail("select_last_index=1 needs a static size along the "
+                      "axis; fix it with --input-shape");
+    SmallVector<int64_t> starts(type.getRank(), 0), steps(type.getRank(), 1);
+    starts[*axis] = n - 1;
+    steps[*axis] = -1;
+    x = ctx.create<SliceOp>(type, x, starts, steps);
+  }
   SmallVector<int64_t> shape;
   for (int64_t i = 0; i < type.getRank(); ++i)
     if (i != *axis)
@@ -100,10 +127,17 @@ LogicalResult convertArgMax(NodeContext &ctx) {
     else if (keepDims)
       shape.push_back(1);
   auto &b = ctx.getBuilder();
-  ctx.setOutput(
-      0, ctx.create<ArgMaxOp>(RankedTensorType::get(shape, b.getI64Type()),
-                              ctx.input(0), b.getI64IntegerAttr(*axis),
-                              b.getBoolAttr(keepDims)));
+  Value index = ctx.create<ArgMaxOp>(
+      RankedTensorType::get(shape, b.getI64Type()), x,
+      b.getI64IntegerAttr(*axis), b.getBoolAttr(keepDims));
+  if (last) {
+    auto reversed = ctx.binary<SubOp>(ctx.splat(b.getI64Type(), {}, n - 1),
+                                      index);
+    if (failed(reversed))
+      return failure();
+    index = *reversed;
+  }
+  ctx.setOutput(0, index);
   return success();
 }
 
@@ -215,7 +249,8 @@ void registerReductionOps(ConverterRegistry &r) {
   r["ReduceL2"] = [](NodeContext &c) {
     return convertReduce<ReduceSumOp>(c, 18, Prologue::Square, Epilogue::Sqrt);
   };
-  r["ArgMax"] = convertArgMax;
+  r["ArgMax"] = [](NodeContext &c) { return convertArgExtreme(c, false); };
+  r["ArgMin"] = [](NodeContext &c) { return convertArgExtreme(c, true); };
   r["Softmax"] = [](NodeContext &c) { return convertSoftmax(c, false); };
   r["LogSoftmax"] = [](NodeContext &c) { return convertSoftmax(c, true); };
   r["LayerNormalization"] = convertLayerNorm;
