@@ -60,6 +60,12 @@ struct ComposeTransposes : OpRewritePattern<TransposeOp> {
     SmallVector<int64_t> perm;
     for (int64_t p : op.getPerm())
       perm.push_back(producer.getPerm()[p]);
+    // Transposes that undo each other go at once, also where a pattern
+    // driver runs without folders (the identity transpose's folder).
+    if (llvm::equal(perm, llvm::seq<int64_t>(0, perm.size()))) {
+      rewriter.replaceOp(op, producer.getInput());
+      return success();
+    }
     rewriter.replaceOpWithNewOp<TransposeOp>(op, op.getType(),
                                              producer.getInput(), perm);
     return success();
