@@ -179,9 +179,14 @@ struct FuseAttentionPattern : OpRewritePattern<MatMulOp> {
     auto qType = cast<RankedTensorType>(q.getType());
     auto ktType = cast<RankedTensorType>(kt.getType());
     auto vType = cast<RankedTensorType>(v.getType());
-    // Q [B,H,Sq,D], K^T [B,H,D,Sk], V [B,H,Sk,Dv], all of one batch/heads.
-    if (qType.getShape().take_front(2) != ktType.getShape().take_front(2) ||
-        vType.getShape().take_front(2) != qType.getShape().take_front(2) ||
+    // Q [B,H,Sq,D], K^T [B,Hkv,D,Sk], V [B,Hkv,Sk,Dv]: Hkv = H, or 1 where
+    // the products broadcast one key/value head (multi-query: Falcon).
+    auto sameHeads = [&](RankedTensorType t) {
+      return t.getDimSize(0) == qType.getDimSize(0) &&
+             (t.getDimSize(1) == qType.getDimSize(1) || t.getDimSize(1) == 1);
+    };
+    if (!sameHeads(ktType) || !sameHeads(vType) ||
+        ktType.getDimSize(1) != vType.getDimSize(1) ||
         ktType.getDimSize(3) != vType.getDimSize(2) ||
         qType.getElementType() != vType.getElementType())
       return failure();
@@ -218,9 +223,11 @@ struct FuseAttentionPattern : OpRewritePattern<MatMulOp> {
 
 /// HF's repeat_kv copies each key/value head G times for grouped-query
 /// attention: reshape [B,Hkv,S,D] -> [B,Hkv,1,S,D], broadcast to
-/// [B,Hkv,G,S,D], reshape to [B,Hkv*G,S,D]. Returns the [B,Hkv,S,D] source,
-/// or null when `value` is not such a copy.
-Value peelRepeatedHeads(Value value) {
+/// [B,Hkv,G,S,D], reshape to [B,Hkv*G,S,D]. Returns the uncopied heads as
+/// [B,Hkv,S,D] (a reshape of the reshape's input, which canonicalization
+/// may have merged with the head split, as for one key/value head), or null
+/// when `value` is not such a copy.
+Value peelRepeatedHeads(PatternRewriter &rewriter, Value value) {
   auto merge = value.getDefiningOp<ReshapeOp>();
   auto broadcast =
       merge ? merge.getInput().getDefiningOp<BroadcastOp>() : BroadcastOp();
@@ -228,23 +235,27 @@ Value peelRepeatedHeads(Value value) {
       broadcast ? broadcast.getInput().getDefiningOp<ReshapeOp>() : ReshapeOp();
   if (!split)
     return {};
-  auto source = cast<RankedTensorType>(split.getInput().getType());
   ArrayRef<int64_t> unit = split.getType().getShape();
   ArrayRef<int64_t> copies = broadcast.getType().getShape();
   ArrayRef<int64_t> heads = cast<RankedTensorType>(merge.getType()).getShape();
-  if (source.getRank() != 4 || unit.size() != 5 || copies.size() != 5 ||
-      heads.size() != 4 || !source.hasStaticShape())
+  if (unit.size() != 5 || copies.size() != 5 || heads.size() != 4 ||
+      unit[2] != 1 || ShapedType::isDynamicShape(unit))
     return {};
-  ArrayRef<int64_t> s = source.getShape();
-  SmallVector<int64_t> expectUnit = {s[0], s[1], 1, s[2], s[3]};
   int64_t group = copies[2];
-  SmallVector<int64_t> expectCopies = {s[0], s[1], group, s[2], s[3]};
-  SmallVector<int64_t> expectHeads = {s[0], s[1] * group, s[2], s[3]};
-  if (unit != ArrayRef<int64_t>(expectUnit) ||
-      copies != ArrayRef<int64_t>(expectCopies) ||
+  SmallVector<int64_t> expectCopies = {unit[0], unit[1], group, unit[3],
+                                       unit[4]};
+  SmallVector<int64_t> expectHeads = {unit[0], unit[1] * group, unit[3],
+                                      unit[4]};
+  if (copies != ArrayRef<int64_t>(expectCopies) ||
       heads != ArrayRef<int64_t>(expectHeads))
     return {};
-  return split.getInput();
+  Value source = split.getInput();
+  auto type = RankedTensorType::get({unit[0], unit[1], unit[3], unit[4]},
+                                    split.getType().getElementType());
+  if (source.getType() == type)
+    return source;
+  rewriter.setInsertionPointAfterValue(source);
+  return ReshapeOp::create(rewriter, split.getLoc(), type, source);
 }
 
 /// Attention over keys and values whose heads are copies (repeat_kv) reads
@@ -253,11 +264,22 @@ struct AttentionOverGroupedHeads : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    Value k = peelRepeatedHeads(op.getKey());
-    Value v = peelRepeatedHeads(op.getValue());
-    if (!k || !v ||
-        cast<RankedTensorType>(k.getType()).getDimSize(1) !=
-            cast<RankedTensorType>(v.getType()).getDimSize(1))
+    auto kvHeads = [](Value v) {
+      auto merge = v.getDefiningOp<ReshapeOp>();
+      auto broadcast = merge ? merge.getInput().getDefiningOp<BroadcastOp>()
+                             : BroadcastOp();
+      return broadcast && broadcast.getType().getRank() == 5
+                 ? broadcast.getType().getDimSize(1)
+                 : int64_t(-1);
+    };
+    // Check both before creating anything.
+    int64_t heads = kvHeads(op.getKey());
+    if (heads < 0 || heads != kvHeads(op.getValue()))
+      return failure();
+    OpBuilder::InsertionGuard guard(rewriter);
+    Value k = peelRepeatedHeads(rewriter, op.getKey());
+    Value v = peelRepeatedHeads(rewriter, op.getValue());
+    if (!k || !v)
       return failure();
     rewriter.modifyOpInPlace(op, [&] {
       op.getKeyMutable().assign(k);

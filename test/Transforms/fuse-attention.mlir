@@ -139,3 +139,39 @@ func.func @only_key_heads_copied(%q: tensor<1x4x4x8xf32>, %k: tensor<1x2x4x8xf32
   %o = gaon_graph.matmul %p, %v : (tensor<1x4x4x4xf32>, tensor<1x4x4x8xf32>) -> tensor<1x4x4x8xf32>
   return %o : tensor<1x4x4x8xf32>
 }
+
+// Falcon's multi-query attention: the products broadcast one key/value
+// head against 4 query heads. One attention op over the single head.
+// CHECK-LABEL: func.func @broadcast_single_kv_head
+// CHECK: gaon_graph.attention %arg0, %arg1, %arg2 {scale = 2.500000e-01 : f64} : (tensor<1x4x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x4x4x8xf32>
+// CHECK-NOT: gaon_graph.softmax
+func.func @broadcast_single_kv_head(%q: tensor<1x4x4x8xf32>, %k: tensor<1x1x4x8xf32>, %v: tensor<1x1x4x8xf32>) -> tensor<1x4x4x8xf32> {
+  %c = gaon_graph.constant dense<0.25> : tensor<f32>
+  %kt = gaon_graph.transpose %k {perm = array<i64: 0, 1, 3, 2>} : tensor<1x1x4x8xf32> -> tensor<1x1x8x4xf32>
+  %s = gaon_graph.matmul %q, %kt : (tensor<1x4x4x8xf32>, tensor<1x1x8x4xf32>) -> tensor<1x4x4x4xf32>
+  %sc = gaon_graph.mul %s, %c : (tensor<1x4x4x4xf32>, tensor<f32>) -> tensor<1x4x4x4xf32>
+  %p = gaon_graph.softmax %sc {axis = 3 : i64} : tensor<1x4x4x4xf32>
+  %o = gaon_graph.matmul %p, %v : (tensor<1x4x4x4xf32>, tensor<1x1x4x8xf32>) -> tensor<1x4x4x8xf32>
+  return %o : tensor<1x4x4x8xf32>
+}
+
+// Gemma's repeat_kv of its one key/value head, whose head split the
+// canonicalizer merged into the reshape ([B, S, D] straight to
+// [B, 1, 1, S, D]): the attention reads a [B, 1, S, D] view of the source.
+// CHECK-LABEL: func.func @repeat_of_merged_split
+// CHECK-DAG: %[[K:.*]] = gaon_graph.reshape %arg1 : tensor<1x4x8xf32> -> tensor<1x1x4x8xf32>
+// CHECK-DAG: %[[V:.*]] = gaon_graph.reshape %arg2 : tensor<1x4x8xf32> -> tensor<1x1x4x8xf32>
+// CHECK: gaon_graph.attention %arg0, %[[K]], %[[V]] {scale = 1.000000e+00 : f64} : (tensor<1x2x4x8xf32>, tensor<1x1x4x8xf32>, tensor<1x1x4x8xf32>) -> tensor<1x2x4x8xf32>
+func.func @repeat_of_merged_split(%q: tensor<1x2x4x8xf32>, %k: tensor<1x4x8xf32>, %v: tensor<1x4x8xf32>) -> tensor<1x2x4x8xf32> {
+  %k1 = gaon_graph.reshape %k : tensor<1x4x8xf32> -> tensor<1x1x1x4x8xf32>
+  %k2 = gaon_graph.broadcast %k1 : tensor<1x1x1x4x8xf32> -> tensor<1x1x2x4x8xf32>
+  %k3 = gaon_graph.reshape %k2 : tensor<1x1x2x4x8xf32> -> tensor<1x2x4x8xf32>
+  %v1 = gaon_graph.reshape %v : tensor<1x4x8xf32> -> tensor<1x1x1x4x8xf32>
+  %v2 = gaon_graph.broadcast %v1 : tensor<1x1x1x4x8xf32> -> tensor<1x1x2x4x8xf32>
+  %v3 = gaon_graph.reshape %v2 : tensor<1x1x2x4x8xf32> -> tensor<1x2x4x8xf32>
+  %kt = gaon_graph.transpose %k3 {perm = array<i64: 0, 1, 3, 2>} : tensor<1x2x4x8xf32> -> tensor<1x2x8x4xf32>
+  %s = gaon_graph.matmul %q, %kt : (tensor<1x2x4x8xf32>, tensor<1x2x8x4xf32>) -> tensor<1x2x4x4xf32>
+  %p = gaon_graph.softmax %s {axis = 3 : i64} : tensor<1x2x4x4xf32>
+  %o = gaon_graph.matmul %p, %v3 : (tensor<1x2x4x4xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
+  return %o : tensor<1x2x4x8xf32>
+}
