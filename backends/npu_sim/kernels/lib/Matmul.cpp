@@ -40,6 +40,7 @@ enum : uint16_t {
   kAChunk,            // a row chunk of a new A block loaded (-> tensor)
   kBiasF32,           // fp32 copy of the bias ready (vector -> storer)
   kCInit,             // C slot holds the bias (storer -> tensor)
+  kAIn,               // all of a resident A block loaded (loader -> storer)
 };
 
 /// A matmul's problem after checking and batch folding.
@@ -323,6 +324,179 @@ void emitEpilogueOps(const Ctx &ctx, const std::string &kernel, CoreBuilder &cb,
         vec(cb, VecOp::Add, vr, vc, dst, c, res);
       }
       break;
+    }
+  }
+}
+
+/// Scratchpad bytes per core of the k-outer form (see emitKOuter): one A
+/// row block, and C, output and epilogue inputs for each of `tiles` tiles.
+uint64_t kOuterFootprint(const ChipDesc &chip, const MatmulShape &sh,
+                         const Tiles &t, int64_t tiles) {
+  uint64_t perTile = t.tm * t.tn * 4;
+  if (sh.epilogue)
+    perTile += t.tm * t.tn * (sh.eo + sh.er) +
+               std::max<int64_t>(t.tn, chip.vector.lanes) * (sh.eb + sh.es);
+  return t.tm * sh.K * sh.e + tiles * perTile + (sh.es ? t.tm * t.tn * 4 : 0) +
+         (2 + 5 * tiles) * 64;
+}
+
+/// Several row blocks where each core's tiles are column blocks of one row
+/// block and all their B blocks were prefetched. Tile by tile, the first
+/// tile needs all of its A row block before it finishes (BERT's attention
+/// output projection at 1024 tokens: 393 KB per core, ~2.5k cycles of DRAM
+/// with every core loading, for 1.5k cycles of tensor work), and the array
+/// waited for each k-slice. Here A arrives in slices one array fold deep,
+/// and the first half of K runs over every tile of the core (three times
+/// the tensor work per slice) while the rest arrives; then the tiles finish
+/// one by one, each epilogue under the next tile's matmuls, the last tile
+/// in row chunks of one array height so that only the last chunk's
+/// epilogue and store are exposed. Epilogue inputs load after A on the
+/// storing engine (needed only once the tiles finish), each tile in its own
+/// slots, so nothing waits for a slot to be freed.
+void emitKOuter(const Ctx &ctx, const std::string &kernel,
+                const MatmulShape &sh, const Tiles &t, unsigned useCores,
+                const Tensor &a, const Tensor &out, const Epilogue &ep,
+                SpmAlloc &spm, uint64_t regionAt, uint64_t blockBytes) {
+  const ChipDesc &chip = ctx.chip;
+  const int64_t M = sh.M, N = sh.N, K = sh.K;
+  const int64_t nTiles = ceilDiv(N, t.tn), total = ceilDiv(M, t.tm) * nTiles;
+  const unsigned e = sh.e, eo = sh.eo, eb = sh.eb, er = sh.er;
+  const bool epilogue = sh.epilogue, epLoads = ep.bias || ep.residual;
+  const uint32_t lanes = chip.vector.lanes;
+  const int64_t cr = chip.tensor.rows;
+  const double pack =
+      std::max(1.0, std::floor(chip.peakMacsPerCycle(sh.type) /
+                               (double(chip.tensor.rows) * chip.tensor.cols)));
+  const int64_t depth = int64_t(cr * pack);
+  const int64_t slices = ceilDiv(K, depth), firstHalf = slices / 2;
+  const int64_t perCore = ceilDiv(total, int64_t(useCores));
+
+  uint64_t aSlot = spm.take(t.tm * K * e);
+  std::vector<uint64_t> cSlot, oSlot, biasSlot, resSlot, scaleSlot;
+  for (int64_t j = 0; j < perCore; ++j) {
+    cSlot.push_back(spm.take(t.tm * t.tn * 4));
+    if (!epilogue)
+      continue;
+    oSlot.push_back(spm.take(t.tm * t.tn * eo));
+    uint64_t rowBytes = std::max<int64_t>(t.tn, lanes);
+    biasSlot.push_back(ep.bias ? spm.take(rowBytes * eb) : 0);
+    resSlot.push_back(ep.residual ? spm.take(t.tm * t.tn * er) : 0);
+    scaleSlot.push_back(ep.residualScale ? spm.take(rowBytes * sh.es) : 0);
+  }
+  uint64_t scaled = ep.residualScale ? spm.take(t.tm * t.tn * 4) : 0;
+
+  UnitRef loader = ctx.loader(), storer = ctx.storer();
+  UnitRef tensor = UnitRef::tensor(), vector = UnitRef::vector();
+  for (unsigned core = 0; core < useCores; ++core) {
+    int64_t first = splitBegin(total, useCores, core),
+            last = splitBegin(total, useCores, core + 1);
+    if (first == last)
+      continue;
+    CoreBuilder cb = ctx.core(core);
+    const int64_t n = last - first, m0 = first / nTiles * t.tm;
+    const uint32_t rows = static_cast<uint32_t>(std::min(t.tm, M - m0));
+    auto colsOf = [&](int64_t j) {
+      return static_cast<uint32_t>(
+          std::min(t.tn, N - (first + j) % nTiles * t.tn));
+    };
+    auto foldOf = [&](uint32_t r, int64_t j) {
+      return foldedRows(r, colsOf(j), t.tn, lanes);
+    };
+    // The last tile in row chunks where they fold like the whole tile.
+    auto chunkOf = [&](int64_t j) {
+      return j + 1 == n && rows > cr &&
+                     foldOf(static_cast<uint32_t>(cr), j) == foldOf(rows, j)
+                 ? static_cast<uint32_t>(cr)
+                 : rows;
+    };
+
+    for (int64_t s = 0; s < slices; ++s) {
+      int64_t k0 = s * depth;
+      cb.dma(loader.index, cb.spm(aSlot + k0 * e),
+             MemRef::dram(a.addr + (sh.aOff[0] + m0 * K + k0) * e),
+             static_cast<uint32_t>(std::min(depth, K - k0) * e), rows, K * e,
+             K * e);
+      cb.signal(loader, kFull);
+    }
+    if (epLoads) {
+      cb.signal(loader, kAIn);
+      cb.wait(storer, kAIn);
+      for (int64_t j = 0; j < n; ++j) {
+        loadEpilogueInputs(cb, storer, ep, true, biasSlot[j], resSlot[j], m0,
+                           (first + j) % nTiles * t.tn, rows, colsOf(j),
+                           foldOf(rows, j), t.tn, N, eb, er, scaleSlot[j]);
+        cb.signal(storer, kEpIn);
+      }
+    }
+
+    int64_t waited = 0;
+    auto matmul = [&](int64_t j, int64_t s, uint32_t r0, uint32_t nr) {
+      for (; waited <= s; ++waited)
+        cb.wait(tensor, kFull);
+      int64_t k0 = s * depth;
+      MatmulCmd mm;
+      mm.m = nr;
+      mm.n = colsOf(j);
+      mm.k = static_cast<uint32_t>(std::min(depth, K - k0));
+      mm.inType = sh.type;
+      mm.outType = DType::F32;
+      mm.accumulate = s > 0;
+      mm.a = aSlot + (uint64_t(r0) * K + k0) * e;
+      mm.lda = static_cast<uint32_t>(K * e);
+      mm.b = regionAt + uint64_t(j) * blockBytes + k0 * t.tn * e;
+      mm.ldb = static_cast<uint32_t>(t.tn * e);
+      mm.c = cSlot[j] + uint64_t(r0) * t.tn * 4;
+      mm.ldc = static_cast<uint32_t>(t.tn * 4);
+      cb.matmul(mm);
+    };
+    for (int64_t s = 0; s < firstHalf; ++s)
+      for (int64_t j = 0; j < n; ++j)
+        matmul(j, s, 0, rows);
+    for (int64_t j = 0; j < n; ++j)
+      for (uint32_t r0 = 0; r0 < rows; r0 += chunkOf(j)) {
+        uint32_t nr = std::min(chunkOf(j), rows - r0);
+        for (int64_t s = firstHalf; s < slices; ++s)
+          matmul(j, s, r0, nr);
+        cb.signal(tensor, kCDone);
+      }
+
+    for (int64_t j = 0; j < n && epilogue; ++j) {
+      if (epLoads)
+        cb.wait(vector, kEpIn);
+      const uint32_t cols = colsOf(j), fold = foldOf(rows, j);
+      const uint32_t pitch = static_cast<uint32_t>(t.tn * 4);
+      for (uint32_t r0 = 0; r0 < rows; r0 += chunkOf(j)) {
+        uint32_t nr = std::min(chunkOf(j), rows - r0);
+        cb.wait(vector, kCDone);
+        uint32_t vr = nr / fold, vc = cols * fold;
+        uint64_t at = uint64_t(r0) * t.tn;
+        emitEpilogueOps(
+            ctx, kernel, cb, ep, vr, vc,
+            {cSlot[j] + at * 4, pitch * fold, DType::F32},
+            {biasSlot[j], vc * eb, ep.bias ? ep.bias->dtype : DType::F32},
+            {resSlot[j] + at * er, static_cast<uint32_t>(t.tn * er * fold),
+             ep.residual ? ep.residual->dtype : DType::F32},
+            {oSlot[j] + at * eo, static_cast<uint32_t>(t.tn * eo * fold),
+             out.dtype},
+            /*reuse=*/false, Broadcast::Row,
+            {scaleSlot[j], vc * sh.es,
+             sh.es ? ep.residualScale->dtype : DType::F32},
+            {scaled + at * 4, pitch * fold, DType::F32});
+        cb.signal(vector, kODone);
+      }
+    }
+
+    const unsigned es = epilogue ? eo : 4;
+    for (int64_t j = 0; j < n; ++j) {
+      const int64_t n0 = (first + j) % nTiles * t.tn;
+      const uint64_t from = epilogue ? oSlot[j] : cSlot[j];
+      for (uint32_t r0 = 0; r0 < rows; r0 += chunkOf(j)) {
+        uint32_t nr = std::min(chunkOf(j), rows - r0);
+        cb.wait(storer, epilogue ? kODone : kCDone);
+        cb.dma(storer.index, MemRef::dram(out.addr + ((m0 + r0) * N + n0) * es),
+               cb.spm(from + uint64_t(r0) * t.tn * es), colsOf(j) * es, nr,
+               N * es, t.tn * es);
+      }
     }
   }
 }
@@ -1749,14 +1923,23 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       mTiles > 1 && batches == 1 && !chunked && sched.split == Split::Rows &&
       perCore <= nTiles &&
       uint64_t(perCore) * blockBytes <= chipDesc.scratchpad.bytes / 4;
+  // With all B blocks prefetched and each core's tiles in one row block,
+  // several tiles per core run k-outer (see emitKOuter).
+  bool kOuter = allBlocks && perCore >= 2 && engines >= 2;
+  for (unsigned core = 0; core < useCores && kOuter; ++core) {
+    int64_t first = splitBegin(total, useCores, core),
+            last = splitBegin(total, useCores, core + 1);
+    kOuter = first == last || first / nTiles == (last - 1) / nTiles;
+  }
+  uint64_t own = footprint(chipDesc, sh, t, 1, 0, 2);
+  if (kOuter)
+    own = std::max(own, kOuterFootprint(chipDesc, sh, t, perCore));
   bool prefetched = false;
   if (sched.prefetch && aResident && (mTiles == 1 || allBlocks) &&
       !records.empty() && total > 0)
-    prefetched =
-        prefetchWeights(b, bOff[0], K, N, t.tk, t.tn, e, total, mTiles, nTiles,
-                        sched.split == Split::Cols, useCores,
-                        footprint(chipDesc, sh, t, 1, 0, 2), region, regionAt,
-                        /*mustFit=*/mTiles > 1);
+    prefetched = prefetchWeights(b, bOff[0], K, N, t.tk, t.tn, e, total, mTiles,
+                                 nTiles, sched.split == Split::Cols, useCores,
+                                 own, region, regionAt, /*mustFit=*/mTiles > 1);
   auto blockAt = [&](int64_t localItem) {
     return regionAt + uint64_t(localItem) * blockBytes;
   };
@@ -1793,6 +1976,11 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     emitRowChunked(ctx, kernel, sh, t, useCores, a, b, out, ep, spm,
                    firstFromRegion ? std::optional<uint64_t>(firstAt)
                                    : std::nullopt);
+    return;
+  }
+  if (kOuter && prefetched) {
+    emitKOuter(ctx, kernel, sh, t, useCores, a, out, ep, spm, regionAt,
+               blockBytes);
     return;
   }
   uint64_t aSlot[2] = {0, 0};
