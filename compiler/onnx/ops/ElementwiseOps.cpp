@@ -195,6 +195,96 @@ LogicalResult convertSoftplus(NodeContext &ctx) {
   return success();
 }
 
+/// Elu and Selu: gamma * (x > 0 ? x : alpha * (exp(x) - 1)).
+LogicalResult convertElu(NodeContext &ctx, double alpha, double gamma) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  auto type = ctx.inputType(0);
+  Type element = type.getElementType();
+  Value x = ctx.input(0);
+  auto positive = ctx.binary<GreaterOp>(x, ctx.splat(element, {}, 0.0), true);
+  Value e = ctx.create<ExpOp>(type, x);
+  auto em1 = ctx.binary<SubOp>(e, ctx.splat(element, {}, 1.0));
+  if (failed(positive) || failed(em1))
+    return failure();
+  auto negative = ctx.binary<MulOp>(*em1, ctx.splat(element, {}, alpha));
+  if (failed(negative))
+    return failure();
+  Value result = ctx.create<SelectOp>(type, *positive, x, *negative);
+  if (gamma != 1.0) {
+    auto scaled = ctx.binary<MulOp>(result, ctx.splat(element, {}, gamma));
+    if (failed(scaled))
+      return failure();
+    result = *scaled;
+  }
+  ctx.setOutput(0, result);
+  return success();
+}
+
+/// ThresholdedRelu: x > alpha ? x : 0.
+LogicalResult convertThresholdedRelu(NodeContext &ctx) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  auto type = ctx.inputType(0);
+  Type element = type.getElementType();
+  Value x = ctx.input(0);
+  auto above = ctx.binary<GreaterOp>(
+      x, ctx.splat(element, {}, ctx.attrFloat("alpha", 1.0f)), true);
+  if (failed(above))
+    return failure();
+  ctx.setOutput(0, ctx.create<SelectOp>(type, *above, x,
+                                        ctx.splat(element, {}, 0.0)));
+  return success();
+}
+
+/// Softsign: x / (1 + |x|).
+LogicalResult convertSoftsign(NodeContext &ctx) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  auto type = ctx.inputType(0);
+  Value x = ctx.input(0);
+  auto denominator = ctx.binary<AddOp>(ctx.create<AbsOp>(type, x),
+                                       ctx.splat(type.getElementType(), {}, 1));
+  if (failed(denominator))
+    return failure();
+  auto result = ctx.binary<DivOp>(x, *denominator);
+  if (failed(result))
+    return failure();
+  ctx.setOutput(0, *result);
+  return success();
+}
+
+/// Sinh and Cosh: (exp(x) -+ exp(-x)) / 2.
+LogicalResult convertHyperbolic(NodeContext &ctx, bool cosh) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  auto type = ctx.inputType(0);
+  Value x = ctx.input(0);
+  Value up = ctx.create<ExpOp>(type, x);
+  Value down = ctx.create<ExpOp>(type, ctx.create<NegOp>(type, x));
+  auto both = cosh ? ctx.binary<AddOp>(up, down) : ctx.binary<SubOp>(up, down);
+  if (failed(both))
+    return failure();
+  auto half = ctx.binary<MulOp>(*both, ctx.splat(type.getElementType(), {}, 0.5));
+  if (failed(half))
+    return failure();
+  ctx.setOutput(0, *half);
+  return success();
+}
+
+/// Tan: sin(x) / cos(x).
+LogicalResult convertTan(NodeContext &ctx) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  auto type = ctx.inputType(0);
+  auto result = ctx.binary<DivOp>(ctx.create<SinOp>(type, ctx.input(0)),
+                                  ctx.create<CosOp>(type, ctx.input(0)));
+  if (failed(result))
+    return failure();
+  ctx.setOutput(0, *result);
+  return success();
+}
+
 LogicalResult convertGelu(NodeContext &ctx) {
   if (failed(requireFloat(ctx)))
     return failure();
@@ -308,6 +398,19 @@ void registerElementwiseOps(ConverterRegistry &r) {
   r["Gelu"] = convertGelu;
   r["LeakyRelu"] = convertLeakyRelu;
   r["Softplus"] = convertSoftplus;
+  r["Elu"] = [](NodeContext &c) {
+    return convertElu(c, c.attrFloat("alpha", 1.0f), 1.0);
+  };
+  // Selu's defaults are float32 constants of the SELU paper's values.
+  r["Selu"] = [](NodeContext &c) {
+    return convertElu(c, c.attrFloat("alpha", 1.67326319217681884765625f),
+                      c.attrFloat("gamma", 1.05070102214813232421875f));
+  };
+  r["ThresholdedRelu"] = convertThresholdedRelu;
+  r["Softsign"] = convertSoftsign;
+  r["Sinh"] = [](NodeContext &c) { return convertHyperbolic(c, false); };
+  r["Cosh"] = [](NodeContext &c) { return convertHyperbolic(c, true); };
+  r["Tan"] = convertTan;
   r["HardSigmoid"] = [](NodeContext &c) {
     return convertHardSigmoid(c, c.attrFloat("alpha", 0.2f),
                               c.attrFloat("beta", 0.5f), false);

@@ -56,8 +56,8 @@ Value buildReduce(NodeContext &ctx, Value input, ArrayRef<int64_t> axes,
                           ctx.getBuilder().getBoolAttr(keepDims));
 }
 
-enum class Prologue { None, Square };
-enum class Epilogue { None, Sqrt };
+enum class Prologue { None, Square, Abs, Exp };
+enum class Epilogue { None, Sqrt, Log };
 
 template <typename OpTy>
 LogicalResult convertReduce(NodeContext &ctx, int64_t axesInputOpset,
@@ -72,6 +72,10 @@ LogicalResult convertReduce(NodeContext &ctx, int64_t axesInputOpset,
     if (failed(squared))
       return failure();
     input = *squared;
+  } else if (prologue == Prologue::Abs) {
+    input = ctx.create<AbsOp>(tensorType(input), input);
+  } else if (prologue == Prologue::Exp) {
+    input = ctx.create<ExpOp>(tensorType(input), input);
   }
   if (!axes->has_value()) { // noop_with_empty_axes
     ctx.setOutput(0, input);
@@ -81,6 +85,45 @@ LogicalResult convertReduce(NodeContext &ctx, int64_t axesInputOpset,
       buildReduce<OpTy>(ctx, input, **axes, ctx.attrInt("keepdims", 1) != 0);
   if (epilogue == Epilogue::Sqrt)
     result = ctx.create<SqrtOp>(tensorType(result), result);
+  else if (epilogue == Epilogue::Log)
+    result = ctx.create<LogOp>(tensorType(result), result);
+  ctx.setOutput(0, result);
+  return success();
+}
+
+/// ReduceLogSumExp as max + log(sum(exp(x - max))): exp cannot overflow.
+/// (A slice of only -inf gives NaN where the plain formula gives -inf.)
+LogicalResult convertReduceLogSumExp(NodeContext &ctx) {
+  if (!isa<FloatType>(ctx.inputType(0).getElementType()))
+    return ctx.fail("expects a floating-point input");
+  auto axes = reductionAxes(ctx, 18);
+  if (failed(axes))
+    return failure();
+  Value x = ctx.input(0);
+  if (!axes->has_value()) { // noop_with_empty_axes: log(exp(x)) = x
+    ctx.setOutput(0, x);
+    return success();
+  }
+  bool keepDims = ctx.attrInt("keepdims", 1) != 0;
+  Value max = buildReduce<ReduceMaxOp>(ctx, x, **axes, true);
+  auto shifted = ctx.binary<SubOp>(x, max);
+  if (failed(shifted))
+    return failure();
+  Value e = ctx.create<ExpOp>(tensorType(*shifted), *shifted);
+  Value sum = buildReduce<ReduceSumOp>(ctx, e, **axes, true);
+  auto lse = ctx.binary<AddOp>(ctx.create<LogOp>(tensorType(sum), sum), max);
+  if (failed(lse))
+    return failure();
+  Value result = *lse;
+  if (!keepDims) {
+    SmallVector<int64_t> shape;
+    auto type = tensorType(result);
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      if (!llvm::is_contained(**axes, i))
+        shape.push_back(type.getDimSize(i));
+    result = ctx.create<ReshapeOp>(
+        RankedTensorType::get(shape, type.getElementType()), result);
+  }
   ctx.setOutput(0, result);
   return success();
 }
@@ -231,6 +274,13 @@ void registerReductionOps(ConverterRegistry &r) {
   r["ReduceSum"] = [](NodeContext &c) {
     return convertReduce<ReduceSumOp>(c, 13);
   };
+  r["ReduceL1"] = [](NodeContext &c) {
+    return convertReduce<ReduceSumOp>(c, 18, Prologue::Abs);
+  };
+  r["ReduceLogSum"] = [](NodeContext &c) {
+    return convertReduce<ReduceSumOp>(c, 18, Prologue::None, Epilogue::Log);
+  };
+  r["ReduceLogSumExp"] = convertReduceLogSumExp;
   r["ReduceMean"] = [](NodeContext &c) {
     return convertReduce<ReduceMeanOp>(c, 18);
   };
