@@ -5,7 +5,10 @@
 // backend an S x S read per (batch, head) and hides that half the keys never
 // count; as the `causal` flag, flash-style kernels skip the key blocks above
 // the diagonal. Exact: masked keys get exp(-inf) = exp(-1e30 + s) = 0
-// either way, and every query sees key 0.
+// either way, as long as every query keeps a key. Not where a finite-fill
+// padding mask hides all of a query's causal keys (left padding): that row
+// attends to every key in the export, to its causal keys here. Only padded
+// query rows differ; a mask select of -inf is split exactly (both zeros).
 //
 //===----------------------------------------------------------------------===//
 
