@@ -32,37 +32,13 @@ using namespace gaon::graph;
 namespace gaon {
 namespace {
 
-/// True when `value` is a constant [1.., S, S] mask that is 0 on and below
-/// the diagonal and -inf-like (<= -1e30, so exp underflows to exactly 0
-/// whatever the score) above it: top-left causal masking.
-bool isCausalMaskConstant(Value value) {
+/// True when `value` is a constant [1.., S, S] whose every element v at
+/// (i, j) passes `fits(v, j <= i)`: a causal pattern.
+bool isCausalConstant(Value value, function_ref<bool(Type)> elementFits,
+                      function_ref<bool(double, bool)> fits) {
   auto constant = value.getDefiningOp<ConstantOp>();
   auto type = cast<RankedTensorType>(value.getType());
-  if (!constant || type.getRank() < 2 || !isa<FloatType>(type.getElementType()))
-    return false;
-  int64_t rows = type.getDimSize(type.getRank() - 2),
-          cols = type.getShape().back();
-  if (rows != cols || type.getNumElements() != rows * cols)
-    return false;
-  std::optional<ConstantTensor> tensor =
-      ConstantTensor::fromAttr(constant.getValue());
-  if (!tensor)
-    return false;
-  for (int64_t i = 0; i < rows; ++i)
-    for (int64_t j = 0; j < cols; ++j) {
-      double v = tensor->getDouble(i * cols + j);
-      if (j <= i ? v != 0.0 : v > -1e30)
-        return false;
-    }
-  return true;
-}
-
-/// True when `value` is a constant boolean [1.., S, S] that is true exactly
-/// on and below the diagonal: the keys a causal query may see.
-bool isCausalConditionConstant(Value value) {
-  auto constant = value.getDefiningOp<ConstantOp>();
-  auto type = cast<RankedTensorType>(value.getType());
-  if (!constant || type.getRank() < 2 || !type.getElementType().isInteger(1))
+  if (!constant || type.getRank() < 2 || !elementFits(type.getElementType()))
     return false;
   int64_t rows = type.getDimSize(type.getRank() - 2),
           cols = type.getShape().back();
@@ -74,9 +50,26 @@ bool isCausalConditionConstant(Value value) {
     return false;
   for (int64_t i = 0; i < rows; ++i)
     for (int64_t j = 0; j < cols; ++j)
-      if ((tensor->getDouble(i * cols + j) != 0) != (j <= i))
+      if (!fits(tensor->getDouble(i * cols + j), j <= i))
         return false;
   return true;
+}
+
+/// An additive mask that is 0 on and below the diagonal and -inf-like
+/// (<= -1e30, so exp underflows to exactly 0 whatever the score) above it:
+/// top-left causal masking.
+bool isCausalMaskConstant(Value value) {
+  return isCausalConstant(
+      value, [](Type t) { return isa<FloatType>(t); },
+      [](double v, bool seen) { return seen ? v == 0.0 : v <= -1e30; });
+}
+
+/// A boolean that is true exactly on and below the diagonal: the keys a
+/// causal query may see.
+bool isCausalConditionConstant(Value value) {
+  return isCausalConstant(
+      value, [](Type t) { return t.isInteger(1); },
+      [](double v, bool seen) { return (v != 0) == seen; });
 }
 
 /// torch's SDPA export builds the additive mask from a boolean one,
