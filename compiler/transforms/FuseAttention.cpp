@@ -223,24 +223,28 @@ struct FuseAttentionPattern : OpRewritePattern<MatMulOp> {
 
 /// HF's repeat_kv copies each key/value head G times for grouped-query
 /// attention: reshape [B,Hkv,S,D] -> [B,Hkv,1,S,D], broadcast to
-/// [B,Hkv,G,S,D], reshape to [B,Hkv*G,S,D]. Returns the uncopied heads as
-/// [B,Hkv,S,D] (a reshape of the reshape's input, which canonicalization
-/// may have merged with the head split, as for one key/value head), or null
-/// when `value` is not such a copy.
-Value peelRepeatedHeads(PatternRewriter &rewriter, Value value) {
+/// [B,Hkv,G,S,D], reshape to [B,Hkv*G,S,D]. The uncopied heads are the
+/// first reshape's input seen as [B,Hkv,S,D] (canonicalization may have
+/// merged that reshape with the head split, as for one key/value head).
+struct RepeatedHeads {
+  Value source;
+  RankedTensorType heads; ///< [B, Hkv, S, D]
+};
+
+std::optional<RepeatedHeads> matchRepeatedHeads(Value value) {
   auto merge = value.getDefiningOp<ReshapeOp>();
   auto broadcast =
       merge ? merge.getInput().getDefiningOp<BroadcastOp>() : BroadcastOp();
   auto split =
       broadcast ? broadcast.getInput().getDefiningOp<ReshapeOp>() : ReshapeOp();
   if (!split)
-    return {};
+    return std::nullopt;
   ArrayRef<int64_t> unit = split.getType().getShape();
   ArrayRef<int64_t> copies = broadcast.getType().getShape();
   ArrayRef<int64_t> heads = cast<RankedTensorType>(merge.getType()).getShape();
   if (unit.size() != 5 || copies.size() != 5 || heads.size() != 4 ||
       unit[2] != 1 || ShapedType::isDynamicShape(unit))
-    return {};
+    return std::nullopt;
   int64_t group = copies[2];
   SmallVector<int64_t> expectCopies = {unit[0], unit[1], group, unit[3],
                                        unit[4]};
@@ -248,14 +252,11 @@ Value peelRepeatedHeads(PatternRewriter &rewriter, Value value) {
                                       unit[4]};
   if (copies != ArrayRef<int64_t>(expectCopies) ||
       heads != ArrayRef<int64_t>(expectHeads))
-    return {};
-  Value source = split.getInput();
-  auto type = RankedTensorType::get({unit[0], unit[1], unit[3], unit[4]},
-                                    split.getType().getElementType());
-  if (source.getType() == type)
-    return source;
-  rewriter.setInsertionPointAfterValue(source);
-  return ReshapeOp::create(rewriter, split.getLoc(), type, source);
+    return std::nullopt;
+  return RepeatedHeads{
+      split.getInput(),
+      RankedTensorType::get({unit[0], unit[1], unit[3], unit[4]},
+                            split.getType().getElementType())};
 }
 
 /// Attention over keys and values whose heads are copies (repeat_kv) reads
@@ -264,26 +265,21 @@ struct AttentionOverGroupedHeads : OpRewritePattern<AttentionOp> {
   using OpRewritePattern::OpRewritePattern;
   LogicalResult matchAndRewrite(AttentionOp op,
                                 PatternRewriter &rewriter) const override {
-    auto kvHeads = [](Value v) {
-      auto merge = v.getDefiningOp<ReshapeOp>();
-      auto broadcast = merge ? merge.getInput().getDefiningOp<BroadcastOp>()
-                             : BroadcastOp();
-      return broadcast && broadcast.getType().getRank() == 5
-                 ? broadcast.getType().getDimSize(1)
-                 : int64_t(-1);
+    auto k = matchRepeatedHeads(op.getKey());
+    auto v = matchRepeatedHeads(op.getValue());
+    if (!k || !v || k->heads.getDimSize(1) != v->heads.getDimSize(1))
+      return failure();
+    auto view = [&](const RepeatedHeads &r) -> Value {
+      if (r.source.getType() == r.heads)
+        return r.source;
+      OpBuilder::InsertionGuard guard(rewriter);
+      rewriter.setInsertionPointAfterValue(r.source);
+      return ReshapeOp::create(rewriter, op.getLoc(), r.heads, r.source);
     };
-    // Check both before creating anything.
-    int64_t heads = kvHeads(op.getKey());
-    if (heads < 0 || heads != kvHeads(op.getValue()))
-      return failure();
-    OpBuilder::InsertionGuard guard(rewriter);
-    Value k = peelRepeatedHeads(rewriter, op.getKey());
-    Value v = peelRepeatedHeads(rewriter, op.getValue());
-    if (!k || !v)
-      return failure();
+    Value key = view(*k), value = view(*v);
     rewriter.modifyOpInPlace(op, [&] {
-      op.getKeyMutable().assign(k);
-      op.getValueMutable().assign(v);
+      op.getKeyMutable().assign(key);
+      op.getValueMutable().assign(value);
     });
     return success();
   }
