@@ -16,9 +16,6 @@
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/MapVector.h"
 
-#include <algorithm>
-#include <cstring>
-
 namespace gaon::cuda {
 #define GEN_PASS_DEF_CUDAMERGESIBLINGMATMULS
 #include "gaon/Backends/Cuda/Passes.h.inc"
@@ -94,23 +91,16 @@ std::optional<Projection> projectionOf(graph::MatMulOp op) {
 Value concatColumns(OpBuilder &b, Location loc, ArrayRef<Value> parts,
                     int64_t rows, Type element) {
   int64_t total = 0;
-  for (Value part : parts)
+  SmallVector<graph::ConstantTensor> tensors;
+  for (Value part : parts) {
     total += tensorType(part).getShape().back();
+    tensors.push_back(*constantOf(part));
+  }
   SmallVector<int64_t> shape = rows == 0 ? SmallVector<int64_t>{total}
                                          : SmallVector<int64_t>{rows, total};
-  rows = std::max<int64_t>(rows, 1);
   auto type = RankedTensorType::get(shape, element);
-  graph::ConstantTensor merged(type);
-  size_t width = merged.bytes().size() / type.getNumElements();
-  int64_t column = 0;
-  for (Value part : parts) {
-    graph::ConstantTensor source = *constantOf(part);
-    int64_t n = tensorType(part).getShape().back();
-    for (int64_t r = 0; r < rows; ++r)
-      std::memcpy(merged.bytes().data() + (r * total + column) * width,
-                  source.bytes().data() + r * n * width, n * width);
-    column += n;
-  }
+  graph::ConstantTensor merged =
+      graph::ConstantTensor::concatLastAxis(tensors, type);
   return graph::ConstantOp::create(b, loc, type, merged.toAttr("merged"));
 }
 

@@ -18,8 +18,6 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 
-#include <cstring>
-
 namespace gaon::npu {
 #define GEN_PASS_DEF_NPUFUSESIBLINGMATMULS
 #include "gaon/Backends/NpuSim/Passes.h.inc"
@@ -36,21 +34,6 @@ std::optional<graph::ConstantTensor> constantOf(Value value, int64_t rank) {
   if (!constant || constant.getType().getRank() != rank)
     return std::nullopt;
   return graph::ConstantTensor::fromAttr(constant.getValue());
-}
-
-/// Concatenates row-major tensors of `rows` rows along their last axis.
-graph::ConstantTensor concatColumns(ArrayRef<graph::ConstantTensor> parts,
-                                    RankedTensorType type, int64_t rows) {
-  graph::ConstantTensor result(type);
-  int64_t at = 0, bytes = parts.front().getElementBytes();
-  for (int64_t r = 0; r < rows; ++r)
-    for (const graph::ConstantTensor &part : parts) {
-      int64_t width = part.getShape().back() * bytes;
-      std::memcpy(result.bytes().data() + at, part.bytes().data() + r * width,
-                  width);
-      at += width;
-    }
-  return result;
 }
 
 /// Whether `b` can join a group led by `a`.
@@ -112,13 +95,15 @@ struct NpuFuseSiblingMatmulsPass
     auto wType = RankedTensorType::get(
         {K, total}, lead.getRhs().getType().getElementType());
     Value w = graph::ConstantOp::create(
-        b, loc, concatColumns(weights, wType, K).toAttr("fused_weights"));
+        b, loc, graph::ConstantTensor::concatLastAxis(weights, wType)
+                    .toAttr("fused_weights"));
     Value bias;
     if (!biases.empty()) {
       auto bType = RankedTensorType::get(
           {total}, lead.getBias().getType().getElementType());
       bias = graph::ConstantOp::create(
-          b, loc, concatColumns(biases, bType, 1).toAttr("fused_bias"));
+          b, loc, graph::ConstantTensor::concatLastAxis(biases, bType)
+                    .toAttr("fused_bias"));
     }
     auto outType = lead.getType();
     SmallVector<int64_t> shape(outType.getShape());

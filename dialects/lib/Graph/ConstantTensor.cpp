@@ -34,6 +34,24 @@ ConstantTensor::ConstantTensor(RankedTensorType type)
       elementBytes(storageBytes(type.getElementType())),
       data(size_t(numElements * elementBytes), 0) {}
 
+ConstantTensor ConstantTensor::concatLastAxis(ArrayRef<ConstantTensor> parts,
+                                              RankedTensorType type) {
+  ConstantTensor result(type);
+  int64_t total = type.getRank() ? type.getShape().back() : 1;
+  int64_t rows = total ? type.getNumElements() / total : 0;
+  int64_t bytes = result.getElementBytes(), column = 0;
+  for (const ConstantTensor &part : parts) {
+    int64_t width = part.getShape().empty() ? 1 : part.getShape().back();
+    assert(part.getElementBytes() == bytes &&
+           part.getNumElements() == rows * width && "mismatched part");
+    for (int64_t r = 0; r < rows; ++r)
+      std::memcpy(result.data.data() + (r * total + column) * bytes,
+                  part.data.data() + r * width * bytes, width * bytes);
+    column += width;
+  }
+  return result;
+}
+
 std::optional<ConstantTensor> ConstantTensor::fromBytes(RankedTensorType type,
                                                         ArrayRef<char> bytes) {
   if (!type.hasStaticShape() || storageBytes(type.getElementType()) == 0)

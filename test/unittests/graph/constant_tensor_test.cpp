@@ -103,3 +103,33 @@ INSTANTIATE_TEST_SUITE_P(Formats, Half16Conversions, ::testing::Bool(),
                          });
 
 } // namespace
+
+namespace {
+
+// concatLastAxis joins [2, 1] and [2, 3] into [2, 4] row by row (the merged
+// Q/K/V weights of sibling matmuls), and vectors of any shape into one.
+TEST(ConstantTensor, ConcatLastAxis) {
+  mlir::MLIRContext ctx;
+  auto f32 = mlir::Float32Type::get(&ctx);
+  ConstantTensor a(mlir::RankedTensorType::get({2, 1}, f32));
+  ConstantTensor b(mlir::RankedTensorType::get({2, 3}, f32));
+  for (int64_t i = 0; i < 2; ++i)
+    a.setDouble(i, 10 * i);
+  for (int64_t i = 0; i < 6; ++i)
+    b.setDouble(i, i + 1);
+  ConstantTensor m = ConstantTensor::concatLastAxis(
+      {a, b}, mlir::RankedTensorType::get({2, 4}, f32));
+  std::vector<double> expected = {0, 1, 2, 3, 10, 4, 5, 6};
+  for (int64_t i = 0; i < 8; ++i)
+    EXPECT_EQ(m.getDouble(i), expected[i]) << i;
+
+  ConstantTensor v(mlir::RankedTensorType::get({1, 1, 2}, f32));
+  v.setDouble(0, 7);
+  v.setDouble(1, 8);
+  ConstantTensor joined = ConstantTensor::concatLastAxis(
+      {v, v}, mlir::RankedTensorType::get({4}, f32));
+  EXPECT_EQ(joined.getDouble(0), 7);
+  EXPECT_EQ(joined.getDouble(3), 8);
+}
+
+} // namespace

@@ -39,6 +39,12 @@ public:
   static std::optional<ConstantTensor> fromBytes(mlir::RankedTensorType type,
                                                  llvm::ArrayRef<char> bytes);
 
+  /// `parts` (one element type, the same element count before their last
+  /// axis) joined along their last axis into a tensor of `type`: merged
+  /// weights [K, sum N_i] or biases [sum N_i] of sibling matmuls.
+  static ConstantTensor concatLastAxis(llvm::ArrayRef<ConstantTensor> parts,
+                                       mlir::RankedTensorType type);
+
   /// Builds an attribute: inline `dense` when small, else `dense_resource`
   /// named after `blobName`.
   mlir::ElementsAttr toAttr(llvm::StringRef blobName = "folded") const;
