@@ -23,6 +23,18 @@ std::vector<double> refGemm(const std::vector<float> &a,
   return out;
 }
 
+/// BERT's attention output projection at 1024 tokens on rngd: 24 tiles of
+/// 256 x 128, three per core, each in one row block, B prefetched.
+Schedule outputProjectionSchedule() {
+  Schedule s;
+  s.tile = {256, 128, 256};
+  s.split = Split::Rows;
+  s.cores = 8;
+  s.buffers = {1, 2, 2};
+  s.prefetch = true;
+  return s;
+}
+
 // The steps run one at a time give the library's default schedule.
 TEST(Schedule, StepsComposeToDefault) {
   ChipDesc chip = loadChip("rngd");
@@ -373,14 +385,7 @@ TEST(Schedule, PrefetchedAllBlocks) {
     h.emitter.binary(VecOp::Add, x, y, a);
     Epilogue ep;
     ep.activation = c.act;
-    // BERT's attention output projection at 1024 tokens: 24 tiles of
-    // 256 x 128, three per core, each in one row block.
-    Schedule s;
-    s.tile = {256, 128, 256};
-    s.split = Split::Rows;
-    s.cores = 8;
-    s.buffers = {1, 2, 2};
-    s.prefetch = true;
+    Schedule s = outputProjectionSchedule();
     h.emitter.matmul(a, w, out, ep, &s);
     for (unsigned core = 0; core < 8; ++core) {
       const std::vector<Instr> &program = h.stream.cores[core];
@@ -443,12 +448,7 @@ TEST(Schedule, PrefetchedAllBlocksKOuter) {
   ep.bias = bias;
   ep.residual = res;
   ep.residualScale = scale;
-  Schedule s;
-  s.tile = {256, 128, 256};
-  s.split = Split::Rows;
-  s.cores = 8;
-  s.buffers = {1, 2, 2};
-  s.prefetch = true;
+  Schedule s = outputProjectionSchedule();
   h.emitter.matmul(a, w, out, ep, &s);
   for (unsigned core = 0; core < 8; ++core) {
     const std::vector<Instr> &program = h.stream.cores[core];
