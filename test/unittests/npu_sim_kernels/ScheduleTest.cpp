@@ -9,20 +9,6 @@ using namespace gaon::npu_kernels::test;
 
 namespace {
 
-std::vector<double> refGemm(const std::vector<float> &a,
-                            const std::vector<float> &b, int64_t M, int64_t K,
-                            int64_t N) {
-  std::vector<double> out(M * N);
-  for (int64_t m = 0; m < M; ++m)
-    for (int64_t n = 0; n < N; ++n) {
-      double acc = 0;
-      for (int64_t k = 0; k < K; ++k)
-        acc += double(a[m * K + k]) * b[k * N + n];
-      out[m * N + n] = acc;
-    }
-  return out;
-}
-
 /// BERT's attention output projection at 1024 tokens on rngd: 24 tiles of
 /// 256 x 128, three per core, each in one row block, B prefetched.
 Schedule outputProjectionSchedule() {

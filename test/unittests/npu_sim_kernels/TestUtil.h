@@ -96,6 +96,21 @@ inline double refActivation(Activation act, double x) {
   return x;
 }
 
+/// A [M, K] x [K, N] product in double (row-major).
+inline std::vector<double> refGemm(const std::vector<float> &a,
+                                   const std::vector<float> &b, int64_t M,
+                                   int64_t K, int64_t N) {
+  std::vector<double> out(M * N);
+  for (int64_t m = 0; m < M; ++m)
+    for (int64_t n = 0; n < N; ++n) {
+      double acc = 0;
+      for (int64_t k = 0; k < K; ++k)
+        acc += double(a[m * K + k]) * b[k * N + n];
+      out[m * N + n] = acc;
+    }
+  return out;
+}
+
 /// The matmul epilogue on a reference product `mm` (rows of `n`, in
 /// place): act(alpha mm + bias[col]) + residual (an empty residual: none).
 inline void refEpilogue(std::vector<double> &mm, int64_t n, Activation act,

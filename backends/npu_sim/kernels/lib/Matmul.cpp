@@ -41,6 +41,7 @@ enum : uint16_t {
   kBiasF32,           // fp32 copy of the bias ready (vector -> storer)
   kCInit,             // C slot holds the bias (storer -> tensor)
   kAIn,               // all of a resident A block loaded (loader -> storer)
+  kDequant,           // int8: the dequant scale loaded (loader -> vector)
 };
 
 /// A matmul's problem after checking and batch folding.
@@ -49,6 +50,8 @@ struct MatmulShape {
   /// Per output batch: element offsets of A and B.
   std::vector<int64_t> aOff, bOff;
   DType type = DType::F32;
+  /// What the tensor unit accumulates in: int32 for int8, else fp32.
+  DType acc = DType::F32;
   unsigned e = 0, eo = 0, eb = 0, er = 0;
   unsigned es = 0; ///< Bytes per element of the residual's scale (or 0).
   bool epilogue = false;
@@ -99,7 +102,13 @@ MatmulShape analyze(const ChipDesc &chip, const Tensor &a, const Tensor &b,
   if (b.dtype != type)
     fail(kernel, std::string("A is ") + dtypeName(a.dtype) + " but B is " +
                      dtypeName(b.dtype) + " (cast one first)");
-  if (!isFloatType(type) || chip.peakMacsPerCycle(type) <= 0)
+  if (type == DType::I8 && !ep.dequant)
+    fail(kernel, "int8 operands need the epilogue's dequant scale");
+  if (ep.dequant && (type != DType::I8 || ep.dequant->numel() != 1 ||
+                     ep.dequant->dtype != DType::F32))
+    fail(kernel, "a dequant scale (one f32) needs int8 operands");
+  if ((!isFloatType(type) && type != DType::I8) ||
+      chip.peakMacsPerCycle(type) <= 0)
     fail(kernel, std::string("the tensor unit of chip ") + chip.name +
                      " cannot multiply " + dtypeName(type));
   if (!isFloatType(out.dtype))
@@ -163,13 +172,14 @@ MatmulShape analyze(const ChipDesc &chip, const Tensor &a, const Tensor &b,
   sh.K = K;
   sh.batches = batches;
   sh.type = type;
+  sh.acc = type == DType::I8 ? DType::I32 : DType::F32;
   sh.e = dtypeBytes(type);
   sh.eo = dtypeBytes(out.dtype);
   sh.eb = ep.bias ? dtypeBytes(ep.bias->dtype) : 0;
   sh.er = ep.residual ? dtypeBytes(ep.residual->dtype) : 0;
   sh.es = ep.residualScale ? dtypeBytes(ep.residualScale->dtype) : 0;
   sh.epilogue = ep.bias || ep.residual || ep.activation != Activation::None ||
-                ep.alpha != 1.0f || out.dtype != DType::F32;
+                ep.alpha != 1.0f || out.dtype != DType::F32 || ep.dequant;
   return sh;
 }
 
@@ -270,7 +280,8 @@ void loadEpilogueInputs(CoreBuilder &cb, UnitRef unit, const Epilogue &ep,
            rows, tn * er, N * er);
 }
 
-/// out = act(alpha * C + bias) + residual in fp32 over C; the last op
+/// out = act(alpha * dequant * C + bias) + residual in fp32 over C (C is
+/// int32 for int8 products until the dequant step); the last op
 /// writes the output slot in its dtype (rounded once, no separate cast
 /// unless there is no op). Waits for the output slot (kOFree) just before
 /// writing it when `reuse`. The bias is one row broadcast over the tile, or
@@ -281,8 +292,10 @@ void emitEpilogueOps(const Ctx &ctx, const std::string &kernel, CoreBuilder &cb,
                      Broadcast biasBcast = Broadcast::Row,
                      VecOperand scale = {}, VecOperand scaled = {}) {
   UnitRef vector = UnitRef::vector();
-  enum class Step { Scale, Bias, Act, Residual };
+  enum class Step { Dequant, Scale, Bias, Act, Residual };
   std::vector<Step> steps;
+  if (ep.dequant)
+    steps.push_back(Step::Dequant);
   if (ep.alpha != 1.0f)
     steps.push_back(Step::Scale);
   if (ep.bias)
@@ -301,8 +314,14 @@ void emitEpilogueOps(const Ctx &ctx, const std::string &kernel, CoreBuilder &cb,
     bool lastStep = i + 1 == steps.size();
     if (lastStep && reuse)
       cb.wait(vector, kOFree);
-    VecOperand dst = lastStep ? o : c;
+    VecOperand dst = lastStep ? o : VecOperand{c.addr, c.stride, DType::F32};
     switch (steps[i]) {
+    case Step::Dequant:
+      // int32 (or, after a K split's exchange, fp32) products times the
+      // scalar scale of A and B, into fp32 in place.
+      vec(cb, VecOp::Mul, vr, vc, dst, c, {ep.dequantSpm, 0, DType::F32},
+          Broadcast::Scalar);
+      break;
     case Step::Scale:
       vec(cb, VecOp::Scale, vr, vc, dst, c, {}, Broadcast::None, ep.alpha,
           0.0f);
@@ -325,6 +344,25 @@ void emitEpilogueOps(const Ctx &ctx, const std::string &kernel, CoreBuilder &cb,
       }
       break;
     }
+    c.type = DType::F32;
+  }
+}
+
+/// int8 products: loads the dequant scale (one f32) into every working
+/// core's scratchpad before anything else of the kernel, and records in the
+/// epilogue where it is (`dequantSpm`). The vector unit waits for it once, at
+/// its start (its first epilogue is a whole tile's matmuls away).
+void loadDequantScale(const Ctx &ctx, Epilogue &ep, SpmAlloc &spm,
+                      unsigned useCores) {
+  if (!ep.dequant)
+    return;
+  ep.dequantSpm = spm.take(64);
+  for (unsigned core = 0; core < useCores; ++core) {
+    CoreBuilder cb = ctx.core(core);
+    cb.dma(ctx.loader().index, cb.spm(ep.dequantSpm),
+           MemRef::dram(ep.dequant->addr), 4);
+    cb.signal(ctx.loader(), kDequant);
+    cb.wait(UnitRef::vector(), kDequant);
   }
 }
 
@@ -439,7 +477,7 @@ void emitKOuter(const Ctx &ctx, const std::string &kernel,
       mm.n = colsOf(j);
       mm.k = static_cast<uint32_t>(std::min(depth, K - k0));
       mm.inType = sh.type;
-      mm.outType = DType::F32;
+      mm.outType = sh.acc;
       mm.accumulate = s > 0;
       mm.a = aSlot + (uint64_t(r0) * K + k0) * e;
       mm.lda = static_cast<uint32_t>(K * e);
@@ -472,7 +510,7 @@ void emitKOuter(const Ctx &ctx, const std::string &kernel,
         uint64_t at = uint64_t(r0) * t.tn;
         emitEpilogueOps(
             ctx, kernel, cb, ep, vr, vc,
-            {cSlot[j] + at * 4, pitch * fold, DType::F32},
+            {cSlot[j] + at * 4, pitch * fold, sh.acc},
             {biasSlot[j], vc * eb, ep.bias ? ep.bias->dtype : DType::F32},
             {resSlot[j] + at * er, static_cast<uint32_t>(t.tn * er * fold),
              ep.residual ? ep.residual->dtype : DType::F32},
@@ -507,7 +545,7 @@ void emitKOuter(const Ctx &ctx, const std::string &kernel,
 /// its own to broadcast it.
 bool chunkedBiasInit(const ChipDesc &chip, const Tiles &t, const Epilogue &ep) {
   return ep.bias && t.tn >= int64_t(chip.vector.lanes) && ep.alpha == 1.0f &&
-         chip.dma.engines >= 2;
+         chip.dma.engines >= 2 && !ep.dequant;
 }
 
 /// Scratchpad bytes of the row-chunked form (emitRowChunked): two resident
@@ -723,7 +761,7 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
           mm.n = cols;
           mm.k = static_cast<uint32_t>(std::min(t.tk, K - k0));
           mm.inType = sh.type;
-          mm.outType = DType::F32;
+          mm.outType = sh.acc;
           mm.accumulate = biasInit || k0 > 0;
           mm.a = aBase + (r0 * K + k0) * e;
           mm.lda = static_cast<uint32_t>(K * e);
@@ -744,7 +782,7 @@ void emitRowChunked(const Ctx &ctx, const std::string &kernel,
           uint32_t vr = nr, vc = cols, vfold = foldFor(nr, cols);
           vr /= vfold;
           vc *= vfold;
-          VecOperand c{cSlot[ccs], pitch * vfold, DType::F32};
+          VecOperand c{cSlot[ccs], pitch * vfold, sh.acc};
           emitEpilogueOps(
               ctx, kernel, cb, epOps, vr, vc, c,
               {biasResident ? biasAll + n0 * eb : biasSlot[cs], vc * eb,
@@ -1036,7 +1074,7 @@ void emitKPairs(const Ctx &ctx, const std::string &kernel,
           mm.n = cols;
           mm.k = static_cast<uint32_t>(std::min(t.tk, kLen - kk));
           mm.inType = sh.type;
-          mm.outType = DType::F32;
+          mm.outType = sh.acc;
           mm.accumulate = kk > 0;
           mm.a = aBuf + kk * e;
           mm.lda = static_cast<uint32_t>(kLen * e);
@@ -1068,7 +1106,8 @@ void emitKPairs(const Ctx &ctx, const std::string &kernel,
       cb.wait(vector, kCDone);
       cb.wait(vector, kRecv);
       VecOperand c{cOwn[li], vc * 4, DType::F32};
-      vec(cb, VecOp::Add, vr, vc, c, c, {recv[li], vc * 4, DType::F32});
+      vec(cb, VecOp::Add, vr, vc, c, {cOwn[li], vc * 4, sh.acc},
+          {recv[li], vc * 4, sh.acc});
       uint64_t from = cOwn[li];
       unsigned es = 4;
       if (epilogue) {
@@ -1242,7 +1281,7 @@ void emitKPairsRows(const Ctx &ctx, const std::string &kernel,
           mm.n = it.cols;
           mm.k = static_cast<uint32_t>(std::min(t.tk, kLen - kk));
           mm.inType = sh.type;
-          mm.outType = DType::F32;
+          mm.outType = sh.acc;
           mm.accumulate = kk > 0;
           mm.a = sl.a + (r * kLen + kk) * e;
           mm.lda = static_cast<uint32_t>(kLen * e);
@@ -1277,8 +1316,9 @@ void emitKPairsRows(const Ctx &ctx, const std::string &kernel,
         VecOperand acc{sl.c[c], static_cast<uint32_t>(t.tn * 4), DType::F32};
         cb.wait(vector, kCDone);
         cb.wait(vector, kRecv);
-        vec(cb, VecOp::Add, nr, it.cols, acc, acc,
-            {sl.recv[c / 2], static_cast<uint32_t>(t.tn * 4), DType::F32});
+        vec(cb, VecOp::Add, nr, it.cols, acc,
+            {sl.c[c], static_cast<uint32_t>(t.tn * 4), sh.acc},
+            {sl.recv[c / 2], static_cast<uint32_t>(t.tn * 4), sh.acc});
         if (epilogue) {
           if (epLoads)
             cb.wait(vector, kEpIn);
@@ -1842,7 +1882,8 @@ bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
 }
 
 void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
-                           const Epilogue &ep, const Schedule *schedule) {
+                           const Epilogue &epIn, const Schedule *schedule) {
+  Epilogue ep = epIn; // gets the dequant scale's scratchpad address
   const std::string kernel = "matmul";
   Ctx ctx{stream, chipDesc, &spmUse};
   MatmulShape sh = analyze(chipDesc, a, b, out, ep);
@@ -1916,8 +1957,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // 1024 tokens) then reads only A, the residual and the output, and its
   // weights stream during the vector-bound attention before it. Only where
   // the earlier kernels' spare DRAM time takes at least half of them:
-  // otherwise the first block alone (BERT's first QKV projection, after the short
-  // embedding kernels, put 8 MB of weights into the kernel before it).
+  // otherwise the first block alone (BERT's first QKV projection, after the
+  // short embedding kernels, put 8 MB of weights into the kernel before it).
   int64_t perCore = ceilDiv(total, std::max<int64_t>(useCores, 1));
   bool allBlocks =
       mTiles > 1 && batches == 1 && !chunked && sched.split == Split::Rows &&
@@ -1972,6 +2013,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
                : firstFromRegion ? firstAt
                                  : chipDesc.scratchpad.bytes,
                0, ctx.use};
+  loadDequantScale(ctx, ep, spm, useCores);
   if (chunked) {
     emitRowChunked(ctx, kernel, sh, t, useCores, a, b, out, ep, spm,
                    firstFromRegion ? std::optional<uint64_t>(firstAt)
@@ -2186,7 +2228,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         mm.n = cols;
         mm.k = depth;
         mm.inType = type;
-        mm.outType = DType::F32;
+        mm.outType = sh.acc;
         mm.accumulate = k0 > 0;
         mm.a = aAddr;
         mm.lda = lda;
@@ -2210,7 +2252,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
           mm.n = cols;
           mm.k = static_cast<uint32_t>(std::min(t.tk, K - k0));
           mm.inType = type;
-          mm.outType = DType::F32;
+          mm.outType = sh.acc;
           mm.accumulate = k0 > 0;
           mm.a = aSlot[blocks > 0 ? (blocks - 1) % 2 : 0] + (r0 * K + k0) * e;
           mm.lda = static_cast<uint32_t>(K * e);
@@ -2242,7 +2284,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
           // side by side (the bias slot holds `fold` copies).
           uint32_t vr = nr / fold, vc = cols * fold;
           uint64_t at = uint64_t(r0) * t.tn; // element offset of the chunk
-          VecOperand c{cSlot[cs] + at * 4, pitch * fold, DType::F32};
+          VecOperand c{cSlot[cs] + at * 4, pitch * fold, sh.acc};
           emitEpilogueOps(
               ctx, kernel, cb, ep, vr, vc, c,
               {biasSlot[cs], vc * eb, ep.bias ? ep.bias->dtype : DType::F32},
@@ -2298,8 +2340,9 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
 }
 
 void StreamEmitter::matmulKSplit(const Tensor &a, const Tensor &b,
-                                 const Tensor &out, const Epilogue &ep,
+                                 const Tensor &out, const Epilogue &epIn,
                                  const Schedule &sched) {
+  Epilogue ep = epIn;
   const std::string kernel = "matmul";
   Ctx ctx{stream, chipDesc, &spmUse};
   MatmulShape sh = analyze(chipDesc, a, b, out, ep);
@@ -2345,6 +2388,7 @@ void StreamEmitter::matmulKSplit(const Tensor &a, const Tensor &b,
     return;
   SpmAlloc spm{kernel, prefetched ? regionAt : chipDesc.scratchpad.bytes, 0,
                ctx.use};
+  loadDequantScale(ctx, ep, spm, useCores);
   std::optional<uint64_t> region =
       prefetched ? std::optional<uint64_t>(regionAt) : std::nullopt;
   if (k.byRows())

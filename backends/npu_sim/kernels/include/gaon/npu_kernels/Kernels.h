@@ -66,6 +66,13 @@ struct Epilogue {
   /// is added (a layer norm's scale moved out of the norm into every
   /// consumer: gaon-npu-fold-norm-affine). Needs a residual.
   std::optional<Tensor> residualScale;
+  /// int8 products (A and B int8, accumulated in int32): one f32 element,
+  /// the scale of A times the scale of B (gaon_npu.quantize's
+  /// dequant_scale). The epilogue multiplies by it first.
+  std::optional<Tensor> dequant;
+  /// Set by the matmul kernel itself, not by callers: where `dequant` sits
+  /// in every core's scratchpad.
+  uint64_t dequantSpm = 0;
 };
 
 /// How the work of a kernel is dealt to cores.
@@ -187,6 +194,12 @@ public:
   /// fp16 and fp8 accumulate in fp32 and are rounded once.
   void cumsum(const Tensor &in, int64_t axis, bool exclusive, bool reverse,
               const Tensor &out);
+  /// Dynamic per-tensor int8 quantization (gaon_npu.quantize): with m =
+  /// max|in| + 1e-30 over the whole tensor, q = in * (127 / m) rounded half
+  /// to even (int8, shape of `in`) and dequant = weightScale * (m / 127)
+  /// (one f32 each).
+  void quantize(const Tensor &in, const Tensor &weightScale, const Tensor &q,
+                const Tensor &dequant);
   /// Over the last axis.
   void softmax(const Tensor &in, const Tensor &out,
                const Schedule *schedule = nullptr);
