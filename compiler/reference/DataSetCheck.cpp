@@ -89,7 +89,7 @@ DataSetResult checkDataSet(StringRef modelPath, StringRef dataSetDir,
     buildGraphOptimizationPipeline(pm);
     if (options.dtype != "fp32")
       pm.addNestedPass<mlir::func::FuncOp>(createConvertPrecision(
-          ConvertPrecisionOptions{options.dtype == "bf16" ? "bf16" : "f16"}));
+          ConvertPrecisionOptions{options.dtype == "fp16" ? "f16" : "bf16"}));
     if (failed(pm.run(*module)))
       return stop("optimize", firstError);
   }

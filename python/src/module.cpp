@@ -453,9 +453,13 @@ pyCompile(const std::string &path, const std::string &target,
     throw py::value_error(error);
   bool reference = target == "reference";
   tools::TargetSpec spec;
-  if (!reference)
+  if (!reference) {
     if (std::string error = tools::parseTarget(target, spec); !error.empty())
       throw py::value_error(error);
+    if (std::string error = tools::checkTargetDType(spec, dtype);
+        !error.empty())
+      throw py::value_error(error);
+  }
   // A device first: a target that cannot run here fails before the compile.
   std::shared_ptr<rt::Device> device;
   if (!reference)

@@ -18,6 +18,7 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Verifier.h"
+#include "llvm/ADT/STLExtras.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
@@ -45,8 +46,12 @@ std::vector<TargetBackend> &backendList() {
     npu.name = "npu-sim";
     npu.usage = "npu-sim[:rngd|atom|tiny|chip.json]";
     npu.defaultVariant = "rngd";
-    npu.buildPipeline = [](OpPassManager &pm, const std::string &variant) {
-      npu::buildNpuPipeline(pm, variant);
+    npu.dtypes = {"fp32", "bf16", "fp16", "int8"};
+    npu.buildPipeline = [](OpPassManager &pm, const std::string &variant,
+                           const std::string &dtype) {
+      npu::buildNpuPipeline(pm, variant, /*reuseMemory=*/true,
+                            /*fuseEpilogues=*/true,
+                            /*quantizeInt8=*/dtype == "int8");
     };
     npu.emit = [](ModuleOp module, const std::string &path,
                   const EmitRequest &request) {
@@ -69,7 +74,8 @@ std::vector<TargetBackend> &backendList() {
       registry.insert<cuda::CudaDialect>();
       cuda::registerCudaCodegenDependencies(registry);
     };
-    cudaBackend.buildPipeline = [](OpPassManager &pm, const std::string &) {
+    cudaBackend.buildPipeline = [](OpPassManager &pm, const std::string &,
+                                   const std::string &) {
       cuda::buildCudaLoweringPipeline(pm);
     };
     cudaBackend.emit = [](ModuleOp module, const std::string &path,
@@ -140,9 +146,23 @@ std::string parseTarget(llvm::StringRef text, TargetSpec &spec) {
 }
 
 std::string checkDType(llvm::StringRef dtype) {
-  if (dtype == "fp32" || dtype == "bf16" || dtype == "fp16")
+  if (dtype == "fp32" || dtype == "bf16" || dtype == "fp16" || dtype == "int8")
     return "";
-  return "unknown --dtype '" + dtype.str() + "' (fp32, bf16 or fp16)";
+  return "unknown --dtype '" + dtype.str() + "' (fp32, bf16, fp16 or int8)";
+}
+
+std::string checkTargetDType(TargetSpec &spec, llvm::StringRef dtype) {
+  if (std::string error = checkDType(dtype); !error.empty())
+    return error;
+  if (spec.backend && !llvm::is_contained(spec.backend->dtypes, dtype)) {
+    std::string supported;
+    for (const std::string &d : spec.backend->dtypes)
+      supported += (supported.empty() ? "" : ", ") + d;
+    return "target '" + spec.target + "' does not support --dtype " +
+           dtype.str() + " (it takes " + supported + ")";
+  }
+  spec.dtype = dtype.str();
+  return "";
 }
 
 //===----------------------------------------------------------------------===//
@@ -253,14 +273,16 @@ OwningOpRef<ModuleOp> importModel(MLIRContext &context,
 
 void buildGraphPipeline(OpPassManager &pm, llvm::StringRef dtype) {
   buildGraphOptimizationPipeline(pm);
+  // int8: the target quantizes products over constant weights; the rest of
+  // the graph runs in bf16.
   if (dtype != "fp32")
     pm.addNestedPass<func::FuncOp>(createConvertPrecision(
-        ConvertPrecisionOptions{dtype == "bf16" ? "bf16" : "f16"}));
+        ConvertPrecisionOptions{dtype == "fp16" ? "f16" : "bf16"}));
 }
 
 void buildTargetPipeline(OpPassManager &pm, const TargetSpec &spec) {
   if (spec.backend && spec.backend->buildPipeline)
-    spec.backend->buildPipeline(pm, spec.variant);
+    spec.backend->buildPipeline(pm, spec.variant, spec.dtype);
 }
 
 LogicalResult runPasses(ModuleOp module,
@@ -347,6 +369,12 @@ GraphCost analyzeGraphCost(ModuleOp module, llvm::StringRef funcName) {
       cost.flops +=
           2 * elements(matmul.getType()) * double(lhs.getShape().back());
       ++cost.matmuls;
+      auto weights = matmul.getRhs().getDefiningOp<graph::ConstantOp>();
+      if (weights && weights.getType().getRank() == 2 &&
+          isa<FloatType>(weights.getType().getElementType())) {
+        cost.matmulWeightBytes += tensorBytes(weights.getType());
+        cost.matmulWeightElements += uint64_t(elements(weights.getType()));
+      }
     } else if (auto attention = dyn_cast<graph::AttentionOp>(op)) {
       // [B, H, Sq, D] results; QK^T and PV each cost Sq x Sk x D per head.
       auto key = cast<RankedTensorType>(attention.getKey().getType());

@@ -180,6 +180,7 @@ json npuRooflineInputs(const ProgramDesc &program, const std::string &dtype) {
   npu_sim::ChipDesc chip = npu_sim_runtime::resolveChip(exe.chipJson);
   npu_sim::DType type = dtype == "bf16"   ? npu_sim::DType::BF16
                         : dtype == "fp16" ? npu_sim::DType::F16
+                        : dtype == "int8" ? npu_sim::DType::I8
                                           : npu_sim::DType::F32;
   double macs = chip.peakMacsPerCycle(type);
   double peak = 2 * macs * chip.cores * chip.clockGhz * 1e9;
@@ -303,6 +304,9 @@ json benchTarget(const BenchOptions &options, Graph &graph,
   tools::TargetSpec spec;
   if (std::string error = tools::parseTarget(target, spec); !error.empty())
     return skipped(target, "this build cannot compile for it: " + error);
+  if (std::string error = tools::checkTargetDType(spec, options.dtype);
+      !error.empty())
+    return skipped(target, error);
   json t = {{"target", target},
             {"status", "ok"},
             {"device", props.name},
@@ -431,10 +435,15 @@ json benchTarget(const BenchOptions &options, Graph &graph,
   // 4. Roofline bound of this target.
   const ProgramDesc *program = model.findProgram(model.target);
   try {
-    if (isNpu && program)
-      t["roofline"] = roofline(npuRooflineInputs(*program, options.dtype),
-                               graph.cost, t["latency_s"].get<double>());
-    else if (llvm::StringRef(target).starts_with("cuda"))
+    if (isNpu && program) {
+      // int8: matmul weights take one byte each (the rest stays bf16), and
+      // the peak is the int8 rate.
+      tools::GraphCost cost = graph.cost;
+      if (options.dtype == "int8")
+        cost.weightBytes += cost.matmulWeightElements - cost.matmulWeightBytes;
+      t["roofline"] = roofline(npuRooflineInputs(*program, options.dtype), cost,
+                               t["latency_s"].get<double>());
+    } else if (llvm::StringRef(target).starts_with("cuda"))
       t["roofline"] = roofline(cudaRooflineInputs(options), graph.cost,
                                t["latency_s"].get<double>());
   } catch (const std::exception &e) {

@@ -45,12 +45,14 @@ cl::opt<std::string> emit("emit",
                                    "default) or import"),
                           cl::init("graph"), cl::cat(category));
 cl::opt<std::string> dtype("dtype",
-                           cl::desc("Compute type: fp32 (default), bf16 or "
-                                    "fp16"),
+                           cl::desc("Compute type: fp32 (default), bf16, "
+                                    "fp16 or int8 (npu-sim: products over "
+                                    "constant weights in int8, the rest bf16)"),
                            cl::init("fp32"), cl::cat(category));
 cl::opt<double> rtol("rtol",
                      cl::desc("Largest relative L2 error that passes "
-                              "(default 1e-4 for fp32, 2e-2 for bf16/fp16)"),
+                              "(default 1e-4 for fp32, 2e-2 for bf16/fp16, "
+                              "5e-2 for int8)"),
                      cl::init(1e-4), cl::cat(category));
 cl::opt<double> atol("atol",
                      cl::desc("Errors whose max absolute value is within "
@@ -64,18 +66,25 @@ std::string shapeString(ArrayRef<int64_t> shape) {
   return s.empty() ? "scalar" : s;
 }
 
+/// --rtol, or the default for --dtype.
+double defaultRtol() {
+  if (rtol.getNumOccurrences() || dtype == "fp32")
+    return rtol;
+  return dtype == "int8" ? 5e-2 : 2e-2;
+}
+
 /// Runs one data set and prints its verdict. Returns true when it passes.
 bool runDataSet(StringRef modelPath, StringRef dataSet) {
   gaon::reference::CheckOptions options;
   options.optimize = emit == "graph";
   options.dtype = dtype;
-  options.rtol = rtol.getNumOccurrences() || dtype == "fp32" ? rtol : 2e-2;
+  options.rtol = defaultRtol();
   options.atol = atol;
 #ifdef GAON_WITH_NPU_SIM
   if (StringRef(target).starts_with("npu-sim"))
     options.runner = gaon::npu::makeNpuSimRunner(
         StringRef(target).split(':').second.str(), compareIntermediates,
-        options.rtol, options.atol);
+        options.rtol, options.atol, /*quantizeInt8=*/dtype == "int8");
 #endif
   auto result = gaon::reference::checkDataSet(modelPath, dataSet, options);
   StringRef name = sys::path::filename(dataSet);
@@ -113,9 +122,15 @@ int main(int argc, char **argv) {
         << "' (available: reference, npu-sim[:rngd|atom|tiny|chip.json])\n";
     return 1;
   }
-  if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16") {
+  if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16" &&
+      dtype != "int8") {
     WithColor::error(errs(), "")
-        << "unknown --dtype '" << dtype << "' (fp32, bf16 or fp16)\n";
+        << "unknown --dtype '" << dtype << "' (fp32, bf16, fp16 or int8)\n";
+    return 1;
+  }
+  if (dtype == "int8" && !npuTarget) {
+    WithColor::error(errs(), "")
+        << "--dtype int8 runs on npu-sim only (target '" << target << "')\n";
     return 1;
   }
   if (dtype != "fp32" && emit == "import") {
@@ -148,8 +163,7 @@ int main(int argc, char **argv) {
   for (const std::string &dataSet : dataSets)
     passed += runDataSet(modelPath, dataSet);
   outs() << passed << "/" << dataSets.size() << " data sets passed on "
-         << target << " (" << emit << " IR, " << dtype << ", rel-L2 <= "
-         << (rtol.getNumOccurrences() || dtype == "fp32" ? rtol : 2e-2)
-         << ")\n";
+         << target << " (" << emit << " IR, " << dtype
+         << ", rel-L2 <= " << defaultRtol() << ")\n";
   return passed == int(dataSets.size()) ? 0 : 1;
 }

@@ -194,8 +194,8 @@ int main(int argc, char **argv) {
                 "(configure with the CUDA toolkit installed)");
 #endif
   }
-  if (dtype != "fp32" && dtype != "bf16" && dtype != "fp16")
-    return fail("unknown --dtype '" + dtype + "' (fp32, bf16 or fp16)");
+  if (std::string error = gaon::tools::checkDType(dtype); !error.empty())
+    return fail(error);
   if (kind == EmitKind::Artifact && outputPath == "-")
     return fail("an artifact is binary: give the output file with -o");
   // The backend (tools/common/CompileModel.cpp, shared with gaon-bench and
@@ -207,6 +207,10 @@ int main(int argc, char **argv) {
       return fail(lowersForNpu ? "this gaon-compile was built without the "
                                  "npu-sim backend"
                                : error);
+  if (lowersForNpu || lowersForCuda)
+    if (std::string error = gaon::tools::checkTargetDType(spec, dtype);
+        !error.empty())
+      return fail(error);
 
   // "[3/7] pass" on a terminal; cleared before any diagnostic is printed.
   gaon::tools::ProgressLine progress;

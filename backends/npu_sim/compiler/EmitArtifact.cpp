@@ -208,6 +208,8 @@ void Emitter::emit(Operation *op) {
           epilogue.residual = tensor(m.getResidual());
         if (m.getResidualScale())
           epilogue.residualScale = tensor(m.getResidualScale());
+        if (m.getDequantScale())
+          epilogue.dequant = tensor(m.getDequantScale());
         epilogue.activation =
             llvm::StringSwitch<kernels::Activation>(m.getActivation())
                 .Case("relu", kernels::Activation::Relu)
@@ -217,6 +219,10 @@ void Emitter::emit(Operation *op) {
                 .Default(kernels::Activation::None);
         kernels.matmul(tensor(m.getLhs()), tensor(m.getRhs()),
                        tensor(m.getResult()), epilogue, schedule);
+      })
+      .Case([&](npu::QuantizeOp q) {
+        kernels.quantize(tensor(q.getInput()), tensor(q.getWeightScale()),
+                         tensor(q.getResult()), tensor(q.getDequantScale()));
       })
       .Case<ReduceSumOp, ReduceMaxOp, ReduceMinOp, ReduceMeanOp>([&](auto r) {
         kernels::ReduceOp kind =

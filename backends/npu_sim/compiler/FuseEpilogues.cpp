@@ -91,9 +91,9 @@ struct FuseMatMulEpilogue : OpRewritePattern<graph::MatMulOp> {
     Location loc = last->getLoc();
     if (residual && residual.getType() != type)
       residual = graph::ReshapeOp::create(rewriter, loc, type, residual);
-    Value fused =
-        MatMulOp::create(rewriter, loc, type, op.getLhs(), op.getRhs(), bias,
-                         residual, Value(), rewriter.getStringAttr(activation));
+    Value fused = MatMulOp::create(rewriter, loc, type, op.getLhs(),
+                                   op.getRhs(), bias, residual, Value(),
+                                   Value(), rewriter.getStringAttr(activation));
     Type lastType = last->getResult(0).getType();
     if (lastType != type)
       fused = graph::ReshapeOp::create(rewriter, loc, lastType, fused);
@@ -135,8 +135,9 @@ struct FoldMatMulCast : OpRewritePattern<graph::CastOp> {
       return failure();
     }
     rewriter.setInsertionPoint(cast);
-    Value fused = MatMulOp::create(rewriter, cast.getLoc(), cast.getType(), lhs,
-                                   rhs, bias, Value(), Value(), activation);
+    Value fused =
+        MatMulOp::create(rewriter, cast.getLoc(), cast.getType(), lhs, rhs,
+                         bias, Value(), Value(), Value(), activation);
     rewriter.replaceOp(cast, fused);
     rewriter.eraseOp(producer);
     return success();

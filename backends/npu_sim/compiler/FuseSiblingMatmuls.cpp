@@ -95,22 +95,25 @@ struct NpuFuseSiblingMatmulsPass
     auto wType = RankedTensorType::get(
         {K, total}, lead.getRhs().getType().getElementType());
     Value w = graph::ConstantOp::create(
-        b, loc, graph::ConstantTensor::concatLastAxis(weights, wType)
-                    .toAttr("fused_weights"));
+        b, loc,
+        graph::ConstantTensor::concatLastAxis(weights, wType)
+            .toAttr("fused_weights"));
     Value bias;
     if (!biases.empty()) {
       auto bType = RankedTensorType::get(
           {total}, lead.getBias().getType().getElementType());
       bias = graph::ConstantOp::create(
-          b, loc, graph::ConstantTensor::concatLastAxis(biases, bType)
-                    .toAttr("fused_bias"));
+          b, loc,
+          graph::ConstantTensor::concatLastAxis(biases, bType)
+              .toAttr("fused_bias"));
     }
     auto outType = lead.getType();
     SmallVector<int64_t> shape(outType.getShape());
     shape.back() = total;
     auto fused = MatMulOp::create(
         b, loc, RankedTensorType::get(shape, outType.getElementType()),
-        lead.getLhs(), w, bias, Value(), Value(), lead.getActivationAttr());
+        lead.getLhs(), w, bias, Value(), Value(), Value(),
+        lead.getActivationAttr());
     SmallVector<Type> parts;
     for (MatMulOp op : group)
       parts.push_back(op.getType());

@@ -56,8 +56,9 @@ std::string unsupportedReason(Operation *op) {
            "as reductions)";
   if (isa<ConvOp, PadOp, TileOp, ModOp, RoundOp, SignOp>(op))
     return "this op is not supported by the npu-sim backend yet";
-  if (op->getDialect() && (op->getDialect()->getNamespace() == "gaon_graph" ||
-                           isa<npu::MatMulOp, npu::AttentionOp>(op)))
+  if (op->getDialect() &&
+      (op->getDialect()->getNamespace() == "gaon_graph" ||
+       isa<npu::MatMulOp, npu::AttentionOp, npu::QuantizeOp>(op)))
     return "";
   return "only gaon_graph ops can be lowered to the NPU";
 }

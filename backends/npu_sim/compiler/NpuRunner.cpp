@@ -50,13 +50,13 @@ static std::string firstDivergence(ModuleOp module,
 
 reference::TargetRunner makeNpuSimRunner(std::string chip,
                                          bool compareIntermediates, double rtol,
-                                         double atol) {
+                                         double atol, bool quantizeInt8) {
   return [=](ModuleOp module, ArrayRef<ConstantTensor> args,
              std::string &notes) -> FailureOr<SmallVector<ConstantTensor>> {
     PassManager pm(module.getContext());
     buildNpuPipeline(pm, chip.empty() ? "rngd" : chip,
                      /*reuseMemory=*/!compareIntermediates,
-                     /*fuseEpilogues=*/!compareIntermediates);
+                     /*fuseEpilogues=*/!compareIntermediates, quantizeInt8);
     if (failed(pm.run(module)))
       return failure();
     auto run = simulateModule(module, args, compareIntermediates);

@@ -7,7 +7,7 @@
 namespace gaon::npu {
 
 void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
-                      bool reuseMemory, bool fuseEpilogues) {
+                      bool reuseMemory, bool fuseEpilogues, bool quantizeInt8) {
   pm.addPass(createNpuAttachChip(NpuAttachChipOptions{chip.str()}));
   pm.addNestedPass<mlir::func::FuncOp>(createNpuPrepare());
   if (fuseEpilogues) {
@@ -17,6 +17,9 @@ void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFoldAttentionLayouts());
     pm.addNestedPass<mlir::func::FuncOp>(createNpuFoldAttentionScale());
   }
+  // After the folds that rewrite weights (norm affine, attention scale).
+  if (quantizeInt8)
+    pm.addPass(createNpuQuantizeMatmuls());
   pm.addPass(createNpuLegalize());
   pm.addPass(createNpuTile());
   pm.addPass(createNpuPartition());

@@ -120,6 +120,7 @@ std::optional<kernels::Problem> scheduleProblemOf(Operation *op) {
         epilogue.bias = optionalTensorOf(m.getBias());
         epilogue.residual = optionalTensorOf(m.getResidual());
         epilogue.residualScale = optionalTensorOf(m.getResidualScale());
+        epilogue.dequant = optionalTensorOf(m.getDequantScale());
         // Only the dtypes of the epilogue matter here, but an activation
         // must be one the chip's vector unit runs.
         epilogue.activation =

@@ -64,6 +64,34 @@ LogicalResult MatMulOp::verify() {
   if (act != "none" && act != "relu" && act != "gelu" && act != "gelu_tanh" &&
       act != "silu")
     return emitOpError("unknown activation '") << act << "'";
+  bool int8 =
+      lhs.getElementType().isInteger(8) && rhs.getElementType().isInteger(8);
+  if (getDequantScale()) {
+    auto scale = getDequantScale().getType();
+    if (!int8)
+      return emitOpError("dequant_scale needs i8 operands");
+    if (!scale.getElementType().isF32() || scale.getNumElements() != 1)
+      return emitOpError("dequant_scale must be one f32");
+  } else if (lhs.getElementType().isInteger(8) ||
+             rhs.getElementType().isInteger(8)) {
+    return emitOpError("i8 operands need a dequant_scale");
+  }
+  return success();
+}
+
+LogicalResult QuantizeOp::verify() {
+  auto input = getInput().getType(), result = getResult().getType();
+  auto weightScale = getWeightScale().getType(),
+       dequant = getDequantScale().getType();
+  if (!isa<FloatType>(input.getElementType()))
+    return emitOpError("input must be a float tensor");
+  if (result.getShape() != input.getShape() ||
+      !result.getElementType().isInteger(8))
+    return emitOpError("result must be i8 with the input's shape");
+  if (!weightScale.getElementType().isF32() ||
+      weightScale.getNumElements() != 1 || dequant != weightScale)
+    return emitOpError("weight_scale and dequant_scale must be one f32 each, "
+                       "of the same type");
   return success();
 }
 

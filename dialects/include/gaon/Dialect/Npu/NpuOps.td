@@ -22,17 +22,46 @@ def Npu_MatMulOp : Op<Npu_Dialect, "matmul",
     `residual_scale` (one element per output column, with a residual only)
     multiplies the residual per column: `gaon-npu-fold-norm-affine` moves a
     layer norm's scale there when the norm also feeds the residual.
+
+    With `dequant_scale` (one f32: the scale of `lhs` times the scale of
+    `rhs`) the product is an int8 one: `lhs` and `rhs` are i8, the tensor
+    unit accumulates in int32 and the epilogue first multiplies by
+    `dequant_scale`, then applies the rest. `gaon-npu-quantize-matmuls` forms it (--dtype int8).
   }];
   let arguments = (ins AnyRankedTensor:$lhs, AnyRankedTensor:$rhs,
                    Optional<AnyRankedTensor>:$bias,
                    Optional<AnyRankedTensor>:$residual,
                    Optional<AnyRankedTensor>:$residual_scale,
+                   Optional<AnyRankedTensor>:$dequant_scale,
                    DefaultValuedAttr<StrAttr, "\"none\"">:$activation);
   let results = (outs AnyRankedTensor:$result);
   let assemblyFormat = [{
     $lhs `,` $rhs (`bias` $bias^)? (`residual` $residual^)?
-    (`residual_scale` $residual_scale^)? attr-dict `:`
+    (`residual_scale` $residual_scale^)?
+    (`dequant_scale` $dequant_scale^)? attr-dict `:`
     functional-type(operands, results)
+  }];
+  let hasVerifier = 1;
+}
+
+def Npu_QuantizeOp : Op<Npu_Dialect, "quantize", [Pure]> {
+  let summary = "Dynamic symmetric int8 quantization of an activation";
+  let description = [{
+    Quantizes a whole float tensor with one scale found at run time, like
+    onnxruntime's dynamic quantization (per tensor; symmetric here):
+    `a = (max|input| + 1e-30) / 127`, `result = round_half_even(input / a)`
+    saturated to [-127, 127] (computed as `input * (127 / (max|input| +
+    1e-30))`), and `dequant_scale = a * weight_scale` (one f32 each): the
+    scale that turns the int32 product of `result` with weights quantized
+    by `weight_scale` back into real values (the `dequant_scale` operand of
+    gaon_npu.matmul). Formed by
+    `gaon-npu-quantize-matmuls`.
+  }];
+  let arguments = (ins AnyRankedTensor:$input, AnyRankedTensor:$weight_scale);
+  let results = (outs AnyRankedTensor:$result,
+                      AnyRankedTensor:$dequant_scale);
+  let assemblyFormat = [{
+    $input `,` $weight_scale attr-dict `:` functional-type(operands, results)
   }];
   let hasVerifier = 1;
 }

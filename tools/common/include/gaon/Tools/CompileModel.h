@@ -50,8 +50,12 @@ struct TargetBackend {
   /// Adds dialects and interfaces the backend needs in the context (may be
   /// empty).
   std::function<void(mlir::DialectRegistry &)> registerDialects;
-  /// Adds the backend's passes (run after buildGraphPipeline).
-  std::function<void(mlir::OpPassManager &, const std::string &variant)>
+  /// The --dtype values it compiles (checkTargetDType).
+  std::vector<std::string> dtypes = {"fp32", "bf16", "fp16"};
+  /// Adds the backend's passes (run after buildGraphPipeline), for the
+  /// target's --dtype.
+  std::function<void(mlir::OpPassManager &, const std::string &variant,
+                     const std::string &dtype)>
       buildPipeline;
   /// Lowers what the pipeline produced and writes the artifact to `path`
   /// ("" = only EmitRequest::programText). Errors are MLIR diagnostics.
@@ -69,15 +73,20 @@ std::string availableTargets();
 
 struct TargetSpec {
   const TargetBackend *backend = nullptr;
-  std::string variant; ///< after the colon, or the backend's default
-  std::string target;  ///< what the artifact records ("npu-sim:rngd")
+  std::string variant;        ///< after the colon, or the backend's default
+  std::string target;         ///< what the artifact records ("npu-sim:rngd")
+  std::string dtype = "fp32"; ///< set by checkTargetDType
 };
 
 /// Parses "npu-sim:atom"; returns "" or "unknown target 'x' (available:
 /// ...)".
 std::string parseTarget(llvm::StringRef text, TargetSpec &spec);
-/// "" or "unknown --dtype 'x' (fp32, bf16 or fp16)".
+/// "" or "unknown --dtype 'x' (fp32, bf16, fp16 or int8)".
 std::string checkDType(llvm::StringRef dtype);
+/// Checks that the parsed target compiles `dtype` and records it in `spec`
+/// (its pipeline depends on it); "" or "target 'cuda' does not support
+/// --dtype int8 (it takes fp32, bf16, fp16)".
+std::string checkTargetDType(TargetSpec &spec, llvm::StringRef dtype);
 
 struct CompileOptions {
   std::string modelPath;
@@ -158,6 +167,9 @@ struct GraphCost {
   /// every key counted: causal masking is not discounted).
   double flops = 0;
   uint64_t weightBytes = 0; ///< every constant, in its (converted) dtype
+  /// Of those, the 2-D float weights of matmuls (what --dtype int8 stores
+  /// in one byte per element): bytes and elements.
+  uint64_t matmulWeightBytes = 0, matmulWeightElements = 0;
   uint64_t inputBytes = 0, outputBytes = 0;
   uint64_t matmuls = 0, attentions = 0, convolutions = 0;
 };

@@ -13,11 +13,12 @@ namespace gaon::npu {
 /// optimized module for `chip` and runs it functionally on the simulator.
 /// With `compareIntermediates`, memory is planned without reuse, epilogues
 /// are not fused, and the first op whose result differs from the reference
-/// interpreter (beyond rtol/atol) is reported in the notes.
+/// interpreter (beyond rtol/atol) is reported in the notes. `quantizeInt8`
+/// runs products over constant weights in int8 (--dtype int8).
 reference::TargetRunner makeNpuSimRunner(std::string chip,
                                          bool compareIntermediates = false,
-                                         double rtol = 1e-4,
-                                         double atol = 1e-6);
+                                         double rtol = 1e-4, double atol = 1e-6,
+                                         bool quantizeInt8 = false);
 
 } // namespace gaon::npu
 

@@ -28,8 +28,11 @@ inline constexpr llvm::StringLiteral kLayoutAttrName = "gaon_npu.layout";
 /// `reuseMemory` = false keeps every tensor in its own memory and
 /// `fuseEpilogues` = false keeps every gaon_graph op (debugging: each
 /// intermediate can then be compared with the reference interpreter).
+/// `quantizeInt8` runs products over constant weights in int8
+/// (gaon-npu-quantize-matmuls; --dtype int8, over a bf16 graph).
 void buildNpuPipeline(mlir::OpPassManager &pm, llvm::StringRef chip,
-                      bool reuseMemory = true, bool fuseEpilogues = true);
+                      bool reuseMemory = true, bool fuseEpilogues = true,
+                      bool quantizeInt8 = false);
 
 } // namespace gaon::npu
 

@@ -160,6 +160,32 @@ def NpuFoldAttentionScale
   }];
 }
 
+def NpuQuantizeMatmuls
+    : Pass<"gaon-npu-quantize-matmuls", "mlir::ModuleOp"> {
+  let summary = "Runs matmuls over constant weights in int8 (--dtype int8)";
+  let description = [{
+    Every matmul (gaon_graph.matmul or gaon_npu.matmul) whose rhs is a 2-D
+    float constant becomes an int8 product, as onnxruntime's dynamic
+    quantization does by default: the weights are quantized once, here,
+    symmetric per tensor (`w = max|W| / 127`, `Wq = round_half_even(W /
+    w)`); the activation is quantized at run time by a gaon_npu.quantize
+    (one scale per tensor, found on the chip), whose `dequant_scale` (the
+    activation's scale times `w`) the matmul's epilogue applies before its
+    bias, activation and residual. Everything else stays in the precision
+    the graph was converted to (bf16). Fails when the chip's tensor unit has
+    no int8 rate.
+
+    Before:
+      %y = gaon_npu.matmul %x, %w bias %b : (tensor<128x768xbf16>,
+             tensor<768x3072xbf16>, tensor<3072xbf16>) -> tensor<128x3072xbf16>
+    After:
+      %q, %s = gaon_npu.quantize %x, %ws : (tensor<128x768xbf16>,
+             tensor<1xf32>) -> (tensor<128x768xi8>, tensor<1xf32>)
+      %y = gaon_npu.matmul %q, %wq bias %b dequant_scale %s : ...
+  }];
+  let dependentDialects = ["gaon::npu::NpuDialect"];
+}
+
 def NpuLegalize : Pass<"gaon-npu-legalize", "mlir::ModuleOp"> {
   let summary = "Checks that every op and element type can run on the NPU";
   let description = [{
