@@ -34,6 +34,7 @@ enum : uint16_t {
   kPeerMax,         // another core's maximum arrived (remote -> vector)
   kScaleIn,         // the weight scale loaded (loader -> vector, core 0)
   kDequantOut,      // the dequant scale computed (vector -> storer, core 0)
+  kIn1,             // resident: a chunk loaded by the second engine
 };
 
 constexpr float kTiny = 1e-30f;
@@ -109,8 +110,17 @@ void StreamEmitter::quantize(const Tensor &in, const Tensor &weightScale,
       return qAt + uint64_t(i % inSlots) * tr * L;
     };
     // Loads: pass 1, and pass 2 again when not resident. A streamed slot is
-    // reused two loads later, once the vector unit hands it back.
+    // reused two loads later, once the vector unit hands it back. Resident
+    // chunks alternate between two engines (a 12 KB load is mostly fixed
+    // DMA latency: one engine alone left the vector unit waiting).
     const int64_t loads = resident ? chunks : 2 * chunks;
+    const bool twoEngines = resident && chipDesc.dma.engines >= 2;
+    auto engineOf = [&](int64_t j) {
+      return twoEngines && j % 2 ? storer : loader;
+    };
+    auto loadedSem = [&](int64_t j) -> uint16_t {
+      return twoEngines && j % 2 ? kIn1 : kIn;
+    };
     if (c == 0) {
       b.dma(loader.index, b.spm(wScale.addr), MemRef::dram(weightScale.addr),
             4);
@@ -120,15 +130,12 @@ void StreamEmitter::quantize(const Tensor &in, const Tensor &weightScale,
       int64_t i = j % chunks;
       if (!resident && j >= 2)
         b.wait(loader, kInFree);
-      b.dma(loader.index, b.spm(inSlot(j)),
+      b.dma(engineOf(j).index, b.spm(inSlot(j)),
             MemRef::dram(in.addr + uint64_t(r0 + i * tr) * L * e),
             static_cast<uint32_t>(rowsOf(i) * L * e));
-      b.signal(loader, kIn);
+      b.signal(engineOf(j), loadedSem(j));
     }
-    auto consumed = [&](int64_t j) {
-      b.wait(vector, kIn);
-      (void)j;
-    };
+    auto consumed = [&](int64_t j) { b.wait(vector, loadedSem(j)); };
     auto release = [&](int64_t j) {
       if (!resident && j + 2 < loads)
         b.signal(vector, kInFree);
