@@ -78,7 +78,7 @@ def chip_numbers(gaon_bin, chip, dtype):
                           text=True, check=True).stdout
     c = json.loads(text)
     tu = c["cores"]["tensor_unit"]
-    key = {"bf16": "bf16", "fp16": "fp16"}.get(dtype)
+    key = {"bf16": "bf16", "fp16": "fp16", "int8": "int8"}.get(dtype)
     macs = tu["macs_per_cycle"].get(key) if key else None
     if macs is None:  # fp32: emulated at the bf16 rate / slowdown
         macs = tu["macs_per_cycle"]["bf16"] / tu.get(
@@ -140,8 +140,8 @@ def main():
     ap.add_argument("--gaon-bin", default=os.path.join(ROOT, "build", "bin"))
     ap.add_argument("--work-dir", default="/tmp/benchwork")
     ap.add_argument("--chips", default="rngd,atom")
-    ap.add_argument("--dtype", default="bf16", choices=["bf16", "fp16",
-                                                        "fp32"])
+    ap.add_argument("--dtype", default="bf16",
+                    choices=["bf16", "fp16", "fp32", "int8"])
     ap.add_argument("--models", default="gpt2-small,bert-base",
                     help="comma-separated, of: " + ", ".join(sorted(MODELS)))
     ap.add_argument("--cases", default=None,
