@@ -62,7 +62,8 @@ def compile(path, target="npu-sim:rngd", input_shapes=None, dtype="fp32",
     target: "npu-sim[:rngd|atom|tiny|chip.json]", "cuda[:sm_90]" (where
     built and a GPU is present) or "reference" (the host interpreter of
     gaon.graph, the numerical golden model). input_shapes fixes dynamic
-    dimensions ({"input_ids": [1, 128]}); dtype is "fp32", "bf16" or "fp16".
+    dimensions ({"input_ids": [1, 128]}); dtype is "fp32", "bf16", "fp16" or
+    "int8" (npu-sim: products over constant weights in int8).
     device_options go to the runtime driver ({"timing-only": 1} on npu-sim).
     output keeps the .gaon artifact at that path (default: a temporary file,
     removed once loaded). Returns a Module.

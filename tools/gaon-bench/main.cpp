@@ -1,7 +1,7 @@
 //===- main.cpp - gaon-bench: one model, several targets, side by side ----===//
 //
 //   gaon-bench model.onnx --targets cuda,npu-sim:rngd,npu-sim:atom
-//              [--input-shape name=1x128 ...] [--dtype fp16|bf16|fp32]
+//              [--input-shape name=1x128 ...] [--dtype fp16|bf16|fp32|int8]
 //              [--json out.json] [--html report.html] [--iterations N]
 //
 // See docs/gaon-bench.md.
@@ -38,7 +38,8 @@ options:
   --input-shape name=DxD    fix an input's shape (repeatable, comma-separated)
   --bind-input name=f.pb    replace an input by a constant (as gaon-compile)
   --input name=file         input data (.npy or .pb); others are random
-  --dtype fp32|bf16|fp16    compute type (default fp32)
+  --dtype fp32|bf16|fp16|int8
+                            compute type (default fp32; int8: npu-sim)
   --iterations N            timed runs (default: 1 simulated, 20 on hardware)
   --warmup N                untimed runs first (default: 0 simulated, 3 on hardware)
   --min-time S              hardware: run at least S seconds (default 1)

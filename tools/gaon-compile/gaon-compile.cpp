@@ -76,7 +76,9 @@ cl::opt<std::string>
 cl::opt<std::string>
     dtype("dtype",
           cl::desc("Compute type: fp32 (default), bf16 or fp16 (weights and "
-                   "activations; matmuls and reductions accumulate in fp32)"),
+                   "activations; matmuls and reductions accumulate in fp32), "
+                   "or int8 (npu-sim: bf16, with products over constant "
+                   "weights in int8)"),
           cl::init("fp32"), cl::cat(category));
 cl::list<std::string> inputShapes(
     "input-shape",
