@@ -127,6 +127,13 @@ sim::VecOp binaryOp(Operation *op) {
       .Case([](MaxOp) { return sim::VecOp::Max; })
       .Case([](MinOp) { return sim::VecOp::Min; })
       .Case([](PowOp) { return sim::VecOp::Pow; })
+      // gaon_graph.mod is ONNX Mod: truncated (fmod) on floats, floored on
+      // integers.
+      .Case([](ModOp m) {
+        return isa<FloatType>(m.getType().getElementType())
+                   ? sim::VecOp::FMod
+                   : sim::VecOp::Mod;
+      })
       .Case([](AndOp) { return sim::VecOp::And; })
       .Case([](OrOp) { return sim::VecOp::Or; })
       .Case([](XorOp) { return sim::VecOp::Xor; })
@@ -155,6 +162,7 @@ sim::VecOp unaryOp(Operation *op) {
       .Case([](CosOp) { return sim::VecOp::Cos; })
       .Case([](FloorOp) { return sim::VecOp::Floor; })
       .Case([](CeilOp) { return sim::VecOp::Ceil; })
+      .Case([](RoundOp) { return sim::VecOp::Round; }) // half to even
       .Case([](NotOp) { return sim::VecOp::Not; })
       .Default(noVectorOp);
 }
@@ -164,14 +172,14 @@ void Emitter::emit(Operation *op) {
   const kernels::Schedule *schedule = scheduleOf(op, storage);
   llvm::TypeSwitch<Operation *>(op)
       .Case<ConstantOp, ReshapeOp>([](auto) {}) // weights; views
-      .Case<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, PowOp, AndOp, OrOp, XorOp,
-            EqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp>(
+      .Case<AddOp, SubOp, MulOp, DivOp, MaxOp, MinOp, PowOp, ModOp, AndOp, OrOp,
+            XorOp, EqualOp, LessOp, LessEqualOp, GreaterOp, GreaterEqualOp>(
           [&](auto b) {
             kernels.binary(binaryOp(b), tensor(b.getLhs()), tensor(b.getRhs()),
                            tensor(b.getResult()));
           })
       .Case<NegOp, AbsOp, ExpOp, LogOp, SqrtOp, RsqrtOp, ReciprocalOp, TanhOp,
-            ErfOp, SigmoidOp, SinOp, CosOp, FloorOp, CeilOp, NotOp>(
+            ErfOp, SigmoidOp, SinOp, CosOp, FloorOp, CeilOp, RoundOp, NotOp>(
           [&](auto u) {
             kernels.unary(unaryOp(u), tensor(u.getInput()),
                           tensor(u.getResult()));

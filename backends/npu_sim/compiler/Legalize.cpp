@@ -54,7 +54,7 @@ std::string unsupportedReason(Operation *op) {
   if (isa<ArgMaxOp>(op))
     return "argmax is supported with i64 indices and static shapes (it runs "
            "as reductions)";
-  if (isa<ConvOp, PadOp, TileOp, ModOp, RoundOp, SignOp>(op))
+  if (isa<ConvOp, PadOp, TileOp, SignOp>(op))
     return "this op is not supported by the npu-sim backend yet";
   if (op->getDialect() &&
       (op->getDialect()->getNamespace() == "gaon_graph" ||
