@@ -10,15 +10,14 @@
 #include "host_ref_driver.h"
 
 #include "gaon/runtime/driver_fence.h"
+#include "gaon/runtime/driver_queue.h"
 
 #include "gaon/runtime.h"
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -83,14 +82,9 @@ namespace {
 
 // A deep copy of one dispatch: the caller's arrays die after submit.
 struct RecordedDispatch {
-  Kernel kernel;
+  Kernel kernel = Kernel::Copy;
   std::vector<gaon_binding_t> bindings;
   std::vector<uint8_t> params;
-};
-
-struct RecordedSubmission {
-  std::vector<gaon_fence_point_t> waits, signals;
-  std::vector<RecordedDispatch> dispatches;
 };
 
 // Runs one kernel; returns "" on success or why it failed.
@@ -165,63 +159,6 @@ std::string runKernel(const RecordedDispatch &dispatch, uint64_t *cycles) {
   }
   return "unknown kernel";
 }
-
-} // namespace
-
-struct gaon_queue {
-  gaon_device *device = nullptr;
-  uint32_t partition = 0;
-  std::mutex mutex;
-  std::condition_variable hasWork;
-  std::deque<RecordedSubmission> pending;
-  bool stopping = false;
-  gaon_counters_t counters = {};
-  std::thread worker;
-
-  void run() {
-    for (;;) {
-      RecordedSubmission submission;
-      {
-        std::unique_lock<std::mutex> lock(mutex);
-        hasWork.wait(lock, [&] { return stopping || !pending.empty(); });
-        if (pending.empty())
-          return; // stopping and drained
-        submission = std::move(pending.front());
-        pending.pop_front();
-      }
-      execute(submission);
-    }
-  }
-
-  void execute(const RecordedSubmission &submission) {
-    std::string failure;
-    for (const gaon_fence_point_t &wait : submission.waits)
-      if (failure.empty())
-        failure = gaon::rt::driver::waitFencePoint(wait);
-    auto start = std::chrono::steady_clock::now();
-    uint64_t cycles = 0, completed = 0;
-    for (const RecordedDispatch &dispatch : submission.dispatches) {
-      if (!failure.empty())
-        break;
-      failure = runKernel(dispatch, &cycles);
-      if (failure.empty())
-        ++completed;
-    }
-    double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
-            .count();
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      counters.dispatches += completed;
-      counters.cycles += cycles;
-      counters.busy_s += seconds;
-    }
-    for (const gaon_fence_point_t &signal : submission.signals)
-      gaon::rt::driver::reachFencePoint(signal, failure);
-  }
-};
-
-namespace {
 
 gaon_status_code_t deviceCreate(void *, uint32_t ordinal,
                                 const gaon_device_options_t *options,
@@ -369,71 +306,55 @@ void executableUnload(gaon_device_t *, gaon_executable_t *executable) {
   delete executable;
 }
 
-gaon_status_code_t queueCreate(gaon_device_t *device, uint32_t partition,
-                               gaon_queue_t **out) {
-  if (partition >= device->partitions)
-    return fail(GAON_OUT_OF_RANGE, "no partition " + std::to_string(partition));
-  auto *queue = new gaon_queue;
-  queue->device = device;
-  queue->partition = partition;
-  queue->worker = std::thread([queue] { queue->run(); });
-  *out = queue;
-  return GAON_OK;
-}
+// The worker thread, fences and counters are the runtime's
+// (gaon/runtime/driver_queue.h); host-ref adds its kernels.
+class HostRefQueue final
+    : public gaon::rt::driver::DispatchQueue<RecordedDispatch> {
+public:
+  HostRefQueue() : DispatchQueue("host-ref") {}
 
-void queueDestroy(gaon_queue_t *queue) {
-  {
-    std::lock_guard<std::mutex> lock(queue->mutex);
-    queue->stopping = true;
-  }
-  queue->hasWork.notify_all();
-  queue->worker.join();
-  delete queue;
-}
-
-gaon_status_code_t queueSubmit(gaon_queue_t *queue,
-                               const gaon_submission_t *submission) {
-  RecordedSubmission recorded;
-  recorded.waits.assign(submission->waits,
-                        submission->waits + submission->wait_count);
-  recorded.signals.assign(submission->signals,
-                          submission->signals + submission->signal_count);
-  for (uint32_t i = 0; i < submission->dispatch_count; ++i) {
-    const gaon_dispatch_t &dispatch = submission->dispatches[i];
+private:
+  gaon_status_code_t resolve(const gaon_dispatch_t &dispatch, uint32_t index,
+                             RecordedDispatch &out) override {
     if (!dispatch.executable ||
         dispatch.entry_index >= dispatch.executable->entries.size())
       return fail(GAON_INVALID_ARGUMENT,
-                  "dispatch " + std::to_string(i) + " has no entry " +
+                  "dispatch " + std::to_string(index) + " has no entry " +
                       std::to_string(dispatch.entry_index));
-    RecordedDispatch copy;
-    copy.kernel = dispatch.executable->entries[dispatch.entry_index];
+    out.kernel = dispatch.executable->entries[dispatch.entry_index];
     for (uint32_t b = 0; b < dispatch.binding_count; ++b) {
       const gaon_binding_t &binding = dispatch.bindings[b];
       if (!binding.buffer ||
           !rangeInside(binding.buffer, binding.offset, binding.length))
-        return fail(GAON_OUT_OF_RANGE, "dispatch " + std::to_string(i) +
+        return fail(GAON_OUT_OF_RANGE, "dispatch " + std::to_string(index) +
                                            " binding " + std::to_string(b) +
                                            " is outside its buffer");
-      copy.bindings.push_back(binding);
+      out.bindings.push_back(binding);
     }
     if (dispatch.params_size)
-      copy.params.assign(dispatch.params,
-                         dispatch.params + dispatch.params_size);
-    recorded.dispatches.push_back(std::move(copy));
+      out.params.assign(dispatch.params,
+                        dispatch.params + dispatch.params_size);
+    return GAON_OK;
   }
-  {
-    std::lock_guard<std::mutex> lock(queue->mutex);
-    queue->pending.push_back(std::move(recorded));
-  }
-  queue->hasWork.notify_one();
-  return GAON_OK;
-}
 
-gaon_status_code_t queueQueryCounters(gaon_queue_t *queue,
-                                      gaon_counters_t *out) {
-  std::lock_guard<std::mutex> lock(queue->mutex);
-  *out = queue->counters;
-  return GAON_OK;
+  // Busy time is the host's wall time in the kernel.
+  gaon::rt::driver::DispatchResult run(const RecordedDispatch &dispatch,
+                                       uint32_t, uint32_t) override {
+    gaon::rt::driver::DispatchResult result;
+    auto start = std::chrono::steady_clock::now();
+    result.failure = runKernel(dispatch, &result.cycles);
+    result.busyS =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+            .count();
+    return result;
+  }
+};
+
+gaon_status_code_t queueCreate(gaon_device_t *device, uint32_t partition,
+                               gaon_queue_t **out) {
+  if (partition >= device->partitions)
+    return fail(GAON_OUT_OF_RANGE, "no partition " + std::to_string(partition));
+  return gaon::rt::driver::startQueue(std::make_unique<HostRefQueue>(), out);
 }
 
 const gaon_driver_vtable_v1_t hostRefVtable = {
@@ -449,9 +370,9 @@ const gaon_driver_vtable_v1_t hostRefVtable = {
     executableLoad,
     executableUnload,
     queueCreate,
-    queueDestroy,
-    queueSubmit,
-    queueQueryCounters,
+    gaon::rt::driver::queueDestroy,
+    gaon::rt::driver::queueSubmit,
+    gaon::rt::driver::queueQueryCounters,
     gaon::rt::driver::fenceCreate,
     gaon::rt::driver::fenceDestroy,
     gaon::rt::driver::fenceQuery,

@@ -1,26 +1,25 @@
 //===- Driver.cpp - The "cuda" HAL driver ---------------------------------===//
 //
 // A device is the primary context of one GPU; buffers are cuMemAlloc
-// allocations; each queue has a non-blocking stream and a worker thread that
-// waits for the submission's fences, runs its dispatches (PlanExecutable.cpp)
-// and synchronizes before signalling, so a signalled fence means the work is
-// done. Host copies go through the device's own transfer stream. The CUDA
-// libraries are dlopen()ed (CudaApi.h), so without a driver or GPU only
-// device creation fails, with UNAVAILABLE and the reason.
+// allocations; each queue (the runtime's DispatchQueue, driver_queue.h) has a
+// non-blocking stream and a worker thread that waits for the submission's
+// fences, runs its dispatches (PlanExecutable.cpp) and synchronizes before
+// signalling, so a signalled fence means the work is done. Host copies go
+// through the device's own transfer stream. The CUDA libraries are dlopen()ed
+// (CudaApi.h), so without a driver or GPU only device creation fails, with
+// UNAVAILABLE and the reason.
 //
 //===----------------------------------------------------------------------===//
 
 #include "DriverImpl.h"
 
 #include "gaon/runtime/driver_fence.h"
+#include "gaon/runtime/driver_queue.h"
 
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
-#include <deque>
-#include <thread>
 
 namespace gaon::cuda::detail {
 
@@ -109,11 +108,6 @@ struct RecordedDispatch {
   std::vector<CUdeviceptr> bases;
 };
 
-struct RecordedSubmission {
-  std::vector<gaon_fence_point_t> waits, signals;
-  std::vector<RecordedDispatch> dispatches;
-};
-
 CudaDevice *impl(gaon_device_t *h) { return reinterpret_cast<CudaDevice *>(h); }
 CudaBuffer *impl(gaon_buffer_t *h) { return reinterpret_cast<CudaBuffer *>(h); }
 CudaExecutable *impl(gaon_executable_t *h) {
@@ -156,100 +150,6 @@ std::string bytesText(uint64_t bytes) {
                   static_cast<unsigned long long>(bytes),
                   static_cast<double>(bytes) / (1ull << 20));
   return text;
-}
-
-// ---------------------------------------------------------------------------
-// Queues
-
-/// Whole-GPU energy in millijoules since the driver loaded; false when
-/// unavailable.
-bool readEnergy(const CudaDevice &device, unsigned long long *mj) {
-  if (!device.reportsEnergy)
-    return false;
-  return static_cast<int>(device.nvml->nvmlDeviceGetTotalEnergyConsumption(
-             device.nvmlDevice, mj)) == nvml::kSuccess;
-}
-
-struct CudaQueue {
-  CudaDevice *device = nullptr;
-  CUstream stream = nullptr;
-  CUevent start = nullptr, end = nullptr;
-
-  std::mutex mutex;
-  std::condition_variable hasWork;
-  std::deque<RecordedSubmission> pending;
-  bool stopping = false;
-  gaon_counters_t counters = {};
-  std::thread worker;
-
-  void run() {
-    // The context is per thread; the worker issues all of this queue's work.
-    gaon::rt::Status current = makeCurrent(*device);
-    for (;;) {
-      RecordedSubmission submission;
-      {
-        std::unique_lock<std::mutex> lock(mutex);
-        hasWork.wait(lock, [&] { return stopping || !pending.empty(); });
-        if (pending.empty())
-          return; // stopping and drained
-        submission = std::move(pending.front());
-        pending.pop_front();
-      }
-      execute(submission, current);
-    }
-  }
-
-  void execute(const RecordedSubmission &submission,
-               const gaon::rt::Status &current) {
-    std::string failure;
-    for (const gaon_fence_point_t &wait : submission.waits)
-      if (failure.empty())
-        failure = gaon::rt::driver::waitFencePoint(wait);
-    if (failure.empty() && !current.isOk())
-      failure = current.message();
-    if (failure.empty() && !submission.dispatches.empty())
-      failure = runDispatches(submission);
-    for (const gaon_fence_point_t &signal : submission.signals)
-      gaon::rt::driver::reachFencePoint(signal, failure);
-  }
-
-  // Busy time is GPU time between events around each dispatch's work
-  // (runPlan); NVML's energy counter is read before and after the whole
-  // submission (the stream is idle at both points, since every dispatch
-  // synchronizes).
-  std::string runDispatches(const RecordedSubmission &submission) {
-    unsigned long long energyBefore = 0, energyAfter = 0;
-    bool energy = readEnergy(*device, &energyBefore);
-    RunTiming timing{start, end, 0};
-    std::string failure;
-    uint64_t done = 0;
-    for (size_t i = 0; i < submission.dispatches.size() && failure.empty();
-         ++i) {
-      const RecordedDispatch &dispatch = submission.dispatches[i];
-      failure = runPlan(*dispatch.executable, dispatch.bases, stream, timing);
-      if (failure.empty())
-        ++done;
-      else if (submission.dispatches.size() > 1)
-        failure = "dispatch " + std::to_string(i) + ": " + failure;
-    }
-    energy = energy && readEnergy(*device, &energyAfter) &&
-             energyAfter >= energyBefore;
-    {
-      std::lock_guard<std::mutex> lock(mutex);
-      counters.dispatches += done;
-      counters.busy_s += timing.seconds;
-      if (energy)
-        counters.energy_j += (energyAfter - energyBefore) * 1e-3;
-    }
-    if (!failure.empty())
-      failure = "cuda: " + failure;
-    return failure;
-  }
-};
-
-CudaQueue *impl(gaon_queue_t *h) { return reinterpret_cast<CudaQueue *>(h); }
-gaon_queue_t *handle(CudaQueue *q) {
-  return reinterpret_cast<gaon_queue_t *>(q);
 }
 
 // ---------------------------------------------------------------------------
@@ -698,81 +598,54 @@ void executableUnload(gaon_device_t *, gaon_executable_t *executable) {
 // ---------------------------------------------------------------------------
 // Queues
 
-void destroyQueueObjects(CudaQueue *queue) {
-  const CudaDriverApi &cu = *queue->device->cu;
-  if (!makeCurrent(*queue->device).isOk())
-    return;
-  if (queue->end)
-    cu.cuEventDestroy_v2(queue->end);
-  if (queue->start)
-    cu.cuEventDestroy_v2(queue->start);
-  if (queue->stream)
-    cu.cuStreamDestroy_v2(queue->stream);
+/// Whole-GPU energy in millijoules since the driver loaded; false when
+/// unavailable.
+bool readEnergy(const CudaDevice &device, unsigned long long *mj) {
+  if (!device.reportsEnergy)
+    return false;
+  return static_cast<int>(device.nvml->nvmlDeviceGetTotalEnergyConsumption(
+             device.nvmlDevice, mj)) == nvml::kSuccess;
 }
 
-gaon_status_code_t queueCreate(gaon_device_t *deviceHandle, uint32_t partition,
-                               gaon_queue_t **out) {
-  CudaDevice *device = impl(deviceHandle);
-  if (!device || !out)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  if (partition != 0)
-    return fail(GAON_OUT_OF_RANGE, "no partition " + std::to_string(partition) +
-                                       "; a GPU has one");
-  if (gaon::rt::Status s = makeCurrent(*device); !s.isOk())
-    return fail(s);
-  auto queue = std::make_unique<CudaQueue>();
-  queue->device = device;
-  const CudaDriverApi &cu = *device->cu;
-  CUresult r = cu.cuStreamCreate(&queue->stream, CU_STREAM_NON_BLOCKING);
-  if (r == CUDA_SUCCESS)
-    r = cu.cuEventCreate(&queue->start, CU_EVENT_DEFAULT);
-  if (r == CUDA_SUCCESS)
-    r = cu.cuEventCreate(&queue->end, CU_EVENT_DEFAULT);
-  if (r != CUDA_SUCCESS) {
-    destroyQueueObjects(queue.get());
-    return failCuda(*device, "cuStreamCreate/cuEventCreate", r);
+// The worker thread, fences and counters are the runtime's
+// (gaon/runtime/driver_queue.h); a cuda queue adds its stream, the events
+// that time its GPU work, and the worker's context.
+class CudaQueue final
+    : public gaon::rt::driver::DispatchQueue<RecordedDispatch> {
+public:
+  explicit CudaQueue(CudaDevice *owner)
+      : DispatchQueue(kCudaDriverName), device(owner) {}
+  // After queueDestroy has stopped the worker: nothing uses them any more.
+  ~CudaQueue() override {
+    const CudaDriverApi &cu = *device->cu;
+    if (!makeCurrent(*device).isOk())
+      return;
+    if (endEvent)
+      cu.cuEventDestroy_v2(endEvent);
+    if (startEvent)
+      cu.cuEventDestroy_v2(startEvent);
+    if (stream)
+      cu.cuStreamDestroy_v2(stream);
   }
-  CudaQueue *raw = queue.release();
-  raw->worker = std::thread([raw] { raw->run(); });
-  *out = handle(raw);
-  return GAON_OK;
-}
 
-void queueDestroy(gaon_queue_t *queueHandle) {
-  CudaQueue *queue = impl(queueHandle);
-  if (!queue)
-    return;
-  {
-    std::lock_guard<std::mutex> lock(queue->mutex);
-    queue->stopping = true;
+  CudaDevice *const device;
+  CUstream stream = nullptr;
+  CUevent startEvent = nullptr, endEvent = nullptr;
+
+private:
+  // The context is per thread; the worker issues all of this queue's work.
+  std::string startWorker() override {
+    gaon::rt::Status current = makeCurrent(*device);
+    return current.isOk() ? "" : current.message();
   }
-  queue->hasWork.notify_all();
-  queue->worker.join();
-  destroyQueueObjects(queue);
-  delete queue;
-}
 
-gaon_status_code_t queueSubmit(gaon_queue_t *queueHandle,
-                               const gaon_submission_t *submission) {
-  CudaQueue *queue = impl(queueHandle);
-  if (!queue || !submission)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  if ((submission->wait_count && !submission->waits) ||
-      (submission->signal_count && !submission->signals) ||
-      (submission->dispatch_count && !submission->dispatches))
-    return fail(GAON_INVALID_ARGUMENT, "submission arrays are null");
-  RecordedSubmission recorded;
-  recorded.waits.assign(submission->waits,
-                        submission->waits + submission->wait_count);
-  recorded.signals.assign(submission->signals,
-                          submission->signals + submission->signal_count);
-  for (uint32_t i = 0; i < submission->dispatch_count; ++i) {
-    const gaon_dispatch_t &dispatch = submission->dispatches[i];
-    std::string where = "dispatch " + std::to_string(i) + ": ";
+  gaon_status_code_t resolve(const gaon_dispatch_t &dispatch, uint32_t index,
+                             RecordedDispatch &out) override {
+    std::string where = "dispatch " + std::to_string(index) + ": ";
     if (!dispatch.executable)
       return fail(GAON_INVALID_ARGUMENT, where + "no executable");
     CudaExecutable *exe = impl(dispatch.executable);
-    if (&executableDevice(*exe) != queue->device)
+    if (&executableDevice(*exe) != device)
       return fail(GAON_INVALID_ARGUMENT,
                   where + "the executable belongs to another device");
     if (dispatch.entry_index != 0)
@@ -781,7 +654,6 @@ gaon_status_code_t queueSubmit(gaon_queue_t *queueHandle,
                       " does not exist (a cuda-plan has one entry)");
     if (dispatch.binding_count && !dispatch.bindings)
       return fail(GAON_INVALID_ARGUMENT, where + "bindings are null");
-    RecordedDispatch out;
     out.executable = exe;
     std::vector<uint64_t> lengths;
     for (uint32_t j = 0; j < dispatch.binding_count; ++j) {
@@ -798,24 +670,54 @@ gaon_status_code_t queueSubmit(gaon_queue_t *queueHandle,
     }
     if (std::string error = checkBindings(*exe, lengths); !error.empty())
       return fail(GAON_INVALID_ARGUMENT, where + error);
-    recorded.dispatches.push_back(std::move(out));
+    return GAON_OK;
   }
-  {
-    std::lock_guard<std::mutex> lock(queue->mutex);
-    queue->pending.push_back(std::move(recorded));
-  }
-  queue->hasWork.notify_one();
-  return GAON_OK;
-}
 
-gaon_status_code_t queueQueryCounters(gaon_queue_t *queueHandle,
-                                      gaon_counters_t *out) {
-  CudaQueue *queue = impl(queueHandle);
-  if (!queue || !out)
+  // Busy time is GPU time between events around the dispatch's work
+  // (runPlan); NVML's energy counter is read before and after it (the stream
+  // is idle at both points, since runPlan synchronizes).
+  gaon::rt::driver::DispatchResult run(const RecordedDispatch &dispatch,
+                                       uint32_t index,
+                                       uint32_t count) override {
+    unsigned long long energyBefore = 0, energyAfter = 0;
+    bool energy = readEnergy(*device, &energyBefore);
+    RunTiming timing{startEvent, endEvent, 0};
+    gaon::rt::driver::DispatchResult result;
+    result.failure =
+        runPlan(*dispatch.executable, dispatch.bases, stream, timing);
+    result.busyS = timing.seconds;
+    if (energy && readEnergy(*device, &energyAfter) &&
+        energyAfter >= energyBefore)
+      result.energyJ = (energyAfter - energyBefore) * 1e-3;
+    if (!result.failure.empty())
+      result.failure =
+          std::string("cuda: ") +
+          (count > 1 ? "dispatch " + std::to_string(index) + ": " : "") +
+          result.failure;
+    return result;
+  }
+};
+
+gaon_status_code_t queueCreate(gaon_device_t *deviceHandle, uint32_t partition,
+                               gaon_queue_t **out) {
+  CudaDevice *device = impl(deviceHandle);
+  if (!device || !out)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
-  std::lock_guard<std::mutex> lock(queue->mutex);
-  *out = queue->counters;
-  return GAON_OK;
+  if (partition != 0)
+    return fail(GAON_OUT_OF_RANGE, "no partition " + std::to_string(partition) +
+                                       "; a GPU has one");
+  if (gaon::rt::Status s = makeCurrent(*device); !s.isOk())
+    return fail(s);
+  auto queue = std::make_unique<CudaQueue>(device);
+  const CudaDriverApi &cu = *device->cu;
+  CUresult r = cu.cuStreamCreate(&queue->stream, CU_STREAM_NON_BLOCKING);
+  if (r == CUDA_SUCCESS)
+    r = cu.cuEventCreate(&queue->startEvent, CU_EVENT_DEFAULT);
+  if (r == CUDA_SUCCESS)
+    r = cu.cuEventCreate(&queue->endEvent, CU_EVENT_DEFAULT);
+  if (r != CUDA_SUCCESS) // the queue's destructor frees what was created
+    return failCuda(*device, "cuStreamCreate/cuEventCreate", r);
+  return gaon::rt::driver::startQueue(std::move(queue), out);
 }
 
 // Fences: the runtime's timeline fence (gaon/runtime/driver_fence.h).
@@ -833,9 +735,9 @@ const gaon_driver_vtable_v1_t cudaVtable = {
     executableLoad,
     executableUnload,
     queueCreate,
-    queueDestroy,
-    queueSubmit,
-    queueQueryCounters,
+    gaon::rt::driver::queueDestroy,
+    gaon::rt::driver::queueSubmit,
+    gaon::rt::driver::queueQueryCounters,
     gaon::rt::driver::fenceCreate,
     gaon::rt::driver::fenceDestroy,
     gaon::rt::driver::fenceQuery,

@@ -5,8 +5,8 @@
 // runs the whole stream: Read/ReadWrite bindings are copied into simulated
 // DRAM (skipped when the buffer has not been written since the last copy and
 // the stream never writes that DRAM range), the simulator runs, and
-// Write/ReadWrite bindings are copied back. Each queue has a worker thread,
-// like host-ref.
+// Write/ReadWrite bindings are copied back. Each queue is the runtime's
+// DispatchQueue (gaon/runtime/driver_queue.h): a worker thread, like host-ref.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,6 +15,7 @@
 
 #include "gaon/npu_sim/Simulator.h"
 #include "gaon/runtime/driver_fence.h"
+#include "gaon/runtime/driver_queue.h"
 
 #include <nlohmann/json.hpp>
 
@@ -22,17 +23,14 @@
 #include <cerrno>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <unistd.h>
 #include <vector>
 
@@ -93,8 +91,6 @@ const SimBuffer *impl(const gaon_buffer_t *h) {
 SimExecutable *impl(gaon_executable_t *h) {
   return reinterpret_cast<SimExecutable *>(h);
 }
-struct SimQueue;
-SimQueue *impl(gaon_queue_t *h);
 
 std::atomic<uint64_t> nextBufferSerial{1};
 
@@ -115,11 +111,6 @@ struct RecordedDispatch {
   std::vector<gaon_binding_t> ranges;
 };
 
-struct RecordedSubmission {
-  std::vector<gaon_fence_point_t> waits, signals;
-  std::vector<RecordedDispatch> dispatches;
-};
-
 bool writeFileAtomically(const std::string &path, const std::string &text) {
   std::string tmp = path + ".tmp." + std::to_string(getpid());
   {
@@ -137,15 +128,10 @@ bool writeFileAtomically(const std::string &path, const std::string &text) {
   return true;
 }
 
-struct RunResult {
-  std::string failure;
-  uint64_t cycles = 0;
-  double energyJ = 0, seconds = 0;
-};
-
-// Runs the whole stream once. Called on a queue's worker thread.
-RunResult runDispatch(const RecordedDispatch &dispatch) {
-  RunResult result;
+// Runs the whole stream once. Called on a queue's worker thread. Only a
+// successful run adds to the queue's counters; busy time is simulated.
+gaon::rt::driver::DispatchResult runDispatch(const RecordedDispatch &dispatch) {
+  gaon::rt::driver::DispatchResult result;
   SimExecutable *exec = dispatch.executable;
   SimDevice *device = exec->device;
   const NpuExecutable &exe = exec->exe;
@@ -203,7 +189,7 @@ RunResult runDispatch(const RecordedDispatch &dispatch) {
     }
     result.cycles = static_cast<uint64_t>(std::llround(report.cycles));
     result.energyJ = report.energy.totalJ;
-    result.seconds = report.seconds;
+    result.busyS = report.seconds;
 
     nlohmann::json json = nlohmann::json::parse(
         gaon::npu_sim::reportToJson(report, -1), nullptr, false);
@@ -220,7 +206,7 @@ RunResult runDispatch(const RecordedDispatch &dispatch) {
                                        : nlohmann::json()}};
     reportJson = json.dump();
   } catch (const std::exception &e) {
-    result.failure = std::string("npu-sim: ") + e.what();
+    result = {std::string("npu-sim: ") + e.what()};
     // A failed run may have left DRAM half written: copy everything next time.
     for (auto &entry : exec->copied)
       entry.valid = false;
@@ -243,55 +229,6 @@ RunResult runDispatch(const RecordedDispatch &dispatch) {
   return result;
 }
 
-struct SimQueue {
-  SimDevice *device = nullptr;
-  uint32_t partition = 0;
-  std::mutex mutex;
-  std::condition_variable hasWork;
-  std::deque<RecordedSubmission> pending;
-  bool stopping = false;
-  gaon_counters_t counters = {};
-  std::thread worker;
-
-  void run() {
-    for (;;) {
-      RecordedSubmission submission;
-      {
-        std::unique_lock<std::mutex> lock(mutex);
-        hasWork.wait(lock, [&] { return stopping || !pending.empty(); });
-        if (pending.empty())
-          return; // stopping and drained
-        submission = std::move(pending.front());
-        pending.pop_front();
-      }
-      execute(submission);
-    }
-  }
-
-  void execute(const RecordedSubmission &submission) {
-    std::string failure;
-    for (const gaon_fence_point_t &wait : submission.waits)
-      if (failure.empty())
-        failure = gaon::rt::driver::waitFencePoint(wait);
-    for (const RecordedDispatch &dispatch : submission.dispatches) {
-      if (!failure.empty())
-        break;
-      RunResult result = runDispatch(dispatch);
-      failure = result.failure;
-      if (failure.empty()) {
-        std::lock_guard<std::mutex> lock(mutex);
-        counters.dispatches += 1;
-        counters.cycles += result.cycles;
-        counters.energy_j += result.energyJ;
-        counters.busy_s += result.seconds; // simulated seconds
-      }
-    }
-    for (const gaon_fence_point_t &signal : submission.signals)
-      gaon::rt::driver::reachFencePoint(signal, failure);
-  }
-};
-
-SimQueue *impl(gaon_queue_t *h) { return reinterpret_cast<SimQueue *>(h); }
 gaon_device_t *handle(SimDevice *d) {
   return reinterpret_cast<gaon_device_t *>(d);
 }
@@ -300,9 +237,6 @@ gaon_buffer_t *handle(SimBuffer *b) {
 }
 gaon_executable_t *handle(SimExecutable *e) {
   return reinterpret_cast<gaon_executable_t *>(e);
-}
-gaon_queue_t *handle(SimQueue *q) {
-  return reinterpret_cast<gaon_queue_t *>(q);
 }
 
 // ---------------------------------------------------------------------------
@@ -658,37 +592,6 @@ void executableUnload(gaon_device_t *, gaon_executable_t *executable) {
 // ---------------------------------------------------------------------------
 // Queues
 
-gaon_status_code_t queueCreate(gaon_device_t *deviceHandle, uint32_t partition,
-                               gaon_queue_t **out) {
-  SimDevice *device = impl(deviceHandle);
-  if (!device || !out)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  if (partition >= device->chip.cores)
-    return fail(GAON_OUT_OF_RANGE,
-                "no partition " + std::to_string(partition) + "; chip '" +
-                    device->chip.name + "' has " +
-                    std::to_string(device->chip.cores) + " cores");
-  auto *queue = new SimQueue;
-  queue->device = device;
-  queue->partition = partition;
-  queue->worker = std::thread([queue] { queue->run(); });
-  *out = handle(queue);
-  return GAON_OK;
-}
-
-void queueDestroy(gaon_queue_t *queueHandle) {
-  SimQueue *queue = impl(queueHandle);
-  if (!queue)
-    return;
-  {
-    std::lock_guard<std::mutex> lock(queue->mutex);
-    queue->stopping = true;
-  }
-  queue->hasWork.notify_all();
-  queue->worker.join();
-  delete queue;
-}
-
 // Matches a dispatch's bindings to the executable's; "" or why not.
 std::string resolveDispatch(const gaon_dispatch_t &dispatch, uint32_t index,
                             RecordedDispatch &out) {
@@ -759,47 +662,48 @@ std::string resolveDispatch(const gaon_dispatch_t &dispatch, uint32_t index,
   return "";
 }
 
-gaon_status_code_t queueSubmit(gaon_queue_t *queueHandle,
-                               const gaon_submission_t *submission) {
-  SimQueue *queue = impl(queueHandle);
-  if (!queue || !submission)
-    return fail(GAON_INVALID_ARGUMENT, "null argument");
-  if ((submission->wait_count && !submission->waits) ||
-      (submission->signal_count && !submission->signals) ||
-      (submission->dispatch_count && !submission->dispatches))
-    return fail(GAON_INVALID_ARGUMENT, "submission arrays are null");
-  RecordedSubmission recorded;
-  recorded.waits.assign(submission->waits,
-                        submission->waits + submission->wait_count);
-  recorded.signals.assign(submission->signals,
-                          submission->signals + submission->signal_count);
-  for (uint32_t i = 0; i < submission->dispatch_count; ++i) {
-    RecordedDispatch dispatch;
-    std::string error = resolveDispatch(submission->dispatches[i], i, dispatch);
+// The worker thread, fences and counters are the runtime's
+// (gaon/runtime/driver_queue.h); npu-sim resolves bindings and runs the
+// simulator.
+class SimQueue final
+    : public gaon::rt::driver::DispatchQueue<RecordedDispatch> {
+public:
+  explicit SimQueue(SimDevice *device)
+      : DispatchQueue(gaon::npu_sim_runtime::kNpuSimDriverName),
+        device_(device) {}
+
+private:
+  gaon_status_code_t resolve(const gaon_dispatch_t &dispatch, uint32_t index,
+                             RecordedDispatch &out) override {
+    std::string error = resolveDispatch(dispatch, index, out);
     if (!error.empty())
       return fail(GAON_INVALID_ARGUMENT, error);
-    if (dispatch.executable->device != queue->device)
+    if (out.executable->device != device_)
       return fail(GAON_INVALID_ARGUMENT,
-                  "dispatch " + std::to_string(i) +
+                  "dispatch " + std::to_string(index) +
                       ": the executable belongs to another device");
-    recorded.dispatches.push_back(std::move(dispatch));
+    return GAON_OK;
   }
-  {
-    std::lock_guard<std::mutex> lock(queue->mutex);
-    queue->pending.push_back(std::move(recorded));
-  }
-  queue->hasWork.notify_one();
-  return GAON_OK;
-}
 
-gaon_status_code_t queueQueryCounters(gaon_queue_t *queueHandle,
-                                      gaon_counters_t *out) {
-  SimQueue *queue = impl(queueHandle);
-  if (!queue || !out)
+  gaon::rt::driver::DispatchResult run(const RecordedDispatch &dispatch,
+                                       uint32_t, uint32_t) override {
+    return runDispatch(dispatch);
+  }
+
+  SimDevice *const device_;
+};
+
+gaon_status_code_t queueCreate(gaon_device_t *deviceHandle, uint32_t partition,
+                               gaon_queue_t **out) {
+  SimDevice *device = impl(deviceHandle);
+  if (!device || !out)
     return fail(GAON_INVALID_ARGUMENT, "null argument");
-  std::lock_guard<std::mutex> lock(queue->mutex);
-  *out = queue->counters;
-  return GAON_OK;
+  if (partition >= device->chip.cores)
+    return fail(GAON_OUT_OF_RANGE,
+                "no partition " + std::to_string(partition) + "; chip '" +
+                    device->chip.name + "' has " +
+                    std::to_string(device->chip.cores) + " cores");
+  return gaon::rt::driver::startQueue(std::make_unique<SimQueue>(device), out);
 }
 
 // Fences: the runtime's timeline fence (gaon/runtime/driver_fence.h).
@@ -817,9 +721,9 @@ const gaon_driver_vtable_v1_t npuSimVtable = {
     executableLoad,
     executableUnload,
     queueCreate,
-    queueDestroy,
-    queueSubmit,
-    queueQueryCounters,
+    gaon::rt::driver::queueDestroy,
+    gaon::rt::driver::queueSubmit,
+    gaon::rt::driver::queueQueryCounters,
     gaon::rt::driver::fenceCreate,
     gaon::rt::driver::fenceDestroy,
     gaon::rt::driver::fenceQuery,
