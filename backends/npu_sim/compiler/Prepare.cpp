@@ -141,6 +141,150 @@ struct TileToBroadcast : OpRewritePattern<TileOp> {
   }
 };
 
+/// gather along axis a > 0 -> transpose a first, gather rows (axis 0, the
+/// kernel's form), transpose the result into ONNX's order: data dims before
+/// a, then the index dims, then the data dims after a.
+struct GatherOffAxisZero : OpRewritePattern<GatherOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherOp op,
+                                PatternRewriter &rewriter) const override {
+    auto dataType = cast<RankedTensorType>(op.getData().getType());
+    auto idxType = cast<RankedTensorType>(op.getIndices().getType());
+    int64_t rank = dataType.getRank(), q = idxType.getRank();
+    int64_t a = op.getAxis() < 0 ? op.getAxis() + rank : op.getAxis();
+    if (a <= 0 || a >= rank || !dataType.hasStaticShape() ||
+        !idxType.hasStaticShape())
+      return failure();
+    Location loc = op.getLoc();
+    Type element = dataType.getElementType();
+    SmallVector<int64_t> perm = {a}, moved = {dataType.getDimSize(a)};
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != a) {
+        perm.push_back(d);
+        moved.push_back(dataType.getDimSize(d));
+      }
+    Value x = TransposeOp::create(
+        rewriter, loc, RankedTensorType::get(moved, element), op.getData(),
+        rewriter.getDenseI64ArrayAttr(perm));
+    // [idx..., d_0 .. d_{a-1}, d_{a+1} ..]
+    SmallVector<int64_t> gathered(idxType.getShape());
+    gathered.append(moved.begin() + 1, moved.end());
+    Value g = GatherOp::create(rewriter, loc,
+                               RankedTensorType::get(gathered, element), x,
+                               op.getIndices(), rewriter.getI64IntegerAttr(0));
+    SmallVector<int64_t> order;
+    for (int64_t d = 0; d < a; ++d)
+      order.push_back(q + d);
+    for (int64_t d = 0; d < q; ++d)
+      order.push_back(d);
+    for (int64_t d = q + a; d < q + rank - 1; ++d)
+      order.push_back(d);
+    rewriter.replaceOpWithNewOp<TransposeOp>(
+        op, op.getType(), g, rewriter.getDenseI64ArrayAttr(order));
+    return success();
+  }
+};
+
+/// sign(x) -> select(x > 0, 1, select(x < 0, -1, x)): zeros keep their
+/// sign and NaN stays NaN, as ONNX Sign gives.
+struct SignToSelects : OpRewritePattern<SignOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SignOp op,
+                                PatternRewriter &rewriter) const override {
+    auto type = op.getType();
+    Type element = type.getElementType();
+    if (!isa<FloatType>(element))
+      return failure();
+    Location loc = op.getLoc();
+    auto boolType =
+        RankedTensorType::get(type.getShape(), rewriter.getI1Type());
+    Value x = op.getInput(), zero = splat(rewriter, loc, element, 0.0);
+    Value neg = LessOp::create(rewriter, loc, boolType, x, zero);
+    Value pos = GreaterOp::create(rewriter, loc, boolType, x, zero);
+    Value inner = SelectOp::create(rewriter, loc, type, neg,
+                                   splat(rewriter, loc, element, -1.0), x);
+    rewriter.replaceOpWithNewOp<SelectOp>(
+        op, type, pos, splat(rewriter, loc, element, 1.0), inner);
+    return success();
+  }
+};
+
+/// slice with a negative step along axis a -> gather of the walked indices
+/// along a (the DMA's strides cannot go backwards): transposed so that a is
+/// the gather's axis 0 when a is not, then a slice over the other axes with
+/// a as is (itself rewritten again while other axes walk backwards).
+/// ArgMax/ArgMin with select_last_index reverse their input this way.
+struct NegativeStepSliceToGather : OpRewritePattern<SliceOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(SliceOp op,
+                                PatternRewriter &rewriter) const override {
+    auto inType = cast<RankedTensorType>(op.getInput().getType());
+    auto type = op.getType();
+    ArrayRef<int64_t> starts = op.getStarts(), steps = op.getSteps();
+    auto negative = llvm::find_if(steps, [](int64_t s) { return s < 0; });
+    if (negative == steps.end() || !inType.hasStaticShape() ||
+        !type.hasStaticShape())
+      return failure();
+    int64_t a = negative - steps.begin(), rank = inType.getRank();
+    int64_t n = type.getDimSize(a);
+    Location loc = op.getLoc();
+    auto i64 = rewriter.getI64Type();
+    SmallVector<int64_t> indices;
+    for (int64_t j = 0; j < n; ++j)
+      indices.push_back(starts[a] + j * steps[a]);
+    Value idx = ConstantOp::create(
+        rewriter, loc,
+        DenseElementsAttr::get(RankedTensorType::get({n}, i64),
+                               ArrayRef<int64_t>(indices)));
+    // Axis a first, as the gather kernel (rows of axis 0) needs.
+    SmallVector<int64_t> perm = {a};
+    for (int64_t d = 0; d < rank; ++d)
+      if (d != a)
+        perm.push_back(d);
+    SmallVector<int64_t> inverse(rank);
+    for (int64_t d = 0; d < rank; ++d)
+      inverse[perm[d]] = d;
+    auto permute = [&](ArrayRef<int64_t> shape, ArrayRef<int64_t> order) {
+      SmallVector<int64_t> out;
+      for (int64_t d : order)
+        out.push_back(shape[d]);
+      return out;
+    };
+    Value x = op.getInput();
+    if (a != 0)
+      x = TransposeOp::create(
+          rewriter, loc,
+          RankedTensorType::get(permute(inType.getShape(), perm),
+                                inType.getElementType()),
+          x, rewriter.getDenseI64ArrayAttr(perm));
+    SmallVector<int64_t> gathered =
+        permute(inType.getShape(), perm); // [D_a, rest...] -> [n, rest...]
+    gathered[0] = n;
+    Value g = GatherOp::create(
+        rewriter, loc, RankedTensorType::get(gathered, inType.getElementType()),
+        x, idx, rewriter.getI64IntegerAttr(0));
+    if (a != 0)
+      g = TransposeOp::create(rewriter, loc,
+                              RankedTensorType::get(permute(gathered, inverse),
+                                                    inType.getElementType()),
+                              g, rewriter.getDenseI64ArrayAttr(inverse));
+    // The other axes, as the slice had them.
+    SmallVector<int64_t> restStarts(starts), restSteps(steps);
+    restStarts[a] = 0;
+    restSteps[a] = 1;
+    if (cast<RankedTensorType>(g.getType()) == type &&
+        llvm::all_of(restStarts, [](int64_t s) { return s == 0; }) &&
+        llvm::all_of(restSteps, [](int64_t s) { return s == 1; })) {
+      rewriter.replaceOp(op, g);
+      return success();
+    }
+    rewriter.replaceOpWithNewOp<SliceOp>(
+        op, type, g, rewriter.getDenseI64ArrayAttr(restStarts),
+        rewriter.getDenseI64ArrayAttr(restSteps));
+    return success();
+  }
+};
+
 /// argmax(x, axis) -> reduce_min(select(x == reduce_max(x), iota, n)): the
 /// smallest index holding the maximum, as ONNX's first-index ties ask, from
 /// the reductions and elementwise kernels. Indices are i64 (exact). A row
@@ -164,8 +308,8 @@ struct ArgMaxToReductions : OpRewritePattern<ArgMaxOp> {
     Value max = ReduceMaxOp::create(
         rewriter, loc, RankedTensorType::get(kept, inType.getElementType()),
         op.getInput(), axes, rewriter.getBoolAttr(true));
-    auto boolType = RankedTensorType::get(inType.getShape(),
-                                          rewriter.getI1Type());
+    auto boolType =
+        RankedTensorType::get(inType.getShape(), rewriter.getI1Type());
     Value isMax = EqualOp::create(rewriter, loc, boolType, op.getInput(), max);
     // iota along the axis, shaped to broadcast: [1.., n, 1..].
     SmallVector<int64_t> iotaShape(rank, 1);
@@ -384,11 +528,12 @@ struct MergeConstantAdds : OpRewritePattern<AddOp> {
 struct NpuPreparePass : impl::NpuPrepareBase<NpuPreparePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<GatherNdToGather, ClampToMinMax, ArgMaxToReductions,
-                 TriluToSelect,
-                 TileToBroadcast, FlattenNorm<LayerNormOp>,
-                 FlattenNorm<RmsNormOp>, SoftmaxToLastAxis,
-                 LogSoftmaxToReductions, MergeConstantAdds>(&getContext());
+    patterns
+        .add<GatherNdToGather, ClampToMinMax, ArgMaxToReductions, TriluToSelect,
+             NegativeStepSliceToGather, GatherOffAxisZero, SignToSelects,
+             TileToBroadcast, FlattenNorm<LayerNormOp>, FlattenNorm<RmsNormOp>,
+             SoftmaxToLastAxis, LogSoftmaxToReductions, MergeConstantAdds>(
+            &getContext());
     // Do not fold the new ops back into what they replaced.
     GreedyRewriteConfig config;
     config.enableFolding(false);

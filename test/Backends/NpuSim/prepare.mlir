@@ -144,3 +144,54 @@ func.func @argmax(%x: tensor<2x4x3xf32>) -> tensor<2x3xi64> {
   %y = gaon_graph.argmax %x {axis = 1 : i64, keep_dims = false} : tensor<2x4x3xf32> -> tensor<2x3xi64>
   return %y : tensor<2x3xi64>
 }
+
+// A slice walking axis 0 backwards (start 3, step -2 over 5 rows: rows 3
+// and 1) becomes a gather of those rows; the other axes' slice (columns
+// from 1) stays a slice.
+// CHECK-LABEL: func.func @negative_step_axis0
+// CHECK: %[[I:.*]] = gaon_graph.constant dense<[3, 1]> : tensor<2xi64>
+// CHECK: %[[G:.*]] = gaon_graph.gather %arg0, %[[I]] {axis = 0 : i64} : (tensor<5x4xf32>, tensor<2xi64>) -> tensor<2x4xf32>
+// CHECK: gaon_graph.slice %[[G]] {starts = array<i64: 0, 1>, steps = array<i64: 1, 1>} : tensor<2x4xf32> -> tensor<2x3xf32>
+// CHECK-NOT: steps = array<i64: -
+func.func @negative_step_axis0(%x: tensor<5x4xf32>) -> tensor<2x3xf32> {
+  %y = gaon_graph.slice %x {starts = array<i64: 3, 1>, steps = array<i64: -2, 1>} : tensor<5x4xf32> -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}
+
+// Reversing the last axis (ArgMax's select_last_index): the axis goes
+// first for the gather (rows of axis 0) and back after; nothing is left
+// to slice.
+// CHECK-LABEL: func.func @reverse_last_axis
+// CHECK: %[[I:.*]] = gaon_graph.constant dense<[2, 1, 0]> : tensor<3xi64>
+// CHECK: %[[T:.*]] = gaon_graph.transpose %arg0 {perm = array<i64: 1, 0>} : tensor<2x3xf32> -> tensor<3x2xf32>
+// CHECK: %[[G:.*]] = gaon_graph.gather %[[T]], %[[I]] {axis = 0 : i64}
+// CHECK: %[[R:.*]] = gaon_graph.transpose %[[G]] {perm = array<i64: 1, 0>} : tensor<3x2xf32> -> tensor<2x3xf32>
+// CHECK-NEXT: return %[[R]]
+func.func @reverse_last_axis(%x: tensor<2x3xf32>) -> tensor<2x3xf32> {
+  %y = gaon_graph.slice %x {starts = array<i64: 0, 2>, steps = array<i64: 1, -1>} : tensor<2x3xf32> -> tensor<2x3xf32>
+  return %y : tensor<2x3xf32>
+}
+
+// A gather along axis 1 of [2, 5, 3] data with [4] indices: axis 1 goes
+// first, the kernel gathers rows, and the result [4, 2, 3] goes back to
+// ONNX's order [2, 4, 3].
+// CHECK-LABEL: func.func @gather_axis1
+// CHECK: %[[T:.*]] = gaon_graph.transpose %arg0 {perm = array<i64: 1, 0, 2>} : tensor<2x5x3xf32> -> tensor<5x2x3xf32>
+// CHECK: %[[G:.*]] = gaon_graph.gather %[[T]], %arg1 {axis = 0 : i64} : (tensor<5x2x3xf32>, tensor<4xi64>) -> tensor<4x2x3xf32>
+// CHECK: gaon_graph.transpose %[[G]] {perm = array<i64: 1, 0, 2>} : tensor<4x2x3xf32> -> tensor<2x4x3xf32>
+func.func @gather_axis1(%x: tensor<2x5x3xf32>, %i: tensor<4xi64>) -> tensor<2x4x3xf32> {
+  %y = gaon_graph.gather %x, %i {axis = 1 : i64} : (tensor<2x5x3xf32>, tensor<4xi64>) -> tensor<2x4x3xf32>
+  return %y : tensor<2x4x3xf32>
+}
+
+// sign becomes two selects: 1 where x > 0, else -1 where x < 0, else x
+// itself (zeros keep their sign, NaN stays NaN).
+// CHECK-LABEL: func.func @sign
+// CHECK-DAG: %[[LT:.*]] = gaon_graph.less %arg0, %[[Z:.*]] :
+// CHECK-DAG: %[[GT:.*]] = gaon_graph.greater %arg0, %[[Z]] :
+// CHECK: %[[IN:.*]] = gaon_graph.select %[[LT]], %{{.*}}, %arg0
+// CHECK: gaon_graph.select %[[GT]], %{{.*}}, %[[IN]]
+func.func @sign(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %y = gaon_graph.sign %x : tensor<4xf32>
+  return %y : tensor<4xf32>
+}
