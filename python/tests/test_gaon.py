@@ -23,6 +23,8 @@ MODEL = os.path.join(TINY_GPT, "model.onnx")
 RTOL_FP32 = 1e-5
 # bf16 weights and activations with fp32 accumulation: ~6e-3 (docs).
 RTOL_BF16 = 2e-2
+# int8 products over constant weights, the rest bf16 (docs/npu-backend.md).
+RTOL_INT8 = 5e-2
 
 
 def read_pb(path):
@@ -80,6 +82,17 @@ def test_bf16_within_its_tolerance():
                      input_shapes=shapes_of(inputs), dtype="bf16")
     err = rel_l2(m.run(inputs)["logits"], expected)
     assert RTOL_FP32 < err < RTOL_BF16  # really bf16, and close enough
+
+
+def test_int8_within_its_tolerance():
+    inputs, expected = data_set(0)
+    m = gaon.compile(MODEL, target="npu-sim:tiny",
+                     input_shapes=shapes_of(inputs), dtype="int8")
+    err = rel_l2(m.run(inputs)["logits"], expected)
+    bf16 = gaon.compile(MODEL, target="npu-sim:tiny",
+                        input_shapes=shapes_of(inputs), dtype="bf16")
+    # really int8 (coarser than bf16), and close enough
+    assert rel_l2(bf16.run(inputs)["logits"], expected) < err < RTOL_INT8
 
 
 def test_report_of_the_last_run(npu_model):
@@ -152,7 +165,7 @@ def test_bad_compiles_raise_with_the_cli_messages(tmp_path):
                        r"npu-sim\[:rngd\|atom\|tiny\|chip.json\]"):
         gaon.compile(MODEL, target="tpu", input_shapes=shapes)
     with pytest.raises(ValueError,
-                       match=r"unknown --dtype 'int4' \(fp32, bf16 or fp16\)"):
+                       match=r"unknown --dtype 'int4' \(fp32, bf16, fp16 or int8\)"):
         gaon.compile(MODEL, target="npu-sim:tiny", input_shapes=shapes,
                      dtype="int4")
     with pytest.raises(gaon.GaonError, match="cannot open ONNX model"):

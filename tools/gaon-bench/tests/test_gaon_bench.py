@@ -139,7 +139,7 @@ def test_timing_only_gives_the_same_cycles(report):
      "unknown target 'tpu' (known: cuda, npu-sim[:rngd|atom|tiny|chip.json])"),
     ([], "no targets given"),
     (["--targets", "npu-sim:tiny", "--dtype", "int4"],
-     "unknown --dtype 'int4' (fp32, bf16 or fp16)"),
+     "unknown --dtype 'int4' (fp32, bf16, fp16 or int8)"),
     (["--targets", "npu-sim:tiny", "--iterations", "0"],
      "--iterations needs a positive integer"),
     (["--targets", "npu-sim:tiny", "--frobnicate"],
