@@ -45,8 +45,8 @@ def output_names(model_path):
     return [o.name for o in model.graph.output]
 
 
-def compile_model(compiler, model, out, extra):
-    cmd = [compiler, model, "--target=cuda", "-o", out] + extra
+def compile_model(compiler, model, out, extra, target="cuda"):
+    cmd = [compiler, model, "--target=" + target, "-o", out] + extra
     r = subprocess.run(cmd, capture_output=True, text=True)
     return r.returncode == 0, (r.stderr or r.stdout).strip().splitlines()[:3]
 
@@ -70,7 +70,8 @@ def stage_more_sets(src_dir, case):
     return more
 
 
-def stage_case(compiler, src_dir, dst_dir, dtype, tolerance, extra=()):
+def stage_case(compiler, src_dir, dst_dir, dtype, tolerance, extra=(),
+               target="cuda"):
     """Compiles src_dir/model.onnx and copies its first data set."""
     os.makedirs(dst_dir, exist_ok=True)
     model = os.path.join(src_dir, "model.onnx")
@@ -94,7 +95,8 @@ def stage_case(compiler, src_dir, dst_dir, dtype, tolerance, extra=()):
     shape_args = ["--input-shape=" + ",".join(shapes)] if shapes else []
     ok, why = compile_model(compiler, model,
                             os.path.join(dst_dir, f"model.{dtype}.gaon"),
-                            ["--dtype=" + dtype] + list(extra) + shape_args)
+                            ["--dtype=" + dtype] + list(extra) + shape_args,
+                            target)
     if not ok:
         return {"dir": dst_dir, "dtype": dtype, "compiled": False,
                 "error": why}
@@ -120,7 +122,9 @@ def main():
     ap.add_argument("--suites", default="models,zoo,node",
                     help="comma-separated of: models (../shared/models in "
                     "fp32/fp16/bf16), zoo (test/models/zoo in fp32/fp16, "
-                    "every data set), node (ONNX node tests)")
+                    "every data set), node (ONNX node tests), sm80 "
+                    "(../shared/models compiled for cuda:sm_80 in fp32/fp16: "
+                    "the driver JIT-compiles that PTX on a newer GPU)")
     ap.add_argument("--no-unit-tests", action="store_true",
                     help="stage gaon-run only, not the GPU unit tests and "
                     "the attention bench (when the carry limit is tight)")
@@ -152,6 +156,20 @@ def main():
                               os.path.join(STAGE, "models", m), dtype, tol)
             case["suite"] = "models"
             case["name"] = f"{m}.{dtype}"
+            print(("staged " if case["compiled"] else "FAILED ") + case["name"],
+                  flush=True)
+            cases.append(case)
+
+    # sm_80 code on the GPU at hand: the plan's PTX targets sm_80 and the
+    # driver JIT-compiles it (the prebuilt attention and GEMM kernels load
+    # their SASS for the GPU's own arch).
+    for m in MODELS if "sm80" in suites else []:
+        for dtype in ["fp32", "fp16"]:
+            case = stage_case(compiler, os.path.join(args.shared_models, m),
+                              os.path.join(STAGE, "sm80", m), dtype,
+                              DTYPES[dtype], target="cuda:sm_80")
+            case["suite"] = "sm80"
+            case["name"] = f"{m}.{dtype}.sm_80"
             print(("staged " if case["compiled"] else "FAILED ") + case["name"],
                   flush=True)
             cases.append(case)
