@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Quality of the NPU code: transformers on a simulated NPU against its roofline.
 
-For each case (model x batch x sequence) this compiles the model with
-`gaon-compile --target=npu-sim:<chip> --dtype <dtype>` (timed: compile time),
-runs it with `gaon-run` in timing-only mode, and compares the simulated
-latency with the chip's roofline bound for that model, the larger of
+For each case (model x batch x sequence) this runs `gaon-bench --targets
+npu-sim:<chip> --dtype <dtype> --timing-only`: it compiles the model (timed:
+compile time), simulates it, and compares the simulated latency with the
+chip's roofline bound for that model, the larger of
   compute:  FLOPs / peak FLOP/s (the chip's tensor units at the dtype), and
-  memory:   minimum DRAM bytes (weights + inputs + outputs) / DRAM bandwidth.
+  memory:   minimum DRAM bytes / DRAM bandwidth, the minimum being every
+            weight, input and output once, except that of an embedding table
+            only the rows gathered count.
 It also reports tensor-unit (MAC) utilization and DRAM traffic against its
 minimum. Prints a table and writes JSON.
 
@@ -23,15 +25,13 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = "/usr/bin/python3"
 
-GPT2_SMALL = dict(layers=12, hidden=768, ffn=3072, vocab=50257, positions=1024,
-                  lm_head=True, out_width=50257)      # output: logits
-BERT_BASE = dict(layers=12, hidden=768, ffn=3072, vocab=30522, positions=512,
-                 lm_head=False, out_width=768)       # output: last hidden state
+# Longest sequence each model takes (its position table).
+GPT2_SMALL = dict(positions=1024)
+BERT_BASE = dict(positions=512)
 
 # name -> (config, artifact prefix, cached sub-folders of --work-dir, cases)
 MODELS = {
@@ -39,21 +39,6 @@ MODELS = {
                    "1x128,8x128,1x1024"),
     "bert-base": (BERT_BASE, "bertb", ("bert-base",), "1x128,8x128"),
 }
-
-
-def model_flops(cfg, batch, seq):
-    """Multiply-adds x 2 of the matmuls and attention of one forward pass
-    (decoder: plus the LM head; encoder: no head)."""
-    h, f, L = cfg["hidden"], cfg["ffn"], cfg["layers"]
-    tokens = batch * seq
-    per_layer = tokens * (4 * h * h + 2 * h * f)  # qkv + proj, fc + proj
-    attention = batch * 2 * seq * seq * h         # QK^T and PV
-    lm_head = tokens * h * cfg["vocab"] if cfg["lm_head"] else 0
-    return 2 * (L * (per_layer + attention) + lm_head)
-
-
-def gpt2_flops(cfg, batch, seq):
-    return model_flops(cfg, batch, seq)
 
 
 def ensure_model(work_dir, name="gpt2-small"):
@@ -72,65 +57,39 @@ def ensure_model(work_dir, name="gpt2-small"):
     return os.path.join(out, "model.onnx")
 
 
-def chip_numbers(gaon_bin, chip, dtype):
-    text = subprocess.run([os.path.join(gaon_bin, "gaon-npu-sim"),
-                           "--print-chip", chip], capture_output=True,
-                          text=True, check=True).stdout
-    c = json.loads(text)
-    tu = c["cores"]["tensor_unit"]
-    key = {"bf16": "bf16", "fp16": "fp16", "int8": "int8"}.get(dtype)
-    macs = tu["macs_per_cycle"].get(key) if key else None
-    if macs is None:  # fp32: emulated at the bf16 rate / slowdown
-        macs = tu["macs_per_cycle"]["bf16"] / tu.get(
-            "fp32_emulation_slowdown", 4.0)
-    clock = c["clock_ghz"] * 1e9
-    return {
-        "peak_flops": 2 * macs * c["cores"]["count"] * clock,
-        "dram_bytes_per_s": c["dram"]["bandwidth_gbps"] * 1e9,
-        "tdp_watts": c.get("tdp_watts"),
-    }
-
-
 def run_case(args, model, batch, seq, chip, name="gpt2-small"):
-    cfg, prefix = MODELS[name][0], MODELS[name][1]
+    """Compiles and simulates one case with gaon-bench, whose roofline is
+    the one gaon-bench reports for any model (tools/gaon-bench)."""
+    prefix = MODELS[name][1]
     shape = "%dx%d" % (batch, seq)
-    artifact = os.path.join(args.work_dir, "%s_%s_%s_%s.gaon" %
-                            (prefix, chip, args.dtype, shape))
-    t0 = time.monotonic()
-    subprocess.run([os.path.join(args.gaon_bin, "gaon-compile"), model,
-                    "--target=npu-sim:" + chip, "--dtype", args.dtype,
-                    "--input-shape", "input_ids=" + shape,
-                    "--input-shape", "attention_mask=" + shape,
-                    "-o", artifact], check=True)
-    compile_s = time.monotonic() - t0
-    report_path = artifact + ".json"
-    subprocess.run([os.path.join(args.gaon_bin, "gaon-run"), artifact,
-                    "--device-option", "timing-only=1", "--json",
-                    report_path], check=True, stdout=subprocess.DEVNULL)
-    report = json.load(open(report_path))
-    dev = report["device_report"]
-    numbers = chip_numbers(args.gaon_bin, chip, args.dtype)
-    flops = model_flops(cfg, batch, seq)
-    weights = report["memory"]["weights_bytes"]
-    # int64 input_ids + attention_mask, float32 output per token
-    io_bytes = batch * seq * (8 + 8 + 4 * cfg["out_width"])
-    min_bytes = weights + io_bytes
-    compute_s = flops / numbers["peak_flops"]
-    memory_s = min_bytes / numbers["dram_bytes_per_s"]
-    bound_s = max(compute_s, memory_s)
+    report_path = os.path.join(args.work_dir, "%s_%s_%s_%s.bench.json" %
+                               (prefix, chip, args.dtype, shape))
+    subprocess.run([os.path.join(args.gaon_bin, "gaon-bench"), model,
+                    "--targets", "npu-sim:" + chip, "--dtype", args.dtype,
+                    "--input-shape", "input_ids=%s,attention_mask=%s" %
+                    (shape, shape), "--timing-only", "--json", report_path],
+                   check=True, stdout=subprocess.DEVNULL)
+    with open(report_path) as f:
+        t = json.load(f)["targets"][0]
+    if t.get("status") != "ok" or "roofline" not in t:
+        raise SystemExit("error: gaon-bench failed on %s %s %s: %s" %
+                         (name, shape, chip, t.get("error") or
+                          t.get("roofline_error")))
+    dev, roof = t["device_report"], t["roofline"]
     dram = dev["bytes"]["dram_read"] + dev["bytes"]["dram_write"]
     return {
         "model": name, "chip": chip, "dtype": args.dtype,
-        "batch": batch, "seq": seq, "compile_s": compile_s,
-        "latency_s": dev["seconds"], "cycles": dev["cycles"],
-        "energy_j": report.get("energy_j"),
-        "roofline_s": bound_s, "bound": "compute" if compute_s >= memory_s
-        else "memory", "ratio_to_roofline": dev["seconds"] / bound_s,
-        "mac_utilization": dev["mac_utilization"],
-        "dram_bytes": dram, "min_dram_bytes": min_bytes,
-        "dram_ratio": dram / min_bytes,
-        "tokens_per_s": batch * seq / dev["seconds"],
-        "joules_per_token": (report.get("energy_j") or 0) / (batch * seq),
+        "batch": batch, "seq": seq, "compile_s": t["compile_s"],
+        "latency_s": t["latency_s"], "cycles": t["cycles"],
+        "energy_j": t.get("energy_j"),
+        "flops": roof["flops"], "roofline_s": roof["bound_s"],
+        "bound": roof["bound"],
+        "ratio_to_roofline": roof["latency_over_bound"],
+        "mac_utilization": t["mac_utilization"],
+        "dram_bytes": dram, "min_dram_bytes": roof["min_bytes"],
+        "dram_ratio": dram / roof["min_bytes"],
+        "tokens_per_s": batch * seq / t["latency_s"],
+        "joules_per_token": (t.get("energy_j") or 0) / (batch * seq),
         "sim_wall_s": dev.get("wall_seconds"),
     }
 
@@ -150,7 +109,7 @@ def main():
     ap.add_argument("--json", default=os.path.join(ROOT, "bench", "results",
                                                    "npu_models.json"))
     args = ap.parse_args()
-    for tool in ("gaon-compile", "gaon-run", "gaon-npu-sim"):
+    for tool in ("gaon-bench",):
         if not os.path.exists(os.path.join(args.gaon_bin, tool)):
             print("error: %s not built in %s (run scripts/build.sh)" %
                   (tool, args.gaon_bin), file=sys.stderr)

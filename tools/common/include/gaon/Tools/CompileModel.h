@@ -166,7 +166,9 @@ struct GraphCost {
   /// 2 x multiply-adds of matmuls, convolutions and attention (QK^T and PV,
   /// every key counted: causal masking is not discounted).
   double flops = 0;
-  uint64_t weightBytes = 0; ///< every constant, in its (converted) dtype
+  /// Every constant in its (converted) dtype; of a table only gathers read
+  /// (an embedding), the slices they take.
+  uint64_t weightBytes = 0;
   /// Of those, the 2-D float weights of matmuls (what --dtype int8 stores
   /// in one byte per element): bytes and elements.
   uint64_t matmulWeightBytes = 0, matmulWeightElements = 0;
