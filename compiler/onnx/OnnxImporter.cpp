@@ -391,6 +391,7 @@ const ConverterRegistry &getConverterRegistry() {
     registerShapeOps(r);
     registerGatherOps(r);
     registerConstantOps(r);
+    registerQuantizeOps(r);
     return r;
   }();
   return registry;

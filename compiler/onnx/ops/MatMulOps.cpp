@@ -56,6 +56,78 @@ LogicalResult convertMatMul(NodeContext &ctx) {
   return success();
 }
 
+/// Operand `index` of MatMulInteger as f32 minus its zero point (input
+/// `zpIndex`: a scalar, or per row of A (`perRow`) / per column of B). A
+/// constant operand (the weights) is computed here whatever its size.
+FailureOr<Value> shiftedIntegerOperand(NodeContext &ctx, int index,
+                                       int zpIndex, bool perRow) {
+  auto type = ctx.inputType(index);
+  auto element = dyn_cast<IntegerType>(type.getElementType());
+  if (!element || element.getWidth() != 8)
+    return ctx.fail("MatMulInteger operands must be int8 or uint8");
+  Type f32 = ctx.getBuilder().getF32Type();
+  std::optional<graph::ConstantTensor> zp;
+  Value zpValue;
+  if (ctx.hasInput(zpIndex)) {
+    auto zpType = ctx.inputType(zpIndex);
+    if (zpType.getElementType() != element)
+      return ctx.fail("MatMulInteger zero points must have their operand's "
+                      "element type");
+    int64_t axis = perRow ? type.getRank() - 2 : type.getRank() - 1;
+    if (zpType.getNumElements() != 1 &&
+        (zpType.getRank() != 1 || type.getRank() < 2 ||
+         zpType.getDimSize(0) != type.getDimSize(axis)))
+      return ctx.fail(Twine("MatMulInteger ") + (perRow ? "a" : "b") +
+                      "_zero_point must be a scalar or have one element "
+                      "per " + (perRow ? "row of A" : "column of B"));
+    zpValue = ctx.input(zpIndex);
+    if (zpType.getNumElements() == 1)
+      zpValue = ctx.reshape(zpValue, {});
+    else if (perRow)
+      zpValue = ctx.reshape(zpValue, {zpType.getDimSize(0), 1});
+    zp = ctx.constantInput(zpIndex);
+  }
+  auto values = ctx.constantInput(index);
+  if (values && (zp || !zpValue)) {
+    graph::ConstantTensor result(type.clone(f32));
+    int64_t cols = type.getRank() ? type.getShape().back() : 1;
+    int64_t rows = type.getRank() >= 2 ? type.getDimSize(type.getRank() - 2)
+                                       : 1;
+    for (int64_t i = 0, e = result.getNumElements(); i < e; ++i) {
+      int64_t zpIndexOf = !zp || zp->getNumElements() == 1 ? 0
+                          : perRow                         ? (i / cols) % rows
+                                                           : i % cols;
+      result.setDouble(i, double(values->getInt(i) -
+                                 (zp ? zp->getInt(zpIndexOf) : 0)));
+    }
+    return ctx.constant(result);
+  }
+  Value value = ctx.cast(ctx.input(index), f32);
+  if (!zpValue)
+    return value;
+  return ctx.binary<SubOp>(value, ctx.cast(zpValue, f32));
+}
+
+/// ONNX MatMulInteger: int32 (A - a_zp) x (B - b_zp). Computed as an f32
+/// matmul of the shifted operands (exact while every partial sum stays
+/// below 2^24; beyond that f32 rounding, far below the quantization
+/// error), then cast to int32 as the graph declares.
+LogicalResult convertMatMulInteger(NodeContext &ctx) {
+  if (!ctx.hasInput(0) || !ctx.hasInput(1))
+    return ctx.fail("expects A and B");
+  auto lhs = shiftedIntegerOperand(ctx, 0, 2, /*perRow=*/true);
+  if (failed(lhs))
+    return failure();
+  auto rhs = shiftedIntegerOperand(ctx, 1, 3, /*perRow=*/false);
+  if (failed(rhs))
+    return failure();
+  auto product = buildMatMul(ctx, *lhs, *rhs);
+  if (failed(product))
+    return failure();
+  ctx.setOutput(0, ctx.cast(*product, ctx.getBuilder().getI32Type()));
+  return success();
+}
+
 LogicalResult convertGemm(NodeContext &ctx) {
   Value a = ctx.input(0), b = ctx.input(1);
   if (ctx.inputType(0).getRank() != 2 || ctx.inputType(1).getRank() != 2)
@@ -290,6 +362,7 @@ LogicalResult convertEinsum(NodeContext &ctx) {
 
 void registerMatMulOps(ConverterRegistry &r) {
   r["MatMul"] = convertMatMul;
+  r["MatMulInteger"] = convertMatMulInteger;
   r["Gemm"] = convertGemm;
   r["Conv"] = convertConv;
   r["Einsum"] = convertEinsum;

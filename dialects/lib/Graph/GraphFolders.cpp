@@ -327,9 +327,73 @@ OpFoldResult foldReduceOp(Operation *op, ReduceKind kind, Attribute inputAttr,
 
 OpFoldResult ConstantOp::fold(FoldAdaptor) { return getValue(); }
 
+namespace {
+
+/// Whether every element of `value` is an integer (or an infinity or NaN,
+/// which no cast of it to an integer type can represent either way). Looks
+/// through the ops that QuantizeLinear decomposes into.
+bool isIntegerValued(Value value, int depth = 0) {
+  if (depth > 8)
+    return false;
+  if (!isa<FloatType>(cast<RankedTensorType>(value.getType()).getElementType()))
+    return true;
+  Operation *op = value.getDefiningOp();
+  if (!op)
+    return false;
+  if (isa<RoundOp, FloorOp, CeilOp>(op))
+    return true;
+  if (isa<AddOp, SubOp, ClampOp>(op))
+    return llvm::all_of(op->getOperands(), [&](Value operand) {
+      return isIntegerValued(operand, depth + 1);
+    });
+  if (auto cast = dyn_cast<CastOp>(op))
+    return isIntegerValued(cast.getInput(), depth + 1);
+  if (auto constant = dyn_cast<ConstantOp>(op)) {
+    auto tensor = constantOf(constant.getValue(), 1 << 16);
+    if (!tensor)
+      return false;
+    for (int64_t i = 0, e = tensor->getNumElements(); i < e; ++i) {
+      double v = tensor->getDouble(i);
+      if (std::isfinite(v) && v != std::nearbyint(v))
+        return false;
+    }
+    return true;
+  }
+  return false;
+}
+
+/// Whether `value` (a float tensor) holds integers within `type`'s range:
+/// a clamp to bounds inside the range of an integer-valued tensor.
+bool fitsExactlyIn(Value value, IntegerType type) {
+  auto clamp = value.getDefiningOp<ClampOp>();
+  if (!clamp || !isIntegerValued(clamp.getInput()))
+    return false;
+  unsigned bits = type.getWidth();
+  if (bits > 32)
+    return false;
+  double lo = type.isUnsigned() ? 0 : -std::ldexp(1.0, bits - 1);
+  double hi = type.isUnsigned() ? std::ldexp(1.0, bits) - 1
+                                : std::ldexp(1.0, bits - 1) - 1;
+  double min = clamp.getMin().convertToDouble();
+  double max = clamp.getMax().convertToDouble();
+  return min >= lo && max <= hi && min == std::nearbyint(min) &&
+         max == std::nearbyint(max);
+}
+
+} // namespace
+
 OpFoldResult CastOp::fold(FoldAdaptor adaptor) {
   if (getInput().getType() == getType())
     return getInput();
+  // float -> int -> the same float type is the identity when the value
+  // already is an integer in the int type's range: the round trip between
+  // a QuantizeLinear and a DequantizeLinear.
+  if (auto inner = getInput().getDefiningOp<CastOp>()) {
+    auto integer = dyn_cast<IntegerType>(getInput().getType().getElementType());
+    if (integer && inner.getInput().getType() == getType() &&
+        fitsExactlyIn(inner.getInput(), integer))
+      return inner.getInput();
+  }
   auto input = constantOf(adaptor.getInput(), kMaxFoldArithElements);
   if (!input)
     return {};

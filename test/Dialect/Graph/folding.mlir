@@ -351,3 +351,45 @@ func.func @no_fold_dynamic(%x: tensor<4xf32>) -> tensor<4xf32> {
   %1 = gaon_graph.add %0, %x : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
   return %1 : tensor<4xf32>
 }
+
+// The int round trip of a QuantizeLinear -> DequantizeLinear pair: a value
+// rounded and clamped into i8's range casts to i8 and back exactly, so the
+// two casts fold to the clamp.
+// CHECK-LABEL: func.func @fold_quantize_round_trip
+// CHECK: %[[ROUND:.*]] = gaon_graph.round %arg0
+// CHECK: %[[ADD:.*]] = gaon_graph.add %[[ROUND]],
+// CHECK: %[[CLAMP:.*]] = gaon_graph.clamp %[[ADD]]
+// CHECK-NEXT: return %[[CLAMP]]
+func.func @fold_quantize_round_trip(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %zp = gaon_graph.constant dense<3.0> : tensor<f32>
+  %r = gaon_graph.round %x : tensor<4xf32>
+  %s = gaon_graph.add %r, %zp : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+  %c = gaon_graph.clamp %s {max = 127.0 : f64, min = -128.0 : f64} : tensor<4xf32>
+  %q = gaon_graph.cast %c : tensor<4xf32> -> tensor<4xi8>
+  %d = gaon_graph.cast %q : tensor<4xi8> -> tensor<4xf32>
+  return %d : tensor<4xf32>
+}
+
+// Not folded: bounds past ui8's range (300 wraps or saturates in the cast),
+// a zero point that is not an integer, a value that was never rounded, and
+// a round trip back to another float type.
+// CHECK-LABEL: func.func @no_fold_inexact_round_trips
+// CHECK-COUNT-8: gaon_graph.cast
+func.func @no_fold_inexact_round_trips(%x: tensor<4xf32>) -> (tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf16>) {
+  %r = gaon_graph.round %x : tensor<4xf32>
+  %wide = gaon_graph.clamp %r {max = 300.0 : f64, min = 0.0 : f64} : tensor<4xf32>
+  %q0 = gaon_graph.cast %wide : tensor<4xf32> -> tensor<4xui8>
+  %d0 = gaon_graph.cast %q0 : tensor<4xui8> -> tensor<4xf32>
+  %half = gaon_graph.constant dense<0.5> : tensor<f32>
+  %s = gaon_graph.add %r, %half : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+  %c1 = gaon_graph.clamp %s {max = 127.0 : f64, min = -128.0 : f64} : tensor<4xf32>
+  %q1 = gaon_graph.cast %c1 : tensor<4xf32> -> tensor<4xi8>
+  %d1 = gaon_graph.cast %q1 : tensor<4xi8> -> tensor<4xf32>
+  %c2 = gaon_graph.clamp %x {max = 127.0 : f64, min = -128.0 : f64} : tensor<4xf32>
+  %q2 = gaon_graph.cast %c2 : tensor<4xf32> -> tensor<4xi8>
+  %d2 = gaon_graph.cast %q2 : tensor<4xi8> -> tensor<4xf32>
+  %c3 = gaon_graph.clamp %r {max = 127.0 : f64, min = -128.0 : f64} : tensor<4xf32>
+  %q3 = gaon_graph.cast %c3 : tensor<4xf32> -> tensor<4xi8>
+  %d3 = gaon_graph.cast %q3 : tensor<4xi8> -> tensor<4xf16>
+  return %d0, %d1, %d2, %d3 : tensor<4xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf16>
+}

@@ -1,0 +1,292 @@
+//===- QuantizeOps.cpp - ONNX QuantizeLinear/DequantizeLinear -------------===//
+//
+// Quantized exports (the QDQ format of onnxruntime's static quantization and
+// of NPU vendors' toolchains) wrap tensors in QuantizeLinear/DequantizeLinear
+// pairs. Both decompose into float arithmetic here:
+//
+//   QuantizeLinear:   y = cast<I>(clamp(round(x / scale) + zp, Imin, Imax))
+//   DequantizeLinear: y = (float(x) - float(zp)) * scale
+//
+// DynamicQuantizeLinear (onnxruntime's dynamic quantization) computes its
+// scale and zero point from x's range the same way.
+//
+// The int round trip between a pair then folds away (CastOp's folder: the
+// clamped, rounded value is an integer in I's range, so casting it to I and
+// back is exact), and a DequantizeLinear of constant weights becomes a float
+// constant at import, whatever its size. So backends see float math only.
+//
+//===----------------------------------------------------------------------===//
+
+#include "../NodeContext.h"
+#include "../TensorProtoReader.h"
+
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/ADT/Sequence.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace gaon::graph;
+
+namespace gaon::onnx {
+namespace {
+
+/// Range of the quantized integer types these ops take (8- and 16-bit).
+struct IntRange {
+  double lo, hi;
+};
+
+std::optional<IntRange> quantizedRange(Type type) {
+  auto integer = dyn_cast<IntegerType>(type);
+  if (!integer || (integer.getWidth() != 8 && integer.getWidth() != 16))
+    return std::nullopt;
+  unsigned bits = integer.getWidth();
+  if (integer.isUnsigned())
+    return IntRange{0, std::ldexp(1.0, bits) - 1};
+  return IntRange{-std::ldexp(1.0, bits - 1), std::ldexp(1.0, bits - 1) - 1};
+}
+
+std::string typeName(Type type) {
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  type.print(os);
+  return text;
+}
+
+/// Checks a scale or zero point against the input's shape and reshapes a
+/// per-axis one ([C] along `axis`) so it broadcasts over the input.
+FailureOr<Value> broadcastParam(NodeContext &ctx, int index,
+                                RankedTensorType input, int64_t axis,
+                                StringRef what) {
+  Value param = ctx.input(index);
+  auto type = ctx.inputType(index);
+  if (type.getNumElements() == 1 && type.getRank() <= 1)
+    return ctx.reshape(param, {});
+  if (type.getRank() != 1)
+    return ctx.fail(what + " must be a scalar or 1-D (per-axis); blocked "
+                           "quantization is not supported");
+  if (input.getDimSize(axis) != type.getDimSize(0))
+    return ctx.fail(what + " has " + Twine(type.getDimSize(0)) +
+                    " elements but axis " + Twine(axis) + " of the input has " +
+                    Twine(input.getDimSize(axis)));
+  SmallVector<int64_t> shape(input.getRank(), 1);
+  shape[axis] = type.getDimSize(0);
+  return ctx.reshape(param, shape);
+}
+
+/// The axis of a per-axis scale (input 1 has more than one element); 0 for
+/// a per-tensor one, which has no axis to check.
+FailureOr<int64_t> quantizationAxis(NodeContext &ctx, RankedTensorType input) {
+  if (ctx.attrInt("block_size", 0) != 0)
+    return ctx.fail("blocked quantization (block_size) is not supported");
+  if (ctx.inputType(1).getNumElements() == 1)
+    return int64_t(0);
+  return ctx.normalizeAxis(ctx.attrInt("axis", 1), input.getRank());
+}
+
+/// The output integer type: the zero point's, else `output_dtype`
+/// (opset 21), else uint8.
+FailureOr<Type> quantizedType(NodeContext &ctx) {
+  if (ctx.hasInput(2))
+    return ctx.inputType(2).getElementType();
+  int dtype = ctx.attrInt("output_dtype", 0);
+  if (dtype == 0)
+    return Type(IntegerType::get(ctx.getContext(), 8, IntegerType::Unsigned));
+  Type type = getElementType(ctx.getContext(), dtype);
+  if (!type)
+    return ctx.fail("output_dtype " + getDataTypeName(dtype) +
+                    " is not supported");
+  return type;
+}
+
+LogicalResult convertQuantizeLinear(NodeContext &ctx) {
+  if (!ctx.hasInput(0) || !ctx.hasInput(1))
+    return ctx.fail("expects x and y_scale");
+  auto input = ctx.inputType(0);
+  auto quantType = quantizedType(ctx);
+  if (failed(quantType))
+    return failure();
+  auto range = quantizedRange(*quantType);
+  if (!range)
+    return ctx.fail("quantizing to " + typeName(*quantType) +
+                    " is not supported (int8, uint8, int16, uint16 are)");
+  auto axis = quantizationAxis(ctx, input);
+  if (failed(axis))
+    return failure();
+  auto scale = broadcastParam(ctx, 1, input, *axis, "y_scale");
+  if (failed(scale))
+    return failure();
+  if (!isa<FloatType>(ctx.inputType(1).getElementType()))
+    return ctx.fail("y_scale must be a float tensor");
+
+  // In f32 whatever x's type (f16/bf16/int32), as ONNX's reference does for
+  // the rounding step's tie cases to matter the least.
+  Type f32 = ctx.getBuilder().getF32Type();
+  auto divided = ctx.binary<DivOp>(ctx.cast(ctx.input(0), f32),
+                                   ctx.cast(*scale, f32));
+  if (failed(divided))
+    return failure();
+  Value value = ctx.create<RoundOp>(tensorType(*divided), *divided);
+  if (ctx.hasInput(2)) {
+    auto zeroPoint = broadcastParam(ctx, 2, input, *axis, "y_zero_point");
+    if (failed(zeroPoint))
+      return failure();
+    auto shifted = ctx.binary<AddOp>(value, ctx.cast(*zeroPoint, f32));
+    if (failed(shifted))
+      return failure();
+    value = *shifted;
+  }
+  value = ctx.create<ClampOp>(tensorType(value), value,
+                              ctx.getBuilder().getF64FloatAttr(range->lo),
+                              ctx.getBuilder().getF64FloatAttr(range->hi));
+  ctx.setOutput(0, ctx.cast(value, *quantType));
+  return success();
+}
+
+/// (x - zp) * scale of constant operands, computed here in one pass: weight
+/// tensors are larger than the generic folders' arithmetic limit. Scale and
+/// zero point are per tensor (one element) or per `axis`.
+std::optional<Value> dequantizeConstant(NodeContext &ctx,
+                                        RankedTensorType resultType,
+                                        int64_t axis) {
+  auto x = ctx.constantInput(0);
+  auto scale = ctx.constantInput(1);
+  std::optional<ConstantTensor> zeroPoint;
+  if (ctx.hasInput(2) && !(zeroPoint = ctx.constantInput(2)))
+    return std::nullopt;
+  if (!x || !scale)
+    return std::nullopt;
+  int64_t inner = 1;
+  for (int64_t d : resultType.getShape().drop_front(axis + 1))
+    inner *= d;
+  int64_t channels = resultType.getRank() ? resultType.getDimSize(axis) : 1;
+  auto channelOf = [&](const ConstantTensor &param, int64_t i) {
+    return param.getNumElements() == 1 ? 0 : (i / inner) % channels;
+  };
+  ConstantTensor result(resultType);
+  for (int64_t i = 0, e = result.getNumElements(); i < e; ++i) {
+    double q = double(x->getInt(i));
+    if (zeroPoint)
+      q -= double(zeroPoint->getInt(channelOf(*zeroPoint, i)));
+    // The f32 product, rounded once more into the result type (f16/bf16).
+    float product = float(q) * float(scale->getDouble(channelOf(*scale, i)));
+    result.setDouble(i, double(product));
+  }
+  return ctx.constant(result);
+}
+
+LogicalResult convertDequantizeLinear(NodeContext &ctx) {
+  if (!ctx.hasInput(0) || !ctx.hasInput(1))
+    return ctx.fail("expects x and x_scale");
+  auto input = ctx.inputType(0);
+  Type element = input.getElementType();
+  auto integer = dyn_cast<IntegerType>(element);
+  if (!integer || !(quantizedRange(element) || integer.getWidth() == 32))
+    return ctx.fail("dequantizing " + typeName(element) +
+                    " is not supported (int8, uint8, int16, uint16, int32 "
+                    "are)");
+  Type scaleElement = ctx.inputType(1).getElementType();
+  if (!isa<FloatType>(scaleElement))
+    return ctx.fail("x_scale must be a float tensor");
+  auto axis = quantizationAxis(ctx, input);
+  if (failed(axis))
+    return failure();
+  auto scale = broadcastParam(ctx, 1, input, *axis, "x_scale");
+  if (failed(scale))
+    return failure();
+  Value zeroPoint;
+  if (ctx.hasInput(2)) {
+    if (ctx.inputType(2).getElementType() != element)
+      return ctx.fail("x_zero_point must have x's element type");
+    auto zp = broadcastParam(ctx, 2, input, *axis, "x_zero_point");
+    if (failed(zp))
+      return failure();
+    zeroPoint = *zp;
+  }
+  auto resultType = input.clone(scaleElement);
+  if (auto folded = dequantizeConstant(ctx, resultType, *axis)) {
+    ctx.setOutput(0, *folded);
+    return success();
+  }
+
+  Type f32 = ctx.getBuilder().getF32Type();
+  Value value = ctx.cast(ctx.input(0), f32);
+  if (zeroPoint) {
+    auto shifted = ctx.binary<SubOp>(value, ctx.cast(zeroPoint, f32));
+    if (failed(shifted))
+      return failure();
+    value = *shifted;
+  }
+  auto scaled = ctx.binary<MulOp>(value, ctx.cast(*scale, f32));
+  if (failed(scaled))
+    return failure();
+  ctx.setOutput(0, ctx.cast(*scaled, scaleElement));
+  return success();
+}
+
+/// ONNX DynamicQuantizeLinear: uint8 with a scale and zero point computed
+/// from x's range (which always includes 0):
+///   scale = (max(0, max x) - min(0, min x)) / 255
+///   zp = clamp(round(-min(0, min x) / scale), 0, 255)
+///   y = clamp(round(x / scale) + zp, 0, 255)
+LogicalResult convertDynamicQuantizeLinear(NodeContext &ctx) {
+  if (!ctx.hasInput(0))
+    return ctx.fail("expects x");
+  auto input = ctx.inputType(0);
+  if (!input.getElementType().isF32())
+    return ctx.fail("x must be float32");
+  auto axes = llvm::to_vector(llvm::seq<int64_t>(0, input.getRank()));
+  auto scalarType = RankedTensorType::get({}, input.getElementType());
+  auto reduce = [&](auto tag) {
+    using OpTy = decltype(tag);
+    return ctx.create<OpTy>(scalarType, ctx.input(0),
+                            ctx.getBuilder().getDenseI64ArrayAttr(axes),
+                            ctx.getBuilder().getBoolAttr(false));
+  };
+  Value zero = ctx.splat(input.getElementType(), {}, 0.0);
+  auto hi = ctx.binary<MaxOp>(reduce(ReduceMaxOp()), zero);
+  auto lo = ctx.binary<MinOp>(reduce(ReduceMinOp()), zero);
+  if (failed(hi) || failed(lo))
+    return failure();
+  auto span = ctx.binary<SubOp>(*hi, *lo);
+  if (failed(span))
+    return failure();
+  auto scale =
+      ctx.binary<DivOp>(*span, ctx.splat(input.getElementType(), {}, 255.0));
+  if (failed(scale))
+    return failure();
+  auto negLo = ctx.binary<SubOp>(zero, *lo);
+  if (failed(negLo))
+    return failure();
+  auto zpRatio = ctx.binary<DivOp>(*negLo, *scale);
+  if (failed(zpRatio))
+    return failure();
+  auto clamp = [&](Value value) {
+    return ctx.create<ClampOp>(tensorType(value), value,
+                               ctx.getBuilder().getF64FloatAttr(0.0),
+                               ctx.getBuilder().getF64FloatAttr(255.0));
+  };
+  Value zeroPoint = clamp(ctx.create<RoundOp>(scalarType, *zpRatio));
+  auto ratio = ctx.binary<DivOp>(ctx.input(0), *scale);
+  if (failed(ratio))
+    return failure();
+  auto shifted =
+      ctx.binary<AddOp>(ctx.create<RoundOp>(input, *ratio), zeroPoint);
+  if (failed(shifted))
+    return failure();
+  Type u8 = IntegerType::get(ctx.getContext(), 8, IntegerType::Unsigned);
+  ctx.setOutput(0, ctx.cast(clamp(*shifted), u8));
+  ctx.setOutput(1, *scale);
+  ctx.setOutput(2, ctx.cast(zeroPoint, u8));
+  return success();
+}
+
+} // namespace
+
+void registerQuantizeOps(ConverterRegistry &r) {
+  r["DynamicQuantizeLinear"] = convertDynamicQuantizeLinear;
+  r["QuantizeLinear"] = convertQuantizeLinear;
+  r["DequantizeLinear"] = convertDequantizeLinear;
+}
+
+} // namespace gaon::onnx
