@@ -37,6 +37,10 @@ BINARIES = ["gaon-run", "gaon-cuda-driver-tests", "gaon-cuda-plan-tests",
             "gaon-cuda-kernels-tests", "gaon-cuda-attention-bench"]
 NODE_TESTS = "/usr/share/libonnx-testdata/data/node"
 ZOO = os.path.join(ROOT, "test", "models", "zoo")
+QUANTIZED = os.path.join(ROOT, "test", "models", "quantized")
+# Quantized exports in fp16: an activation that differs in its last bits
+# lands on the neighbouring quantization level (docs/npu-backend.md).
+QUANTIZED_DTYPES = {"fp32": 1e-4, "fp16": 5e-2}
 
 
 def output_names(model_path):
@@ -124,7 +128,8 @@ def main():
                     "fp32/fp16/bf16), zoo (test/models/zoo in fp32/fp16, "
                     "every data set), node (ONNX node tests), sm80 "
                     "(../shared/models compiled for cuda:sm_80 in fp32/fp16: "
-                    "the driver JIT-compiles that PTX on a newer GPU)")
+                    "the driver JIT-compiles that PTX on a newer GPU), "
+                    "quantized (test/models/quantized in fp32/fp16)")
     ap.add_argument("--no-unit-tests", action="store_true",
                     help="stage gaon-run only, not the GPU unit tests and "
                     "the attention bench (when the carry limit is tight)")
@@ -188,6 +193,18 @@ def main():
             cases.append(case)
             if case["compiled"]:
                 cases += stage_more_sets(os.path.join(ZOO, m), case)
+
+    for m in sorted(os.listdir(QUANTIZED)) if "quantized" in suites else []:
+        for dtype, tol in QUANTIZED_DTYPES.items():
+            case = stage_case(compiler, os.path.join(QUANTIZED, m),
+                              os.path.join(STAGE, "quantized", m), dtype, tol)
+            case["suite"] = "quantized"
+            case["name"] = f"{m}.{dtype}"
+            print(("staged " if case["compiled"] else "FAILED ") + case["name"],
+                  flush=True)
+            cases.append(case)
+            if case["compiled"]:
+                cases += stage_more_sets(os.path.join(QUANTIZED, m), case)
 
     if "node" in suites and os.path.isdir(NODE_TESTS):
         tests = sorted(os.listdir(NODE_TESTS))

@@ -28,6 +28,10 @@ config.substitutions.append(("%shared_models", config.shared_models_dir))
 # More transformer families, exported by test/models/make_zoo.py.
 config.substitutions.append(
     ("%zoo_models", os.path.join(config.test_source_root, "models", "zoo")))
+# Quantized exports of zoo models (test/models/make_quantized.py).
+config.substitutions.append(
+    ("%quantized_models",
+     os.path.join(config.test_source_root, "models", "quantized")))
 
 if os.path.isdir(config.shared_models_dir):
     config.available_features.add("shared-models")

@@ -8,6 +8,9 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/DialectResourceBlobManager.h"
+#include "llvm/ADT/DenseMap.h"
+#include "llvm/ADT/DenseSet.h"
+#include "llvm/ADT/STLExtras.h"
 
 #include <cmath>
 #include <cstring>
@@ -48,6 +51,43 @@ Type converted(Type type, Type element) {
   return cast<RankedTensorType>(type).clone(element);
 }
 
+/// The ops of a quantization step that must stay f32: bf16 holds only
+/// integers up to 256 exactly, so `round(x / scale) + zp` computed in bf16
+/// picks other quantization levels than the model's. The step is
+/// clamp([add(] round(div(x, scale)) [, zp)]) (QuantizeLinear) and the
+/// sub/mul that dequantize the clamp (DequantizeLinear).
+llvm::DenseSet<Operation *> quantizationIslands(Block &body) {
+  llvm::DenseSet<Operation *> island;
+  for (Operation &op : body) {
+    auto clamp = dyn_cast<graph::ClampOp>(op);
+    if (!clamp)
+      continue;
+    Operation *inner = clamp.getInput().getDefiningOp();
+    auto add = dyn_cast_or_null<graph::AddOp>(inner);
+    if (add)
+      inner = add.getLhs().getDefiningOp();
+    auto round = dyn_cast_or_null<graph::RoundOp>(inner);
+    auto div = round ? round.getInput().getDefiningOp<graph::DivOp>() : nullptr;
+    if (!div)
+      continue;
+    island.insert(clamp);
+    island.insert(round);
+    island.insert(div);
+    if (add)
+      island.insert(add);
+    for (Operation *user : clamp->getUsers()) {
+      if (!isa<graph::SubOp, graph::MulOp>(user))
+        continue;
+      island.insert(user);
+      if (isa<graph::SubOp>(user))
+        for (Operation *scale : user->getUsers())
+          if (isa<graph::MulOp>(scale))
+            island.insert(scale);
+    }
+  }
+  return island;
+}
+
 struct ConvertPrecisionPass : impl::ConvertPrecisionBase<ConvertPrecisionPass> {
   using ConvertPrecisionBase::ConvertPrecisionBase;
 
@@ -74,13 +114,47 @@ struct ConvertPrecisionPass : impl::ConvertPrecisionBase<ConvertPrecisionPass> {
                                         converted(arg.getType(), element), arg);
       arg.replaceAllUsesExcept(cast.getResult(), cast);
     }
-    for (Operation &op : body.without_terminator()) {
+    llvm::DenseSet<Operation *> island = quantizationIslands(body);
+    auto inIsland = [&](Operation *op) { return op && island.contains(op); };
+    // Casts at the islands' edges, one per value and direction.
+    llvm::DenseMap<std::pair<Value, Type>, Value> edgeCasts;
+    auto castAt = [&](Operation *user, OpOperand &operand, Type to) {
+      Value value = operand.get();
+      Value &cast = edgeCasts[{value, to}];
+      if (!cast) {
+        OpBuilder::InsertionGuard guard(b);
+        if (Operation *def = value.getDefiningOp())
+          b.setInsertionPointAfter(def);
+        else
+          b.setInsertionPoint(user);
+        cast = graph::CastOp::create(b, user->getLoc(),
+                                     converted(value.getType(), to), value);
+      }
+      operand.set(cast);
+    };
+    for (Operation &op : llvm::make_early_inc_range(body.without_terminator())) {
       if (auto constant = dyn_cast<graph::ConstantOp>(op)) {
-        if (isF32Tensor(constant.getType()) &&
+        // A scale or zero point that only islands read stays exact.
+        bool islandOnly = !constant->use_empty() &&
+                          llvm::all_of(constant->getUsers(), inIsland);
+        if (isF32Tensor(constant.getType()) && !islandOnly &&
             failed(convert(constant, element)))
           return signalPassFailure();
         continue;
       }
+      bool keep = inIsland(&op);
+      for (OpOperand &operand : op.getOpOperands()) {
+        auto type = dyn_cast<RankedTensorType>(operand.get().getType());
+        if (!type)
+          continue;
+        if (keep && type.getElementType() == element)
+          castAt(&op, operand, b.getF32Type());
+        else if (!keep && type.getElementType().isF32() &&
+                 inIsland(operand.get().getDefiningOp()))
+          castAt(&op, operand, element);
+      }
+      if (keep)
+        continue;
       for (Value result : op.getResults())
         if (isF32Tensor(result.getType()))
           result.setType(converted(result.getType(), element));

@@ -40,4 +40,33 @@ func.func @saturate() -> tensor<f32> {
   return %m : tensor<f32>
 }
 
+// A quantization step (QuantizeLinear then DequantizeLinear) stays f32:
+// its input is cast up at the island's edge, its scale and zero point
+// stay exact f32 constants, and its output is cast down for the next op.
+// CHECK-LABEL: func.func @quantize_island
+// CHECK-DAG: %[[S:.*]] = gaon_graph.constant dense<3.000000e-03> : tensor<f32>
+// CHECK-DAG: %[[ZP:.*]] = gaon_graph.constant dense<1.280000e+02> : tensor<f32>
+// CHECK: %[[X:.*]] = gaon_graph.exp {{.*}} : tensor<4xbf16>
+// CHECK: %[[UP:.*]] = gaon_graph.cast %[[X]] : tensor<4xbf16> -> tensor<4xf32>
+// CHECK: %[[D:.*]] = gaon_graph.div %[[UP]], %[[S]] : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+// CHECK: gaon_graph.round %[[D]] : tensor<4xf32>
+// CHECK: gaon_graph.clamp {{.*}} : tensor<4xf32>
+// CHECK: gaon_graph.sub {{.*}} -> tensor<4xf32>
+// CHECK: %[[DQ:.*]] = gaon_graph.mul {{.*}} -> tensor<4xf32>
+// CHECK: %[[DOWN:.*]] = gaon_graph.cast %[[DQ]] : tensor<4xf32> -> tensor<4xbf16>
+// CHECK: gaon_graph.tanh %[[DOWN]] : tensor<4xbf16>
+func.func @quantize_island(%x: tensor<4xf32>) -> tensor<4xf32> {
+  %s = gaon_graph.constant dense<0.003> : tensor<f32>
+  %zp = gaon_graph.constant dense<128.0> : tensor<f32>
+  %e = gaon_graph.exp %x : tensor<4xf32>
+  %d = gaon_graph.div %e, %s : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+  %r = gaon_graph.round %d : tensor<4xf32>
+  %a = gaon_graph.add %r, %zp : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+  %c = gaon_graph.clamp %a {max = 255.0 : f64, min = 0.0 : f64} : tensor<4xf32>
+  %b = gaon_graph.sub %c, %zp : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+  %m = gaon_graph.mul %b, %s : (tensor<4xf32>, tensor<f32>) -> tensor<4xf32>
+  %t = gaon_graph.tanh %m : tensor<4xf32>
+  return %t : tensor<4xf32>
+}
+
 // BAD: gaon-convert-precision: unknown dtype 'f8' (bf16 or f16)
