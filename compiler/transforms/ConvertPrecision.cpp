@@ -132,7 +132,8 @@ struct ConvertPrecisionPass : impl::ConvertPrecisionBase<ConvertPrecisionPass> {
       }
       operand.set(cast);
     };
-    for (Operation &op : llvm::make_early_inc_range(body.without_terminator())) {
+    for (Operation &op :
+         llvm::make_early_inc_range(body.without_terminator())) {
       if (auto constant = dyn_cast<graph::ConstantOp>(op)) {
         // A scale or zero point that only islands read stays exact.
         bool islandOnly = !constant->use_empty() &&

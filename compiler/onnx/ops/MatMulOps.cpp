@@ -1,6 +1,7 @@
 //===- MatMulOps.cpp - ONNX MatMul, Gemm, Conv, Einsum to gaon.graph ------===//
 
 #include "../NodeContext.h"
+#include "Quantization.h"
 
 #include "llvm/ADT/STLExtras.h"
 
@@ -59,13 +60,15 @@ LogicalResult convertMatMul(NodeContext &ctx) {
 /// Operand `index` of MatMulInteger as f32 minus its zero point (input
 /// `zpIndex`: a scalar, or per row of A (`perRow`) / per column of B). A
 /// constant operand (the weights) is computed here whatever its size.
-FailureOr<Value> shiftedIntegerOperand(NodeContext &ctx, int index,
-                                       int zpIndex, bool perRow) {
+FailureOr<Value> shiftedIntegerOperand(NodeContext &ctx, int index, int zpIndex,
+                                       bool perRow) {
   auto type = ctx.inputType(index);
   auto element = dyn_cast<IntegerType>(type.getElementType());
   if (!element || element.getWidth() != 8)
     return ctx.fail("MatMulInteger operands must be int8 or uint8");
   Type f32 = ctx.getBuilder().getF32Type();
+  // The zero point's axis: rows of A, columns of B.
+  const int64_t axis = std::max<int64_t>(type.getRank() - (perRow ? 2 : 1), 0);
   std::optional<graph::ConstantTensor> zp;
   Value zpValue;
   if (ctx.hasInput(zpIndex)) {
@@ -73,13 +76,13 @@ FailureOr<Value> shiftedIntegerOperand(NodeContext &ctx, int index,
     if (zpType.getElementType() != element)
       return ctx.fail("MatMulInteger zero points must have their operand's "
                       "element type");
-    int64_t axis = perRow ? type.getRank() - 2 : type.getRank() - 1;
     if (zpType.getNumElements() != 1 &&
         (zpType.getRank() != 1 || type.getRank() < 2 ||
          zpType.getDimSize(0) != type.getDimSize(axis)))
       return ctx.fail(Twine("MatMulInteger ") + (perRow ? "a" : "b") +
                       "_zero_point must be a scalar or have one element "
-                      "per " + (perRow ? "row of A" : "column of B"));
+                      "per " +
+                      (perRow ? "row of A" : "column of B"));
     zpValue = ctx.input(zpIndex);
     if (zpType.getNumElements() == 1)
       zpValue = ctx.reshape(zpValue, {});
@@ -89,18 +92,8 @@ FailureOr<Value> shiftedIntegerOperand(NodeContext &ctx, int index,
   }
   auto values = ctx.constantInput(index);
   if (values && (zp || !zpValue)) {
-    graph::ConstantTensor result(type.clone(f32));
-    int64_t cols = type.getRank() ? type.getShape().back() : 1;
-    int64_t rows = type.getRank() >= 2 ? type.getDimSize(type.getRank() - 2)
-                                       : 1;
-    for (int64_t i = 0, e = result.getNumElements(); i < e; ++i) {
-      int64_t zpIndexOf = !zp || zp->getNumElements() == 1 ? 0
-                          : perRow                         ? (i / cols) % rows
-                                                           : i % cols;
-      result.setDouble(i, double(values->getInt(i) -
-                                 (zp ? zp->getInt(zpIndexOf) : 0)));
-    }
-    return ctx.constant(result);
+    return ctx.constant(dequantize(*values, zp ? &*zp : nullptr, nullptr, axis,
+                                   type.clone(f32)));
   }
   Value value = ctx.cast(ctx.input(index), f32);
   if (!zpValue)

@@ -19,6 +19,7 @@
 
 #include "../NodeContext.h"
 #include "../TensorProtoReader.h"
+#include "Quantization.h"
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Sequence.h"
@@ -122,8 +123,8 @@ LogicalResult convertQuantizeLinear(NodeContext &ctx) {
   // In f32 whatever x's type (f16/bf16/int32), as ONNX's reference does for
   // the rounding step's tie cases to matter the least.
   Type f32 = ctx.getBuilder().getF32Type();
-  auto divided = ctx.binary<DivOp>(ctx.cast(ctx.input(0), f32),
-                                   ctx.cast(*scale, f32));
+  auto divided =
+      ctx.binary<DivOp>(ctx.cast(ctx.input(0), f32), ctx.cast(*scale, f32));
   if (failed(divided))
     return failure();
   Value value = ctx.create<RoundOp>(tensorType(*divided), *divided);
@@ -143,19 +144,12 @@ LogicalResult convertQuantizeLinear(NodeContext &ctx) {
   return success();
 }
 
-/// (x - zp) * scale of constant operands, computed here in one pass: weight
-/// tensors are larger than the generic folders' arithmetic limit. Scale and
-/// zero point are per tensor (one element) or per `axis`.
-std::optional<Value> dequantizeConstant(NodeContext &ctx,
-                                        RankedTensorType resultType,
-                                        int64_t axis) {
-  auto x = ctx.constantInput(0);
-  auto scale = ctx.constantInput(1);
-  std::optional<ConstantTensor> zeroPoint;
-  if (ctx.hasInput(2) && !(zeroPoint = ctx.constantInput(2)))
-    return std::nullopt;
-  if (!x || !scale)
-    return std::nullopt;
+} // namespace
+
+ConstantTensor dequantize(const ConstantTensor &x,
+                          const ConstantTensor *zeroPoint,
+                          const ConstantTensor *scale, int64_t axis,
+                          RankedTensorType resultType) {
   int64_t inner = 1;
   for (int64_t d : resultType.getShape().drop_front(axis + 1))
     inner *= d;
@@ -165,15 +159,17 @@ std::optional<Value> dequantizeConstant(NodeContext &ctx,
   };
   ConstantTensor result(resultType);
   for (int64_t i = 0, e = result.getNumElements(); i < e; ++i) {
-    double q = double(x->getInt(i));
+    double q = double(x.getInt(i));
     if (zeroPoint)
       q -= double(zeroPoint->getInt(channelOf(*zeroPoint, i)));
-    // The f32 product, rounded once more into the result type (f16/bf16).
-    float product = float(q) * float(scale->getDouble(channelOf(*scale, i)));
+    float product =
+        float(q) * (scale ? float(scale->getDouble(channelOf(*scale, i))) : 1);
     result.setDouble(i, double(product));
   }
-  return ctx.constant(result);
+  return result;
 }
+
+namespace {
 
 LogicalResult convertDequantizeLinear(NodeContext &ctx) {
   if (!ctx.hasInput(0) || !ctx.hasInput(1))
@@ -204,8 +200,12 @@ LogicalResult convertDequantizeLinear(NodeContext &ctx) {
     zeroPoint = *zp;
   }
   auto resultType = input.clone(scaleElement);
-  if (auto folded = dequantizeConstant(ctx, resultType, *axis)) {
-    ctx.setOutput(0, *folded);
+  auto x = ctx.constantInput(0), scaleValues = ctx.constantInput(1);
+  auto zpValues = ctx.constantInput(2);
+  if (x && scaleValues && (zpValues || !ctx.hasInput(2))) {
+    ctx.setOutput(0,
+                  ctx.constant(dequantize(*x, zpValues ? &*zpValues : nullptr,
+                                          &*scaleValues, *axis, resultType)));
     return success();
   }
 
