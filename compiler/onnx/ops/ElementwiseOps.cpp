@@ -232,8 +232,8 @@ LogicalResult convertThresholdedRelu(NodeContext &ctx) {
       x, ctx.splat(element, {}, ctx.attrFloat("alpha", 1.0f)), true);
   if (failed(above))
     return failure();
-  ctx.setOutput(0, ctx.create<SelectOp>(type, *above, x,
-                                        ctx.splat(element, {}, 0.0)));
+  ctx.setOutput(
+      0, ctx.create<SelectOp>(type, *above, x, ctx.splat(element, {}, 0.0)));
   return success();
 }
 
@@ -265,7 +265,8 @@ LogicalResult convertHyperbolic(NodeContext &ctx, bool cosh) {
   auto both = cosh ? ctx.binary<AddOp>(up, down) : ctx.binary<SubOp>(up, down);
   if (failed(both))
     return failure();
-  auto half = ctx.binary<MulOp>(*both, ctx.splat(type.getElementType(), {}, 0.5));
+  auto half =
+      ctx.binary<MulOp>(*both, ctx.splat(type.getElementType(), {}, 0.5));
   if (failed(half))
     return failure();
   ctx.setOutput(0, *half);

@@ -159,8 +159,11 @@ LogicalResult convertGemm(NodeContext &ctx) {
   return success();
 }
 
-LogicalResult convertConv(NodeContext &ctx) {
-  auto input = ctx.inputType(0), weight = ctx.inputType(1);
+/// ONNX Conv of `inputValue` by `weightValue` (+ `bias`, may be null) with
+/// the node's attributes.
+FailureOr<Value> buildConv(NodeContext &ctx, Value inputValue,
+                           Value weightValue, Value bias) {
+  auto input = tensorType(inputValue), weight = tensorType(weightValue);
   int64_t spatial = input.getRank() - 2;
   if (spatial < 1 || weight.getRank() != input.getRank())
     return ctx.fail("Conv expects input and weight of equal rank >= 3");
@@ -201,8 +204,8 @@ LogicalResult convertConv(NodeContext &ctx) {
   if (weight.getDimSize(0) % groups != 0)
     return ctx.fail("Conv output channels (" + Twine(weight.getDimSize(0)) +
                     ") are not a multiple of the group count");
-  if (ctx.hasInput(2) &&
-      ctx.inputType(2).getShape() != ArrayRef<int64_t>{weight.getDimSize(0)})
+  if (bias &&
+      tensorType(bias).getShape() != ArrayRef<int64_t>{weight.getDimSize(0)})
     return ctx.fail("Conv bias must have one value per output channel (" +
                     Twine(weight.getDimSize(0)) + ")");
   SmallVector<int64_t> shape = {input.getDimSize(0), weight.getDimSize(0)};
@@ -214,12 +217,123 @@ LogicalResult convertConv(NodeContext &ctx) {
     shape.push_back((padded - window) / strides[i] + 1);
   }
   Builder &b = ctx.getBuilder();
-  ctx.setOutput(
-      0, ctx.create<ConvOp>(
-             RankedTensorType::get(shape, input.getElementType()), ctx.input(0),
-             ctx.input(1), ctx.hasInput(2) ? ctx.input(2) : Value(),
-             b.getDenseI64ArrayAttr(strides), b.getDenseI64ArrayAttr(pads),
-             b.getDenseI64ArrayAttr(dilations), b.getI64IntegerAttr(groups)));
+  return ctx.create<ConvOp>(
+      RankedTensorType::get(shape, input.getElementType()), inputValue,
+      weightValue, bias, b.getDenseI64ArrayAttr(strides),
+      b.getDenseI64ArrayAttr(pads), b.getDenseI64ArrayAttr(dilations),
+      b.getI64IntegerAttr(groups));
+}
+
+LogicalResult convertConv(NodeContext &ctx) {
+  auto result = buildConv(ctx, ctx.input(0), ctx.input(1),
+                          ctx.hasInput(2) ? ctx.input(2) : Value());
+  if (failed(result))
+    return failure();
+  ctx.setOutput(0, *result);
+  return success();
+}
+
+Value optionalInput(NodeContext &ctx, int i) {
+  return ctx.hasInput(i) ? ctx.input(i) : Value();
+}
+
+/// ONNX ConvInteger: int32 conv of (x - x_zp) by (w - w_zp), w_zp per
+/// tensor or per output channel. As an f32 conv of the shifted operands
+/// (padding then adds zeros of the shifted input, as ONNX's reference
+/// does), cast to int32.
+LogicalResult convertConvInteger(NodeContext &ctx) {
+  if (!ctx.hasInput(0) || !ctx.hasInput(1))
+    return ctx.fail("expects x and w");
+  Type f32 = ctx.getBuilder().getF32Type();
+  auto one = ctx.splat(f32, {}, 1.0);
+  auto x = buildDequantize(ctx, ctx.input(0), one, optionalInput(ctx, 2), 1);
+  if (failed(x))
+    return failure();
+  auto w = buildDequantize(ctx, ctx.input(1), one, optionalInput(ctx, 3), 0);
+  if (failed(w))
+    return failure();
+  auto conv = buildConv(ctx, *x, *w, Value());
+  if (failed(conv))
+    return failure();
+  ctx.setOutput(0, ctx.cast(*conv, ctx.getBuilder().getI32Type()));
+  return success();
+}
+
+/// The axis of a QLinear op's scale (input `index`): per tensor, else
+/// `axis`.
+int64_t paramAxis(NodeContext &ctx, int index, int64_t axis) {
+  return ctx.inputType(index).getNumElements() == 1 ? 0 : axis;
+}
+
+/// ONNX QLinearConv: quantize(conv(dequantize(x), dequantize(w)) + bias,
+/// y), w per tensor or per output channel; the int32 bias has the scale
+/// x_scale * w_scale.
+LogicalResult convertQLinearConv(NodeContext &ctx) {
+  for (int i = 0; i < 8; ++i)
+    if (!ctx.hasInput(i))
+      return ctx.fail("expects x, x_scale, x_zero_point, w, w_scale, "
+                      "w_zero_point, y_scale, y_zero_point");
+  auto x = buildDequantize(ctx, ctx.input(0), ctx.input(1), ctx.input(2),
+                           paramAxis(ctx, 1, 1));
+  if (failed(x))
+    return failure();
+  auto w = buildDequantize(ctx, ctx.input(3), ctx.input(4), ctx.input(5),
+                           paramAxis(ctx, 4, 0));
+  if (failed(w))
+    return failure();
+  Value bias;
+  if (ctx.hasInput(8)) {
+    auto biasScale =
+        ctx.binary<MulOp>(ctx.reshape(ctx.input(1), {}), ctx.input(4));
+    if (failed(biasScale))
+      return failure();
+    auto dequantized =
+        buildDequantize(ctx, ctx.input(8), *biasScale, Value(), 0);
+    if (failed(dequantized))
+      return failure();
+    bias = *dequantized;
+  }
+  auto conv = buildConv(ctx, *x, *w, bias);
+  if (failed(conv))
+    return failure();
+  auto y =
+      buildQuantize(ctx, *conv, ctx.input(6), ctx.input(7),
+                    ctx.inputType(7).getElementType(), paramAxis(ctx, 6, 1));
+  if (failed(y))
+    return failure();
+  ctx.setOutput(0, *y);
+  return success();
+}
+
+/// ONNX QLinearMatMul: quantize(dequantize(a) x dequantize(b), y), with
+/// a's parameters per tensor or per row, b's and y's per tensor or per
+/// column.
+LogicalResult convertQLinearMatMul(NodeContext &ctx) {
+  for (int i = 0; i < 8; ++i)
+    if (!ctx.hasInput(i))
+      return ctx.fail("expects a, a_scale, a_zero_point, b, b_scale, "
+                      "b_zero_point, y_scale, y_zero_point");
+  int64_t aRank = ctx.inputType(0).getRank(),
+          bRank = ctx.inputType(3).getRank();
+  if (aRank < 2 || bRank < 2)
+    return ctx.fail("QLinearMatMul operands must have rank >= 2");
+  auto a = buildDequantize(ctx, ctx.input(0), ctx.input(1), ctx.input(2),
+                           paramAxis(ctx, 1, aRank - 2));
+  if (failed(a))
+    return failure();
+  auto b = buildDequantize(ctx, ctx.input(3), ctx.input(4), ctx.input(5),
+                           paramAxis(ctx, 4, bRank - 1));
+  if (failed(b))
+    return failure();
+  auto product = buildMatMul(ctx, *a, *b);
+  if (failed(product))
+    return failure();
+  auto y = buildQuantize(ctx, *product, ctx.input(6), ctx.input(7),
+                         ctx.inputType(7).getElementType(),
+                         paramAxis(ctx, 6, tensorType(*product).getRank() - 1));
+  if (failed(y))
+    return failure();
+  ctx.setOutput(0, *y);
   return success();
 }
 
@@ -356,6 +470,9 @@ LogicalResult convertEinsum(NodeContext &ctx) {
 void registerMatMulOps(ConverterRegistry &r) {
   r["MatMul"] = convertMatMul;
   r["MatMulInteger"] = convertMatMulInteger;
+  r["QLinearMatMul"] = convertQLinearMatMul;
+  r["ConvInteger"] = convertConvInteger;
+  r["QLinearConv"] = convertQLinearConv;
   r["Gemm"] = convertGemm;
   r["Conv"] = convertConv;
   r["Einsum"] = convertEinsum;

@@ -21,6 +21,7 @@
 #include "../TensorProtoReader.h"
 #include "Quantization.h"
 
+#include "mlir/IR/Matchers.h"
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/Sequence.h"
 
@@ -54,26 +55,116 @@ std::string typeName(Type type) {
   return text;
 }
 
-/// Checks a scale or zero point against the input's shape and reshapes a
-/// per-axis one ([C] along `axis`) so it broadcasts over the input.
-FailureOr<Value> broadcastParam(NodeContext &ctx, int index,
+} // namespace
+
+FailureOr<Value> broadcastParam(NodeContext &ctx, Value param,
                                 RankedTensorType input, int64_t axis,
                                 StringRef what) {
-  Value param = ctx.input(index);
-  auto type = ctx.inputType(index);
+  auto type = tensorType(param);
   if (type.getNumElements() == 1 && type.getRank() <= 1)
     return ctx.reshape(param, {});
   if (type.getRank() != 1)
     return ctx.fail(what + " must be a scalar or 1-D (per-axis); blocked "
                            "quantization is not supported");
-  if (input.getDimSize(axis) != type.getDimSize(0))
+  if (axis < 0 || axis >= input.getRank() ||
+      input.getDimSize(axis) != type.getDimSize(0))
     return ctx.fail(what + " has " + Twine(type.getDimSize(0)) +
                     " elements but axis " + Twine(axis) + " of the input has " +
-                    Twine(input.getDimSize(axis)));
+                    Twine(axis < 0 || axis >= input.getRank()
+                              ? 0
+                              : input.getDimSize(axis)));
   SmallVector<int64_t> shape(input.getRank(), 1);
   shape[axis] = type.getDimSize(0);
   return ctx.reshape(param, shape);
 }
+
+FailureOr<Value> buildQuantize(NodeContext &ctx, Value x, Value scale,
+                               Value zeroPoint, Type quantType, int64_t axis) {
+  auto input = tensorType(x);
+  auto range = quantizedRange(quantType);
+  if (!range)
+    return ctx.fail("quantizing to " + typeName(quantType) +
+                    " is not supported (int8, uint8, int16, uint16 are)");
+  if (!isa<FloatType>(tensorType(scale).getElementType()))
+    return ctx.fail("the output scale must be a float tensor");
+  auto scaleValue = broadcastParam(ctx, scale, input, axis, "y_scale");
+  if (failed(scaleValue))
+    return failure();
+  // In f32 whatever x's type (f16/bf16/int32), so that the rounding step
+  // sees the model's values.
+  Type f32 = ctx.getBuilder().getF32Type();
+  auto divided =
+      ctx.binary<DivOp>(ctx.cast(x, f32), ctx.cast(*scaleValue, f32));
+  if (failed(divided))
+    return failure();
+  Value value = ctx.create<RoundOp>(tensorType(*divided), *divided);
+  if (zeroPoint) {
+    auto zp = broadcastParam(ctx, zeroPoint, input, axis, "y_zero_point");
+    if (failed(zp))
+      return failure();
+    auto shifted = ctx.binary<AddOp>(value, ctx.cast(*zp, f32));
+    if (failed(shifted))
+      return failure();
+    value = *shifted;
+  }
+  value = ctx.create<ClampOp>(tensorType(value), value,
+                              ctx.getBuilder().getF64FloatAttr(range->lo),
+                              ctx.getBuilder().getF64FloatAttr(range->hi));
+  return ctx.cast(value, quantType);
+}
+
+FailureOr<Value> buildDequantize(NodeContext &ctx, Value x, Value scale,
+                                 Value zeroPoint, int64_t axis) {
+  auto input = tensorType(x);
+  Type element = input.getElementType();
+  auto integer = dyn_cast<IntegerType>(element);
+  if (!integer || !(quantizedRange(element) || integer.getWidth() == 32))
+    return ctx.fail("dequantizing " + typeName(element) +
+                    " is not supported (int8, uint8, int16, uint16, int32 "
+                    "are)");
+  Type scaleElement = tensorType(scale).getElementType();
+  if (!isa<FloatType>(scaleElement))
+    return ctx.fail("the input scale must be a float tensor");
+  if (zeroPoint && tensorType(zeroPoint).getElementType() != element)
+    return ctx.fail("a zero point must have its input's element type");
+  auto scaleValue = broadcastParam(ctx, scale, input, axis, "x_scale");
+  if (failed(scaleValue))
+    return failure();
+  Value zp;
+  if (zeroPoint) {
+    auto reshaped = broadcastParam(ctx, zeroPoint, input, axis, "x_zero_point");
+    if (failed(reshaped))
+      return failure();
+    zp = *reshaped;
+  }
+  auto resultType = input.clone(scaleElement);
+  auto constantOf = [](Value v) -> std::optional<ConstantTensor> {
+    Attribute attr;
+    if (!v || !matchPattern(v, m_Constant(&attr)))
+      return std::nullopt;
+    return ConstantTensor::fromAttr(attr);
+  };
+  auto xValues = constantOf(x), scaleValues = constantOf(*scaleValue),
+       zpValues = constantOf(zp);
+  if (xValues && scaleValues && (zpValues || !zp))
+    return ctx.constant(dequantize(*xValues, zpValues ? &*zpValues : nullptr,
+                                   &*scaleValues, axis, resultType));
+
+  Type f32 = ctx.getBuilder().getF32Type();
+  Value value = ctx.cast(x, f32);
+  if (zp) {
+    auto shifted = ctx.binary<SubOp>(value, ctx.cast(zp, f32));
+    if (failed(shifted))
+      return failure();
+    value = *shifted;
+  }
+  auto scaled = ctx.binary<MulOp>(value, ctx.cast(*scaleValue, f32));
+  if (failed(scaled))
+    return failure();
+  return ctx.cast(*scaled, scaleElement);
+}
+
+namespace {
 
 /// The axis of a per-axis scale (input 1 has more than one element); 0 for
 /// a per-tensor one, which has no axis to check.
@@ -103,44 +194,18 @@ FailureOr<Type> quantizedType(NodeContext &ctx) {
 LogicalResult convertQuantizeLinear(NodeContext &ctx) {
   if (!ctx.hasInput(0) || !ctx.hasInput(1))
     return ctx.fail("expects x and y_scale");
-  auto input = ctx.inputType(0);
   auto quantType = quantizedType(ctx);
   if (failed(quantType))
     return failure();
-  auto range = quantizedRange(*quantType);
-  if (!range)
-    return ctx.fail("quantizing to " + typeName(*quantType) +
-                    " is not supported (int8, uint8, int16, uint16 are)");
-  auto axis = quantizationAxis(ctx, input);
+  auto axis = quantizationAxis(ctx, ctx.inputType(0));
   if (failed(axis))
     return failure();
-  auto scale = broadcastParam(ctx, 1, input, *axis, "y_scale");
-  if (failed(scale))
+  auto result = buildQuantize(ctx, ctx.input(0), ctx.input(1),
+                              ctx.hasInput(2) ? ctx.input(2) : Value(),
+                              *quantType, *axis);
+  if (failed(result))
     return failure();
-  if (!isa<FloatType>(ctx.inputType(1).getElementType()))
-    return ctx.fail("y_scale must be a float tensor");
-
-  // In f32 whatever x's type (f16/bf16/int32), as ONNX's reference does for
-  // the rounding step's tie cases to matter the least.
-  Type f32 = ctx.getBuilder().getF32Type();
-  auto divided =
-      ctx.binary<DivOp>(ctx.cast(ctx.input(0), f32), ctx.cast(*scale, f32));
-  if (failed(divided))
-    return failure();
-  Value value = ctx.create<RoundOp>(tensorType(*divided), *divided);
-  if (ctx.hasInput(2)) {
-    auto zeroPoint = broadcastParam(ctx, 2, input, *axis, "y_zero_point");
-    if (failed(zeroPoint))
-      return failure();
-    auto shifted = ctx.binary<AddOp>(value, ctx.cast(*zeroPoint, f32));
-    if (failed(shifted))
-      return failure();
-    value = *shifted;
-  }
-  value = ctx.create<ClampOp>(tensorType(value), value,
-                              ctx.getBuilder().getF64FloatAttr(range->lo),
-                              ctx.getBuilder().getF64FloatAttr(range->hi));
-  ctx.setOutput(0, ctx.cast(value, *quantType));
+  ctx.setOutput(0, *result);
   return success();
 }
 
@@ -174,53 +239,15 @@ namespace {
 LogicalResult convertDequantizeLinear(NodeContext &ctx) {
   if (!ctx.hasInput(0) || !ctx.hasInput(1))
     return ctx.fail("expects x and x_scale");
-  auto input = ctx.inputType(0);
-  Type element = input.getElementType();
-  auto integer = dyn_cast<IntegerType>(element);
-  if (!integer || !(quantizedRange(element) || integer.getWidth() == 32))
-    return ctx.fail("dequantizing " + typeName(element) +
-                    " is not supported (int8, uint8, int16, uint16, int32 "
-                    "are)");
-  Type scaleElement = ctx.inputType(1).getElementType();
-  if (!isa<FloatType>(scaleElement))
-    return ctx.fail("x_scale must be a float tensor");
-  auto axis = quantizationAxis(ctx, input);
+  auto axis = quantizationAxis(ctx, ctx.inputType(0));
   if (failed(axis))
     return failure();
-  auto scale = broadcastParam(ctx, 1, input, *axis, "x_scale");
-  if (failed(scale))
+  auto result =
+      buildDequantize(ctx, ctx.input(0), ctx.input(1),
+                      ctx.hasInput(2) ? ctx.input(2) : Value(), *axis);
+  if (failed(result))
     return failure();
-  Value zeroPoint;
-  if (ctx.hasInput(2)) {
-    if (ctx.inputType(2).getElementType() != element)
-      return ctx.fail("x_zero_point must have x's element type");
-    auto zp = broadcastParam(ctx, 2, input, *axis, "x_zero_point");
-    if (failed(zp))
-      return failure();
-    zeroPoint = *zp;
-  }
-  auto resultType = input.clone(scaleElement);
-  auto x = ctx.constantInput(0), scaleValues = ctx.constantInput(1);
-  auto zpValues = ctx.constantInput(2);
-  if (x && scaleValues && (zpValues || !ctx.hasInput(2))) {
-    ctx.setOutput(0,
-                  ctx.constant(dequantize(*x, zpValues ? &*zpValues : nullptr,
-                                          &*scaleValues, *axis, resultType)));
-    return success();
-  }
-
-  Type f32 = ctx.getBuilder().getF32Type();
-  Value value = ctx.cast(ctx.input(0), f32);
-  if (zeroPoint) {
-    auto shifted = ctx.binary<SubOp>(value, ctx.cast(zeroPoint, f32));
-    if (failed(shifted))
-      return failure();
-    value = *shifted;
-  }
-  auto scaled = ctx.binary<MulOp>(value, ctx.cast(*scale, f32));
-  if (failed(scaled))
-    return failure();
-  ctx.setOutput(0, ctx.cast(*scaled, scaleElement));
+  ctx.setOutput(0, *result);
   return success();
 }
 

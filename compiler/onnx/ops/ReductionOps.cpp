@@ -144,7 +144,8 @@ LogicalResult convertArgExtreme(NodeContext &ctx, bool isMin) {
   if (isMin) {
     if (isa<FloatType>(element)) {
       x = ctx.create<NegOp>(type, x);
-    } else if (element.isSignlessInteger() && element.getIntOrFloatBitWidth() > 1) {
+    } else if (element.isSignlessInteger() &&
+               element.getIntOrFloatBitWidth() > 1) {
       auto flipped = ctx.binary<SubOp>(ctx.splat(element, {}, -1), x);
       if (failed(flipped))
         return failure();
@@ -170,12 +171,12 @@ LogicalResult convertArgExtreme(NodeContext &ctx, bool isMin) {
     else if (keepDims)
       shape.push_back(1);
   auto &b = ctx.getBuilder();
-  Value index = ctx.create<ArgMaxOp>(
-      RankedTensorType::get(shape, b.getI64Type()), x,
-      b.getI64IntegerAttr(*axis), b.getBoolAttr(keepDims));
+  Value index =
+      ctx.create<ArgMaxOp>(RankedTensorType::get(shape, b.getI64Type()), x,
+                           b.getI64IntegerAttr(*axis), b.getBoolAttr(keepDims));
   if (last) {
-    auto reversed = ctx.binary<SubOp>(ctx.splat(b.getI64Type(), {}, n - 1),
-                                      index);
+    auto reversed =
+        ctx.binary<SubOp>(ctx.splat(b.getI64Type(), {}, n - 1), index);
     if (failed(reversed))
       return failure();
     index = *reversed;
