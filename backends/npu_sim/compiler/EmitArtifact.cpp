@@ -9,6 +9,7 @@
 
 #include "gaon/Backends/NpuSim/EmitArtifact.h"
 
+#include "ElementTypes.h"
 #include "Scheduling.h"
 
 #include "gaon/Backends/NpuSim/Passes.h"
@@ -39,25 +40,8 @@ namespace {
 /// Thrown after a diagnostic has been emitted on the failing op.
 struct AlreadyReported {};
 
-/// The simulator's and the runtime's names of an element type (the
-/// legalize pass has rejected every other type).
-std::pair<sim::DType, rt::DType> dtypesOf(Type type) {
-  if (type.isF32())
-    return {sim::DType::F32, rt::DType::F32};
-  if (type.isBF16())
-    return {sim::DType::BF16, rt::DType::BF16};
-  if (type.isF16())
-    return {sim::DType::F16, rt::DType::F16};
-  if (type.isInteger(1))
-    return {sim::DType::Bool, rt::DType::Bool};
-  if (type.isInteger(8))
-    return {sim::DType::I8, rt::DType::I8};
-  if (type.isInteger(32))
-    return {sim::DType::I32, rt::DType::I32};
-  return {sim::DType::I64, rt::DType::I64};
-}
-sim::DType simType(Type type) { return dtypesOf(type).first; }
-rt::DType runtimeType(Type type) { return dtypesOf(type).second; }
+sim::DType simType(Type type) { return simElementType(type); }
+rt::DType runtimeType(Type type) { return runtimeElementType(type); }
 
 std::vector<int64_t> shapeOf(Value value) {
   auto shape = cast<RankedTensorType>(value.getType()).getShape();

@@ -1,5 +1,7 @@
 //===- Legalize.cpp - Check that a graph can run on the NPU ---------------===//
 
+#include "ElementTypes.h"
+
 #include "gaon/Backends/NpuSim/Passes.h"
 #include "gaon/Dialect/Graph/GraphOps.h"
 
@@ -17,12 +19,6 @@ using namespace gaon::graph;
 namespace gaon::npu {
 namespace {
 
-bool isSupportedElementType(Type type) {
-  return type.isF32() || type.isBF16() || type.isF16() || type.isInteger(1) ||
-         type.isSignlessInteger(32) || type.isSignlessInteger(64) ||
-         type.isSignlessInteger(8);
-}
-
 /// Why `op` cannot be lowered, or "" when it can.
 std::string unsupportedReason(Operation *op) {
   if (isa<func::ReturnOp>(op))
@@ -30,11 +26,11 @@ std::string unsupportedReason(Operation *op) {
   for (Type type :
        llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes()))
     if (auto tensor = dyn_cast<RankedTensorType>(type);
-        tensor && !isSupportedElementType(tensor.getElementType())) {
+        tensor && !npuElementTypes(tensor.getElementType())) {
       std::string s;
       llvm::raw_string_ostream os(s);
       os << "element type " << tensor.getElementType()
-         << " is not supported (f32, bf16, f16, i1, i8, i32, i64 are)";
+         << " is not supported (" << npuElementTypeList() << " are)";
       return s;
     }
   if (auto gather = dyn_cast<GatherOp>(op)) {

@@ -2,6 +2,8 @@
 
 #include "Scheduling.h"
 
+#include "ElementTypes.h"
+
 #include "gaon/Backends/NpuSim/ChipLoader.h"
 #include "gaon/Dialect/Graph/GraphOps.h"
 
@@ -14,22 +16,7 @@ namespace sim = gaon::npu_sim;
 namespace gaon::npu {
 namespace {
 
-/// Element types as the kernels see them (legalize rejected the others).
-sim::DType simType(Type type) {
-  if (type.isBF16())
-    return sim::DType::BF16;
-  if (type.isF16())
-    return sim::DType::F16;
-  if (type.isInteger(1))
-    return sim::DType::Bool;
-  if (type.isInteger(8))
-    return sim::DType::I8;
-  if (type.isInteger(32))
-    return sim::DType::I32;
-  if (type.isInteger(64))
-    return sim::DType::I64;
-  return sim::DType::F32;
-}
+sim::DType simType(Type type) { return simElementType(type); }
 
 /// A tensor at address 0: scheduling depends on shapes and types only.
 kernels::Tensor tensorOf(Value value) {

@@ -60,6 +60,29 @@ func.func @f64(%x: tensor<4xf64>) -> tensor<4xf64> {
 
 // -----
 
+// The narrow integers are storage types of the vector unit: uint8 (the
+// activations of quantized models) and int16 pass unchanged.
+// CHECK-LABEL: func.func @narrow_integers
+// CHECK: gaon_graph.cast %{{.*}} : tensor<4xui8> -> tensor<4xf32>
+// CHECK: gaon_graph.max %{{.*}}, %{{.*}} : (tensor<4xi16>, tensor<4xi16>) -> tensor<4xi16>
+func.func @narrow_integers(%x: tensor<4xui8>, %y: tensor<4xi16>) -> (tensor<4xf32>, tensor<4xi16>) {
+  %c = gaon_graph.cast %x : tensor<4xui8> -> tensor<4xf32>
+  %m = gaon_graph.max %y, %y : (tensor<4xi16>, tensor<4xi16>) -> tensor<4xi16>
+  return %c, %m : tensor<4xf32>, tensor<4xi16>
+}
+
+// -----
+
+// uint64 is not: the vector unit's integer arithmetic is int64. The
+// message lists the types that are supported.
+func.func @uint64(%x: tensor<4xui64>) -> tensor<4xui64> {
+  // expected-error @below {{element type ui64 is not supported (f32, bf16, f16, i1, i8, ui8, i16, ui16, i32, ui32, i64 are)}}
+  %m = gaon_graph.max %x, %x : (tensor<4xui64>, tensor<4xui64>) -> tensor<4xui64>
+  return %m : tensor<4xui64>
+}
+
+// -----
+
 // Gathers along another axis than 0 are not embedding lookups.
 func.func @gather_axis1(%x: tensor<4x8xf32>, %i: tensor<2xi64>) -> tensor<4x2xf32> {
   // expected-error @below {{gather along axis 1 is not supported}}

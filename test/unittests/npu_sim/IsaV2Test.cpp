@@ -287,6 +287,48 @@ TEST(ConversionsV2, DoubleStoresRoundOnceAndCastsFollowOnnx) {
   EXPECT_FALSE(isFloatType(DType::Bool));
 }
 
+// The narrow storage integers (uint8 activations of quantized models,
+// ONNX's int16/uint16/uint32): zero- or sign-extending loads, saturating
+// float stores at their own bounds, wrapping integer stores.
+TEST(ConversionsV2, NarrowAndUnsignedIntegers) {
+  uint8_t buffer[8] = {};
+  struct Case {
+    DType type;
+    unsigned bytes;
+    double below, above; // stores saturate to these
+  };
+  for (Case c : {Case{DType::U8, 1, 0, 255}, Case{DType::I16, 2, -32768, 32767},
+                 Case{DType::U16, 2, 0, 65535},
+                 Case{DType::U32, 4, 0, 4294967295.0}}) {
+    SCOPED_TRACE(dtypeName(c.type));
+    EXPECT_EQ(dtypeBytes(c.type), c.bytes);
+    EXPECT_EQ(parseDType(dtypeName(c.type)), c.type);
+    EXPECT_FALSE(isFloatType(c.type));
+    storeElementF64(c.type, buffer, -1e12);
+    EXPECT_EQ(loadElementF64(c.type, buffer), c.below);
+    storeElementF64(c.type, buffer, 1e12);
+    EXPECT_EQ(loadElementF64(c.type, buffer), c.above);
+    storeElement(c.type, buffer, 1e12f);
+    EXPECT_EQ(loadElement(c.type, buffer), static_cast<float>(c.above));
+    storeElementF64(c.type, buffer, 7.9); // truncates
+    EXPECT_EQ(loadElementI64(c.type, buffer), 7);
+    storeElement(c.type, buffer, 6.5f); // rounds to even
+    EXPECT_EQ(loadElementI64(c.type, buffer), 6);
+  }
+  // The top bit is magnitude in an unsigned type, sign in a signed one.
+  storeElementI64(DType::U8, buffer, 200);
+  EXPECT_EQ(loadElementI64(DType::U8, buffer), 200);
+  EXPECT_EQ(loadElementI64(DType::I8, buffer), -56);
+  storeElementI64(DType::U8, buffer, 256 + 3); // wraps
+  EXPECT_EQ(loadElementI64(DType::U8, buffer), 3);
+  storeElementI64(DType::U32, buffer, -1);
+  EXPECT_EQ(loadElementI64(DType::U32, buffer), 4294967295);
+  storeElementI64(DType::I16, buffer, 40000);
+  EXPECT_EQ(loadElementI64(DType::I16, buffer), 40000 - 65536);
+  EXPECT_EQ(loadElement(DType::U16, buffer), 40000.0f);
+  EXPECT_EQ(parseDType("uint64"), std::nullopt);
+}
+
 //===----------------------------------------------------------------------===//
 // Vector ops
 //===----------------------------------------------------------------------===//

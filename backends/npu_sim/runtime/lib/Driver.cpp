@@ -355,11 +355,15 @@ gaon_status_code_t deviceQueryProperties(gaon_device_t *deviceHandle,
                 device->chip.name.c_str());
   out->memory_bytes = device->memoryBytes;
   // fp32, int32, int64 and bool always (vector unit, accumulators, indices,
-  // masks); the others where the tensor unit runs them.
+  // masks), and the narrow integers the vector unit and DMA store (uint8
+  // activations of quantized models); the others where the tensor unit
+  // runs them.
   using gaon::npu_sim::DType;
   out->supported_dtypes =
       GAON_DTYPE_BIT(GAON_DTYPE_F32) | GAON_DTYPE_BIT(GAON_DTYPE_I32) |
-      GAON_DTYPE_BIT(GAON_DTYPE_I64) | GAON_DTYPE_BIT(GAON_DTYPE_BOOL);
+      GAON_DTYPE_BIT(GAON_DTYPE_I64) | GAON_DTYPE_BIT(GAON_DTYPE_BOOL) |
+      GAON_DTYPE_BIT(GAON_DTYPE_U8) | GAON_DTYPE_BIT(GAON_DTYPE_I16) |
+      GAON_DTYPE_BIT(GAON_DTYPE_U16) | GAON_DTYPE_BIT(GAON_DTYPE_U32);
   const std::pair<DType, gaon_dtype_t> mapped[] = {
       {DType::BF16, GAON_DTYPE_BF16},
       {DType::F16, GAON_DTYPE_F16},

@@ -19,6 +19,40 @@ float bitsFloat(uint32_t bits) {
   std::memcpy(&value, &bits, 4);
   return value;
 }
+// 2^bits of Int's magnitude: max + 1, exact in double (INT64_MAX is not).
+template <typename Int> double maxPlusOne() {
+  return std::ldexp(1.0, std::numeric_limits<Int>::digits);
+}
+// Calls fn(Int{}) with the C++ type of an integer DType; false for the
+// others (floats, bool).
+template <typename Fn> bool visitInt(DType type, Fn &&fn) {
+  switch (type) {
+  case DType::I8:
+    return fn(int8_t{}), true;
+  case DType::U8:
+    return fn(uint8_t{}), true;
+  case DType::I16:
+    return fn(int16_t{}), true;
+  case DType::U16:
+    return fn(uint16_t{}), true;
+  case DType::I32:
+    return fn(int32_t{}), true;
+  case DType::U32:
+    return fn(uint32_t{}), true;
+  case DType::I64:
+    return fn(int64_t{}), true;
+  default:
+    return false;
+  }
+}
+template <typename Int> Int loadInt(const uint8_t *src) {
+  Int value;
+  std::memcpy(&value, src, sizeof(Int));
+  return value;
+}
+template <typename Int> void storeInt(uint8_t *dst, Int value) {
+  std::memcpy(dst, &value, sizeof(Int));
+}
 // Integer stores round to nearest even and saturate, as a cast unit does.
 template <typename Int> Int saturateRound(float value) {
   if (std::isnan(value))
@@ -26,7 +60,7 @@ template <typename Int> Int saturateRound(float value) {
   double rounded = std::nearbyint(static_cast<double>(value));
   if (rounded < std::numeric_limits<Int>::min())
     return std::numeric_limits<Int>::min();
-  if (rounded >= -2.0 * static_cast<double>(std::numeric_limits<Int>::min()))
+  if (rounded >= maxPlusOne<Int>())
     return std::numeric_limits<Int>::max();
   return static_cast<Int>(rounded);
 }
@@ -37,8 +71,7 @@ template <typename Int> Int truncSaturate(double value) {
   double truncated = std::trunc(value);
   if (truncated <= static_cast<double>(std::numeric_limits<Int>::min()))
     return std::numeric_limits<Int>::min();
-  // 2^63 is not representable in int64: compare against max + 1.
-  if (truncated >= -2.0 * static_cast<double>(std::numeric_limits<Int>::min()))
+  if (truncated >= maxPlusOne<Int>())
     return std::numeric_limits<Int>::max();
   return static_cast<Int>(truncated);
 }
@@ -56,21 +89,18 @@ float roundToOddFloat(double value) {
 } // namespace
 
 unsigned dtypeBytes(DType type) {
+  unsigned bytes = 1;
+  if (visitInt(type, [&](auto v) { bytes = sizeof(v); }))
+    return bytes;
   switch (type) {
-  case DType::I64:
-    return 8;
   case DType::F32:
-  case DType::I32:
     return 4;
   case DType::BF16:
   case DType::F16:
     return 2;
-  case DType::FP8:
-  case DType::I8:
-  case DType::Bool:
+  default: // fp8, bool
     return 1;
   }
-  return 1;
 }
 
 const char *dtypeName(DType type) {
@@ -91,12 +121,21 @@ const char *dtypeName(DType type) {
     return "int64";
   case DType::Bool:
     return "bool";
+  case DType::U8:
+    return "uint8";
+  case DType::I16:
+    return "int16";
+  case DType::U16:
+    return "uint16";
+  case DType::U32:
+    return "uint32";
   }
   return "?";
 }
 
 const char *dtypeNameList() {
-  return "fp32, bf16, fp16, fp8, int8, int32, int64, bool";
+  return "fp32, bf16, fp16, fp8, int8, int32, int64, bool, uint8, int16, "
+         "uint16, uint32";
 }
 
 std::optional<DType> parseDType(std::string_view name) {
@@ -206,22 +245,16 @@ float loadElement(DType type, const uint8_t *src) {
   }
   case DType::FP8:
     return fp8ToFloat(*src);
-  case DType::I8:
-    return static_cast<float>(static_cast<int8_t>(*src));
-  case DType::I32: {
-    int32_t value;
-    std::memcpy(&value, src, 4);
-    return static_cast<float>(value);
-  }
-  case DType::I64: {
-    int64_t value;
-    std::memcpy(&value, src, 8);
-    return static_cast<float>(value);
-  }
   case DType::Bool:
     return *src != 0 ? 1.0f : 0.0f;
+  default: {
+    float value = 0.0f;
+    visitInt(type, [&](auto v) {
+      value = static_cast<float>(loadInt<decltype(v)>(src));
+    });
+    return value;
   }
-  return 0.0f;
+  }
 }
 
 void storeElement(DType type, uint8_t *dst, float value) {
@@ -239,58 +272,32 @@ void storeElement(DType type, uint8_t *dst, float value) {
   case DType::FP8:
     *dst = floatToFp8(value);
     return;
-  case DType::I8:
-    *dst = static_cast<uint8_t>(saturateRound<int8_t>(value));
-    return;
-  case DType::I32: {
-    int32_t stored = saturateRound<int32_t>(value);
-    std::memcpy(dst, &stored, 4);
-    return;
-  }
-  case DType::I64: {
-    int64_t stored = saturateRound<int64_t>(value);
-    std::memcpy(dst, &stored, 8);
-    return;
-  }
   case DType::Bool:
     *dst = value != 0.0f ? 1 : 0;
+    return;
+  default:
+    visitInt(type, [&](auto v) {
+      storeInt(dst, saturateRound<decltype(v)>(value));
+    });
     return;
   }
 }
 
 double loadElementF64(DType type, const uint8_t *src) {
-  switch (type) {
-  case DType::I8:
-  case DType::I32:
-  case DType::I64:
-  case DType::Bool:
+  if (type == DType::Bool || !isFloatType(type))
     return static_cast<double>(loadElementI64(type, src));
-  default:
-    return static_cast<double>(loadElement(type, src));
-  }
+  return static_cast<double>(loadElement(type, src));
 }
 
 int64_t loadElementI64(DType type, const uint8_t *src) {
-  switch (type) {
-  case DType::I8:
-    return static_cast<int8_t>(*src);
-  case DType::I32: {
-    int32_t value;
-    std::memcpy(&value, src, 4);
-    return value;
-  }
-  case DType::I64: {
-    int64_t value;
-    std::memcpy(&value, src, 8);
-    return value;
-  }
-  case DType::Bool:
+  if (type == DType::Bool)
     return *src != 0 ? 1 : 0;
-  default: {
-    double value = loadElementF64(type, src);
-    return truncSaturate<int64_t>(value);
-  }
-  }
+  int64_t value = 0;
+  if (visitInt(type, [&](auto v) {
+        value = static_cast<int64_t>(loadInt<decltype(v)>(src));
+      }))
+    return value;
+  return truncSaturate<int64_t>(loadElementF64(type, src));
 }
 
 void storeElementF64(DType type, uint8_t *dst, double value) {
@@ -307,45 +314,27 @@ void storeElementF64(DType type, uint8_t *dst, double value) {
     // at least two fewer significand bits is then exact RNE of the double.
     storeElement(type, dst, roundToOddFloat(value));
     return;
-  case DType::I8:
-    *dst = static_cast<uint8_t>(truncSaturate<int8_t>(value));
-    return;
-  case DType::I32: {
-    int32_t stored = truncSaturate<int32_t>(value);
-    std::memcpy(dst, &stored, 4);
-    return;
-  }
-  case DType::I64: {
-    int64_t stored = truncSaturate<int64_t>(value);
-    std::memcpy(dst, &stored, 8);
-    return;
-  }
   case DType::Bool:
     *dst = value != 0.0 ? 1 : 0; // NaN != 0
+    return;
+  default:
+    visitInt(type, [&](auto v) {
+      storeInt(dst, truncSaturate<decltype(v)>(value));
+    });
     return;
   }
 }
 
 void storeElementI64(DType type, uint8_t *dst, int64_t value) {
-  switch (type) {
-  case DType::I8:
-    *dst = static_cast<uint8_t>(value);
-    return;
-  case DType::I32: {
-    uint32_t stored = static_cast<uint32_t>(value);
-    std::memcpy(dst, &stored, 4);
-    return;
-  }
-  case DType::I64:
-    std::memcpy(dst, &value, 8);
-    return;
-  case DType::Bool:
+  if (type == DType::Bool) {
     *dst = value != 0 ? 1 : 0;
     return;
-  default:
-    storeElementF64(type, dst, static_cast<double>(value));
-    return;
   }
+  // Narrower integers keep the low bits (two's complement wrap).
+  if (!visitInt(type, [&](auto v) {
+        storeInt(dst, static_cast<decltype(v)>(value));
+      }))
+    storeElementF64(type, dst, static_cast<double>(value));
 }
 
 std::vector<uint8_t> encodeValues(DType type,

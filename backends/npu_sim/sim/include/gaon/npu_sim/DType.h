@@ -34,18 +34,25 @@ enum class DType : uint8_t {
   I8 = 4,
   I32 = 5,
   I64 = 6,
-  Bool = 7 ///< One byte holding 0 or 1; loads treat any non-zero byte as 1.
+  Bool = 7, ///< One byte holding 0 or 1; loads treat any non-zero byte as 1.
+  // Storage types of the vector unit and the DMA (quantized uint8
+  // activations, ONNX's narrow integers); the tensor unit runs none of them.
+  U8 = 8,
+  I16 = 9,
+  U16 = 10,
+  U32 = 11,
 };
-constexpr int kNumDTypes = 8;
+constexpr int kNumDTypes = 12;
 
 /// Size of one element in bytes.
 unsigned dtypeBytes(DType type);
-/// Canonical name: fp32, bf16, fp16, fp8 (e4m3), int8, int32, int64, bool.
+/// Canonical name: fp32, bf16, fp16, fp8 (e4m3), int8, int32, int64, bool,
+/// uint8, int16, uint16, uint32.
 const char *dtypeName(DType type);
-/// "fp32, bf16, fp16, fp8, int8, int32, int64, bool", for messages.
+/// Every canonical name, comma-separated, for messages.
 const char *dtypeNameList();
 std::optional<DType> parseDType(std::string_view name);
-/// fp32, bf16, fp16, fp8. (int8, int32, int64 and bool are not.)
+/// fp32, bf16, fp16, fp8. (The integer types and bool are not.)
 bool isFloatType(DType type);
 
 uint16_t floatToBf16(float value);
