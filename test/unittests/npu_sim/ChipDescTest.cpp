@@ -99,9 +99,14 @@ TEST(ChipDesc, FieldErrors) {
   EXPECT_EQ(errorAfter([](nlohmann::json &c) {
               c["cores"]["tensor_unit"]["macs_per_cycle"]["bf17"] = 1;
             }),
-            "tiny.json: cores.tensor_unit.macs_per_cycle.bf17 is not a dtype "
-            "(fp32, bf16, "
-            "fp16, fp8, int8, int32, int64, bool)");
+            "tiny.json: cores.tensor_unit.macs_per_cycle.bf17 is not a "
+            "tensor-unit dtype (fp32, bf16, fp16, fp8, int8)");
+  // Storage-only types have no MAC rate: no tensor unit multiplies them.
+  EXPECT_EQ(errorAfter([](nlohmann::json &c) {
+              c["cores"]["tensor_unit"]["macs_per_cycle"]["uint8"] = 1;
+            }),
+            "tiny.json: cores.tensor_unit.macs_per_cycle.uint8 is not a "
+            "tensor-unit dtype (fp32, bf16, fp16, fp8, int8)");
   EXPECT_EQ(
       errorAfter([](nlohmann::json &c) {
         c["cores"]["tensor_unit"]["dataflow"] = "row_stationary";

@@ -691,10 +691,10 @@ TEST(CodecV2, TextErrorsForNewFields) {
   EXPECT_EQ(error("core 0\n  dma0: gather dst=spm:0 table=dram:0 indices=spm:0 "
                   "row_bytes=4 count=1"),
             "s.txt:2: missing field 'table_rows'");
-  EXPECT_EQ(error("core 0\n  vector: cast rows=1 cols=1 dst=0:4:int16 "
+  EXPECT_EQ(error("core 0\n  vector: cast rows=1 cols=1 dst=0:4:uint64 "
                   "a=0:4:fp32"),
-            "s.txt:2: dst=int16 is not a dtype (fp32, bf16, fp16, fp8, "
-            "int8, int32, int64, bool)");
+            "s.txt:2: dst=uint64 is not a dtype (fp32, bf16, fp16, fp8, "
+            "int8, int32, int64, bool, uint8, int16, uint16, uint32)");
 }
 
 //===----------------------------------------------------------------------===//

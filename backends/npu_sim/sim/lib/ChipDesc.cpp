@@ -134,16 +134,19 @@ public:
     return FieldReader(get(key), fieldPath(key), source);
   }
 
-  /// Reads {dtype: number} into a per-dtype array.
+  /// Reads {dtype: number} into a per-dtype array. Only the types a
+  /// tensor unit can multiply are keys (the integers past int8 and bool
+  /// are storage types).
   std::array<double, kNumDTypes> perDType(const std::string &key,
                                           bool positiveOnly) {
     FieldReader table = child(key);
     std::array<double, kNumDTypes> result{};
     for (auto &item : table.object.items()) {
       auto type = parseDType(item.key());
-      if (!type)
-        table.invalid(item.key(), std::string("is not a dtype (") +
-                                      dtypeNameList() + ")");
+      if (!type || !(isFloatType(*type) || *type == DType::I8))
+        table.invalid(item.key(),
+                      "is not a tensor-unit dtype (fp32, bf16, fp16, fp8, "
+                      "int8)");
       result[static_cast<int>(*type)] = positiveOnly
                                             ? table.positive(item.key())
                                             : table.nonNegative(item.key());
