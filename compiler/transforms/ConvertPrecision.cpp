@@ -205,7 +205,7 @@ struct ConvertPrecisionPass : impl::ConvertPrecisionBase<ConvertPrecisionPass> {
           v = std::max(-kF16Max, std::min(kF16Max, v)); // saturate, as bf16
         target.setDouble(i, v);
       }
-      value = target.toAttr(name);
+      value = std::move(target).toAttr(name);
     }
     constant.setValueAttr(value);
     constant.getResult().setType(type);

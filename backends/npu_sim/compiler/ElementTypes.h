@@ -1,4 +1,5 @@
-//===- ElementTypes.h - Element types the NPU backend lowers -----*- C++ -*-===//
+//===- ElementTypes.h - Element types the NPU backend lowers -----*- C++
+//-*-===//
 //
 // One table of the MLIR element types gaon-npu-legalize accepts and the
 // simulator's and the runtime's names for them, so legalization, scheduling

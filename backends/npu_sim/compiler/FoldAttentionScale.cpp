@@ -94,14 +94,14 @@ struct NpuFoldAttentionScalePass
       }
     Value oldW = m.getRhs(), oldBias = m.getBias();
     m.getRhsMutable().assign(graph::ConstantOp::create(
-        b, m.getLoc(), scaled.toAttr("attention_scaled_weights")));
+        b, m.getLoc(), std::move(scaled).toAttr("attention_scaled_weights")));
     if (bias) {
       graph::ConstantTensor sb(cast<RankedTensorType>(oldBias.getType()));
       for (int64_t j = 0; j < N; ++j)
         sb.setDouble(j, j >= q0 && j < q1 ? bias->getDouble(j) * scale
                                           : bias->getDouble(j));
       m.getBiasMutable().assign(graph::ConstantOp::create(
-          b, m.getLoc(), sb.toAttr("attention_scaled_bias")));
+          b, m.getLoc(), std::move(sb).toAttr("attention_scaled_bias")));
     }
     a.setScaleAttr(b.getF64FloatAttr(1.0));
     for (Value old : {oldW, oldBias})

@@ -153,7 +153,7 @@ struct NpuFoldNormAffinePass
       OpBuilder b(m);
       Value oldW = m.getRhs(), oldBias = m.getBias();
       m.getRhsMutable().assign(graph::ConstantOp::create(
-          b, m.getLoc(), scaled.toAttr("norm_scaled_weights")));
+          b, m.getLoc(), std::move(scaled).toAttr("norm_scaled_weights")));
       if (shift) {
         Type biasElement =
             cast<RankedTensorType>(oldBias.getType()).getElementType();
@@ -161,7 +161,7 @@ struct NpuFoldNormAffinePass
         for (int64_t j = 0; j < N; ++j)
           bias.setDouble(j, acc[j]);
         m.getBiasMutable().assign(graph::ConstantOp::create(
-            b, m.getLoc(), bias.toAttr("norm_shifted_bias")));
+            b, m.getLoc(), std::move(bias).toAttr("norm_shifted_bias")));
       }
       eraseIfDead(oldW);
       if (shift)
@@ -181,7 +181,7 @@ struct NpuFoldNormAffinePass
       for (int64_t j = 0; j < L; ++j)
         bias.setDouble(j, c.getDouble(j) + shiftBy[j]);
       m.getBiasMutable().assign(graph::ConstantOp::create(
-          b, m.getLoc(), bias.toAttr("norm_shifted_bias")));
+          b, m.getLoc(), std::move(bias).toAttr("norm_shifted_bias")));
       eraseIfDead(oldBias);
     }
     // The bare normalisation: scale ones, no shift.

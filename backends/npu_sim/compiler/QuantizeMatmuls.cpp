@@ -170,9 +170,9 @@ struct NpuQuantizeMatmulsPass
     OpBuilder b(rhs.getDefiningOp());
     Location loc = rhs.getLoc();
     Value weights =
-        graph::ConstantOp::create(b, loc, wq.toAttr("int8_weights"));
-    Value weightScale =
-        graph::ConstantOp::create(b, loc, ws.toAttr("int8_weight_scale"));
+        graph::ConstantOp::create(b, loc, std::move(wq).toAttr("int8_weights"));
+    Value weightScale = graph::ConstantOp::create(
+        b, loc, std::move(ws).toAttr("int8_weight_scale"));
     return quantized[rhs] = {weights, weightScale};
   }
 

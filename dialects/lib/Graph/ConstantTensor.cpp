@@ -32,7 +32,15 @@ SmallVector<int64_t> computeStrides(ArrayRef<int64_t> shape) {
 ConstantTensor::ConstantTensor(RankedTensorType type)
     : type(type), numElements(type.getNumElements()),
       elementBytes(storageBytes(type.getElementType())),
+      encoding(encodingOf(type.getElementType())),
       data(size_t(numElements * elementBytes), 0) {}
+
+ConstantTensor::ConstantTensor(RankedTensorType type, Uninitialized)
+    : type(type), numElements(type.getNumElements()),
+      elementBytes(storageBytes(type.getElementType())),
+      encoding(encodingOf(type.getElementType())) {
+  data.resize_for_overwrite(size_t(numElements * elementBytes));
+}
 
 ConstantTensor ConstantTensor::concatLastAxis(ArrayRef<ConstantTensor> parts,
                                               RankedTensorType type) {
@@ -56,7 +64,7 @@ std::optional<ConstantTensor> ConstantTensor::fromBytes(RankedTensorType type,
                                                         ArrayRef<char> bytes) {
   if (!type.hasStaticShape() || storageBytes(type.getElementType()) == 0)
     return std::nullopt;
-  ConstantTensor result(type);
+  ConstantTensor result(type, Uninitialized{});
   if (int64_t(bytes.size()) != result.numElements * result.elementBytes)
     return std::nullopt;
   std::memcpy(result.data.data(), bytes.data(), bytes.size());
@@ -71,7 +79,7 @@ std::optional<ConstantTensor> ConstantTensor::fromAttr(Attribute attr) {
   if (!type || !type.hasStaticShape() ||
       storageBytes(type.getElementType()) == 0)
     return std::nullopt;
-  ConstantTensor result(type);
+  ConstantTensor result(type, Uninitialized{});
   if (auto dense = dyn_cast<DenseElementsAttr>(attr)) {
     if (type.getElementType().isInteger(1)) {
       int64_t i = 0;
@@ -104,7 +112,7 @@ std::optional<ConstantTensor> ConstantTensor::fromAttr(Attribute attr) {
   return std::nullopt;
 }
 
-ElementsAttr ConstantTensor::toAttr(StringRef blobName) const {
+ElementsAttr ConstantTensor::toAttr(StringRef blobName) const & {
   Type elementType = type.getElementType();
   if (elementType.isInteger(1)) {
     SmallVector<bool> values(numElements);
@@ -118,6 +126,19 @@ ElementsAttr ConstantTensor::toAttr(StringRef blobName) const {
   return DenseResourceElementsAttr::get(
       type, blobName,
       HeapAsmResourceBlob::allocateAndCopyWithAlign(data, align));
+}
+
+ElementsAttr ConstantTensor::toAttr(StringRef blobName) && {
+  size_t align = std::max<size_t>(elementBytes, 8);
+  if (type.getElementType().isInteger(1) || numElements <= kMaxInlineElements ||
+      reinterpret_cast<uintptr_t>(data.data()) % align != 0)
+    return static_cast<const ConstantTensor &>(*this).toAttr(blobName);
+  auto *owned = new llvm::SmallVector<char, 0>(std::move(data));
+  AsmResourceBlob blob(
+      ArrayRef<char>(*owned), align,
+      [owned](void *, size_t, size_t) { delete owned; },
+      /*dataIsMutable=*/true);
+  return DenseResourceElementsAttr::get(type, blobName, std::move(blob));
 }
 
 std::optional<ArrayRef<char>> viewElementBytes(Attribute attr) {
@@ -150,9 +171,7 @@ readElementBytes(Attribute attr, std::optional<ConstantTensor> &storage) {
   return ArrayRef<char>(storage->bytes());
 }
 
-bool ConstantTensor::isFloat() const {
-  return isa<FloatType>(type.getElementType());
-}
+bool ConstantTensor::isFloat() const { return encoding != Encoding::Integer; }
 
 bool ConstantTensor::isUnsigned() const {
   return type.getElementType().isUnsignedInteger();
@@ -171,15 +190,6 @@ struct Half16 {
   int mantissaBits, exponentBias;
 };
 constexpr Half16 kBF16{7, 127}, kF16{10, 15};
-
-/// The format of `type` when it is bf16 or f16.
-std::optional<Half16> half16Of(FloatType type) {
-  if (type.isBF16())
-    return kBF16;
-  if (type.isF16())
-    return kF16;
-  return std::nullopt;
-}
 
 /// Normal 16-bit values widened exactly (weights are converted and read
 /// element by element: APFloat took ~100 ns per element, seconds for a
@@ -220,29 +230,59 @@ std::optional<uint16_t> narrowToHalf16(double v, Half16 f) {
 
 } // namespace
 
+ConstantTensor::Encoding ConstantTensor::encodingOf(Type elementType) {
+  auto floatType = dyn_cast<FloatType>(elementType);
+  if (!floatType)
+    return Encoding::Integer;
+  if (floatType.isF32())
+    return Encoding::F32;
+  if (floatType.isF64())
+    return Encoding::F64;
+  if (floatType.isBF16())
+    return Encoding::BF16;
+  if (floatType.isF16())
+    return Encoding::F16;
+  return Encoding::OtherFloat;
+}
+
 double ConstantTensor::getDouble(int64_t index) const {
   const char *ptr = &data[index * elementBytes];
-  if (auto floatType = dyn_cast<FloatType>(type.getElementType())) {
-    if (floatType.isF32()) {
-      float value;
-      std::memcpy(&value, ptr, 4);
-      return value;
-    }
-    if (floatType.isF64()) {
-      double value;
-      std::memcpy(&value, ptr, 8);
-      return value;
-    }
-    if (std::optional<Half16> f = half16Of(floatType)) {
-      uint16_t bits;
-      std::memcpy(&bits, ptr, 2);
-      if (std::optional<double> v = widenHalf16(bits, *f))
-        return *v;
-    }
+  switch (encoding) {
+  case Encoding::F32: {
+    float value;
+    std::memcpy(&value, ptr, 4);
+    return value;
+  }
+  case Encoding::F64: {
+    double value;
+    std::memcpy(&value, ptr, 8);
+    return value;
+  }
+  case Encoding::BF16: {
+    // bf16 is the top half of an fp32: exact for every value.
+    uint16_t half;
+    std::memcpy(&half, ptr, 2);
+    uint32_t bits = uint32_t(half) << 16;
+    float value;
+    std::memcpy(&value, &bits, 4);
+    return value;
+  }
+  case Encoding::F16: {
+    uint16_t bits;
+    std::memcpy(&bits, ptr, 2);
+    if (std::optional<double> v = widenHalf16(bits, kF16))
+      return *v;
+    [[fallthrough]];
+  }
+  case Encoding::OtherFloat: {
+    auto floatType = cast<FloatType>(type.getElementType());
     unsigned width = floatType.getWidth();
     llvm::APFloat value(floatType.getFloatSemantics(),
                         llvm::APInt(width, loadBits(ptr, elementBytes)));
     return value.convertToDouble();
+  }
+  case Encoding::Integer:
+    break;
   }
   if (isUnsigned())
     return double(uint64_t(getInt(index)));
@@ -264,26 +304,31 @@ int64_t ConstantTensor::getInt(int64_t index) const {
 
 void ConstantTensor::setDouble(int64_t index, double value) {
   char *ptr = &data[index * elementBytes];
-  auto floatType = dyn_cast<FloatType>(type.getElementType());
-  if (!floatType)
+  switch (encoding) {
+  case Encoding::Integer:
     return setInt(index, int64_t(value));
-  if (floatType.isF32()) {
+  case Encoding::F32: {
     float narrowed = float(value);
     std::memcpy(ptr, &narrowed, 4);
     return;
   }
-  if (floatType.isF64()) {
+  case Encoding::F64:
     std::memcpy(ptr, &value, 8);
     return;
-  }
-  if (std::optional<Half16> f = half16Of(floatType))
-    if (std::optional<uint16_t> bits = narrowToHalf16(value, *f)) {
+  case Encoding::BF16:
+  case Encoding::F16:
+    if (std::optional<uint16_t> bits =
+            narrowToHalf16(value, encoding == Encoding::BF16 ? kBF16 : kF16)) {
       std::memcpy(ptr, &*bits, 2);
       return;
     }
+    break;
+  case Encoding::OtherFloat:
+    break;
+  }
   llvm::APFloat converted(value);
   bool losesInfo = false;
-  converted.convert(floatType.getFloatSemantics(),
+  converted.convert(cast<FloatType>(type.getElementType()).getFloatSemantics(),
                     llvm::APFloat::rmNearestTiesToEven, &losesInfo);
   uint64_t bits = converted.bitcastToAPInt().getZExtValue();
   std::memcpy(ptr, &bits, elementBytes);

@@ -10,6 +10,7 @@
 
 #include "gaon/Dialect/Graph/ConstantTensor.h"
 
+#include "mlir/IR/BuiltinAttributes.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/MLIRContext.h"
 #include "llvm/ADT/APFloat.h"
@@ -130,6 +131,72 @@ TEST(ConstantTensor, ConcatLastAxis) {
       {v, v}, mlir::RankedTensorType::get({4}, f32));
   EXPECT_EQ(joined.getDouble(0), 7);
   EXPECT_EQ(joined.getDouble(3), 8);
+}
+
+} // namespace
+
+namespace {
+
+// toAttr on a tensor about to die hands its storage to the resource blob
+// (weights rewritten by a pass are not copied again); the attribute reads
+// back the same elements as the copying toAttr. Small and i1 tensors still
+// become inline dense attributes.
+TEST(ConstantTensor, MovedIntoAttrKeepsStorageAndElements) {
+  mlir::MLIRContext ctx;
+  auto f32 = mlir::Float32Type::get(&ctx);
+  auto type = mlir::RankedTensorType::get({1000}, f32);
+  ConstantTensor copied(type), moved(type);
+  for (int64_t i = 0; i < 1000; ++i) {
+    copied.setDouble(i, 0.5 * i - 3);
+    moved.setDouble(i, 0.5 * i - 3);
+  }
+  const char *storage = moved.bytes().data();
+  mlir::ElementsAttr a = copied.toAttr("copied");
+  mlir::ElementsAttr b = std::move(moved).toAttr("moved");
+  auto viewA = gaon::graph::viewElementBytes(a);
+  auto viewB = gaon::graph::viewElementBytes(b);
+  ASSERT_TRUE(viewA && viewB);
+  EXPECT_NE(viewA->data(), copied.bytes().data());
+  EXPECT_EQ(viewB->data(), storage);
+  auto back = ConstantTensor::fromAttr(b);
+  ASSERT_TRUE(back);
+  for (int64_t i = 0; i < 1000; ++i)
+    ASSERT_EQ(back->getDouble(i), 0.5 * i - 3) << i;
+
+  ConstantTensor small(mlir::RankedTensorType::get({3}, f32));
+  small.setDouble(2, 4);
+  EXPECT_TRUE(mlir::isa<mlir::DenseElementsAttr>(std::move(small).toAttr()));
+  ConstantTensor flags(
+      mlir::RankedTensorType::get({100}, mlir::IntegerType::get(&ctx, 1)));
+  flags.setInt(99, 1);
+  mlir::ElementsAttr f = std::move(flags).toAttr();
+  ASSERT_TRUE(mlir::isa<mlir::DenseElementsAttr>(f));
+  EXPECT_TRUE(ConstantTensor::fromAttr(f)->getInt(99));
+  EXPECT_FALSE(ConstantTensor::fromAttr(f)->getInt(98));
+}
+
+// Each element type reads and writes through its own encoding: integers
+// (signed, unsigned, i1) and f64 next to the 16-bit floats above.
+TEST(ConstantTensor, EncodingsPerElementType) {
+  mlir::MLIRContext ctx;
+  auto make = [&](mlir::Type element) {
+    return ConstantTensor(mlir::RankedTensorType::get({2}, element));
+  };
+  ConstantTensor u8 =
+      make(mlir::IntegerType::get(&ctx, 8, mlir::IntegerType::Unsigned));
+  u8.setInt(0, 200);
+  EXPECT_EQ(u8.getDouble(0), 200.0);
+  EXPECT_FALSE(u8.isFloat());
+  ConstantTensor i8 = make(mlir::IntegerType::get(&ctx, 8));
+  i8.setDouble(0, -7.9); // float -> int truncates toward zero
+  EXPECT_EQ(i8.getInt(0), -7);
+  ConstantTensor f64 = make(mlir::Float64Type::get(&ctx));
+  f64.setDouble(1, 1.0 / 3);
+  EXPECT_EQ(f64.getDouble(1), 1.0 / 3);
+  EXPECT_TRUE(f64.isFloat());
+  ConstantTensor f32 = make(mlir::Float32Type::get(&ctx));
+  f32.setDouble(1, 1.0 / 3);
+  EXPECT_EQ(f32.getDouble(1), double(1.0f / 3));
 }
 
 } // namespace

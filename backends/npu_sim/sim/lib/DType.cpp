@@ -276,9 +276,8 @@ void storeElement(DType type, uint8_t *dst, float value) {
     *dst = value != 0.0f ? 1 : 0;
     return;
   default:
-    visitInt(type, [&](auto v) {
-      storeInt(dst, saturateRound<decltype(v)>(value));
-    });
+    visitInt(type,
+             [&](auto v) { storeInt(dst, saturateRound<decltype(v)>(value)); });
     return;
   }
 }
@@ -318,9 +317,8 @@ void storeElementF64(DType type, uint8_t *dst, double value) {
     *dst = value != 0.0 ? 1 : 0; // NaN != 0
     return;
   default:
-    visitInt(type, [&](auto v) {
-      storeInt(dst, truncSaturate<decltype(v)>(value));
-    });
+    visitInt(type,
+             [&](auto v) { storeInt(dst, truncSaturate<decltype(v)>(value)); });
     return;
   }
 }

@@ -11,9 +11,9 @@
 
 #include "mlir/IR/BuiltinAttributeInterfaces.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "llvm/ADT/SmallVector.h"
 
 #include <optional>
-#include <vector>
 
 namespace gaon::graph {
 
@@ -47,7 +47,10 @@ public:
 
   /// Builds an attribute: inline `dense` when small, else `dense_resource`
   /// named after `blobName`.
-  mlir::ElementsAttr toAttr(llvm::StringRef blobName = "folded") const;
+  mlir::ElementsAttr toAttr(llvm::StringRef blobName = "folded") const &;
+  /// The same, handing this tensor's storage to the blob instead of
+  /// copying it (weights rewritten by a pass).
+  mlir::ElementsAttr toAttr(llvm::StringRef blobName = "folded") &&;
 
   mlir::RankedTensorType getType() const { return type; }
   llvm::ArrayRef<int64_t> getShape() const { return type.getShape(); }
@@ -71,10 +74,19 @@ public:
 
 private:
   ConstantTensor() = default;
+  /// Storage of `type` left uninitialized, for callers that fill all of it
+  /// (zero-filling a copied weight first cost a page-faulting pass).
+  struct Uninitialized {};
+  ConstantTensor(mlir::RankedTensorType type, Uninitialized);
+  /// The element type's encoding, decided once: getDouble and setDouble
+  /// run per element over whole weights.
+  enum class Encoding : uint8_t { F32, F64, BF16, F16, OtherFloat, Integer };
+  static Encoding encodingOf(mlir::Type elementType);
   mlir::RankedTensorType type;
   int64_t numElements = 0;
   int64_t elementBytes = 0;
-  std::vector<char> data;
+  Encoding encoding = Encoding::Integer;
+  llvm::SmallVector<char, 0> data;
 };
 
 /// The element bytes of a dense or dense_resource attribute without copying
