@@ -114,9 +114,8 @@ sim::VecOp binaryOp(Operation *op) {
       // gaon_graph.mod is ONNX Mod: truncated (fmod) on floats, floored on
       // integers.
       .Case([](ModOp m) {
-        return isa<FloatType>(m.getType().getElementType())
-                   ? sim::VecOp::FMod
-                   : sim::VecOp::Mod;
+        return isa<FloatType>(m.getType().getElementType()) ? sim::VecOp::FMod
+                                                            : sim::VecOp::Mod;
       })
       .Case([](AndOp) { return sim::VecOp::And; })
       .Case([](OrOp) { return sim::VecOp::Or; })
@@ -216,15 +215,18 @@ void Emitter::emit(Operation *op) {
         kernels.quantize(tensor(q.getInput()), tensor(q.getWeightScale()),
                          tensor(q.getResult()), tensor(q.getDequantScale()));
       })
-      .Case<ReduceSumOp, ReduceMaxOp, ReduceMinOp, ReduceMeanOp>([&](auto r) {
-        kernels::ReduceOp kind =
-            isa<ReduceMaxOp>(r.getOperation())    ? kernels::ReduceOp::Max
-            : isa<ReduceMinOp>(r.getOperation())  ? kernels::ReduceOp::Min
-            : isa<ReduceMeanOp>(r.getOperation()) ? kernels::ReduceOp::Mean
-                                                  : kernels::ReduceOp::Sum;
-        std::vector<int64_t> axes(r.getAxes().begin(), r.getAxes().end());
-        kernels.reduce(kind, tensor(r.getInput()), axes, tensor(r.getResult()));
-      })
+      .Case<ReduceSumOp, ReduceMaxOp, ReduceMinOp, ReduceMeanOp, ReduceProdOp>(
+          [&](auto r) {
+            kernels::ReduceOp kind =
+                isa<ReduceMaxOp>(r.getOperation())    ? kernels::ReduceOp::Max
+                : isa<ReduceMinOp>(r.getOperation())  ? kernels::ReduceOp::Min
+                : isa<ReduceMeanOp>(r.getOperation()) ? kernels::ReduceOp::Mean
+                : isa<ReduceProdOp>(r.getOperation()) ? kernels::ReduceOp::Prod
+                                                      : kernels::ReduceOp::Sum;
+            std::vector<int64_t> axes(r.getAxes().begin(), r.getAxes().end());
+            kernels.reduce(kind, tensor(r.getInput()), axes,
+                           tensor(r.getResult()));
+          })
       .Case([&](CumSumOp c) {
         kernels.cumsum(tensor(c.getInput()), c.getAxis(), c.getExclusive(),
                        c.getReverse(), tensor(c.getResult()));

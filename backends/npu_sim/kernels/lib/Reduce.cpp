@@ -1,4 +1,4 @@
-//===- Reduce.cpp - sum/max/min/mean over any axes ------------------------===//
+//===- Reduce.cpp - sum/max/min/mean/prod over any axes -------------------===//
 //
 // The input is viewed as [kept..., reduced...] (a strided view, each part
 // coalesced on its own), so every kept index owns a packed row of all its
@@ -44,11 +44,14 @@ void StreamEmitter::reduce(ReduceOp op, const Tensor &in,
   if (out.numel() != R)
     fail(kernel, "result " + shapeStr(out.shape) + " must hold the " +
                      std::to_string(R) + " kept elements");
-  if (L == 0 && op != ReduceOp::Sum)
-    fail(kernel, "max/min/mean over no elements");
+  // (The graph folds reductions of empty tensors to constants; the kernel
+  // would otherwise leave the output unwritten.)
+  if (L == 0 && R > 0)
+    fail(kernel,
+         "a reduction over no elements (shape " + shapeStr(in.shape) + ")");
   beginKernel();
-  if (R == 0 || L == 0)
-    return; // (a sum over nothing would be zeros: not supported below)
+  if (R == 0)
+    return;
   std::vector<std::vector<int64_t>> ks = {kStr}, rs = {rStr};
   coalesce(kShape, ks);
   coalesce(rShape, rs);
@@ -62,7 +65,11 @@ void StreamEmitter::reduce(ReduceOp op, const Tensor &in,
   int64_t lc = rShape.back(), rowsPerKept = L / lc;
 
   unsigned ei = dtypeBytes(in.dtype), eo = dtypeBytes(out.dtype);
-  uint64_t perRow = 2 * L * ei + 2 * 4 + 2 * eo + 64;
+  // Integer rows accumulate in int64: an f32 column would round sums and
+  // products past 2^24.
+  DType accType = isFloatType(in.dtype) ? DType::F32 : DType::I64;
+  unsigned ea = dtypeBytes(accType);
+  uint64_t perRow = 2 * L * ei + 2 * ea + 2 * eo + 64;
   if (perRow + 1024 > chipDesc.scratchpad.bytes)
     fail(kernel, "a reduction over " + std::to_string(L) +
                      " elements does not fit the scratchpad of chip " +
@@ -72,12 +79,13 @@ void StreamEmitter::reduce(ReduceOp op, const Tensor &in,
                                   std::max<int64_t>(1, 32768 / L)});
   SpmAlloc spm{kernel, chipDesc.scratchpad.bytes, 0, ctx.use};
   uint64_t inSlot[2] = {spm.take(tr * L * ei), spm.take(tr * L * ei)};
-  uint64_t col = spm.take(tr * 4);
+  uint64_t col = spm.take(tr * ea);
   uint64_t outSlot[2] = {spm.take(tr * eo), spm.take(tr * eo)};
   Side src = dramSide(in.addr, vstr, ei);
-  VecOp vop = op == ReduceOp::Max   ? VecOp::ReduceMax
-              : op == ReduceOp::Min ? VecOp::ReduceMin
-                                    : VecOp::ReduceSum;
+  VecOp vop = op == ReduceOp::Max    ? VecOp::ReduceMax
+              : op == ReduceOp::Min  ? VecOp::ReduceMin
+              : op == ReduceOp::Prod ? VecOp::ReduceProd
+                                     : VecOp::ReduceSum;
   int64_t tiles = ceilDiv(R, tr);
   for (unsigned c = 0; c < ctx.cores(); ++c) {
     int64_t first = splitBegin(tiles, ctx.cores(), c),
@@ -98,7 +106,7 @@ void StreamEmitter::reduce(ReduceOp op, const Tensor &in,
       int o = pipe.beginOutput();
       uint32_t rows = static_cast<uint32_t>(nr),
                cols = static_cast<uint32_t>(L);
-      VecOperand acc{col, 4, DType::F32};
+      VecOperand acc{col, ea, accType};
       vec(b, vop, rows, cols, acc, {inSlot[s], cols * ei, in.dtype});
       if (op == ReduceOp::Mean)
         vec(b, VecOp::Scale, rows, 1, acc, acc, {}, Broadcast::None,

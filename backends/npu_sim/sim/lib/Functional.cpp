@@ -307,14 +307,14 @@ bool integerCapable(VecOp op) {
   case VecOp::ReduceSum:
   case VecOp::ReduceMax:
   case VecOp::ReduceMin:
+  case VecOp::ReduceProd:
     return true;
   default:
     return isComparisonVecOp(op);
   }
 }
 
-template <typename T>
-void runVector(PagedMemory &spm, const VectorCmd &cmd) {
+template <typename T> void runVector(PagedMemory &spm, const VectorCmd &cmd) {
   constexpr bool isInt = std::is_same_v<T, int64_t>;
   int arity = vecOpArity(cmd.op);
   bool reduction = isReductionVecOp(cmd.op);
@@ -350,6 +350,17 @@ void runVector(PagedMemory &spm, const VectorCmd &cmd) {
           result = 0;
           for (uint32_t i = 0; i < cmd.cols; ++i)
             result += x[i];
+        }
+      } else if (cmd.op == VecOp::ReduceProd) {
+        if constexpr (isInt) {
+          uint64_t product = 1; // unsigned: wraps without overflow UB
+          for (uint32_t i = 0; i < cmd.cols; ++i)
+            product *= static_cast<uint64_t>(x[i]);
+          result = wrap(product);
+        } else {
+          result = 1;
+          for (uint32_t i = 0; i < cmd.cols; ++i)
+            result *= x[i];
         }
       } else {
         result = x[0];
@@ -439,8 +450,7 @@ void executeMatmul(PagedMemory &spm, const MatmulCmd &cmd) {
 void executeVector(PagedMemory &spm, const VectorCmd &cmd) {
   bool intInputs = !isFloatType(cmd.a.type) &&
                    (vecOpArity(cmd.op) < 2 || !isFloatType(cmd.b.type));
-  if (isBitwiseVecOp(cmd.op) ||
-      (intInputs && integerCapable(cmd.op)))
+  if (isBitwiseVecOp(cmd.op) || (intInputs && integerCapable(cmd.op)))
     runVector<int64_t>(spm, cmd);
   else
     runVector<double>(spm, cmd);
@@ -458,9 +468,8 @@ void executeGather(ChipMemory &memory, const GatherCmd &cmd) {
         cmd.indexType, raw.data() + static_cast<size_t>(i) * indexBytes);
     int64_t row = index < 0 ? index + numRows : index;
     if (index < -numRows || row < 0 || row >= numRows)
-      throw SimError("gather index " + std::to_string(index) +
-                     " (indices[" + std::to_string(i) +
-                     "]) is out of range for a table of " +
+      throw SimError("gather index " + std::to_string(index) + " (indices[" +
+                     std::to_string(i) + "]) is out of range for a table of " +
                      std::to_string(numRows) + " rows (valid: [" +
                      std::to_string(-numRows) + ", " + std::to_string(numRows) +
                      "))");

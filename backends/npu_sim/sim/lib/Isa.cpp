@@ -24,14 +24,14 @@ std::string unitName(UnitRef unit) {
 
 const char *vecOpName(VecOp op) {
   static const char *const names[kNumVecOps] = {
-      "add",     "sub",        "mul",        "div",    "max",    "min",
-      "cast",    "exp",        "log",        "sqrt",   "rsqrt",  "recip",
-      "erf",     "tanh",       "sigmoid",    "relu",   "neg",    "abs",
-      "scale",   "reduce_sum", "reduce_max", "reduce_min",       "cmp_eq",
-      "cmp_ne",  "cmp_lt",     "cmp_le",     "cmp_gt", "cmp_ge", "select",
-      "and",     "or",         "xor",        "not",    "sin",    "cos",
-      "floor",   "ceil",       "round",      "pow",    "mod",    "fmod",
-      "silu",    "gelu",       "gelu_tanh"};
+      "add",    "sub",        "mul",        "div",        "max",    "min",
+      "cast",   "exp",        "log",        "sqrt",       "rsqrt",  "recip",
+      "erf",    "tanh",       "sigmoid",    "relu",       "neg",    "abs",
+      "scale",  "reduce_sum", "reduce_max", "reduce_min", "cmp_eq", "cmp_ne",
+      "cmp_lt", "cmp_le",     "cmp_gt",     "cmp_ge",     "select", "and",
+      "or",     "xor",        "not",        "sin",        "cos",    "floor",
+      "ceil",   "round",      "pow",        "mod",        "fmod",   "silu",
+      "gelu",   "gelu_tanh",  "reduce_prod"};
   int index = static_cast<int>(op);
   return index < kNumVecOps ? names[index] : "?";
 }
@@ -67,7 +67,7 @@ int vecOpArity(VecOp op) {
 bool isBinaryVecOp(VecOp op) { return vecOpArity(op) >= 2; }
 bool isReductionVecOp(VecOp op) {
   return op == VecOp::ReduceSum || op == VecOp::ReduceMax ||
-         op == VecOp::ReduceMin;
+         op == VecOp::ReduceMin || op == VecOp::ReduceProd;
 }
 bool isComparisonVecOp(VecOp op) {
   return op >= VecOp::CmpEq && op <= VecOp::CmpGe;
@@ -102,8 +102,8 @@ bool DmaCmd::operator==(const DmaCmd &o) const {
 bool GatherCmd::operator==(const GatherCmd &o) const {
   return table == o.table && rowBytes == o.rowBytes &&
          tableRowStride == o.tableRowStride && numRows == o.numRows &&
-         indices == o.indices && indexType == o.indexType &&
-         count == o.count && dst == o.dst && dstRowStride == o.dstRowStride;
+         indices == o.indices && indexType == o.indexType && count == o.count &&
+         dst == o.dst && dstRowStride == o.dstRowStride;
 }
 
 bool MatmulCmd::operator==(const MatmulCmd &o) const {
@@ -462,8 +462,7 @@ private:
     if (cmd.indices.space != MemSpace::Scratchpad || cmd.indices.core != core)
       fail("gather indices must be in the executing core's scratchpad (spm" +
            std::to_string(core) + ")");
-    checkExtent("gather table", cmd.table.space, cmd.table.core,
-                cmd.table.addr,
+    checkExtent("gather table", cmd.table.space, cmd.table.core, cmd.table.addr,
                 static_cast<Wide>(cmd.numRows - 1) * cmd.tableRowStride +
                     cmd.rowBytes);
     checkExtent("gather indices", cmd.indices.space, cmd.indices.core,

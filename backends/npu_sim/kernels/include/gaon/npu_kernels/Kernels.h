@@ -53,7 +53,7 @@ struct Tensor {
 };
 
 enum class Activation { None, Relu, Gelu, GeluTanh, Silu };
-enum class ReduceOp { Sum, Max, Min, Mean };
+enum class ReduceOp { Sum, Max, Min, Mean, Prod };
 
 /// Fused matmul epilogue, applied on the vector unit while the tensor unit
 /// computes the next tile: out = act(alpha * (A x B) + bias) + residual.

@@ -84,14 +84,14 @@ struct DmaCmd {
 /// whose DRAM addresses are data dependent (assumed spread evenly over the
 /// channels), plus reading the indices from the scratchpad.
 struct GatherCmd {
-  MemRef table;             ///< Row 0 of the table (DRAM, shared or scratchpad).
-  uint32_t rowBytes = 0;    ///< Bytes copied per row.
+  MemRef table;          ///< Row 0 of the table (DRAM, shared or scratchpad).
+  uint32_t rowBytes = 0; ///< Bytes copied per row.
   uint64_t tableRowStride = 0; ///< Bytes between table rows (literal).
-  uint32_t numRows = 0;     ///< Rows in the table: the bounds of an index.
-  MemRef indices;           ///< Scratchpad of the executing core.
+  uint32_t numRows = 0;        ///< Rows in the table: the bounds of an index.
+  MemRef indices;              ///< Scratchpad of the executing core.
   DType indexType = DType::I32;
-  uint32_t count = 0;       ///< Rows to gather.
-  MemRef dst;               ///< Row i goes to dst + i * dstRowStride.
+  uint32_t count = 0; ///< Rows to gather.
+  MemRef dst;         ///< Row i goes to dst + i * dstRowStride.
   uint64_t dstRowStride = 0;
   bool operator==(const GatherCmd &o) const;
 };
@@ -178,8 +178,10 @@ enum class VecOp : uint8_t {
   Silu,     ///< a * sigmoid(a)
   Gelu,     ///< a * 0.5 * (1 + erf(a / sqrt 2))
   GeluTanh, ///< a * 0.5 * (1 + tanh(sqrt(2/pi) * (a + 0.044715 a^3)))
+  /// Row product (ONNX ReduceProd): double for floats, wrapping int64.
+  ReduceProd,
 };
-constexpr int kNumVecOps = static_cast<int>(VecOp::GeluTanh) + 1;
+constexpr int kNumVecOps = static_cast<int>(VecOp::ReduceProd) + 1;
 const char *vecOpName(VecOp op);
 /// Number of input operands: 1 (a), 2 (a, b) or 3 (a, b, c for select).
 int vecOpArity(VecOp op);
