@@ -40,9 +40,6 @@ namespace {
 /// Thrown after a diagnostic has been emitted on the failing op.
 struct AlreadyReported {};
 
-sim::DType simType(Type type) { return simElementType(type); }
-rt::DType runtimeType(Type type) { return runtimeElementType(type); }
-
 std::vector<int64_t> shapeOf(Value value) {
   auto shape = cast<RankedTensorType>(value.getType()).getShape();
   return std::vector<int64_t>(shape.begin(), shape.end());
@@ -59,7 +56,8 @@ public:
 private:
   kernels::Tensor tensor(Value value) const;
   kernels::Tensor tensorAt(Value value, int64_t address) const {
-    return {uint64_t(address), simType(elementType(value)), shapeOf(value)};
+    return {uint64_t(address), simElementType(elementType(value)),
+            shapeOf(value)};
   }
   static Type elementType(Value value) {
     return cast<RankedTensorType>(value.getType()).getElementType();
@@ -395,7 +393,8 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
     for (BlockArgument arg : body.getArguments()) {
       uint32_t id = writer.addInput(
           nameOf(func, arg.getArgNumber(), false),
-          runtimeType(cast<RankedTensorType>(arg.getType()).getElementType()),
+          runtimeElementType(
+              cast<RankedTensorType>(arg.getType()).getElementType()),
           shapeOf(arg));
       bind(id,
            func.getArgAttrOfType<DenseI64ArrayAttr>(arg.getArgNumber(),
@@ -404,10 +403,11 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
     }
     for (auto [i, type] : llvm::enumerate(func.getResultTypes())) {
       auto tensorType = cast<RankedTensorType>(type);
-      uint32_t id = writer.addOutput(
-          nameOf(func, i, true), runtimeType(tensorType.getElementType()),
-          std::vector<int64_t>(tensorType.getShape().begin(),
-                               tensorType.getShape().end()));
+      uint32_t id =
+          writer.addOutput(nameOf(func, i, true),
+                           runtimeElementType(tensorType.getElementType()),
+                           std::vector<int64_t>(tensorType.getShape().begin(),
+                                                tensorType.getShape().end()));
       Value value = body.getTerminator()->getOperand(i);
       bind(id, func.getResultAttrOfType<DenseI64ArrayAttr>(i, kDramAttrName)[0],
            value, npu_sim_runtime::NpuBinding::Write);
@@ -428,7 +428,7 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
           loc ? loc.getName().str() : "const_" + std::to_string(weightIndex);
       ++weightIndex;
       uint32_t id = writer.addWeight(
-          name, runtimeType(constant.getType().getElementType()),
+          name, runtimeElementType(constant.getType().getElementType()),
           shapeOf(constant.getResult()), bytes->data(), bytes->size());
       bind(id, constant->getAttrOfType<DenseI64ArrayAttr>(kDramAttrName)[0],
            constant.getResult(), npu_sim_runtime::NpuBinding::Read);

@@ -16,12 +16,10 @@ namespace sim = gaon::npu_sim;
 namespace gaon::npu {
 namespace {
 
-sim::DType simType(Type type) { return simElementType(type); }
-
 /// A tensor at address 0: scheduling depends on shapes and types only.
 kernels::Tensor tensorOf(Value value) {
   auto type = cast<RankedTensorType>(value.getType());
-  return {0, simType(type.getElementType()),
+  return {0, simElementType(type.getElementType()),
           std::vector<int64_t>(type.getShape().begin(), type.getShape().end())};
 }
 std::optional<kernels::Tensor> optionalTensorOf(Value value) {
@@ -73,7 +71,7 @@ AttentionViews attentionViews(npu::AttentionOp op, int64_t qAddr, int64_t kAddr,
           Dv = op.getValueDim();
   auto view = [](RankedTensorType type, int64_t addr, int64_t offset,
                  std::vector<int64_t> shape) {
-    sim::DType dtype = simType(type.getElementType());
+    sim::DType dtype = simElementType(type.getElementType());
     return kernels::Tensor{uint64_t(addr + offset * sim::dtypeBytes(dtype)),
                            dtype, std::move(shape)};
   };
