@@ -42,14 +42,15 @@ std::optional<rt::DType> runtimeType(Type type) {
     return rt::DType::F64;
   if (type.isInteger(1))
     return rt::DType::Bool;
+  bool isUnsigned = type.isUnsignedInteger();
   if (type.isInteger(8))
-    return rt::DType::I8;
+    return isUnsigned ? rt::DType::U8 : rt::DType::I8;
   if (type.isInteger(16))
-    return rt::DType::I16;
+    return isUnsigned ? rt::DType::U16 : rt::DType::I16;
   if (type.isInteger(32))
-    return rt::DType::I32;
+    return isUnsigned ? rt::DType::U32 : rt::DType::I32;
   if (type.isInteger(64))
-    return rt::DType::I64;
+    return isUnsigned ? rt::DType::U64 : rt::DType::I64;
   return std::nullopt;
 }
 

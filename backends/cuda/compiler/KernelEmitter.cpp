@@ -38,6 +38,11 @@ namespace gaon::cuda {
 Type storageElementType(Type element) {
   if (element.isInteger(1))
     return IntegerType::get(element.getContext(), 8);
+  // arith takes signless integers; ScalarOps picks the unsigned ops from
+  // the graph's types.
+  if (element.isUnsignedInteger())
+    return IntegerType::get(element.getContext(),
+                            element.getIntOrFloatBitWidth());
   return element;
 }
 
@@ -1497,14 +1502,21 @@ FailureOr<LaunchShape> emitFusionKernel(FusionOp fusion,
   func->setAttr(gpu::GPUDialect::getKernelFuncAttrName(), b.getUnitAttr());
   b.setInsertionPointToStart(&func.getBody().front());
   try {
-    // arith's integer ops take signless integers only.
+    // Unsigned data runs as signless integers through the ops that move
+    // it or whose unsigned form ScalarOps picks (elementwise math, casts,
+    // compares); reductions, scans and the row ops do not pick one.
     fusion.getBody().walk([](Operation *op) {
+      if (ScalarOps::isUnary(op) || ScalarOps::isBinary(op) ||
+          isa<g::CastOp, g::ConstantOp, g::SelectOp, g::ReshapeOp,
+              g::TransposeOp, g::BroadcastOp, g::SliceOp, g::ConcatOp,
+              g::TileOp, g::SplitOp, g::GatherOp, g::GatherElementsOp,
+              g::GatherNdOp, g::PadOp, g::TriluOp, YieldOp>(op))
+        return;
       for (Type type :
            llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes()))
-        if (auto integer = dyn_cast<IntegerType>(getElementTypeOrSelf(type));
-            integer && !integer.isSignless())
-          throw Unsupported{op, "unsigned integer types are not supported "
-                                "by the cuda backend"};
+        if (getElementTypeOrSelf(type).isUnsignedInteger())
+          throw Unsupported{op, "unsigned integer operands are not supported "
+                                "by this op on the cuda target"};
     });
     KernelBuilder builder(b, loc, fusion, func, blockSize);
     LaunchShape shape = builder.build();

@@ -6,6 +6,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/TypeSwitch.h"
 
 #include <cmath>
@@ -19,6 +20,9 @@ namespace gaon::cuda {
 Type computeType(Type element) {
   if (element.isF16() || element.isBF16())
     return Float32Type::get(element.getContext());
+  if (element.isUnsignedInteger()) // arith's integer ops are signless
+    return IntegerType::get(element.getContext(),
+                            element.getIntOrFloatBitWidth());
   return element;
 }
 
@@ -58,7 +62,7 @@ Value ScalarOps::identity(Combine kind, Type type) {
   }
   return {};
 }
-Value ScalarOps::combine(Combine kind, Value a, Value c) {
+Value ScalarOps::combine(Combine kind, Value a, Value c, bool isUnsigned) {
   Type t = a.getType();
   bool isFloat = isa<FloatType>(t);
   switch (kind) {
@@ -69,11 +73,15 @@ Value ScalarOps::combine(Combine kind, Value a, Value c) {
     return isFloat ? (Value)arith::MulFOp::create(b, loc, a, c)
                    : (Value)arith::MulIOp::create(b, loc, a, c);
   case Combine::Max:
-    return isFloat ? (Value)arith::MaximumFOp::create(b, loc, a, c)
-                   : (Value)arith::MaxSIOp::create(b, loc, a, c);
+    if (isFloat)
+      return arith::MaximumFOp::create(b, loc, a, c);
+    return isUnsigned ? (Value)arith::MaxUIOp::create(b, loc, a, c)
+                      : (Value)arith::MaxSIOp::create(b, loc, a, c);
   case Combine::Min:
-    return isFloat ? (Value)arith::MinimumFOp::create(b, loc, a, c)
-                   : (Value)arith::MinSIOp::create(b, loc, a, c);
+    if (isFloat)
+      return arith::MinimumFOp::create(b, loc, a, c);
+    return isUnsigned ? (Value)arith::MinUIOp::create(b, loc, a, c)
+                      : (Value)arith::MinSIOp::create(b, loc, a, c);
   }
   return {};
 }
@@ -97,11 +105,13 @@ Value ScalarOps::convert(Value x, Type from, Type to) {
     if (dst.isInteger(1))
       return arith::CmpFOp::create(b, loc, arith::CmpFPredicate::UNE, x,
                                    constantOf(src, 0));
+    if (to.isUnsignedInteger())
+      return arith::FPToUIOp::create(b, loc, dst, x);
     return arith::FPToSIOp::create(b, loc, dst, x);
   }
   if (isa<FloatType>(dst)) {
-    if (src.isInteger(1))
-      return arith::UIToFPOp::create(b, loc, dst, x);
+    if (src.isInteger(1) || from.isUnsignedInteger())
+      return roundTo(arith::UIToFPOp::create(b, loc, dst, x));
     return roundTo(arith::SIToFPOp::create(b, loc, dst, x));
   }
   unsigned sw = src.getIntOrFloatBitWidth(), dw = dst.getIntOrFloatBitWidth();
@@ -111,14 +121,18 @@ Value ScalarOps::convert(Value x, Type from, Type to) {
   if (sw == dw)
     return x;
   if (sw < dw)
-    return sw == 1 ? (Value)arith::ExtUIOp::create(b, loc, dst, x)
-                   : (Value)arith::ExtSIOp::create(b, loc, dst, x);
+    return sw == 1 || from.isUnsignedInteger()
+               ? (Value)arith::ExtUIOp::create(b, loc, dst, x)
+               : (Value)arith::ExtSIOp::create(b, loc, dst, x);
   return arith::TruncIOp::create(b, loc, dst, x);
 }
 
 Value ScalarOps::unary(Operation *op, Value x) {
   Type t = x.getType();
   bool isFloat = isa<FloatType>(t);
+  // Unsigned: abs and relu are the identity, sign is x != 0.
+  bool isUnsigned = mlir::getElementTypeOrSelf(op->getOperand(0).getType())
+                        .isUnsignedInteger();
   auto one = [&] { return constantOf(t, 1); };
   auto sigmoid = [&](Value y) -> Value {
     Value e = math::ExpOp::create(b, loc, arith::NegFOp::create(b, loc, y));
@@ -134,6 +148,8 @@ Value ScalarOps::unary(Operation *op, Value x) {
                    : (Value)arith::SubIOp::create(b, loc, constantOf(t, 0), x);
       })
       .Case([&](g::AbsOp) -> Value {
+        if (isUnsigned)
+          return x;
         return isFloat ? (Value)math::AbsFOp::create(b, loc, x)
                        : (Value)math::AbsIOp::create(b, loc, x);
       })
@@ -149,6 +165,8 @@ Value ScalarOps::unary(Operation *op, Value x) {
       .Case([&](g::ErfOp) -> Value { return math::ErfOp::create(b, loc, x); })
       .Case([&](g::SigmoidOp) -> Value { return sigmoid(x); })
       .Case([&](g::ReluOp) -> Value {
+        if (isUnsigned)
+          return x;
         return isFloat
                    ? (Value)arith::MaximumFOp::create(b, loc, x,
                                                       constantOf(t, 0))
@@ -173,6 +191,10 @@ Value ScalarOps::unary(Operation *op, Value x) {
               arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OGT, x, zero);
           neg =
               arith::CmpFOp::create(b, loc, arith::CmpFPredicate::OLT, x, zero);
+        } else if (isUnsigned) {
+          return arith::ExtUIOp::create(
+              b, loc, t,
+              arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ne, x, zero));
         } else {
           pos =
               arith::CmpIOp::create(b, loc, arith::CmpIPredicate::sgt, x, zero);
@@ -214,7 +236,9 @@ Value ScalarOps::unary(Operation *op, Value x) {
 
 Value ScalarOps::binary(Operation *op, Value x, Value y, Type operandElement) {
   bool isFloat = isa<FloatType>(x.getType());
-  bool isBool = operandElement.isInteger(1);
+  // Bool and unsigned operands compare, divide and take min/max unsigned.
+  bool isUnsigned =
+      operandElement.isInteger(1) || operandElement.isUnsignedInteger();
   using FP = arith::CmpFPredicate;
   using IP = arith::CmpIPredicate;
   auto cmp = [&](FP fp, IP ip) -> Value {
@@ -236,19 +260,27 @@ Value ScalarOps::binary(Operation *op, Value x, Value y, Type operandElement) {
                        : (Value)arith::MulIOp::create(b, loc, x, y);
       })
       .Case([&](g::DivOp) -> Value {
-        return isFloat ? (Value)arith::DivFOp::create(b, loc, x, y)
-                       : (Value)arith::DivSIOp::create(b, loc, x, y);
+        if (isFloat)
+          return arith::DivFOp::create(b, loc, x, y);
+        return isUnsigned ? (Value)arith::DivUIOp::create(b, loc, x, y)
+                          : (Value)arith::DivSIOp::create(b, loc, x, y);
       })
       .Case([&](g::PowOp) -> Value {
         if (!isFloat)
           throw Unsupported{op, "integer operands"};
         return math::PowFOp::create(b, loc, x, y);
       })
-      .Case([&](g::MaxOp) -> Value { return combine(Combine::Max, x, y); })
-      .Case([&](g::MinOp) -> Value { return combine(Combine::Min, x, y); })
+      .Case([&](g::MaxOp) -> Value {
+        return combine(Combine::Max, x, y, isUnsigned);
+      })
+      .Case([&](g::MinOp) -> Value {
+        return combine(Combine::Min, x, y, isUnsigned);
+      })
       .Case([&](g::ModOp) -> Value {
         if (isFloat)
           return arith::RemFOp::create(b, loc, x, y); // fmod: dividend's sign
+        if (isUnsigned)
+          return arith::RemUIOp::create(b, loc, x, y);
         // Integer Mod takes the divisor's sign (Python's %).
         Value r = arith::RemSIOp::create(b, loc, x, y);
         Value zero = constantOf(r.getType(), 0);
@@ -269,15 +301,17 @@ Value ScalarOps::binary(Operation *op, Value x, Value y, Type operandElement) {
         return arith::XOrIOp::create(b, loc, x, y);
       })
       .Case([&](g::EqualOp) { return cmp(FP::OEQ, IP::eq); })
-      .Case([&](g::LessOp) { return cmp(FP::OLT, isBool ? IP::ult : IP::slt); })
+      .Case([&](g::LessOp) {
+        return cmp(FP::OLT, isUnsigned ? IP::ult : IP::slt);
+      })
       .Case([&](g::LessEqualOp) {
-        return cmp(FP::OLE, isBool ? IP::ule : IP::sle);
+        return cmp(FP::OLE, isUnsigned ? IP::ule : IP::sle);
       })
       .Case([&](g::GreaterOp) {
-        return cmp(FP::OGT, isBool ? IP::ugt : IP::sgt);
+        return cmp(FP::OGT, isUnsigned ? IP::ugt : IP::sgt);
       })
       .Case([&](g::GreaterEqualOp) {
-        return cmp(FP::OGE, isBool ? IP::uge : IP::sge);
+        return cmp(FP::OGE, isUnsigned ? IP::uge : IP::sge);
       })
       .Default([&](Operation *o) -> Value {
         throw Unsupported{o, "no GPU lowering"};
@@ -295,8 +329,10 @@ Value ScalarOps::splatConstant(g::ConstantOp op) {
   APInt value = attr.getSplatValue<APInt>();
   return arith::ConstantOp::create(
       b, loc,
-      b.getIntegerAttr(ct, resultElement.isInteger(1) ? value.getZExtValue()
-                                                      : value.getSExtValue()));
+      b.getIntegerAttr(ct, resultElement.isInteger(1) ||
+                                   resultElement.isUnsignedInteger()
+                               ? value.getZExtValue()
+                               : value.getSExtValue()));
 }
 
 Value ScalarOps::clamp(g::ClampOp op, Value x) {

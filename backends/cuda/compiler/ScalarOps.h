@@ -46,7 +46,10 @@ public:
   mlir::Value constantOf(mlir::Type type, double v);
   /// The identity of `kind` as a float of type `type` (f32 by default).
   mlir::Value identity(Combine kind, mlir::Type type = {});
-  mlir::Value combine(Combine kind, mlir::Value a, mlir::Value c);
+  /// Max and min of integers compare unsigned when `isUnsigned` (the
+  /// reductions reject unsigned data; elementwise max/min pass it).
+  mlir::Value combine(Combine kind, mlir::Value a, mlir::Value c,
+                      bool isUnsigned = false);
 
   /// Whether unary()/binary() compute `op` (elementwise, numpy broadcast).
   static bool isUnary(mlir::Operation *op);

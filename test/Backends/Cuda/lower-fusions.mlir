@@ -194,16 +194,46 @@ func.func @int_max(%x: tensor<4x8xi8>) -> tensor<1x8xi8> {
 
 // -----
 
-// Unsigned integers are rejected with a clear error naming the op (arith
-// takes signless integers only).
-func.func @unsigned(%x: tensor<4xui8>) -> tensor<4xui8> {
-  %0 = gaon_cuda.fusion(%x) : (tensor<4xui8>) -> tensor<4xui8> {
-  ^bb0(%a: tensor<4xui8>):
-    // expected-error @+1 {{cannot run on the cuda target: unsigned integer types are not supported by the cuda backend}}
-    %e = gaon_graph.add %a, %a : (tensor<4xui8>, tensor<4xui8>) -> tensor<4xui8>
-    gaon_cuda.yield %e : tensor<4xui8>
+// Unsigned integers run as signless ones (memref<4xi8> parameters) through
+// the unsigned arith ops: divui, maxui, an unsigned compare, uitofp and
+// fptoui for the casts (uint8 200 is 200.0, not -56.0).
+// CHECK-LABEL: func.func @unsigned_elementwise
+// CHECK: gpu.func @fusion_0(%{{.*}}: memref<4xi8>, %{{.*}}: memref<4xi8>, %{{.*}}: memref<4xf32>, %{{.*}}: memref<4xi8>, %{{.*}}: memref<4xi8>)
+// CHECK-DAG: arith.divui
+// CHECK-DAG: arith.maxui
+// CHECK-DAG: arith.cmpi ult
+// CHECK-DAG: arith.uitofp
+// CHECK-DAG: arith.fptoui
+// CHECK-NOT: arith.divsi
+// CHECK-NOT: arith.maxsi
+// CHECK-NOT: arith.sitofp
+func.func @unsigned_elementwise(%x: tensor<4xui8>, %y: tensor<4xui8>, %f: tensor<4xf32>) -> (tensor<4xui8>, tensor<4xui8>) {
+  %0:2 = gaon_cuda.fusion(%x, %y, %f) : (tensor<4xui8>, tensor<4xui8>, tensor<4xf32>) -> (tensor<4xui8>, tensor<4xui8>) {
+  ^bb0(%a: tensor<4xui8>, %b: tensor<4xui8>, %c: tensor<4xf32>):
+    %d = gaon_graph.div %a, %b : (tensor<4xui8>, tensor<4xui8>) -> tensor<4xui8>
+    %m = gaon_graph.max %d, %b : (tensor<4xui8>, tensor<4xui8>) -> tensor<4xui8>
+    %l = gaon_graph.less %a, %b : (tensor<4xui8>, tensor<4xui8>) -> tensor<4xi1>
+    %s = gaon_graph.select %l, %a, %m : (tensor<4xi1>, tensor<4xui8>, tensor<4xui8>) -> tensor<4xui8>
+    %af = gaon_graph.cast %s : tensor<4xui8> -> tensor<4xf32>
+    %sum = gaon_graph.add %af, %c : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+    %q = gaon_graph.cast %sum : tensor<4xf32> -> tensor<4xui8>
+    gaon_cuda.yield %s, %q : tensor<4xui8>, tensor<4xui8>
   }
-  return %0 : tensor<4xui8>
+  return %0#0, %0#1 : tensor<4xui8>, tensor<4xui8>
+}
+
+// -----
+
+// A reduction of unsigned data has no unsigned form yet: a clear error
+// naming the op.
+func.func @unsigned_reduction(%x: tensor<4x8xui8>) -> tensor<1x8xui8> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<4x8xui8>) -> tensor<1x8xui8> {
+  ^bb0(%a: tensor<4x8xui8>):
+    // expected-error @+1 {{cannot run on the cuda target: unsigned integer operands are not supported by this op on the cuda target}}
+    %r = gaon_graph.reduce_max %a {axes = array<i64: 0>} : tensor<4x8xui8> -> tensor<1x8xui8>
+    gaon_cuda.yield %r : tensor<1x8xui8>
+  }
+  return %0 : tensor<1x8xui8>
 }
 
 // -----
