@@ -525,15 +525,75 @@ struct MergeConstantAdds : OpRewritePattern<AddOp> {
   }
 };
 
+/// pad(x, low, high, value) -> a slice for the negative pads (crops), then
+/// per padded dimension concat(fill, x, fill) with splat constants of the
+/// pad value: data movement the kernels have.
+struct PadToConcat : OpRewritePattern<PadOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(PadOp op,
+                                PatternRewriter &rewriter) const override {
+    RankedTensorType inType = op.getInput().getType();
+    if (!inType.hasStaticShape())
+      return failure();
+    Location loc = op.getLoc();
+    Type element = inType.getElementType();
+    int64_t rank = inType.getRank();
+    ArrayRef<int64_t> low = op.getLow(), high = op.getHigh();
+    SmallVector<int64_t> shape(inType.getShape()), starts(rank, 0),
+        steps(rank, 1);
+    bool crop = false;
+    for (int64_t i = 0; i < rank; ++i) {
+      if (low[i] < 0)
+        starts[i] = -low[i], shape[i] += low[i], crop = true;
+      if (high[i] < 0)
+        shape[i] += high[i], crop = true;
+    }
+    Value x = op.getInput();
+    if (crop)
+      x = SliceOp::create(rewriter, loc, RankedTensorType::get(shape, element),
+                          x, starts, steps);
+    double v = op.getValue().convertToDouble();
+    Attribute value =
+        isa<FloatType>(element)
+            ? Attribute(rewriter.getFloatAttr(element, v))
+            : Attribute(rewriter.getIntegerAttr(
+                  element, element.isInteger(1) ? v != 0 : int64_t(v)));
+    auto fill = [&](int64_t axis, int64_t n) -> Value {
+      SmallVector<int64_t> fillShape(shape);
+      fillShape[axis] = n;
+      auto type = RankedTensorType::get(fillShape, element);
+      return ConstantOp::create(rewriter, loc,
+                                DenseElementsAttr::get(type, value));
+    };
+    for (int64_t i = 0; i < rank; ++i) {
+      int64_t lo = std::max<int64_t>(low[i], 0),
+              hi = std::max<int64_t>(high[i], 0);
+      if (lo == 0 && hi == 0)
+        continue;
+      SmallVector<Value> parts;
+      if (lo)
+        parts.push_back(fill(i, lo));
+      parts.push_back(x);
+      if (hi)
+        parts.push_back(fill(i, hi));
+      shape[i] += lo + hi;
+      x = ConcatOp::create(rewriter, loc, RankedTensorType::get(shape, element),
+                           parts, i);
+    }
+    rewriter.replaceOp(op, x);
+    return success();
+  }
+};
+
 struct NpuPreparePass : impl::NpuPrepareBase<NpuPreparePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns
-        .add<GatherNdToGather, ClampToMinMax, ArgMaxToReductions, TriluToSelect,
-             NegativeStepSliceToGather, GatherOffAxisZero, SignToSelects,
-             TileToBroadcast, FlattenNorm<LayerNormOp>, FlattenNorm<RmsNormOp>,
-             SoftmaxToLastAxis, LogSoftmaxToReductions, MergeConstantAdds>(
-            &getContext());
+    patterns.add<GatherNdToGather, ClampToMinMax, ArgMaxToReductions,
+                 TriluToSelect, NegativeStepSliceToGather, GatherOffAxisZero,
+                 SignToSelects, TileToBroadcast, FlattenNorm<LayerNormOp>,
+                 FlattenNorm<RmsNormOp>, SoftmaxToLastAxis,
+                 LogSoftmaxToReductions, MergeConstantAdds, PadToConcat>(
+        &getContext());
     // Do not fold the new ops back into what they replaced.
     GreedyRewriteConfig config;
     config.enableFolding(false);

@@ -195,3 +195,27 @@ func.func @sign(%x: tensor<4xf32>) -> tensor<4xf32> {
   %y = gaon_graph.sign %x : tensor<4xf32>
   return %y : tensor<4xf32>
 }
+
+// pad crops its negative pads with a slice, then concatenates splat
+// constants of the pad value around each padded dimension: here one row
+// above, two columns cut from the left, one column of 1.5 on the right.
+// CHECK-LABEL: func.func @pad_crop_and_fill
+// CHECK-DAG: %[[RIGHT:.*]] = gaon_graph.constant dense<1.500000e+00> : tensor<4x1xf32>
+// CHECK-DAG: %[[TOP:.*]] = gaon_graph.constant dense<1.500000e+00> : tensor<1x3xf32>
+// CHECK-DAG: %[[S:.*]] = gaon_graph.slice %arg0 {starts = array<i64: 0, 2>, steps = array<i64: 1, 1>} : tensor<3x5xf32> -> tensor<3x3xf32>
+// CHECK: %[[R:.*]] = gaon_graph.concat %[[TOP]], %[[S]] {axis = 0 : i64} : (tensor<1x3xf32>, tensor<3x3xf32>) -> tensor<4x3xf32>
+// CHECK: %[[C:.*]] = gaon_graph.concat %[[R]], %[[RIGHT]] {axis = 1 : i64} : (tensor<4x3xf32>, tensor<4x1xf32>) -> tensor<4x4xf32>
+// CHECK: return %[[C]]
+func.func @pad_crop_and_fill(%x: tensor<3x5xf32>) -> tensor<4x4xf32> {
+  %r = gaon_graph.pad %x {low = array<i64: 1, -2>, high = array<i64: 0, 1>, value = 1.5 : f64} : tensor<3x5xf32> -> tensor<4x4xf32>
+  return %r : tensor<4x4xf32>
+}
+
+// Integer pads fill with the value as an integer (uint8 keeps 200).
+// CHECK-LABEL: func.func @pad_uint8
+// CHECK: %[[F:.*]] = gaon_graph.constant dense<200> : tensor<2xui8>
+// CHECK: gaon_graph.concat %arg0, %[[F]] {axis = 0 : i64} : (tensor<3xui8>, tensor<2xui8>) -> tensor<5xui8>
+func.func @pad_uint8(%x: tensor<3xui8>) -> tensor<5xui8> {
+  %r = gaon_graph.pad %x {low = array<i64: 0>, high = array<i64: 2>, value = 200.0 : f64} : tensor<3xui8> -> tensor<5xui8>
+  return %r : tensor<5xui8>
+}
