@@ -1,4 +1,4 @@
-// RUN: gaon-opt --gaon-npu-attach-chip=chip=tiny --gaon-npu-plan-memory %s | FileCheck %s
+// RUN: gaon-opt --split-input-file --verify-diagnostics --gaon-npu-attach-chip=chip=tiny --gaon-npu-plan-memory %s | FileCheck %s
 
 // DRAM is laid out as [weights | inputs | outputs | arena], 64-byte aligned:
 // the 2x8 f32 weight (64 bytes) at 0, the input at 64, the output at 128;
@@ -19,5 +19,18 @@ module {
     %r = gaon_graph.reshape %e : tensor<4x2xf32> -> tensor<4x2xf32>
     %m = gaon_graph.matmul %r, %w : (tensor<4x2xf32>, tensor<2x8xf32>) -> tensor<4x8xf32>
     return %m : tensor<4x8xf32>
+  }
+}
+
+// -----
+
+// A model larger than the chip's DRAM is an error that says what the
+// bytes are and by how much they exceed the chip's (tiny: 256 MiB; a
+// 256 MiB input and its 256 MiB exp).
+// expected-error @+1 {{the model needs 536870912 bytes of DRAM (weights 0, inputs and outputs 536870912, activations 0), but chip 'tiny' has 268435456 (268435456 bytes too many)}}
+module {
+  func.func @main(%x: tensor<8192x8192xf32>) -> tensor<8192x8192xf32> {
+    %e = gaon_graph.exp %x : tensor<8192x8192xf32>
+    return %e : tensor<8192x8192xf32>
   }
 }
