@@ -33,8 +33,12 @@ def run_case(case):
     report = os.path.join(d, f"report.{case['dtype']}.json")
     cmd = [os.path.join(STAGE, "bin", "gaon-run"),
            os.path.join(d, case["artifact"]), "--json", report]
-    for i in case["inputs"]:
-        cmd += ["--input", os.path.join(d, i)]
+    # Inputs bind in order, or by name where some were compiled in as
+    # constants (gpu_check_prepare.py: input_names).
+    names = case.get("input_names") or [None] * len(case["inputs"])
+    for name, i in zip(names, case["inputs"]):
+        path = os.path.join(d, i)
+        cmd += ["--input", f"{name}={path}" if name else path]
     for name, f in case["expect"].items():
         cmd += ["--expect", f"{name}={os.path.join(d, f)}"]
     if case["rel_l2_max"] is not None:
