@@ -59,6 +59,11 @@ bool isLinalgElementwise(Operation *op) {
     auto attr = dyn_cast<DenseElementsAttr>(constant.getValue());
     return attr && attr.isSplat();
   }
+  // Integer pow loops over the exponent's bits (scf.for): the direct
+  // emitter takes it.
+  if (isa<g::PowOp>(op) &&
+      !isa<FloatType>(getElementTypeOrSelf(op->getResult(0).getType())))
+    return false;
   return ScalarOps::isUnary(op) || ScalarOps::isBinary(op) ||
          isa<g::CastOp, g::ClampOp, g::SelectOp, g::BroadcastOp, g::TransposeOp,
              g::ReshapeOp>(op);

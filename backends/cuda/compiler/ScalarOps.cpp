@@ -6,6 +6,7 @@
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/TypeUtilities.h"
 #include "llvm/ADT/TypeSwitch.h"
 
@@ -267,7 +268,7 @@ Value ScalarOps::binary(Operation *op, Value x, Value y, Type operandElement) {
       })
       .Case([&](g::PowOp) -> Value {
         if (!isFloat)
-          throw Unsupported{op, "integer operands"};
+          return integerPow(x, y, isUnsigned);
         return math::PowFOp::create(b, loc, x, y);
       })
       .Case([&](g::MaxOp) -> Value {
@@ -333,6 +334,45 @@ Value ScalarOps::splatConstant(g::ConstantOp op) {
                                    resultElement.isUnsignedInteger()
                                ? value.getZExtValue()
                                : value.getSExtValue()));
+}
+
+Value ScalarOps::integerPow(Value x, Value y, bool isUnsigned) {
+  using IP = arith::CmpIPredicate;
+  Type t = x.getType();
+  Value zero = constantOf(t, 0), one = constantOf(t, 1);
+  Value lb = arith::ConstantIndexOp::create(b, loc, 0);
+  Value ub = arith::ConstantIndexOp::create(b, loc, t.getIntOrFloatBitWidth());
+  Value step = arith::ConstantIndexOp::create(b, loc, 1);
+  // (result, base, exponent bits left): result *= base where the bit is set.
+  auto loop = scf::ForOp::create(b, loc, lb, ub, step, ValueRange{one, x, y});
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(loop.getBody());
+    Value r = loop.getRegionIterArg(0), p = loop.getRegionIterArg(1),
+          e = loop.getRegionIterArg(2);
+    Value odd = arith::CmpIOp::create(
+        b, loc, IP::ne, arith::AndIOp::create(b, loc, e, one), zero);
+    Value next = arith::SelectOp::create(
+        b, loc, odd, arith::MulIOp::create(b, loc, r, p), r);
+    scf::YieldOp::create(b, loc,
+                         ValueRange{next, arith::MulIOp::create(b, loc, p, p),
+                                    arith::ShRUIOp::create(b, loc, e, one)});
+  }
+  Value power = loop.getResult(0);
+  if (isUnsigned)
+    return power;
+  // y < 0: 1 for x == 1, +-1 for x == -1 (by y's parity), else 0.
+  Value minusOne = constantOf(t, -1);
+  Value yOdd = arith::CmpIOp::create(
+      b, loc, IP::ne, arith::AndIOp::create(b, loc, y, one), zero);
+  Value forMinusOne = arith::SelectOp::create(b, loc, yOdd, minusOne, one);
+  Value inverse = arith::SelectOp::create(
+      b, loc, arith::CmpIOp::create(b, loc, IP::eq, x, one), one,
+      arith::SelectOp::create(
+          b, loc, arith::CmpIOp::create(b, loc, IP::eq, x, minusOne),
+          forMinusOne, zero));
+  return arith::SelectOp::create(
+      b, loc, arith::CmpIOp::create(b, loc, IP::slt, y, zero), inverse, power);
 }
 
 Value ScalarOps::clamp(g::ClampOp op, Value x) {

@@ -64,6 +64,10 @@ public:
   /// The value of a splat gaon_graph.constant in compute type.
   mlir::Value splatConstant(graph::ConstantOp op);
   mlir::Value clamp(graph::ClampOp op, mlir::Value x);
+  /// x ** y for integers: exact, wrapping like numpy (square and multiply
+  /// over y's bits in an scf.for); a negative y gives 1 / x^|y| truncated
+  /// (0 unless |x| == 1).
+  mlir::Value integerPow(mlir::Value x, mlir::Value y, bool isUnsigned);
 
   mlir::OpBuilder &b;
   mlir::Location loc;

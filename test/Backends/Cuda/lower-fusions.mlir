@@ -224,6 +224,29 @@ func.func @unsigned_elementwise(%x: tensor<4xui8>, %y: tensor<4xui8>, %f: tensor
 
 // -----
 
+// Integer pow is exact: square and multiply over the exponent's bits in an
+// scf.for (wrapping like numpy); a negative exponent selects the truncated
+// 1 / x^|y| (1, -1 or 0).
+// CHECK-LABEL: func.func @int_pow
+// CHECK: gpu.func @fusion_0
+// CHECK: scf.for
+// CHECK: arith.andi
+// CHECK: arith.muli
+// CHECK: arith.shrui
+// CHECK: scf.yield
+// CHECK: arith.cmpi slt
+// CHECK: arith.select
+func.func @int_pow(%x: tensor<4xi32>, %y: tensor<4xi32>) -> tensor<4xi32> {
+  %0 = gaon_cuda.fusion(%x, %y) : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32> {
+  ^bb0(%a: tensor<4xi32>, %b: tensor<4xi32>):
+    %p = gaon_graph.pow %a, %b : (tensor<4xi32>, tensor<4xi32>) -> tensor<4xi32>
+    gaon_cuda.yield %p : tensor<4xi32>
+  }
+  return %0 : tensor<4xi32>
+}
+
+// -----
+
 // A reduction of unsigned data has no unsigned form yet: a clear error
 // naming the op.
 func.func @unsigned_reduction(%x: tensor<4x8xui8>) -> tensor<1x8xui8> {
