@@ -40,8 +40,8 @@ std::string unsupportedReason(Operation *op) {
     return "";
   }
   if (isa<GatherNdOp>(op))
-    return "gather_nd is supported only with constant indices and no batch "
-           "dimensions (rewritten into a gather)";
+    return "gather_nd needs static shapes (gaon-npu-prepare rewrites it "
+           "into a row gather)";
   // gaon-npu-prepare rewrites static tiles and triangles of up to 4M
   // elements per matrix; what reaches here is larger.
   if (isa<TriluOp>(op))

@@ -30,6 +30,8 @@ Value splat(PatternRewriter &rewriter, Location loc, Type element,
 Value reshape(PatternRewriter &rewriter, Location loc, Value value,
               ArrayRef<int64_t> shape) {
   auto type = cast<RankedTensorType>(value.getType());
+  if (type.getShape() == shape)
+    return value;
   return ReshapeOp::create(rewriter, loc,
                            RankedTensorType::get(shape, type.getElementType()),
                            value);
@@ -77,6 +79,82 @@ struct GatherNdToGather : OpRewritePattern<GatherNdOp> {
         rewriter, loc,
         RankedTensorType::get({tuples, inner}, data.getElementType()), table,
         index, rewriter.getI64IntegerAttr(0));
+    rewriter.replaceOp(
+        op, reshape(rewriter, loc, gathered, op.getType().getShape()));
+    return success();
+  }
+};
+
+/// gather_nd(data, runtime indices) -> the same row gather, its linear
+/// row indices computed on chip: negative indices wrapped (select), times
+/// constant strides, summed over the index tuple (int64, exact), plus the
+/// batch's first row where batch_dims > 0.
+struct GatherNdRuntimeToGather : OpRewritePattern<GatherNdOp> {
+  using OpRewritePattern::OpRewritePattern;
+  LogicalResult matchAndRewrite(GatherNdOp op,
+                                PatternRewriter &rewriter) const override {
+    if (matchPattern(op.getIndices(), m_Constant()))
+      return failure(); // GatherNdToGather folds constant indices
+    auto data = op.getData().getType();
+    auto idxType = cast<RankedTensorType>(op.getIndices().getType());
+    if (!data.hasStaticShape() || !idxType.hasStaticShape() ||
+        idxType.getRank() < 1)
+      return failure();
+    int64_t bd = op.getBatchDims(), depth = idxType.getShape().back();
+    int64_t batches = 1, rows = 1, inner = 1;
+    for (int64_t d = 0; d < data.getRank(); ++d)
+      (d < bd ? batches : d < bd + depth ? rows : inner) *= data.getDimSize(d);
+    Location loc = op.getLoc();
+    Type i64 = rewriter.getI64Type();
+    SmallVector<int64_t> tupleShape(idxType.getShape().drop_back());
+    auto i64Of = [&](ArrayRef<int64_t> shape) {
+      return RankedTensorType::get(shape, i64);
+    };
+    auto constantI64 = [&](ArrayRef<int64_t> shape, ArrayRef<int64_t> v) {
+      return ConstantOp::create(rewriter, loc,
+                                DenseElementsAttr::get(i64Of(shape), v));
+    };
+    Value idx = op.getIndices();
+    if (!idxType.getElementType().isInteger(64))
+      idx = CastOp::create(rewriter, loc, i64Of(idxType.getShape()), idx);
+    SmallVector<int64_t> dims, strides(depth, 1);
+    for (int64_t j = 0; j < depth; ++j)
+      dims.push_back(data.getDimSize(bd + j));
+    for (int64_t j = depth - 2; j >= 0; --j)
+      strides[j] = strides[j + 1] * dims[j + 1];
+    Value dimsC = constantI64({depth}, dims);
+    auto boolType =
+        RankedTensorType::get(idxType.getShape(), rewriter.getI1Type());
+    Value negative =
+        LessOp::create(rewriter, loc, boolType, idx, constantI64({}, {0}));
+    Value wrapped = AddOp::create(rewriter, loc, idx.getType(), idx, dimsC);
+    idx =
+        SelectOp::create(rewriter, loc, idx.getType(), negative, wrapped, idx);
+    Value scaled = MulOp::create(rewriter, loc, idx.getType(), idx,
+                                 constantI64({depth}, strides));
+    Value linear = ReduceSumOp::create(
+        rewriter, loc, i64Of(tupleShape), scaled,
+        rewriter.getDenseI64ArrayAttr({idxType.getRank() - 1}),
+        rewriter.getBoolAttr(false));
+    if (bd > 0) {
+      // Batch b's rows start at b * rows of the flattened table.
+      SmallVector<int64_t> offsetShape(tupleShape.size(), 1), offsets;
+      for (int64_t d = 0; d < bd; ++d)
+        offsetShape[d] = tupleShape[d];
+      for (int64_t b = 0; b < batches; ++b)
+        offsets.push_back(b * rows);
+      linear = AddOp::create(rewriter, loc, linear.getType(), linear,
+                             constantI64(offsetShape, offsets));
+    }
+    int64_t tuples = 1;
+    for (int64_t d : tupleShape)
+      tuples *= d;
+    Value table = reshape(rewriter, loc, op.getData(), {batches * rows, inner});
+    Value gathered = GatherOp::create(
+        rewriter, loc,
+        RankedTensorType::get({tuples, inner}, data.getElementType()), table,
+        reshape(rewriter, loc, linear, {tuples}),
+        rewriter.getI64IntegerAttr(0));
     rewriter.replaceOp(
         op, reshape(rewriter, loc, gathered, op.getType().getShape()));
     return success();
@@ -588,12 +666,12 @@ struct PadToConcat : OpRewritePattern<PadOp> {
 struct NpuPreparePass : impl::NpuPrepareBase<NpuPreparePass> {
   void runOnOperation() override {
     RewritePatternSet patterns(&getContext());
-    patterns.add<GatherNdToGather, ClampToMinMax, ArgMaxToReductions,
-                 TriluToSelect, NegativeStepSliceToGather, GatherOffAxisZero,
-                 SignToSelects, TileToBroadcast, FlattenNorm<LayerNormOp>,
-                 FlattenNorm<RmsNormOp>, SoftmaxToLastAxis,
-                 LogSoftmaxToReductions, MergeConstantAdds, PadToConcat>(
-        &getContext());
+    patterns.add<GatherNdToGather, GatherNdRuntimeToGather, ClampToMinMax,
+                 ArgMaxToReductions, TriluToSelect, NegativeStepSliceToGather,
+                 GatherOffAxisZero, SignToSelects, TileToBroadcast,
+                 FlattenNorm<LayerNormOp>, FlattenNorm<RmsNormOp>,
+                 SoftmaxToLastAxis, LogSoftmaxToReductions, MergeConstantAdds,
+                 PadToConcat>(&getContext());
     // Do not fold the new ops back into what they replaced.
     GreedyRewriteConfig config;
     config.enableFolding(false);

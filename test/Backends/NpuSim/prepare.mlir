@@ -219,3 +219,35 @@ func.func @pad_uint8(%x: tensor<3xui8>) -> tensor<5xui8> {
   %r = gaon_graph.pad %x {low = array<i64: 0>, high = array<i64: 2>, value = 200.0 : f64} : tensor<3xui8> -> tensor<5xui8>
   return %r : tensor<5xui8>
 }
+
+// gather_nd with runtime indices: the linear row index is computed on chip
+// (negative indices wrapped by a select, times the row strides [2, 1],
+// summed over the tuple in int64), then a row gather of the flattened data.
+// CHECK-LABEL: func.func @gather_nd_runtime
+// CHECK-DAG: %[[STRIDES:.*]] = gaon_graph.constant dense<[2, 1]> : tensor<2xi64>
+// CHECK-DAG: %[[DIMS:.*]] = gaon_graph.constant dense<2> : tensor<2xi64>
+// CHECK: %[[NEG:.*]] = gaon_graph.less %arg1
+// CHECK: %[[WRAP:.*]] = gaon_graph.add %arg1, %[[DIMS]]
+// CHECK: %[[IDX:.*]] = gaon_graph.select %[[NEG]], %[[WRAP]], %arg1
+// CHECK: %[[SCALED:.*]] = gaon_graph.mul %[[IDX]], %[[STRIDES]]
+// CHECK: %[[LIN:.*]] = gaon_graph.reduce_sum %[[SCALED]] {axes = array<i64: 1>, keep_dims = false} : tensor<3x2xi64> -> tensor<3xi64>
+// CHECK: %[[T:.*]] = gaon_graph.reshape %arg0 : tensor<2x2x5xf32> -> tensor<4x5xf32>
+// CHECK: gaon_graph.gather %[[T]], %[[LIN]] {axis = 0 : i64} : (tensor<4x5xf32>, tensor<3xi64>) -> tensor<3x5xf32>
+func.func @gather_nd_runtime(%x: tensor<2x2x5xf32>, %i: tensor<3x2xi64>) -> tensor<3x5xf32> {
+  %r = gaon_graph.gather_nd %x, %i {batch_dims = 0 : i64} : (tensor<2x2x5xf32>, tensor<3x2xi64>) -> tensor<3x5xf32>
+  return %r : tensor<3x5xf32>
+}
+
+// With batch_dims = 1 each batch's rows start at b * rows of the flattened
+// table: a constant [0, 2] per batch is added; int32 indices are widened.
+// CHECK-LABEL: func.func @gather_nd_runtime_batch
+// CHECK-DAG: %[[OFF:.*]] = gaon_graph.constant dense<{{\[\[}}0], [2]]> : tensor<2x1xi64>
+// CHECK: gaon_graph.cast %arg1 : tensor<2x1x1xi32> -> tensor<2x1x1xi64>
+// CHECK: %[[LIN:.*]] = gaon_graph.reduce_sum
+// CHECK: %[[ALL:.*]] = gaon_graph.add %[[LIN]], %[[OFF]] : (tensor<2x1xi64>, tensor<2x1xi64>) -> tensor<2x1xi64>
+// CHECK: gaon_graph.reshape %[[ALL]] : tensor<2x1xi64> -> tensor<2xi64>
+// CHECK: gaon_graph.gather %{{.*}} : (tensor<4x2xi32>, tensor<2xi64>) -> tensor<2x2xi32>
+func.func @gather_nd_runtime_batch(%x: tensor<2x2x2xi32>, %i: tensor<2x1x1xi32>) -> tensor<2x1x2xi32> {
+  %r = gaon_graph.gather_nd %x, %i {batch_dims = 1 : i64} : (tensor<2x2x2xi32>, tensor<2x1x1xi32>) -> tensor<2x1x2xi32>
+  return %r : tensor<2x1x2xi32>
+}
