@@ -1011,14 +1011,19 @@ Value KernelBuilder::serialElement(Operation *root, unsigned resultIndex,
     for (int64_t d : reducedShape)
       count *= d;
     Type ct = computeType(inType.getElementType());
+    bool isUnsigned = inType.getElementType().isUnsignedInteger();
     Value init;
     if (isa<FloatType>(ct)) {
       init = e.identity(kind, ct);
     } else {
       // The type's own extremes: max starts at its minimum and vice versa.
       unsigned width = ct.getIntOrFloatBitWidth();
-      APInt start = kind == Combine::Max    ? APInt::getSignedMinValue(width)
-                    : kind == Combine::Min  ? APInt::getSignedMaxValue(width)
+      APInt lowest = isUnsigned ? APInt::getMinValue(width)
+                                : APInt::getSignedMinValue(width);
+      APInt highest = isUnsigned ? APInt::getMaxValue(width)
+                                 : APInt::getSignedMaxValue(width);
+      APInt start = kind == Combine::Max    ? lowest
+                    : kind == Combine::Min  ? highest
                     : kind == Combine::Prod ? APInt(width, 1)
                                             : APInt(width, 0);
       init = arith::ConstantOp::create(b, loc, b.getIntegerAttr(ct, start));
@@ -1038,7 +1043,8 @@ Value KernelBuilder::serialElement(Operation *root, unsigned resultIndex,
                      in.push_back(indices[outPos++]);
                    }
                  }
-                 return {e.combine(kind, acc[0], e.element(input, in))};
+                 return {e.combine(kind, acc[0], e.element(input, in),
+                                   isUnsigned)};
                });
     Value r = result[0];
     if (mean)
@@ -1507,6 +1513,8 @@ FailureOr<LaunchShape> emitFusionKernel(FusionOp fusion,
     // compares); reductions, scans and the row ops do not pick one.
     fusion.getBody().walk([](Operation *op) {
       if (ScalarOps::isUnary(op) || ScalarOps::isBinary(op) ||
+          isa<g::ReduceSumOp, g::ReduceMaxOp, g::ReduceMinOp,
+              g::ReduceProdOp>(op) ||
           isa<g::CastOp, g::ConstantOp, g::SelectOp, g::ReshapeOp,
               g::TransposeOp, g::BroadcastOp, g::SliceOp, g::ConcatOp,
               g::TileOp, g::SplitOp, g::GatherOp, g::GatherElementsOp,

@@ -286,12 +286,44 @@ OpFoldResult foldReduceOp(Operation *op, ReduceKind kind, Attribute inputAttr,
     keptShape[axis] = 1;
   auto keptStrides = computeStrides(keptShape);
   int64_t outCount = type.getNumElements();
-  SmallVector<double> acc(outCount, 0), count(outCount, 0);
-  SmallVector<bool> seen(outCount, false);
-  forEachIndex(input->getShape(), [&](int64_t linear, ArrayRef<int64_t> idx) {
+  auto outIndex = [&](ArrayRef<int64_t> idx) {
     int64_t out = 0;
     for (size_t d = 0; d < idx.size(); ++d)
       out += (keptShape[d] == 1 ? 0 : idx[d]) * keptStrides[d];
+    return out;
+  };
+  if (!input->isFloat() && kind != ReduceKind::Mean) {
+    ConstantTensor result(type);
+    // Integers reduce exactly, wrapping like numpy: double sums and
+    // products lose their low bits past 2^53.
+    bool isUnsigned = input->isUnsigned();
+    SmallVector<uint64_t> bits(outCount, kind == ReduceKind::Prod ? 1 : 0);
+    auto less = [&](uint64_t a, uint64_t b) {
+      return isUnsigned ? a < b : int64_t(a) < int64_t(b);
+    };
+    SmallVector<bool> seen(outCount, false);
+    forEachIndex(input->getShape(), [&](int64_t linear, ArrayRef<int64_t> idx) {
+      int64_t out = outIndex(idx);
+      uint64_t x = uint64_t(input->getInt(linear));
+      uint64_t &a = bits[out];
+      if (!seen[out] && (kind == ReduceKind::Max || kind == ReduceKind::Min))
+        a = x;
+      seen[out] = true;
+      if (kind == ReduceKind::Sum)
+        a += x;
+      else if (kind == ReduceKind::Prod)
+        a *= x;
+      else if (kind == ReduceKind::Max ? less(a, x) : less(x, a))
+        a = x;
+    });
+    for (int64_t i = 0; i < outCount; ++i)
+      result.setInt(i, int64_t(bits[i]));
+    return result.toAttr();
+  }
+  SmallVector<double> acc(outCount, 0), count(outCount, 0);
+  SmallVector<bool> seen(outCount, false);
+  forEachIndex(input->getShape(), [&](int64_t linear, ArrayRef<int64_t> idx) {
+    int64_t out = outIndex(idx);
     double x = input->getDouble(linear);
     double &a = acc[out];
     if (!seen[out]) {

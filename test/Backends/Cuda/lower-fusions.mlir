@@ -247,16 +247,49 @@ func.func @int_pow(%x: tensor<4xi32>, %y: tensor<4xi32>) -> tensor<4xi32> {
 
 // -----
 
-// A reduction of unsigned data has no unsigned form yet: a clear error
-// naming the op.
-func.func @unsigned_reduction(%x: tensor<4x8xui8>) -> tensor<1x8xui8> {
+// An unsigned max reduction starts from 0 (not -128) and compares
+// unsigned.
+// CHECK-LABEL: func.func @unsigned_max
+// CHECK: gpu.func @fusion_0
+// CHECK: arith.constant 0 : i8
+// CHECK: arith.maxui
+func.func @unsigned_max(%x: tensor<4x8xui8>) -> tensor<1x8xui8> {
   %0 = gaon_cuda.fusion(%x) : (tensor<4x8xui8>) -> tensor<1x8xui8> {
   ^bb0(%a: tensor<4x8xui8>):
-    // expected-error @+1 {{cannot run on the cuda target: unsigned integer operands are not supported by this op on the cuda target}}
     %r = gaon_graph.reduce_max %a {axes = array<i64: 0>} : tensor<4x8xui8> -> tensor<1x8xui8>
     gaon_cuda.yield %r : tensor<1x8xui8>
   }
   return %0 : tensor<1x8xui8>
+}
+
+// -----
+
+// ... and an unsigned min from 255 (all ones: -1 as i8).
+// CHECK-LABEL: func.func @unsigned_min
+// CHECK: gpu.func @fusion_0
+// CHECK: arith.constant -1 : i8
+// CHECK: arith.minui
+func.func @unsigned_min(%x: tensor<4x8xui8>) -> tensor<4x1xui8> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<4x8xui8>) -> tensor<4x1xui8> {
+  ^bb0(%a: tensor<4x8xui8>):
+    %r = gaon_graph.reduce_min %a {axes = array<i64: 1>} : tensor<4x8xui8> -> tensor<4x1xui8>
+    gaon_cuda.yield %r : tensor<4x1xui8>
+  }
+  return %0 : tensor<4x1xui8>
+}
+
+// -----
+
+// An op with no unsigned form (argmax compares signed) is a clear error
+// naming the op.
+func.func @unsigned_argmax(%x: tensor<2x3xui8>) -> tensor<2x1xi64> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<2x3xui8>) -> tensor<2x1xi64> {
+  ^bb0(%a: tensor<2x3xui8>):
+    // expected-error @+1 {{cannot run on the cuda target: unsigned integer operands are not supported by this op on the cuda target}}
+    %r = gaon_graph.argmax %a {axis = 1 : i64} : tensor<2x3xui8> -> tensor<2x1xi64>
+    gaon_cuda.yield %r : tensor<2x1xi64>
+  }
+  return %0 : tensor<2x1xi64>
 }
 
 // -----

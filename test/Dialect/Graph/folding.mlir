@@ -163,6 +163,25 @@ func.func @fold_reduce() -> (tensor<2xf32>, tensor<1x3xf32>, tensor<f32>, tensor
   return %0, %1, %2, %3, %4 : tensor<2xf32>, tensor<1x3xf32>, tensor<f32>, tensor<f32>, tensor<2x1xi64>
 }
 
+// Integer reductions fold exactly, wrapping like numpy: an int64 sum past
+// 2^53 keeps its low bits (9007199254740993 = 2^53 + 1 is not a double),
+// a uint8 product wraps mod 256 (200 * 2 = 400 -> 144), and uint8 max
+// compares unsigned (200 > 100).
+// CHECK-LABEL: func.func @fold_reduce_integers_exactly
+// CHECK-NEXT: %[[SUM:.*]] = gaon_graph.constant dense<9007199254740993> : tensor<1xi64>
+// CHECK-NEXT: %[[PROD:.*]] = gaon_graph.constant dense<144> : tensor<1xui8>
+// CHECK-NEXT: %[[MAX:.*]] = gaon_graph.constant dense<200> : tensor<1xui8>
+// CHECK-NEXT: return %[[SUM]], %[[PROD]], %[[MAX]]
+func.func @fold_reduce_integers_exactly() -> (tensor<1xi64>, tensor<1xui8>, tensor<1xui8>) {
+  %i = gaon_graph.constant dense<[9007199254740992, 1]> : tensor<2xi64>
+  %0 = gaon_graph.reduce_sum %i {axes = array<i64: 0>} : tensor<2xi64> -> tensor<1xi64>
+  %u = gaon_graph.constant dense<[200, 2]> : tensor<2xui8>
+  %1 = gaon_graph.reduce_prod %u {axes = array<i64: 0>} : tensor<2xui8> -> tensor<1xui8>
+  %v = gaon_graph.constant dense<[100, 200]> : tensor<2xui8>
+  %2 = gaon_graph.reduce_max %v {axes = array<i64: 0>} : tensor<2xui8> -> tensor<1xui8>
+  return %0, %1, %2 : tensor<1xi64>, tensor<1xui8>, tensor<1xui8>
+}
+
 // reshape, transpose, concat and a backwards strided slice of constants.
 // CHECK-LABEL: func.func @fold_data_movement
 // CHECK-NEXT: %[[RESHAPE:.*]] = gaon_graph.constant dense<{{\[\[}}1, 2], [3, 4], [5, 6]]> : tensor<3x2xi32>
