@@ -199,32 +199,25 @@ def main():
                   flush=True)
             cases.append(case)
 
-    for m in sorted(os.listdir(ZOO)) if "zoo" in suites else []:
-        if not os.path.isdir(os.path.join(ZOO, m)):
+    # Model folders in the backend-test layout, every data set a case.
+    folders = [("zoo", ZOO, {d: DTYPES[d] for d in ["fp32", "fp16"]}),
+               ("quantized", QUANTIZED, QUANTIZED_DTYPES)]
+    for suite, root, dtypes in folders:
+        if suite not in suites:
             continue
-        for dtype in ["fp32", "fp16"]:
-            case = stage_case(compiler, os.path.join(ZOO, m),
-                              os.path.join(STAGE, "zoo", m), dtype,
-                              DTYPES[dtype])
-            case["suite"] = "zoo"
-            case["name"] = f"{m}.{dtype}"
-            print(("staged " if case["compiled"] else "FAILED ") + case["name"],
-                  flush=True)
-            cases.append(case)
-            if case["compiled"]:
-                cases += stage_more_sets(os.path.join(ZOO, m), case)
-
-    for m in sorted(os.listdir(QUANTIZED)) if "quantized" in suites else []:
-        for dtype, tol in QUANTIZED_DTYPES.items():
-            case = stage_case(compiler, os.path.join(QUANTIZED, m),
-                              os.path.join(STAGE, "quantized", m), dtype, tol)
-            case["suite"] = "quantized"
-            case["name"] = f"{m}.{dtype}"
-            print(("staged " if case["compiled"] else "FAILED ") + case["name"],
-                  flush=True)
-            cases.append(case)
-            if case["compiled"]:
-                cases += stage_more_sets(os.path.join(QUANTIZED, m), case)
+        for m in sorted(os.listdir(root)):
+            if not os.path.isdir(os.path.join(root, m)):
+                continue
+            for dtype, tol in dtypes.items():
+                case = stage_case(compiler, os.path.join(root, m),
+                                  os.path.join(STAGE, suite, m), dtype, tol)
+                case["suite"] = suite
+                case["name"] = f"{m}.{dtype}"
+                print(("staged " if case["compiled"] else "FAILED ") +
+                      case["name"], flush=True)
+                cases.append(case)
+                if case["compiled"]:
+                    cases += stage_more_sets(os.path.join(root, m), case)
 
     if "node" in suites and os.path.isdir(NODE_TESTS):
         tests = sorted(os.listdir(NODE_TESTS))
