@@ -65,14 +65,29 @@ struct Builder {
   }
 
   /// rows [N, P, C*K] times the weights, plus the bias, as [N, O, outDims].
+  /// With G groups, rows hold each group's Cg*K columns together (channel
+  /// major), so the product is one batched matmul over the groups:
+  /// [G, N*P, Cg*K] x [G, Cg*K, O/G].
   Value matmulBack(ConvOp op, Value rows, ArrayRef<int64_t> outDims) {
     auto w = cast<RankedTensorType>(op.getWeight().getType()).getShape();
     auto r = cast<RankedTensorType>(rows.getType()).getShape();
-    int64_t n = r[0], p = r[1], k = r[2], o = w[0];
-    Value weights = transpose(reshape(op.getWeight(), {o, k}), {1, 0});
-    Value y = MatMulOp::create(rewriter, loc,
-                               RankedTensorType::get({n, p, o}, element), rows,
-                               weights);
+    int64_t n = r[0], p = r[1], k = r[2], o = w[0], g = op.getGroups();
+    Value y;
+    if (g == 1) {
+      Value weights = transpose(reshape(op.getWeight(), {o, k}), {1, 0});
+      y = MatMulOp::create(rewriter, loc,
+                           RankedTensorType::get({n, p, o}, element), rows,
+                           weights);
+    } else {
+      int64_t kg = k / g, og = o / g;
+      Value lhs = transpose(reshape(rows, {n * p, g, kg}), {1, 0, 2});
+      Value weights =
+          transpose(reshape(op.getWeight(), {g, og, kg}), {0, 2, 1});
+      Value product = MatMulOp::create(
+          rewriter, loc, RankedTensorType::get({g, n * p, og}, element), lhs,
+          weights);
+      y = reshape(transpose(product, {1, 0, 2}), {n, p, o});
+    }
     if (Value bias = op.getBias())
       y = AddOp::create(rewriter, loc, y.getType(), y, bias);
     SmallVector<int64_t> shape = {n, o};
@@ -187,7 +202,7 @@ struct ConvToMatmulPattern : OpRewritePattern<ConvOp> {
     if (!xType.hasStaticShape() ||
         !cast<RankedTensorType>(op.getWeight().getType()).hasStaticShape() ||
         !cast<RankedTensorType>(op.getType()).hasStaticShape() ||
-        op.getGroups() != 1 || xType.getRank() < 3)
+        op.getGroups() < 1 || xType.getRank() < 3)
       return failure();
     Builder b{rewriter, op.getLoc(), xType.getElementType()};
     if (succeeded(rewritePatches(op, b)))

@@ -84,10 +84,21 @@ func.func @too_many_offsets_stays(%x: tensor<1x1x9x9xf32>, %w: tensor<1x1x9x9xf3
   return %y : tensor<1x1x1x1xf32>
 }
 
-// Grouped (here depthwise) convolutions mix no channels: not one matmul.
-// CHECK-LABEL: func.func @grouped_stays
-// CHECK: gaon_graph.conv
-func.func @grouped_stays(%x: tensor<1x2x8xf32>, %w: tensor<2x1x4xf32>) -> tensor<1x2x2xf32> {
-  %y = gaon_graph.conv %x, %w {dilations = array<i64: 1>, groups = 2 : i64, pads = array<i64: 0, 0>, strides = array<i64: 4>} : (tensor<1x2x8xf32>, tensor<2x1x4xf32>) -> tensor<1x2x2xf32>
-  return %y : tensor<1x2x2xf32>
+// A grouped convolution is one batched matmul over its groups: here 2
+// groups of 2 input and 3 output channels, patches of 4. The rows'
+// channel-major columns [N*P, G, Cg*K] go group-first, the weights
+// [O, Cg, K] become [G, Cg*K, Og], and the [G, N*P, Og] product returns
+// to [N, P, O] (output channel g * Og + og).
+// CHECK-LABEL: func.func @grouped_batched
+// CHECK: %[[ROWS:.*]] = gaon_graph.reshape %{{.*}} -> tensor<2x2x8xf32>
+// CHECK: %[[G:.*]] = gaon_graph.transpose %[[ROWS]] {perm = array<i64: 1, 0, 2>} : tensor<2x2x8xf32> -> tensor<2x2x8xf32>
+// CHECK: %[[W:.*]] = gaon_graph.reshape %arg1 : tensor<6x2x4xf32> -> tensor<2x3x8xf32>
+// CHECK: %[[WT:.*]] = gaon_graph.transpose %[[W]] {perm = array<i64: 0, 2, 1>} : tensor<2x3x8xf32> -> tensor<2x8x3xf32>
+// CHECK: %[[P:.*]] = gaon_graph.matmul %[[G]], %[[WT]] : (tensor<2x2x8xf32>, tensor<2x8x3xf32>) -> tensor<2x2x3xf32>
+// CHECK: %[[PT:.*]] = gaon_graph.transpose %[[P]] {perm = array<i64: 1, 0, 2>} : tensor<2x2x3xf32> -> tensor<2x2x3xf32>
+// CHECK: gaon_graph.reshape %[[PT]] : tensor<2x2x3xf32> -> tensor<1x2x6xf32>
+// CHECK-NOT: gaon_graph.conv
+func.func @grouped_batched(%x: tensor<1x4x8xf32>, %w: tensor<6x2x4xf32>) -> tensor<1x6x2xf32> {
+  %y = gaon_graph.conv %x, %w {dilations = array<i64: 1>, groups = 2 : i64, pads = array<i64: 0, 0>, strides = array<i64: 4>} : (tensor<1x4x8xf32>, tensor<6x2x4xf32>) -> tensor<1x6x2xf32>
+  return %y : tensor<1x6x2xf32>
 }

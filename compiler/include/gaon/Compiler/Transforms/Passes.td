@@ -26,7 +26,7 @@ def FuseGelu : Pass<"gaon-fuse-gelu", "mlir::func::FuncOp"> {
 }
 
 def ConvToMatmul : Pass<"gaon-conv-to-matmul", "mlir::func::FuncOp"> {
-  let summary = "Rewrites convolutions (groups = 1) as matmuls";
+  let summary = "Rewrites convolutions as matmuls";
   let description = [{
     Transformers convolve only at their inputs: a vision transformer embeds
     its image with a convolution whose stride equals its kernel (ViT, DeiT,
@@ -46,8 +46,12 @@ def ConvToMatmul : Pass<"gaon-conv-to-matmul", "mlir::func::FuncOp"> {
 
     then `matmul` with the weights [O, C*K...] transposed, the bias added,
     and the result transposed and reshaped back to [N, O, O1..Or].
-    Grouped convolutions, and kernels with more than 64 offsets that are not
-    patches, are left alone (the backends name them in their errors).
+    With G groups the rows' channel-major columns split into G blocks of
+    C/G*K, and the product is one batched matmul over the groups:
+        [N*P, G, C/G*K] -> [G, N*P, C/G*K] x [G, C/G*K, O/G]
+          -> [N*P, G, O/G] -> [N, P, O]
+    Kernels with more than 64 offsets that are not patches are left alone
+    (the backends name them in their errors).
   }];
   let dependentDialects = ["gaon::graph::GraphDialect"];
 }
