@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
-"""Writes ReduceMax/Min/Sum/Prod over uint8 and uint32 data in the ONNX
-backend-test layout (OUT/u8, OUT/u32: model.onnx + test_data_set_0), with
-numpy's outputs: sums and products wrap in the data's type, max/min
-compare unsigned. Values span the whole type (uint8 up to 255, uint32 up
+"""Writes ReduceMax/Min/Sum/Prod, ArgMax and CumSum over uint8 and uint32
+data in the ONNX backend-test layout (OUT/u8, OUT/u32: model.onnx +
+test_data_set_0), with numpy's outputs: sums, products and running sums
+wrap in the data's type, max/min/argmax compare unsigned. Values span the whole type (uint8 up to 255, uint32 up
 to 2^32 - 1), so a float accumulator, a signed compare or a saturating
 store each give a different answer.
 """
@@ -26,15 +26,21 @@ for name, dt, npdt in [("u8", TensorProto.UINT8, np.uint8),
     nodes = [helper.make_node("ReduceMax", ["x", "a0"], ["mx"], keepdims=1),
              helper.make_node("ReduceMin", ["x", "a1"], ["mn"], keepdims=1),
              helper.make_node("ReduceSum", ["x", "a1"], ["sm"], keepdims=1),
-             helper.make_node("ReduceProd", ["x", "a1"], ["pr"], keepdims=1)]
+             helper.make_node("ReduceProd", ["x", "a1"], ["pr"], keepdims=1),
+             helper.make_node("ArgMax", ["x"], ["am"], axis=1, keepdims=1),
+             helper.make_node("CumSum", ["x", "ax"], ["cs"])]
     outs = {"mx": x.max(0, keepdims=True), "mn": x.min(1, keepdims=True),
             "sm": x.sum(1, keepdims=True, dtype=npdt),
-            "pr": x.prod(1, keepdims=True, dtype=npdt)}
+            "pr": x.prod(1, keepdims=True, dtype=npdt),
+            "am": x.argmax(1).reshape(4, 1).astype(np.int64),
+            "cs": np.cumsum(x, axis=1, dtype=npdt)}
     graph = helper.make_graph(
         nodes, "integer_reductions",
         [helper.make_tensor_value_info("x", dt, [4, 8])],
-        [helper.make_tensor_value_info(k, dt, list(v.shape))
-         for k, v in outs.items()], [axes0, axes1])
+        [helper.make_tensor_value_info(
+            k, TensorProto.INT64 if k == "am" else dt, list(v.shape))
+         for k, v in outs.items()],
+        [axes0, axes1, helper.make_tensor("ax", TensorProto.INT64, [], [1])])
     onnx.save(helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", 18)]),
         os.path.join(d, "model.onnx"))

@@ -1028,24 +1028,23 @@ Value KernelBuilder::serialElement(Operation *root, unsigned resultIndex,
                                             : APInt(width, 0);
       init = arith::ConstantOp::create(b, loc, b.getIntegerAttr(ct, start));
     }
-    SmallVector<Value> result =
-        e.loop(e.idx(0), e.idx(count), e.idx(1), {init},
-               [&](Value iv, ValueRange acc) -> SmallVector<Value> {
-                 SmallVector<Value> reduced = e.delinearize(iv, reducedShape);
-                 SmallVector<Value> in;
-                 size_t outPos = 0, redPos = 0;
-                 for (int64_t d = 0; d < rank; ++d) {
-                   if (redPos < axes.size() && axes[redPos] == d) {
-                     in.push_back(reduced[redPos++]);
-                     if (keepDims)
-                       ++outPos;
-                   } else {
-                     in.push_back(indices[outPos++]);
-                   }
-                 }
-                 return {e.combine(kind, acc[0], e.element(input, in),
-                                   isUnsigned)};
-               });
+    SmallVector<Value> result = e.loop(
+        e.idx(0), e.idx(count), e.idx(1), {init},
+        [&](Value iv, ValueRange acc) -> SmallVector<Value> {
+          SmallVector<Value> reduced = e.delinearize(iv, reducedShape);
+          SmallVector<Value> in;
+          size_t outPos = 0, redPos = 0;
+          for (int64_t d = 0; d < rank; ++d) {
+            if (redPos < axes.size() && axes[redPos] == d) {
+              in.push_back(reduced[redPos++]);
+              if (keepDims)
+                ++outPos;
+            } else {
+              in.push_back(indices[outPos++]);
+            }
+          }
+          return {e.combine(kind, acc[0], e.element(input, in), isUnsigned)};
+        });
     Value r = result[0];
     if (mean)
       r = arith::DivFOp::create(b, loc, r, e.constantOf(ct, double(count)));
@@ -1105,7 +1104,11 @@ Value KernelBuilder::serialElement(Operation *root, unsigned resultIndex,
                       ? (Value)arith::CmpFOp::create(
                             b, loc, arith::CmpFPredicate::OGT, v, acc[0])
                       : (Value)arith::CmpIOp::create(
-                            b, loc, arith::CmpIPredicate::sgt, v, acc[0]);
+                            b, loc,
+                            inType.getElementType().isUnsignedInteger()
+                                ? arith::CmpIPredicate::ugt
+                                : arith::CmpIPredicate::sgt,
+                            v, acc[0]);
               return {arith::SelectOp::create(b, loc, better, v, acc[0]),
                       arith::SelectOp::create(b, loc, better, iv, acc[1])};
             });
@@ -1509,12 +1512,13 @@ FailureOr<LaunchShape> emitFusionKernel(FusionOp fusion,
   b.setInsertionPointToStart(&func.getBody().front());
   try {
     // Unsigned data runs as signless integers through the ops that move
-    // it or whose unsigned form ScalarOps picks (elementwise math, casts,
-    // compares); reductions, scans and the row ops do not pick one.
+    // it or pick their unsigned form from the graph's types (elementwise
+    // math, casts, compares, reductions, argmax; a cumsum's wrapping add is
+    // the same); the row ops (float only) and the others do not.
     fusion.getBody().walk([](Operation *op) {
       if (ScalarOps::isUnary(op) || ScalarOps::isBinary(op) ||
-          isa<g::ReduceSumOp, g::ReduceMaxOp, g::ReduceMinOp,
-              g::ReduceProdOp>(op) ||
+          isa<g::ReduceSumOp, g::ReduceMaxOp, g::ReduceMinOp, g::ReduceProdOp,
+              g::ArgMaxOp, g::CumSumOp>(op) ||
           isa<g::CastOp, g::ConstantOp, g::SelectOp, g::ReshapeOp,
               g::TransposeOp, g::BroadcastOp, g::SliceOp, g::ConcatOp,
               g::TileOp, g::SplitOp, g::GatherOp, g::GatherElementsOp,

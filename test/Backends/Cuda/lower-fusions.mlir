@@ -280,16 +280,33 @@ func.func @unsigned_min(%x: tensor<4x8xui8>) -> tensor<4x1xui8> {
 
 // -----
 
-// An op with no unsigned form (argmax compares signed) is a clear error
-// naming the op.
+// Argmax of unsigned data compares unsigned (200 beats 100, as it would
+// not in i8).
+// CHECK-LABEL: func.func @unsigned_argmax
+// CHECK: gpu.func @fusion_0
+// CHECK: arith.cmpi ugt
+// CHECK-NOT: arith.cmpi sgt
 func.func @unsigned_argmax(%x: tensor<2x3xui8>) -> tensor<2x1xi64> {
   %0 = gaon_cuda.fusion(%x) : (tensor<2x3xui8>) -> tensor<2x1xi64> {
   ^bb0(%a: tensor<2x3xui8>):
-    // expected-error @+1 {{cannot run on the cuda target: unsigned integer operands are not supported by this op on the cuda target}}
     %r = gaon_graph.argmax %a {axis = 1 : i64} : tensor<2x3xui8> -> tensor<2x1xi64>
     gaon_cuda.yield %r : tensor<2x1xi64>
   }
   return %0 : tensor<2x1xi64>
+}
+
+// -----
+
+// A row op of unsigned data (softmax takes floats only) is a clear error
+// naming the op.
+func.func @unsigned_softmax(%x: tensor<2x3xui8>) -> tensor<2x3xui8> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<2x3xui8>) -> tensor<2x3xui8> {
+  ^bb0(%a: tensor<2x3xui8>):
+    // expected-error @+1 {{cannot run on the cuda target: unsigned integer operands are not supported by this op on the cuda target}}
+    %r = gaon_graph.softmax %a {axis = 1 : i64} : tensor<2x3xui8>
+    gaon_cuda.yield %r : tensor<2x3xui8>
+  }
+  return %0 : tensor<2x3xui8>
 }
 
 // -----
