@@ -16,6 +16,7 @@
 #include "Bench.h"
 
 #include "gaon/Compiler/Reference/GraphInterpreter.h"
+#include "gaon/Dialect/Graph/RuntimeDType.h"
 #include "gaon/Tools/CompileModel.h"
 #include "gaon/npu_sim_runtime/Driver.h"
 #include "gaon/runtime/artifact.h"
@@ -89,35 +90,6 @@ py::dtype numpyDType(rt::DType dtype) {
     throw GaonError(std::string("no NumPy type for dtype ") +
                     rt::dtypeName(dtype));
   }
-}
-
-// The runtime dtype of an MLIR element type (the reference target's
-// function signature).
-std::optional<rt::DType> runtimeDType(mlir::Type type) {
-  if (type.isF32())
-    return rt::DType::F32;
-  if (type.isF16())
-    return rt::DType::F16;
-  if (type.isBF16())
-    return rt::DType::BF16;
-  if (type.isF64())
-    return rt::DType::F64;
-  if (type.isInteger(1))
-    return rt::DType::Bool;
-  if (auto integer = mlir::dyn_cast<mlir::IntegerType>(type)) {
-    bool isUnsigned = integer.isUnsigned();
-    switch (integer.getWidth()) {
-    case 8:
-      return isUnsigned ? rt::DType::U8 : rt::DType::I8;
-    case 16:
-      return isUnsigned ? rt::DType::U16 : rt::DType::I16;
-    case 32:
-      return isUnsigned ? rt::DType::U32 : rt::DType::I32;
-    case 64:
-      return isUnsigned ? rt::DType::U64 : rt::DType::I64;
-    }
-  }
-  return std::nullopt;
 }
 
 struct TensorInfo {
@@ -499,7 +471,7 @@ pyCompile(const std::string &path, const std::string &target,
     auto info = [&](mlir::Type type, mlir::StringAttr nameAttr,
                     const std::string &fallback) {
       auto tensor = mlir::cast<mlir::RankedTensorType>(type);
-      auto dtype = runtimeDType(tensor.getElementType());
+      auto dtype = gaon::graph::runtimeDType(tensor.getElementType());
       if (!dtype)
         throw GaonError("the reference target cannot exchange " + fallback +
                         " of this element type with NumPy");

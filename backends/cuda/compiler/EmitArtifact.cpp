@@ -13,6 +13,7 @@
 #include "gaon/Backends/Cuda/Passes.h"
 #include "gaon/Dialect/Graph/ConstantTensor.h"
 #include "gaon/Dialect/Graph/GraphOps.h"
+#include "gaon/Dialect/Graph/RuntimeDType.h"
 #include "gaon/cuda_runtime/Plan.h"
 #include "gaon/runtime/artifact.h"
 #include "gaon/runtime/planner.h"
@@ -29,29 +30,6 @@ namespace {
 
 RankedTensorType tensorType(Value v) {
   return cast<RankedTensorType>(v.getType());
-}
-
-std::optional<rt::DType> runtimeType(Type type) {
-  if (type.isF32())
-    return rt::DType::F32;
-  if (type.isF16())
-    return rt::DType::F16;
-  if (type.isBF16())
-    return rt::DType::BF16;
-  if (type.isF64())
-    return rt::DType::F64;
-  if (type.isInteger(1))
-    return rt::DType::Bool;
-  bool isUnsigned = type.isUnsignedInteger();
-  if (type.isInteger(8))
-    return isUnsigned ? rt::DType::U8 : rt::DType::I8;
-  if (type.isInteger(16))
-    return isUnsigned ? rt::DType::U16 : rt::DType::I16;
-  if (type.isInteger(32))
-    return isUnsigned ? rt::DType::U32 : rt::DType::I32;
-  if (type.isInteger(64))
-    return isUnsigned ? rt::DType::U64 : rt::DType::I64;
-  return std::nullopt;
 }
 
 uint64_t bytesOf(Value v) {
@@ -138,7 +116,7 @@ LogicalResult PlanBuilder::addWeights() {
   for (auto constant : func.getBody().front().getOps<graph::ConstantOp>()) {
     std::optional<graph::ConstantTensor> copy;
     auto bytes = graph::readElementBytes(constant.getValue(), copy);
-    auto dtype = runtimeType(constant.getType().getElementType());
+    auto dtype = graph::runtimeDType(constant.getType().getElementType());
     if (!bytes || !dtype)
       return constant.emitError("constant has no readable data");
     auto loc = dyn_cast<NameLoc>(constant.getLoc());
@@ -156,7 +134,7 @@ LogicalResult PlanBuilder::addActivations() {
   Block &body = func.getBody().front();
   auto ret = cast<func::ReturnOp>(body.getTerminator());
   for (BlockArgument arg : body.getArguments()) {
-    auto dtype = runtimeType(tensorType(arg).getElementType());
+    auto dtype = graph::runtimeDType(tensorType(arg).getElementType());
     if (!dtype)
       return func.emitError("input ")
              << arg.getArgNumber() << " has an unsupported element type";
@@ -171,7 +149,7 @@ LogicalResult PlanBuilder::addActivations() {
   // copied there at the end.
   llvm::DenseSet<Value> claimed;
   for (auto [i, value] : llvm::enumerate(ret.getOperands())) {
-    auto dtype = runtimeType(tensorType(value).getElementType());
+    auto dtype = graph::runtimeDType(tensorType(value).getElementType());
     if (!dtype)
       return func.emitError("output ")
              << i << " has an unsupported element type";
@@ -192,7 +170,7 @@ LogicalResult PlanBuilder::addActivations() {
 
 LogicalResult PlanBuilder::emitMatmul(MatMulOp op) {
   auto lhs = tensorType(op.getLhs()), rhs = tensorType(op.getRhs());
-  auto dtype = runtimeType(lhs.getElementType());
+  auto dtype = graph::runtimeDType(lhs.getElementType());
   MatmulStep step;
   step.dtype = *dtype;
   int64_t rank = lhs.getRank();
@@ -245,7 +223,7 @@ LogicalResult PlanBuilder::emitAttention(Operation *op, Value query, Value key,
                                          double scale, bool causal,
                                          const AttentionLayout &layout) {
   auto q = tensorType(query), k = tensorType(key);
-  auto dtype = runtimeType(q.getElementType());
+  auto dtype = graph::runtimeDType(q.getElementType());
   if (!dtype || (*dtype != rt::DType::F32 && *dtype != rt::DType::F16 &&
                  *dtype != rt::DType::BF16))
     return op->emitError("attention on the cuda target needs f32, f16 or "
@@ -318,7 +296,7 @@ LogicalResult PlanBuilder::emitStep(Operation *op) {
   for (Value result : op->getResults()) {
     if (storage.count(result))
       continue;
-    auto dtype = runtimeType(tensorType(result).getElementType());
+    auto dtype = graph::runtimeDType(tensorType(result).getElementType());
     if (!dtype)
       return op->emitError("result has an unsupported element type");
     uint32_t id = writer.addIntermediate(

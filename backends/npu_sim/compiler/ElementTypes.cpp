@@ -2,22 +2,22 @@
 
 #include "ElementTypes.h"
 
+#include "gaon/Dialect/Graph/RuntimeDType.h"
+
 #include "mlir/IR/BuiltinTypes.h"
 
 namespace gaon::npu {
 
-std::optional<std::pair<npu_sim::DType, rt::DType>>
-npuElementTypes(mlir::Type type) {
+std::optional<npu_sim::DType> npuElementType(mlir::Type type) {
   using S = npu_sim::DType;
-  using R = rt::DType;
   if (type.isF32())
-    return std::pair{S::F32, R::F32};
+    return S::F32;
   if (type.isBF16())
-    return std::pair{S::BF16, R::BF16};
+    return S::BF16;
   if (type.isF16())
-    return std::pair{S::F16, R::F16};
+    return S::F16;
   if (type.isInteger(1))
-    return std::pair{S::Bool, R::Bool};
+    return S::Bool;
   auto integer = mlir::dyn_cast<mlir::IntegerType>(type);
   if (!integer)
     return std::nullopt;
@@ -25,14 +25,14 @@ npuElementTypes(mlir::Type type) {
   bool isUnsigned = integer.isUnsigned();
   switch (integer.getWidth()) {
   case 8:
-    return isUnsigned ? std::pair{S::U8, R::U8} : std::pair{S::I8, R::I8};
+    return isUnsigned ? S::U8 : S::I8;
   case 16:
-    return isUnsigned ? std::pair{S::U16, R::U16} : std::pair{S::I16, R::I16};
+    return isUnsigned ? S::U16 : S::I16;
   case 32:
-    return isUnsigned ? std::pair{S::U32, R::U32} : std::pair{S::I32, R::I32};
+    return isUnsigned ? S::U32 : S::I32;
   case 64:
     if (!isUnsigned)
-      return std::pair{S::I64, R::I64};
+      return S::I64;
     return std::nullopt;
   default:
     return std::nullopt;
@@ -44,13 +44,11 @@ const char *npuElementTypeList() {
 }
 
 npu_sim::DType simElementType(mlir::Type type) {
-  auto types = npuElementTypes(type);
-  return types ? types->first : npu_sim::DType::F32;
+  return npuElementType(type).value_or(npu_sim::DType::F32);
 }
 
 rt::DType runtimeElementType(mlir::Type type) {
-  auto types = npuElementTypes(type);
-  return types ? types->second : rt::DType::F32;
+  return graph::runtimeDType(type).value_or(rt::DType::F32);
 }
 
 } // namespace gaon::npu

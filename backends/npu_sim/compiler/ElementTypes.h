@@ -1,9 +1,9 @@
-//===- ElementTypes.h - Element types the NPU backend lowers -----*- C++
-//-*-===//
+//===- ElementTypes.h - Element types the NPU backend lowers -*- C++ -*-===//
 //
 // One table of the MLIR element types gaon-npu-legalize accepts and the
-// simulator's and the runtime's names for them, so legalization, scheduling
-// and emission cannot disagree about a type.
+// simulator's names for them (the runtime's come from the graph dialect's
+// shared mapping, gaon/Dialect/Graph/RuntimeDType.h), so legalization,
+// scheduling and emission cannot disagree about a type.
 //
 //===----------------------------------------------------------------------===//
 
@@ -16,14 +16,12 @@
 #include "mlir/IR/Types.h"
 
 #include <optional>
-#include <utility>
 
 namespace gaon::npu {
 
-/// The simulator's and the runtime's element type for `type`, or nullopt
-/// when the backend cannot run it (f64, ui64, i4, ...).
-std::optional<std::pair<npu_sim::DType, rt::DType>>
-npuElementTypes(mlir::Type type);
+/// The simulator's element type for `type`, or nullopt when the backend
+/// cannot run it (f64, ui64, i4, ...).
+std::optional<npu_sim::DType> npuElementType(mlir::Type type);
 
 /// The names of the accepted types, for diagnostics.
 const char *npuElementTypeList();

@@ -26,11 +26,11 @@ std::string unsupportedReason(Operation *op) {
   for (Type type :
        llvm::concat<Type>(op->getOperandTypes(), op->getResultTypes()))
     if (auto tensor = dyn_cast<RankedTensorType>(type);
-        tensor && !npuElementTypes(tensor.getElementType())) {
+        tensor && !npuElementType(tensor.getElementType())) {
       std::string s;
       llvm::raw_string_ostream os(s);
-      os << "element type " << tensor.getElementType()
-         << " is not supported (" << npuElementTypeList() << " are)";
+      os << "element type " << tensor.getElementType() << " is not supported ("
+         << npuElementTypeList() << " are)";
       return s;
     }
   if (auto gather = dyn_cast<GatherOp>(op)) {
