@@ -87,7 +87,6 @@ def stage_case(compiler, src_dir, dst_dir, dtype, tolerance, extra=(),
     graph = onnx.load(model, load_external_data=False).graph
     initializers = {i.name for i in graph.initializer}
     names = [i.name for i in graph.input if i.name not in initializers]
-    names_in = names
     shapes, small = [], []
     for k, name in enumerate(names):
         path = os.path.join(data, f"input_{k}.pb")
@@ -120,18 +119,18 @@ def stage_case(compiler, src_dir, dst_dir, dtype, tolerance, extra=(),
                 "error": why}
     for f in inputs + outputs:
         shutil.copy(os.path.join(data, f), dst_dir)
-    names = output_names(model)
+    out_names = output_names(model)
     case = {"dir": os.path.relpath(dst_dir, STAGE), "dtype": dtype,
             "compiled": True, "rel_l2_max": tolerance,
             "artifact": f"model.{dtype}.gaon",
             "inputs": inputs,
-            "expect": {names[int(f[7:-3])]: f for f in outputs
-                       if int(f[7:-3]) < len(names)}}
+            "expect": {out_names[int(f[7:-3])]: f for f in outputs
+                       if int(f[7:-3]) < len(out_names)}}
     if bound:
         # The bound inputs are constants now: feed the others by name.
         kept = [k for k in range(len(inputs)) if k not in bound]
         case["inputs"] = [inputs[k] for k in kept]
-        case["input_names"] = [names_in[k] for k in kept]
+        case["input_names"] = [names[k] for k in kept]
     return case
 
 
