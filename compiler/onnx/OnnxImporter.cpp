@@ -8,6 +8,7 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/Matchers.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/MemoryBuffer.h"
@@ -85,9 +86,13 @@ private:
   LogicalResult loadModel();
   FailureOr<RankedTensorType> inputType(const ::onnx::ValueInfoProto &info,
                                         SmallVector<std::string> &dimNames);
+  ElementsAttr readInitializer(const ::onnx::TensorProto &tensor,
+                               std::string &message);
   LogicalResult importInitializers();
   LogicalResult importBoundInputs();
   LogicalResult importNode(const ::onnx::NodeProto &node, int index);
+  LogicalResult importIf(const ::onnx::NodeProto &node, const std::string &name,
+                         Location loc);
 
   MLIRContext &context;
   std::string path, modelDir;
@@ -96,6 +101,8 @@ private:
   ::onnx::ModelProto model;
   int64_t opset = 0;
   llvm::StringMap<Value> values;
+  /// Location index of nodes imported from subgraphs (after the main graph's).
+  int nextSubgraphNode = 1 << 20;
 };
 
 LogicalResult GraphImporter::loadModel() {
@@ -183,15 +190,20 @@ GraphImporter::inputType(const ::onnx::ValueInfoProto &info,
   return RankedTensorType::get(shape, element);
 }
 
+ElementsAttr GraphImporter::readInitializer(const ::onnx::TensorProto &tensor,
+                                            std::string &message) {
+  std::string blobName = tensor.name();
+  for (char &c : blobName)
+    if (!llvm::isAlnum(c) && c != '_' && c != '.')
+      c = '_';
+  return readTensorProtoAttr(&context, tensor, modelDir, blobName, message);
+}
+
 LogicalResult GraphImporter::importInitializers() {
   auto &initializers = *model.mutable_graph()->mutable_initializer();
   for (auto &initializer : initializers) {
-    std::string blobName = initializer.name(), message;
-    for (char &c : blobName)
-      if (!llvm::isAlnum(c) && c != '_' && c != '.')
-        c = '_';
-    ElementsAttr value =
-        readTensorProtoAttr(&context, initializer, modelDir, blobName, message);
+    std::string message;
+    ElementsAttr value = readInitializer(initializer, message);
     if (!value)
       return error("initializer: " + message);
     values[initializer.name()] = graph::ConstantOp::create(
@@ -255,6 +267,8 @@ LogicalResult GraphImporter::importNode(const ::onnx::NodeProto &node,
     return nodeError("node '" + name + "' (" + node.op_type() +
                      ") uses the default ONNX domain, which the model does not "
                      "import (opset_import)");
+  if (node.op_type() == "If")
+    return importIf(node, name, loc);
   const ConverterRegistry &registry = getConverterRegistry();
   auto converter = registry.find(node.op_type());
   if (converter == registry.end())
@@ -268,6 +282,77 @@ LogicalResult GraphImporter::importNode(const ::onnx::NodeProto &node,
   named.set_name(name);
   NodeContext ctx(named, opset, builder, loc, values);
   return converter->second(ctx);
+}
+
+// Exporters emit `If` for Python branches on tensor sizes (DeBERTa's
+// relative positions branch on whether the key and query lengths differ).
+// With static shapes the condition folds to a constant while importing, so
+// the taken branch is imported in place of the node: its nodes see the
+// enclosing graph's values, and its outputs become the node's. A condition
+// that depends on the inputs' data would need control flow, which the graph
+// dialect does not have: that is an error naming the node.
+LogicalResult GraphImporter::importIf(const ::onnx::NodeProto &node,
+                                      const std::string &name, Location loc) {
+  auto nodeError = [&](const Twine &message) {
+    mlir::emitError(loc) << message;
+    return failure();
+  };
+  std::string where =
+      "at node '" + name + "' (If, opset " + std::to_string(opset) + ")";
+  if (node.input_size() != 1 || node.input(0).empty())
+    return nodeError("If takes one condition input " + where);
+  Value cond = values.lookup(node.input(0));
+  if (!cond)
+    return nodeError("node '" + name + "' (If) uses undefined value '" +
+                     node.input(0) + "'");
+  Attribute attr;
+  std::optional<graph::ConstantTensor> value;
+  if (matchPattern(cond, m_Constant(&attr)))
+    value = graph::ConstantTensor::fromAttr(attr);
+  if (!value)
+    return nodeError("the condition of If " + where +
+                     " must be a compile-time constant; it depends on the "
+                     "model's inputs (data-dependent control flow is not "
+                     "supported; where it comes from shapes, fix them with "
+                     "--input-shape)");
+  if (value->getType().getNumElements() != 1)
+    return nodeError("the condition of If " + where +
+                     " must have one element, not " +
+                     Twine(value->getType().getNumElements()));
+  bool taken = value->getDouble(0) != 0.0;
+  const char *branchName = taken ? "then_branch" : "else_branch";
+  const ::onnx::GraphProto *branch = nullptr;
+  for (const auto &attribute : node.attribute())
+    if (attribute.name() == branchName && attribute.has_g())
+      branch = &attribute.g();
+  if (!branch)
+    return nodeError("If " + where + " has no " + branchName + " graph");
+  if (branch->output_size() != node.output_size())
+    return nodeError("the " + Twine(branchName) + " of If " + where + " has " +
+                     Twine(branch->output_size()) + " outputs, the node " +
+                     Twine(node.output_size()));
+  for (const auto &initializer : branch->initializer()) {
+    std::string message;
+    ElementsAttr tensor = readInitializer(initializer, message);
+    if (!tensor)
+      return nodeError("initializer of the " + Twine(branchName) + " of If " +
+                       where + ": " + message);
+    values[initializer.name()] = graph::ConstantOp::create(
+        builder, NameLoc::get(builder.getStringAttr(initializer.name())),
+        tensor);
+  }
+  for (const auto &inner : branch->node())
+    if (failed(importNode(inner, nextSubgraphNode++)))
+      return failure();
+  for (auto [i, output] : llvm::enumerate(branch->output())) {
+    Value result = values.lookup(output.name());
+    if (!result)
+      return nodeError("the " + Twine(branchName) + " of If " + where +
+                       " never computes its output '" + output.name() + "'");
+    if (!node.output(i).empty())
+      values[node.output(i)] = result;
+  }
+  return success();
 }
 
 OwningOpRef<ModuleOp> GraphImporter::run() {
@@ -401,6 +486,7 @@ std::vector<std::string> getSupportedOpTypes() {
   std::vector<std::string> names;
   for (const auto &entry : getConverterRegistry())
     names.push_back(entry.getKey().str());
+  names.push_back("If"); // GraphImporter::importIf
   llvm::sort(names);
   return names;
 }

@@ -251,6 +251,56 @@ LogicalResult convertLayerNorm(NodeContext &ctx) {
   return success();
 }
 
+/// InstanceNormalization (groups = channels) and GroupNormalization: the
+/// mean and variance of each (sample, group) over its channels and spatial
+/// positions, as a layer norm of [N, G, C/G * spatial] rows, then the
+/// per-channel affine (per group before opset 21).
+LogicalResult convertGroupNorm(NodeContext &ctx, bool instance) {
+  auto type = ctx.inputType(0);
+  if (type.getRank() < 3)
+    return ctx.fail("the input must be [N, C, D1, ...], not rank " +
+                    Twine(type.getRank()));
+  if (!type.hasStaticShape())
+    return ctx.fail("needs a static input shape (fix it with --input-shape)");
+  Type element = type.getElementType();
+  if (!isa<FloatType>(element))
+    return ctx.fail("the input must be a float tensor");
+  int64_t n = type.getDimSize(0), c = type.getDimSize(1);
+  int64_t groups = instance ? c : ctx.attrInt("num_groups", 0);
+  if (groups <= 0 || c % groups != 0)
+    return ctx.fail("num_groups " + Twine(groups) +
+                    " does not divide the channels (" + Twine(c) + ")");
+  int64_t perGroup = type.getNumElements() / std::max<int64_t>(n * groups, 1);
+  // Opset 18's GroupNormalization scales per group; 21's per channel.
+  int64_t affine = !instance && ctx.getOpset() < 21 ? groups : c;
+  for (int i : {1, 2}) {
+    auto t = ctx.inputType(i);
+    if (t.getElementType() != element)
+      return ctx.fail("scale and bias must have the input's element type");
+    if (t.getRank() != 1 || t.getDimSize(0) != affine)
+      return ctx.fail(Twine(i == 1 ? "scale" : "bias") + " must have shape [" +
+                      Twine(affine) + "]");
+  }
+  auto &b = ctx.getBuilder();
+  Value rows = ctx.reshape(ctx.input(0), {n, groups, perGroup});
+  Value normalized = ctx.create<LayerNormOp>(
+      tensorType(rows), rows, ctx.splat(element, {perGroup}, 1.0), Value(),
+      b.getI64IntegerAttr(2),
+      b.getF64FloatAttr(ctx.attrFloat("epsilon", 1e-5f)));
+  // Scale and bias broadcast over [N, affine, rest].
+  int64_t rest = type.getNumElements() / std::max<int64_t>(n * affine, 1);
+  Value y = ctx.reshape(normalized, {n, affine, rest});
+  auto scaled = ctx.binary<MulOp>(y, ctx.reshape(ctx.input(1), {affine, 1}));
+  if (failed(scaled))
+    return failure();
+  auto shifted =
+      ctx.binary<AddOp>(*scaled, ctx.reshape(ctx.input(2), {affine, 1}));
+  if (failed(shifted))
+    return failure();
+  ctx.setOutput(0, ctx.reshape(*shifted, type.getShape()));
+  return success();
+}
+
 LogicalResult convertCumSum(NodeContext &ctx) {
   auto axisValue = ctx.constantInts(1, "axis");
   if (failed(axisValue))
@@ -305,6 +355,12 @@ void registerReductionOps(ConverterRegistry &r) {
   r["Softmax"] = [](NodeContext &c) { return convertSoftmax(c, false); };
   r["LogSoftmax"] = [](NodeContext &c) { return convertSoftmax(c, true); };
   r["LayerNormalization"] = convertLayerNorm;
+  r["InstanceNormalization"] = [](NodeContext &c) {
+    return convertGroupNorm(c, true);
+  };
+  r["GroupNormalization"] = [](NodeContext &c) {
+    return convertGroupNorm(c, false);
+  };
   r["CumSum"] = convertCumSum;
 }
 
