@@ -1,6 +1,7 @@
 //===- ConvToMatmul.cpp - Convolutions as matmuls -------------------------===//
 
 #include "gaon/Compiler/Transforms/Passes.h"
+#include "gaon/Dialect/Graph/ConstantTensor.h"
 #include "gaon/Dialect/Graph/GraphOps.h"
 
 #include "mlir/Transforms/GreedyPatternRewriteDriver.h"
@@ -17,8 +18,9 @@ namespace gaon {
 namespace {
 
 /// Convolutions with more kernel offsets than this (that are not patches)
-/// stay convolutions: im2col would be that many slices.
-constexpr int64_t kMaxKernelOffsets = 64;
+/// gather their rows with one constant index table instead of one strided
+/// slice per offset (wav2vec2's positional convolution has 128).
+constexpr int64_t kMaxSlicedOffsets = 64;
 
 int64_t product(ArrayRef<int64_t> dims) {
   int64_t p = 1;
@@ -60,8 +62,7 @@ struct Builder {
     for (Value part : parts)
       shape[axis] += cast<RankedTensorType>(part.getType()).getDimSize(axis);
     return ConcatOp::create(rewriter, loc,
-                            RankedTensorType::get(shape, element), parts,
-                            axis);
+                            RankedTensorType::get(shape, element), parts, axis);
   }
 
   /// rows [N, P, C*K] times the weights, plus the bias, as [N, O, outDims].
@@ -123,28 +124,20 @@ LogicalResult rewritePatches(ConvOp op, Builder &b) {
   perm.push_back(1);
   for (int64_t i = 0; i < spatial; ++i)
     perm.push_back(3 + 2 * i);
-  Value rows =
-      b.reshape(b.transpose(b.reshape(op.getInput(), split), perm),
-                {x[0], product(patches), x[1] * product(kernel)});
+  Value rows = b.reshape(b.transpose(b.reshape(op.getInput(), split), perm),
+                         {x[0], product(patches), x[1] * product(kernel)});
   b.rewriter.replaceOp(op, b.matmulBack(op, rows, patches));
   return success();
 }
 
-/// Any strides, pads and dilations: one strided slice per kernel offset.
-LogicalResult rewriteIm2col(ConvOp op, Builder &b) {
+/// The input zero-padded by concatenation, one spatial dim at a time;
+/// `shape` becomes its shape.
+Value padInput(ConvOp op, Builder &b, SmallVector<int64_t> &shape) {
   auto xType = cast<RankedTensorType>(op.getInput().getType());
-  ArrayRef<int64_t> kernel =
-      cast<RankedTensorType>(op.getWeight().getType()).getShape().drop_front(2);
-  ArrayRef<int64_t> out =
-      cast<RankedTensorType>(op.getType()).getShape().drop_front(2);
-  int64_t spatial = kernel.size(), offsets = product(kernel);
-  if (offsets > kMaxKernelOffsets)
-    return failure();
-  ArrayRef<int64_t> pads = op.getPads(), strides = op.getStrides(),
-                    dilations = op.getDilations();
-  // Zero padding by concatenation, one spatial dim at a time.
+  ArrayRef<int64_t> pads = op.getPads();
+  int64_t spatial = xType.getRank() - 2;
   Value padded = op.getInput();
-  SmallVector<int64_t> shape(xType.getShape());
+  shape.assign(xType.getShape().begin(), xType.getShape().end());
   for (int64_t i = 0; i < spatial; ++i) {
     int64_t before = pads[i], after = pads[spatial + i];
     if (before == 0 && after == 0)
@@ -163,6 +156,21 @@ LogicalResult rewriteIm2col(ConvOp op, Builder &b) {
     padded = b.concat(parts, 2 + i);
     shape[2 + i] += before + after;
   }
+  return padded;
+}
+
+/// Any strides, pads and dilations: one strided slice per kernel offset.
+LogicalResult rewriteIm2col(ConvOp op, Builder &b) {
+  ArrayRef<int64_t> kernel =
+      cast<RankedTensorType>(op.getWeight().getType()).getShape().drop_front(2);
+  ArrayRef<int64_t> out =
+      cast<RankedTensorType>(op.getType()).getShape().drop_front(2);
+  int64_t spatial = kernel.size(), offsets = product(kernel);
+  if (offsets > kMaxSlicedOffsets)
+    return failure();
+  ArrayRef<int64_t> strides = op.getStrides(), dilations = op.getDilations();
+  SmallVector<int64_t> shape;
+  Value padded = padInput(op, b, shape);
   // Offsets in the weights' row-major order, each [N, C, 1, O1..Or].
   SmallVector<Value> columns;
   SmallVector<int64_t> sliceShape = {shape[0], shape[1]};
@@ -181,14 +189,60 @@ LogicalResult rewriteIm2col(ConvOp op, Builder &b) {
       starts.push_back(offset[i] * dilations[i]);
       steps.push_back(strides[i]);
     }
-    Value slice = SliceOp::create(
-        b.rewriter, b.loc, RankedTensorType::get(sliceShape, b.element),
-        padded, starts, steps);
+    Value slice = SliceOp::create(b.rewriter, b.loc,
+                                  RankedTensorType::get(sliceShape, b.element),
+                                  padded, starts, steps);
     columns.push_back(b.reshape(slice, unitShape));
   }
   Value stacked = b.concat(columns, 2);
   int64_t n = shape[0], c = shape[1], p = product(out);
   Value rows = b.transpose(b.reshape(stacked, {n, c * offsets, p}), {0, 2, 1});
+  b.rewriter.replaceOp(op, b.matmulBack(op, rows, out));
+  return success();
+}
+
+/// Many kernel offsets: the padded input as [N, positions, C] rows, one
+/// gather of the rows each output position reads ([P, K] constant indices,
+/// K offsets in the weights' row-major order) to [N, P, K, C], then
+/// channel-major [N, P, C * K] rows.
+LogicalResult rewriteGather(ConvOp op, Builder &b) {
+  ArrayRef<int64_t> kernel =
+      cast<RankedTensorType>(op.getWeight().getType()).getShape().drop_front(2);
+  ArrayRef<int64_t> out =
+      cast<RankedTensorType>(op.getType()).getShape().drop_front(2);
+  int64_t spatial = kernel.size(), offsets = product(kernel);
+  ArrayRef<int64_t> strides = op.getStrides(), dilations = op.getDilations();
+  SmallVector<int64_t> shape;
+  Value padded = padInput(op, b, shape);
+  int64_t n = shape[0], c = shape[1];
+  ArrayRef<int64_t> paddedSpatial = ArrayRef<int64_t>(shape).drop_front(2);
+  int64_t positions = product(paddedSpatial), p = product(out);
+  Value table = b.transpose(b.reshape(padded, {n, c, positions}), {0, 2, 1});
+  // Row-major pitches of the padded spatial dims.
+  SmallVector<int64_t> pitch(spatial, 1);
+  for (int64_t i = spatial - 2; i >= 0; --i)
+    pitch[i] = pitch[i + 1] * paddedSpatial[i + 1];
+  auto indexType = RankedTensorType::get({p, offsets}, b.rewriter.getI64Type());
+  graph::ConstantTensor indices(indexType);
+  for (int64_t at = 0; at < p; ++at) {
+    for (int64_t flat = 0; flat < offsets; ++flat) {
+      int64_t index = 0, restOut = at, restOff = flat;
+      for (int64_t i = spatial - 1; i >= 0; --i) {
+        int64_t o = restOut % out[i], k = restOff % kernel[i];
+        restOut /= out[i];
+        restOff /= kernel[i];
+        index += (o * strides[i] + k * dilations[i]) * pitch[i];
+      }
+      indices.setDouble(at * offsets + flat, double(index));
+    }
+  }
+  Value indexValue = ConstantOp::create(b.rewriter, b.loc, indexType,
+                                        indices.toAttr("conv_rows"));
+  Value gathered = GatherOp::create(
+      b.rewriter, b.loc, RankedTensorType::get({n, p, offsets, c}, b.element),
+      table, indexValue, b.rewriter.getI64IntegerAttr(1));
+  Value rows =
+      b.reshape(b.transpose(gathered, {0, 1, 3, 2}), {n, p, c * offsets});
   b.rewriter.replaceOp(op, b.matmulBack(op, rows, out));
   return success();
 }
@@ -205,9 +259,9 @@ struct ConvToMatmulPattern : OpRewritePattern<ConvOp> {
         op.getGroups() < 1 || xType.getRank() < 3)
       return failure();
     Builder b{rewriter, op.getLoc(), xType.getElementType()};
-    if (succeeded(rewritePatches(op, b)))
+    if (succeeded(rewritePatches(op, b)) || succeeded(rewriteIm2col(op, b)))
       return success();
-    return rewriteIm2col(op, b);
+    return rewriteGather(op, b);
   }
 };
 

@@ -74,14 +74,21 @@ func.func @remainder_by_im2col(%x: tensor<1x2x10xf32>, %w: tensor<4x2x4xf32>) ->
   return %y : tensor<1x4x2xf32>
 }
 
-// A 9x9 kernel at stride 1 would be 81 slices (over the limit of 64): the
-// convolution stays, for the backend to name.
-// CHECK-LABEL: func.func @too_many_offsets_stays
-// CHECK: gaon_graph.conv
-// CHECK-NOT: gaon_graph.slice
-func.func @too_many_offsets_stays(%x: tensor<1x1x9x9xf32>, %w: tensor<1x1x9x9xf32>) -> tensor<1x1x1x1xf32> {
-  %y = gaon_graph.conv %x, %w {dilations = array<i64: 1, 1>, groups = 1 : i64, pads = array<i64: 0, 0, 0, 0>, strides = array<i64: 1, 1>} : (tensor<1x1x9x9xf32>, tensor<1x1x9x9xf32>) -> tensor<1x1x1x1xf32>
-  return %y : tensor<1x1x1x1xf32>
+// More kernel offsets than gaon-conv-to-matmul slices one by one (65 > 64):
+// the input as [N, positions, C] rows, one gather of the 65 rows each of the
+// 6 outputs reads ([6, 65] constant indices, p + k here) to [N, P, K, C],
+// channel-major rows [N, P, C*K], then the matmul.
+// CHECK-LABEL: func.func @many_offsets_gather
+// CHECK: %[[I:.*]] = gaon_graph.constant dense_resource<conv_rows{{.*}}> : tensor<6x65xi64>
+// CHECK: %[[T:.*]] = gaon_graph.transpose %{{.*}} {perm = array<i64: 0, 2, 1>} : tensor<1x2x70xf32> -> tensor<1x70x2xf32>
+// CHECK: %[[G:.*]] = gaon_graph.gather %[[T]], %[[I]] {axis = 1 : i64} : (tensor<1x70x2xf32>, tensor<6x65xi64>) -> tensor<1x6x65x2xf32>
+// CHECK: %[[GT:.*]] = gaon_graph.transpose %[[G]] {perm = array<i64: 0, 1, 3, 2>} : tensor<1x6x65x2xf32> -> tensor<1x6x2x65xf32>
+// CHECK: %[[ROWS:.*]] = gaon_graph.reshape %[[GT]] : tensor<1x6x2x65xf32> -> tensor<1x6x130xf32>
+// CHECK: gaon_graph.matmul %[[ROWS]], %{{.*}} : (tensor<1x6x130xf32>, tensor<130x3xf32>) -> tensor<1x6x3xf32>
+// CHECK-NOT: gaon_graph.conv
+func.func @many_offsets_gather(%x: tensor<1x2x70xf32>, %w: tensor<3x2x65xf32>) -> tensor<1x3x6xf32> {
+  %y = gaon_graph.conv %x, %w {dilations = array<i64: 1>, groups = 1 : i64, pads = array<i64: 0, 0>, strides = array<i64: 1>} : (tensor<1x2x70xf32>, tensor<3x2x65xf32>) -> tensor<1x3x6xf32>
+  return %y : tensor<1x3x6xf32>
 }
 
 // A grouped convolution is one batched matmul over its groups: here 2
