@@ -1513,13 +1513,13 @@ FailureOr<LaunchShape> emitFusionKernel(FusionOp fusion,
   try {
     // Unsigned data runs as signless integers through the ops that move
     // it or pick their unsigned form from the graph's types (elementwise
-    // math, casts, compares, reductions, argmax; a cumsum's wrapping add is
-    // the same); the row ops (float only) and the others do not.
+    // math, casts, clamps, compares, reductions, argmax; a cumsum's wrapping
+    // add is the same); the row ops (float only) and the others do not.
     fusion.getBody().walk([](Operation *op) {
       if (ScalarOps::isUnary(op) || ScalarOps::isBinary(op) ||
           isa<g::ReduceSumOp, g::ReduceMaxOp, g::ReduceMinOp, g::ReduceProdOp,
               g::ArgMaxOp, g::CumSumOp>(op) ||
-          isa<g::CastOp, g::ConstantOp, g::SelectOp, g::ReshapeOp,
+          isa<g::CastOp, g::ClampOp, g::ConstantOp, g::SelectOp, g::ReshapeOp,
               g::TransposeOp, g::BroadcastOp, g::SliceOp, g::ConcatOp,
               g::TileOp, g::SplitOp, g::GatherOp, g::GatherElementsOp,
               g::GatherNdOp, g::PadOp, g::TriluOp, YieldOp>(op))

@@ -377,11 +377,29 @@ Value ScalarOps::integerPow(Value x, Value y, bool isUnsigned) {
 
 Value ScalarOps::clamp(g::ClampOp op, Value x) {
   Type t = x.getType();
-  if (!isa<FloatType>(t))
-    throw Unsupported{op, "integer operands"};
-  Value lo = constantOf(t, op.getMin().convertToDouble());
-  Value hi = constantOf(t, op.getMax().convertToDouble());
-  return combine(Combine::Min, combine(Combine::Max, x, lo), hi);
+  double min = op.getMin().convertToDouble(),
+         max = op.getMax().convertToDouble();
+  if (isa<FloatType>(t))
+    return combine(Combine::Min, combine(Combine::Max, x, constantOf(t, min)),
+                   constantOf(t, max));
+  // Integers (DeBERTa clips its relative positions): the bounds rounded
+  // inward; a bound at or past the type's range clips nothing (and is not
+  // converted, which would overflow).
+  auto element =
+      cast<RankedTensorType>(op.getInput().getType()).getElementType();
+  bool isUnsigned = element.isUnsignedInteger();
+  unsigned width = t.getIntOrFloatBitWidth();
+  if (width < 2)
+    throw Unsupported{op, "bool operands"};
+  double typeMin = isUnsigned ? 0.0 : -std::ldexp(1.0, width - 1);
+  double typeMax = std::ldexp(1.0, isUnsigned ? width : width - 1) - 1;
+  if (std::isnan(min) || std::isnan(max))
+    throw Unsupported{op, "NaN bounds on integer operands"};
+  if (std::ceil(min) > typeMin)
+    x = combine(Combine::Max, x, constantOf(t, std::ceil(min)), isUnsigned);
+  if (std::floor(max) < typeMax)
+    x = combine(Combine::Min, x, constantOf(t, std::floor(max)), isUnsigned);
+  return x;
 }
 
 } // namespace gaon::cuda

@@ -224,6 +224,44 @@ func.func @unsigned_elementwise(%x: tensor<4xui8>, %y: tensor<4xui8>, %f: tensor
 
 // -----
 
+// An integer clamp (DeBERTa clips its int64 relative positions) compares
+// signed, with the bounds rounded inward (0.5 -> 1, 63.7 -> 63).
+// CHECK-LABEL: func.func @int_clamp
+// CHECK: gpu.func @fusion_0
+// CHECK: %[[LO:.*]] = arith.constant 1 : i64
+// CHECK: %[[X:.*]] = arith.maxsi %{{.*}}, %[[LO]] : i64
+// CHECK: %[[HI:.*]] = arith.constant 63 : i64
+// CHECK: arith.minsi %[[X]], %[[HI]] : i64
+func.func @int_clamp(%x: tensor<16xi64>) -> tensor<16xi64> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<16xi64>) -> tensor<16xi64> {
+  ^bb0(%a: tensor<16xi64>):
+    %c = gaon_graph.clamp %a {min = 0.5 : f64, max = 63.7 : f64} : tensor<16xi64>
+    gaon_cuda.yield %c : tensor<16xi64>
+  }
+  return %0 : tensor<16xi64>
+}
+
+// -----
+
+// An unsigned clamp compares unsigned; its lower bound 0 is the type's own,
+// so only the upper one is applied (200 as i8 is -56).
+// CHECK-LABEL: func.func @unsigned_clamp
+// CHECK: gpu.func @fusion_0
+// CHECK: arith.constant -56 : i8
+// CHECK: arith.minui
+// CHECK-NOT: arith.maxui
+// CHECK-NOT: arith.minsi
+func.func @unsigned_clamp(%x: tensor<16xui8>) -> tensor<16xui8> {
+  %0 = gaon_cuda.fusion(%x) : (tensor<16xui8>) -> tensor<16xui8> {
+  ^bb0(%a: tensor<16xui8>):
+    %c = gaon_graph.clamp %a {min = -3.0 : f64, max = 200.0 : f64} : tensor<16xui8>
+    gaon_cuda.yield %c : tensor<16xui8>
+  }
+  return %0 : tensor<16xui8>
+}
+
+// -----
+
 // Integer pow is exact: square and multiply over the exponent's bits in an
 // scf.for (wrapping like numpy); a negative exponent selects the truncated
 // 1 / x^|y| (1, -1 or 0).
