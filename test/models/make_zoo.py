@@ -175,12 +175,139 @@ def build(name):
                 {"input_features": {0: "batch"},
                  "decoder_input_ids": {0: "batch", 1: "dec_seq"},
                  "out": {0: "batch", 1: "dec_seq"}})
-    raise SystemExit(f"unknown model {name}")
+    built = build_more(name, gen, lm, names, (ids, mask), axes)
+    if built is None:
+        raise SystemExit(f"unknown model {name}")
+    return built
+
+
+def image_case(model, gen):
+    pixels = torch.randn(BATCH, 3, 32, 32, generator=gen)
+    return (model, ["pixel_values"], (pixels,), "last_hidden_state",
+            {"pixel_values": {0: "batch"}, "out": {0: "batch"}})
+
+
+def seq2seq_case(model, gen, names, inputs, axes):
+    dec = torch.randint(2, 512, (BATCH, 8), generator=gen)
+    axes = dict(axes)
+    axes["decoder_input_ids"] = {0: "batch", 1: "dec_seq"}
+    axes["out"] = {0: "batch", 1: "dec_seq"}
+    return (model, names + ["decoder_input_ids"], inputs + (dec,),
+            "last_hidden_state", axes)
+
+
+def build_more(name, gen, lm, names, inputs, axes):
+    """The families added in session 11 (None: unknown)."""
+    import transformers as tf
+    text = dict(vocab_size=512, hidden_size=64, num_hidden_layers=2,
+                num_attention_heads=4, intermediate_size=128,
+                max_position_embeddings=64)
+    s2s = dict(vocab_size=512, d_model=64, encoder_layers=2,
+               decoder_layers=2, encoder_attention_heads=4,
+               decoder_attention_heads=4, encoder_ffn_dim=128,
+               decoder_ffn_dim=128, max_position_embeddings=64,
+               pad_token_id=1, decoder_start_token_id=2, use_cache=False)
+    causal = {
+        "phi3": lambda: tf.Phi3ForCausalLM(tf.Phi3Config(
+            num_key_value_heads=2, pad_token_id=0, bos_token_id=1,
+            eos_token_id=2, **lm)),
+        "gemma2": lambda: tf.Gemma2ForCausalLM(tf.Gemma2Config(
+            num_key_value_heads=2, head_dim=16, sliding_window=8,
+            attn_logit_softcapping=50.0, final_logit_softcapping=30.0,
+            query_pre_attn_scalar=16, **lm)),
+        "qwen3": lambda: tf.Qwen3ForCausalLM(tf.Qwen3Config(
+            num_key_value_heads=2, head_dim=16, **lm)),
+        "stablelm": lambda: tf.StableLmForCausalLM(tf.StableLmConfig(
+            num_key_value_heads=4, partial_rotary_factor=0.25,
+            qk_layernorm=True, use_qkv_bias=True, **lm)),
+        "starcoder2": lambda: tf.Starcoder2ForCausalLM(tf.Starcoder2Config(
+            num_key_value_heads=2, **lm)),
+        "olmo": lambda: tf.OlmoForCausalLM(tf.OlmoConfig(
+            clip_qkv=8.0, pad_token_id=1, bos_token_id=None, eos_token_id=2,
+            **lm)),
+        "granite": lambda: tf.GraniteForCausalLM(tf.GraniteConfig(
+            num_key_value_heads=2, embedding_multiplier=12.0,
+            attention_multiplier=0.1, residual_multiplier=0.22,
+            logits_scaling=8.0, **lm)),
+        "codegen": lambda: tf.CodeGenForCausalLM(tf.CodeGenConfig(
+            vocab_size=512, n_embd=64, n_layer=2, n_head=4, rotary_dim=8,
+            n_positions=64, n_ctx=64, use_cache=False)),
+        "mpt": lambda: tf.MptForCausalLM(tf.MptConfig(
+            d_model=64, n_heads=4, n_layers=2, expansion_ratio=2,
+            max_seq_len=64, vocab_size=512, use_cache=False)),
+    }
+    if name in causal:
+        return causal[name](), names, inputs, "logits", axes
+    if name == "deberta_v2":
+        cfg = tf.DebertaV2Config(relative_attention=True, position_buckets=32,
+                                 pos_att_type=["p2c", "c2p"],
+                                 max_relative_positions=-1,
+                                 norm_rel_ebd="layer_norm", share_att_key=True,
+                                 position_biased_input=False,
+                                 type_vocab_size=0, **text)
+        return tf.DebertaV2Model(cfg), names, inputs, "last_hidden_state", axes
+    if name == "electra":
+        cfg = tf.ElectraConfig(embedding_size=32, **text)
+        return tf.ElectraModel(cfg), names, inputs, "last_hidden_state", axes
+    if name == "mobilebert":
+        cfg = tf.MobileBertConfig(embedding_size=32, intra_bottleneck_size=32,
+                                  true_hidden_size=32,
+                                  num_feedforward_networks=2,
+                                  normalization_type="no_norm",
+                                  trigram_input=True, use_bottleneck=True,
+                                  **dict(text, intermediate_size=64))
+        return (tf.MobileBertModel(cfg, add_pooling_layer=False), names,
+                inputs, "last_hidden_state", axes)
+    if name == "clip_text":
+        cfg = tf.CLIPTextConfig(hidden_act="quick_gelu", eos_token_id=2,
+                                **text)
+        return tf.CLIPTextModel(cfg), names, inputs, "last_hidden_state", axes
+    if name == "clip_vision":
+        cfg = tf.CLIPVisionConfig(hidden_size=64, intermediate_size=128,
+                                  num_hidden_layers=2, num_attention_heads=4,
+                                  image_size=32, patch_size=8, num_channels=3)
+        return image_case(tf.CLIPVisionModel(cfg), gen)
+    if name == "swin":
+        cfg = tf.SwinConfig(image_size=32, patch_size=2, num_channels=3,
+                            embed_dim=16, depths=[2, 2], num_heads=[2, 4],
+                            window_size=4, mlp_ratio=2.0)
+        return image_case(tf.SwinModel(cfg, add_pooling_layer=False), gen)
+    if name == "convnext":
+        cfg = tf.ConvNextConfig(num_channels=3, patch_size=4,
+                                num_stages=2, hidden_sizes=[16, 32],
+                                depths=[1, 1],
+                                image_size=32)
+        return image_case(tf.ConvNextModel(cfg), gen)
+    if name == "wav2vec2":
+        cfg = tf.Wav2Vec2Config(vocab_size=32, hidden_size=64,
+                                num_hidden_layers=2, num_attention_heads=4,
+                                intermediate_size=128, conv_dim=(16, 16, 16),
+                                conv_stride=(5, 2, 2), conv_kernel=(10, 3, 3),
+                                num_conv_pos_embeddings=128,
+                                num_conv_pos_embedding_groups=16,
+                                feat_extract_norm="group")
+        audio = torch.randn(BATCH, 640, generator=gen)
+        return (tf.Wav2Vec2Model(cfg), ["input_values"], (audio,),
+                "last_hidden_state",
+                {"input_values": {0: "batch", 1: "samples"},
+                 "out": {0: "batch", 1: "frames"}})
+    if name == "marian":
+        return seq2seq_case(tf.MarianModel(tf.MarianConfig(**s2s)), gen,
+                            names, inputs, axes)
+    if name == "mbart":
+        return seq2seq_case(tf.MBartModel(tf.MBartConfig(**s2s)), gen, names,
+                            inputs, axes)
+    return None
 
 
 MODELS = ["vit", "t5", "distilbert", "roberta", "gpt_neox", "qwen2",
           "mistral", "phi", "albert", "opt", "bloom", "falcon", "gemma",
-          "gptj", "gpt_bigcode", "bart", "whisper"]
+          "gptj", "gpt_bigcode", "bart", "whisper",
+          # session 11
+          "deberta_v2", "electra", "mobilebert", "clip_text", "clip_vision",
+          "swin", "convnext", "wav2vec2", "marian", "mbart", "phi3", "gemma2",
+          "qwen3", "stablelm", "starcoder2", "olmo", "granite", "codegen",
+          "mpt"]
 
 
 def randomize(model, seed):
