@@ -10,7 +10,11 @@ the GPU unit tests, the attention bench). scripts/gpu-check.sh then runs it
 all on the GPU machine in one call.
 
     python3 scripts/gpu_check_prepare.py [--build build] [--suites models,zoo,node]
-                                         [--no-unit-tests]
+                                         [--no-unit-tests] [--part K/N]
+
+The device call carries the working tree (~39 MB, most of it the zoo's ONNX
+files) and the staging, 64 MiB in all: the whole zoo's artifacts (~44 MB)
+go in three calls, `--suites zoo --no-unit-tests --part 1/3` to `3/3`.
 """
 import argparse
 import json
@@ -152,8 +156,19 @@ def main():
     ap.add_argument("--no-unit-tests", action="store_true",
                     help="stage gaon-run only, not the GPU unit tests and "
                     "the attention bench (when the carry limit is tight)")
+    ap.add_argument("--part", default="1/1", metavar="K/N",
+                    help="stage only the K-th of N interleaved shares of the "
+                    "zoo and quantized models (sorted by name), so that "
+                    "several device calls, each within the carry limit, "
+                    "cover them all")
     ap.add_argument("--jobs", type=int, default=os.cpu_count() or 2)
     args = ap.parse_args()
+    try:
+        part, parts = (int(v) for v in args.part.split("/"))
+        if not 1 <= part <= parts:
+            raise ValueError
+    except ValueError:
+        ap.error(f"--part takes K/N with 1 <= K <= N, not '{args.part}'")
     STAGE = os.path.join(ROOT, ".device-carry", "gpu-check")
     shutil.rmtree(STAGE, ignore_errors=True)
     os.makedirs(os.path.join(STAGE, "bin"))
@@ -204,9 +219,9 @@ def main():
     for suite, root, dtypes in folders:
         if suite not in suites:
             continue
-        for m in sorted(os.listdir(root)):
-            if not os.path.isdir(os.path.join(root, m)):
-                continue
+        names = [m for m in sorted(os.listdir(root))
+                 if os.path.isdir(os.path.join(root, m))]
+        for m in names[part - 1::parts]:
             for dtype, tol in dtypes.items():
                 case = stage_case(compiler, os.path.join(root, m),
                                   os.path.join(STAGE, suite, m), dtype, tol)
