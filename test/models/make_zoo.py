@@ -196,6 +196,48 @@ def seq2seq_case(model, gen, names, inputs, axes):
             "last_hidden_state", axes)
 
 
+class DecodeStep(nn.Module):
+    """A causal LM continuing from a key/value cache given as tensors
+    (past_K_key, past_K_value per layer), as generation runs it after the
+    prompt: NEW tokens at positions PAST.. with a mask over all of them."""
+
+    def __init__(self, model, layers):
+        super().__init__()
+        self.model, self.layers = model, layers
+
+    def forward(self, input_ids, attention_mask, **past):
+        from transformers import DynamicCache
+        cache = DynamicCache()
+        for i in range(self.layers):
+            cache.update(past[f"past_{i}_key"], past[f"past_{i}_value"], i)
+        return self.model(input_ids=input_ids, attention_mask=attention_mask,
+                          past_key_values=cache, use_cache=True)
+
+
+DECODE_PAST, DECODE_NEW = 12, 4
+
+
+def decode_case(family, causal, gen):
+    model = causal[family]()
+    cfg = model.config
+    kv = getattr(cfg, "num_key_value_heads", None) or \
+        cfg.num_attention_heads
+    dim = getattr(cfg, "head_dim", None) or \
+        cfg.hidden_size // cfg.num_attention_heads
+    layers = cfg.num_hidden_layers
+    ids = torch.randint(2, 512, (BATCH, DECODE_NEW), generator=gen)
+    # The second row's prompt was left-padded by 3 tokens.
+    mask = torch.ones(BATCH, DECODE_PAST + DECODE_NEW, dtype=torch.int64)
+    mask[1, :3] = 0
+    names, inputs = ["input_ids", "attention_mask"], [ids, mask]
+    for i in range(layers):
+        for part in ("key", "value"):
+            names.append(f"past_{i}_{part}")
+            inputs.append(torch.randn(BATCH, kv, DECODE_PAST, dim,
+                                      generator=gen))
+    return DecodeStep(model, layers), names, tuple(inputs), "logits", {}
+
+
 def build_more(name, gen, lm, names, inputs, axes):
     """The families added in session 11 (None: unknown)."""
     import transformers as tf
@@ -238,6 +280,8 @@ def build_more(name, gen, lm, names, inputs, axes):
     }
     if name in causal:
         return causal[name](), names, inputs, "logits", axes
+    if name.endswith("_decode"):
+        return decode_case(name[:-len("_decode")], causal, gen)
     if name == "deberta_v2":
         cfg = tf.DebertaV2Config(relative_attention=True, position_buckets=32,
                                  pos_att_type=["p2c", "c2p"],
@@ -307,7 +351,7 @@ MODELS = ["vit", "t5", "distilbert", "roberta", "gpt_neox", "qwen2",
           "deberta_v2", "electra", "mobilebert", "clip_text", "clip_vision",
           "swin", "convnext", "wav2vec2", "marian", "mbart", "phi3", "gemma2",
           "qwen3", "stablelm", "starcoder2", "olmo", "granite", "codegen",
-          "mpt"]
+          "mpt", "qwen3_decode", "starcoder2_decode"]
 
 
 def randomize(model, seed):
@@ -383,7 +427,7 @@ def export(name, exporter, out_dir):
     model.eval()
     wrapped = Wrapped(model, names, field).eval()
     sets = [inputs]
-    if field == "logits":
+    if field == "logits" and len(inputs) == 2:
         sets.append(left_padded(inputs))
     with torch.no_grad():
         refs = [wrapped(*x).float().numpy() for x in sets]
@@ -393,7 +437,7 @@ def export(name, exporter, out_dir):
     if exporter == "torchscript":
         torch.onnx.export(wrapped, inputs, tmp, dynamo=False,
                           opset_version=17, input_names=names,
-                          output_names=["out"], dynamic_axes=axes)
+                          output_names=["out"], dynamic_axes=axes or None)
     else:
         torch.onnx.export(wrapped, inputs, tmp, dynamo=True,
                           opset_version=18, input_names=names,
