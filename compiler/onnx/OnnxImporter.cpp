@@ -475,6 +475,7 @@ const ConverterRegistry &getConverterRegistry() {
     registerReductionOps(r);
     registerShapeOps(r);
     registerGatherOps(r);
+    registerImageOps(r);
     registerConstantOps(r);
     registerQuantizeOps(r);
     return r;

@@ -109,12 +109,35 @@ LogicalResult convertRange(NodeContext &ctx) {
   return success();
 }
 
+/// EyeLike: ones on diagonal k of a 2-D tensor of the input's shape, in
+/// `dtype` (default the input's element type).
+LogicalResult convertEyeLike(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  if (type.getRank() != 2 || !type.hasStaticShape())
+    return ctx.fail("the input must be 2-D with a static shape");
+  Type element = type.getElementType();
+  if (ctx.hasAttr("dtype")) {
+    element = getElementType(ctx.getContext(), ctx.attrInt("dtype", 0));
+    if (!element)
+      return ctx.fail("unsupported dtype " + Twine(ctx.attrInt("dtype", 0)));
+  }
+  int64_t rows = type.getDimSize(0), cols = type.getDimSize(1);
+  int64_t k = ctx.attrInt("k", 0);
+  ConstantTensor eye(RankedTensorType::get({rows, cols}, element));
+  for (int64_t r = 0; r < rows; ++r)
+    if (r + k >= 0 && r + k < cols)
+      eye.setDouble(r * cols + r + k, 1.0);
+  ctx.setOutput(0, ctx.constant(eye));
+  return success();
+}
+
 } // namespace
 
 void registerConstantOps(ConverterRegistry &r) {
   r["Constant"] = convertConstant;
   r["ConstantOfShape"] = convertConstantOfShape;
   r["Range"] = convertRange;
+  r["EyeLike"] = convertEyeLike;
 }
 
 } // namespace gaon::onnx

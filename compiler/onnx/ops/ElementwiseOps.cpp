@@ -346,6 +346,118 @@ LogicalResult convertIsInf(NodeContext &ctx) {
   return success();
 }
 
+/// PRelu: x < 0 ? slope * x : x, the slope broadcast to x.
+LogicalResult convertPRelu(NodeContext &ctx) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  Value x = ctx.input(0);
+  auto type = ctx.inputType(0);
+  auto negative =
+      ctx.binary<LessOp>(x, ctx.splat(type.getElementType(), {}, 0.0), true);
+  auto scaled = ctx.binary<MulOp>(x, ctx.input(1));
+  if (failed(negative) || failed(scaled))
+    return failure();
+  if (tensorType(*scaled).getShape() != type.getShape())
+    return ctx.fail("the slope must broadcast to the input's shape");
+  ctx.setOutput(0, ctx.create<SelectOp>(type, *negative, *scaled, x));
+  return success();
+}
+
+/// Celu: max(0, x) + min(0, alpha * (exp(x / alpha) - 1)).
+LogicalResult convertCelu(NodeContext &ctx) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  auto type = ctx.inputType(0);
+  Type element = type.getElementType();
+  double alpha = ctx.attrFloat("alpha", 1.0f);
+  if (alpha == 0.0)
+    return ctx.fail("alpha must not be 0");
+  Value x = ctx.input(0);
+  auto scaled = ctx.binary<MulOp>(x, ctx.splat(element, {}, 1.0 / alpha));
+  if (failed(scaled))
+    return failure();
+  auto em1 = ctx.binary<SubOp>(ctx.create<ExpOp>(type, *scaled),
+                               ctx.splat(element, {}, 1.0));
+  if (failed(em1))
+    return failure();
+  auto negative = ctx.binary<MulOp>(*em1, ctx.splat(element, {}, alpha));
+  if (failed(negative))
+    return failure();
+  auto low = ctx.binary<MinOp>(*negative, ctx.splat(element, {}, 0.0));
+  auto high = ctx.binary<MaxOp>(x, ctx.splat(element, {}, 0.0));
+  if (failed(low) || failed(high))
+    return failure();
+  auto sum = ctx.binary<AddOp>(*high, *low);
+  if (failed(sum))
+    return failure();
+  ctx.setOutput(0, *sum);
+  return success();
+}
+
+/// Shrink: x < -lambd ? x + bias : x > lambd ? x - bias : 0.
+LogicalResult convertShrink(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  Type element = type.getElementType();
+  double lambd = ctx.attrFloat("lambd", 0.5f), bias = ctx.attrFloat("bias", 0);
+  Value x = ctx.input(0);
+  auto below = ctx.binary<LessOp>(x, ctx.splat(element, {}, -lambd), true);
+  auto above = ctx.binary<GreaterOp>(x, ctx.splat(element, {}, lambd), true);
+  auto up = ctx.binary<AddOp>(x, ctx.splat(element, {}, bias));
+  auto down = ctx.binary<SubOp>(x, ctx.splat(element, {}, bias));
+  if (failed(below) || failed(above) || failed(up) || failed(down))
+    return failure();
+  Value inner =
+      ctx.create<SelectOp>(type, *above, *down, ctx.splat(element, {}, 0.0));
+  ctx.setOutput(0, ctx.create<SelectOp>(type, *below, *up, inner));
+  return success();
+}
+
+/// The inverse hyperbolic functions through log and sqrt:
+/// asinh(x) = sign(x) log(|x| + sqrt(x^2 + 1)) (no cancellation for x < 0),
+/// acosh(x) = log(x + sqrt(x^2 - 1)), atanh(x) = log((1 + x) / (1 - x)) / 2.
+enum class InverseHyperbolic { Asinh, Acosh, Atanh };
+LogicalResult convertInverseHyperbolic(NodeContext &ctx,
+                                       InverseHyperbolic kind) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  auto type = ctx.inputType(0);
+  Type element = type.getElementType();
+  Value x = ctx.input(0);
+  auto one = [&] { return ctx.splat(element, {}, 1.0); };
+  FailureOr<Value> result = failure();
+  if (kind == InverseHyperbolic::Atanh) {
+    auto num = ctx.binary<AddOp>(one(), x);
+    auto den = ctx.binary<SubOp>(one(), x);
+    if (failed(num) || failed(den))
+      return failure();
+    auto ratio = ctx.binary<DivOp>(*num, *den);
+    if (failed(ratio))
+      return failure();
+    result = ctx.binary<MulOp>(ctx.create<LogOp>(type, *ratio),
+                               ctx.splat(element, {}, 0.5));
+  } else {
+    bool asinh = kind == InverseHyperbolic::Asinh;
+    Value base = asinh ? ctx.create<AbsOp>(type, x) : x;
+    auto square = ctx.binary<MulOp>(x, x);
+    if (failed(square))
+      return failure();
+    auto shifted = asinh ? ctx.binary<AddOp>(*square, one())
+                         : ctx.binary<SubOp>(*square, one());
+    if (failed(shifted))
+      return failure();
+    auto sum = ctx.binary<AddOp>(base, ctx.create<SqrtOp>(type, *shifted));
+    if (failed(sum))
+      return failure();
+    result = ctx.create<LogOp>(type, *sum);
+    if (asinh)
+      result = ctx.binary<MulOp>(ctx.create<SignOp>(type, x), *result);
+  }
+  if (failed(result))
+    return failure();
+  ctx.setOutput(0, *result);
+  return success();
+}
+
 LogicalResult convertIdentity(NodeContext &ctx) {
   ctx.setOutput(0, ctx.input(0));
   return success();
@@ -412,6 +524,18 @@ void registerElementwiseOps(ConverterRegistry &r) {
   r["Sinh"] = [](NodeContext &c) { return convertHyperbolic(c, false); };
   r["Cosh"] = [](NodeContext &c) { return convertHyperbolic(c, true); };
   r["Tan"] = convertTan;
+  r["Asinh"] = [](NodeContext &c) {
+    return convertInverseHyperbolic(c, InverseHyperbolic::Asinh);
+  };
+  r["Acosh"] = [](NodeContext &c) {
+    return convertInverseHyperbolic(c, InverseHyperbolic::Acosh);
+  };
+  r["Atanh"] = [](NodeContext &c) {
+    return convertInverseHyperbolic(c, InverseHyperbolic::Atanh);
+  };
+  r["PRelu"] = convertPRelu;
+  r["Celu"] = convertCelu;
+  r["Shrink"] = convertShrink;
   r["HardSigmoid"] = [](NodeContext &c) {
     return convertHardSigmoid(c, c.attrFloat("alpha", 0.2f),
                               c.attrFloat("beta", 0.5f), false);

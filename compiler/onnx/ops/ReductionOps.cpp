@@ -301,6 +301,86 @@ LogicalResult convertGroupNorm(NodeContext &ctx, bool instance) {
   return success();
 }
 
+/// MeanVarianceNormalization, as ONNX's function body defines it:
+/// (x - E[x]) / (sqrt(E[x^2] - E[x]^2) + 1e-9) over `axes` (default N, H, W).
+LogicalResult convertMeanVarianceNorm(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  Type element = type.getElementType();
+  if (!isa<FloatType>(element))
+    return ctx.fail("the input must be a float tensor");
+  SmallVector<int64_t> axes =
+      ctx.attrInts("axes").value_or(SmallVector<int64_t>{0, 2, 3});
+  for (int64_t &a : axes) {
+    auto axis = ctx.normalizeAxis(a, type.getRank());
+    if (failed(axis))
+      return failure();
+    a = *axis;
+  }
+  llvm::sort(axes);
+  Value x = ctx.input(0);
+  Value mean = buildReduce<ReduceMeanOp>(ctx, x, axes, true);
+  auto square = ctx.binary<MulOp>(x, x);
+  auto meanSquared = ctx.binary<MulOp>(mean, mean);
+  if (failed(square) || failed(meanSquared))
+    return failure();
+  auto variance = ctx.binary<SubOp>(
+      buildReduce<ReduceMeanOp>(ctx, *square, axes, true), *meanSquared);
+  if (failed(variance))
+    return failure();
+  auto deviation =
+      ctx.binary<AddOp>(ctx.create<SqrtOp>(tensorType(*variance), *variance),
+                        ctx.splat(element, {}, 1e-9));
+  auto centered = ctx.binary<SubOp>(x, mean);
+  if (failed(deviation) || failed(centered))
+    return failure();
+  auto result = ctx.binary<DivOp>(*centered, *deviation);
+  if (failed(result))
+    return failure();
+  ctx.setOutput(0, *result);
+  return success();
+}
+
+/// Hardmax: 1 at the first maximum along `axis`, 0 elsewhere (the axis and
+/// everything after it flattened into one before opset 13).
+LogicalResult convertHardmax(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  if (!type.hasStaticShape())
+    return ctx.fail("needs a static input shape (fix it with --input-shape)");
+  bool legacy = ctx.getOpset() < 13;
+  auto axis =
+      ctx.normalizeAxis(ctx.attrInt("axis", legacy ? 1 : -1), type.getRank());
+  if (failed(axis))
+    return failure();
+  Value x = ctx.input(0);
+  int64_t at = *axis;
+  if (legacy) {
+    int64_t outer = 1, inner = 1;
+    for (int64_t i = 0; i < type.getRank(); ++i)
+      (i < at ? outer : inner) *= type.getDimSize(i);
+    x = ctx.reshape(x, {outer, inner});
+    at = 1;
+  }
+  auto shape = tensorType(x).getShape();
+  auto &b = ctx.getBuilder();
+  SmallVector<int64_t> kept(shape);
+  kept[at] = 1;
+  Value index =
+      ctx.create<ArgMaxOp>(RankedTensorType::get(kept, b.getI64Type()), x,
+                           b.getI64IntegerAttr(at), b.getBoolAttr(true));
+  // Positions 0..n-1 along the axis, broadcast against the index.
+  SmallVector<int64_t> iotaShape(shape.size(), 1);
+  iotaShape[at] = shape[at];
+  ConstantTensor iota(RankedTensorType::get(iotaShape, b.getI64Type()));
+  for (int64_t i = 0; i < shape[at]; ++i)
+    iota.setInt(i, i);
+  auto hit = ctx.binary<EqualOp>(ctx.constant(iota), index, true);
+  if (failed(hit))
+    return failure();
+  ctx.setOutput(
+      0, ctx.reshape(ctx.cast(*hit, type.getElementType()), type.getShape()));
+  return success();
+}
+
 LogicalResult convertCumSum(NodeContext &ctx) {
   auto axisValue = ctx.constantInts(1, "axis");
   if (failed(axisValue))
@@ -362,6 +442,8 @@ void registerReductionOps(ConverterRegistry &r) {
     return convertGroupNorm(c, false);
   };
   r["CumSum"] = convertCumSum;
+  r["MeanVarianceNormalization"] = convertMeanVarianceNorm;
+  r["Hardmax"] = convertHardmax;
 }
 
 } // namespace gaon::onnx
