@@ -106,8 +106,8 @@ bool splitCausalSelect(PatternRewriter &rewriter, Value mask, Value &rest) {
   auto shapeOf = [](Value v) {
     return cast<RankedTensorType>(v.getType()).getShape();
   };
-  auto fills = broadcastShapes(shapeOf(select.getLhs()),
-                               shapeOf(select.getRhs()));
+  auto fills =
+      broadcastShapes(shapeOf(select.getLhs()), shapeOf(select.getRhs()));
   if (failed(fills))
     return false;
   auto shape = broadcastShapes(shapeOf(other), *fills);

@@ -227,7 +227,8 @@ Result<std::vector<uint8_t>> ArtifactWriter::serialize(bool validate) const {
 // Everything before the weights section: header, metadata, padding. Weights
 // are large; writeFile streams them from weights_ instead of copying them
 // into one file image.
-Result<std::vector<uint8_t>> ArtifactWriter::serializeHead(bool validate) const {
+Result<std::vector<uint8_t>>
+ArtifactWriter::serializeHead(bool validate) const {
   for (const TensorDesc &tensor : model_.tensors) {
     auto expected = tensorByteSize(tensor.dtype, tensor.shape);
     if (validate && tensor.kind == TensorKind::Weight && expected &&

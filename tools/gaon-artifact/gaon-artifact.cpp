@@ -23,8 +23,8 @@ using namespace gaon::rt;
 
 int main(int argc, char **argv) {
   if (argc < 3 || std::strcmp(argv[1], "list") != 0) {
-    std::fprintf(stderr,
-                 "usage: gaon-artifact list model.gaon [--no-verify-weights]\n");
+    std::fprintf(
+        stderr, "usage: gaon-artifact list model.gaon [--no-verify-weights]\n");
     return 2;
   }
   ArtifactReadOptions options;

@@ -113,8 +113,8 @@ int runModel(const Options &options) {
   // "npu-sim:<chip>" targets pick the simulated chip.
   gaon::npu_sim_runtime::addTargetDeviceOptions(model.target, deviceOptions);
 #endif
-  auto device =
-      DriverRegistry::global().createDeviceForTarget(model.target, deviceOptions);
+  auto device = DriverRegistry::global().createDeviceForTarget(model.target,
+                                                               deviceOptions);
   if (!device.isOk())
     return fail(options, device.status().message());
   ModuleOptions moduleOptions;
@@ -268,10 +268,9 @@ int runModel(const Options &options) {
          props.reportsEnergy() ? json(lastStats.counters.energyJ) : json()},
         {"device_s", deviceSeconds},
         {"device_s_median", median(deviceSeconds)},
-        {"energy_j_per_run",
-         props.reportsEnergy() && !latencies.empty()
-             ? json(energyTotal / double(latencies.size()))
-             : json()},
+        {"energy_j_per_run", props.reportsEnergy() && !latencies.empty()
+                                 ? json(energyTotal / double(latencies.size()))
+                                 : json()},
     };
 #ifdef GAON_RUN_HAVE_NPU_SIM
     // The simulator's report of the last run (per-unit utilization, energy

@@ -124,10 +124,10 @@ struct ReshapeOfTransposeOfTrailingDims : OpRewritePattern<ReshapeOp> {
       newPerm.push_back(i);
     for (int64_t p : perm.drop_front(leading))
       newPerm.push_back(p - leading + newLeading);
-    Value regrouped = ReshapeOp::create(
-        rewriter, op.getLoc(),
-        RankedTensorType::get(shape, source.getElementType()),
-        transpose.getInput());
+    Value regrouped =
+        ReshapeOp::create(rewriter, op.getLoc(),
+                          RankedTensorType::get(shape, source.getElementType()),
+                          transpose.getInput());
     rewriter.replaceOpWithNewOp<TransposeOp>(op, result, regrouped, newPerm);
     return success();
   }
@@ -169,10 +169,10 @@ struct GatherOfEvenIndicesToSlice : OpRewritePattern<GatherOp> {
     starts[axis] = start;
     steps[axis] = step;
     shape[axis] = count;
-    Value slice = SliceOp::create(
-        rewriter, op.getLoc(),
-        RankedTensorType::get(shape, dataType.getElementType()), op.getData(),
-        starts, steps);
+    Value slice =
+        SliceOp::create(rewriter, op.getLoc(),
+                        RankedTensorType::get(shape, dataType.getElementType()),
+                        op.getData(), starts, steps);
     rewriter.replaceOpWithNewOp<ReshapeOp>(op, op.getType(), slice);
     return success();
   }

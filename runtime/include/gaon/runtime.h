@@ -41,17 +41,17 @@ extern "C" {
 
 typedef enum gaon_status_code_t {
   GAON_OK = 0,
-  GAON_INVALID_ARGUMENT = 1,  /* caller passed something malformed */
-  GAON_NOT_FOUND = 2,         /* no such driver/file/entry */
-  GAON_OUT_OF_MEMORY = 3,     /* an allocation did not fit */
-  GAON_UNIMPLEMENTED = 4,     /* the driver does not support this */
-  GAON_DATA_LOSS = 5,         /* corrupted or truncated data */
+  GAON_INVALID_ARGUMENT = 1,    /* caller passed something malformed */
+  GAON_NOT_FOUND = 2,           /* no such driver/file/entry */
+  GAON_OUT_OF_MEMORY = 3,       /* an allocation did not fit */
+  GAON_UNIMPLEMENTED = 4,       /* the driver does not support this */
+  GAON_DATA_LOSS = 5,           /* corrupted or truncated data */
   GAON_FAILED_PRECONDITION = 6, /* wrong state, version mismatch */
-  GAON_OUT_OF_RANGE = 7,      /* offset/index beyond bounds */
-  GAON_DEADLINE_EXCEEDED = 8, /* a wait timed out */
-  GAON_ABORTED = 9,           /* work failed on a queue; fences carry it */
-  GAON_INTERNAL = 10,         /* a bug */
-  GAON_UNAVAILABLE = 11,      /* device lost or busy */
+  GAON_OUT_OF_RANGE = 7,        /* offset/index beyond bounds */
+  GAON_DEADLINE_EXCEEDED = 8,   /* a wait timed out */
+  GAON_ABORTED = 9,             /* work failed on a queue; fences carry it */
+  GAON_INTERNAL = 10,           /* a bug */
+  GAON_UNAVAILABLE = 11,        /* device lost or busy */
 } gaon_status_code_t;
 
 /* Returns a static, human-readable name for a status code. */
@@ -126,13 +126,13 @@ enum gaon_device_flags_t {
 };
 
 typedef struct gaon_device_properties_t {
-  char name[64];              /* e.g. "host-ref", "H100 80GB", "rngd-sim" */
-  uint64_t memory_bytes;      /* total allocatable device memory */
-  uint64_t supported_dtypes;  /* OR of GAON_DTYPE_BIT(...) */
-  uint32_t partition_count;   /* independent partitions, e.g. NPU cores; >=1 */
+  char name[64];             /* e.g. "host-ref", "H100 80GB", "rngd-sim" */
+  uint64_t memory_bytes;     /* total allocatable device memory */
+  uint64_t supported_dtypes; /* OR of GAON_DTYPE_BIT(...) */
+  uint32_t partition_count;  /* independent partitions, e.g. NPU cores; >=1 */
   uint32_t max_queues_per_partition; /* >=1 */
   uint32_t min_buffer_alignment;     /* power of two, >=1 */
-  uint32_t flags;             /* OR of gaon_device_flags_t */
+  uint32_t flags;                    /* OR of gaon_device_flags_t */
 } gaon_device_properties_t;
 
 /* ------------------------------------------------------------------------ */
@@ -140,8 +140,8 @@ typedef struct gaon_device_properties_t {
 /* ------------------------------------------------------------------------ */
 
 typedef enum gaon_memory_type_t {
-  GAON_MEMORY_DEVICE = 0,      /* device-local */
-  GAON_MEMORY_HOST = 1,        /* host memory the device can read/write */
+  GAON_MEMORY_DEVICE = 0, /* device-local */
+  GAON_MEMORY_HOST = 1,   /* host memory the device can read/write */
 } gaon_memory_type_t;
 
 enum gaon_buffer_usage_t {
@@ -152,10 +152,10 @@ enum gaon_buffer_usage_t {
 };
 
 typedef struct gaon_buffer_params_t {
-  uint64_t size;               /* bytes; may be 0 */
-  uint64_t alignment;          /* power of two; 0 = device minimum */
+  uint64_t size;      /* bytes; may be 0 */
+  uint64_t alignment; /* power of two; 0 = device minimum */
   gaon_memory_type_t memory_type;
-  uint32_t usage;              /* OR of gaon_buffer_usage_t */
+  uint32_t usage; /* OR of gaon_buffer_usage_t */
 } gaon_buffer_params_t;
 
 /* ------------------------------------------------------------------------ */
@@ -163,9 +163,9 @@ typedef struct gaon_buffer_params_t {
 /* ------------------------------------------------------------------------ */
 
 typedef struct gaon_executable_params_t {
-  const char *target;          /* e.g. "npu-sim:rngd"; the artifact's target */
-  const char *format;          /* e.g. "ptx", "npu-cmd", "host-ref" */
-  const uint8_t *data;         /* opaque executable bytes */
+  const char *target;  /* e.g. "npu-sim:rngd"; the artifact's target */
+  const char *format;  /* e.g. "ptx", "npu-cmd", "host-ref" */
+  const uint8_t *data; /* opaque executable bytes */
   uint64_t data_size;
   const char *const *entry_names; /* entry points, by index */
   uint32_t entry_count;
@@ -183,7 +183,7 @@ typedef struct gaon_dispatch_t {
   uint32_t entry_index;
   const gaon_binding_t *bindings;
   uint32_t binding_count;
-  const uint8_t *params;       /* small constant parameter block */
+  const uint8_t *params; /* small constant parameter block */
   uint32_t params_size;
 } gaon_dispatch_t;
 
@@ -207,10 +207,10 @@ typedef struct gaon_submission_t {
 
 /* Cumulative counters of one queue since its creation. */
 typedef struct gaon_counters_t {
-  uint64_t dispatches;         /* dispatches completed */
-  uint64_t cycles;             /* device cycles, if REPORTS_CYCLES */
-  double energy_j;             /* joules, if REPORTS_ENERGY */
-  double busy_s;               /* seconds the queue spent executing */
+  uint64_t dispatches; /* dispatches completed */
+  uint64_t cycles;     /* device cycles, if REPORTS_CYCLES */
+  double energy_j;     /* joules, if REPORTS_ENERGY */
+  double busy_s;       /* seconds the queue spent executing */
 } gaon_counters_t;
 
 #define GAON_TIMEOUT_INFINITE UINT64_MAX
@@ -245,14 +245,14 @@ typedef struct gaon_driver_vtable_v1_t {
                                     gaon_buffer_t *buffer, uint64_t offset,
                                     void *data, uint64_t size);
   /* Optional (may be NULL): host pointer to the buffer's bytes. */
-  gaon_status_code_t (*buffer_map)(gaon_device_t *device,
-                                   gaon_buffer_t *buffer, void **out_ptr);
+  gaon_status_code_t (*buffer_map)(gaon_device_t *device, gaon_buffer_t *buffer,
+                                   void **out_ptr);
 
   /* Executables. The driver may keep pointers into params->data only for
    * the duration of the call. */
-  gaon_status_code_t (*executable_load)(
-      gaon_device_t *device, const gaon_executable_params_t *params,
-      gaon_executable_t **out_executable);
+  gaon_status_code_t (*executable_load)(gaon_device_t *device,
+                                        const gaon_executable_params_t *params,
+                                        gaon_executable_t **out_executable);
   void (*executable_unload)(gaon_device_t *device,
                             gaon_executable_t *executable);
 
@@ -279,22 +279,21 @@ typedef struct gaon_driver_vtable_v1_t {
 } gaon_driver_vtable_v1_t;
 
 typedef struct gaon_driver_v1_t {
-  uint32_t abi_version;        /* GAON_DRIVER_ABI_VERSION */
-  const char *name;            /* registry key, e.g. "cuda", "npu-sim" */
-  const char *description;     /* one line for listings */
-  void *self;                  /* passed back to device_create etc. */
+  uint32_t abi_version;    /* GAON_DRIVER_ABI_VERSION */
+  const char *name;        /* registry key, e.g. "cuda", "npu-sim" */
+  const char *description; /* one line for listings */
+  void *self;              /* passed back to device_create etc. */
   const gaon_driver_vtable_v1_t *vtable; /* must outlive the registry */
 } gaon_driver_v1_t;
 
 /* What the host gives a driver library when it registers. */
 typedef struct gaon_host_api_v1_t {
-  uint32_t abi_version;        /* GAON_DRIVER_ABI_VERSION */
+  uint32_t abi_version; /* GAON_DRIVER_ABI_VERSION */
   void *context;
   gaon_status_code_t (*register_driver)(void *context,
                                         const gaon_driver_v1_t *driver);
   /* Same as gaon_set_error, reachable without linking the runtime. */
-  gaon_status_code_t (*set_error)(gaon_status_code_t code,
-                                  const char *message);
+  gaon_status_code_t (*set_error)(gaon_status_code_t code, const char *message);
 } gaon_host_api_v1_t;
 
 /* A driver shared library exports this symbol (name in

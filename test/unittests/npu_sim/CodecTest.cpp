@@ -51,8 +51,8 @@ Stream sampleStream() {
   c0.select(4, 8, {0x100, 0, DType::BF16}, {0x500, 0, DType::Bool},
             {0x600, 0, DType::F32}, {0x700, 0, DType::F16}, Broadcast::Row,
             Broadcast::None, Broadcast::Scalar);
-  c0.binary(VecOp::CmpLe, 4, 8, {0x800, 0, DType::Bool},
-            {0x900, 0, DType::I64}, {0xa00, 0, DType::I32}, Broadcast::Col);
+  c0.binary(VecOp::CmpLe, 4, 8, {0x800, 0, DType::Bool}, {0x900, 0, DType::I64},
+            {0xa00, 0, DType::I32}, Broadcast::Col);
   c0.unary(VecOp::Not, 4, 8, {0xb00, 0, DType::I64}, {0xc00, 0, DType::I64});
   VectorCmd expand;
   expand.op = VecOp::GeluTanh, expand.rows = 4, expand.cols = 8;

@@ -98,8 +98,8 @@ TEST(Gather, EmbeddingLookupMatchesReference) {
       int64_t row = indices[i] < 0 ? indices[i] + vocab : indices[i];
       std::vector<uint8_t> got(2 * hidden);
       sim.readScratchpad(0, 0x4000 + i * dstPitch, got.data(), got.size());
-      EXPECT_EQ(0, std::memcmp(got.data(), table.data() + row * pitch,
-                               got.size()))
+      EXPECT_EQ(0,
+                std::memcmp(got.data(), table.data() + row * pitch, got.size()))
           << dtypeName(indexType) << " index " << indices[i];
     }
   }
@@ -158,17 +158,21 @@ TEST(Gather, ValidationChecksTableIndicesAndDestination) {
     return validateError(stream, chip);
   };
   EXPECT_EQ(errorFor([](GatherCmd &) {}), "");
-  EXPECT_NE(errorFor([](GatherCmd &c) { c.indexType = DType::F32; })
-                .find("index_type must be int32 or int64, got fp32"),
+  EXPECT_NE(errorFor([](GatherCmd &c) {
+              c.indexType = DType::F32;
+            }).find("index_type must be int32 or int64, got fp32"),
             std::string::npos);
-  EXPECT_NE(errorFor([](GatherCmd &c) { c.indices = MemRef::spm(1, 0); })
-                .find("indices must be in the executing core's scratchpad"),
+  EXPECT_NE(errorFor([](GatherCmd &c) {
+              c.indices = MemRef::spm(1, 0);
+            }).find("indices must be in the executing core's scratchpad"),
             std::string::npos);
-  EXPECT_NE(errorFor([](GatherCmd &c) { c.table.addr = (256u << 20) - 4096; })
-                .find("gather table"),
+  EXPECT_NE(errorFor([](GatherCmd &c) {
+              c.table.addr = (256u << 20) - 4096;
+            }).find("gather table"),
             std::string::npos);
-  EXPECT_NE(errorFor([](GatherCmd &c) { c.dst.addr = (1u << 20) - 128; })
-                .find("gather destination"),
+  EXPECT_NE(errorFor([](GatherCmd &c) {
+              c.dst.addr = (1u << 20) - 128;
+            }).find("gather destination"),
             std::string::npos);
   EXPECT_NE(
       errorFor([](GatherCmd &c) { c.count = 0; }).find("must be positive"),
@@ -185,9 +189,9 @@ TEST(Gather, TimingIsThatOfCountRowsFromDram) {
   // 256 rows x 256 B = 64 KiB: DMA-rate bound (32 B/cycle; DRAM gives 48).
   const uint32_t count = 256, rowBytes = 256;
   Stream gather;
-  CoreBuilder(gather, 0)
-      .gather(0, MemRef::spm(0, 0x10000), MemRef::dram(0), rowBytes, 4096,
-              MemRef::spm(0, 0), DType::I32, count);
+  CoreBuilder(gather, 0).gather(0, MemRef::spm(0, 0x10000), MemRef::dram(0),
+                                rowBytes, 4096, MemRef::spm(0, 0), DType::I32,
+                                count);
   Simulator sim(chip);
   RunOptions timingOnly;
   timingOnly.functional = false;
@@ -199,8 +203,8 @@ TEST(Gather, TimingIsThatOfCountRowsFromDram) {
   EXPECT_NEAR(cycles, expected, 1.0);
   // Same bytes as a packed DMA, plus reading the indices.
   Stream dma;
-  CoreBuilder(dma, 0).dma(0, MemRef::spm(0, 0x10000), MemRef::dram(0),
-                          rowBytes, count);
+  CoreBuilder(dma, 0).dma(0, MemRef::spm(0, 0x10000), MemRef::dram(0), rowBytes,
+                          count);
   double dmaCycles = sim.run(dma, timingOnly).cycles;
   EXPECT_NEAR(cycles - dmaCycles, count * 4.0 / chip.scratchpad.bytesPerCycle,
               1.0);
@@ -253,8 +257,8 @@ TEST(ConversionsV2, DoubleStoresRoundOnceAndCastsFollowOnnx) {
   uint8_t buffer[8];
   // 1 + 2^-8 + 2^-30 is just above the bf16 halfway point: RNE gives
   // 1 + 2^-7. Rounding through fp32 first would lose the 2^-30 and tie to 1.
-  storeElementF64(DType::BF16, buffer, 1.0 + std::ldexp(1.0, -8) +
-                                           std::ldexp(1.0, -30));
+  storeElementF64(DType::BF16, buffer,
+                  1.0 + std::ldexp(1.0, -8) + std::ldexp(1.0, -30));
   EXPECT_EQ(loadElement(DType::BF16, buffer), 1.0f + std::ldexp(1.0f, -7));
   storeElementF64(DType::BF16, buffer, 1.0 + std::ldexp(1.0, -8)); // tie
   EXPECT_EQ(loadElement(DType::BF16, buffer), 1.0f);
@@ -297,9 +301,9 @@ TEST(ConversionsV2, NarrowAndUnsignedIntegers) {
     unsigned bytes;
     double below, above; // stores saturate to these
   };
-  for (Case c : {Case{DType::U8, 1, 0, 255}, Case{DType::I16, 2, -32768, 32767},
-                 Case{DType::U16, 2, 0, 65535},
-                 Case{DType::U32, 4, 0, 4294967295.0}}) {
+  for (Case c :
+       {Case{DType::U8, 1, 0, 255}, Case{DType::I16, 2, -32768, 32767},
+        Case{DType::U16, 2, 0, 65535}, Case{DType::U32, 4, 0, 4294967295.0}}) {
     SCOPED_TRACE(dtypeName(c.type));
     EXPECT_EQ(dtypeBytes(c.type), c.bytes);
     EXPECT_EQ(parseDType(dtypeName(c.type)), c.type);
@@ -336,11 +340,13 @@ TEST(ConversionsV2, NarrowAndUnsignedIntegers) {
 TEST(VectorV2, IntegerArithmeticIsExactInInt64) {
   Simulator sim(loadChip("tiny"));
   const int64_t big = (int64_t(1) << 53) + 1; // not representable in double
-  std::vector<int64_t> a = {big, -7, 7, -7, 7, std::numeric_limits<int64_t>::min(), 0, 5};
+  std::vector<int64_t> a = {
+      big, -7, 7, -7, 7, std::numeric_limits<int64_t>::min(), 0, 5};
   std::vector<int64_t> b = {1, 2, -2, -2, 0, -1, 3, 5};
   writeSpmAs(sim, 0x0, a);
   writeSpmAs(sim, 0x100, b);
-  writeSpmAs(sim, 0x200, std::vector<int32_t>{std::numeric_limits<int32_t>::max()});
+  writeSpmAs(sim, 0x200,
+             std::vector<int32_t>{std::numeric_limits<int32_t>::max()});
   Stream stream;
   CoreBuilder core(stream, 0);
   VecOperand A{0x0, 0, DType::I64}, B{0x100, 0, DType::I64};
@@ -365,7 +371,8 @@ TEST(VectorV2, IntegerArithmeticIsExactInInt64) {
   for (size_t i = 0; i < a.size(); ++i) {
     int64_t x = a[i], y = b[i];
     EXPECT_EQ(add[i], static_cast<int64_t>(uint64_t(x) + uint64_t(y))) << i;
-    int64_t q = y == 0 ? 0 : (y == -1 ? static_cast<int64_t>(0 - uint64_t(x)) : x / y);
+    int64_t q =
+        y == 0 ? 0 : (y == -1 ? static_cast<int64_t>(0 - uint64_t(x)) : x / y);
     EXPECT_EQ(div[i], q) << i;
     int64_t r = (y == 0 || y == -1) ? 0 : x % y;
     EXPECT_EQ(fmod[i], r) << i;
@@ -405,14 +412,16 @@ TEST(VectorV2, ComparisonsBitwiseAndCastsOverAllTypes) {
   core.unary(VecOp::Cast, 1, n, {0x1200, 0, DType::I32}, f32(0x0));
   core.unary(VecOp::Cast, 1, n, {0x1300, 0, DType::Bool}, f32(0x0));
   core.unary(VecOp::Cast, 1, n, f32(0x1400), lt);
-  core.unary(VecOp::Cast, 1, n, {0x1500, 0, DType::I64}, {0x1200, 0, DType::I32});
-  core.unary(VecOp::Not, 1, n, {0x1600, 0, DType::I32}, {0x1200, 0, DType::I32});
-  core.binary(VecOp::Xor, 1, n, {0x1700, 0, DType::I32}, {0x1200, 0, DType::I32},
-              {0x1600, 0, DType::I32});
+  core.unary(VecOp::Cast, 1, n, {0x1500, 0, DType::I64},
+             {0x1200, 0, DType::I32});
+  core.unary(VecOp::Not, 1, n, {0x1600, 0, DType::I32},
+             {0x1200, 0, DType::I32});
+  core.binary(VecOp::Xor, 1, n, {0x1700, 0, DType::I32},
+              {0x1200, 0, DType::I32}, {0x1600, 0, DType::I32});
   sim.run(stream);
   for (uint32_t i = 0; i < n; ++i) {
-    bool want[6] = {x[i] == y[i], x[i] != y[i], x[i] < y[i],
-                    x[i] <= y[i], x[i] > y[i],  x[i] >= y[i]};
+    bool want[6] = {x[i] == y[i], x[i] != y[i],
+                    x[i]<y[i], x[i] <= y[i], x[i]> y[i], x[i] >= y[i]};
     for (int k = 0; k < 6; ++k)
       EXPECT_EQ(readSpmAs<uint8_t>(sim, 0x1000 + 0x10u * k, n)[i], want[k])
           << vecOpName(cmps[k]) << " " << i;
@@ -492,9 +501,11 @@ TEST(VectorV2, FloatOpsMatchReferenceLoops) {
       {VecOp::GeluTanh,
        [](double x, double) {
          return 0.5 * x *
-                (1 + std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+                (1 +
+                 std::tanh(std::sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
        }},
-      {VecOp::Pow, [](double x, double y) { return std::pow(std::fabs(x), y); }},
+      {VecOp::Pow,
+       [](double x, double y) { return std::pow(std::fabs(x), y); }},
       {VecOp::Mod,
        [](double x, double y) { return x - y * std::floor(x / y); }},
       {VecOp::FMod, [](double x, double y) { return std::fmod(x, y); }},
@@ -545,8 +556,7 @@ TEST(VectorV2, BroadcastOperandAExpandsARow) {
   Stream stream;
   CoreBuilder(stream, 0).vector(cmd);
   sim.run(stream);
-  EXPECT_EQ(readF32(sim, 0x1000, 6),
-            (std::vector<float>{9, 8, 7, 19, 18, 17}));
+  EXPECT_EQ(readF32(sim, 0x1000, 6), (std::vector<float>{9, 8, 7, 19, 18, 17}));
 }
 
 TEST(VectorV2, ValidationRejectsMeaninglessOperands) {
@@ -614,7 +624,8 @@ TEST(VectorV2, CyclesFollowComponentCosts) {
   EXPECT_DOUBLE_EQ(cycles(VecOp::Sin), groups * op("sin") + latency);
   EXPECT_DOUBLE_EQ(cycles(VecOp::Silu), groups * (op("sigmoid") + 1) + latency);
   EXPECT_DOUBLE_EQ(cycles(VecOp::Gelu), groups * (op("erf") + 3) + latency);
-  EXPECT_DOUBLE_EQ(cycles(VecOp::GeluTanh), groups * (op("tanh") + 4) + latency);
+  EXPECT_DOUBLE_EQ(cycles(VecOp::GeluTanh),
+                   groups * (op("tanh") + 4) + latency);
   EXPECT_DOUBLE_EQ(cycles(VecOp::Pow),
                    groups * (op("exp") + op("log") + 1) + latency);
   EXPECT_DOUBLE_EQ(cycles(VecOp::Mod), groups * (op("div") + 2) + latency);

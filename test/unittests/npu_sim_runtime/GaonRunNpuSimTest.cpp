@@ -60,12 +60,10 @@ protected:
     model = dir + "/linear.gaon";
     ASSERT_TRUE(makeLinearArtifact(spec).writeFile(model).isOk());
     std::vector<float> x = linearInput(spec, 1.5f);
-    ASSERT_TRUE(rt::writeNpy(dir + "/x.npy",
-                             tensor("x", {spec.m, spec.k}, x))
-                    .isOk());
-    ASSERT_TRUE(rt::writeNpy(dir + "/y.npy",
-                             tensor("y", {spec.m, spec.n},
-                                    linearReference(spec, x)))
+    ASSERT_TRUE(
+        rt::writeNpy(dir + "/x.npy", tensor("x", {spec.m, spec.k}, x)).isOk());
+    ASSERT_TRUE(rt::writeNpy(dir + "/y.npy", tensor("y", {spec.m, spec.n},
+                                                    linearReference(spec, x)))
                     .isOk());
     std::vector<float> wrong = linearReference(spec, x);
     wrong[5] += 1.0f;
@@ -83,8 +81,9 @@ protected:
 };
 
 TEST_F(GaonRunNpuSim, ExpectPassesAndReportsDeviceCounters) {
-  Outcome out = runTool(model + " --input x=" + dir + "/x.npy --expect y=" +
-                        dir + "/y.npy --repeat 3 --json " + dir + "/r.json");
+  Outcome out =
+      runTool(model + " --input x=" + dir + "/x.npy --expect y=" + dir +
+              "/y.npy --repeat 3 --json " + dir + "/r.json");
   ASSERT_EQ(out.exitCode, 0) << out.output;
   EXPECT_NE(out.output.find("PASS"), std::string::npos) << out.output;
   EXPECT_NE(out.output.find("cycles"), std::string::npos) << out.output;
@@ -107,17 +106,16 @@ TEST_F(GaonRunNpuSim, ExpectPassesAndReportsDeviceCounters) {
 }
 
 TEST_F(GaonRunNpuSim, MismatchExitsThree) {
-  Outcome out =
-      runTool(model + " --input x=" + dir + "/x.npy --expect y=" + dir +
-              "/wrong.npy");
+  Outcome out = runTool(model + " --input x=" + dir +
+                        "/x.npy --expect y=" + dir + "/wrong.npy");
   EXPECT_EQ(out.exitCode, 3) << out.output;
 }
 
 TEST_F(GaonRunNpuSim, DeviceOptionsReachTheDriver) {
   std::string trace = dir + "/trace.json";
-  Outcome out = runTool(model + " --device-option timing-only=1 " +
-                        "--device-option trace=" + trace + " --json " + dir +
-                        "/r.json");
+  Outcome out =
+      runTool(model + " --device-option timing-only=1 " +
+              "--device-option trace=" + trace + " --json " + dir + "/r.json");
   ASSERT_EQ(out.exitCode, 0) << out.output;
   json report = readJson(dir + "/r.json");
   EXPECT_EQ(report["device_report"]["driver"]["mode"], "timing-only");
@@ -131,8 +129,7 @@ TEST_F(GaonRunNpuSim, DeviceOptionsReachTheDriver) {
       << out.output;
   out = runTool(model + " --device-option bogus=1");
   EXPECT_EQ(out.exitCode, 1) << out.output;
-  EXPECT_NE(out.output.find("unknown device option 'bogus'"),
-            std::string::npos)
+  EXPECT_NE(out.output.find("unknown device option 'bogus'"), std::string::npos)
       << out.output;
 }
 

@@ -40,7 +40,9 @@ bool contains(const std::string &text, const std::string &part) {
 // --------------------------------------------------------------------------
 // Format
 
-NpuExecutable sampleExecutable() { return makeLinearExecutable({}, 0, 1, 2, 3); }
+NpuExecutable sampleExecutable() {
+  return makeLinearExecutable({}, 0, 1, 2, 3);
+}
 
 TEST(NpuExecutableFormat, RoundTrip) {
   NpuExecutable exe = sampleExecutable();
@@ -69,7 +71,8 @@ TEST(NpuExecutableFormat, VersionAndMagicAreReportedClearly) {
     EXPECT_TRUE(contains(e.what(), "unsupported npu-sim executable version 2"))
         << e.what();
   }
-  std::vector<uint8_t> stream = npu_sim::encodeBinary(sampleExecutable().stream);
+  std::vector<uint8_t> stream =
+      npu_sim::encodeBinary(sampleExecutable().stream);
   try {
     decodeExecutable(stream);
     FAIL() << "a bare stream accepted";
@@ -164,9 +167,9 @@ TEST(NpuExecutableFormat, ValidationNamesTheProblem) {
       .signal(npu_sim::UnitRef::vector(), 0);
   EXPECT_THROW(validateExecutable(threeCores, tiny), npu_sim::SimError);
 
-  EXPECT_EQ(decodeDispatchParams(encodeDispatchParams({7, 1, 300}).data(), 12,
-                                 3),
-            (std::vector<uint32_t>{7, 1, 300}));
+  EXPECT_EQ(
+      decodeDispatchParams(encodeDispatchParams({7, 1, 300}).data(), 12, 3),
+      (std::vector<uint32_t>{7, 1, 300}));
   EXPECT_THROW(decodeDispatchParams(nullptr, 0, 2), ExecutableError);
 }
 
@@ -189,13 +192,11 @@ protected:
           "_" + ::testing::UnitTest::GetInstance()->current_test_info()->name();
     ASSERT_EQ(std::system(("mkdir -p " + dir).c_str()), 0);
   }
-  void TearDown() override {
-    (void)std::system(("rm -rf " + dir).c_str());
-  }
+  void TearDown() override { (void)std::system(("rm -rf " + dir).c_str()); }
 
-  std::shared_ptr<rt::Device> device(DeviceOptions options = {},
-                                     const std::string &target =
-                                         "npu-sim:tiny") {
+  std::shared_ptr<rt::Device>
+  device(DeviceOptions options = {},
+         const std::string &target = "npu-sim:tiny") {
     addTargetDeviceOptions(target, options);
     auto created =
         DriverRegistry::global().createDeviceForTarget(target, options);
@@ -299,8 +300,7 @@ TEST_F(NpuSimDriver, RunsLinearLayerThroughModule) {
   EXPECT_GT(stats.counters.cycles, 0u);
   EXPECT_GT(stats.counters.energyJ, 0.0);
   // busy_s is simulated time: cycles / clock (tiny runs at 1 GHz).
-  EXPECT_NEAR(stats.counters.busyS, stats.counters.cycles * 1e-9,
-              2e-9);
+  EXPECT_NEAR(stats.counters.busyS, stats.counters.cycles * 1e-9, 2e-9);
 
   json report = json::parse(npuSimLastReportJson(*dev));
   EXPECT_EQ(report["chip"], "tiny");

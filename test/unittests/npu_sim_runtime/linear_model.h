@@ -23,9 +23,9 @@ struct LinearSpec {
 constexpr uint64_t kX = 0x0, kW = 0x4000, kB = 0x8000, kY = 0x9000;
 constexpr uint64_t kDramBytes = 0x10000;
 
-inline NpuExecutable makeLinearExecutable(const LinearSpec &spec,
-                                          uint32_t xId, uint32_t wId,
-                                          uint32_t bId, uint32_t yId) {
+inline NpuExecutable makeLinearExecutable(const LinearSpec &spec, uint32_t xId,
+                                          uint32_t wId, uint32_t bId,
+                                          uint32_t yId) {
   using namespace gaon::npu_sim;
   NpuExecutable exe;
   exe.chipJson = spec.embedChipJson ? chipJsonFor(spec.chip) : spec.chip;
@@ -108,29 +108,31 @@ inline std::vector<float> linearReference(const LinearSpec &spec,
 struct LinearArtifactOptions {
   std::string target = "npu-sim:tiny";
   std::string format = kNpuExecutableFormat;
-  bool dropBias = false;   // the dispatch does not bind b
+  bool dropBias = false;     // the dispatch does not bind b
   bool extraBinding = false; // the dispatch also binds an unused tensor
-  bool positional = false; // no tensor ids in the params
+  bool positional = false;   // no tensor ids in the params
   bool corruptExecutable = false;
 };
 
-inline rt::ArtifactWriter makeLinearArtifact(const LinearSpec &spec,
-                                             const LinearArtifactOptions &o =
-                                                 {}) {
+inline rt::ArtifactWriter
+makeLinearArtifact(const LinearSpec &spec,
+                   const LinearArtifactOptions &o = {}) {
   using rt::Access;
   using rt::DType;
   rt::ArtifactWriter writer("linear", o.target);
   writer.setProducer("npu_sim_runtime tests");
   std::vector<float> w = linearWeights(spec), b = linearBias(spec);
-  uint32_t x = writer.addInput("x", DType::F32, {int64_t(spec.m), int64_t(spec.k)});
-  uint32_t wId = writer.addWeight("W", DType::F32, {int64_t(spec.k), int64_t(spec.n)}, w.data(),
-                                  w.size() * 4);
+  uint32_t x =
+      writer.addInput("x", DType::F32, {int64_t(spec.m), int64_t(spec.k)});
+  uint32_t wId =
+      writer.addWeight("W", DType::F32, {int64_t(spec.k), int64_t(spec.n)},
+                       w.data(), w.size() * 4);
   uint32_t bId = writer.addWeight("b", DType::F32, {int64_t(spec.n)}, b.data(),
                                   b.size() * 4);
-  uint32_t y = writer.addOutput("y", DType::F32, {int64_t(spec.m), int64_t(spec.n)});
-  uint32_t unused = o.extraBinding
-                        ? writer.addIntermediate("scratch", DType::F32, {16})
-                        : 0;
+  uint32_t y =
+      writer.addOutput("y", DType::F32, {int64_t(spec.m), int64_t(spec.n)});
+  uint32_t unused =
+      o.extraBinding ? writer.addIntermediate("scratch", DType::F32, {16}) : 0;
   NpuExecutable exe = makeLinearExecutable(spec, x, wId, bId, y);
   std::vector<uint8_t> bytes = encodeExecutable(exe);
   if (o.corruptExecutable)

@@ -20,9 +20,9 @@ using Json = nlohmann::json;
 // copy, ...) cost one cycle per lane-wide group and need no entry.
 const std::set<std::string> &costedVectorOps() {
   static const std::set<std::string> ops = {
-      "exp", "log",  "sqrt", "rsqrt", "recip", "div",  "erf",
-      "tanh", "sigmoid", "sin", "cos", "pow", "mod", "fmod",
-      "silu", "gelu", "gelu_tanh"};
+      "exp", "log",  "sqrt",    "rsqrt", "recip",    "div",
+      "erf", "tanh", "sigmoid", "sin",   "cos",      "pow",
+      "mod", "fmod", "silu",    "gelu",  "gelu_tanh"};
   return ops;
 }
 
@@ -263,8 +263,7 @@ double ChipDesc::pjPerMac(DType type) const {
          tensor.fp32EmulationSlowdown;
 }
 
-ChipDesc parseChipJson(std::string_view textView,
-                       std::string_view sourceView) {
+ChipDesc parseChipJson(std::string_view textView, std::string_view sourceView) {
   std::string sourceName(sourceView);
   Json root;
   try {
@@ -358,7 +357,8 @@ bool ChipDesc::operator==(const ChipDesc &o) const {
          network.bytesPerCycle == o.network.bytesPerCycle &&
          network.latencyCycles == o.network.latencyCycles &&
          dram.kind == o.dram.kind && dram.channels == o.dram.channels &&
-         dram.bytes == o.dram.bytes && dram.bandwidthGBps == o.dram.bandwidthGBps &&
+         dram.bytes == o.dram.bytes &&
+         dram.bandwidthGBps == o.dram.bandwidthGBps &&
          dram.latencyNs == o.dram.latencyNs &&
          dram.interleaveBytes == o.dram.interleaveBytes &&
          energy.pjPerMac == o.energy.pjPerMac &&

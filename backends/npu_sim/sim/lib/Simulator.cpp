@@ -101,9 +101,8 @@ private:
   void step(int32_t unitId, double now);
   void deliver(const Delivery &delivery, double now);
   Cost costDma(const UnitState &unit, const DmaCmd &cmd, double start);
-  Cost costTransfer(const UnitState &unit, const MemRef &src,
-                    const MemRef &dst, double bytes, const DmaCmd *pattern,
-                    double start);
+  Cost costTransfer(const UnitState &unit, const MemRef &src, const MemRef &dst,
+                    double bytes, const DmaCmd *pattern, double start);
   Cost costGather(const UnitState &unit, const GatherCmd &cmd, double start);
   Cost costMatmul(UnitState &unit, const MatmulCmd &cmd, double start);
   Cost costVector(const VectorCmd &cmd, double start);
@@ -210,8 +209,8 @@ Cost Engine::costTransfer(const UnitState &unit, const MemRef &src,
                           const MemRef &dst, double bytes,
                           const DmaCmd *pattern, double start) {
   double rate = chip.dma.bytesPerCycle;
-  bool touchesSpm = src.space == MemSpace::Scratchpad ||
-                    dst.space == MemSpace::Scratchpad;
+  bool touchesSpm =
+      src.space == MemSpace::Scratchpad || dst.space == MemSpace::Scratchpad;
   if (touchesSpm)
     rate = std::min(rate, chip.scratchpad.bytesPerCycle);
   double begin = start + chip.dma.setupCycles;
@@ -312,8 +311,10 @@ Cost Engine::costMatmul(UnitState &unit, const MatmulCmd &cmd, double start) {
 
 // Elements an input operand covers (its broadcast shape).
 double operandElements(const VectorCmd &cmd, Broadcast bcast) {
-  double rows = (bcast == Broadcast::None || bcast == Broadcast::Col) ? cmd.rows : 1;
-  double cols = (bcast == Broadcast::None || bcast == Broadcast::Row) ? cmd.cols : 1;
+  double rows =
+      (bcast == Broadcast::None || bcast == Broadcast::Col) ? cmd.rows : 1;
+  double cols =
+      (bcast == Broadcast::None || bcast == Broadcast::Row) ? cmd.cols : 1;
   return rows * cols;
 }
 

@@ -52,7 +52,7 @@ struct CudaDeviceStats {
   uint64_t graphFallbacks = 0; ///< captures that failed (ran eagerly instead)
   uint64_t failedRuns = 0;     ///< dispatches that failed
   uint64_t matmulAlgoSelections = 0; ///< cuBLASLt heuristic queries
-  uint64_t matmulAlgosTimed = 0; ///< candidates timed (matmul_tuning=1)
+  uint64_t matmulAlgosTimed = 0;     ///< candidates timed (matmul_tuning=1)
   /// Distinct matmul problems whose chosen algorithm splits K.
   uint64_t matmulSplitKChosen = 0;
   /// Distinct matmul problems that run Gaon's GEMM kernel, not cuBLASLt.

@@ -1,4 +1,5 @@
-//===- Driver.h - The npu-sim runtime driver ---------------------*- C++ -*-===//
+//===- Driver.h - The npu-sim runtime driver ---------------------*- C++
+//-*-===//
 //
 // A HAL driver (gaon/runtime.h) that runs npu-sim executables
 // (Executable.h) on the NPU simulator. Registered as "npu-sim"; artifact
