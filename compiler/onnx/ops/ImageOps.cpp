@@ -1,15 +1,18 @@
 //===- ImageOps.cpp - ONNX ops of NCHW image models
 //------------------------===//
 //
-// Inference-mode batch norm, depth/space rearrangements and global pooling,
-// as the graph ops every backend already runs (affine per channel,
-// reshape/transpose, reductions).
+// Inference-mode batch norm, depth/space rearrangements, max and average
+// pooling, as the graph ops every backend already runs (affine per channel,
+// reshape/transpose, slices with max/add, reductions).
 //
 //===----------------------------------------------------------------------===//
 
 #include "../NodeContext.h"
 
 #include "llvm/ADT/STLExtras.h"
+
+#include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace gaon::graph;
@@ -135,9 +138,178 @@ template <typename OpTy> LogicalResult convertGlobalPool(NodeContext &ctx) {
   return success();
 }
 
+/// Pools with more window positions than this are an error (each is a
+/// strided slice).
+constexpr int64_t kMaxPoolOffsets = 64;
+
+/// MaxPool and AveragePool: the input padded (-inf or the type's lowest for
+/// max, 0 for average; ceil_mode's partial windows padded past the end),
+/// one strided slice per window offset, folded with max or add; an average
+/// divides by a constant count per output position (the window's positions
+/// inside the input, or inside input and explicit pads with
+/// count_include_pad).
+LogicalResult convertPool(NodeContext &ctx, bool isMax) {
+  if (failed(requireImage(ctx, 3)))
+    return failure();
+  if (isMax && ctx.hasOutput(1))
+    return ctx.fail("the Indices output (argmax positions) is not supported");
+  auto type = ctx.inputType(0);
+  Type element = type.getElementType();
+  if (!isMax && !isa<FloatType>(element))
+    return ctx.fail("the input must be a float tensor");
+  int64_t spatial = type.getRank() - 2;
+  auto kernel = ctx.attrInts("kernel_shape");
+  if (!kernel || int64_t(kernel->size()) != spatial)
+    return ctx.fail("kernel_shape must give " + Twine(spatial) + " sizes");
+  auto orOnes = [&](StringRef name, SmallVector<int64_t> fallback) {
+    return ctx.attrInts(name).value_or(fallback);
+  };
+  SmallVector<int64_t> ones(spatial, 1), zeros(2 * spatial, 0);
+  SmallVector<int64_t> strides = orOnes("strides", ones),
+                       dilations = orOnes("dilations", ones),
+                       pads = orOnes("pads", zeros);
+  if (int64_t(strides.size()) != spatial ||
+      int64_t(dilations.size()) != spatial ||
+      int64_t(pads.size()) != 2 * spatial)
+    return ctx.fail("strides, dilations and pads must match the " +
+                    Twine(spatial) + " spatial dimensions");
+  int64_t offsets = 1;
+  for (int64_t i = 0; i < spatial; ++i) {
+    if ((*kernel)[i] < 1 || strides[i] < 1 || dilations[i] < 1 || pads[i] < 0 ||
+        pads[spatial + i] < 0)
+      return ctx.fail("kernel_shape, strides and dilations must be positive "
+                      "and pads not negative");
+    offsets *= (*kernel)[i];
+  }
+  if (offsets > kMaxPoolOffsets)
+    return ctx.fail("a window of " + Twine(offsets) +
+                    " positions is more than the " + Twine(kMaxPoolOffsets) +
+                    " supported");
+  std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
+  bool ceil = ctx.attrInt("ceil_mode", 0) != 0;
+  auto shape = type.getShape();
+  SmallVector<int64_t> out(spatial), extra(spatial, 0);
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t in = shape[2 + i], span = ((*kernel)[i] - 1) * dilations[i] + 1;
+    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      out[i] = (in + strides[i] - 1) / strides[i];
+      int64_t total =
+          std::max<int64_t>(0, (out[i] - 1) * strides[i] + span - in);
+      int64_t small = total / 2;
+      pads[i] = autoPad == "SAME_UPPER" ? small : total - small;
+      pads[spatial + i] = total - pads[i];
+    } else if (autoPad == "VALID" || autoPad == "NOTSET") {
+      if (autoPad == "VALID")
+        pads[i] = pads[spatial + i] = 0;
+      int64_t room = in + pads[i] + pads[spatial + i] - span;
+      if (room < 0)
+        return ctx.fail("the window is larger than the padded input");
+      out[i] =
+          (ceil ? (room + strides[i] - 1) / strides[i] : room / strides[i]) + 1;
+      // A partial last window (ceil_mode) reads past the padded end.
+      extra[i] = std::max<int64_t>(0, (out[i] - 1) * strides[i] + span -
+                                          (in + pads[i] + pads[spatial + i]));
+    } else {
+      return ctx.fail("unknown auto_pad '" + autoPad + "'");
+    }
+  }
+  double fill = 0.0;
+  if (isMax) {
+    if (isa<FloatType>(element))
+      fill = -std::numeric_limits<double>::infinity();
+    else if (element.isUnsignedInteger() || element.isInteger(1))
+      fill = 0.0;
+    else
+      fill = -std::ldexp(1.0, element.getIntOrFloatBitWidth() - 1);
+  }
+  // Pad one spatial dimension at a time by concatenation.
+  Value x = ctx.input(0);
+  SmallVector<int64_t> padded(shape);
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t before = pads[i], after = pads[spatial + i] + extra[i];
+    if (before == 0 && after == 0)
+      continue;
+    SmallVector<Value> parts;
+    SmallVector<int64_t> edge(padded);
+    if (before) {
+      edge[2 + i] = before;
+      parts.push_back(ctx.splat(element, edge, fill));
+    }
+    parts.push_back(x);
+    if (after) {
+      edge[2 + i] = after;
+      parts.push_back(ctx.splat(element, edge, fill));
+    }
+    padded[2 + i] += before + after;
+    x = ctx.create<ConcatOp>(RankedTensorType::get(padded, element), parts,
+                             ctx.getBuilder().getI64IntegerAttr(2 + i));
+  }
+  SmallVector<int64_t> resultShape = {shape[0], shape[1]};
+  resultShape.append(out.begin(), out.end());
+  auto resultType = RankedTensorType::get(resultShape, element);
+  auto &b = ctx.getBuilder();
+  Value acc;
+  for (int64_t flat = 0; flat < offsets; ++flat) {
+    SmallVector<int64_t> starts = {0, 0}, steps = {1, 1};
+    SmallVector<int64_t> offset(spatial);
+    for (int64_t i = spatial - 1, rest = flat; i >= 0; --i) {
+      offset[i] = rest % (*kernel)[i];
+      rest /= (*kernel)[i];
+    }
+    for (int64_t i = 0; i < spatial; ++i) {
+      starts.push_back(offset[i] * dilations[i]);
+      steps.push_back(strides[i]);
+    }
+    Value slice =
+        ctx.create<SliceOp>(resultType, x, b.getDenseI64ArrayAttr(starts),
+                            b.getDenseI64ArrayAttr(steps));
+    if (!acc) {
+      acc = slice;
+      continue;
+    }
+    auto next =
+        isMax ? ctx.binary<MaxOp>(acc, slice) : ctx.binary<AddOp>(acc, slice);
+    if (failed(next))
+      return failure();
+    acc = *next;
+  }
+  if (!isMax) {
+    // Window positions that count, per output position.
+    bool includePad = ctx.attrInt("count_include_pad", 0) != 0;
+    SmallVector<int64_t> countShape = {1, 1};
+    countShape.append(out.begin(), out.end());
+    ConstantTensor counts(RankedTensorType::get(countShape, element));
+    int64_t positions = counts.getNumElements();
+    for (int64_t at = 0; at < positions; ++at) {
+      int64_t count = 1;
+      for (int64_t i = spatial - 1, rest = at; i >= 0; --i) {
+        int64_t o = rest % out[i];
+        rest /= out[i];
+        int64_t lo = includePad ? -pads[i] : 0;
+        int64_t hi = shape[2 + i] + (includePad ? pads[spatial + i] : 0);
+        int64_t inside = 0;
+        for (int64_t k = 0; k < (*kernel)[i]; ++k) {
+          int64_t p = o * strides[i] + k * dilations[i] - pads[i];
+          inside += p >= lo && p < hi;
+        }
+        count *= inside;
+      }
+      counts.setDouble(at, double(std::max<int64_t>(count, 1)));
+    }
+    auto mean = ctx.binary<DivOp>(acc, ctx.constant(counts));
+    if (failed(mean))
+      return failure();
+    acc = *mean;
+  }
+  ctx.setOutput(0, acc);
+  return success();
+}
+
 } // namespace
 
 void registerImageOps(ConverterRegistry &r) {
+  r["MaxPool"] = [](NodeContext &c) { return convertPool(c, true); };
+  r["AveragePool"] = [](NodeContext &c) { return convertPool(c, false); };
   r["BatchNormalization"] = convertBatchNorm;
   r["DepthToSpace"] = [](NodeContext &c) { return convertDepthSpace(c, true); };
   r["SpaceToDepth"] = [](NodeContext &c) {
