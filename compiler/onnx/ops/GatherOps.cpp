@@ -1,4 +1,4 @@
-//===- GatherOps.cpp - ONNX Gather, GatherElements, GatherND --------------===//
+//===- GatherOps.cpp - ONNX Gather, GatherElements, GatherND, OneHot -----===//
 
 #include "../NodeContext.h"
 
@@ -70,11 +70,70 @@ LogicalResult convertGatherNd(NodeContext &ctx) {
   return success();
 }
 
+/// OneHot: values[1] where the position along `axis` equals the index
+/// (negative indices count from `depth`), values[0] elsewhere; `depth` must
+/// be a compile-time constant.
+LogicalResult convertOneHot(NodeContext &ctx) {
+  auto indices = ctx.inputType(0);
+  if (!indices.hasStaticShape())
+    return ctx.fail("needs static index shapes (fix them with --input-shape)");
+  auto depthValue = ctx.constantInput(1);
+  if (!depthValue || depthValue->getNumElements() != 1)
+    return ctx.fail("depth (input 1) must be a compile-time constant scalar; "
+                    "its value depends on the model's inputs");
+  int64_t depth = int64_t(depthValue->getDouble(0));
+  if (depth < 1)
+    return ctx.fail("depth must be positive, not " + Twine(depth));
+  auto values = ctx.inputType(2);
+  if (values.getNumElements() != 2)
+    return ctx.fail("values must hold [off, on]");
+  int64_t rank = indices.getRank() + 1;
+  auto axis = ctx.normalizeAxis(ctx.attrInt("axis", -1), rank);
+  if (failed(axis))
+    return failure();
+  auto &b = ctx.getBuilder();
+  Type i64 = b.getI64Type();
+  // Indices as int64 (floats truncate, as ONNX says), negatives wrapped.
+  Value idx = ctx.input(0);
+  if (indices.getElementType() != i64)
+    idx = ctx.cast(idx, i64);
+  auto negative = ctx.binary<LessOp>(idx, ctx.splat(i64, {}, 0), true);
+  auto wrapped = ctx.binary<AddOp>(idx, ctx.splat(i64, {}, double(depth)));
+  if (failed(negative) || failed(wrapped))
+    return failure();
+  idx = ctx.create<SelectOp>(tensorType(idx), *negative, *wrapped, idx);
+  SmallVector<int64_t> expanded(indices.getShape());
+  expanded.insert(expanded.begin() + *axis, 1);
+  idx = ctx.reshape(idx, expanded);
+  SmallVector<int64_t> iotaShape(rank, 1);
+  iotaShape[*axis] = depth;
+  ConstantTensor iota(RankedTensorType::get(iotaShape, i64));
+  for (int64_t i = 0; i < depth; ++i)
+    iota.setInt(i, i);
+  auto hit = ctx.binary<EqualOp>(idx, ctx.constant(iota), true);
+  if (failed(hit))
+    return failure();
+  Type element = values.getElementType();
+  Value flat = ctx.reshape(ctx.input(2), {2});
+  auto pick = [&](int64_t i) -> Value {
+    auto one = RankedTensorType::get({1}, element);
+    Value v = ctx.create<SliceOp>(one, flat, b.getDenseI64ArrayAttr({i}),
+                                  b.getDenseI64ArrayAttr({1}));
+    return ctx.reshape(v, {});
+  };
+  ctx.setOutput(0,
+                ctx.create<SelectOp>(
+                    RankedTensorType::get(tensorType(*hit).getShape(), element),
+                    *hit, pick(1), pick(0)));
+  return success();
+}
+
 } // namespace
 
 void registerGatherOps(ConverterRegistry &r) {
   r["Gather"] = convertGather;
   r["GatherElements"] = convertGatherElements;
+  r["OneHot"] = convertOneHot;
   r["GatherND"] = convertGatherNd;
 }
 

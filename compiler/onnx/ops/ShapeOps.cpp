@@ -365,14 +365,68 @@ LogicalResult convertTile(NodeContext &ctx) {
   return success();
 }
 
+/// Pad modes other than constant, one padded dimension at a time, as a
+/// concat of slices of the input: reflect (mirrored without the edge
+/// element: negative steps), edge (the edge element broadcast), wrap (the
+/// other end).
+Value padBySlices(NodeContext &ctx, Value x, StringRef mode,
+                  ArrayRef<int64_t> low, ArrayRef<int64_t> high) {
+  auto &b = ctx.getBuilder();
+  Type element = tensorType(x).getElementType();
+  for (int64_t d = 0; d < int64_t(low.size()); ++d) {
+    if (low[d] == 0 && high[d] == 0)
+      continue;
+    SmallVector<int64_t> shape(tensorType(x).getShape());
+    int64_t size = shape[d];
+    // `count` elements along d from `start`, walking by `step`.
+    auto piece = [&](int64_t start, int64_t step, int64_t count) {
+      SmallVector<int64_t> starts(shape.size(), 0), steps(shape.size(), 1),
+          sliced(shape);
+      starts[d] = start;
+      steps[d] = step;
+      sliced[d] = count;
+      return ctx.create<SliceOp>(RankedTensorType::get(sliced, element), x,
+                                 b.getDenseI64ArrayAttr(starts),
+                                 b.getDenseI64ArrayAttr(steps));
+    };
+    auto edge = [&](int64_t at, int64_t count) -> Value {
+      SmallVector<int64_t> wide(shape);
+      wide[d] = count;
+      return ctx.create<BroadcastOp>(RankedTensorType::get(wide, element),
+                                     piece(at, 1, 1));
+    };
+    SmallVector<Value> parts;
+    if (low[d]) {
+      if (mode == "reflect")
+        parts.push_back(piece(low[d], -1, low[d]));
+      else if (mode == "edge")
+        parts.push_back(edge(0, low[d]));
+      else
+        parts.push_back(piece(size - low[d], 1, low[d]));
+    }
+    parts.push_back(x);
+    if (high[d]) {
+      if (mode == "reflect")
+        parts.push_back(piece(size - 2, -1, high[d]));
+      else if (mode == "edge")
+        parts.push_back(edge(size - 1, high[d]));
+      else
+        parts.push_back(piece(0, 1, high[d]));
+    }
+    shape[d] += low[d] + high[d];
+    x = ctx.create<ConcatOp>(RankedTensorType::get(shape, element), parts,
+                             b.getI64IntegerAttr(d));
+  }
+  return x;
+}
+
 LogicalResult convertPad(NodeContext &ctx) {
   auto type = ctx.inputType(0);
   int64_t rank = type.getRank();
   std::string mode = ctx.attrString("mode", "constant");
-  if (mode != "constant")
-    return ctx.fail("Pad mode '" + mode +
-                    "' is not supported (only "
-                    "'constant')");
+  if (mode != "constant" && mode != "reflect" && mode != "edge" &&
+      mode != "wrap")
+    return ctx.fail("unknown Pad mode '" + mode + "'");
   SmallVector<int64_t> pads;
   double value = 0;
   if (ctx.getOpset() < 11) {
@@ -409,6 +463,24 @@ LogicalResult convertPad(NodeContext &ctx) {
     if (pads[i] < 0 || pads[i + axes.size()] < 0)
       return ctx.fail("negative pads (cropping) are not supported");
     shape[*normalized] += pads[i] + pads[i + axes.size()];
+  }
+  if (mode != "constant") {
+    if (!type.hasStaticShape())
+      return ctx.fail("Pad mode '" + mode +
+                      "' needs a static input shape (fix it with "
+                      "--input-shape)");
+    for (int64_t d = 0; d < rank; ++d) {
+      int64_t size = type.getDimSize(d);
+      if ((low[d] || high[d]) && size == 0)
+        return ctx.fail("Pad mode '" + mode + "' of an empty dimension");
+      int64_t limit = mode == "reflect" ? size - 1 : size;
+      if (mode != "edge" && (low[d] > limit || high[d] > limit))
+        return ctx.fail("Pad mode '" + mode + "' pads dimension " + Twine(d) +
+                        " of size " + Twine(size) + " by more than " +
+                        Twine(limit));
+    }
+    ctx.setOutput(0, padBySlices(ctx, ctx.input(0), mode, low, high));
+    return success();
   }
   auto &b = ctx.getBuilder();
   ctx.setOutput(0, ctx.create<PadOp>(
