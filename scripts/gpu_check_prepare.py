@@ -101,12 +101,14 @@ def stage_case(compiler, src_dir, dst_dir, dtype, tolerance, extra=(),
             if len(t.dims):
                 shapes.append(name + "=" + "x".join(str(d) for d in t.dims))
             # What gaon-onnx-conformance binds when an operand must be a
-            # compile-time constant (shapes, axes, bounds): scalars and
-            # integer vectors (compiler/onnx/DataSet.cpp).
+            # compile-time constant (shapes, axes, bounds, Resize's scales):
+            # scalars, integer vectors and float vectors of up to 8 values
+            # (compiler/onnx/DataSet.cpp).
             floats = (onnx.TensorProto.FLOAT, onnx.TensorProto.DOUBLE,
                       onnx.TensorProto.FLOAT16, onnx.TensorProto.BFLOAT16)
             if not len(t.dims) or (len(t.dims) == 1 and
-                                   t.data_type not in floats):
+                                   (t.data_type not in floats or
+                                    t.dims[0] <= 8)):
                 small.append((k, name, path))
     shape_args = ["--input-shape=" + ",".join(shapes)] if shapes else []
     out = os.path.join(dst_dir, f"model.{dtype}.gaon")

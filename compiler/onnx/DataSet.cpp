@@ -20,6 +20,9 @@ static bool isFloatType(int dataType) {
          dataType == ::onnx::TensorProto::BFLOAT16;
 }
 
+/// Float vectors up to this long are bound like integer ones.
+static constexpr int64_t kBoundFloats = 8;
+
 std::string specializeToDataSet(StringRef modelPath, StringRef dataSetDir,
                                 ImportOptions &options, bool bindSmall,
                                 std::vector<std::string> *inputNames) {
@@ -55,8 +58,14 @@ std::string specializeToDataSet(StringRef modelPath, StringRef dataSetDir,
         type.has_shape() && llvm::all_of(type.shape().dim(), [](const auto &d) {
           return d.has_dim_value();
         });
-    if (bindSmall && (shape.empty() ||
-                      (!isFloatType(tensor.data_type()) && shape.size() == 1)))
+    // Operands that must be compile-time constants: scalars, integer
+    // vectors (shapes, axes, bounds) and short float vectors (Resize's
+    // scales and roi).
+    int64_t count = shape.empty() ? 1 : shape[0];
+    if (bindSmall &&
+        (shape.empty() ||
+         (shape.size() == 1 &&
+          (!isFloatType(tensor.data_type()) || count <= kBoundFloats))))
       options.boundInputs[input.name()] = dataPath.str().str();
     else if (!isStatic)
       options.inputShapes[input.name()] = shape;
