@@ -115,6 +115,7 @@ void registerReductionOps(ConverterRegistry &registry);
 void registerShapeOps(ConverterRegistry &registry);
 void registerGatherOps(ConverterRegistry &registry);
 void registerImageOps(ConverterRegistry &registry);
+void registerLossOps(ConverterRegistry &registry);
 void registerResizeOps(ConverterRegistry &registry);
 void registerConstantOps(ConverterRegistry &registry);
 void registerQuantizeOps(ConverterRegistry &registry);

@@ -476,6 +476,7 @@ const ConverterRegistry &getConverterRegistry() {
     registerShapeOps(r);
     registerGatherOps(r);
     registerImageOps(r);
+    registerLossOps(r);
     registerResizeOps(r);
     registerConstantOps(r);
     registerQuantizeOps(r);
