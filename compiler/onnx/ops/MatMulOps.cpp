@@ -224,6 +224,158 @@ FailureOr<Value> buildConv(NodeContext &ctx, Value inputValue,
       b.getI64IntegerAttr(groups));
 }
 
+/// ConvTranspose as the convolution it is the gradient of: the input with
+/// stride - 1 zeros inserted between its positions, padded by the dilated
+/// kernel's reach less the pads (cropped where that is negative, plus
+/// output_padding at the end), then a stride-1 Conv with the kernel flipped
+/// and its input/output channels swapped within each group. (The inserted
+/// zeros cost stride^d more multiplies than a direct scatter.)
+LogicalResult convertConvTranspose(NodeContext &ctx) {
+  auto input = ctx.inputType(0), weight = ctx.inputType(1);
+  int64_t rank = input.getRank(), spatial = rank - 2;
+  if (spatial < 1 || weight.getRank() != rank)
+    return ctx.fail("expects input and weight of equal rank >= 3");
+  if (!input.hasStaticShape() || !weight.hasStaticShape())
+    return ctx.fail("needs static shapes (fix them with --input-shape)");
+  Type element = input.getElementType();
+  int64_t groups = ctx.attrInt("group", 1);
+  int64_t c = input.getDimSize(1);
+  if (groups < 1 || c % groups != 0 || weight.getDimSize(0) != c)
+    return ctx.fail("the weight must be [C, M / group, k...] with C = " +
+                    Twine(c) + " divisible by group " + Twine(groups));
+  int64_t mPerGroup = weight.getDimSize(1), m = mPerGroup * groups;
+  SmallVector<int64_t> kernel(weight.getShape().drop_front(2));
+  auto attr = [&](StringRef name, int64_t n, int64_t fallback) {
+    return ctx.attrInts(name).value_or(SmallVector<int64_t>(n, fallback));
+  };
+  SmallVector<int64_t> strides = attr("strides", spatial, 1),
+                       dilations = attr("dilations", spatial, 1),
+                       pads = attr("pads", 2 * spatial, 0),
+                       outputPadding = attr("output_padding", spatial, 0);
+  if (int64_t(strides.size()) != spatial ||
+      int64_t(dilations.size()) != spatial ||
+      int64_t(pads.size()) != 2 * spatial ||
+      int64_t(outputPadding.size()) != spatial)
+    return ctx.fail("attributes do not match the spatial rank");
+  std::string autoPad = ctx.attrString("auto_pad", "NOTSET");
+  auto outputShape = ctx.attrInts("output_shape");
+  if (outputShape && int64_t(outputShape->size()) == rank)
+    outputShape =
+        SmallVector<int64_t>(outputShape->begin() + 2, outputShape->end());
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t in = input.getDimSize(2 + i);
+    int64_t full = strides[i] * (in - 1) + outputPadding[i] +
+                   (kernel[i] - 1) * dilations[i] + 1;
+    int64_t target = -1;
+    if (outputShape) {
+      if (int64_t(outputShape->size()) != spatial)
+        return ctx.fail("output_shape must give the spatial sizes");
+      target = (*outputShape)[i];
+    } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      target = in * strides[i];
+    } else if (autoPad == "VALID") {
+      pads[i] = pads[spatial + i] = 0;
+    } else if (autoPad != "NOTSET") {
+      return ctx.fail("unknown auto_pad '" + autoPad + "'");
+    }
+    if (target >= 0) {
+      // Halved rounding down, as ONNX's reference does (a negative total,
+      // an output_shape past the full size, pads the end).
+      int64_t total = full - target;
+      int64_t half = total >= 0 ? total / 2 : -((-total + 1) / 2);
+      bool upper = autoPad == "SAME_UPPER";
+      pads[i] = upper ? half : total - half;
+      pads[spatial + i] = total - pads[i];
+    }
+  }
+  auto &b = ctx.getBuilder();
+  // Zeros between the input's positions, one spatial dimension at a time:
+  // [.., L, rest] -> [.., L, s, rest] (zeros after each) -> [.., L*s, rest],
+  // then the trailing s - 1 zeros cut.
+  Value x = ctx.input(0);
+  SmallVector<int64_t> shape(input.getShape());
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t s = strides[i], d = 2 + i, len = shape[d];
+    if (s == 1)
+      continue;
+    SmallVector<int64_t> split(shape.begin(), shape.begin() + d + 1);
+    split.push_back(1);
+    split.append(shape.begin() + d + 1, shape.end());
+    SmallVector<int64_t> zeros(split);
+    zeros[d + 1] = s - 1;
+    SmallVector<int64_t> joined(split);
+    joined[d + 1] = s;
+    Value parts[] = {ctx.reshape(x, split), ctx.splat(element, zeros, 0.0)};
+    x = ctx.create<ConcatOp>(RankedTensorType::get(joined, element), parts,
+                             b.getI64IntegerAttr(d + 1));
+    SmallVector<int64_t> spread(shape);
+    spread[d] = len * s;
+    x = ctx.reshape(x, spread);
+    shape[d] = (len - 1) * s + 1;
+    SmallVector<int64_t> starts(rank, 0), steps(rank, 1);
+    x = ctx.create<SliceOp>(RankedTensorType::get(shape, element), x,
+                            b.getDenseI64ArrayAttr(starts),
+                            b.getDenseI64ArrayAttr(steps));
+  }
+  // Padding by the kernel's reach less the pads; negative amounts crop.
+  SmallVector<int64_t> convPads(2 * spatial, 0);
+  for (int64_t i = 0; i < spatial; ++i) {
+    int64_t reach = (kernel[i] - 1) * dilations[i];
+    int64_t before = reach - pads[i];
+    int64_t after = reach - pads[spatial + i] + outputPadding[i];
+    int64_t d = 2 + i;
+    if (before < 0 || after < 0) {
+      int64_t cropBefore = std::max<int64_t>(0, -before),
+              cropAfter = std::max<int64_t>(0, -after);
+      if (cropBefore + cropAfter >= shape[d])
+        return ctx.fail("the pads crop away the whole output");
+      SmallVector<int64_t> starts(rank, 0), steps(rank, 1);
+      starts[d] = cropBefore;
+      shape[d] -= cropBefore + cropAfter;
+      x = ctx.create<SliceOp>(RankedTensorType::get(shape, element), x,
+                              b.getDenseI64ArrayAttr(starts),
+                              b.getDenseI64ArrayAttr(steps));
+    }
+    convPads[i] = std::max<int64_t>(0, before);
+    convPads[spatial + i] = std::max<int64_t>(0, after);
+  }
+  // Weights [C, M/g, k...] -> [M, C/g, k...] flipped: per group
+  // [g, C/g, M/g, k...] -> [g, M/g, C/g, k...].
+  int64_t cPerGroup = c / groups;
+  SmallVector<int64_t> grouped = {groups, cPerGroup, mPerGroup};
+  grouped.append(kernel.begin(), kernel.end());
+  SmallVector<int64_t> perm = {0, 2, 1};
+  for (int64_t i = 0; i < spatial; ++i)
+    perm.push_back(3 + i);
+  Value w = ctx.transpose(ctx.reshape(ctx.input(1), grouped), perm);
+  SmallVector<int64_t> convWeight = {m, cPerGroup};
+  convWeight.append(kernel.begin(), kernel.end());
+  w = ctx.reshape(w, convWeight);
+  SmallVector<int64_t> starts(rank, 0), steps(rank, 1);
+  for (int64_t i = 0; i < spatial; ++i) {
+    starts[2 + i] = kernel[i] - 1;
+    steps[2 + i] = -1;
+  }
+  w = ctx.create<SliceOp>(RankedTensorType::get(convWeight, element), w,
+                          b.getDenseI64ArrayAttr(starts),
+                          b.getDenseI64ArrayAttr(steps));
+  Value bias = ctx.hasInput(2) ? ctx.input(2) : Value();
+  if (bias && tensorType(bias).getShape() != ArrayRef<int64_t>{m})
+    return ctx.fail("the bias must have one value per output channel (" +
+                    Twine(m) + ")");
+  SmallVector<int64_t> out = {shape[0], m};
+  for (int64_t i = 0; i < spatial; ++i)
+    out.push_back(shape[2 + i] + convPads[i] + convPads[spatial + i] -
+                  (kernel[i] - 1) * dilations[i]);
+  ctx.setOutput(0, ctx.create<ConvOp>(
+                       RankedTensorType::get(out, element), x, w, bias,
+                       b.getDenseI64ArrayAttr(SmallVector<int64_t>(spatial, 1)),
+                       b.getDenseI64ArrayAttr(convPads),
+                       b.getDenseI64ArrayAttr(dilations),
+                       b.getI64IntegerAttr(groups)));
+  return success();
+}
+
 LogicalResult convertConv(NodeContext &ctx) {
   auto result = buildConv(ctx, ctx.input(0), ctx.input(1),
                           ctx.hasInput(2) ? ctx.input(2) : Value());
@@ -474,6 +626,7 @@ void registerMatMulOps(ConverterRegistry &r) {
   r["ConvInteger"] = convertConvInteger;
   r["QLinearConv"] = convertQLinearConv;
   r["Gemm"] = convertGemm;
+  r["ConvTranspose"] = convertConvTranspose;
   r["Conv"] = convertConv;
   r["Einsum"] = convertEinsum;
 }
