@@ -458,6 +458,93 @@ LogicalResult convertInverseHyperbolic(NodeContext &ctx,
   return success();
 }
 
+constexpr double kHalfPi = 1.57079632679489661923;
+
+/// atan(x) from arithmetic: |x| > 1 reflects through pi/2 - atan(1/|x|),
+/// one half-angle step (atan t = 2 atan(t / (1 + sqrt(1 + t^2)))) brings the
+/// argument below tan(pi/8) = 0.414, where the odd series to u^15 is within
+/// 3e-8; the sign is restored last. Asin and Acos build on it.
+FailureOr<Value> buildAtan(NodeContext &ctx, Value x) {
+  auto type = tensorType(x);
+  Type element = type.getElementType();
+  auto c = [&](double v) { return ctx.splat(element, {}, v); };
+  Value a = ctx.create<AbsOp>(type, x);
+  auto outside = ctx.binary<GreaterOp>(a, c(1.0), true);
+  if (failed(outside))
+    return failure();
+  Value t = ctx.create<SelectOp>(type, *outside,
+                                 ctx.create<ReciprocalOp>(type, a), a);
+  auto t2 = ctx.binary<MulOp>(t, t);
+  if (failed(t2))
+    return failure();
+  auto root = ctx.binary<AddOp>(*t2, c(1.0));
+  if (failed(root))
+    return failure();
+  auto den = ctx.binary<AddOp>(ctx.create<SqrtOp>(type, *root), c(1.0));
+  if (failed(den))
+    return failure();
+  auto u = ctx.binary<DivOp>(t, *den);
+  if (failed(u))
+    return failure();
+  auto u2 = ctx.binary<MulOp>(*u, *u);
+  if (failed(u2))
+    return failure();
+  // Horner in u^2: u (1 - u^2/3 + u^4/5 - ... - u^14/15).
+  FailureOr<Value> poly = c(-1.0 / 15.0);
+  for (int k = 13; k >= 1; k -= 2) {
+    poly = ctx.binary<MulOp>(*poly, *u2);
+    if (failed(poly))
+      return failure();
+    double coefficient = ((k - 1) / 2 % 2 ? -1.0 : 1.0) / k;
+    poly = ctx.binary<AddOp>(*poly, c(coefficient));
+    if (failed(poly))
+      return failure();
+  }
+  auto half = ctx.binary<MulOp>(*poly, *u);
+  if (failed(half))
+    return failure();
+  auto r = ctx.binary<MulOp>(*half, c(2.0));
+  if (failed(r))
+    return failure();
+  auto reflected = ctx.binary<SubOp>(c(kHalfPi), *r);
+  if (failed(reflected))
+    return failure();
+  Value magnitude = ctx.create<SelectOp>(type, *outside, *reflected, *r);
+  return ctx.binary<MulOp>(ctx.create<SignOp>(type, x), magnitude);
+}
+
+/// Atan; Asin(x) = atan(x / sqrt(1 - x^2)) (x = +-1 gives +-inf, whose
+/// atan is +-pi/2); Acos(x) = pi/2 - asin(x).
+enum class InverseTrig { Asin, Acos, Atan };
+LogicalResult convertInverseTrig(NodeContext &ctx, InverseTrig kind) {
+  if (failed(requireFloat(ctx)))
+    return failure();
+  auto type = ctx.inputType(0);
+  Type element = type.getElementType();
+  Value x = ctx.input(0);
+  if (kind != InverseTrig::Atan) {
+    auto square = ctx.binary<MulOp>(x, x);
+    if (failed(square))
+      return failure();
+    auto rest = ctx.binary<SubOp>(ctx.splat(element, {}, 1.0), *square);
+    if (failed(rest))
+      return failure();
+    auto ratio = ctx.binary<DivOp>(x, ctx.create<SqrtOp>(type, *rest));
+    if (failed(ratio))
+      return failure();
+    x = *ratio;
+  }
+  auto angle = buildAtan(ctx, x);
+  if (failed(angle))
+    return failure();
+  if (kind == InverseTrig::Acos)
+    angle = ctx.binary<SubOp>(ctx.splat(element, {}, kHalfPi), *angle);
+  if (failed(angle))
+    return failure();
+  ctx.setOutput(0, *angle);
+  return success();
+}
+
 LogicalResult convertIdentity(NodeContext &ctx) {
   ctx.setOutput(0, ctx.input(0));
   return success();
@@ -532,6 +619,15 @@ void registerElementwiseOps(ConverterRegistry &r) {
   };
   r["Atanh"] = [](NodeContext &c) {
     return convertInverseHyperbolic(c, InverseHyperbolic::Atanh);
+  };
+  r["Asin"] = [](NodeContext &c) {
+    return convertInverseTrig(c, InverseTrig::Asin);
+  };
+  r["Acos"] = [](NodeContext &c) {
+    return convertInverseTrig(c, InverseTrig::Acos);
+  };
+  r["Atan"] = [](NodeContext &c) {
+    return convertInverseTrig(c, InverseTrig::Atan);
   };
   r["PRelu"] = convertPRelu;
   r["Celu"] = convertCelu;

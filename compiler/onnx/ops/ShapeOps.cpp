@@ -512,12 +512,26 @@ LogicalResult convertTrilu(NodeContext &ctx) {
 
 LogicalResult convertDropout(NodeContext &ctx) {
   // Inference: identity, and a mask that keeps everything. Training mode
-  // (random masks) must be off: absent, or a constant false.
+  // (random masks) must be off (absent, or a constant false) or drop
+  // nothing (a constant ratio of 0).
   if (ctx.hasInput(2)) {
-    auto training = ctx.constantInput(2);
-    if (!training || training->getNumElements() != 1 || training->getInt(0))
-      return ctx.fail("Dropout in training mode is not supported (only "
-                      "inference)");
+    auto training = ctx.constantInts(2, "training_mode");
+    if (failed(training))
+      return failure();
+    if (training->size() == 1 && (*training)[0]) {
+      double ratio = 0.5;
+      if (ctx.hasInput(1)) {
+        auto value = ctx.constantInput(1);
+        if (!value)
+          return ctx.fail("ratio (input 1) must be a compile-time constant "
+                          "in training mode; its value depends on the "
+                          "model's inputs");
+        ratio = value->getDouble(0);
+      }
+      if (ratio != 0.0)
+        return ctx.fail("Dropout in training mode is not supported (only "
+                        "inference, or a ratio of 0)");
+    }
   }
   ctx.setOutput(0, ctx.input(0));
   if (ctx.hasOutput(1))
