@@ -159,16 +159,24 @@ Value padInput(ConvOp op, Builder &b, SmallVector<int64_t> &shape) {
   return padded;
 }
 
+/// A convolution's kernel and output sizes (spatial dims only).
+struct Window {
+  explicit Window(ConvOp op)
+      : kernel(cast<RankedTensorType>(op.getWeight().getType())
+                   .getShape()
+                   .drop_front(2)),
+        out(cast<RankedTensorType>(op.getType()).getShape().drop_front(2)),
+        strides(op.getStrides()), dilations(op.getDilations()),
+        spatial(kernel.size()), offsets(product(kernel)) {}
+  ArrayRef<int64_t> kernel, out, strides, dilations;
+  int64_t spatial, offsets;
+};
+
 /// Any strides, pads and dilations: one strided slice per kernel offset.
 LogicalResult rewriteIm2col(ConvOp op, Builder &b) {
-  ArrayRef<int64_t> kernel =
-      cast<RankedTensorType>(op.getWeight().getType()).getShape().drop_front(2);
-  ArrayRef<int64_t> out =
-      cast<RankedTensorType>(op.getType()).getShape().drop_front(2);
-  int64_t spatial = kernel.size(), offsets = product(kernel);
+  auto [kernel, out, strides, dilations, spatial, offsets] = Window(op);
   if (offsets > kMaxSlicedOffsets)
     return failure();
-  ArrayRef<int64_t> strides = op.getStrides(), dilations = op.getDilations();
   SmallVector<int64_t> shape;
   Value padded = padInput(op, b, shape);
   // Offsets in the weights' row-major order, each [N, C, 1, O1..Or].
@@ -206,12 +214,7 @@ LogicalResult rewriteIm2col(ConvOp op, Builder &b) {
 /// K offsets in the weights' row-major order) to [N, P, K, C], then
 /// channel-major [N, P, C * K] rows.
 LogicalResult rewriteGather(ConvOp op, Builder &b) {
-  ArrayRef<int64_t> kernel =
-      cast<RankedTensorType>(op.getWeight().getType()).getShape().drop_front(2);
-  ArrayRef<int64_t> out =
-      cast<RankedTensorType>(op.getType()).getShape().drop_front(2);
-  int64_t spatial = kernel.size(), offsets = product(kernel);
-  ArrayRef<int64_t> strides = op.getStrides(), dilations = op.getDilations();
+  auto [kernel, out, strides, dilations, spatial, offsets] = Window(op);
   SmallVector<int64_t> shape;
   Value padded = padInput(op, b, shape);
   int64_t n = shape[0], c = shape[1];
