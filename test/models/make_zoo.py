@@ -181,8 +181,8 @@ def build(name):
     return built
 
 
-def image_case(model, gen):
-    pixels = torch.randn(BATCH, 3, 32, 32, generator=gen)
+def image_case(model, gen, size=32):
+    pixels = torch.randn(BATCH, 3, size, size, generator=gen)
     return (model, ["pixel_values"], (pixels,), "last_hidden_state",
             {"pixel_values": {0: "batch"}, "out": {0: "batch"}})
 
@@ -335,6 +335,57 @@ def build_more(name, gen, lm, names, inputs, axes):
                 "last_hidden_state",
                 {"input_values": {0: "batch", 1: "samples"},
                  "out": {0: "batch", 1: "frames"}})
+    vit = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
+               intermediate_size=128, patch_size=8)
+    if name == "dinov2":
+        # 48 x 48 pixels against positions made for 32 x 32: the position
+        # embeddings are resized bicubically (a cubic Resize).
+        cfg = tf.Dinov2Config(image_size=32, **vit)
+        return image_case(tf.Dinov2Model(cfg), gen, size=48)
+    if name == "yolos":
+        cfg = tf.YolosConfig(image_size=[32, 32], num_detection_tokens=4,
+                             **vit)
+        return image_case(tf.YolosModel(cfg, add_pooling_layer=False), gen,
+                          size=48)
+    if name == "beit":
+        cfg = tf.BeitConfig(image_size=32, use_relative_position_bias=True,
+                            **vit)
+        return image_case(tf.BeitModel(cfg, add_pooling_layer=False), gen)
+    if name == "segformer":
+        cfg = tf.SegformerConfig(num_channels=3, num_encoder_blocks=2,
+                                 depths=[1, 1], sr_ratios=[2, 1],
+                                 hidden_sizes=[16, 32], patch_sizes=[7, 3],
+                                 strides=[4, 2], num_attention_heads=[1, 2],
+                                 mlp_ratios=[2, 2], decoder_hidden_size=32,
+                                 num_labels=4)
+        model, names_, inputs_, _, axes_ = image_case(
+            tf.SegformerForSemanticSegmentation(cfg), gen)
+        return model, names_, inputs_, "logits", axes_
+    if name == "detr":
+        backbone = tf.ResNetConfig(embedding_size=16, hidden_sizes=[16, 32],
+                                   depths=[1, 1], layer_type="basic",
+                                   out_features=["stage2"])
+        cfg = tf.DetrConfig(use_timm_backbone=False,
+                            use_pretrained_backbone=False,
+                            backbone_config=backbone, d_model=32,
+                            encoder_layers=1, decoder_layers=1,
+                            encoder_attention_heads=2,
+                            decoder_attention_heads=2, encoder_ffn_dim=64,
+                            decoder_ffn_dim=64, num_queries=8)
+        return image_case(tf.DetrModel(cfg), gen, size=64)
+    if name == "hubert":
+        cfg = tf.HubertConfig(vocab_size=32, hidden_size=64,
+                              num_hidden_layers=2, num_attention_heads=4,
+                              intermediate_size=128, conv_dim=(16, 16, 16),
+                              conv_stride=(5, 2, 2), conv_kernel=(10, 3, 3),
+                              num_conv_pos_embeddings=128,
+                              num_conv_pos_embedding_groups=16,
+                              feat_extract_norm="group")
+        audio = torch.randn(BATCH, 640, generator=gen)
+        return (tf.HubertModel(cfg), ["input_values"], (audio,),
+                "last_hidden_state",
+                {"input_values": {0: "batch", 1: "samples"},
+                 "out": {0: "batch", 1: "frames"}})
     if name == "marian":
         return seq2seq_case(tf.MarianModel(tf.MarianConfig(**s2s)), gen,
                             names, inputs, axes)
@@ -351,7 +402,8 @@ MODELS = ["vit", "t5", "distilbert", "roberta", "gpt_neox", "qwen2",
           "deberta_v2", "electra", "mobilebert", "clip_text", "clip_vision",
           "swin", "convnext", "wav2vec2", "marian", "mbart", "phi3", "gemma2",
           "qwen3", "stablelm", "starcoder2", "olmo", "granite", "codegen",
-          "mpt", "qwen3_decode", "starcoder2_decode"]
+          "mpt", "qwen3_decode", "starcoder2_decode",
+          "dinov2", "yolos", "beit", "segformer", "detr", "hubert"]
 
 
 def randomize(model, seed):
