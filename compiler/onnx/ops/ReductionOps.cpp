@@ -381,6 +381,100 @@ LogicalResult convertHardmax(NodeContext &ctx) {
   return success();
 }
 
+/// TopK with a constant k, exactly and with ONNX's tie order (the lower
+/// index first): along the last axis (moved there), each element's rank is
+/// the count of elements before it in the order (larger, or equal at a
+/// lower index; smaller for largest = 0) from an [n, n] comparison, and
+/// the r-th output's index is the one whose rank is r. Values are gathered
+/// at the indices. The comparison costs n^2 per row, so n is bounded.
+LogicalResult convertTopK(NodeContext &ctx) {
+  constexpr int64_t kMaxTopKRow = 4096;
+  auto type = ctx.inputType(0);
+  if (!type.hasStaticShape())
+    return ctx.fail("needs a static input shape (fix it with --input-shape)");
+  int64_t rank = type.getRank();
+  auto axis = ctx.normalizeAxis(ctx.attrInt("axis", -1), rank);
+  if (failed(axis))
+    return failure();
+  SmallVector<int64_t> kValues;
+  if (ctx.getOpset() < 10) {
+    kValues.push_back(ctx.attrInt("k", 0));
+  } else {
+    auto k = ctx.constantInts(1, "k");
+    if (failed(k))
+      return failure();
+    kValues = *k;
+  }
+  int64_t n = type.getDimSize(*axis);
+  if (kValues.size() != 1 || kValues[0] < 0 || kValues[0] > n)
+    return ctx.fail("k must be one value in [0, " + Twine(n) + "]");
+  if (n > kMaxTopKRow)
+    return ctx.fail("rows of " + Twine(n) + " elements are more than the " +
+                    Twine(kMaxTopKRow) + " supported");
+  int64_t k = kValues[0];
+  bool largest = ctx.attrInt("largest", 1) != 0;
+  auto &b = ctx.getBuilder();
+  Type i64 = b.getI64Type(), element = type.getElementType();
+  // The axis last.
+  SmallVector<int64_t> perm, back(rank);
+  for (int64_t i = 0; i < rank; ++i)
+    if (i != *axis)
+      perm.push_back(i);
+  perm.push_back(*axis);
+  for (int64_t i = 0; i < rank; ++i)
+    back[perm[i]] = i;
+  Value x = ctx.transpose(ctx.input(0), perm);
+  SmallVector<int64_t> lead(tensorType(x).getShape().drop_back());
+  auto shaped = [&](ArrayRef<int64_t> tail) {
+    SmallVector<int64_t> s(lead);
+    s.append(tail.begin(), tail.end());
+    return s;
+  };
+  // before[i][j]: element j comes before element i in the order.
+  Value xi = ctx.reshape(x, shaped({n, 1})),
+        xj = ctx.reshape(x, shaped({1, n}));
+  auto ahead = largest ? ctx.binary<GreaterOp>(xj, xi, true)
+                       : ctx.binary<LessOp>(xj, xi, true);
+  auto same = ctx.binary<EqualOp>(xj, xi, true);
+  if (failed(ahead) || failed(same))
+    return failure();
+  ConstantTensor lower(RankedTensorType::get({n, n}, b.getI1Type()));
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < i; ++j)
+      lower.setDouble(i * n + j, 1.0);
+  auto tie = ctx.binary<AndOp>(*same, ctx.constant(lower));
+  if (failed(tie))
+    return failure();
+  auto before = ctx.binary<OrOp>(*ahead, *tie);
+  if (failed(before))
+    return failure();
+  Value order = buildReduce<ReduceSumOp>(ctx, ctx.cast(*before, i64), {rank},
+                                         false); // [lead, n]
+  // index[r] = sum_i i * (order_i == r) for r < k.
+  ConstantTensor slots(RankedTensorType::get({1, k}, i64));
+  for (int64_t r = 0; r < k; ++r)
+    slots.setInt(r, r);
+  auto hit = ctx.binary<EqualOp>(ctx.reshape(order, shaped({n, 1})),
+                                 ctx.constant(slots), true);
+  if (failed(hit))
+    return failure();
+  ConstantTensor positions(RankedTensorType::get({n, 1}, i64));
+  for (int64_t i = 0; i < n; ++i)
+    positions.setInt(i, i);
+  auto picked = ctx.binary<MulOp>(ctx.cast(*hit, i64), ctx.constant(positions));
+  if (failed(picked))
+    return failure();
+  Value indices =
+      buildReduce<ReduceSumOp>(ctx, *picked, {rank - 1}, false); // [lead, k]
+  Value values =
+      ctx.create<GatherElementsOp>(RankedTensorType::get(shaped({k}), element),
+                                   x, indices, b.getI64IntegerAttr(rank - 1));
+  ctx.setOutput(0, ctx.transpose(values, back));
+  if (ctx.hasOutput(1))
+    ctx.setOutput(1, ctx.transpose(indices, back));
+  return success();
+}
+
 LogicalResult convertCumSum(NodeContext &ctx) {
   auto axisValue = ctx.constantInts(1, "axis");
   if (failed(axisValue))
@@ -444,6 +538,7 @@ void registerReductionOps(ConverterRegistry &r) {
   r["CumSum"] = convertCumSum;
   r["MeanVarianceNormalization"] = convertMeanVarianceNorm;
   r["Hardmax"] = convertHardmax;
+  r["TopK"] = convertTopK;
 }
 
 } // namespace gaon::onnx
