@@ -477,6 +477,7 @@ const ConverterRegistry &getConverterRegistry() {
     registerGatherOps(r);
     registerImageOps(r);
     registerLossOps(r);
+    registerRecurrentOps(r);
     registerResizeOps(r);
     registerConstantOps(r);
     registerQuantizeOps(r);
