@@ -62,10 +62,9 @@ std::string specializeToDataSet(StringRef modelPath, StringRef dataSetDir,
     // vectors (shapes, axes, bounds) and short float vectors (Resize's
     // scales and roi).
     int64_t count = shape.empty() ? 1 : shape[0];
-    if (bindSmall &&
-        (shape.empty() ||
-         (shape.size() == 1 &&
-          (!isFloatType(tensor.data_type()) || count <= kBoundFloats))))
+    if (bindSmall && (shape.empty() ||
+                      (shape.size() == 1 && (!isFloatType(tensor.data_type()) ||
+                                             count <= kBoundFloats))))
       options.boundInputs[input.name()] = dataPath.str().str();
     else if (!isStatic)
       options.inputShapes[input.name()] = shape;

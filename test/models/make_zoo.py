@@ -322,17 +322,19 @@ def build_more(name, gen, lm, names, inputs, axes):
                                 depths=[1, 1],
                                 image_size=32)
         return image_case(tf.ConvNextModel(cfg), gen)
-    if name == "wav2vec2":
-        cfg = tf.Wav2Vec2Config(vocab_size=32, hidden_size=64,
-                                num_hidden_layers=2, num_attention_heads=4,
-                                intermediate_size=128, conv_dim=(16, 16, 16),
-                                conv_stride=(5, 2, 2), conv_kernel=(10, 3, 3),
-                                num_conv_pos_embeddings=128,
-                                num_conv_pos_embedding_groups=16,
-                                feat_extract_norm="group")
+    if name in ("wav2vec2", "hubert"):
+        # 640 samples -> 31 frames; group norm; a 128-tap positional conv.
+        config, model = ((tf.Wav2Vec2Config, tf.Wav2Vec2Model)
+                         if name == "wav2vec2" else
+                         (tf.HubertConfig, tf.HubertModel))
+        cfg = config(vocab_size=32, hidden_size=64, num_hidden_layers=2,
+                     num_attention_heads=4, intermediate_size=128,
+                     conv_dim=(16, 16, 16), conv_stride=(5, 2, 2),
+                     conv_kernel=(10, 3, 3), num_conv_pos_embeddings=128,
+                     num_conv_pos_embedding_groups=16,
+                     feat_extract_norm="group")
         audio = torch.randn(BATCH, 640, generator=gen)
-        return (tf.Wav2Vec2Model(cfg), ["input_values"], (audio,),
-                "last_hidden_state",
+        return (model(cfg), ["input_values"], (audio,), "last_hidden_state",
                 {"input_values": {0: "batch", 1: "samples"},
                  "out": {0: "batch", 1: "frames"}})
     vit = dict(hidden_size=64, num_hidden_layers=2, num_attention_heads=4,
@@ -373,19 +375,6 @@ def build_more(name, gen, lm, names, inputs, axes):
                             decoder_attention_heads=2, encoder_ffn_dim=64,
                             decoder_ffn_dim=64, num_queries=8)
         return image_case(tf.DetrModel(cfg), gen, size=64)
-    if name == "hubert":
-        cfg = tf.HubertConfig(vocab_size=32, hidden_size=64,
-                              num_hidden_layers=2, num_attention_heads=4,
-                              intermediate_size=128, conv_dim=(16, 16, 16),
-                              conv_stride=(5, 2, 2), conv_kernel=(10, 3, 3),
-                              num_conv_pos_embeddings=128,
-                              num_conv_pos_embedding_groups=16,
-                              feat_extract_norm="group")
-        audio = torch.randn(BATCH, 640, generator=gen)
-        return (tf.HubertModel(cfg), ["input_values"], (audio,),
-                "last_hidden_state",
-                {"input_values": {0: "batch", 1: "samples"},
-                 "out": {0: "batch", 1: "frames"}})
     if name == "marian":
         return seq2seq_case(tf.MarianModel(tf.MarianConfig(**s2s)), gen,
                             names, inputs, axes)
