@@ -161,13 +161,13 @@ LogicalResult convertPool(NodeContext &ctx, bool isMax) {
   auto kernel = ctx.attrInts("kernel_shape");
   if (!kernel || int64_t(kernel->size()) != spatial)
     return ctx.fail("kernel_shape must give " + Twine(spatial) + " sizes");
-  auto orOnes = [&](StringRef name, SmallVector<int64_t> fallback) {
+  auto attrOr = [&](StringRef name, SmallVector<int64_t> fallback) {
     return ctx.attrInts(name).value_or(fallback);
   };
   SmallVector<int64_t> ones(spatial, 1), zeros(2 * spatial, 0);
-  SmallVector<int64_t> strides = orOnes("strides", ones),
-                       dilations = orOnes("dilations", ones),
-                       pads = orOnes("pads", zeros);
+  SmallVector<int64_t> strides = attrOr("strides", ones),
+                       dilations = attrOr("dilations", ones),
+                       pads = attrOr("pads", zeros);
   if (int64_t(strides.size()) != spatial ||
       int64_t(dilations.size()) != spatial ||
       int64_t(pads.size()) != 2 * spatial)

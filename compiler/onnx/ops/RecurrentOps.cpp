@@ -34,13 +34,13 @@ struct Recurrence {
 
   Value slice(Value v, int64_t axis, int64_t start, int64_t size) {
     auto shape = llvm::to_vector(tensorType(v).getShape());
-    SmallVector<int64_t> starts(shape.size(), 0), steps(shape.size(), 1);
+    SmallVector<int64_t> starts(shape.size(), 0), unit(shape.size(), 1);
     starts[axis] = start;
     shape[axis] = size;
     auto &b = ctx.getBuilder();
     return ctx.create<SliceOp>(RankedTensorType::get(shape, element), v,
                                b.getDenseI64ArrayAttr(starts),
-                               b.getDenseI64ArrayAttr(steps));
+                               b.getDenseI64ArrayAttr(unit));
   }
   FailureOr<Value> add(Value a, Value b) { return ctx.binary<AddOp>(a, b); }
   FailureOr<Value> mul(Value a, Value b) { return ctx.binary<MulOp>(a, b); }
@@ -268,7 +268,8 @@ LogicalResult convertRecurrent(NodeContext &ctx, Cell cell) {
         RankedTensorType::get({rec.steps, bsz, h}, rec.element), outputs,
         b.getI64IntegerAttr(0));
     lastH[d] = ctx.reshape(hPrev, {1, bsz, h});
-    lastC[d] = ctx.reshape(cPrev, {1, bsz, h});
+    if (cell == Cell::Lstm)
+      lastC[d] = ctx.reshape(cPrev, {1, bsz, h});
   }
   auto &b = ctx.getBuilder();
   auto stack = [&](ArrayRef<Value> parts, ArrayRef<int64_t> shape,
@@ -284,11 +285,12 @@ LogicalResult convertRecurrent(NodeContext &ctx, Cell cell) {
     perDir.push_back(ctx.reshape(y, {rec.steps, 1, bsz, h}));
   Value y = stack(perDir, {rec.steps, dirs, bsz, h}, 1);
   Value yh = stack(lastH, {dirs, bsz, h}, 0);
-  Value yc = stack(lastC, {dirs, bsz, h}, 0);
+  Value yc = cell == Cell::Lstm ? stack(lastC, {dirs, bsz, h}, 0) : Value();
   if (batchFirst) {
     y = ctx.transpose(y, {2, 0, 1, 3});
     yh = ctx.transpose(yh, {1, 0, 2});
-    yc = ctx.transpose(yc, {1, 0, 2});
+    if (yc)
+      yc = ctx.transpose(yc, {1, 0, 2});
   }
   if (ctx.hasOutput(0))
     ctx.setOutput(0, y);
