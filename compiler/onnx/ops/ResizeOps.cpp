@@ -232,28 +232,20 @@ LogicalResult convertResize(NodeContext &ctx, bool upsample) {
                     "supported");
   if (haveSizes == haveScales)
     return ctx.fail("exactly one of scales and sizes must be given");
-  if (haveScales) {
-    auto s = doubles(scalesInput, "scales");
-    if (failed(s))
-      return failure();
-    if (s->size() != axes.size())
-      return ctx.fail("scales must have one value per resized axis");
-    for (auto [i, axis] : llvm::enumerate(axes)) {
-      if ((*s)[i] <= 0)
-        return ctx.fail("scales must be positive");
-      scales[axis] = (*s)[i];
-    }
-  } else {
-    auto s = doubles(sizesInput, "sizes");
-    if (failed(s))
-      return failure();
-    if (s->size() != axes.size())
-      return ctx.fail("sizes must have one value per resized axis");
-    for (auto [i, axis] : llvm::enumerate(axes)) {
-      if ((*s)[i] < 1)
-        return ctx.fail("sizes must be positive");
-      sizes[axis] = int64_t((*s)[i]);
-    }
+  StringRef given = haveScales ? "scales" : "sizes";
+  auto s = doubles(haveScales ? scalesInput : sizesInput, given);
+  if (failed(s))
+    return failure();
+  if (s->size() != axes.size())
+    return ctx.fail(given + " must have one value per resized axis");
+  for (auto [i, axis] : llvm::enumerate(axes)) {
+    double v = (*s)[i];
+    if (haveScales ? v <= 0 : v < 1)
+      return ctx.fail(given + " must be positive");
+    if (haveScales)
+      scales[axis] = v;
+    else
+      sizes[axis] = int64_t(v);
   }
   if (a.coordinates == "tf_crop_and_resize") {
     if (!ctx.hasInput(roiInput))
