@@ -1,4 +1,5 @@
 // RUN: gaon-opt --gaon-npu-attach-chip=chip=rngd --gaon-npu-tile --gaon-npu-partition --gaon-npu-double-buffer %s | FileCheck %s
+// RUN: gaon-opt --gaon-npu-attach-chip=chip=%S/Inputs/rngd-unicast.json --gaon-npu-tile --gaon-npu-partition --gaon-npu-double-buffer %s | FileCheck %s --check-prefix=UNICAST
 // RUN: not gaon-opt --gaon-npu-attach-chip=chip=tiny --gaon-npu-double-buffer --split-input-file %S/Inputs/oversized-schedule.mlir 2>&1 | FileCheck %s --check-prefix=TOOBIG
 
 // Weight streaming: A resident (one slot, loaded once), B in four slots
@@ -20,11 +21,14 @@ func.func @constant_weights(%x: tensor<128x768xbf16>) -> tensor<128x768xbf16> {
   return %m : tensor<128x768xbf16>
 }
 
-// A K split in pairs over constant weights: A's half resident ([1, ...];
-// the B and C entries are unused: every tile has its own slots), each
-// core's B blocks (1536 x 192) prefetched.
+// A K split in pairs over constant weights (the UNICAST run, no multicast):
+// A's half resident ([1, ...]; the B and C entries are unused: every tile
+// has its own slots), each core's B blocks (1536 x 192) prefetched. rngd
+// multicasts A: plain weight streaming, A resident, B prefetched.
 // CHECK-LABEL: func.func @k_split_pairs
-// CHECK: #gaon_npu.schedule<tile = [128, 192, 128, 2], split = cols, cores = 8, buffers = [1, 2, 2], prefetch = true>
+// CHECK: #gaon_npu.schedule<tile = [128, 128, 128], split = cols, cores = 6, buffers = [1, 4, 2], prefetch = true>
+// UNICAST-LABEL: func.func @k_split_pairs
+// UNICAST: #gaon_npu.schedule<tile = [128, 192, 128, 2], split = cols, cores = 8, buffers = [1, 2, 2], prefetch = true>
 func.func @k_split_pairs(%h: tensor<128x3072xbf16>) -> tensor<128x768xbf16> {
   %w = gaon_graph.constant dense<1.0> : tensor<3072x768xbf16>
   %m = gaon_graph.matmul %h, %w : (tensor<128x3072xbf16>, tensor<3072x768xbf16>) -> tensor<128x768xbf16>

@@ -1,4 +1,5 @@
 // RUN: gaon-opt --gaon-npu-attach-chip=chip=rngd --gaon-npu-tile --gaon-npu-partition %s | FileCheck %s
+// RUN: gaon-opt --gaon-npu-attach-chip=chip=%S/Inputs/rngd-unicast.json --gaon-npu-tile --gaon-npu-partition %s | FileCheck %s --check-prefix=UNICAST
 // RUN: not gaon-opt --gaon-npu-attach-chip=chip=rngd --gaon-npu-partition %s 2>&1 | FileCheck %s --check-prefix=UNTILED
 
 // One row block (128 tokens): the 24 column blocks are split across all 8
@@ -11,11 +12,14 @@ func.func @weight_streaming(%x: tensor<128x768xbf16>, %w: tensor<768x3072xbf16>)
   return %m : tensor<128x3072xbf16>
 }
 
-// A K split in pairs (the FFN down-projection at 128 tokens): the four
-// 192-column tiles go to four pairs of cores, all 8 working (without the
-// split only 6 column blocks of 128 would have work).
+// The FFN down-projection at 128 tokens. Without multicast (UNICAST) K is
+// split in pairs: the four 192-column tiles go to four pairs of cores, all
+// 8 working. rngd multicasts A, so its 6 column blocks of 128 stream on 6
+// cores unsplit.
 // CHECK-LABEL: func.func @k_split_pairs
-// CHECK: #gaon_npu.schedule<tile = [128, 192, 128, 2], split = cols, cores = 8>
+// CHECK: #gaon_npu.schedule<tile = [128, 128, 128], split = cols, cores = 6>
+// UNICAST-LABEL: func.func @k_split_pairs
+// UNICAST: #gaon_npu.schedule<tile = [128, 192, 128, 2], split = cols, cores = 8>
 func.func @k_split_pairs(%h: tensor<128x3072xbf16>, %w: tensor<3072x768xbf16>) -> tensor<128x768xbf16> {
   %m = gaon_graph.matmul %h, %w : (tensor<128x3072xbf16>, tensor<3072x768xbf16>) -> tensor<128x768xbf16>
   return %m : tensor<128x768xbf16>

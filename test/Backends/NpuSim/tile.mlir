@@ -1,4 +1,5 @@
 // RUN: gaon-opt --gaon-npu-attach-chip=chip=rngd --gaon-npu-tile %s | FileCheck %s
+// RUN: gaon-opt --gaon-npu-attach-chip=chip=%S/Inputs/rngd-unicast.json --gaon-npu-tile %s | FileCheck %s --check-prefix=UNICAST
 // RUN: not gaon-opt --gaon-npu-attach-chip=chip=tiny --gaon-npu-tile %s 2>&1 | FileCheck %s --check-prefix=TINY
 // RUN: not gaon-opt --gaon-npu-tile %s 2>&1 | FileCheck %s --check-prefix=NOCHIP
 
@@ -35,12 +36,16 @@ func.func @ffn_gelu(%x: tensor<1024x768xbf16>, %w: tensor<768x3072xbf16>, %b: te
   return %m : tensor<1024x3072xbf16>
 }
 
-// The FFN down-projection at 128 tokens (K = 3072, N = 768): every core
-// reading all of A (6 x 786 KB) costs more DRAM time than pairs of cores
-// each reading half of K and exchanging partial sums of half their 192
-// columns over the network, so K is split in pairs: tile [m, n, k, 2].
+// The FFN down-projection at 128 tokens (K = 3072, N = 768). Without
+// multicast DMA (UNICAST), every core reading all of A (6 x 786 KB) costs
+// more DRAM time than pairs of cores each reading half of K and exchanging
+// partial sums of half their 192 columns over the network, so K is split
+// in pairs: tile [m, n, k, 2]. rngd multicasts A (read once), so plain
+// weight streaming wins.
 // CHECK-LABEL: func.func @k_split_pairs
-// CHECK: gaon_npu.matmul {{.*}}#gaon_npu.schedule<tile = [128, 192, 128, 2]>
+// CHECK: gaon_npu.matmul {{.*}}#gaon_npu.schedule<tile = [128, 128, 128]>
+// UNICAST-LABEL: func.func @k_split_pairs
+// UNICAST: gaon_npu.matmul {{.*}}#gaon_npu.schedule<tile = [128, 192, 128, 2]>
 func.func @k_split_pairs(%h: tensor<128x3072xbf16>, %w: tensor<3072x768xbf16>, %b: tensor<768xbf16>, %r: tensor<128x768xbf16>) -> tensor<128x768xbf16> {
   %m = gaon_npu.matmul %h, %w bias %b residual %r : (tensor<128x3072xbf16>, tensor<3072x768xbf16>, tensor<768xbf16>, tensor<128x768xbf16>) -> tensor<128x768xbf16>
   return %m : tensor<128x768xbf16>

@@ -213,6 +213,63 @@ TEST(Timing, RemoteScratchpadCopyUsesNetwork) {
   EXPECT_EQ(report.networkBytes, 4096u);
 }
 
+// A multicast DMA (rngd has them) reads DRAM once and writes the same
+// bytes into each core of its group; it costs about what one core's copy
+// does, and a chip without multicast rejects it before running.
+TEST(Timing, MulticastDmaReadsOnceAndWritesEveryCore) {
+  ChipDesc chip = loadChip("rngd");
+  ASSERT_TRUE(chip.dma.multicast);
+  const uint32_t bytes = 64 << 10;
+  Simulator sim(chip);
+  std::vector<uint8_t> data(bytes);
+  for (uint32_t i = 0; i < bytes; ++i)
+    data[i] = static_cast<uint8_t>(i * 7 + 3);
+  sim.writeDram(0x1000, data.data(), bytes);
+  Stream stream;
+  DmaCmd cast;
+  cast.src = MemRef::dram(0x1000);
+  cast.dst = MemRef::spm(2, 0x100);
+  cast.rowBytes = bytes;
+  cast.multicast = 4; // cores 2..5
+  CoreBuilder(stream, 0).dma(0, cast);
+  stream.cores.resize(chip.cores);
+  RunOptions functional;
+  functional.functional = true;
+  Report report = sim.run(stream, functional);
+  EXPECT_EQ(report.dramReadBytes, bytes);
+  EXPECT_EQ(report.scratchpadWriteBytes, 4u * bytes);
+  EXPECT_EQ(report.networkBytes, 4u * bytes); // core 0 is outside the group
+  for (uint16_t core = 0; core < 8; ++core) {
+    std::vector<uint8_t> got(bytes);
+    sim.readScratchpad(core, 0x100, got.data(), bytes);
+    EXPECT_EQ(got == data, core >= 2 && core < 6) << "core " << core;
+  }
+  double oneCopy = chip.dma.setupCycles + bytes / chip.dma.bytesPerCycle +
+                   chip.dramLatencyCycles() + chip.network.latencyCycles;
+  EXPECT_NEAR(report.cycles, oneCopy, 0.05 * oneCopy);
+
+  ChipDesc plain = chip;
+  plain.dma.multicast = false;
+  try {
+    Simulator(plain).run(stream, timingOnly());
+    ADD_FAILURE() << "multicast ran on a chip without it";
+  } catch (const SimError &error) {
+    EXPECT_NE(std::string(error.what()).find("has no multicast DMA"),
+              std::string::npos)
+        << error.what();
+  }
+  cast.multicast = 7; // cores 2..8 of 8
+  Stream past;
+  CoreBuilder(past, 0).dma(0, cast);
+  try {
+    Simulator(chip).run(past, timingOnly());
+    ADD_FAILURE() << "multicast past the last core ran";
+  } catch (const SimError &error) {
+    EXPECT_NE(std::string(error.what()).find("cores 2..8"), std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(Timing, SemaphoresAcrossCoresAndBarriers) {
   ChipDesc chip = loadChip("tiny");
   Stream stream;

@@ -21,7 +21,9 @@ using namespace npu_sim;
 
 struct Harness {
   explicit Harness(const std::string &preset = "tiny")
-      : chip(loadChip(preset)), sim(chip), emitter(stream, chip) {}
+      : Harness(loadChip(preset)) {}
+  explicit Harness(ChipDesc desc)
+      : chip(std::move(desc)), sim(chip), emitter(stream, chip) {}
 
   Tensor alloc(DType type, std::vector<int64_t> shape) {
     Tensor t{next, type, std::move(shape)};

@@ -282,6 +282,7 @@ std::string compareChips(const ChipDesc &a, const ChipDesc &b) {
   check("dma.engines", a.dma.engines, b.dma.engines);
   check("dma.bytes_per_cycle", a.dma.bytesPerCycle, b.dma.bytesPerCycle);
   check("dma.setup_cycles", a.dma.setupCycles, b.dma.setupCycles);
+  check("dma.multicast", a.dma.multicast, b.dma.multicast);
   check("shared_sram.bytes", a.shared.bytes, b.shared.bytes);
   check("shared_sram.bytes_per_cycle", a.shared.bytesPerCycle,
         b.shared.bytesPerCycle);

@@ -18,12 +18,14 @@ enum class Opcode : uint8_t {
   Signal = 4,
   Wait = 5,
   Barrier = 6,
-  Gather = 7
+  Gather = 7,
+  DmaMulticast = 8 ///< a Dma payload, then the destination core count
 };
 
 // Payload sizes of version 2; a mismatch means corruption or another version.
 constexpr uint16_t kMemRefBytes = 1 + 2 + 8;
 constexpr uint16_t kDmaBytes = 2 * kMemRefBytes + 3 * 4 + 4 * 8;
+constexpr uint16_t kDmaMulticastBytes = kDmaBytes + 2;
 constexpr uint16_t kMatmulBytes = 3 * 4 + 2 + 1 + 3 * 8 + 3 * 4;
 constexpr uint16_t kOperandBytes = 8 + 4 + 1;
 constexpr uint16_t kVectorBytes =
@@ -152,7 +154,10 @@ void encodeInstr(Writer &w, const Instr &instr) {
     w.u16(payload);
   };
   if (auto *dma = std::get_if<DmaCmd>(&instr.cmd)) {
-    header(Opcode::Dma, kDmaBytes);
+    // Unicast transfers keep the version-2 opcode and payload.
+    bool cast = dma->multicast > 1;
+    header(cast ? Opcode::DmaMulticast : Opcode::Dma,
+           cast ? kDmaMulticastBytes : kDmaBytes);
     w.memRef(dma->src);
     w.memRef(dma->dst);
     w.u32(dma->rowBytes);
@@ -162,6 +167,8 @@ void encodeInstr(Writer &w, const Instr &instr) {
     w.u64(dma->dstRowStride);
     w.u64(dma->srcPlaneStride);
     w.u64(dma->dstPlaneStride);
+    if (cast)
+      w.u16(dma->multicast);
   } else if (auto *mm = std::get_if<MatmulCmd>(&instr.cmd)) {
     header(Opcode::Matmul, kMatmulBytes);
     w.u32(mm->m);
@@ -229,9 +236,9 @@ Instr decodeInstr(Reader &r) {
   uint16_t payload = r.u16();
   static const uint16_t expected[] = {
       0,          kDmaBytes,     kMatmulBytes, kVectorBytes, kSignalBytes,
-      kWaitBytes, kBarrierBytes, kGatherBytes};
-  if (opcode == 0 || opcode > static_cast<uint8_t>(Opcode::Gather))
-    r.corrupt("opcode " + std::to_string(opcode) + " is not 1-7");
+      kWaitBytes, kBarrierBytes, kGatherBytes, kDmaMulticastBytes};
+  if (opcode == 0 || opcode > static_cast<uint8_t>(Opcode::DmaMulticast))
+    r.corrupt("opcode " + std::to_string(opcode) + " is not 1-8");
   if (payload != expected[opcode])
     r.corrupt("payload of opcode " + std::to_string(opcode) + " is " +
               std::to_string(payload) + " bytes, version " +
@@ -239,7 +246,8 @@ Instr decodeInstr(Reader &r) {
               std::to_string(expected[opcode]));
   r.need(payload);
   switch (static_cast<Opcode>(opcode)) {
-  case Opcode::Dma: {
+  case Opcode::Dma:
+  case Opcode::DmaMulticast: {
     DmaCmd dma;
     dma.src = r.memRef();
     dma.dst = r.memRef();
@@ -250,6 +258,12 @@ Instr decodeInstr(Reader &r) {
     dma.dstRowStride = r.u64();
     dma.srcPlaneStride = r.u64();
     dma.dstPlaneStride = r.u64();
+    if (static_cast<Opcode>(opcode) == Opcode::DmaMulticast) {
+      dma.multicast = r.u16();
+      if (dma.multicast < 2)
+        r.corrupt("multicast dma to " + std::to_string(dma.multicast) +
+                  " cores (at least 2)");
+    }
     instr.cmd = dma;
     break;
   }

@@ -238,6 +238,7 @@ void readCores(FieldReader reader, ChipDesc &chip) {
   chip.dma.engines = static_cast<uint32_t>(dma.integer("engines", 1, 64));
   chip.dma.bytesPerCycle = dma.positive("bytes_per_cycle");
   chip.dma.setupCycles = dma.nonNegativeOr("setup_cycles", 0);
+  chip.dma.multicast = dma.boolean("multicast", false);
   dma.finish();
   reader.finish();
 }
@@ -352,6 +353,7 @@ bool ChipDesc::operator==(const ChipDesc &o) const {
          dma.engines == o.dma.engines &&
          dma.bytesPerCycle == o.dma.bytesPerCycle &&
          dma.setupCycles == o.dma.setupCycles &&
+         dma.multicast == o.dma.multicast &&
          shared.bytes == o.shared.bytes &&
          shared.bytesPerCycle == o.shared.bytesPerCycle &&
          network.bytesPerCycle == o.network.bytesPerCycle &&
@@ -410,7 +412,8 @@ std::string chipToJson(const ChipDesc &chip, int indent) {
       {"dma",
        {{"engines", chip.dma.engines},
         {"bytes_per_cycle", chip.dma.bytesPerCycle},
-        {"setup_cycles", chip.dma.setupCycles}}}};
+        {"setup_cycles", chip.dma.setupCycles},
+        {"multicast", chip.dma.multicast}}}};
   if (chip.shared.bytes > 0)
     root["shared_sram"] = {{"bytes", chip.shared.bytes},
                            {"bytes_per_cycle", chip.shared.bytesPerCycle}};

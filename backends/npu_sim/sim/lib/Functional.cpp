@@ -401,13 +401,20 @@ template <typename T> void runVector(PagedMemory &spm, const VectorCmd &cmd) {
 void executeDma(ChipMemory &memory, const DmaCmd &cmd) {
   std::vector<uint8_t> row(cmd.rowBytes);
   PagedMemory &src = memory.at(cmd.src);
-  PagedMemory &dst = memory.at(cmd.dst);
+  std::vector<PagedMemory *> dsts;
+  for (uint16_t i = 0; i < std::max<uint16_t>(cmd.multicast, 1); ++i) {
+    MemRef to = cmd.dst;
+    to.core = static_cast<uint16_t>(to.core + i);
+    dsts.push_back(&memory.at(to));
+  }
   for (uint32_t p = 0; p < cmd.planes; ++p)
     for (uint32_t r = 0; r < cmd.rows; ++r) {
       src.read(cmd.src.addr + p * cmd.srcPlaneStride + r * cmd.srcRowStride,
                row.data(), row.size());
-      dst.write(cmd.dst.addr + p * cmd.dstPlaneStride + r * cmd.dstRowStride,
-                row.data(), row.size());
+      for (PagedMemory *dst : dsts)
+        dst->write(cmd.dst.addr + p * cmd.dstPlaneStride +
+                       r * cmd.dstRowStride,
+                   row.data(), row.size());
     }
 }
 

@@ -96,7 +96,7 @@ bool DmaCmd::operator==(const DmaCmd &o) const {
          rows == o.rows && planes == o.planes &&
          srcRowStride == o.srcRowStride && dstRowStride == o.dstRowStride &&
          srcPlaneStride == o.srcPlaneStride &&
-         dstPlaneStride == o.dstPlaneStride;
+         dstPlaneStride == o.dstPlaneStride && multicast == o.multicast;
 }
 
 bool GatherCmd::operator==(const GatherCmd &o) const {
@@ -370,6 +370,17 @@ private:
                 extent(cmd.srcRowStride, cmd.srcPlaneStride));
     checkExtent("dma destination", cmd.dst.space, cmd.dst.core, cmd.dst.addr,
                 extent(cmd.dstRowStride, cmd.dstPlaneStride));
+    if (cmd.multicast > 1) {
+      if (!chip.dma.multicast)
+        fail("dma multicast=" + std::to_string(cmd.multicast) + ", but chip " +
+             chip.name + " has no multicast DMA (dma.multicast is false)");
+      if (cmd.dst.space != MemSpace::Scratchpad)
+        fail("a multicast dma must write scratchpads");
+      if (uint32_t(cmd.dst.core) + cmd.multicast > chip.cores)
+        fail("dma multicast to cores " + std::to_string(cmd.dst.core) + ".." +
+             std::to_string(uint32_t(cmd.dst.core) + cmd.multicast - 1) +
+             " but the chip has " + std::to_string(chip.cores) + " cores");
+    }
   }
 
   void checkMatmul(uint16_t core, const MatmulCmd &cmd) {

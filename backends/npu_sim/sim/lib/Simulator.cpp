@@ -189,7 +189,24 @@ double Engine::reserveLink(uint16_t core, double bytes, double start) {
 
 Cost Engine::costDma(const UnitState &unit, const DmaCmd &cmd, double start) {
   double bytes = static_cast<double>(cmd.rowBytes) * cmd.rows * cmd.planes;
-  return costTransfer(unit, cmd.src, cmd.dst, bytes, &cmd, start);
+  if (cmd.multicast <= 1)
+    return costTransfer(unit, cmd.src, cmd.dst, bytes, &cmd, start);
+  // Multicast: the source is read once and streamed as a transfer into one
+  // scratchpad; the fetch network's switches replicate it to the group (no
+  // core-to-core link is reserved), adding the network latency when a copy
+  // leaves the issuing core, the other scratchpads' writes and the
+  // replicated bytes' network energy.
+  MemRef local = MemRef::spm(unit.core, cmd.dst.addr);
+  Cost cost = costTransfer(unit, cmd.src, local, bytes, &cmd, start);
+  bool issuerInGroup = unit.core >= cmd.dst.core &&
+                       unit.core < uint32_t(cmd.dst.core) + cmd.multicast;
+  double remote = double(cmd.multicast) - (issuerInGroup ? 1 : 0);
+  report.scratchpadWriteBytes +=
+      static_cast<uint64_t>(bytes * (double(cmd.multicast) - 1));
+  report.networkBytes += static_cast<uint64_t>(bytes * remote);
+  if (remote > 0)
+    cost.complete += chip.network.latencyCycles;
+  return cost;
 }
 
 // A gather moves count rows like a DMA of count rows whose DRAM addresses

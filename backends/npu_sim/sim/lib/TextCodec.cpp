@@ -70,6 +70,8 @@ void printCommand(std::ostream &out, const Command &cmd) {
       out << " dst_plane_stride=" << dma->dstPlaneStride;
     if (dma->srcPlaneStride)
       out << " src_plane_stride=" << dma->srcPlaneStride;
+    if (dma->multicast > 1)
+      out << " multicast=" << dma->multicast;
   } else if (auto *mm = std::get_if<MatmulCmd>(&cmd)) {
     out << "matmul m=" << mm->m << " n=" << mm->n << " k=" << mm->k
         << " in=" << dtypeName(mm->inType) << " out=" << dtypeName(mm->outType)
@@ -266,6 +268,7 @@ Command parseCommand(const std::string &op, Fields &f, const LineParser &p,
     dma.srcRowStride = f.numberOr("src_row_stride", ~0ull, 0);
     dma.dstPlaneStride = f.numberOr("dst_plane_stride", ~0ull, 0);
     dma.srcPlaneStride = f.numberOr("src_plane_stride", ~0ull, 0);
+    dma.multicast = static_cast<uint16_t>(f.numberOr("multicast", kU16, 0));
     return dma;
   }
   if (op == "matmul") {

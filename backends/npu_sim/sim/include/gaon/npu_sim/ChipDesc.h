@@ -52,6 +52,9 @@ struct DmaDesc {
   uint32_t engines = 0;
   double bytesPerCycle = 0;
   double setupCycles = 0; ///< Descriptor issue cost per transfer.
+  /// One transfer may write the same scratchpad range of a group of cores
+  /// (DmaCmd::multicast), reading its source once.
+  bool multicast = false;
 };
 
 struct SharedSramDesc {

@@ -64,6 +64,12 @@ struct MemRef {
 /// source plane into every destination plane. (Only the CoreBuilder::dma
 /// convenience overload turns a 0 stride into the packed stride; use
 /// CoreBuilder::broadcastDma or a DmaCmd for replication.)
+///
+/// Multicast (chips whose `dma.multicast` is true): with `multicast` > 1 the
+/// destination is a scratchpad and the data lands at dst.addr in the
+/// scratchpads of cores dst.core .. dst.core + multicast - 1. The source is
+/// read once (one DRAM read feeds a whole group of cores, as RNGD's input
+/// broadcasting does); the issuing engine streams at its own rate.
 struct DmaCmd {
   MemRef src, dst;
   uint32_t rowBytes = 0;
@@ -71,6 +77,7 @@ struct DmaCmd {
   uint32_t planes = 1;
   uint64_t srcRowStride = 0, dstRowStride = 0;
   uint64_t srcPlaneStride = 0, dstPlaneStride = 0;
+  uint16_t multicast = 0; ///< Destination cores; 0 or 1: dst.core only.
   bool operator==(const DmaCmd &o) const;
 };
 
