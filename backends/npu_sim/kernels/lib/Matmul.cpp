@@ -2153,8 +2153,8 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
       continue;
     CoreBuilder cb = ctx.core(core);
     if (cast)
-      emitACast(cb, cast, MemRef::dram(a.addr + aOff[0] * e), aSlot[0], K,
-                t.tk, static_cast<uint32_t>(M), e);
+      emitACast(cb, cast, MemRef::dram(a.addr + aOff[0] * e), aSlot[0], K, t.tk,
+                static_cast<uint32_t>(M), e);
     int64_t step = 0, tileNo = 0;
     int64_t aTag[2] = {-1, -1};
     std::vector<bool> aLoaded(aResident ? ceilDiv(K, t.tk) : 0, false);

@@ -235,7 +235,7 @@ Instr decodeInstr(Reader &r) {
   instr.unit.index = r.u8();
   uint16_t payload = r.u16();
   static const uint16_t expected[] = {
-      0,          kDmaBytes,     kMatmulBytes, kVectorBytes, kSignalBytes,
+      0,          kDmaBytes,     kMatmulBytes, kVectorBytes,      kSignalBytes,
       kWaitBytes, kBarrierBytes, kGatherBytes, kDmaMulticastBytes};
   if (opcode == 0 || opcode > static_cast<uint8_t>(Opcode::DmaMulticast))
     r.corrupt("opcode " + std::to_string(opcode) + " is not 1-8");

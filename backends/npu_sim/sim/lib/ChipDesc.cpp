@@ -353,8 +353,7 @@ bool ChipDesc::operator==(const ChipDesc &o) const {
          dma.engines == o.dma.engines &&
          dma.bytesPerCycle == o.dma.bytesPerCycle &&
          dma.setupCycles == o.dma.setupCycles &&
-         dma.multicast == o.dma.multicast &&
-         shared.bytes == o.shared.bytes &&
+         dma.multicast == o.dma.multicast && shared.bytes == o.shared.bytes &&
          shared.bytesPerCycle == o.shared.bytesPerCycle &&
          network.bytesPerCycle == o.network.bytesPerCycle &&
          network.latencyCycles == o.network.latencyCycles &&

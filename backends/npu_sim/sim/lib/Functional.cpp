@@ -412,8 +412,7 @@ void executeDma(ChipMemory &memory, const DmaCmd &cmd) {
       src.read(cmd.src.addr + p * cmd.srcPlaneStride + r * cmd.srcRowStride,
                row.data(), row.size());
       for (PagedMemory *dst : dsts)
-        dst->write(cmd.dst.addr + p * cmd.dstPlaneStride +
-                       r * cmd.dstRowStride,
+        dst->write(cmd.dst.addr + p * cmd.dstPlaneStride + r * cmd.dstRowStride,
                    row.data(), row.size());
     }
 }
