@@ -352,7 +352,8 @@ namespace {
 /// BERT's QKV projection at 1 x 128 tokens (bias and residual-free), after
 /// a kernel that can host its prefetched weights, on rngd with and without
 /// multicast DMA. Returns the report; `casts` counts multicast transfers.
-Report weightStreamingA(bool multicast, size_t &casts, double &err) {
+Report weightStreamingA(bool multicast, size_t &casts, double &err,
+                        bool prefetch = true) {
   ChipDesc chip = loadChip("rngd");
   chip.dma.multicast = multicast;
   Harness h(chip);
@@ -368,7 +369,7 @@ Report weightStreamingA(bool multicast, size_t &casts, double &err) {
   s.split = Split::Cols;
   s.cores = 8;
   s.buffers = {1, 4, 2};
-  s.prefetch = true;
+  s.prefetch = prefetch;
   h.emitter.matmul(a, b, out, ep, &s);
   casts = 0;
   for (const auto &program : h.stream.cores)
@@ -403,6 +404,52 @@ TEST(Matmul, MulticastResidentARngd) {
   std::printf("QKV 128 x 768 x 2304 on rngd: %.0f cycles with multicast A, "
               "%.0f without\n",
               on.cycles, off.cycles);
+  // Weights not prefetched: each core's loader streams its B slices and
+  // hands them over as before, the tensor unit also waits for A's leader.
+  Report streamed = weightStreamingA(true, castsOn, errOn, false);
+  EXPECT_EQ(castsOn, 6u);
+  EXPECT_LE(errOn, tolerance(DType::BF16));
+  EXPECT_EQ(off.dramReadBytes - streamed.dramReadBytes, 7u * 128 * 768 * 2);
+}
+
+// Every shape and epilogue case on the two-core tiny preset with multicast
+// DMA switched on: one-block matmuls multicast A, and stay right.
+TEST(Matmul, ShapesTinyMulticast) {
+  ChipDesc chip = loadChip("tiny");
+  chip.dma.multicast = true;
+  for (DType type : {DType::F32, DType::BF16})
+    for (const Case &c : kCases) {
+      Harness h(chip);
+      Tensor a = h.input(type, c.a), b = h.input(type, c.b);
+      Tensor out = h.alloc(type, c.out);
+      h.emitter.matmul(a, b, out);
+      h.run();
+      auto ref = refMatmul(h.read(a), c.a, h.read(b), c.b, c.batch);
+      EXPECT_LE(relL2(h.read(out), ref), tolerance(type))
+          << testing::PrintToString(c.a) << " x "
+          << testing::PrintToString(c.b);
+    }
+  // A resident block shared by both cores, with bias, GELU and residual.
+  Harness h(chip);
+  int64_t M = 30, K = 200, N = 300;
+  Tensor a = h.input(DType::BF16, {M, K}), b = h.input(DType::BF16, {K, N});
+  Tensor bias = h.input(DType::BF16, {N}), res = h.input(DType::BF16, {M, N});
+  Tensor out = h.alloc(DType::BF16, {M, N});
+  Epilogue ep;
+  ep.bias = bias;
+  ep.residual = res;
+  ep.activation = Activation::Gelu;
+  h.emitter.matmul(a, b, out, ep);
+  size_t casts = 0;
+  for (const auto &program : h.stream.cores)
+    for (const Instr &instr : program)
+      if (auto *d = std::get_if<DmaCmd>(&instr.cmd); d && d->multicast > 1)
+        ++casts;
+  EXPECT_GT(casts, 0u);
+  h.run();
+  auto mm = refMatmul(h.read(a), {M, K}, h.read(b), {K, N}, {});
+  refEpilogue(mm, N, Activation::Gelu, h.read(bias), h.read(res));
+  EXPECT_LE(relL2(h.read(out), mm), tolerance(DType::BF16));
 }
 
 } // namespace

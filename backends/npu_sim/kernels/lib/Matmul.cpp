@@ -2129,10 +2129,10 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
     return foldedRows(rows, cols, t.tn, lanes);
   };
 
-  // One resident A block read by every working core, weights prefetched:
-  // A is multicast where the chip can.
+  // One resident A block read by every working core: A is multicast where
+  // the chip can (B slices, unless prefetched, still stream per core).
   ACast cast;
-  if (aResident && oneBlock && batches == 1 && prefetched)
+  if (aResident && oneBlock && batches == 1)
     cast = planACast(chipDesc, ceilDiv(K, t.tk),
                      static_cast<unsigned>(std::min<int64_t>(total, useCores)));
   UnitRef loader = ctx.loader(), storer = ctx.storer();
@@ -2241,8 +2241,10 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         // With B prefetched and A resident, only the steps that load an A
         // slice hand over to the tensor unit (and no slot is ever reused).
         bool handshake = !prefetched || !aLoaded[ks];
-        // A multicast slice: its leader signals this core's tensor unit.
+        // A multicast slice: its leader signals this core's tensor unit;
+        // the loader still hands over the B slices it loads itself.
         bool castSlice = cast && !aLoaded[ks];
+        bool ownSignal = handshake && (!castSlice || useSlot);
         if (useSlot && step >= nSlots)
           cb.wait(ld, emptySem[en]);
         uint64_t aAddr = aSlot[s];
@@ -2280,7 +2282,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
           cb.dma(ld.index, cb.spm(bAddr),
                  MemRef::dram(b.addr + (bOff[bi] + k0 * N + n0) * e), cols * e,
                  depth, t.tn * e, N * e);
-        if (handshake && !castSlice)
+        if (ownSignal)
           cb.signal(ld, fullSem[en]);
         // This tile's bias/residual before the previous tile's store: on
         // the storing engine (prefetched B) the store waits for that tile's
@@ -2294,7 +2296,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
 
         if (castSlice)
           cb.wait(tensor, cast.sem(ks));
-        else if (handshake)
+        if (ownSignal)
           cb.wait(tensor, fullSem[en]);
         if (k0 == 0 && reuse)
           cb.wait(tensor, kCFree);
