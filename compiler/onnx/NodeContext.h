@@ -114,6 +114,7 @@ void registerMatMulOps(ConverterRegistry &registry);
 void registerReductionOps(ConverterRegistry &registry);
 void registerShapeOps(ConverterRegistry &registry);
 void registerGatherOps(ConverterRegistry &registry);
+void registerScatterOps(ConverterRegistry &registry);
 void registerImageOps(ConverterRegistry &registry);
 void registerLossOps(ConverterRegistry &registry);
 void registerRecurrentOps(ConverterRegistry &registry);

@@ -475,6 +475,7 @@ const ConverterRegistry &getConverterRegistry() {
     registerReductionOps(r);
     registerShapeOps(r);
     registerGatherOps(r);
+    registerScatterOps(r);
     registerImageOps(r);
     registerLossOps(r);
     registerRecurrentOps(r);

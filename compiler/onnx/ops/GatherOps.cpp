@@ -1,8 +1,6 @@
-//===- GatherOps.cpp - ONNX gathers, OneHot and ScatterND -----------------===//
+//===- GatherOps.cpp - ONNX gathers and OneHot -----------------------------===//
 
 #include "../NodeContext.h"
-
-#include <algorithm>
 
 using namespace mlir;
 using namespace gaon::graph;
@@ -130,105 +128,12 @@ LogicalResult convertOneHot(NodeContext &ctx) {
   return success();
 }
 
-/// ScatterND with compile-time indices. Exports build index tables with it
-/// (BEiT's relative position index): with constant data and updates too it
-/// folds, any reduction. Otherwise (reduction none) it is a select between
-/// the data's rows and a gather of the update rows that last write each
-/// one, both by constant tables: data as [rows, slice], updates as
-/// [tuples, slice].
-LogicalResult convertScatterNd(NodeContext &ctx) {
-  auto data = ctx.inputType(0), indices = ctx.inputType(1),
-       updates = ctx.inputType(2);
-  if (!data.hasStaticShape() || !indices.hasStaticShape() ||
-      !updates.hasStaticShape())
-    return ctx.fail("needs static shapes (fix them with --input-shape)");
-  auto index = ctx.constantInput(1);
-  if (!index)
-    return ctx.fail("ScatterND with indices computed at run time is not "
-                    "supported (indices, input 1, depend on the model's "
-                    "inputs)");
-  int64_t r = data.getRank(), q = indices.getRank();
-  int64_t k = q ? indices.getDimSize(q - 1) : 0;
-  if (q < 1 || k < 1 || k > r)
-    return ctx.fail("indices must be [..., k] with 1 <= k <= rank(data)");
-  SmallVector<int64_t> expected(indices.getShape().drop_back());
-  llvm::append_range(expected, data.getShape().drop_front(k));
-  if (updates.getShape() != ArrayRef<int64_t>(expected))
-    return ctx.fail("updates must have shape indices.shape[:-1] + "
-                    "data.shape[k:]");
-  std::string reduction = ctx.attrString("reduction", "none");
-  if (reduction != "none" && reduction != "add" && reduction != "mul" &&
-      reduction != "max" && reduction != "min")
-    return ctx.fail("unknown reduction '" + reduction + "'");
-  int64_t slice = 1, rows = 1;
-  for (int64_t d = 0; d < r; ++d)
-    (d < k ? rows : slice) *= data.getDimSize(d);
-  int64_t tuples = index->getNumElements() / k;
-  // The data row each index tuple writes.
-  SmallVector<int64_t> target(tuples);
-  for (int64_t t = 0; t < tuples; ++t) {
-    int64_t row = 0;
-    for (int64_t d = 0; d < k; ++d) {
-      int64_t dim = data.getDimSize(d), i = index->getInt(t * k + d);
-      if (i < -dim || i >= dim)
-        return ctx.fail("index " + Twine(i) +
-                        " is out of range for "
-                        "dimension " +
-                        Twine(d) + " of size " + Twine(dim));
-      row = row * dim + (i < 0 ? i + dim : i);
-    }
-    target[t] = row;
-  }
-  auto base = ctx.constantInput(0), values = ctx.constantInput(2);
-  if (base && values) {
-    ConstantTensor out = *base;
-    for (int64_t t = 0; t < tuples; ++t)
-      for (int64_t e = 0; e < slice; ++e) {
-        int64_t at = target[t] * slice + e;
-        double v = values->getDouble(t * slice + e), old = out.getDouble(at);
-        if (reduction == "add")
-          v += old;
-        else if (reduction == "mul")
-          v *= old;
-        else if (reduction == "max")
-          v = std::max(v, old);
-        else if (reduction == "min")
-          v = std::min(v, old);
-        out.setDouble(at, v);
-      }
-    ctx.setOutput(0, ctx.constant(out));
-    return success();
-  }
-  if (reduction != "none")
-    return ctx.fail("reduction '" + reduction +
-                    "' of data or updates computed at run time is not "
-                    "supported");
-  auto &b = ctx.getBuilder();
-  Type i64 = b.getI64Type(), element = data.getElementType();
-  ConstantTensor source(RankedTensorType::get({rows}, i64));
-  ConstantTensor written(RankedTensorType::get({rows, 1}, b.getI1Type()));
-  for (int64_t t = 0; t < tuples; ++t) {
-    source.setInt(target[t], t);
-    written.setDouble(target[t], 1.0);
-  }
-  Value flatData = ctx.reshape(ctx.input(0), {rows, slice});
-  Value flatUpdates = ctx.reshape(ctx.input(2), {tuples, slice});
-  auto rowsType = RankedTensorType::get({rows, slice}, element);
-  Value picked = ctx.create<GatherOp>(
-      rowsType, flatUpdates, ctx.constant(source), b.getI64IntegerAttr(0));
-  Value merged =
-      ctx.create<SelectOp>(rowsType, ctx.constant(written), picked, flatData);
-  ctx.setOutput(0, ctx.reshape(merged, data.getShape()));
-  return success();
-}
-
 } // namespace
 
 void registerGatherOps(ConverterRegistry &r) {
   r["Gather"] = convertGather;
   r["GatherElements"] = convertGatherElements;
   r["OneHot"] = convertOneHot;
-  r["ScatterND"] = convertScatterNd;
   r["GatherND"] = convertGatherNd;
 }
 
