@@ -104,7 +104,7 @@ def main():
     for case in cases:
         res = run_case(case)
         results.append(res)
-        if case["suite"] in ("models", "zoo", "sm80", "quantized"):
+        if case["suite"] != "node":
             print(f"{res['name']:28s} rel L2 {res['rel_l2'] if res['rel_l2'] is not None else float('nan'):.3g}"
                   f" (<= {res['limit']:g}) {'PASS' if res['pass'] else 'FAIL'}",
                   flush=True)
@@ -113,7 +113,8 @@ def main():
     nodes = [r for r in results if r["suite"] == "node"]
     sm80 = [r for r in results if r["suite"] == "sm80"]
     quantized = [r for r in results if r["suite"] == "quantized"]
-    failures += sum(not r["pass"] for r in models + zoo + sm80 + quantized)
+    scatter = [r for r in results if r["suite"] == "scatter"]
+    failures += sum(not r["pass"] for r in results if r["suite"] != "node")
     node_failed = [r["name"] for r in nodes if not r["pass"]]
     failures += len(node_failed)
     print(f"models: {sum(r['pass'] for r in models)}/{len(models)} pass")
@@ -124,12 +125,16 @@ def main():
     if quantized:
         print(f"quantized: {sum(r['pass'] for r in quantized)}/"
               f"{len(quantized)} pass")
+    if scatter:
+        print(f"scatter: {sum(r['pass'] for r in scatter)}/"
+              f"{len(scatter)} pass")
     print(f"node tests: {len(nodes) - len(node_failed)}/{len(nodes)} pass"
           + (f"; failing: {' '.join(node_failed[:40])}" if node_failed else ""))
     summary["models"] = models
     summary["zoo"] = zoo
     summary["sm80"] = sm80
     summary["quantized"] = quantized
+    summary["scatter"] = scatter
     summary["node_tests"] = {"run": len(nodes),
                              "passed": len(nodes) - len(node_failed),
                              "failed": [r for r in nodes if not r["pass"]]}

@@ -45,6 +45,7 @@ QUANTIZED = os.path.join(ROOT, "test", "models", "quantized")
 # Quantized exports in fp16: an activation that differs in its last bits
 # lands on the neighbouring quantization level (docs/npu-backend.md).
 QUANTIZED_DTYPES = {"fp32": 1e-4, "fp16": 5e-2}
+SCATTER = os.path.join(ROOT, "test", "models", "scatter")
 
 
 def output_names(model_path):
@@ -154,7 +155,8 @@ def main():
                     "every data set), node (ONNX node tests), sm80 "
                     "(../shared/models compiled for cuda:sm_80 in fp32/fp16: "
                     "the driver JIT-compiles that PTX on a newer GPU), "
-                    "quantized (test/models/quantized in fp32/fp16)")
+                    "quantized (test/models/quantized in fp32/fp16), "
+                    "scatter (test/models/scatter in fp32/fp16)")
     ap.add_argument("--no-unit-tests", action="store_true",
                     help="stage gaon-run only, not the GPU unit tests and "
                     "the attention bench (when the carry limit is tight)")
@@ -217,7 +219,8 @@ def main():
 
     # Model folders in the backend-test layout, every data set a case.
     folders = [("zoo", ZOO, {d: DTYPES[d] for d in ["fp32", "fp16"]}),
-               ("quantized", QUANTIZED, QUANTIZED_DTYPES)]
+               ("quantized", QUANTIZED, QUANTIZED_DTYPES),
+               ("scatter", SCATTER, {d: DTYPES[d] for d in ["fp32", "fp16"]})]
     for suite, root, dtypes in folders:
         if suite not in suites:
             continue
