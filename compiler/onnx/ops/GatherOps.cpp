@@ -1,4 +1,5 @@
-//===- GatherOps.cpp - ONNX gathers and OneHot -----------------------------===//
+//===- GatherOps.cpp - ONNX gathers and OneHot
+//-----------------------------===//
 
 #include "../NodeContext.h"
 

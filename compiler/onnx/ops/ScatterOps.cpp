@@ -76,13 +76,13 @@ FailureOr<Value> scatterRows(NodeContext &ctx, Value rowsIn, Value target,
   Type element = rowsType.getElementType();
   int64_t compared = targets * rows * (reduction == "none" ? 1 : slice);
   if (compared > kMaxCompared)
-    return ctx.fail("with indices computed at run time, " + Twine(targets) +
-                    " updates over " + Twine(rows) + " rows" +
-                    (reduction == "none" ? Twine("")
-                                         : " of " + Twine(slice) + " elements") +
-                    " compare " + Twine(compared) +
-                    " elements, more than the supported " +
-                    Twine(kMaxCompared));
+    return ctx.fail(
+        "with indices computed at run time, " + Twine(targets) +
+        " updates over " + Twine(rows) + " rows" +
+        (reduction == "none" ? Twine("")
+                             : " of " + Twine(slice) + " elements") +
+        " compare " + Twine(compared) + " elements, more than the supported " +
+        Twine(kMaxCompared));
   ConstantTensor rowIota(RankedTensorType::get({1, rows}, i64));
   for (int64_t r = 0; r < rows; ++r)
     rowIota.setInt(r, r);
@@ -142,11 +142,28 @@ FailureOr<Value> wrapIndices(NodeContext &ctx, Value idx, Value dims) {
   return ctx.create<SelectOp>(tensorType(*wrapped), *negative, *wrapped, idx);
 }
 
-LogicalResult checkReduction(NodeContext &ctx, const std::string &reduction) {
-  if (reduction != "none" && reduction != "add" && reduction != "mul" &&
-      reduction != "max" && reduction != "min")
-    return ctx.fail("unknown reduction '" + reduction + "'");
-  return success();
+/// A scatter's operands after the checks every scatter needs: static
+/// shapes, integer indices, updates of the data's element type and a known
+/// reduction.
+struct ScatterOperands {
+  RankedTensorType data, indices, updates;
+  std::string reduction;
+};
+
+FailureOr<ScatterOperands> checkScatter(NodeContext &ctx) {
+  ScatterOperands o{ctx.inputType(0), ctx.inputType(1), ctx.inputType(2),
+                    ctx.attrString("reduction", "none")};
+  if (!o.data.hasStaticShape() || !o.indices.hasStaticShape() ||
+      !o.updates.hasStaticShape())
+    return ctx.fail("needs static shapes (fix them with --input-shape)");
+  if (!o.indices.getElementType().isInteger())
+    return ctx.fail("indices must be an integer tensor");
+  if (o.updates.getElementType() != o.data.getElementType())
+    return ctx.fail("updates and data must have the same element type");
+  if (o.reduction != "none" && o.reduction != "add" && o.reduction != "mul" &&
+      o.reduction != "max" && o.reduction != "min")
+    return ctx.fail("unknown reduction '" + o.reduction + "'");
+  return o;
 }
 
 /// ScatterND. Compile-time indices: with constant data and updates too it
@@ -157,13 +174,10 @@ LogicalResult checkReduction(NodeContext &ctx, const std::string &reduction) {
 /// written at a position): scatterRows over the linearized index tuples.
 /// Data as [rows, slice], updates as [tuples, slice].
 LogicalResult convertScatterNd(NodeContext &ctx) {
-  auto data = ctx.inputType(0), indices = ctx.inputType(1),
-       updates = ctx.inputType(2);
-  if (!data.hasStaticShape() || !indices.hasStaticShape() ||
-      !updates.hasStaticShape())
-    return ctx.fail("needs static shapes (fix them with --input-shape)");
-  if (!indices.getElementType().isInteger())
-    return ctx.fail("indices must be an integer tensor");
+  auto checked = checkScatter(ctx);
+  if (failed(checked))
+    return failure();
+  auto [data, indices, updates, reduction] = *checked;
   int64_t r = data.getRank(), q = indices.getRank();
   int64_t k = q ? indices.getDimSize(q - 1) : 0;
   if (q < 1 || k < 1 || k > r)
@@ -173,11 +187,6 @@ LogicalResult convertScatterNd(NodeContext &ctx) {
   if (updates.getShape() != ArrayRef<int64_t>(expected))
     return ctx.fail("updates must have shape indices.shape[:-1] + "
                     "data.shape[k:]");
-  if (updates.getElementType() != data.getElementType())
-    return ctx.fail("updates and data must have the same element type");
-  std::string reduction = ctx.attrString("reduction", "none");
-  if (failed(checkReduction(ctx, reduction)))
-    return failure();
   int64_t slice = 1, rows = 1;
   for (int64_t d = 0; d < r; ++d)
     (d < k ? rows : slice) *= data.getDimSize(d);
@@ -207,8 +216,8 @@ LogicalResult convertScatterNd(NodeContext &ctx) {
     auto scaled = ctx.binary<MulOp>(*wrapped, ctx.constant(strides));
     if (failed(scaled))
       return failure();
-    Value target = reduceAxis0(
-        ctx, ctx.transpose(*scaled, {1, 0}), false); // [tuples]
+    Value target =
+        reduceAxis0(ctx, ctx.transpose(*scaled, {1, 0}), false); // [tuples]
     auto merged = scatterRows(ctx, flatData, target, flatUpdates, reduction);
     if (failed(merged))
       return failure();
@@ -256,8 +265,8 @@ LogicalResult convertScatterNd(NodeContext &ctx) {
     ConstantTensor targets(RankedTensorType::get({tuples}, i64));
     for (int64_t t = 0; t < tuples; ++t)
       targets.setInt(t, target[t]);
-    auto merged = scatterRows(ctx, flatData, ctx.constant(targets),
-                              flatUpdates, reduction);
+    auto merged = scatterRows(ctx, flatData, ctx.constant(targets), flatUpdates,
+                              reduction);
     if (failed(merged))
       return failure();
     ctx.setOutput(0, ctx.reshape(*merged, data.getShape()));
@@ -282,31 +291,22 @@ LogicalResult convertScatterNd(NodeContext &ctx) {
 /// and whose other coordinates are its own. Each update's linear data
 /// position becomes a row index of the data as [numel, 1] for scatterRows.
 LogicalResult convertScatterElements(NodeContext &ctx) {
-  auto data = ctx.inputType(0), indices = ctx.inputType(1),
-       updates = ctx.inputType(2);
-  if (!data.hasStaticShape() || !indices.hasStaticShape() ||
-      !updates.hasStaticShape())
-    return ctx.fail("needs static shapes (fix them with --input-shape)");
-  if (!indices.getElementType().isInteger())
-    return ctx.fail("indices must be an integer tensor");
+  auto checked = checkScatter(ctx);
+  if (failed(checked))
+    return failure();
+  auto [data, indices, updates, reduction] = *checked;
   int64_t rank = data.getRank();
   if (indices.getRank() != rank || indices.getShape() != updates.getShape())
     return ctx.fail("indices and updates must have the same shape, of the "
                     "data's rank");
-  if (updates.getElementType() != data.getElementType())
-    return ctx.fail("updates and data must have the same element type");
   auto axis = ctx.normalizeAxis(ctx.attrInt("axis", 0), rank);
   if (failed(axis))
     return failure();
   for (int64_t d = 0; d < rank; ++d)
     if (d != *axis && indices.getDimSize(d) > data.getDimSize(d))
       return ctx.fail("indices dimension " + Twine(d) + " (" +
-                      Twine(indices.getDimSize(d)) +
-                      ") exceeds the data's (" + Twine(data.getDimSize(d)) +
-                      ")");
-  std::string reduction = ctx.attrString("reduction", "none");
-  if (failed(checkReduction(ctx, reduction)))
-    return failure();
+                      Twine(indices.getDimSize(d)) + ") exceeds the data's (" +
+                      Twine(data.getDimSize(d)) + ")");
   auto &b = ctx.getBuilder();
   Type i64 = b.getI64Type();
   SmallVector<int64_t> strides(rank, 1);
@@ -318,8 +318,8 @@ LogicalResult convertScatterElements(NodeContext &ctx) {
                              ctx.splat(i64, {}, data.getDimSize(*axis)));
   if (failed(wrapped))
     return failure();
-  auto linear = ctx.binary<MulOp>(*wrapped,
-                                  ctx.splat(i64, {}, double(strides[*axis])));
+  auto linear =
+      ctx.binary<MulOp>(*wrapped, ctx.splat(i64, {}, double(strides[*axis])));
   if (failed(linear))
     return failure();
   ConstantTensor offsets(RankedTensorType::get(indices.getShape(), i64));
@@ -338,9 +338,8 @@ LogicalResult convertScatterElements(NodeContext &ctx) {
     return failure();
   int64_t count = indices.getNumElements();
   Value flatData = ctx.reshape(ctx.input(0), {data.getNumElements(), 1});
-  auto merged =
-      scatterRows(ctx, flatData, ctx.reshape(*linear, {count}),
-                  ctx.reshape(ctx.input(2), {count, 1}), reduction);
+  auto merged = scatterRows(ctx, flatData, ctx.reshape(*linear, {count}),
+                            ctx.reshape(ctx.input(2), {count, 1}), reduction);
   if (failed(merged))
     return failure();
   ctx.setOutput(0, ctx.reshape(*merged, data.getShape()));

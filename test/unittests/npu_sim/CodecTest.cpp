@@ -63,14 +63,9 @@ Stream sampleStream() {
   c0.wait(UnitRef::tensor(), 5, 1);
   c0.barrier(UnitRef::dma(0), 7, 2);
   c1.wait(UnitRef::vector(), 3, 2);
-  // A multicast DMA: one DRAM read written to cores 0 and 1.
-  DmaCmd cast;
-  cast.src = MemRef::dram(0x2000);
+  // A multicast DMA: the first DMA's rows written to cores 0 and 1.
+  DmaCmd cast = dma;
   cast.dst = MemRef::spm(0, 0x6000);
-  cast.rowBytes = 256;
-  cast.rows = 2;
-  cast.srcRowStride = 512;
-  cast.dstRowStride = 256;
   cast.multicast = 2;
   c1.dma(0, cast);
   c1.barrier(UnitRef::dma(1), 7, 2);

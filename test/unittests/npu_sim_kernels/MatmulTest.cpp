@@ -43,9 +43,8 @@ struct Case {
   std::vector<int64_t> a, b, out, batch;
 };
 
-void runCase(const std::string &preset, const Case &c, DType type,
-             DType outType) {
-  Harness h(preset);
+void runCase(const ChipDesc &chip, const Case &c, DType type, DType outType) {
+  Harness h(chip);
   Tensor a = h.input(type, c.a), b = h.input(type, c.b);
   Tensor out = h.alloc(outType, c.out);
   h.emitter.matmul(a, b, out);
@@ -70,19 +69,19 @@ const std::vector<Case> kCases = {
 
 TEST(Matmul, ShapesF32Tiny) {
   for (const Case &c : kCases)
-    runCase("tiny", c, DType::F32, DType::F32);
+    runCase(loadChip("tiny"), c, DType::F32, DType::F32);
 }
 
 TEST(Matmul, ShapesBf16Tiny) {
   for (const Case &c : kCases)
-    runCase("tiny", c, DType::BF16, DType::BF16);
+    runCase(loadChip("tiny"), c, DType::BF16, DType::BF16);
 }
 
 TEST(Matmul, Rngd) {
-  runCase("rngd", {{300, 200}, {200, 700}, {300, 700}, {}}, DType::BF16,
-          DType::F32);
-  runCase("rngd", {{2, 130, 64}, {2, 64, 129}, {2, 130, 129}, {2}}, DType::F32,
-          DType::F32);
+  runCase(loadChip("rngd"), {{300, 200}, {200, 700}, {300, 700}, {}},
+          DType::BF16, DType::F32);
+  runCase(loadChip("rngd"), {{2, 130, 64}, {2, 64, 129}, {2, 130, 129}, {2}},
+          DType::F32, DType::F32);
 }
 
 TEST(Matmul, FusedEpilogue) {
@@ -167,23 +166,18 @@ namespace {
 TEST(Matmul, RowChunkedEpilogueRngd) {
   Harness h("rngd");
   int64_t M = 1000, K = 200, N = 300;
-  Tensor a = h.input(DType::BF16, {M, K}), b = h.input(DType::BF16, {K, N});
-  Tensor bias = h.input(DType::BF16, {N}), res = h.input(DType::BF16, {M, N});
-  Tensor out = h.alloc(DType::BF16, {M, N});
-  Epilogue ep;
-  ep.bias = bias;
-  ep.residual = res;
-  ep.activation = Activation::GeluTanh;
+  EpilogueProblem p =
+      epilogueProblem(h, M, K, N, DType::BF16, Activation::GeluTanh);
   Schedule s;
   s.tile = {256, 128, 128};
   s.split = Split::Rows;
   s.cores = 8;
   s.buffers = {1, 2, 2};
-  h.emitter.matmul(a, b, out, ep, &s);
+  h.emitter.matmul(p.a, p.b, p.out, p.ep, &s);
   h.run();
-  auto mm = refMatmul(h.read(a), {M, K}, h.read(b), {K, N}, {});
-  refEpilogue(mm, N, Activation::GeluTanh, h.read(bias), h.read(res));
-  EXPECT_LE(relL2(h.read(out), mm), tolerance(DType::BF16));
+  auto mm = refMatmul(h.read(p.a), {M, K}, h.read(p.b), {K, N}, {});
+  refEpilogue(mm, N, Activation::GeluTanh, h.read(p.bias), h.read(p.res));
+  EXPECT_LE(relL2(h.read(p.out), mm), tolerance(DType::BF16));
 }
 
 // GPT-2's FFN up-projection at 8 x 128 tokens (1024 x 768 x 3072, bias and
@@ -371,11 +365,7 @@ Report weightStreamingA(bool multicast, size_t &casts, double &err,
   s.buffers = {1, 4, 2};
   s.prefetch = prefetch;
   h.emitter.matmul(a, b, out, ep, &s);
-  casts = 0;
-  for (const auto &program : h.stream.cores)
-    for (const Instr &instr : program)
-      if (auto *d = std::get_if<DmaCmd>(&instr.cmd); d && d->multicast > 1)
-        ++casts;
+  casts = multicastCount(h.stream);
   Report r = h.run();
   std::vector<float> relu = h.read(x);
   for (float &v : relu)
@@ -418,38 +408,19 @@ TEST(Matmul, ShapesTinyMulticast) {
   ChipDesc chip = loadChip("tiny");
   chip.dma.multicast = true;
   for (DType type : {DType::F32, DType::BF16})
-    for (const Case &c : kCases) {
-      Harness h(chip);
-      Tensor a = h.input(type, c.a), b = h.input(type, c.b);
-      Tensor out = h.alloc(type, c.out);
-      h.emitter.matmul(a, b, out);
-      h.run();
-      auto ref = refMatmul(h.read(a), c.a, h.read(b), c.b, c.batch);
-      EXPECT_LE(relL2(h.read(out), ref), tolerance(type))
-          << testing::PrintToString(c.a) << " x "
-          << testing::PrintToString(c.b);
-    }
+    for (const Case &c : kCases)
+      runCase(chip, c, type, type);
   // A resident block shared by both cores, with bias, GELU and residual.
   Harness h(chip);
   int64_t M = 30, K = 200, N = 300;
-  Tensor a = h.input(DType::BF16, {M, K}), b = h.input(DType::BF16, {K, N});
-  Tensor bias = h.input(DType::BF16, {N}), res = h.input(DType::BF16, {M, N});
-  Tensor out = h.alloc(DType::BF16, {M, N});
-  Epilogue ep;
-  ep.bias = bias;
-  ep.residual = res;
-  ep.activation = Activation::Gelu;
-  h.emitter.matmul(a, b, out, ep);
-  size_t casts = 0;
-  for (const auto &program : h.stream.cores)
-    for (const Instr &instr : program)
-      if (auto *d = std::get_if<DmaCmd>(&instr.cmd); d && d->multicast > 1)
-        ++casts;
-  EXPECT_GT(casts, 0u);
+  EpilogueProblem p =
+      epilogueProblem(h, M, K, N, DType::BF16, Activation::Gelu);
+  h.emitter.matmul(p.a, p.b, p.out, p.ep);
+  EXPECT_GT(multicastCount(h.stream), 0u);
   h.run();
-  auto mm = refMatmul(h.read(a), {M, K}, h.read(b), {K, N}, {});
-  refEpilogue(mm, N, Activation::Gelu, h.read(bias), h.read(res));
-  EXPECT_LE(relL2(h.read(out), mm), tolerance(DType::BF16));
+  auto mm = refMatmul(h.read(p.a), {M, K}, h.read(p.b), {K, N}, {});
+  refEpilogue(mm, N, Activation::Gelu, h.read(p.bias), h.read(p.res));
+  EXPECT_LE(relL2(h.read(p.out), mm), tolerance(DType::BF16));
 }
 
 } // namespace

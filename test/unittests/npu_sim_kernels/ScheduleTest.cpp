@@ -542,13 +542,9 @@ namespace {
 TEST(Schedule, KSplitPairsExplicit) {
   Harness h("tiny");
   const int64_t M = 12, K = 96, N = 47;
-  Tensor a = h.input(DType::F32, {M, K}), w = h.input(DType::F32, {K, N});
-  Tensor bias = h.input(DType::F32, {N}), res = h.input(DType::F32, {M, N});
-  Tensor out = h.alloc(DType::F32, {M, N});
-  Epilogue ep;
-  ep.bias = bias;
-  ep.residual = res;
-  ep.activation = Activation::Relu;
+  EpilogueProblem p = epilogueProblem(h, M, K, N, DType::F32, Activation::Relu);
+  Tensor a = p.a, w = p.b, bias = p.bias, res = p.res, out = p.out;
+  Epilogue ep = p.ep;
   Schedule s;
   s.tile = {M, 10, 32, 2};
   s.split = Split::Cols;
@@ -672,12 +668,7 @@ TEST(Schedule, MulticastStreamsWeightsUnsplit) {
   Harness h("rngd");
   DownProjection d =
       emitDownProjection(h, 128, plainTile, Split::Cols, nullptr, 6);
-  size_t casts = 0;
-  for (const auto &program : h.stream.cores)
-    for (const Instr &instr : program)
-      if (auto *dma = std::get_if<DmaCmd>(&instr.cmd); dma && dma->multicast)
-        ++casts;
-  EXPECT_EQ(casts, 24u);
+  EXPECT_EQ(multicastCount(h.stream), 24u);
   Report report = h.run();
   expectDownProjectionRight(h, d, 128);
 

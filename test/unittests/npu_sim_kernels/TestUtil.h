@@ -64,6 +64,36 @@ struct Harness {
   std::mt19937 rng{1234};
 };
 
+/// The operands of an M x K x N matmul with a fused bias + activation +
+/// residual epilogue: random A, B, bias and residual, and the output.
+struct EpilogueProblem {
+  Tensor a, b, bias, res, out;
+  Epilogue ep;
+};
+inline EpilogueProblem epilogueProblem(Harness &h, int64_t M, int64_t K,
+                                       int64_t N, DType type, Activation act) {
+  EpilogueProblem p;
+  p.a = h.input(type, {M, K});
+  p.b = h.input(type, {K, N});
+  p.bias = h.input(type, {N});
+  p.res = h.input(type, {M, N});
+  p.out = h.alloc(type, {M, N});
+  p.ep.bias = p.bias;
+  p.ep.residual = p.res;
+  p.ep.activation = act;
+  return p;
+}
+
+/// Multicast DMAs in a stream (all cores).
+inline size_t multicastCount(const Stream &stream) {
+  size_t n = 0;
+  for (const auto &program : stream.cores)
+    for (const Instr &instr : program)
+      if (auto *d = std::get_if<DmaCmd>(&instr.cmd); d && d->multicast > 1)
+        ++n;
+  return n;
+}
+
 /// ||got - ref|| / max(||ref||, tiny).
 inline double relL2(const std::vector<float> &got,
                     const std::vector<double> &ref) {
