@@ -113,7 +113,6 @@ def main():
     nodes = [r for r in results if r["suite"] == "node"]
     sm80 = [r for r in results if r["suite"] == "sm80"]
     quantized = [r for r in results if r["suite"] == "quantized"]
-    scatter = [r for r in results if r["suite"] == "scatter"]
     failures += sum(not r["pass"] for r in results if r["suite"] != "node")
     node_failed = [r["name"] for r in nodes if not r["pass"]]
     failures += len(node_failed)
@@ -125,16 +124,17 @@ def main():
     if quantized:
         print(f"quantized: {sum(r['pass'] for r in quantized)}/"
               f"{len(quantized)} pass")
-    if scatter:
-        print(f"scatter: {sum(r['pass'] for r in scatter)}/"
-              f"{len(scatter)} pass")
+    for suite in ("scatter", "grid_sample"):
+        rs = [r for r in results if r["suite"] == suite]
+        if rs:
+            print(f"{suite}: {sum(r['pass'] for r in rs)}/{len(rs)} pass")
+            summary[suite] = rs
     print(f"node tests: {len(nodes) - len(node_failed)}/{len(nodes)} pass"
           + (f"; failing: {' '.join(node_failed[:40])}" if node_failed else ""))
     summary["models"] = models
     summary["zoo"] = zoo
     summary["sm80"] = sm80
     summary["quantized"] = quantized
-    summary["scatter"] = scatter
     summary["node_tests"] = {"run": len(nodes),
                              "passed": len(nodes) - len(node_failed),
                              "failed": [r for r in nodes if not r["pass"]]}

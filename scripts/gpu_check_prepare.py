@@ -46,6 +46,7 @@ QUANTIZED = os.path.join(ROOT, "test", "models", "quantized")
 # lands on the neighbouring quantization level (docs/npu-backend.md).
 QUANTIZED_DTYPES = {"fp32": 1e-4, "fp16": 5e-2}
 SCATTER = os.path.join(ROOT, "test", "models", "scatter")
+GRID_SAMPLE = os.path.join(ROOT, "test", "models", "grid_sample")
 
 
 def output_names(model_path):
@@ -156,7 +157,8 @@ def main():
                     "(../shared/models compiled for cuda:sm_80 in fp32/fp16: "
                     "the driver JIT-compiles that PTX on a newer GPU), "
                     "quantized (test/models/quantized in fp32/fp16), "
-                    "scatter (test/models/scatter in fp32/fp16)")
+                    "scatter (test/models/scatter in fp32/fp16), "
+                    "grid_sample (test/models/grid_sample in fp32/fp16)")
     ap.add_argument("--no-unit-tests", action="store_true",
                     help="stage gaon-run only, not the GPU unit tests and "
                     "the attention bench (when the carry limit is tight)")
@@ -220,7 +222,9 @@ def main():
     # Model folders in the backend-test layout, every data set a case.
     folders = [("zoo", ZOO, {d: DTYPES[d] for d in ["fp32", "fp16"]}),
                ("quantized", QUANTIZED, QUANTIZED_DTYPES),
-               ("scatter", SCATTER, {d: DTYPES[d] for d in ["fp32", "fp16"]})]
+               ("scatter", SCATTER, {d: DTYPES[d] for d in ["fp32", "fp16"]}),
+               ("grid_sample", GRID_SAMPLE,
+                {d: DTYPES[d] for d in ["fp32", "fp16"]})]
     for suite, root, dtypes in folders:
         if suite not in suites:
             continue

@@ -116,6 +116,7 @@ void registerShapeOps(ConverterRegistry &registry);
 void registerGatherOps(ConverterRegistry &registry);
 void registerScatterOps(ConverterRegistry &registry);
 void registerImageOps(ConverterRegistry &registry);
+void registerGridSampleOps(ConverterRegistry &registry);
 void registerLossOps(ConverterRegistry &registry);
 void registerRecurrentOps(ConverterRegistry &registry);
 void registerResizeOps(ConverterRegistry &registry);

@@ -477,6 +477,7 @@ const ConverterRegistry &getConverterRegistry() {
     registerGatherOps(r);
     registerScatterOps(r);
     registerImageOps(r);
+    registerGridSampleOps(r);
     registerLossOps(r);
     registerRecurrentOps(r);
     registerResizeOps(r);

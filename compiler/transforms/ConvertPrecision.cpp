@@ -88,6 +88,65 @@ llvm::DenseSet<Operation *> quantizationIslands(Block &body) {
   return island;
 }
 
+/// Elementwise and shape ops that index arithmetic is made of.
+bool isIndexArithmetic(Operation *op) {
+  return isa<graph::AddOp, graph::SubOp, graph::MulOp, graph::DivOp,
+             graph::FloorOp, graph::CeilOp, graph::RoundOp, graph::MinOp,
+             graph::MaxOp, graph::NegOp, graph::AbsOp, graph::ModOp,
+             graph::PowOp, graph::LogOp, graph::ExpOp, graph::SqrtOp,
+             graph::ClampOp, graph::SelectOp, graph::SliceOp, graph::ReshapeOp,
+             graph::TransposeOp, graph::BroadcastOp, graph::ConcatOp,
+             graph::CastOp, graph::LessOp, graph::LessEqualOp, graph::GreaterOp,
+             graph::GreaterEqualOp, graph::EqualOp, graph::AndOp, graph::OrOp,
+             graph::NotOp>(op);
+}
+
+/// Float arithmetic that ends in an integer index (a float -> integer cast)
+/// stays f32: coordinates floored or rounded into indices (GridSample's
+/// taps, T5's log-spaced position buckets) move by whole positions when
+/// computed in bf16 (1/32 apart at 4..8), and weights taken from the same
+/// coordinates (an interpolation's fractions) would be that far off. The
+/// island is the index arithmetic each such cast reads, transitively, plus
+/// index arithmetic all of whose float operands come from the island,
+/// constants or arguments the island reads.
+void addIndexIslands(Block &body, llvm::DenseSet<Operation *> &island) {
+  SmallVector<Operation *> work;
+  for (Operation &op : body) {
+    auto cast = dyn_cast<graph::CastOp>(op);
+    if (!cast || !isF32Tensor(cast.getInput().getType()) ||
+        !isa<IntegerType>(cast.getResult().getType().getElementType()))
+      continue;
+    work.push_back(cast);
+  }
+  while (!work.empty()) {
+    Operation *op = work.pop_back_val();
+    if (!isIndexArithmetic(op) || !island.insert(op).second)
+      continue;
+    for (Value operand : op->getOperands())
+      if (Operation *def = operand.getDefiningOp())
+        work.push_back(def);
+  }
+  for (Operation &op : body) {
+    if (island.contains(&op) || !isIndexArithmetic(&op))
+      continue;
+    bool fromIsland = false, allowed = true;
+    for (Value operand : op.getOperands()) {
+      Operation *def = operand.getDefiningOp();
+      if (def && island.contains(def))
+        fromIsland = true;
+      else if (isF32Tensor(operand.getType()) &&
+               !(def && isa<graph::ConstantOp>(def)) &&
+               !(isa<BlockArgument>(operand) &&
+                 llvm::any_of(operand.getUsers(), [&](Operation *user) {
+                   return island.contains(user);
+                 })))
+        allowed = false; // a value the island does not also read
+    }
+    if (fromIsland && allowed)
+      island.insert(&op);
+  }
+}
+
 struct ConvertPrecisionPass : impl::ConvertPrecisionBase<ConvertPrecisionPass> {
   using ConvertPrecisionBase::ConvertPrecisionBase;
 
@@ -105,17 +164,20 @@ struct ConvertPrecisionPass : impl::ConvertPrecisionBase<ConvertPrecisionPass> {
       return signalPassFailure();
     }
     Block &body = func.getBody().front();
-    // Arguments are cast on entry.
+    llvm::DenseSet<Operation *> island = quantizationIslands(body);
+    addIndexIslands(body, island);
+    auto inIsland = [&](Operation *op) { return op && island.contains(op); };
+    // Arguments are cast on entry (islands read them as they are).
     b.setInsertionPointToStart(&body);
     for (BlockArgument arg : body.getArguments()) {
       if (!isF32Tensor(arg.getType()))
         continue;
       auto cast = graph::CastOp::create(b, arg.getLoc(),
                                         converted(arg.getType(), element), arg);
-      arg.replaceAllUsesExcept(cast.getResult(), cast);
+      arg.replaceUsesWithIf(cast.getResult(), [&](OpOperand &use) {
+        return use.getOwner() != cast && !inIsland(use.getOwner());
+      });
     }
-    llvm::DenseSet<Operation *> island = quantizationIslands(body);
-    auto inIsland = [&](Operation *op) { return op && island.contains(op); };
     // Casts at the islands' edges, one per value and direction.
     llvm::DenseMap<std::pair<Value, Type>, Value> edgeCasts;
     auto castAt = [&](Operation *user, OpOperand &operand, Type to) {

@@ -69,4 +69,26 @@ func.func @quantize_island(%x: tensor<4xf32>) -> tensor<4xf32> {
   return %t : tensor<4xf32>
 }
 
+// Index arithmetic stays f32: the coordinate (argument %p, read directly,
+// not through the entry cast) is floored into an index (the cast to i64)
+// and the fraction t = p - floor(p) weights the gathered values; both are
+// computed in f32, and only the weight is cast down where it meets the
+// bf16 values. The other argument %v is cast on entry as usual.
+// CHECK-LABEL: func.func @index_island
+// CHECK: %[[V:.*]] = gaon_graph.cast %arg1 : tensor<4xf32> -> tensor<4xbf16>
+// CHECK: %[[F:.*]] = gaon_graph.floor %arg0 : tensor<4xf32>
+// CHECK: %[[I:.*]] = gaon_graph.cast %[[F]] : tensor<4xf32> -> tensor<4xi64>
+// CHECK: %[[G:.*]] = gaon_graph.gather %[[V]], %[[I]] {{.*}} -> tensor<4xbf16>
+// CHECK: %[[T:.*]] = gaon_graph.sub %arg0, %[[F]] : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+// CHECK: %[[TD:.*]] = gaon_graph.cast %[[T]] : tensor<4xf32> -> tensor<4xbf16>
+// CHECK: gaon_graph.mul %[[TD]], %[[G]] : (tensor<4xbf16>, tensor<4xbf16>) -> tensor<4xbf16>
+func.func @index_island(%p: tensor<4xf32>, %v: tensor<4xf32>) -> tensor<4xf32> {
+  %f = gaon_graph.floor %p : tensor<4xf32>
+  %i = gaon_graph.cast %f : tensor<4xf32> -> tensor<4xi64>
+  %g = gaon_graph.gather %v, %i {axis = 0 : i64} : (tensor<4xf32>, tensor<4xi64>) -> tensor<4xf32>
+  %t = gaon_graph.sub %p, %f : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  %y = gaon_graph.mul %t, %g : (tensor<4xf32>, tensor<4xf32>) -> tensor<4xf32>
+  return %y : tensor<4xf32>
+}
+
 // BAD: gaon-convert-precision: unknown dtype 'f8' (bf16 or f16)

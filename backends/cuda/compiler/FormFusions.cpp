@@ -102,7 +102,16 @@ struct CudaFormFusionsPass : impl::CudaFormFusionsBase<CudaFormFusionsPass> {
             group.contains(def))
           continue;
         if (group.size() >= maxOpsPerFusion) {
-          extraRoots.insert(def); // formed later, as its own fusion
+          // Formed later, as its own fusion. A reshape is a view, never a
+          // root: the op it reads is, and the reshape stays outside.
+          Operation *cut = def;
+          while (isa<graph::ReshapeOp>(cut)) {
+            Operation *source = cut->getOperand(0).getDefiningOp();
+            if (!source || !inlined.contains(source))
+              break;
+            cut = source;
+          }
+          extraRoots.insert(cut);
           continue;
         }
         group.insert(def);

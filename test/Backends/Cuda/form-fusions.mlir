@@ -1,4 +1,5 @@
 // RUN: gaon-opt --pass-pipeline='builtin.module(func.func(gaon-cuda-form-fusions))' %s | FileCheck %s
+// RUN: gaon-opt --pass-pipeline='builtin.module(func.func(gaon-cuda-form-fusions{max-ops=2}))' %s | FileCheck %s --check-prefix=SMALL
 // REQUIRES: cuda-compiler
 
 // A chain of single-use elementwise ops becomes one fusion; the splat
@@ -65,4 +66,27 @@ func.func @attention_inputs(%x: tensor<1x4x2x8xf32>) -> tensor<1x2x4x8xf32> {
   %q = gaon_graph.transpose %x {perm = array<i64: 0, 2, 1, 3>} : tensor<1x4x2x8xf32> -> tensor<1x2x4x8xf32>
   %o = gaon_graph.attention %q, %q, %q {scale = 0.35 : f64} : (tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>, tensor<1x2x4x8xf32>) -> tensor<1x2x4x8xf32>
   return %o : tensor<1x2x4x8xf32>
+}
+
+// With at most 2 ops per fusion, the chain is cut where a reshape feeds
+// the rest: the reshape stays a view between two fusions (the op it reads
+// is the first fusion's root) instead of leaving that op unfused.
+// SMALL-LABEL: func.func @cut_at_reshape
+// SMALL: %[[A:.*]] = gaon_cuda.fusion
+// SMALL: gaon_graph.neg
+// SMALL: gaon_graph.exp
+// SMALL: %[[R:.*]] = gaon_graph.reshape %[[A]] : tensor<4xf32> -> tensor<2x2xf32>
+// SMALL: gaon_cuda.fusion(%[[R]])
+// SMALL: gaon_graph.tanh
+// SMALL: gaon_graph.abs
+// SMALL: gaon_cuda.yield
+// SMALL-NEXT: }
+// SMALL-NEXT: return
+func.func @cut_at_reshape(%x: tensor<4xf32>) -> tensor<2x2xf32> {
+  %a = gaon_graph.neg %x : tensor<4xf32>
+  %b = gaon_graph.exp %a : tensor<4xf32>
+  %r = gaon_graph.reshape %b : tensor<4xf32> -> tensor<2x2xf32>
+  %c = gaon_graph.tanh %r : tensor<2x2xf32>
+  %d = gaon_graph.abs %c : tensor<2x2xf32>
+  return %d : tensor<2x2xf32>
 }
