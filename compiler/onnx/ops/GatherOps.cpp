@@ -1,5 +1,4 @@
-//===- GatherOps.cpp - ONNX gathers and OneHot
-//-----------------------------===//
+//===- GatherOps.cpp - ONNX gathers, OneHot and ReverseSequence -----------===//
 
 #include "../NodeContext.h"
 
@@ -129,9 +128,58 @@ LogicalResult convertOneHot(NodeContext &ctx) {
   return success();
 }
 
+/// ReverseSequence: along time_axis, the first sequence_lens[b] steps of
+/// batch entry b reversed, the rest kept: a gather_elements whose index is
+/// lens[b] - 1 - t where t < lens[b], else t (run-time lengths).
+LogicalResult convertReverseSequence(NodeContext &ctx) {
+  auto x = ctx.inputType(0), lens = ctx.inputType(1);
+  if (!x.hasStaticShape() || !lens.hasStaticShape())
+    return ctx.fail("needs static shapes (fix them with --input-shape)");
+  if (!lens.getElementType().isInteger() || lens.getRank() != 1)
+    return ctx.fail("sequence_lens must be a 1-D integer tensor");
+  int64_t timeAxis = ctx.attrInt("time_axis", 0),
+          batchAxis = ctx.attrInt("batch_axis", 1);
+  if (x.getRank() < 2 ||
+      !((timeAxis == 0 && batchAxis == 1) || (timeAxis == 1 && batchAxis == 0)))
+    return ctx.fail("time_axis and batch_axis must be 0 and 1 (either way) "
+                    "of an input of rank >= 2");
+  int64_t steps = x.getDimSize(timeAxis), batch = x.getDimSize(batchAxis);
+  if (lens.getDimSize(0) != batch)
+    return ctx.fail("sequence_lens has " + Twine(lens.getDimSize(0)) +
+                    " entries for a batch of " + Twine(batch));
+  Type i64 = ctx.getBuilder().getI64Type();
+  // [T, B] or [B, T] as the input's first two axes, 1 elsewhere.
+  SmallVector<int64_t> timeShape(x.getRank(), 1), lensShape(x.getRank(), 1);
+  timeShape[timeAxis] = steps;
+  lensShape[batchAxis] = batch;
+  ConstantTensor iota(RankedTensorType::get(timeShape, i64));
+  for (int64_t t = 0; t < steps; ++t)
+    iota.setInt(t, t);
+  Value t = ctx.constant(iota);
+  Value len = ctx.input(1);
+  if (lens.getElementType() != i64)
+    len = ctx.cast(len, i64);
+  len = ctx.reshape(len, lensShape);
+  auto inside = ctx.binary<LessOp>(t, len, true);
+  auto last = ctx.binary<SubOp>(len, ctx.splat(i64, {}, 1));
+  if (failed(inside) || failed(last))
+    return failure();
+  auto reversed = ctx.binary<SubOp>(*last, t);
+  if (failed(reversed))
+    return failure();
+  Value index =
+      ctx.create<SelectOp>(tensorType(*reversed), *inside, *reversed, t);
+  index = ctx.create<BroadcastOp>(x.clone(i64), index);
+  ctx.setOutput(0, ctx.create<GatherElementsOp>(
+                       x, ctx.input(0), index,
+                       ctx.getBuilder().getI64IntegerAttr(timeAxis)));
+  return success();
+}
+
 } // namespace
 
 void registerGatherOps(ConverterRegistry &r) {
+  r["ReverseSequence"] = convertReverseSequence;
   r["Gather"] = convertGather;
   r["GatherElements"] = convertGatherElements;
   r["OneHot"] = convertOneHot;

@@ -1,5 +1,4 @@
-//===- ImageOps.cpp - ONNX ops of NCHW image models
-//------------------------===//
+//===- ImageOps.cpp - ONNX ops of NCHW image models -----------------------===//
 //
 // Inference-mode batch norm, depth/space rearrangements, max and average
 // pooling, as the graph ops every backend already runs (affine per channel,
@@ -307,7 +306,79 @@ LogicalResult convertPool(NodeContext &ctx, bool isMax) {
 
 } // namespace
 
+/// LRN: x / (bias + alpha / size * sum of x^2 over the `size` channels
+/// around each one)^beta, the window clipped at the edges: squares padded
+/// with zero channels, the window summed as `size` shifted slices.
+LogicalResult convertLrn(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  if (!type.hasStaticShape() || type.getRank() < 3)
+    return ctx.fail("needs a static [N, C, ...] input (rank >= 3)");
+  if (!isa<FloatType>(type.getElementType()))
+    return ctx.fail("X must be a float tensor");
+  if (!ctx.hasAttr("size"))
+    return ctx.fail("the size attribute is required");
+  int64_t size = ctx.attrInt("size", 1);
+  if (size < 1)
+    return ctx.fail("size must be positive, not " + Twine(size));
+  double alpha = ctx.attrFloat("alpha", 1e-4f),
+         beta = ctx.attrFloat("beta", 0.75f), bias = ctx.attrFloat("bias", 1);
+  Type element = type.getElementType();
+  auto &b = ctx.getBuilder();
+  int64_t channels = type.getDimSize(1);
+  int64_t before = (size - 1) / 2, after = size - 1 - before;
+  auto squared = ctx.binary<MulOp>(ctx.input(0), ctx.input(0));
+  if (failed(squared))
+    return failure();
+  SmallVector<int64_t> edge(type.getShape()), padded(type.getShape());
+  SmallVector<Value> parts;
+  if (before) {
+    edge[1] = before;
+    parts.push_back(ctx.splat(element, edge, 0));
+  }
+  parts.push_back(*squared);
+  if (after) {
+    edge[1] = after;
+    parts.push_back(ctx.splat(element, edge, 0));
+  }
+  padded[1] = channels + size - 1;
+  Value sq = parts.size() == 1
+                 ? parts[0]
+                 : ctx.create<ConcatOp>(RankedTensorType::get(padded, element),
+                                        parts, b.getI64IntegerAttr(1));
+  SmallVector<int64_t> steps(type.getRank(), 1);
+  Value sum;
+  for (int64_t i = 0; i < size; ++i) {
+    SmallVector<int64_t> starts(type.getRank(), 0);
+    starts[1] = i;
+    Value window = ctx.create<SliceOp>(type, sq, b.getDenseI64ArrayAttr(starts),
+                                       b.getDenseI64ArrayAttr(steps));
+    if (!sum) {
+      sum = window;
+      continue;
+    }
+    auto next = ctx.binary<AddOp>(sum, window);
+    if (failed(next))
+      return failure();
+    sum = *next;
+  }
+  auto scaled = ctx.binary<MulOp>(sum, ctx.splat(element, {}, alpha / size));
+  if (failed(scaled))
+    return failure();
+  auto base = ctx.binary<AddOp>(*scaled, ctx.splat(element, {}, bias));
+  if (failed(base))
+    return failure();
+  auto denominator = ctx.binary<PowOp>(*base, ctx.splat(element, {}, beta));
+  if (failed(denominator))
+    return failure();
+  auto y = ctx.binary<DivOp>(ctx.input(0), *denominator);
+  if (failed(y))
+    return failure();
+  ctx.setOutput(0, *y);
+  return success();
+}
+
 void registerImageOps(ConverterRegistry &r) {
+  r["LRN"] = convertLrn;
   r["MaxPool"] = [](NodeContext &c) { return convertPool(c, true); };
   r["AveragePool"] = [](NodeContext &c) { return convertPool(c, false); };
   r["BatchNormalization"] = convertBatchNorm;

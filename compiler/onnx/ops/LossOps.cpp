@@ -1,5 +1,4 @@
-//===- LossOps.cpp - ONNX NegativeLogLikelihoodLoss, SoftmaxCrossEntropyLoss
-//===//
+//===- LossOps.cpp - ONNX NLL and softmax cross-entropy losses ------------===//
 //
 // Exports of language models given labels (Hugging Face returns the loss
 // then) end in SoftmaxCrossEntropyLoss: teams evaluate perplexity with it.

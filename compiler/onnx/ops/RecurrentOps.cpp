@@ -1,5 +1,4 @@
-//===- RecurrentOps.cpp - ONNX RNN, GRU and LSTM
-//---------------------------===//
+//===- RecurrentOps.cpp - ONNX RNN, GRU and LSTM --------------------------===//
 //
 // The recurrent ops unrolled over their (static) sequence: the input
 // projection of every step is one matmul up front, then each step is a

@@ -1,5 +1,4 @@
-//===- ResizeOps.cpp - ONNX Resize and Upsample
-//----------------------------===//
+//===- ResizeOps.cpp - ONNX Resize and Upsample ---------------------------===//
 //
 // Resize is separable: each resized axis, innermost first, is one gather of
 // the input positions every output position reads (1 for nearest, 2 for
