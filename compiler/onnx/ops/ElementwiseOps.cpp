@@ -552,7 +552,61 @@ LogicalResult convertIdentity(NodeContext &ctx) {
 
 } // namespace
 
+/// BitShift on unsigned integers: x * 2^y (LEFT) or x / 2^y (RIGHT), 2^y
+/// as the product of 2^(2^k) over the set bits k of y; a shift by the bit
+/// width or more gives 0. Exact for uint8 to uint32 and for LEFT shifts
+/// of uint64.
+LogicalResult convertBitShift(NodeContext &ctx) {
+  auto type = ctx.inputType(0);
+  Type element = type.getElementType();
+  if (!element.isUnsignedInteger() ||
+      ctx.inputType(1).getElementType() != element)
+    return ctx.fail("X and Y must be the same unsigned integer type");
+  std::string direction = ctx.attrString("direction", "");
+  if (direction != "LEFT" && direction != "RIGHT")
+    return ctx.fail("direction must be LEFT or RIGHT, not '" + direction + "'");
+  unsigned width = element.getIntOrFloatBitWidth();
+  // Integer ops compute in int64: uint64 values of 2^63 and more would
+  // divide as negative numbers (a product keeps its low 64 bits).
+  if (width == 64 && direction == "RIGHT")
+    return ctx.fail("a RIGHT shift of uint64 is not supported (values of "
+                    "2^63 and more would be wrong)");
+  Value y = ctx.input(1);
+  Value power = ctx.splat(element, {}, 1);
+  for (unsigned k = 0; (1u << k) < width; ++k) {
+    // Bit k of y: floor(y / 2^k) mod 2.
+    auto shifted =
+        ctx.binary<DivOp>(y, ctx.splat(element, {}, double(1u << k)));
+    if (failed(shifted))
+      return failure();
+    auto bit = ctx.binary<ModOp>(*shifted, ctx.splat(element, {}, 2));
+    if (failed(bit))
+      return failure();
+    auto set = ctx.binary<EqualOp>(*bit, ctx.splat(element, {}, 1), true);
+    if (failed(set))
+      return failure();
+    Value factor = ctx.create<SelectOp>(
+        tensorType(*bit), *set,
+        ctx.splat(element, {}, std::ldexp(1.0, int(1u << k))),
+        ctx.splat(element, {}, 1));
+    auto product = ctx.binary<MulOp>(power, factor);
+    if (failed(product))
+      return failure();
+    power = *product;
+  }
+  auto shifted = direction == "LEFT" ? ctx.binary<MulOp>(ctx.input(0), power)
+                                     : ctx.binary<DivOp>(ctx.input(0), power);
+  auto tooFar =
+      ctx.binary<LessOp>(ctx.splat(element, {}, double(width) - 1), y, true);
+  if (failed(shifted) || failed(tooFar))
+    return failure();
+  ctx.setOutput(0, ctx.create<SelectOp>(tensorType(*shifted), *tooFar,
+                                        ctx.splat(element, {}, 0), *shifted));
+  return success();
+}
+
 void registerElementwiseOps(ConverterRegistry &r) {
+  r["BitShift"] = convertBitShift;
   r["Add"] = [](NodeContext &c) { return convertBinary<AddOp>(c, false); };
   r["Sub"] = [](NodeContext &c) { return convertBinary<SubOp>(c, false); };
   r["Mul"] = [](NodeContext &c) { return convertBinary<MulOp>(c, false); };
