@@ -1,4 +1,4 @@
-//===- ConstantOps.cpp - ONNX Constant, ConstantOfShape, Range ------------===//
+//===- ConstantOps.cpp - ONNX constants, ranges, EyeLike and windows ------===//
 
 #include "../NodeContext.h"
 #include "../TensorProtoReader.h"
@@ -131,9 +131,46 @@ LogicalResult convertEyeLike(NodeContext &ctx) {
   return success();
 }
 
+/// HannWindow, HammingWindow and BlackmanWindow of a compile-time size:
+/// sum_k a_k cos(2 pi k n / d) over n < size, with d = size (periodic, the
+/// default) or size - 1 (symmetric), folded into a constant.
+LogicalResult convertWindow(NodeContext &ctx, ArrayRef<double> coeffs) {
+  auto size = ctx.constantInput(0);
+  if (!size || size->getNumElements() != 1)
+    return ctx.fail("size (input 0) must be a compile-time constant scalar; "
+                    "its value depends on the model's inputs");
+  int64_t n = size->getInt(0);
+  if (n < 0)
+    return ctx.fail("size must not be negative, not " + Twine(n));
+  Type element =
+      getElementType(ctx.getContext(), ctx.attrInt("output_datatype", 1));
+  if (!element)
+    return ctx.fail("unsupported output_datatype " +
+                    Twine(ctx.attrInt("output_datatype", 1)));
+  double d = ctx.attrInt("periodic", 1) ? double(n) : double(n - 1);
+  ConstantTensor window(RankedTensorType::get({n}, element));
+  for (int64_t i = 0; i < n; ++i) {
+    double v = 0;
+    for (size_t k = 0; k < coeffs.size(); ++k)
+      v += coeffs[k] * (d > 0 ? std::cos(2 * M_PI * double(k) * i / d) : 1.0);
+    window.setDouble(i, v);
+  }
+  ctx.setOutput(0, ctx.constant(window));
+  return success();
+}
+
 } // namespace
 
 void registerConstantOps(ConverterRegistry &r) {
+  r["HannWindow"] = [](NodeContext &c) {
+    return convertWindow(c, {0.5, -0.5});
+  };
+  r["HammingWindow"] = [](NodeContext &c) {
+    return convertWindow(c, {25.0 / 46.0, -21.0 / 46.0});
+  };
+  r["BlackmanWindow"] = [](NodeContext &c) {
+    return convertWindow(c, {0.42, -0.5, 0.08});
+  };
   r["Constant"] = convertConstant;
   r["ConstantOfShape"] = convertConstantOfShape;
   r["Range"] = convertRange;
