@@ -124,7 +124,7 @@ def main():
     if quantized:
         print(f"quantized: {sum(r['pass'] for r in quantized)}/"
               f"{len(quantized)} pass")
-    for suite in ("scatter", "grid_sample"):
+    for suite in ("scatter", "grid_sample", "signal"):
         rs = [r for r in results if r["suite"] == suite]
         if rs:
             print(f"{suite}: {sum(r['pass'] for r in rs)}/{len(rs)} pass")

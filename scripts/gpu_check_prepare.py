@@ -47,6 +47,7 @@ QUANTIZED = os.path.join(ROOT, "test", "models", "quantized")
 QUANTIZED_DTYPES = {"fp32": 1e-4, "fp16": 5e-2}
 SCATTER = os.path.join(ROOT, "test", "models", "scatter")
 GRID_SAMPLE = os.path.join(ROOT, "test", "models", "grid_sample")
+SIGNAL = os.path.join(ROOT, "test", "models", "signal")
 
 
 def output_names(model_path):
@@ -158,7 +159,8 @@ def main():
                     "the driver JIT-compiles that PTX on a newer GPU), "
                     "quantized (test/models/quantized in fp32/fp16), "
                     "scatter (test/models/scatter in fp32/fp16), "
-                    "grid_sample (test/models/grid_sample in fp32/fp16)")
+                    "grid_sample (test/models/grid_sample in fp32/fp16), "
+                    "signal (test/models/signal in fp32/fp16)")
     ap.add_argument("--no-unit-tests", action="store_true",
                     help="stage gaon-run only, not the GPU unit tests and "
                     "the attention bench (when the carry limit is tight)")
@@ -224,7 +226,8 @@ def main():
                ("quantized", QUANTIZED, QUANTIZED_DTYPES),
                ("scatter", SCATTER, {d: DTYPES[d] for d in ["fp32", "fp16"]}),
                ("grid_sample", GRID_SAMPLE,
-                {d: DTYPES[d] for d in ["fp32", "fp16"]})]
+                {d: DTYPES[d] for d in ["fp32", "fp16"]}),
+               ("signal", SIGNAL, {d: DTYPES[d] for d in ["fp32", "fp16"]})]
     for suite, root, dtypes in folders:
         if suite not in suites:
             continue

@@ -115,6 +115,7 @@ void registerReductionOps(ConverterRegistry &registry);
 void registerShapeOps(ConverterRegistry &registry);
 void registerGatherOps(ConverterRegistry &registry);
 void registerScatterOps(ConverterRegistry &registry);
+void registerSignalOps(ConverterRegistry &registry);
 void registerImageOps(ConverterRegistry &registry);
 void registerGridSampleOps(ConverterRegistry &registry);
 void registerLossOps(ConverterRegistry &registry);

@@ -476,6 +476,7 @@ const ConverterRegistry &getConverterRegistry() {
     registerShapeOps(r);
     registerGatherOps(r);
     registerScatterOps(r);
+    registerSignalOps(r);
     registerImageOps(r);
     registerGridSampleOps(r);
     registerLossOps(r);
