@@ -159,9 +159,66 @@ LogicalResult convertWindow(NodeContext &ctx, ArrayRef<double> coeffs) {
   return success();
 }
 
+/// MelWeightMatrix of compile-time arguments, folded: [dft_length / 2 + 1,
+/// num_mel_bins] triangles between num_mel_bins + 2 points evenly spaced in
+/// mel (2595 log10(1 + f / 700)) from lower_edge_hertz to upper_edge_hertz,
+/// each mapped to the DFT bin floor((dft_length + 1) f / sample_rate), as
+/// the ONNX reference and onnxruntime compute them.
+LogicalResult convertMelWeightMatrix(NodeContext &ctx) {
+  double args[5];
+  const char *names[5] = {"num_mel_bins", "dft_length", "sample_rate",
+                          "lower_edge_hertz", "upper_edge_hertz"};
+  for (int i = 0; i < 5; ++i) {
+    auto value = ctx.constantInput(i);
+    if (!value || value->getNumElements() != 1)
+      return ctx.fail(Twine(names[i]) + " (input " + Twine(i) +
+                      ") must be a compile-time constant scalar; its value "
+                      "depends on the model's inputs");
+    args[i] = value->getDouble(0);
+  }
+  int64_t bands = int64_t(args[0]), length = int64_t(args[1]),
+          rate = int64_t(args[2]);
+  if (bands < 1 || length < 1 || rate < 1 || args[3] < 0 || args[4] <= args[3])
+    return ctx.fail("needs num_mel_bins, dft_length, sample_rate >= 1 and "
+                    "0 <= lower_edge_hertz < upper_edge_hertz");
+  Type element =
+      getElementType(ctx.getContext(), ctx.attrInt("output_datatype", 1));
+  if (!element)
+    return ctx.fail("unsupported output_datatype " +
+                    Twine(ctx.attrInt("output_datatype", 1)));
+  int64_t bins = length / 2 + 1;
+  auto mel = [](double hz) { return 2595 * std::log10(1 + hz / 700); };
+  double low = mel(args[3]), step = (mel(args[4]) - low) / double(bands + 2);
+  SmallVector<int64_t> point(bands + 2);
+  for (int64_t i = 0; i < bands + 2; ++i) {
+    double hz = 700 * (std::pow(10.0, (low + step * double(i)) / 2595) - 1);
+    point[i] = int64_t(std::floor(double(length + 1) * hz / double(rate)));
+    if (point[i] < 0 || point[i] >= bins)
+      return ctx.fail("mel point " + Twine(i) + " falls on DFT bin " +
+                      Twine(point[i]) + ", outside the " + Twine(bins) +
+                      " bins (upper_edge_hertz above half the sample rate?)");
+  }
+  ConstantTensor weights(RankedTensorType::get({bins, bands}, element));
+  for (int64_t i = 0; i < bands; ++i) {
+    int64_t left = point[i], center = point[i + 1], right = point[i + 2];
+    if (center == left)
+      weights.setDouble(center * bands + i, 1);
+    else
+      for (int64_t j = left; j <= center; ++j)
+        weights.setDouble(j * bands + i,
+                          double(j - left) / double(center - left));
+    for (int64_t j = center; j < right; ++j)
+      weights.setDouble(j * bands + i,
+                        double(right - j) / double(right - center));
+  }
+  ctx.setOutput(0, ctx.constant(weights));
+  return success();
+}
+
 } // namespace
 
 void registerConstantOps(ConverterRegistry &r) {
+  r["MelWeightMatrix"] = convertMelWeightMatrix;
   r["HannWindow"] = [](NodeContext &c) {
     return convertWindow(c, {0.5, -0.5});
   };
