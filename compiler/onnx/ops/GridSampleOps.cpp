@@ -62,8 +62,8 @@ public:
   /// until inside (x unchanged inside).
   Value reflect(Value x, double lo, double hi) {
     double range = hi - lo;
-    if (range <= 0)
-      return select(cmp(x, x, true), x, c(lo)); // every x to lo
+    if (range <= 0) // a single position: every x goes to it (x < x is false)
+      return select(cmp(x, x, true), x, c(lo));
     auto side = [&](Value dx, bool fromLow) {
       Value n = floor(bin<DivOp>(dx, c(range)));
       Value r = bin<SubOp>(dx, bin<MulOp>(n, c(range)));

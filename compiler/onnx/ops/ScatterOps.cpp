@@ -24,21 +24,14 @@ namespace {
 /// targets x positions x slice with a reduction).
 constexpr int64_t kMaxCompared = int64_t(1) << 26;
 
-Value reduceAxis0(NodeContext &ctx, Value input, bool max, bool prod = false,
-                  bool min = false) {
+/// `input` reduced over its first axis (dropped).
+template <typename OpTy> Value reduceAxis0(NodeContext &ctx, Value input) {
   auto type = tensorType(input);
   auto shape = SmallVector<int64_t>(type.getShape().drop_front());
-  auto result = RankedTensorType::get(shape, type.getElementType());
   auto &b = ctx.getBuilder();
-  auto axes = b.getDenseI64ArrayAttr({0});
-  auto keep = b.getBoolAttr(false);
-  if (max)
-    return ctx.create<ReduceMaxOp>(result, input, axes, keep);
-  if (min)
-    return ctx.create<ReduceMinOp>(result, input, axes, keep);
-  if (prod)
-    return ctx.create<ReduceProdOp>(result, input, axes, keep);
-  return ctx.create<ReduceSumOp>(result, input, axes, keep);
+  return ctx.create<OpTy>(RankedTensorType::get(shape, type.getElementType()),
+                          input, b.getDenseI64ArrayAttr({0}),
+                          b.getBoolAttr(false));
 }
 
 /// The identity of a reduction over `element`: what a position no update
@@ -98,7 +91,7 @@ FailureOr<Value> scatterRows(NodeContext &ctx, Value rowsIn, Value target,
     Value candidates =
         ctx.create<SelectOp>(RankedTensorType::get({targets, rows}, i64), *hit,
                              ctx.constant(order), none);
-    Value writer = reduceAxis0(ctx, candidates, /*max=*/true); // [rows]
+    Value writer = reduceAxis0<ReduceMaxOp>(ctx, candidates); // [rows]
     auto written = ctx.binary<LessOp>(none, writer, true);
     if (failed(written))
       return failure();
@@ -116,17 +109,18 @@ FailureOr<Value> scatterRows(NodeContext &ctx, Value rowsIn, Value target,
       ctx.reshape(updateRows, {targets, 1, slice}),
       ctx.splat(element, {}, reductionIdentity(element, reduction)));
   if (reduction == "add") {
-    Value sum = reduceAxis0(ctx, contributions, false);
-    return ctx.binary<AddOp>(rowsIn, sum);
+    return ctx.binary<AddOp>(rowsIn,
+                             reduceAxis0<ReduceSumOp>(ctx, contributions));
   }
   if (reduction == "mul") {
-    Value product = reduceAxis0(ctx, contributions, false, /*prod=*/true);
-    return ctx.binary<MulOp>(rowsIn, product);
+    return ctx.binary<MulOp>(rowsIn,
+                             reduceAxis0<ReduceProdOp>(ctx, contributions));
   }
   if (reduction == "max")
-    return ctx.binary<MaxOp>(rowsIn, reduceAxis0(ctx, contributions, true));
+    return ctx.binary<MaxOp>(rowsIn,
+                             reduceAxis0<ReduceMaxOp>(ctx, contributions));
   return ctx.binary<MinOp>(rowsIn,
-                           reduceAxis0(ctx, contributions, false, false, true));
+                           reduceAxis0<ReduceMinOp>(ctx, contributions));
 }
 
 /// `idx` (any integer type, shape [...]) as int64 with negative entries
@@ -216,8 +210,8 @@ LogicalResult convertScatterNd(NodeContext &ctx) {
     auto scaled = ctx.binary<MulOp>(*wrapped, ctx.constant(strides));
     if (failed(scaled))
       return failure();
-    Value target =
-        reduceAxis0(ctx, ctx.transpose(*scaled, {1, 0}), false); // [tuples]
+    Value target = reduceAxis0<ReduceSumOp>(
+        ctx, ctx.transpose(*scaled, {1, 0})); // [tuples]
     auto merged = scatterRows(ctx, flatData, target, flatUpdates, reduction);
     if (failed(merged))
       return failure();

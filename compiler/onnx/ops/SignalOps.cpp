@@ -50,9 +50,9 @@ FailureOr<Complex> transform(NodeContext &ctx, Complex x, int64_t k,
     return ctx.create<MatMulOp>(outType, a, b);
   };
   Value rc = mm(x.re, cos), rs = mm(x.re, sin);
-  FailureOr<Value> re = rc, im = ctx.create<NegOp>(outType, rs);
-  if (inverse)
-    im = rs;
+  FailureOr<Value> re = rc, im = rs;
+  if (!x.im && !inverse)
+    im = ctx.create<NegOp>(outType, rs);
   if (x.im) {
     Value ic = mm(x.im, cos), is = mm(x.im, sin);
     // (xr + i xi)(cos -+ i sin): re = xr cos +- xi sin, im = xi cos -+ xr sin.
