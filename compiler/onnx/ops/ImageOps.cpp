@@ -150,8 +150,7 @@ constexpr int64_t kMaxPoolOffsets = 64;
 LogicalResult convertPool(NodeContext &ctx, bool isMax) {
   if (failed(requireImage(ctx, 3)))
     return failure();
-  if (isMax && ctx.hasOutput(1))
-    return ctx.fail("the Indices output (argmax positions) is not supported");
+  bool withIndices = isMax && ctx.hasOutput(1);
   auto type = ctx.inputType(0);
   Type element = type.getElementType();
   if (!isMax && !isa<FloatType>(element))
@@ -247,7 +246,29 @@ LogicalResult convertPool(NodeContext &ctx, bool isMax) {
   resultShape.append(out.begin(), out.end());
   auto resultType = RankedTensorType::get(resultShape, element);
   auto &b = ctx.getBuilder();
-  Value acc;
+  // Indices (MaxPool's second output): the flat input position of each
+  // window's first maximum, (n * C + c) * plane + the position in the
+  // plane, row-major (storage_order 0) or, in 2-D, column-major.
+  Type i64 = b.getI64Type();
+  int64_t plane = 1;
+  for (int64_t i = 0; i < spatial; ++i)
+    plane *= shape[2 + i];
+  bool columnMajor = ctx.attrInt("storage_order", 0) != 0;
+  if (withIndices && columnMajor && spatial != 2)
+    return ctx.fail("storage_order 1 is supported for 2-D pooling only");
+  SmallVector<int64_t> outShape = {1, 1};
+  outShape.append(out.begin(), out.end());
+  auto indexType = RankedTensorType::get(resultShape, i64);
+  Value planeBase;
+  if (withIndices) {
+    ConstantTensor base(RankedTensorType::get({shape[0], shape[1]}, i64));
+    for (int64_t nc = 0; nc < shape[0] * shape[1]; ++nc)
+      base.setInt(nc, nc * plane);
+    SmallVector<int64_t> baseShape = {shape[0], shape[1]};
+    baseShape.append(spatial, 1);
+    planeBase = ctx.reshape(ctx.constant(base), baseShape);
+  }
+  Value acc, argmax;
   for (int64_t flat = 0; flat < offsets; ++flat) {
     SmallVector<int64_t> starts = {0, 0}, steps = {1, 1};
     SmallVector<int64_t> offset(spatial);
@@ -262,9 +283,42 @@ LogicalResult convertPool(NodeContext &ctx, bool isMax) {
     Value slice =
         ctx.create<SliceOp>(resultType, x, b.getDenseI64ArrayAttr(starts),
                             b.getDenseI64ArrayAttr(steps));
+    Value position;
+    if (withIndices) {
+      // This offset's input position for every output position (padding
+      // positions never win: they hold the lowest value).
+      ConstantTensor at(RankedTensorType::get(outShape, i64));
+      for (int64_t o = 0; o < at.getNumElements(); ++o) {
+        SmallVector<int64_t> coord(spatial);
+        for (int64_t i = spatial - 1, rest = o; i >= 0; --i) {
+          int64_t oi = rest % out[i];
+          rest /= out[i];
+          coord[i] = oi * strides[i] + offset[i] * dilations[i] - pads[i];
+        }
+        int64_t index = 0;
+        if (columnMajor)
+          index = coord[1] * shape[2] + coord[0];
+        else
+          for (int64_t i = 0; i < spatial; ++i)
+            index = index * shape[2 + i] + coord[i];
+        at.setInt(o, index);
+      }
+      auto sum = ctx.binary<AddOp>(planeBase, ctx.constant(at));
+      if (failed(sum))
+        return failure();
+      position = *sum;
+    }
     if (!acc) {
       acc = slice;
+      argmax = position;
       continue;
+    }
+    if (withIndices) {
+      // Strictly greater: the window's first maximum keeps its index.
+      auto better = ctx.binary<GreaterOp>(slice, acc, true);
+      if (failed(better))
+        return failure();
+      argmax = ctx.create<SelectOp>(indexType, *better, position, argmax);
     }
     auto next =
         isMax ? ctx.binary<MaxOp>(acc, slice) : ctx.binary<AddOp>(acc, slice);
@@ -272,6 +326,8 @@ LogicalResult convertPool(NodeContext &ctx, bool isMax) {
       return failure();
     acc = *next;
   }
+  if (withIndices)
+    ctx.setOutput(1, argmax);
   if (!isMax) {
     // Window positions that count, per output position.
     bool includePad = ctx.attrInt("count_include_pad", 0) != 0;
@@ -301,6 +357,115 @@ LogicalResult convertPool(NodeContext &ctx, bool isMax) {
     acc = *mean;
   }
   ctx.setOutput(0, acc);
+  return success();
+}
+
+/// MaxUnpool: zeros of the output shape with each value of X written at its
+/// index (MaxPool's Indices: flat positions in the output). Per (n, c)
+/// plane, every index is compared with every output position; each
+/// position takes the value of the last index that names it. An index
+/// outside its plane writes nothing.
+LogicalResult convertMaxUnpool(NodeContext &ctx) {
+  if (failed(requireImage(ctx, 3)))
+    return failure();
+  auto type = ctx.inputType(0), indices = ctx.inputType(1);
+  if (!indices.hasStaticShape() || indices.getShape() != type.getShape() ||
+      !indices.getElementType().isInteger())
+    return ctx.fail("I must be an integer tensor of X's shape");
+  int64_t spatial = type.getRank() - 2;
+  auto kernel = ctx.attrInts("kernel_shape");
+  if (!kernel || int64_t(kernel->size()) != spatial)
+    return ctx.fail("kernel_shape must give " + Twine(spatial) + " sizes");
+  SmallVector<int64_t> strides =
+      ctx.attrInts("strides").value_or(SmallVector<int64_t>(spatial, 1));
+  SmallVector<int64_t> pads =
+      ctx.attrInts("pads").value_or(SmallVector<int64_t>(2 * spatial, 0));
+  if (int64_t(strides.size()) != spatial || int64_t(pads.size()) != 2 * spatial)
+    return ctx.fail("strides and pads must match the " + Twine(spatial) +
+                    " spatial dimensions");
+  SmallVector<int64_t> outShape = {type.getDimSize(0), type.getDimSize(1)};
+  for (int64_t i = 0; i < spatial; ++i)
+    outShape.push_back((type.getDimSize(2 + i) - 1) * strides[i] - pads[i] -
+                       pads[spatial + i] + (*kernel)[i]);
+  // output_shape pads the default output at the end of each spatial
+  // dimension (the indices address the default shape).
+  SmallVector<int64_t> finalShape(outShape);
+  if (ctx.hasInput(2)) {
+    auto given = ctx.constantInts(2, "output_shape");
+    if (failed(given))
+      return failure();
+    bool fits = int64_t(given->size()) == type.getRank() &&
+                (*given)[0] == outShape[0] && (*given)[1] == outShape[1];
+    for (int64_t i = 2; fits && i < type.getRank(); ++i)
+      fits = (*given)[i] >= outShape[i];
+    if (!fits)
+      return ctx.fail("output_shape must be [N, C, ...] of X's N and C, no "
+                      "smaller than the default output");
+    finalShape.assign(given->begin(), given->end());
+  }
+  int64_t planes = outShape[0] * outShape[1], rows = 1, count = 1;
+  for (int64_t i = 0; i < spatial; ++i) {
+    if (outShape[2 + i] < 1)
+      return ctx.fail("the output's spatial sizes must be positive");
+    rows *= outShape[2 + i];
+    count *= type.getDimSize(2 + i);
+  }
+  if (planes * count * rows > (int64_t(1) << 26))
+    return ctx.fail(Twine(planes) + " planes of " + Twine(count) +
+                    " values over " + Twine(rows) +
+                    " positions compare more than 2^26 elements");
+  auto &b = ctx.getBuilder();
+  Type i64 = b.getI64Type(), element = type.getElementType();
+  Value idx = ctx.reshape(ctx.input(1), {planes, count, 1});
+  if (indices.getElementType() != i64)
+    idx = ctx.cast(idx, i64);
+  ConstantTensor base(RankedTensorType::get({planes, 1, 1}, i64));
+  ConstantTensor order(RankedTensorType::get({1, count, 1}, i64));
+  ConstantTensor position(RankedTensorType::get({1, 1, rows}, i64));
+  for (int64_t p = 0; p < planes; ++p)
+    base.setInt(p, p * rows);
+  for (int64_t t = 0; t < count; ++t)
+    order.setInt(t, t);
+  for (int64_t r = 0; r < rows; ++r)
+    position.setInt(r, r);
+  auto local = ctx.binary<SubOp>(idx, ctx.constant(base));
+  if (failed(local))
+    return failure();
+  auto hit = ctx.binary<EqualOp>(*local, ctx.constant(position), true);
+  if (failed(hit))
+    return failure();
+  Value none = ctx.splat(i64, {}, -1);
+  Value candidates =
+      ctx.create<SelectOp>(RankedTensorType::get({planes, count, rows}, i64),
+                           *hit, ctx.constant(order), none);
+  Value writer = ctx.create<ReduceMaxOp>(
+      RankedTensorType::get({planes, rows}, i64), candidates,
+      b.getDenseI64ArrayAttr({1}), b.getBoolAttr(false));
+  auto written = ctx.binary<LessOp>(none, writer, true);
+  if (failed(written))
+    return failure();
+  Value from = ctx.create<SelectOp>(tensorType(writer), *written, writer,
+                                    ctx.splat(i64, {}, 0));
+  auto rowsType = RankedTensorType::get({planes, rows}, element);
+  Value picked = ctx.create<GatherElementsOp>(
+      rowsType, ctx.reshape(ctx.input(0), {planes, count}), from,
+      b.getI64IntegerAttr(1));
+  Value result = ctx.create<SelectOp>(rowsType, *written, picked,
+                                      ctx.splat(element, {}, 0));
+  result = ctx.reshape(result, outShape);
+  SmallVector<int64_t> grown(outShape);
+  for (int64_t i = 2; i < type.getRank(); ++i) {
+    if (finalShape[i] == grown[i])
+      continue;
+    SmallVector<int64_t> edge(grown);
+    edge[i] = finalShape[i] - grown[i];
+    grown[i] = finalShape[i];
+    result =
+        ctx.create<ConcatOp>(RankedTensorType::get(grown, element),
+                             ValueRange{result, ctx.splat(element, edge, 0)},
+                             b.getI64IntegerAttr(i));
+  }
+  ctx.setOutput(0, result);
   return success();
 }
 
@@ -380,6 +545,7 @@ LogicalResult convertLrn(NodeContext &ctx) {
 void registerImageOps(ConverterRegistry &r) {
   r["LRN"] = convertLrn;
   r["MaxPool"] = [](NodeContext &c) { return convertPool(c, true); };
+  r["MaxUnpool"] = convertMaxUnpool;
   r["AveragePool"] = [](NodeContext &c) { return convertPool(c, false); };
   r["BatchNormalization"] = convertBatchNorm;
   r["DepthToSpace"] = [](NodeContext &c) { return convertDepthSpace(c, true); };
