@@ -1,9 +1,11 @@
-//===- MatMulOps.cpp - ONNX MatMul, Gemm, Conv, Einsum to gaon.graph ------===//
+//===- MatMulOps.cpp - ONNX MatMul, Gemm, Conv, Einsum, Det ---------------===//
 
 #include "../NodeContext.h"
 #include "Quantization.h"
 
 #include "llvm/ADT/STLExtras.h"
+
+#include <algorithm>
 
 using namespace mlir;
 using namespace gaon::graph;
@@ -619,7 +621,69 @@ LogicalResult convertEinsum(NodeContext &ctx) {
 
 } // namespace
 
+/// Det of [..., M, M] with M <= 4: the Leibniz sum over the M! permutations
+/// of the signed products of one entry per row (at most 24 terms of 4
+/// factors; exact cancellation as in the textbook formula, no pivoting).
+LogicalResult convertDet(NodeContext &ctx) {
+  constexpr int64_t kMaxDetSize = 4;
+  auto type = ctx.inputType(0);
+  int64_t rank = type.getRank();
+  if (!type.hasStaticShape() || rank < 2 ||
+      type.getDimSize(rank - 1) != type.getDimSize(rank - 2))
+    return ctx.fail("the input must be static square matrices [..., M, M]");
+  if (!isa<FloatType>(type.getElementType()))
+    return ctx.fail("the input must be a float tensor");
+  int64_t m = type.getDimSize(rank - 1);
+  if (m < 1 || m > kMaxDetSize)
+    return ctx.fail("a determinant of " + Twine(m) + " x " + Twine(m) +
+                    " matrices is not supported (sizes 1 to " +
+                    Twine(kMaxDetSize) + ")");
+  auto &b = ctx.getBuilder();
+  SmallVector<int64_t> batch(type.getShape().drop_back(2));
+  SmallVector<int64_t> one(batch);
+  one.append({1, 1});
+  auto entryType = RankedTensorType::get(one, type.getElementType());
+  SmallVector<int64_t> steps(rank, 1);
+  auto entry = [&](int64_t r, int64_t c) {
+    SmallVector<int64_t> starts(rank, 0);
+    starts[rank - 2] = r;
+    starts[rank - 1] = c;
+    return ctx.create<SliceOp>(entryType, ctx.input(0),
+                               b.getDenseI64ArrayAttr(starts),
+                               b.getDenseI64ArrayAttr(steps));
+  };
+  SmallVector<int64_t> perm(m);
+  for (int64_t i = 0; i < m; ++i)
+    perm[i] = i;
+  Value det;
+  do {
+    int64_t inversions = 0;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = i + 1; j < m; ++j)
+        inversions += perm[i] > perm[j];
+    Value term = entry(0, perm[0]);
+    for (int64_t i = 1; i < m; ++i) {
+      auto product = ctx.binary<MulOp>(term, entry(i, perm[i]));
+      if (failed(product))
+        return failure();
+      term = *product;
+    }
+    if (!det) {
+      det = term; // the identity permutation: even
+      continue;
+    }
+    auto next = inversions % 2 ? ctx.binary<SubOp>(det, term)
+                               : ctx.binary<AddOp>(det, term);
+    if (failed(next))
+      return failure();
+    det = *next;
+  } while (std::next_permutation(perm.begin(), perm.end()));
+  ctx.setOutput(0, ctx.reshape(det, batch));
+  return success();
+}
+
 void registerMatMulOps(ConverterRegistry &r) {
+  r["Det"] = convertDet;
   r["MatMul"] = convertMatMul;
   r["MatMulInteger"] = convertMatMulInteger;
   r["QLinearMatMul"] = convertQLinearMatMul;
