@@ -70,12 +70,38 @@ LogicalResult convertPow(NodeContext &ctx) {
   return success();
 }
 
+/// Mod: graph `mod` is C's fmod on floats and the floor modulo on integers.
+/// An integer fmod (the sign of the dividend) is the floor modulo m moved
+/// by the divisor where m is not 0 and the operands' signs differ.
 LogicalResult convertMod(NodeContext &ctx) {
   bool isFloat = isa<FloatType>(ctx.inputType(0).getElementType());
-  if (isFloat != (ctx.attrInt("fmod", 0) == 1))
-    return ctx.fail(isFloat ? "floating-point Mod requires fmod=1"
-                            : "integer Mod with fmod=1 is not supported");
-  return convertBinary<ModOp>(ctx, false);
+  bool fmod = ctx.attrInt("fmod", 0) == 1;
+  if (isFloat && !fmod)
+    return ctx.fail("floating-point Mod requires fmod=1");
+  if (isFloat || !fmod)
+    return convertBinary<ModOp>(ctx, false);
+  Value a = ctx.input(0), b = ctx.input(1);
+  Type element = ctx.inputType(0).getElementType();
+  auto m = ctx.binary<ModOp>(a, b);
+  if (failed(m))
+    return failure();
+  Value zero = ctx.splat(element, {}, 0);
+  auto aNeg = ctx.binary<LessOp>(a, zero, true);
+  auto bNeg = ctx.binary<LessOp>(b, zero, true);
+  auto mZero = ctx.binary<EqualOp>(*m, zero, true);
+  if (failed(aNeg) || failed(bNeg) || failed(mZero))
+    return failure();
+  auto signsDiffer = ctx.binary<XorOp>(*aNeg, *bNeg);
+  auto moved = ctx.binary<SubOp>(*m, b);
+  if (failed(signsDiffer) || failed(moved))
+    return failure();
+  Value keep = ctx.create<NotOp>(tensorType(*mZero), *mZero);
+  auto shift = ctx.binary<AndOp>(*signsDiffer, keep);
+  if (failed(shift))
+    return failure();
+  ctx.setOutput(0,
+                ctx.create<SelectOp>(tensorType(*moved), *shift, *moved, *m));
+  return success();
 }
 
 LogicalResult convertCast(NodeContext &ctx) {
