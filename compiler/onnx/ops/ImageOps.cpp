@@ -7,6 +7,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "../NodeContext.h"
+#include "LastWriter.h"
 
 #include "llvm/ADT/STLExtras.h"
 
@@ -420,12 +421,9 @@ LogicalResult convertMaxUnpool(NodeContext &ctx) {
   if (indices.getElementType() != i64)
     idx = ctx.cast(idx, i64);
   ConstantTensor base(RankedTensorType::get({planes, 1, 1}, i64));
-  ConstantTensor order(RankedTensorType::get({1, count, 1}, i64));
   ConstantTensor position(RankedTensorType::get({1, 1, rows}, i64));
   for (int64_t p = 0; p < planes; ++p)
     base.setInt(p, p * rows);
-  for (int64_t t = 0; t < count; ++t)
-    order.setInt(t, t);
   for (int64_t r = 0; r < rows; ++r)
     position.setInt(r, r);
   auto local = ctx.binary<SubOp>(idx, ctx.constant(base));
@@ -434,23 +432,14 @@ LogicalResult convertMaxUnpool(NodeContext &ctx) {
   auto hit = ctx.binary<EqualOp>(*local, ctx.constant(position), true);
   if (failed(hit))
     return failure();
-  Value none = ctx.splat(i64, {}, -1);
-  Value candidates =
-      ctx.create<SelectOp>(RankedTensorType::get({planes, count, rows}, i64),
-                           *hit, ctx.constant(order), none);
-  Value writer = ctx.create<ReduceMaxOp>(
-      RankedTensorType::get({planes, rows}, i64), candidates,
-      b.getDenseI64ArrayAttr({1}), b.getBoolAttr(false));
-  auto written = ctx.binary<LessOp>(none, writer, true);
-  if (failed(written))
+  auto last = lastWriter(ctx, *hit, 1);
+  if (failed(last))
     return failure();
-  Value from = ctx.create<SelectOp>(tensorType(writer), *written, writer,
-                                    ctx.splat(i64, {}, 0));
   auto rowsType = RankedTensorType::get({planes, rows}, element);
   Value picked = ctx.create<GatherElementsOp>(
-      rowsType, ctx.reshape(ctx.input(0), {planes, count}), from,
+      rowsType, ctx.reshape(ctx.input(0), {planes, count}), last->from,
       b.getI64IntegerAttr(1));
-  Value result = ctx.create<SelectOp>(rowsType, *written, picked,
+  Value result = ctx.create<SelectOp>(rowsType, last->written, picked,
                                       ctx.splat(element, {}, 0));
   result = ctx.reshape(result, outShape);
   SmallVector<int64_t> grown(outShape);

@@ -8,7 +8,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "../NodeContext.h"
+#include "LastWriter.h"
 
 #include <algorithm>
 #include <cmath>
@@ -18,6 +18,34 @@ using namespace mlir;
 using namespace gaon::graph;
 
 namespace gaon::onnx {
+
+FailureOr<LastWriter> lastWriter(NodeContext &ctx, Value hit, int64_t axis) {
+  auto &b = ctx.getBuilder();
+  Type i64 = b.getI64Type();
+  auto hitType = tensorType(hit);
+  int64_t updates = hitType.getDimSize(axis);
+  SmallVector<int64_t> orderShape(hitType.getRank(), 1), reduced;
+  orderShape[axis] = updates;
+  for (int64_t d = 0; d < hitType.getRank(); ++d)
+    if (d != axis)
+      reduced.push_back(hitType.getDimSize(d));
+  ConstantTensor order(RankedTensorType::get(orderShape, i64));
+  for (int64_t t = 0; t < updates; ++t)
+    order.setInt(t, t);
+  Value none = ctx.splat(i64, {}, -1);
+  Value candidates =
+      ctx.create<SelectOp>(hitType.clone(i64), hit, ctx.constant(order), none);
+  Value writer = ctx.create<ReduceMaxOp>(
+      RankedTensorType::get(reduced, i64), candidates,
+      b.getDenseI64ArrayAttr({axis}), b.getBoolAttr(false));
+  auto written = ctx.binary<LessOp>(none, writer, true);
+  if (failed(written))
+    return failure();
+  Value from = ctx.create<SelectOp>(tensorType(writer), *written, writer,
+                                    ctx.splat(i64, {}, 0));
+  return LastWriter{*written, from};
+}
+
 namespace {
 
 /// Elements a run-time-index scatter may compare (targets x positions, or
@@ -84,24 +112,14 @@ FailureOr<Value> scatterRows(NodeContext &ctx, Value rowsIn, Value target,
   if (failed(hit))
     return failure();
   if (reduction == "none") {
-    ConstantTensor order(RankedTensorType::get({targets, 1}, i64));
-    for (int64_t t = 0; t < targets; ++t)
-      order.setInt(t, t);
-    Value none = ctx.splat(i64, {}, -1);
-    Value candidates =
-        ctx.create<SelectOp>(RankedTensorType::get({targets, rows}, i64), *hit,
-                             ctx.constant(order), none);
-    Value writer = reduceAxis0<ReduceMaxOp>(ctx, candidates); // [rows]
-    auto written = ctx.binary<LessOp>(none, writer, true);
-    if (failed(written))
+    auto last = lastWriter(ctx, *hit, 0);
+    if (failed(last))
       return failure();
-    Value from = ctx.create<SelectOp>(tensorType(writer), *written, writer,
-                                      ctx.splat(i64, {}, 0));
     auto pickedType = RankedTensorType::get({rows, slice}, element);
-    Value picked = ctx.create<GatherOp>(pickedType, updateRows, from,
+    Value picked = ctx.create<GatherOp>(pickedType, updateRows, last->from,
                                         b.getI64IntegerAttr(0));
-    return ctx.create<SelectOp>(pickedType, ctx.reshape(*written, {rows, 1}),
-                                picked, rowsIn);
+    return ctx.create<SelectOp>(
+        pickedType, ctx.reshape(last->written, {rows, 1}), picked, rowsIn);
   }
   auto spread = RankedTensorType::get({targets, rows, slice}, element);
   Value contributions = ctx.create<SelectOp>(
