@@ -52,6 +52,12 @@ public:
 
   /// Emits every op; throws on what the kernels cannot do.
   void emitBody();
+  /// After emitBody: keeps the arena's hand-overs in scratchpad where they
+  /// fit (the arena is the top `arenaBytes` of the planned DRAM).
+  kernels::StreamEmitter::OnChipStats keepOnChip(uint64_t dramBytes,
+                                                 uint64_t arenaBytes) {
+    return kernels.keepActivationsOnChip(dramBytes - arenaBytes, dramBytes);
+  }
 
 private:
   kernels::Tensor tensor(Value value) const;
@@ -367,6 +373,12 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
     stream.cores.resize(chip.cores);
     Emitter emitter(func, chip, stream);
     emitter.emitBody();
+    auto layout = module->getAttrOfType<DictionaryAttr>(kLayoutAttrName);
+    auto layoutInt = [&](StringRef name) {
+      return uint64_t(cast<IntegerAttr>(layout.get(name)).getInt());
+    };
+    if (options.activationsOnChip)
+      emitter.keepOnChip(layoutInt("dram_bytes"), layoutInt("arena_bytes"));
     if (options.streamText)
       *options.streamText = sim::printText(stream);
     if (path.empty())
@@ -412,7 +424,6 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
       bind(id, func.getResultAttrOfType<DenseI64ArrayAttr>(i, kDramAttrName)[0],
            value, npu_sim_runtime::NpuBinding::Write);
     }
-    auto layout = module->getAttrOfType<DictionaryAttr>(kLayoutAttrName);
     // Aligned weights take at most the planned region's size.
     writer.reserveWeights(
         uint64_t(cast<IntegerAttr>(layout.get("weights_bytes")).getInt()));
@@ -487,6 +498,13 @@ FailureOr<SimulatedRun> simulateModule(ModuleOp module,
     stream.cores.resize(chip.cores);
     Emitter emitter(func, chip, stream);
     emitter.emitBody();
+    // Intermediates are read back from DRAM, so they must stay there.
+    if (!keepIntermediates) {
+      auto layout = module->getAttrOfType<DictionaryAttr>(kLayoutAttrName);
+      emitter.keepOnChip(
+          uint64_t(cast<IntegerAttr>(layout.get("dram_bytes")).getInt()),
+          uint64_t(cast<IntegerAttr>(layout.get("arena_bytes")).getInt()));
+    }
     sim::Simulator simulator(chip);
     Block &body = func.getBody().front();
     auto addressOf = [](Operation *op, unsigned i) {

@@ -242,6 +242,23 @@ public:
   void concat(const std::vector<Tensor> &ins, int64_t axis, const Tensor &out);
   void broadcastTo(const Tensor &in, const Tensor &out);
 
+  /// What keepActivationsOnChip moved off DRAM.
+  struct OnChipStats {
+    unsigned ranges = 0; ///< Values kept on chip.
+    uint64_t bytes = 0;  ///< Their total size.
+  };
+  /// Call once, after the last kernel (OnChipActivations.cpp). On a chip
+  /// with multicast DMA, every byte range inside [arenaLo, arenaHi) (the
+  /// compiler's activation arena: never a model input or output) that one
+  /// kernel writes with plain DMAs and later kernels only read with DMAs
+  /// or gathers, before any kernel writes it again, stays on chip: its
+  /// stores become multicasts into one free scratchpad range of every core
+  /// (free from the producer to the last reader, prefetched weights
+  /// included) and its loads read the executing core's copy. The fences
+  /// already order the stores before the loads. Ranges that do not fit
+  /// stay in DRAM; so does everything on a chip without multicast.
+  OnChipStats keepActivationsOnChip(uint64_t arenaLo, uint64_t arenaHi);
+
   const npu_sim::ChipDesc &chip() const { return chipDesc; }
   /// Kernels appended so far.
   int kernels() const { return kernelCount; }

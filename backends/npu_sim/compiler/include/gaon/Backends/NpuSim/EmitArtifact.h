@@ -17,6 +17,10 @@ struct EmitOptions {
   std::string modelName; ///< recorded in the artifact
   /// When set, receives the command stream in the simulator's text form.
   std::string *streamText = nullptr;
+  /// Keep activations that one kernel writes and later kernels read in
+  /// the cores' scratchpads instead of DRAM, where they fit (multicast
+  /// chips; StreamEmitter::keepActivationsOnChip).
+  bool activationsOnChip = true;
 };
 
 /// Lowers a module planned by buildNpuPipeline to one command stream (every

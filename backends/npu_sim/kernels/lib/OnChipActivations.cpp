@@ -1,0 +1,327 @@
+//===- OnChipActivations.cpp - Activations handed over in scratchpad ------===//
+//
+// Kernels exchange activations through DRAM: each stores its output there
+// and the next ones load it back. On a chip whose DMA can multicast, a value
+// that one kernel stores with plain DMAs and later kernels only load can stay
+// on chip instead: the producer's stores become multicasts into the same
+// free scratchpad range of every core, and every load becomes a local
+// scratchpad copy. The fences between kernels already order the stores
+// before the loads, so this is a rewrite of addresses, decided on the whole
+// stream once every kernel is known.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Common.h"
+
+#include <algorithm>
+#include <map>
+
+namespace gaon::npu_kernels {
+
+using namespace npu_sim;
+
+namespace {
+
+/// Disjoint, merged byte intervals [first, second).
+class Intervals {
+public:
+  void add(uint64_t lo, uint64_t hi) {
+    if (lo >= hi)
+      return;
+    auto it = spans.upper_bound(lo);
+    if (it != spans.begin() && std::prev(it)->second >= lo)
+      --it;
+    while (it != spans.end() && it->first <= hi) {
+      lo = std::min(lo, it->first);
+      hi = std::max(hi, it->second);
+      it = spans.erase(it);
+    }
+    spans.emplace(lo, hi);
+  }
+  void add(const Intervals &other) {
+    for (auto [lo, hi] : other.spans)
+      add(lo, hi);
+  }
+  bool intersects(uint64_t lo, uint64_t hi) const {
+    auto it = spans.upper_bound(lo);
+    if (it != spans.begin() && std::prev(it)->second > lo)
+      return true;
+    return it != spans.end() && it->first < hi;
+  }
+  /// The merged span holding [lo, hi) whole, if any.
+  std::optional<std::pair<uint64_t, uint64_t>> covering(uint64_t lo,
+                                                        uint64_t hi) const {
+    auto it = spans.upper_bound(lo);
+    if (it == spans.begin())
+      return std::nullopt;
+    --it;
+    if (it->first <= lo && hi <= it->second)
+      return *it;
+    return std::nullopt;
+  }
+  const std::map<uint64_t, uint64_t> &all() const { return spans; }
+
+private:
+  std::map<uint64_t, uint64_t> spans;
+};
+
+/// The bytes a strided DMA side touches.
+void addSegments(Intervals &set, uint64_t addr, uint32_t rowBytes,
+                 uint32_t rows, uint32_t planes, uint64_t rowStride,
+                 uint64_t planeStride) {
+  for (uint32_t p = 0; p < planes; ++p)
+    for (uint32_t r = 0; r < rows; ++r) {
+      uint64_t at = addr + p * planeStride + r * rowStride;
+      set.add(at, at + rowBytes);
+    }
+}
+
+/// First and one-past-last byte of a strided pattern.
+std::pair<uint64_t, uint64_t> hullOf(uint64_t addr, uint64_t rowBytes,
+                                     uint64_t rows, uint64_t planes,
+                                     uint64_t rowStride, uint64_t planeStride) {
+  if (!rowBytes || !rows || !planes)
+    return {addr, addr};
+  return {addr, addr + (planes - 1) * planeStride + (rows - 1) * rowStride +
+                    rowBytes};
+}
+
+/// One DRAM access of an instruction inside the arena.
+struct Access {
+  unsigned core = 0;
+  size_t index = 0;   ///< In the core's program.
+  bool write = false; ///< Else a read.
+  /// A plain DMA side or a gather's table; anything else (a gather
+  /// writing DRAM) pins the bytes it touches to DRAM.
+  bool movable = false;
+  uint64_t lo = 0, hi = 0; ///< Hull of the bytes.
+  Intervals bytes;
+};
+
+/// Scratchpad bytes an instruction touches on its own core (hulls), and
+/// on every core a multicast writes.
+void addSpmUse(const Instr &instr, unsigned core, unsigned cores,
+               std::vector<Intervals> &use) {
+  auto side = [&](const MemRef &ref, std::pair<uint64_t, uint64_t> hull,
+                  unsigned group) {
+    if (ref.space != MemSpace::Scratchpad)
+      return;
+    for (unsigned c = ref.core; c < std::min<unsigned>(cores, ref.core + group);
+         ++c)
+      use[c].add(hull.first, hull.second);
+  };
+  auto operand = [&](const VecOperand &v, uint64_t rows, uint64_t cols) {
+    if (!rows || !cols)
+      return;
+    use[core].add(v.addr,
+                  v.addr + (rows - 1) * v.stride + cols * dtypeBytes(v.type));
+  };
+  if (const auto *d = std::get_if<DmaCmd>(&instr.cmd)) {
+    side(d->src,
+         hullOf(d->src.addr, d->rowBytes, d->rows, d->planes, d->srcRowStride,
+                d->srcPlaneStride),
+         1);
+    side(d->dst,
+         hullOf(d->dst.addr, d->rowBytes, d->rows, d->planes, d->dstRowStride,
+                d->dstPlaneStride),
+         std::max<unsigned>(d->multicast, 1));
+  } else if (const auto *g = std::get_if<GatherCmd>(&instr.cmd)) {
+    side(
+        g->table,
+        hullOf(g->table.addr, g->rowBytes, g->numRows, 1, g->tableRowStride, 0),
+        1);
+    side(g->indices,
+         {g->indices.addr,
+          g->indices.addr + uint64_t(g->count) * dtypeBytes(g->indexType)},
+         1);
+    side(g->dst,
+         hullOf(g->dst.addr, g->rowBytes, g->count, 1, g->dstRowStride, 0), 1);
+  } else if (const auto *m = std::get_if<MatmulCmd>(&instr.cmd)) {
+    // Row strides bound every operand: rows x ld bytes.
+    auto rowsOf = [&](uint64_t at, uint64_t rows, uint64_t ld) {
+      if (rows)
+        use[core].add(at, at + rows * ld);
+    };
+    rowsOf(m->a, m->m, m->lda);
+    rowsOf(m->b, m->transposeB ? m->n : m->k, m->ldb);
+    rowsOf(m->c, m->m, m->ldc);
+  } else if (const auto *v = std::get_if<VectorCmd>(&instr.cmd)) {
+    bool reduction = isReductionVecOp(v->op);
+    operand(v->dst, v->rows, reduction ? 1 : v->cols);
+    operand(v->a, v->rows, v->cols);
+    if (vecOpArity(v->op) >= 2)
+      operand(v->b, v->rows, v->cols);
+    if (vecOpArity(v->op) >= 3)
+      operand(v->c, v->rows, v->cols);
+  }
+}
+
+} // namespace
+
+StreamEmitter::OnChipStats
+StreamEmitter::keepActivationsOnChip(uint64_t arenaLo, uint64_t arenaHi) {
+  OnChipStats stats;
+  closeRecord();
+  if (!chipDesc.dma.multicast || chipDesc.cores < 2 || records.empty())
+    return stats;
+  const size_t kernelsN = records.size();
+  const unsigned cores = chipDesc.cores;
+  auto endOf = [&](size_t k, unsigned core) {
+    return k + 1 < kernelsN ? records[k + 1].start[core]
+                            : stream.cores[core].size();
+  };
+
+  // The arena accesses of every kernel, and every kernel's scratchpad use.
+  std::vector<std::vector<Access>> accesses(kernelsN);
+  std::vector<std::vector<Intervals>> spmUsed(kernelsN,
+                                              std::vector<Intervals>(cores));
+  for (size_t k = 0; k < kernelsN; ++k)
+    for (unsigned core = 0; core < cores && core < stream.cores.size();
+         ++core) {
+      const std::vector<Instr> &program = stream.cores[core];
+      for (size_t i = records[k].start[core]; i < endOf(k, core); ++i) {
+        const Instr &instr = program[i];
+        addSpmUse(instr, core, cores, spmUsed[k]);
+        auto note = [&](const MemRef &ref, uint32_t rowBytes, uint32_t rows,
+                        uint32_t planes, uint64_t rowStride,
+                        uint64_t planeStride, bool write, bool movable) {
+          if (ref.space != MemSpace::Dram)
+            return;
+          auto [lo, hi] =
+              hullOf(ref.addr, rowBytes, rows, planes, rowStride, planeStride);
+          if (hi <= arenaLo || lo >= arenaHi || lo == hi)
+            return;
+          Access a;
+          a.core = core;
+          a.index = i;
+          a.write = write;
+          a.lo = lo;
+          a.hi = hi;
+          // Partly outside the arena: pinned to DRAM.
+          a.movable = movable && lo >= arenaLo && hi <= arenaHi;
+          addSegments(a.bytes, ref.addr, rowBytes, rows, planes, rowStride,
+                      planeStride);
+          accesses[k].push_back(std::move(a));
+        };
+        if (const auto *d = std::get_if<DmaCmd>(&instr.cmd)) {
+          note(d->src, d->rowBytes, d->rows, d->planes, d->srcRowStride,
+               d->srcPlaneStride, false, true);
+          note(d->dst, d->rowBytes, d->rows, d->planes, d->dstRowStride,
+               d->dstPlaneStride, true, true);
+        } else if (const auto *g = std::get_if<GatherCmd>(&instr.cmd)) {
+          // The rows a gather reads are data dependent: the whole table.
+          note(g->table, g->rowBytes, g->numRows, 1, g->tableRowStride, 0,
+               false, true);
+          note(g->dst, g->rowBytes, g->count, 1, g->dstRowStride, 0, true,
+               false);
+        }
+      }
+    }
+
+  // Scratchpad ranges already holding something across kernels: prefetched
+  // weights from their first host to their consumer.
+  struct Placed {
+    uint64_t lo, hi;
+    size_t from, to;
+  };
+  std::vector<Placed> placed;
+  for (const PrefetchRegion &r : regions)
+    placed.push_back({r.lo, r.hi, r.host, r.consumer});
+
+  for (size_t p = 0; p < kernelsN; ++p) {
+    // Candidates: the connected byte ranges kernel p writes.
+    Intervals written, pinned;
+    for (const Access &a : accesses[p])
+      if (a.write)
+        (a.movable ? written : pinned).add(a.bytes);
+    for (auto [lo, hi] : written.all()) {
+      if (pinned.intersects(lo, hi))
+        continue;
+      bool ok = true;
+      // Kernel p must not read the range itself (its stores and loads
+      // would need ordering inside the kernel).
+      for (const Access &a : accesses[p])
+        if (!a.write && a.bytes.intersects(lo, hi))
+          ok = false;
+      // Readers: the kernels after p up to the next one writing any of it
+      // (which must not read it: an in-place update).
+      size_t last = p;
+      for (size_t k = p + 1; k < kernelsN && ok; ++k) {
+        bool writes = false, reads = false;
+        for (const Access &a : accesses[k]) {
+          if (!a.bytes.intersects(lo, hi))
+            continue;
+          if (a.write) {
+            writes = true;
+            continue;
+          }
+          reads = true;
+          if (!a.movable || a.lo < lo || a.hi > hi)
+            ok = false;
+        }
+        if (writes) {
+          ok = ok && !reads;
+          break;
+        }
+        if (reads)
+          last = k;
+      }
+      if (!ok || last == p)
+        continue;
+
+      // The highest free scratchpad range of the value's size on every core
+      // from its producer to its last reader.
+      uint64_t size = (hi - lo + 63) / 64 * 64;
+      Intervals busy;
+      for (size_t k = p; k <= last; ++k)
+        for (const Intervals &use : spmUsed[k])
+          busy.add(use);
+      for (const Placed &r : placed)
+        if (r.from <= last && p <= r.to)
+          busy.add(r.lo, r.hi);
+      std::optional<uint64_t> at;
+      uint64_t top = chipDesc.scratchpad.bytes / 64 * 64;
+      const auto &spans = busy.all();
+      for (auto it = spans.rbegin();; ++it) {
+        uint64_t floor = it == spans.rend() ? 0 : it->second;
+        floor = (floor + 63) / 64 * 64;
+        if (top >= floor && top - floor >= size) {
+          at = top - size;
+          break;
+        }
+        if (it == spans.rend())
+          break;
+        top = it->first / 64 * 64;
+      }
+      if (!at)
+        continue;
+
+      // Stores become multicasts into every core; loads read their own
+      // core's copy.
+      for (size_t k = p; k <= last; ++k)
+        for (const Access &a : accesses[k]) {
+          if (!a.bytes.intersects(lo, hi))
+            continue;
+          Instr &instr = stream.cores[a.core][a.index];
+          if (auto *d = std::get_if<DmaCmd>(&instr.cmd)) {
+            if (a.write) {
+              d->dst = MemRef::spm(0, *at + (d->dst.addr - lo));
+              d->multicast = static_cast<uint16_t>(cores);
+            } else {
+              d->src = MemRef::spm(static_cast<uint16_t>(a.core),
+                                   *at + (d->src.addr - lo));
+            }
+          } else if (auto *g = std::get_if<GatherCmd>(&instr.cmd)) {
+            g->table = MemRef::spm(static_cast<uint16_t>(a.core),
+                                   *at + (g->table.addr - lo));
+          }
+        }
+      placed.push_back({*at, *at + size, p, last});
+      ++stats.ranges;
+      stats.bytes += hi - lo;
+    }
+  }
+  return stats;
+}
+
+} // namespace gaon::npu_kernels
