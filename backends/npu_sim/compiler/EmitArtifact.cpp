@@ -377,8 +377,10 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
     auto layoutInt = [&](StringRef name) {
       return uint64_t(cast<IntegerAttr>(layout.get(name)).getInt());
     };
+    kernels::StreamEmitter::OnChipStats onChip;
     if (options.activationsOnChip)
-      emitter.keepOnChip(layoutInt("dram_bytes"), layoutInt("arena_bytes"));
+      onChip =
+          emitter.keepOnChip(layoutInt("dram_bytes"), layoutInt("arena_bytes"));
     if (options.streamText)
       *options.streamText = sim::printText(stream);
     if (path.empty())
@@ -455,6 +457,11 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
       writer.addCompilerOption(
           std::string("npu.") + name,
           std::to_string(cast<IntegerAttr>(layout.get(name)).getInt()));
+    // What gaon-npu's hand-overs in scratchpad took off DRAM.
+    writer.addCompilerOption("npu.on_chip_activations",
+                             std::to_string(onChip.ranges));
+    writer.addCompilerOption("npu.on_chip_activation_bytes",
+                             std::to_string(onChip.bytes));
     uint32_t program =
         writer.addProgram(options.target, npu_sim_runtime::kNpuExecutableFormat,
                           npu_sim_runtime::encodeExecutable(exec),

@@ -156,53 +156,49 @@ void addSpmUse(const Instr &instr, unsigned core, unsigned cores,
   }
 }
 
-} // namespace
+/// The emitter's stream and what it knows of each kernel.
+struct Emitted {
+  Stream &stream;
+  const ChipDesc &chip;
+  std::vector<StreamEmitter::KernelRecord> &records;
+  std::vector<StreamEmitter::PrefetchRegion> &regions;
 
-StreamEmitter::OnChipStats
-StreamEmitter::keepActivationsOnChip(uint64_t arenaLo, uint64_t arenaHi) {
-  OnChipStats stats;
-  closeRecord();
-  if (!chipDesc.dma.multicast || chipDesc.cores < 2 || records.empty())
-    return stats;
-  const size_t kernelsN = records.size();
-  const unsigned cores = chipDesc.cores;
-  auto endOf = [&](size_t k, unsigned core) {
-    return k + 1 < kernelsN ? records[k + 1].start[core]
-                            : stream.cores[core].size();
-  };
+  size_t end(size_t k, unsigned core) const {
+    return k + 1 < records.size() ? records[k + 1].start[core]
+                                  : stream.cores[core].size();
+  }
+  unsigned cores() const {
+    return std::min<unsigned>(chip.cores, unsigned(stream.cores.size()));
+  }
 
-  // The arena accesses of every kernel, and every kernel's scratchpad use.
-  std::vector<std::vector<Access>> accesses(kernelsN);
-  std::vector<std::vector<Intervals>> spmUsed(kernelsN,
-                                              std::vector<Intervals>(cores));
-  for (size_t k = 0; k < kernelsN; ++k)
-    for (unsigned core = 0; core < cores && core < stream.cores.size();
-         ++core) {
+  /// Kernel k's DRAM accesses whose bytes meet [lo, hi); one reaching past
+  /// it is pinned.
+  std::vector<Access> accesses(size_t k, uint64_t lo, uint64_t hi) const {
+    std::vector<Access> out;
+    for (unsigned core = 0; core < cores(); ++core) {
       const std::vector<Instr> &program = stream.cores[core];
-      for (size_t i = records[k].start[core]; i < endOf(k, core); ++i) {
-        const Instr &instr = program[i];
-        addSpmUse(instr, core, cores, spmUsed[k]);
+      for (size_t i = records[k].start[core]; i < end(k, core); ++i) {
         auto note = [&](const MemRef &ref, uint32_t rowBytes, uint32_t rows,
                         uint32_t planes, uint64_t rowStride,
                         uint64_t planeStride, bool write, bool movable) {
           if (ref.space != MemSpace::Dram)
             return;
-          auto [lo, hi] =
+          auto [from, to] =
               hullOf(ref.addr, rowBytes, rows, planes, rowStride, planeStride);
-          if (hi <= arenaLo || lo >= arenaHi || lo == hi)
+          if (to <= lo || from >= hi || from == to)
             return;
           Access a;
           a.core = core;
           a.index = i;
           a.write = write;
-          a.lo = lo;
-          a.hi = hi;
-          // Partly outside the arena: pinned to DRAM.
-          a.movable = movable && lo >= arenaLo && hi <= arenaHi;
+          a.lo = from;
+          a.hi = to;
+          a.movable = movable && from >= lo && to <= hi;
           addSegments(a.bytes, ref.addr, rowBytes, rows, planes, rowStride,
                       planeStride);
-          accesses[k].push_back(std::move(a));
+          out.push_back(std::move(a));
         };
+        const Instr &instr = program[i];
         if (const auto *d = std::get_if<DmaCmd>(&instr.cmd)) {
           note(d->src, d->rowBytes, d->rows, d->planes, d->srcRowStride,
                d->srcPlaneStride, false, true);
@@ -217,110 +213,142 @@ StreamEmitter::keepActivationsOnChip(uint64_t arenaLo, uint64_t arenaHi) {
         }
       }
     }
-
-  // Scratchpad ranges already holding something across kernels: prefetched
-  // weights from their first host to their consumer.
-  struct Placed {
-    uint64_t lo, hi;
-    size_t from, to;
-  };
-  std::vector<Placed> placed;
-  for (const PrefetchRegion &r : regions)
-    placed.push_back({r.lo, r.hi, r.host, r.consumer});
-
-  for (size_t p = 0; p < kernelsN; ++p) {
-    // Candidates: the connected byte ranges kernel p writes.
-    Intervals written, pinned;
-    for (const Access &a : accesses[p])
-      if (a.write)
-        (a.movable ? written : pinned).add(a.bytes);
-    for (auto [lo, hi] : written.all()) {
-      if (pinned.intersects(lo, hi))
-        continue;
-      bool ok = true;
-      // Kernel p must not read the range itself (its stores and loads
-      // would need ordering inside the kernel).
-      for (const Access &a : accesses[p])
-        if (!a.write && a.bytes.intersects(lo, hi))
-          ok = false;
-      // Readers: the kernels after p up to the next one writing any of it
-      // (which must not read it: an in-place update).
-      size_t last = p;
-      for (size_t k = p + 1; k < kernelsN && ok; ++k) {
-        bool writes = false, reads = false;
-        for (const Access &a : accesses[k]) {
-          if (!a.bytes.intersects(lo, hi))
-            continue;
-          if (a.write) {
-            writes = true;
-            continue;
-          }
-          reads = true;
-          if (!a.movable || a.lo < lo || a.hi > hi)
-            ok = false;
-        }
-        if (writes) {
-          ok = ok && !reads;
-          break;
-        }
-        if (reads)
-          last = k;
-      }
-      if (!ok || last == p)
-        continue;
-
-      // The highest free scratchpad range of the value's size on every core
-      // from its producer to its last reader.
-      uint64_t size = (hi - lo + 63) / 64 * 64;
-      Intervals busy;
-      for (size_t k = p; k <= last; ++k)
-        for (const Intervals &use : spmUsed[k])
-          busy.add(use);
-      for (const Placed &r : placed)
-        if (r.from <= last && p <= r.to)
-          busy.add(r.lo, r.hi);
-      std::optional<uint64_t> at;
-      uint64_t top = chipDesc.scratchpad.bytes / 64 * 64;
-      const auto &spans = busy.all();
-      for (auto it = spans.rbegin();; ++it) {
-        uint64_t floor = it == spans.rend() ? 0 : it->second;
-        floor = (floor + 63) / 64 * 64;
-        if (top >= floor && top - floor >= size) {
-          at = top - size;
-          break;
-        }
-        if (it == spans.rend())
-          break;
-        top = it->first / 64 * 64;
-      }
-      if (!at)
-        continue;
-
-      // Stores become multicasts into every core; loads read their own
-      // core's copy.
-      for (size_t k = p; k <= last; ++k)
-        for (const Access &a : accesses[k]) {
-          if (!a.bytes.intersects(lo, hi))
-            continue;
-          Instr &instr = stream.cores[a.core][a.index];
-          if (auto *d = std::get_if<DmaCmd>(&instr.cmd)) {
-            if (a.write) {
-              d->dst = MemRef::spm(0, *at + (d->dst.addr - lo));
-              d->multicast = static_cast<uint16_t>(cores);
-            } else {
-              d->src = MemRef::spm(static_cast<uint16_t>(a.core),
-                                   *at + (d->src.addr - lo));
-            }
-          } else if (auto *g = std::get_if<GatherCmd>(&instr.cmd)) {
-            g->table = MemRef::spm(static_cast<uint16_t>(a.core),
-                                   *at + (g->table.addr - lo));
-          }
-        }
-      placed.push_back({*at, *at + size, p, last});
-      ++stats.ranges;
-      stats.bytes += hi - lo;
-    }
+    return out;
   }
+
+  /// Scratchpad bytes kernel k touches on any core.
+  Intervals spmUse(size_t k) const {
+    std::vector<Intervals> use(chip.cores);
+    for (unsigned core = 0; core < cores(); ++core)
+      for (size_t i = records[k].start[core]; i < end(k, core); ++i)
+        addSpmUse(stream.cores[core][i], core, chip.cores, use);
+    Intervals all;
+    for (const Intervals &u : use)
+      all.add(u);
+    return all;
+  }
+
+  /// The connected ranges kernel p writes with plain DMAs only, inside
+  /// [lo, hi).
+  std::vector<std::pair<uint64_t, uint64_t>> written(size_t p, uint64_t lo,
+                                                     uint64_t hi) const {
+    Intervals movable, pinned;
+    for (const Access &a : accesses(p, lo, hi))
+      if (a.write)
+        (a.movable ? movable : pinned).add(a.bytes);
+    std::vector<std::pair<uint64_t, uint64_t>> out;
+    for (auto [from, to] : movable.all())
+      if (!pinned.intersects(from, to) && from >= lo && to <= hi)
+        out.push_back({from, to});
+    return out;
+  }
+
+  /// The last kernel that reads [lo, hi) (written whole by kernel p) before
+  /// any kernel writes it again; none when p itself reads it, when a read
+  /// is not a plain DMA or gather inside it, or when an in-place kernel
+  /// reads and writes it.
+  std::optional<size_t> lastReader(size_t p, uint64_t lo, uint64_t hi) const {
+    for (const Access &a : accesses(p, lo, hi))
+      if (!a.write)
+        return std::nullopt;
+    std::optional<size_t> last;
+    for (size_t k = p + 1; k < records.size(); ++k) {
+      bool writes = false, reads = false;
+      for (const Access &a : accesses(k, lo, hi)) {
+        if (!a.bytes.intersects(lo, hi))
+          continue;
+        if (a.write) {
+          writes = true;
+        } else {
+          reads = true;
+          if (!a.movable)
+            return std::nullopt;
+        }
+      }
+      if (writes && reads)
+        return std::nullopt;
+      if (writes)
+        break;
+      if (reads)
+        last = k;
+    }
+    return last;
+  }
+
+  /// Moves the value [lo, hi) that kernel p writes and kernels up to `last`
+  /// read into the highest scratchpad range free on every core from p to
+  /// `last`; false, changing nothing, when none is.
+  bool forward(size_t p, size_t last, uint64_t lo, uint64_t hi) {
+    uint64_t size = (hi - lo + 63) / 64 * 64;
+    Intervals busy;
+    for (size_t k = p; k <= last; ++k)
+      busy.add(spmUse(k));
+    for (const StreamEmitter::PrefetchRegion &r : regions)
+      if (r.host <= last && p <= r.consumer)
+        busy.add(r.lo, r.hi);
+    std::optional<uint64_t> at;
+    uint64_t top = chip.scratchpad.bytes / 64 * 64;
+    const auto &spans = busy.all();
+    for (auto it = spans.rbegin();; ++it) {
+      uint64_t floor = it == spans.rend() ? 0 : (it->second + 63) / 64 * 64;
+      if (top >= floor && top - floor >= size) {
+        at = top - size;
+        break;
+      }
+      if (it == spans.rend())
+        break;
+      top = it->first / 64 * 64;
+    }
+    if (!at)
+      return false;
+    // Stores become multicasts into every core; loads read their own core's
+    // copy. (Done after the last kernel: lowering the kernels' DRAM
+    // estimates as each value dies, so that later prefetches would use the
+    // time, put more loads into attention and was 1-3% slower.)
+    for (size_t k = p; k <= last; ++k)
+      for (const Access &a : accesses(k, lo, hi)) {
+        if (!a.bytes.intersects(lo, hi))
+          continue;
+        Instr &instr = stream.cores[a.core][a.index];
+        if (auto *d = std::get_if<DmaCmd>(&instr.cmd)) {
+          if (a.write) {
+            d->dst = MemRef::spm(0, *at + (d->dst.addr - lo));
+            d->multicast = static_cast<uint16_t>(chip.cores);
+          } else {
+            d->src = MemRef::spm(static_cast<uint16_t>(a.core),
+                                 *at + (d->src.addr - lo));
+          }
+        } else if (auto *g = std::get_if<GatherCmd>(&instr.cmd)) {
+          g->table = MemRef::spm(static_cast<uint16_t>(a.core),
+                                 *at + (g->table.addr - lo));
+        }
+      }
+    regions.push_back({*at, *at + size, p, last});
+    return true;
+  }
+};
+
+bool canForward(const ChipDesc &chip,
+                const std::vector<StreamEmitter::KernelRecord> &records) {
+  return chip.dma.multicast && chip.cores >= 2 && !records.empty();
+}
+
+} // namespace
+
+StreamEmitter::OnChipStats
+StreamEmitter::keepActivationsOnChip(uint64_t arenaLo, uint64_t arenaHi) {
+  OnChipStats stats;
+  closeRecord();
+  if (!canForward(chipDesc, records))
+    return stats;
+  Emitted e{stream, chipDesc, records, regions};
+  for (size_t p = 0; p < records.size(); ++p)
+    for (auto [lo, hi] : e.written(p, arenaLo, arenaHi))
+      if (std::optional<size_t> last = e.lastReader(p, lo, hi))
+        if (e.forward(p, *last, lo, hi)) {
+          ++stats.ranges;
+          stats.bytes += hi - lo;
+        }
   return stats;
 }
 
