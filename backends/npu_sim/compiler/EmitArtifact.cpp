@@ -40,6 +40,11 @@ namespace {
 /// Thrown after a diagnostic has been emitted on the failing op.
 struct AlreadyReported {};
 
+/// One size of gaon-npu-plan-memory's layout dictionary.
+uint64_t layoutBytes(DictionaryAttr layout, StringRef name) {
+  return uint64_t(cast<IntegerAttr>(layout.get(name)).getInt());
+}
+
 std::vector<int64_t> shapeOf(Value value) {
   auto shape = cast<RankedTensorType>(value.getType()).getShape();
   return std::vector<int64_t>(shape.begin(), shape.end());
@@ -53,10 +58,11 @@ public:
   /// Emits every op; throws on what the kernels cannot do.
   void emitBody();
   /// After emitBody: keeps the arena's hand-overs in scratchpad where they
-  /// fit (the arena is the top `arenaBytes` of the planned DRAM).
-  kernels::StreamEmitter::OnChipStats keepOnChip(uint64_t dramBytes,
-                                                 uint64_t arenaBytes) {
-    return kernels.keepActivationsOnChip(dramBytes - arenaBytes, dramBytes);
+  /// fit (the arena is the top `arena_bytes` of the planned DRAM, `layout`).
+  kernels::StreamEmitter::OnChipStats keepOnChip(DictionaryAttr layout) {
+    uint64_t top = layoutBytes(layout, "dram_bytes");
+    return kernels.keepActivationsOnChip(
+        top - layoutBytes(layout, "arena_bytes"), top);
   }
 
 private:
@@ -374,13 +380,9 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
     Emitter emitter(func, chip, stream);
     emitter.emitBody();
     auto layout = module->getAttrOfType<DictionaryAttr>(kLayoutAttrName);
-    auto layoutInt = [&](StringRef name) {
-      return uint64_t(cast<IntegerAttr>(layout.get(name)).getInt());
-    };
     kernels::StreamEmitter::OnChipStats onChip;
     if (options.activationsOnChip)
-      onChip =
-          emitter.keepOnChip(layoutInt("dram_bytes"), layoutInt("arena_bytes"));
+      onChip = emitter.keepOnChip(layout);
     if (options.streamText)
       *options.streamText = sim::printText(stream);
     if (path.empty())
@@ -427,8 +429,7 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
            value, npu_sim_runtime::NpuBinding::Write);
     }
     // Aligned weights take at most the planned region's size.
-    writer.reserveWeights(
-        uint64_t(cast<IntegerAttr>(layout.get("weights_bytes")).getInt()));
+    writer.reserveWeights(layoutBytes(layout, "weights_bytes"));
     unsigned weightIndex = 0;
     for (auto constant : body.getOps<ConstantOp>()) {
       // Large weights are read in place; small or packed ones are copied.
@@ -446,17 +447,15 @@ LogicalResult emitNpuArtifact(ModuleOp module, const std::string &path,
       bind(id, constant->getAttrOfType<DenseI64ArrayAttr>(kDramAttrName)[0],
            constant.getResult(), npu_sim_runtime::NpuBinding::Read);
     }
-    exec.dramBytes =
-        uint64_t(cast<IntegerAttr>(layout.get("dram_bytes")).getInt());
+    exec.dramBytes = layoutBytes(layout, "dram_bytes");
     exec.stream = std::move(stream);
     // The NPU's activations live in simulated DRAM (planned by
     // gaon-npu-plan-memory); the runtime's arena only holds inputs and
     // outputs, placed by the runtime planner below.
     for (auto name : {"weights_bytes", "arena_bytes", "arena_lower_bound_bytes",
                       "dram_bytes"})
-      writer.addCompilerOption(
-          std::string("npu.") + name,
-          std::to_string(cast<IntegerAttr>(layout.get(name)).getInt()));
+      writer.addCompilerOption(std::string("npu.") + name,
+                               std::to_string(layoutBytes(layout, name)));
     // What gaon-npu's hand-overs in scratchpad took off DRAM.
     writer.addCompilerOption("npu.on_chip_activations",
                              std::to_string(onChip.ranges));
@@ -506,12 +505,9 @@ FailureOr<SimulatedRun> simulateModule(ModuleOp module,
     Emitter emitter(func, chip, stream);
     emitter.emitBody();
     // Intermediates are read back from DRAM, so they must stay there.
-    if (!keepIntermediates) {
-      auto layout = module->getAttrOfType<DictionaryAttr>(kLayoutAttrName);
+    if (!keepIntermediates)
       emitter.keepOnChip(
-          uint64_t(cast<IntegerAttr>(layout.get("dram_bytes")).getInt()),
-          uint64_t(cast<IntegerAttr>(layout.get("arena_bytes")).getInt()));
-    }
+          module->getAttrOfType<DictionaryAttr>(kLayoutAttrName));
     sim::Simulator simulator(chip);
     Block &body = func.getBody().front();
     auto addressOf = [](Operation *op, unsigned i) {

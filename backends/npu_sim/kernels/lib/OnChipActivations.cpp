@@ -48,17 +48,6 @@ public:
       return true;
     return it != spans.end() && it->first < hi;
   }
-  /// The merged span holding [lo, hi) whole, if any.
-  std::optional<std::pair<uint64_t, uint64_t>> covering(uint64_t lo,
-                                                        uint64_t hi) const {
-    auto it = spans.upper_bound(lo);
-    if (it == spans.begin())
-      return std::nullopt;
-    --it;
-    if (it->first <= lo && hi <= it->second)
-      return *it;
-    return std::nullopt;
-  }
   const std::map<uint64_t, uint64_t> &all() const { return spans; }
 
 private:
@@ -91,11 +80,20 @@ struct Access {
   unsigned core = 0;
   size_t index = 0;   ///< In the core's program.
   bool write = false; ///< Else a read.
-  /// A plain DMA side or a gather's table; anything else (a gather
-  /// writing DRAM) pins the bytes it touches to DRAM.
+  /// A plain DMA side or a gather's table, inside the arena; anything else
+  /// (a gather writing DRAM) pins the bytes it touches to DRAM.
   bool movable = false;
+  bool moved = false;      ///< Rewritten to scratchpad already.
   uint64_t lo = 0, hi = 0; ///< Hull of the bytes.
   Intervals bytes;
+
+  bool meets(uint64_t from, uint64_t to) const {
+    return !moved && hi > from && lo < to;
+  }
+  /// Movable as part of the value [from, to).
+  bool movableWithin(uint64_t from, uint64_t to) const {
+    return movable && lo >= from && hi <= to;
+  }
 };
 
 /// Scratchpad bytes an instruction touches on its own core (hulls), and
@@ -156,89 +154,45 @@ void addSpmUse(const Instr &instr, unsigned core, unsigned cores,
   }
 }
 
-/// The emitter's stream and what it knows of each kernel.
-struct Emitted {
-  Stream &stream;
-  const ChipDesc &chip;
-  std::vector<StreamEmitter::KernelRecord> &records;
-  std::vector<StreamEmitter::PrefetchRegion> &regions;
-
-  size_t end(size_t k, unsigned core) const {
-    return k + 1 < records.size() ? records[k + 1].start[core]
-                                  : stream.cores[core].size();
-  }
-  unsigned cores() const {
-    return std::min<unsigned>(chip.cores, unsigned(stream.cores.size()));
-  }
-
-  /// Kernel k's DRAM accesses whose bytes meet [lo, hi); one reaching past
-  /// it is pinned.
-  std::vector<Access> accesses(size_t k, uint64_t lo, uint64_t hi) const {
-    std::vector<Access> out;
-    for (unsigned core = 0; core < cores(); ++core) {
-      const std::vector<Instr> &program = stream.cores[core];
-      for (size_t i = records[k].start[core]; i < end(k, core); ++i) {
-        auto note = [&](const MemRef &ref, uint32_t rowBytes, uint32_t rows,
-                        uint32_t planes, uint64_t rowStride,
-                        uint64_t planeStride, bool write, bool movable) {
-          if (ref.space != MemSpace::Dram)
-            return;
-          auto [from, to] =
-              hullOf(ref.addr, rowBytes, rows, planes, rowStride, planeStride);
-          if (to <= lo || from >= hi || from == to)
-            return;
-          Access a;
-          a.core = core;
-          a.index = i;
-          a.write = write;
-          a.lo = from;
-          a.hi = to;
-          a.movable = movable && from >= lo && to <= hi;
-          addSegments(a.bytes, ref.addr, rowBytes, rows, planes, rowStride,
-                      planeStride);
-          out.push_back(std::move(a));
-        };
-        const Instr &instr = program[i];
-        if (const auto *d = std::get_if<DmaCmd>(&instr.cmd)) {
-          note(d->src, d->rowBytes, d->rows, d->planes, d->srcRowStride,
-               d->srcPlaneStride, false, true);
-          note(d->dst, d->rowBytes, d->rows, d->planes, d->dstRowStride,
-               d->dstPlaneStride, true, true);
-        } else if (const auto *g = std::get_if<GatherCmd>(&instr.cmd)) {
-          // The rows a gather reads are data dependent: the whole table.
-          note(g->table, g->rowBytes, g->numRows, 1, g->tableRowStride, 0,
-               false, true);
-          note(g->dst, g->rowBytes, g->count, 1, g->dstRowStride, 0, true,
-               false);
+/// The emitter's stream, what it knows of each kernel, and each kernel's
+/// arena accesses and scratchpad use, read off its instructions once.
+class Emitted {
+public:
+  Emitted(Stream &stream, const ChipDesc &chip,
+          const std::vector<StreamEmitter::KernelRecord> &records,
+          std::vector<StreamEmitter::PrefetchRegion> &regions, uint64_t arenaLo,
+          uint64_t arenaHi)
+      : stream(stream), chip(chip), regions(regions),
+        arenaAccesses(records.size()), spmUsed(records.size()) {
+    unsigned cores =
+        std::min<unsigned>(chip.cores, unsigned(stream.cores.size()));
+    for (size_t k = 0; k < records.size(); ++k) {
+      std::vector<Intervals> use(chip.cores);
+      for (unsigned core = 0; core < cores; ++core) {
+        size_t end = k + 1 < records.size() ? records[k + 1].start[core]
+                                            : stream.cores[core].size();
+        for (size_t i = records[k].start[core]; i < end; ++i) {
+          addSpmUse(stream.cores[core][i], core, chip.cores, use);
+          noteArena(k, core, i, arenaLo, arenaHi);
         }
       }
+      for (const Intervals &u : use)
+        spmUsed[k].add(u);
     }
-    return out;
   }
 
-  /// Scratchpad bytes kernel k touches on any core.
-  Intervals spmUse(size_t k) const {
-    std::vector<Intervals> use(chip.cores);
-    for (unsigned core = 0; core < cores(); ++core)
-      for (size_t i = records[k].start[core]; i < end(k, core); ++i)
-        addSpmUse(stream.cores[core][i], core, chip.cores, use);
-    Intervals all;
-    for (const Intervals &u : use)
-      all.add(u);
-    return all;
-  }
+  size_t kernels() const { return arenaAccesses.size(); }
 
-  /// The connected ranges kernel p writes with plain DMAs only, inside
-  /// [lo, hi).
-  std::vector<std::pair<uint64_t, uint64_t>> written(size_t p, uint64_t lo,
-                                                     uint64_t hi) const {
+  /// The connected ranges kernel p writes with plain DMAs only, inside the
+  /// arena.
+  std::vector<std::pair<uint64_t, uint64_t>> written(size_t p) const {
     Intervals movable, pinned;
-    for (const Access &a : accesses(p, lo, hi))
-      if (a.write)
+    for (const Access &a : arenaAccesses[p])
+      if (a.write && !a.moved)
         (a.movable ? movable : pinned).add(a.bytes);
     std::vector<std::pair<uint64_t, uint64_t>> out;
     for (auto [from, to] : movable.all())
-      if (!pinned.intersects(from, to) && from >= lo && to <= hi)
+      if (!pinned.intersects(from, to))
         out.push_back({from, to});
     return out;
   }
@@ -248,20 +202,20 @@ struct Emitted {
   /// is not a plain DMA or gather inside it, or when an in-place kernel
   /// reads and writes it.
   std::optional<size_t> lastReader(size_t p, uint64_t lo, uint64_t hi) const {
-    for (const Access &a : accesses(p, lo, hi))
-      if (!a.write)
+    for (const Access &a : arenaAccesses[p])
+      if (!a.write && a.meets(lo, hi))
         return std::nullopt;
     std::optional<size_t> last;
-    for (size_t k = p + 1; k < records.size(); ++k) {
+    for (size_t k = p + 1; k < kernels(); ++k) {
       bool writes = false, reads = false;
-      for (const Access &a : accesses(k, lo, hi)) {
-        if (!a.bytes.intersects(lo, hi))
+      for (const Access &a : arenaAccesses[k]) {
+        if (!a.meets(lo, hi) || !a.bytes.intersects(lo, hi))
           continue;
         if (a.write) {
           writes = true;
         } else {
           reads = true;
-          if (!a.movable)
+          if (!a.movableWithin(lo, hi))
             return std::nullopt;
         }
       }
@@ -282,7 +236,7 @@ struct Emitted {
     uint64_t size = (hi - lo + 63) / 64 * 64;
     Intervals busy;
     for (size_t k = p; k <= last; ++k)
-      busy.add(spmUse(k));
+      busy.add(spmUsed[k]);
     for (const StreamEmitter::PrefetchRegion &r : regions)
       if (r.host <= last && p <= r.consumer)
         busy.add(r.lo, r.hi);
@@ -306,8 +260,8 @@ struct Emitted {
     // estimates as each value dies, so that later prefetches would use the
     // time, put more loads into attention and was 1-3% slower.)
     for (size_t k = p; k <= last; ++k)
-      for (const Access &a : accesses(k, lo, hi)) {
-        if (!a.bytes.intersects(lo, hi))
+      for (Access &a : arenaAccesses[k]) {
+        if (!a.meets(lo, hi) || !a.bytes.intersects(lo, hi))
           continue;
         Instr &instr = stream.cores[a.core][a.index];
         if (auto *d = std::get_if<DmaCmd>(&instr.cmd)) {
@@ -322,16 +276,56 @@ struct Emitted {
           g->table = MemRef::spm(static_cast<uint16_t>(a.core),
                                  *at + (g->table.addr - lo));
         }
+        a.moved = true;
       }
     regions.push_back({*at, *at + size, p, last});
     return true;
   }
-};
 
-bool canForward(const ChipDesc &chip,
-                const std::vector<StreamEmitter::KernelRecord> &records) {
-  return chip.dma.multicast && chip.cores >= 2 && !records.empty();
-}
+private:
+  /// Records instruction i's DRAM sides that meet the arena.
+  void noteArena(size_t k, unsigned core, size_t i, uint64_t arenaLo,
+                 uint64_t arenaHi) {
+    auto note = [&](const MemRef &ref, uint32_t rowBytes, uint32_t rows,
+                    uint32_t planes, uint64_t rowStride, uint64_t planeStride,
+                    bool write, bool movable) {
+      if (ref.space != MemSpace::Dram)
+        return;
+      auto [from, to] =
+          hullOf(ref.addr, rowBytes, rows, planes, rowStride, planeStride);
+      if (to <= arenaLo || from >= arenaHi || from == to)
+        return;
+      Access a;
+      a.core = core;
+      a.index = i;
+      a.write = write;
+      a.lo = from;
+      a.hi = to;
+      a.movable = movable && from >= arenaLo && to <= arenaHi;
+      addSegments(a.bytes, ref.addr, rowBytes, rows, planes, rowStride,
+                  planeStride);
+      arenaAccesses[k].push_back(std::move(a));
+    };
+    const Instr &instr = stream.cores[core][i];
+    if (const auto *d = std::get_if<DmaCmd>(&instr.cmd)) {
+      note(d->src, d->rowBytes, d->rows, d->planes, d->srcRowStride,
+           d->srcPlaneStride, false, true);
+      note(d->dst, d->rowBytes, d->rows, d->planes, d->dstRowStride,
+           d->dstPlaneStride, true, true);
+    } else if (const auto *g = std::get_if<GatherCmd>(&instr.cmd)) {
+      // The rows a gather reads are data dependent: the whole table.
+      note(g->table, g->rowBytes, g->numRows, 1, g->tableRowStride, 0, false,
+           true);
+      note(g->dst, g->rowBytes, g->count, 1, g->dstRowStride, 0, true, false);
+    }
+  }
+
+  Stream &stream;
+  const ChipDesc &chip;
+  std::vector<StreamEmitter::PrefetchRegion> &regions;
+  std::vector<std::vector<Access>> arenaAccesses; ///< Per kernel.
+  std::vector<Intervals> spmUsed; ///< Per kernel, any core: [lo, hi).
+};
 
 } // namespace
 
@@ -339,11 +333,11 @@ StreamEmitter::OnChipStats
 StreamEmitter::keepActivationsOnChip(uint64_t arenaLo, uint64_t arenaHi) {
   OnChipStats stats;
   closeRecord();
-  if (!canForward(chipDesc, records))
+  if (!chipDesc.dma.multicast || chipDesc.cores < 2 || records.empty())
     return stats;
-  Emitted e{stream, chipDesc, records, regions};
-  for (size_t p = 0; p < records.size(); ++p)
-    for (auto [lo, hi] : e.written(p, arenaLo, arenaHi))
+  Emitted e(stream, chipDesc, records, regions, arenaLo, arenaHi);
+  for (size_t p = 0; p < e.kernels(); ++p)
+    for (auto [lo, hi] : e.written(p))
       if (std::optional<size_t> last = e.lastReader(p, lo, hi))
         if (e.forward(p, *last, lo, hi)) {
           ++stats.ranges;
