@@ -59,6 +59,11 @@ void StreamEmitter::closeRecord() {
     npu_sim::Report report = sim.run(piece, options);
     r.cycles = report.cycles;
     r.dramBytes = double(report.dramReadBytes + report.dramWriteBytes);
+    for (const std::vector<npu_sim::Instr> &core : piece.cores)
+      for (const npu_sim::Instr &instr : core)
+        if (const auto *w = std::get_if<npu_sim::WaitCmd>(&instr.cmd))
+          r.dma0Waits |=
+              instr.unit == UnitRef::dma(0) && w->sem != detail::kFenceDone;
     std::string storer = npu_sim::unitName(npu_sim::UnitRef::dma(
         static_cast<uint8_t>(std::max<uint32_t>(chipDesc.dma.engines, 1) - 1)));
     for (const npu_sim::UnitReport &u : report.units) {

@@ -1719,15 +1719,17 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
                      std::to_string(chip.scratchpad.bytes));
   s.buffers = {aBuf, bBuf, 2};
   // Weights streamed past a resident A: each core's slice of B can be
-  // loaded while the previous kernel finishes, if it takes at most a
-  // quarter of the scratchpad (room for that kernel and this one) and at
-  // least 128 KiB (smaller slices stream within the kernel's first loads;
-  // prefetching them only lengthens the previous kernel: tiny_gpt on the
-  // tiny preset ran 5% slower).
+  // loaded while the previous kernels run, if it takes at least 128 KiB
+  // (smaller slices stream within the kernel's first loads; prefetching
+  // them only lengthens the previous kernel: tiny_gpt on the tiny preset
+  // ran 5% slower). Up to a quarter of the scratchpad (room for the
+  // kernels in between and this one) it is prefetched whole; up to half
+  // (GPT-2's LM head), its leading blocks as far as the earlier kernels'
+  // spare DRAM time goes, the kernel loading the rest (see matmul()).
   int64_t perCore = ceilDiv(mBlocks * nBlocks, std::max<unsigned>(s.cores, 1));
   uint64_t slice = uint64_t(perCore) * K * t.tn * sh.e;
   s.prefetch = p.constantB && aBuf == 1 && mBlocks == 1 &&
-               slice <= chip.scratchpad.bytes / 4 && slice >= (128u << 10);
+               slice <= chip.scratchpad.bytes / 2 && slice >= (128u << 10);
   // Several row blocks over resident A: each core's first B block is
   // loaded during earlier kernels, so the kernel starts on A's loads only.
   uint64_t block = uint64_t(K) * t.tn * sh.e;
@@ -1738,13 +1740,11 @@ void planMatmul(const ChipDesc &chip, const MatmulProblem &p, PlanStep step,
 
 } // namespace detail
 
-bool StreamEmitter::prefetchWeights(const Tensor &b, int64_t bOff, int64_t K,
-                                    int64_t N, int64_t tk, int64_t tn,
-                                    unsigned e, int64_t total, int64_t mTiles,
-                                    int64_t nTiles, bool colSplit,
-                                    unsigned useCores, uint64_t own,
-                                    uint64_t &region, uint64_t &regionAt,
-                                    bool mustFit) {
+bool StreamEmitter::prefetchWeights(
+    const Tensor &b, int64_t bOff, int64_t K, int64_t N, int64_t tk, int64_t tn,
+    unsigned e, int64_t total, int64_t mTiles, int64_t nTiles, bool colSplit,
+    unsigned useCores, uint64_t own, uint64_t &region, uint64_t &regionAt,
+    bool mustFit, int64_t hostedItems, bool deep) {
   const uint64_t blockBytes = uint64_t(K) * tn * e;
   region = uint64_t(ceilDiv(total, useCores)) * blockBytes;
   // Per core: one transfer per block and k-slice (DRAM channels serve
@@ -1754,13 +1754,15 @@ bool StreamEmitter::prefetchWeights(const Tensor &b, int64_t bOff, int64_t K,
   for (unsigned core = 0; core < useCores; ++core) {
     int64_t first = splitBegin(total, useCores, core),
             last = splitBegin(total, useCores, core + 1);
+    if (hostedItems >= 0)
+      last = std::min(last, first + hostedItems);
     for (int64_t item = first; item < last; ++item) {
       int64_t ni = colSplit ? item / mTiles : item % nTiles;
       appendBlockLoads(chunks[core], b, bOff, K, N, tk, tn, e, ni * tn,
                        uint64_t(item - first) * blockBytes, core);
     }
   }
-  return hostPrefetch(chunks, own, region, regionAt, mustFit);
+  return hostPrefetch(chunks, own, region, regionAt, mustFit, deep);
 }
 
 void StreamEmitter::appendBlockLoads(std::vector<DmaCmd> &loads,
@@ -1780,41 +1782,76 @@ void StreamEmitter::appendBlockLoads(std::vector<DmaCmd> &loads,
   }
 }
 
-bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
-                                 uint64_t own, uint64_t region,
-                                 uint64_t &regionAt, bool mustFit) {
-  // Kernels that may host the loads, counting back from the previous one.
-  constexpr size_t kPrefetchDepth = 8;
+StreamEmitter::PrefetchHosts
+StreamEmitter::prefetchHosts(uint64_t own, uint64_t region, bool deep) {
   // Share of a host's estimated duration its DRAM can give to prefetches
   // (0.85 before whole B blocks of several-row-block matmuls were
   // prefetched; with them, BERT's attention hosted 6 MB and ran 10% longer:
   // 0.8 is best on BERT-base and GPT-2 small, 0.75 and 0.7 slower).
   constexpr double kSpareShare = 0.8;
+  PrefetchHosts found;
   if (records.empty())
-    return false;
+    return found;
   closeRecord();
   const uint64_t cap = chipDesc.scratchpad.bytes;
-  const unsigned useCores = static_cast<unsigned>(chunks.size());
   const size_t consumer = records.size(); // this kernel's record, once begun
-  // The region sits at the top of the scratchpad, below the regions of
-  // other prefetches still live at `host`, above everything the kernels
-  // from `host` on use (they allocate from 0) and this kernel's buffers.
-  auto placeFor = [&](size_t host) -> std::optional<uint64_t> {
-    uint64_t top = cap;
-    for (const PrefetchRegion &r : regions)
-      if (r.consumer >= host)
-        top = std::min(top, r.lo);
-    if (top < region + own)
+  // The region takes the highest free range of the scratchpad: above
+  // everything the kernels from `host` on use (they allocate from 0) and
+  // this kernel's buffers, clear of the regions of other prefetches live
+  // at some point from `host` on. (Stacking each region below every live
+  // one instead let them drift down a whole model: GPT-2 small's last
+  // layers had theirs at 10 MB of 32 MiB, leaving no room for its LM head.)
+  // Walking back, the kernels and regions to avoid only grow, so the
+  // highest fit only falls.
+  auto highestFit = [&](size_t host,
+                        uint64_t floor) -> std::optional<uint64_t> {
+    if (cap < region + floor)
       return std::nullopt;
-    uint64_t at = (top - region) / 64 * 64;
-    if (at < own)
-      return std::nullopt;
-    for (size_t k = host; k < consumer; ++k)
-      if (records[k].spm.hi > at)
-        return std::nullopt;
-    return at;
+    uint64_t at = (cap - region) / 64 * 64;
+    for (bool moved = true; moved;) {
+      moved = false;
+      for (const PrefetchRegion &r : regions) {
+        if (r.consumer < host || r.lo >= at + region || r.hi <= at)
+          continue;
+        if (r.lo < region + floor)
+          return std::nullopt;
+        at = (r.lo - region) / 64 * 64;
+        moved = true;
+      }
+    }
+    return at >= floor ? std::optional<uint64_t>(at) : std::nullopt;
   };
+  uint64_t used = own;
+  double rate = chipDesc.dramBytesPerCycle();
+  const size_t depth = deep ? kDeepPrefetchDepth : kPrefetchDepth;
+  for (size_t d = 0; d < depth && d < consumer; ++d) {
+    size_t host = consumer - 1 - d;
+    used = std::max(used, records[host].spm.hi);
+    std::optional<uint64_t> at = highestFit(host, used);
+    if (!at)
+      break;
+    const KernelRecord &r = records[host];
+    // A deep prefetch only uses hosts whose dma0 is done early (prefetched
+    // matmuls; its loads follow dma0's last transfer, then the kernel is
+    // tensor bound), within that tail: GPT-2 small's LM head at 1 x 128
+    // put 14.7 MB in QKV projections at no cost, while layer norms and
+    // attention ran 0.7-2.7k cycles longer per 1-4 MB given by their
+    // spare DRAM time over the whole kernel.
+    double spare =
+        deep ? (r.dma0Waits
+                    ? 0.0
+                    : kSpareShare * (r.cycles - r.dma0Busy) * rate - r.hosted)
+             : kSpareShare * r.cycles * rate - r.dramBytes - r.hosted;
+    found.hosts.push_back({host, *at, std::max(0.0, spare)});
+  }
+  return found;
+}
 
+bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
+                                 uint64_t own, uint64_t region,
+                                 uint64_t &regionAt, bool mustFit, bool deep) {
+  const unsigned useCores = static_cast<unsigned>(chunks.size());
+  const size_t consumer = records.size();
   double totalBytes = 0;
   for (const std::vector<DmaCmd> &core : chunks)
     for (const DmaCmd &d : core)
@@ -1826,18 +1863,11 @@ bool StreamEmitter::hostPrefetch(std::vector<std::vector<DmaCmd>> &chunks,
   // rest goes to the previous kernel (which then runs longer).
   std::vector<size_t> hosts;
   std::vector<double> share;
-  double left = totalBytes, rate = chipDesc.dramBytesPerCycle();
-  for (size_t depth = 0; depth < kPrefetchDepth && depth < consumer; ++depth) {
-    size_t host = consumer - 1 - depth;
-    std::optional<uint64_t> at = placeFor(host);
-    if (!at)
-      break;
-    regionAt = *at;
-    const KernelRecord &r = records[host];
-    double spare =
-        std::max(0.0, kSpareShare * r.cycles * rate - r.dramBytes - r.hosted);
-    hosts.push_back(host);
-    share.push_back(std::min(left, spare));
+  double left = totalBytes;
+  for (const PrefetchHosts::Host &h : prefetchHosts(own, region, deep).hosts) {
+    regionAt = h.at;
+    hosts.push_back(h.host);
+    share.push_back(std::min(left, h.spare));
     left -= share.back();
     if (left <= 0)
       break;
@@ -2036,12 +2066,49 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   uint64_t own = footprint(chipDesc, sh, t, 1, 0, 2);
   if (kOuter)
     own = std::max(own, kOuterFootprint(chipDesc, sh, t, perCore));
+  // A weight-streaming slice of B over a quarter of the scratchpad (GPT-2
+  // small's LM head: 9.8 MB per core on rngd, 77 MB in all, twice its
+  // tensor time in DRAM time): the region still holds all of a core's
+  // blocks, but earlier kernels, up to kDeepPrefetchDepth back, load only
+  // as many leading blocks as their spare DRAM time holds (the layers
+  // before leave DRAM idle half the time); this kernel loads the rest
+  // itself, all at its start, so its DRAM streams them while the tensor
+  // unit works through the prefetched blocks.
+  int64_t hostedItems = -1;
+  if (sched.prefetch && aResident && mTiles == 1 &&
+      sched.split == Split::Cols && !records.empty() && total > 0 &&
+      uint64_t(perCore) * blockBytes > chipDesc.scratchpad.bytes / 4) {
+    double spare = 0;
+    for (const PrefetchHosts::Host &h :
+         prefetchHosts(own, uint64_t(perCore) * blockBytes, true).hosts)
+      spare += h.spare;
+    double perBlock = double(blockBytes) * useCores;
+    // No more than makes the kernel tensor bound: past that, hosting
+    // only lengthens the hosts (GPT-2 small at 1 x 128: 15 of 25 blocks
+    // per core; 17, with hosts given more of their time, ran 2% slower).
+    double tensorCycles =
+        double(perCore) * M * K * t.tn / chipDesc.peakMacsPerCycle(type);
+    double fixedBytes = double(M) * N * eo + double(M) * K * e +
+                        (ep.bias ? double(N) * eb : 0.0) +
+                        (ep.residual ? double(M) * N * er : 0.0);
+    double streamable =
+        tensorCycles * chipDesc.dramBytesPerCycle() - fixedBytes;
+    int64_t needed = std::clamp<int64_t>(
+        perCore - int64_t(std::floor(std::max(0.0, streamable) / perBlock)), 0,
+        perCore);
+    hostedItems = std::min<int64_t>(needed, int64_t(spare / perBlock));
+  }
   bool prefetched = false;
   if (sched.prefetch && aResident && (mTiles == 1 || allBlocks) &&
-      !records.empty() && total > 0)
+      !records.empty() && total > 0 && hostedItems != 0)
     prefetched = prefetchWeights(b, bOff[0], K, N, t.tk, t.tn, e, total, mTiles,
                                  nTiles, sched.split == Split::Cols, useCores,
-                                 own, region, regionAt, /*mustFit=*/mTiles > 1);
+                                 own, region, regionAt, /*mustFit=*/mTiles > 1,
+                                 hostedItems, /*deep=*/hostedItems >= 0);
+  // Blocks of the region this kernel loads itself (per core, after the
+  // hosted ones): on dma0 at its start, after A, each signalling kFull;
+  // the tensor unit waits for the count its step needs.
+  const bool loadsHere = prefetched && hostedItems >= 0;
   auto blockAt = [&](int64_t localItem) {
     return regionAt + uint64_t(localItem) * blockBytes;
   };
@@ -2157,7 +2224,35 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
                 static_cast<uint32_t>(M), e);
     int64_t step = 0, tileNo = 0;
     int64_t aTag[2] = {-1, -1};
-    std::vector<bool> aLoaded(aResident ? ceilDiv(K, t.tk) : 0, false);
+    const int64_t nK = ceilDiv(K, t.tk);
+    std::vector<bool> aLoaded(aResident ? nK : 0, false);
+    // Loads of their own (loadsHere): A unless multicast, then the blocks
+    // after the hosted ones, in the order the tensor unit meets them.
+    const int64_t hereFrom =
+        loadsHere ? first + std::min(hostedItems, last - first) : last;
+    int64_t aSignals = 0, signalled = 0;
+    if (loadsHere) {
+      UnitRef ld0 = UnitRef::dma(0);
+      for (int64_t k0 = 0; k0 < K && !cast; k0 += t.tk, ++aSignals) {
+        cb.dma(0, cb.spm(aSlot[0] + k0 * e),
+               MemRef::dram(a.addr + (aOff[0] + k0) * e),
+               static_cast<uint32_t>(std::min(t.tk, K - k0) * e),
+               static_cast<uint32_t>(M), K * e, K * e);
+        cb.signal(ld0, kFull);
+        aLoaded[aSignals] = true;
+      }
+      for (int64_t item = hereFrom; item < last; ++item) {
+        int64_t n0 = item * t.tn;
+        for (int64_t k0 = 0; k0 < K; k0 += t.tk) {
+          cb.dma(0, cb.spm(blockAt(item - first) + k0 * t.tn * e),
+                 MemRef::dram(b.addr + (bOff[0] + k0 * N + n0) * e),
+                 static_cast<uint32_t>(std::min(t.tn, N - n0) * e),
+                 static_cast<uint32_t>(std::min(t.tk, K - k0)), t.tn * e,
+                 N * e);
+          cb.signal(ld0, kFull);
+        }
+      }
+    }
     // Resident A blocks: the m-blocks this core has met (the j-th lives in
     // block j % 2), and per engine the m-block completions it waited for.
     int64_t curBlock = -1, blocks = 0;
@@ -2240,7 +2335,7 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         UnitRef ld = slotLoader(s);
         // With B prefetched and A resident, only the steps that load an A
         // slice hand over to the tensor unit (and no slot is ever reused).
-        bool handshake = !prefetched || !aLoaded[ks];
+        bool handshake = !loadsHere && (!prefetched || !aLoaded[ks]);
         // A multicast slice: its leader signals this core's tensor unit;
         // the loader still hands over the B slices it loads itself.
         bool castSlice = cast && !aLoaded[ks];
@@ -2296,6 +2391,17 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
 
         if (castSlice)
           cb.wait(tensor, cast.sem(ks));
+        if (loadsHere) {
+          // Signals so far that this step needs: A's slices up to ks in
+          // the first tile, then every slice of the blocks loaded here.
+          int64_t need = item == first && ks < aSignals ? ks + 1 : 0;
+          if (item >= hereFrom)
+            need = aSignals + (item - hereFrom) * nK + ks + 1;
+          if (need > signalled) {
+            cb.wait(tensor, kFull, static_cast<uint32_t>(need - signalled));
+            signalled = need;
+          }
+        }
         if (ownSignal)
           cb.wait(tensor, fullSem[en]);
         if (k0 == 0 && reuse)

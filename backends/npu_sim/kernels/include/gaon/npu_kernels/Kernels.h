@@ -281,6 +281,9 @@ public:
     double cycles = 0;         ///< Estimated duration (closeRecord).
     double dramBytes = 0;      ///< Its own DRAM traffic.
     double hosted = 0;         ///< Prefetched bytes other kernels put in it.
+    /// Whether dma0 waits on the kernel's own work (attention, streamed
+    /// matmuls); otherwise it is done after its first dma0Busy cycles.
+    bool dma0Waits = false;
     /// Busiest core's busy cycles of dma0 and of the storing (last) engine.
     double dma0Busy = 0, storerBusy = 0;
     bool closed = false;
@@ -305,11 +308,15 @@ private:
   /// (Matmul.cpp). Returns false, having emitted nothing, when no region
   /// fits (or, with `mustFit`, when the hosts' spare DRAM time takes less
   /// than half of it); else sets the per-core region's size and offset.
+  /// With `hostedItems` >= 0 the region still holds all of a core's
+  /// blocks, but only its first `hostedItems` are loaded by earlier kernels
+  /// (the matmul loads the rest itself).
   bool prefetchWeights(const Tensor &b, int64_t bOff, int64_t K, int64_t N,
                        int64_t tk, int64_t tn, unsigned e, int64_t total,
                        int64_t mTiles, int64_t nTiles, bool colSplit,
                        unsigned useCores, uint64_t own, uint64_t &region,
-                       uint64_t &regionAt, bool mustFit = false);
+                       uint64_t &regionAt, bool mustFit = false,
+                       int64_t hostedItems = -1, bool deep = false);
   /// Appends the k-slice loads of B's column block at n0 into scratchpad
   /// offset `at` (relative to a prefetch region) of `core`.
   static void appendBlockLoads(std::vector<npu_sim::DmaCmd> &loads,
@@ -323,7 +330,25 @@ private:
   /// less than half of it (otherwise the previous kernel takes the rest).
   bool hostPrefetch(std::vector<std::vector<npu_sim::DmaCmd>> &chunks,
                     uint64_t own, uint64_t region, uint64_t &regionAt,
-                    bool mustFit = false);
+                    bool mustFit = false, bool deep = false);
+  /// Kernels that may host a prefetch, counting back from the previous one.
+  static constexpr size_t kPrefetchDepth = 8;
+  /// The same for a slice of B too large to prefetch whole: as far back as
+  /// its region fits (GPT-2 small's LM head over its 12 layers).
+  static constexpr size_t kDeepPrefetchDepth = 1024;
+  /// The earlier kernels, nearest first, that could host a prefetch region
+  /// of `region` bytes per core above `own` (up to kPrefetchDepth of them,
+  /// or kDeepPrefetchDepth when `deep`, while the region fits), each with
+  /// where the region would sit and its spare DRAM bytes.
+  struct PrefetchHosts {
+    struct Host {
+      size_t host = 0;
+      uint64_t at = 0;
+      double spare = 0;
+    };
+    std::vector<Host> hosts;
+  };
+  PrefetchHosts prefetchHosts(uint64_t own, uint64_t region, bool deep);
   /// Of the kernel being emitted (reset by beginKernel).
   SpmUse spmUse;
   std::vector<KernelRecord> records;
