@@ -2076,24 +2076,25 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
   // unit works through the prefetched blocks.
   int64_t hostedItems = -1;
   // Also where prefetching it whole would leave the previous kernel (which
-  // takes what the nearer hosts' spare time does not) more than three
-  // times its own duration in extra loads: GPT-2 small's LM head in int8
-  // (4.9 MB per core) made an activation quantize of 0.5k cycles run 23k.
-  // (At more than once its duration, GPT-2 small's bf16 layers ran 0.5%
-  // slower: a weight prefetched whole keeps the matmul tensor bound from
-  // its start.)
+  // takes what the nearer hosts' spare time does not) more than ten times
+  // its own duration in extra loads: GPT-2 small's LM head in int8 (4.9 MB
+  // per core, 26x) made an activation quantize of 0.5k cycles run 23k. (At
+  // three times, atom's FFN up-projections after their layer norms, 7x,
+  // ran deep and BERT-base took 2.6% longer there: a weight prefetched
+  // whole keeps the matmul tensor bound from its start.)
   auto leftoverSwampsPrevious = [&] {
     double near = 0;
     for (const PrefetchHosts::Host &h :
          prefetchHosts(own, uint64_t(perCore) * blockBytes, false).hosts)
       near += h.spare;
     double left = double(total) * double(blockBytes) - near;
-    return left / chipDesc.dramBytesPerCycle() > 3.0 * records.back().cycles;
+    return left / chipDesc.dramBytesPerCycle() > 10.0 * records.back().cycles;
   };
+  const bool large =
+      uint64_t(perCore) * blockBytes > chipDesc.scratchpad.bytes / 4;
   if (sched.prefetch && aResident && mTiles == 1 &&
       sched.split == Split::Cols && !records.empty() && total > 0 &&
-      (uint64_t(perCore) * blockBytes > chipDesc.scratchpad.bytes / 4 ||
-       leftoverSwampsPrevious())) {
+      (large || leftoverSwampsPrevious())) {
     double spare = 0;
     for (const PrefetchHosts::Host &h :
          prefetchHosts(own, uint64_t(perCore) * blockBytes, true).hosts)
