@@ -2258,16 +2258,14 @@ void StreamEmitter::matmul(const Tensor &a, const Tensor &b, const Tensor &out,
         cb.signal(ld0, kFull);
         aLoaded[aSignals] = true;
       }
-      for (int64_t item = hereFrom; item < last; ++item) {
-        int64_t n0 = item * t.tn;
-        for (int64_t k0 = 0; k0 < K; k0 += t.tk) {
-          cb.dma(0, cb.spm(blockAt(item - first) + k0 * t.tn * e),
-                 MemRef::dram(b.addr + (bOff[0] + k0 * N + n0) * e),
-                 static_cast<uint32_t>(std::min(t.tn, N - n0) * e),
-                 static_cast<uint32_t>(std::min(t.tk, K - k0)), t.tn * e,
-                 N * e);
-          cb.signal(ld0, kFull);
-        }
+      // The same k-slice transfers as the hosted blocks'.
+      std::vector<DmaCmd> loads;
+      for (int64_t item = hereFrom; item < last; ++item)
+        appendBlockLoads(loads, b, bOff[0], K, N, t.tk, t.tn, e, item * t.tn,
+                         blockAt(item - first), core);
+      for (const DmaCmd &d : loads) {
+        cb.dma(0, d);
+        cb.signal(ld0, kFull);
       }
     }
     // Resident A blocks: the m-blocks this core has met (the j-th lives in
